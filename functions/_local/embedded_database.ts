@@ -1,0 +1,26 @@
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+
+export interface EmbeddedDatabase {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * PostgreSQL compiled to WASM, stored under `dataDirectory` and served on a loopback port, so
+ * a fresh machine runs Latchkey with nothing but Deno. It serves one connection at a time.
+ */
+export async function startEmbeddedDatabase(dataDirectory: string): Promise<EmbeddedDatabase> {
+  await Deno.mkdir(dataDirectory, { recursive: true });
+  const db = await PGlite.create(`${dataDirectory}/pgdata`);
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 });
+  await server.start();
+  const port = Number(String(server.getServerConn()).split(":").pop());
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async close() {
+      await server.stop();
+      await db.close();
+    },
+  };
+}

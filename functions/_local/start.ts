@@ -1,0 +1,49 @@
+import { createDatabase } from "../_shared/database.ts";
+import { installRuntime } from "../_shared/runtime.ts";
+import { latchkeyVersion } from "../_shared/version.ts";
+import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
+import { functionApps, functionsBasePath, gatewayHandler } from "./gateway.ts";
+import { applyMigrations } from "./migrate.ts";
+
+/**
+ * `deno task start`: the whole service in one process, at the URLs the Supabase CLI uses,
+ * on DATABASE_URL or, without one, an embedded PGlite.
+ */
+const config = loadConfigOrExit();
+const target = await openDatabaseTarget(config);
+const sql = createDatabase(config, { url: target.url, maxConnections: target.maxConnections });
+const applied = await applyMigrations(sql);
+installRuntime({ config, sql });
+
+const server = Deno.serve({
+  hostname: config.LATCHKEY_HOST,
+  port: config.LATCHKEY_PORT,
+  onListen: ({ port }) => {
+    const host = config.LATCHKEY_HOST === "0.0.0.0" || config.LATCHKEY_HOST === "127.0.0.1"
+      ? "localhost"
+      : config.LATCHKEY_HOST;
+    const base = `http://${host}:${port}${functionsBasePath}`;
+    const lines = [
+      `Latchkey ${latchkeyVersion} (${config.LATCHKEY_ENV}) on Deno ${Deno.version.deno}`,
+      `  database    ${target.description}`,
+      `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
+      ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
+      "Press Ctrl-C to stop.",
+    ];
+    console.log(lines.join("\n"));
+  },
+}, gatewayHandler);
+
+let stopping = false;
+async function stop(signal: Deno.Signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`Received ${signal}; stopping.`);
+  await server.shutdown();
+  await sql.end({ timeout: 5 });
+  await target.close();
+  Deno.exit(0);
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => void stop(signal));
+}

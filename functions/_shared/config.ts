@@ -1,0 +1,84 @@
+import { z } from "zod";
+
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).describe(
+  "PostgreSQL connection URL (postgres://user:password@host:port/database).",
+);
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Every environment variable Latchkey reads, parsed once at start-up. Descriptions double as
+ * the fix printed when a value is wrong.
+ */
+export const configSchema = z.object({
+  SUPABASE_DB_URL: postgresUrl.optional().describe(
+    "Set by Supabase inside edge functions; wins over DATABASE_URL.",
+  ),
+  DATABASE_URL: postgresUrl.optional().describe(
+    "PostgreSQL connection URL. Unset: `deno task start` runs an embedded PGlite under LATCHKEY_DATA_DIR.",
+  ),
+  LATCHKEY_ENV: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/).default("development").describe(
+    "Deployment name reported by /version (lowercase letters, digits, - or _).",
+  ),
+  LATCHKEY_HOST: z.string().min(1).default("127.0.0.1").describe(
+    "Address the local gateway listens on (0.0.0.0 to accept other machines).",
+  ),
+  LATCHKEY_PORT: integer(1, 65535).default(54321).describe(
+    "Port of the local gateway (`deno task start`).",
+  ),
+  LATCHKEY_DATA_DIR: z.string().min(1).default(".latchkey").describe(
+    "Directory of the embedded PGlite database.",
+  ),
+  LATCHKEY_DB_POOL_MAX: integer(1, 100).default(10).describe(
+    "Connections per isolate (the embedded PGlite always uses 1).",
+  ),
+  LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS: integer(1, 60).default(2).describe(
+    "Seconds to wait for a database connection before answering 503.",
+  ),
+  LATCHKEY_DB_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(5000).describe(
+    "Statement timeout in milliseconds; a slower query answers 503.",
+  ),
+  LATCHKEY_SESSION_TTL_HOURS: integer(1, 24 * 365).default(24 * 7).describe(
+    "Lifetime of a session token in hours (default 7 days).",
+  ),
+  LATCHKEY_SIGN_IN_MAX_FAILURES: integer(1, 1000).default(10).describe(
+    "Failed sign-ins for one email, within the window, before sign-in answers 429.",
+  ),
+  LATCHKEY_SIGN_IN_WINDOW_MINUTES: integer(1, 24 * 60).default(15).describe(
+    "Window, in minutes, over which failed sign-ins are counted.",
+  ),
+  LATCHKEY_BODY_LIMIT_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024).describe(
+    "Largest accepted request body in bytes; larger bodies answer 413.",
+  ),
+  LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info")
+    .describe("Lowest log level written (one JSON line per request at info)."),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable and how to fix it. */
+export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = configSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    const field = configSchema.shape[name as keyof typeof configSchema.shape];
+    return `${name}: ${issue.message}. ${field?.description ?? ""}`.trim();
+  });
+  throw new ConfigError(problems);
+}
+
+/** The database URL the functions use, if any (Supabase's own variable first). */
+export function databaseUrl(config: Config): string | undefined {
+  return config.SUPABASE_DB_URL ?? config.DATABASE_URL;
+}

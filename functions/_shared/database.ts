@@ -1,0 +1,123 @@
+import postgres from "postgres";
+import { type Config, databaseUrl } from "./config.ts";
+import { ApiError } from "./errors.ts";
+import type { Principal } from "./principal.ts";
+
+export type Sql = postgres.Sql;
+export type Transaction = postgres.TransactionSql;
+
+/** Where a request came from; stored with every audit event it causes. */
+export interface RequestInfo {
+  requestId: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface DatabaseOptions {
+  url?: string;
+  /** PGlite serves one connection at a time. */
+  maxConnections?: number;
+}
+
+/** One client per isolate, created at start-up and shared by every request. */
+export function createDatabase(config: Config, options: DatabaseOptions = {}): Sql {
+  const url = options.url ?? databaseUrl(config);
+  if (!url) {
+    throw new ApiError("database_unavailable", {
+      cause: new Error("neither SUPABASE_DB_URL nor DATABASE_URL is set"),
+    });
+  }
+  return postgres(url, {
+    max: options.maxConnections ?? config.LATCHKEY_DB_POOL_MAX,
+    // The Supavisor transaction pooler cannot keep prepared statements across transactions.
+    prepare: false,
+    // Without these, a request to a stopped database hangs for many seconds (DESIGN.md).
+    connect_timeout: config.LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS,
+    idle_timeout: 60,
+    max_lifetime: 30 * 60,
+    connection: {
+      application_name: "latchkey",
+      statement_timeout: config.LATCHKEY_DB_STATEMENT_TIMEOUT_MS,
+    },
+    onnotice: () => {},
+  });
+}
+
+/**
+ * Runs route queries as the caller: one transaction that switches to role `authenticated`
+ * and sets the claims the RLS policies read, in a single statement, before `work` runs.
+ */
+export async function withCaller<T>(
+  sql: Sql,
+  principal: Principal | null,
+  request: RequestInfo,
+  work: (tx: Transaction) => Promise<T>,
+): Promise<T> {
+  const claims = JSON.stringify({
+    role: "authenticated",
+    sub: principal?.userId ?? null,
+    app_role: principal?.role ?? null,
+    principal_kind: principal?.kind ?? "anonymous",
+    credential_id: principal?.credentialId ?? null,
+  });
+  const result = await sql.begin(async (tx) => {
+    await tx`
+      select set_config('role', 'authenticated', true),
+        set_config('request.jwt.claims', ${claims}, true),
+        set_config('latchkey.request', ${JSON.stringify(request)}, true)`;
+    return await work(tx);
+  });
+  return result as T;
+}
+
+/** The request context as the jsonb parameter the SQL functions take for their audit rows. */
+export function requestJson(sql: Sql, request: RequestInfo) {
+  return sql.json({ ...request });
+}
+
+// SQLSTATEs that mean "the database cannot serve us now", not "this request is wrong".
+const unavailableSqlStates = new Set([
+  "57014", // query_canceled: statement_timeout fired
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up or shutting down)
+  "53300", // too_many_connections
+  "53400", // configuration_limit_exceeded
+  "08000",
+  "08003",
+  "08006",
+  "08001",
+  "08004",
+]);
+
+const unavailableClientCodes = new Set([
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+]);
+
+/** True when an error thrown by postgres.js means the database is down or overloaded. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = String((error as { code?: unknown }).code ?? "");
+  if (unavailableSqlStates.has(code) || unavailableClientCodes.has(code)) return true;
+  const errno = String((error as { errno?: unknown }).errno ?? "");
+  return unavailableClientCodes.has(errno) || error instanceof Deno.errors.ConnectionRefused;
+}
+
+/** SQLSTATE of a database error, if it is one. */
+export function sqlState(error: unknown): string | undefined {
+  if (error instanceof postgres.PostgresError) return error.code;
+  return undefined;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,77 @@
+/**
+ * The closed set of error codes, each with its HTTP status and the message clients see.
+ * The cause of an error goes to the log only.
+ */
+export const errorCatalog = {
+  invalid_json: { status: 400, message: "The request body is not valid JSON." },
+  validation_failed: { status: 400, message: "The request is invalid; see details." },
+  invalid_current_password: { status: 400, message: "The current password is not correct." },
+  unauthorized: { status: 401, message: "A valid session token or API key is required." },
+  invalid_credentials: { status: 401, message: "The email or password is not correct." },
+  forbidden: { status: 403, message: "You do not have permission to do this." },
+  account_banned: { status: 403, message: "This account is suspended." },
+  not_found: { status: 404, message: "Not found." },
+  method_not_allowed: { status: 405, message: "This method is not allowed on this path." },
+  email_unavailable: {
+    status: 409,
+    message: "This email cannot be used to sign up. Sign in instead, or use another email.",
+  },
+  payload_too_large: { status: 413, message: "The request body is too large." },
+  unsupported_media_type: {
+    status: 415,
+    message: "Send the request body as JSON (Content-Type: application/json).",
+  },
+  too_many_requests: { status: 429, message: "Too many requests; retry later." },
+  internal_error: { status: 500, message: "Something went wrong on our side." },
+  database_unavailable: {
+    status: 503,
+    message: "The database is unavailable; retry shortly.",
+  },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** One failing input field (`path` is dotted, e.g. `scopes.0`). */
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+export interface ApiErrorOptions {
+  message?: string;
+  details?: ErrorDetail[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** The one error type routes throw; the app's error handler turns it into the envelope. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: ErrorDetail[];
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, options: ApiErrorOptions = {}) {
+    super(options.message ?? errorCatalog[code].message, { cause: options.cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.status = errorCatalog[code].status;
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export interface ErrorEnvelope {
+  error: { code: ErrorCode; message: string; details?: ErrorDetail[]; requestId: string };
+}
+
+export function errorEnvelope(error: ApiError, requestId: string): ErrorEnvelope {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+      requestId,
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { z } from "zod";
+import { isDatabaseUnavailable, type RequestInfo } from "./database.ts";
+import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
+import { describeError, log } from "./log.ts";
+import type { Principal } from "./principal.ts";
+import { getRuntime, type Runtime } from "./runtime.ts";
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    runtime: Runtime;
+    principal: Principal;
+  };
+}
+
+export type AppContext = Context<AppEnv>;
+
+/**
+ * A function's Hono app under `/<name>`, with what every function shares: request ids,
+ * security headers, the body limit, one JSON line per request and the error envelope.
+ */
+export function createFunctionApp(name: string): Hono<AppEnv> {
+  const app = new Hono<AppEnv>().basePath(`/${name}`);
+  app.use(requestId({ generator: () => crypto.randomUUID() }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    c.set("runtime", getRuntime());
+    await next();
+    c.header("Cache-Control", "no-store");
+    const principal = c.get("principal");
+    log("info", "request", {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.routePath,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      principal: principal ? { kind: principal.kind, id: principal.credentialId } : null,
+    });
+  });
+  app.use(secureHeaders({ crossOriginResourcePolicy: false }));
+  app.use((c, next) =>
+    bodyLimit({
+      maxSize: c.get("runtime").config.LATCHKEY_BODY_LIMIT_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large");
+      },
+    })(c, next)
+  );
+  app.onError(respondWithError);
+  app.notFound((c) => respondWithError(new ApiError("not_found"), c));
+  return app;
+}
+
+/** Maps anything thrown to the error envelope; only a bug becomes a 500. */
+export function respondWithError(thrown: unknown, c: Context<AppEnv>): Response {
+  const error = toApiError(thrown);
+  if (error.status >= 500) {
+    log("error", "request_failed", {
+      requestId: c.get("requestId"),
+      code: error.code,
+      ...describeError(error.cause ?? thrown),
+    });
+  }
+  const headers: Record<string, string> = { "Cache-Control": "no-store", ...error.headers };
+  if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="latchkey"';
+  if (error.status === 503) headers["Retry-After"] ??= "1";
+  return c.json(errorEnvelope(error, c.get("requestId")), error.status as 400, headers);
+}
+
+function toApiError(thrown: unknown): ApiError {
+  if (thrown instanceof ApiError) return thrown;
+  if (isDatabaseUnavailable(thrown)) return new ApiError("database_unavailable", { cause: thrown });
+  return new ApiError("internal_error", { cause: thrown });
+}
+
+function detailsFrom(error: z.ZodError): ErrorDetail[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({
+        path: [...issue.path, key].join("."),
+        message: "This field is not allowed here.",
+      }));
+    }
+    return [{ path: issue.path.join(".") || "(body)", message: issue.message }];
+  });
+}
+
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new ApiError("validation_failed", { details: detailsFrom(parsed.error) });
+  }
+  return parsed.data;
+}
+
+export interface ReadBodyOptions {
+  /** Treat an empty body as `{}` instead of refusing it. */
+  emptyAsObject?: boolean;
+}
+
+/** Reads and validates a JSON body; refuses other media types and malformed JSON. */
+export async function readJsonBody<S extends z.ZodType>(
+  c: AppContext,
+  schema: S,
+  options: ReadBodyOptions = {},
+): Promise<z.infer<S>> {
+  const text = await c.req.text();
+  if (text.trim() === "") {
+    if (options.emptyAsObject) return validate(schema, {});
+    throw new ApiError("validation_failed", {
+      message: "A JSON request body is required.",
+      details: [{ path: "(body)", message: "A JSON object is required." }],
+    });
+  }
+  const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (mediaType !== "application/json" && !mediaType.endsWith("+json")) {
+    throw new ApiError("unsupported_media_type");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError("invalid_json");
+  }
+  return validate(schema, value);
+}
+
+/** Validates the query string (each parameter's last value). */
+export function readQuery<S extends z.ZodType>(c: AppContext, schema: S): z.infer<S> {
+  return validate(schema, c.req.query());
+}
+
+/** The request's id and origin, as stored with the audit events it causes. */
+export function requestInfo(c: AppContext): RequestInfo {
+  const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+  const remote = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;
+  return {
+    requestId: c.get("requestId"),
+    ip: forwarded || remote?.hostname || null,
+    userAgent: c.req.header("user-agent")?.slice(0, 500) ?? null,
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * The one principal model: every credential (session, API key, admin key) resolves to this,
+ * and authorization looks only at `permissions`, never at how the caller authenticated.
+ */
+
+export const roles = ["user", "support", "admin"] as const;
+export type Role = typeof roles[number];
+
+export const adminPermissions = [
+  "users:read",
+  "keys:read",
+  "keys:revoke",
+  "sessions:revoke",
+  "audit:read",
+  "users:write",
+  "keys:write",
+  "roles:write",
+] as const;
+export type AdminPermission = typeof adminPermissions[number];
+
+/** API.md's role table. */
+export const rolePermissions: Record<Role, readonly AdminPermission[]> = {
+  user: [],
+  support: ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"],
+  admin: adminPermissions,
+};
+
+export type PrincipalKind = "session" | "api_key" | "admin_key";
+
+export interface UserProfile {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+  tier: string;
+  createdAt: string;
+}
+
+export interface Principal {
+  kind: PrincipalKind;
+  /** The acting user; null only for the static admin key. */
+  userId: string | null;
+  role: Role;
+  permissions: readonly AdminPermission[];
+  /** The session or API key id; null for the static admin key. */
+  credentialId: string | null;
+  user: UserProfile | null;
+  session: { id: string; expiresAt: string } | null;
+}
+
+export function isRole(value: string): value is Role {
+  return (roles as readonly string[]).includes(value);
+}

@@ -1,0 +1,26 @@
+import { type Config, loadConfig } from "./config.ts";
+import { createDatabase, type Sql } from "./database.ts";
+import { setLogLevel } from "./log.ts";
+
+/** What every request needs: the parsed configuration and the isolate's database client. */
+export interface Runtime {
+  config: Config;
+  sql: Sql;
+}
+
+let current: Runtime | undefined;
+
+/** Used by the local start command, which owns the database it created. */
+export function installRuntime(runtime: Runtime): void {
+  setLogLevel(runtime.config.LATCHKEY_LOG_LEVEL);
+  current = runtime;
+}
+
+/** The isolate's runtime; under the edge runtime it is built from the environment on first use. */
+export function getRuntime(): Runtime {
+  if (!current) {
+    const config = loadConfig();
+    installRuntime({ config, sql: createDatabase(config) });
+  }
+  return current!;
+}

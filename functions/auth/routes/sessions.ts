@@ -1,0 +1,37 @@
+import { Hono } from "hono";
+import { requireSession } from "../../_shared/authenticate.ts";
+import { withCaller } from "../../_shared/database.ts";
+import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+
+interface SessionListRow {
+  id: string;
+  created_at: Date;
+  expires_at: Date;
+  ip_address: string | null;
+  user_agent: string | null;
+}
+
+export const sessionsRoute = new Hono<AppEnv>().get("/sessions", requireSession, async (c) => {
+  const principal = c.get("principal");
+  const rows = await withCaller(
+    c.get("runtime").sql,
+    principal,
+    requestInfo(c),
+    (tx) =>
+      tx<SessionListRow[]>`
+      select id, created_at, expires_at, ip_address, user_agent
+      from latchkey.sessions
+      where user_id = ${principal.userId} and revoked_at is null and expires_at > now()
+      order by created_at desc, id`,
+  );
+  return c.json({
+    sessions: rows.map((row) => ({
+      id: row.id,
+      createdAt: row.created_at.toISOString(),
+      expiresAt: row.expires_at.toISOString(),
+      ipAddress: row.ip_address,
+      userAgent: row.user_agent,
+      current: row.id === principal.credentialId,
+    })),
+  });
+});

@@ -1,0 +1,76 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { requestJson } from "../../_shared/database.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import {
+  burnPasswordCheck,
+  hashPassword,
+  passwordLength,
+  verifyPassword,
+} from "../../_shared/passwords.ts";
+import { emailSchema } from "../../_shared/users.ts";
+import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
+
+const signInBody = z.strictObject({
+  email: emailSchema,
+  // No minimum here: the rule is enforced when a password is set, not when it is tried.
+  password: z.string().min(1, "Enter your password.").max(passwordLength.max),
+});
+
+interface SignInCandidate {
+  user_id: string | null;
+  password_hash: string | null;
+  is_banned: boolean | null;
+  retry_after_seconds: number;
+}
+
+type FailureReason = "unknown_email" | "no_password" | "wrong_password" | "banned" | "throttled";
+
+export const signInRoute = new Hono<AppEnv>().post("/sign-in/email", async (c) => {
+  const { email, password } = await readJsonBody(c, signInBody);
+  const { sql, config } = c.get("runtime");
+  const request = requestJson(sql, requestInfo(c));
+  const recordFailure = (userId: string | null, reason: FailureReason) =>
+    sql`select latchkey.record_failed_sign_in(${email}, ${userId}, ${reason}, ${request})`;
+
+  const [candidate] = await sql<SignInCandidate[]>`
+    select * from latchkey.begin_sign_in(
+      ${email}, ${config.LATCHKEY_SIGN_IN_MAX_FAILURES},
+      make_interval(mins => ${config.LATCHKEY_SIGN_IN_WINDOW_MINUTES}))`;
+
+  if (candidate.retry_after_seconds > 0) {
+    await recordFailure(candidate.user_id, "throttled");
+    throw new ApiError("too_many_requests", {
+      message: "Too many failed sign-ins for this email; retry later.",
+      headers: { "Retry-After": String(candidate.retry_after_seconds) },
+    });
+  }
+
+  // Unknown emails and accounts without a password pay for one hash too, and get the same
+  // answer as a wrong password, so neither timing nor message reveals who has an account.
+  if (!candidate.user_id || !candidate.password_hash) {
+    await burnPasswordCheck(password);
+    await recordFailure(candidate.user_id, candidate.user_id ? "no_password" : "unknown_email");
+    throw new ApiError("invalid_credentials");
+  }
+  const check = await verifyPassword(password, candidate.password_hash);
+  if (!check.matches) {
+    await recordFailure(candidate.user_id, "wrong_password");
+    throw new ApiError("invalid_credentials");
+  }
+  if (candidate.is_banned) {
+    await recordFailure(candidate.user_id, "banned");
+    throw new ApiError("account_banned");
+  }
+
+  const rehashed = check.needsRehash ? await hashPassword(password) : null;
+  const grant = newSessionGrant(config);
+  const [row] = await sql<SessionStartRow[]>`
+    select * from latchkey.start_session(
+      ${candidate.user_id}, decode(${grant.tokenHashHex}, 'hex'), ${grant.expiresAt},
+      ${request}, ${rehashed})`;
+  // Banned or deleted between the check and now.
+  if (!row) throw new ApiError("invalid_credentials");
+  return respondWithNewSession(c, row, grant);
+});

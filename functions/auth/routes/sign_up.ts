@@ -1,0 +1,34 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { requestJson, sqlState } from "../../_shared/database.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { hashPassword } from "../../_shared/passwords.ts";
+import { emailSchema, nameSchema, passwordSchema } from "../../_shared/users.ts";
+import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
+
+// Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.
+const signUpBody = z.strictObject({
+  name: nameSchema,
+  email: emailSchema,
+  password: passwordSchema,
+});
+
+export const signUpRoute = new Hono<AppEnv>().post("/sign-up/email", async (c) => {
+  const body = await readJsonBody(c, signUpBody);
+  const { sql, config } = c.get("runtime");
+  // Hash before touching the database, so a taken email answers no faster than a new one.
+  const passwordHash = await hashPassword(body.password);
+  const grant = newSessionGrant(config);
+  let row: SessionStartRow;
+  try {
+    [row] = await sql<SessionStartRow[]>`
+      select * from latchkey.sign_up(
+        ${body.email}, ${body.name}, ${passwordHash}, decode(${grant.tokenHashHex}, 'hex'),
+        ${grant.expiresAt}, ${requestJson(sql, requestInfo(c))})`;
+  } catch (error) {
+    if (sqlState(error) === "23505") throw new ApiError("email_unavailable");
+    throw error;
+  }
+  return respondWithNewSession(c, row, grant);
+});

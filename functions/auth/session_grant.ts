@@ -1,0 +1,58 @@
+import { deleteCookie, setCookie } from "hono/cookie";
+import { sessionCookieName } from "../_shared/authenticate.ts";
+import type { Config } from "../_shared/config.ts";
+import { newSessionToken, sha256Hex } from "../_shared/crypto.ts";
+import type { AppContext } from "../_shared/http.ts";
+import { userProfile, type UserRow } from "../_shared/users.ts";
+
+/** A session about to be created: the token goes to the client once, its hash to the database. */
+export interface SessionGrant {
+  token: string;
+  tokenHashHex: string;
+  expiresAt: Date;
+}
+
+export function newSessionGrant(config: Config): SessionGrant {
+  const token = newSessionToken();
+  return {
+    token,
+    tokenHashHex: sha256Hex(token),
+    expiresAt: new Date(Date.now() + config.LATCHKEY_SESSION_TTL_HOURS * 3600_000),
+  };
+}
+
+/** Row shape returned by `latchkey.sign_up` and `latchkey.start_session`. */
+export interface SessionStartRow extends UserRow {
+  session_id: string;
+  session_expires_at: Date;
+}
+
+const localHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+// Browsers drop Secure cookies on plain-http localhost, which is where people try it first.
+function cookieIsSecure(c: AppContext): boolean {
+  return !localHosts.has(new URL(c.req.url).hostname);
+}
+
+/** `{user, session}` with the new token, which also goes into the session cookie. */
+export function respondWithNewSession(c: AppContext, row: SessionStartRow, grant: SessionGrant) {
+  setCookie(c, sessionCookieName, grant.token, {
+    httpOnly: true,
+    secure: cookieIsSecure(c),
+    sameSite: "Lax",
+    path: "/",
+    expires: row.session_expires_at,
+  });
+  return c.json({
+    user: userProfile(row),
+    session: {
+      id: row.session_id,
+      token: grant.token,
+      expiresAt: row.session_expires_at.toISOString(),
+    },
+  });
+}
+
+export function clearSessionCookie(c: AppContext): void {
+  deleteCookie(c, sessionCookieName, { path: "/", secure: cookieIsSecure(c) });
+}

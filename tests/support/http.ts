@@ -1,0 +1,139 @@
+import postgres from "postgres";
+
+function required(name: string): string {
+  const value = Deno.env.get(name);
+  if (!value) throw new Error(`${name} is not set: run the suite with \`deno task test\`.`);
+  return value;
+}
+
+/** Root of the gateway under test, e.g. http://127.0.0.1:40123. */
+export const baseUrl = required("LATCHKEY_TEST_BASE_URL");
+export const functionsUrl = `${baseUrl}/functions/v1`;
+
+export interface CallOptions {
+  body?: unknown;
+  /** Sent as is (a string body is not JSON-encoded). */
+  rawBody?: BodyInit;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  // deno-lint-ignore no-explicit-any
+  body: any;
+}
+
+/** One HTTP request to a function route (`/auth/sign-up/email`), body parsed as JSON. */
+export async function call(
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<CallResult> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: BodyInit | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    headers["content-type"] ??= "application/json";
+    body = JSON.stringify(options.body);
+  }
+  const response = await fetch(`${functionsUrl}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // Left as text; the assertion that follows will show it.
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+let counter = 0;
+/** An email no other test uses. */
+export function uniqueEmail(tag = "user"): string {
+  counter += 1;
+  return `${tag}-${Date.now().toString(36)}-${counter}-${
+    crypto.randomUUID().slice(0, 8)
+  }@example.test`;
+}
+
+export const defaultPassword = "correct horse battery staple";
+
+export interface TestAccount {
+  id: string;
+  email: string;
+  password: string;
+  token: string;
+  sessionId: string;
+}
+
+/** Signs up a fresh account through the API. */
+export async function signUp(tag = "user", password = defaultPassword): Promise<TestAccount> {
+  const email = uniqueEmail(tag);
+  const result = await call("POST", "/auth/sign-up/email", {
+    body: { name: `Test ${tag}`, email, password },
+  });
+  if (result.status !== 200) throw new Error(`sign-up failed: ${JSON.stringify(result.body)}`);
+  return {
+    id: result.body.user.id,
+    email,
+    password,
+    token: result.body.session.token,
+    sessionId: result.body.session.id,
+  };
+}
+
+export async function signIn(email: string, password: string): Promise<CallResult> {
+  return await call("POST", "/auth/sign-in/email", { body: { email, password } });
+}
+
+/** Direct database access (as the schema owner) to check what the API wrote. */
+export async function withDatabase<T>(work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(required("LATCHKEY_TEST_DATABASE_URL"), {
+    max: 1,
+    prepare: false,
+    onnotice: () => {},
+  });
+  try {
+    return await work(sql);
+  } finally {
+    await sql.end();
+  }
+}
+
+export interface AuditRow {
+  action: string;
+  actor_kind: string;
+  actor_user_id: string | null;
+  actor_credential_id: string | null;
+  target_id: string | null;
+  request_id: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export function auditEventsFor(requestId: string): Promise<AuditRow[]> {
+  return withDatabase((sql) =>
+    sql<AuditRow[]>`
+      select action, actor_kind, actor_user_id, actor_credential_id, target_id, request_id,
+        metadata
+      from latchkey.audit_events where request_id = ${requestId} order by created_at`
+  );
+}
+
+/** Asserts the API.md error envelope and returns its `error`. */
+export function errorOf(result: CallResult) {
+  const error = result.body?.error;
+  if (!error || typeof error.code !== "string" || typeof error.message !== "string") {
+    throw new Error(`not an error envelope: ${JSON.stringify(result.body)}`);
+  }
+  if (error.requestId !== result.headers.get("x-request-id")) {
+    throw new Error("the envelope's requestId does not match the x-request-id header");
+  }
+  return error as {
+    code: string;
+    message: string;
+    details?: { path: string; message: string }[];
+    requestId: string;
+  };
+}

@@ -1,0 +1,69 @@
+/** The real gateway (`functions/_local/start.ts`) as a child process, for HTTP tests. */
+export interface TestServer {
+  baseUrl: string;
+  logPath: string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+export async function startTestServer(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<TestServer> {
+  const port = freePort();
+  const logPath = await Deno.makeTempFile({ prefix: "latchkey-server-", suffix: ".log" });
+  const log = await Deno.open(logPath, { write: true, truncate: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../../functions/_local/start.ts", import.meta.url).pathname,
+    ],
+    env: {
+      DATABASE_URL: databaseUrl,
+      LATCHKEY_PORT: String(port),
+      LATCHKEY_ENV: "test",
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const copy = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) await log.write(chunk);
+  };
+  const output = Promise.all([copy(child.stdout), copy(child.stderr)]).finally(() => log.close());
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (true) {
+    if (exited) throw new Error(`the server exited at start-up; see ${logPath}`);
+    try {
+      const response = await fetch(`${baseUrl}/functions/v1/version/health`);
+      await response.body?.cancel();
+      if (response.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`the server did not start; see ${logPath}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  return {
+    baseUrl,
+    logPath,
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      await child.status;
+      await output;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { ConfigError, databaseUrl, loadConfig } from "../../functions/_shared/config.ts";
+
+Deno.test("loadConfig applies the documented defaults", () => {
+  const config = loadConfig({});
+  assert.equal(config.LATCHKEY_ENV, "development");
+  assert.equal(config.LATCHKEY_PORT, 54321);
+  assert.equal(config.LATCHKEY_SESSION_TTL_HOURS, 168);
+  assert.equal(config.LATCHKEY_SIGN_IN_MAX_FAILURES, 10);
+  assert.equal(config.LATCHKEY_SIGN_IN_WINDOW_MINUTES, 15);
+  assert.equal(config.LATCHKEY_BODY_LIMIT_BYTES, 65536);
+  assert.equal(databaseUrl(config), undefined);
+});
+
+Deno.test("loadConfig prefers SUPABASE_DB_URL and treats empty values as unset", () => {
+  const config = loadConfig({
+    SUPABASE_DB_URL: "postgres://a@supabase:5432/postgres",
+    DATABASE_URL: "postgresql://b@local:5432/db",
+    LATCHKEY_PORT: "",
+  });
+  assert.equal(databaseUrl(config), "postgres://a@supabase:5432/postgres");
+  assert.equal(config.LATCHKEY_PORT, 54321);
+});
+
+Deno.test("a bad value names the variable, the problem and the fix", () => {
+  assert.throws(
+    () => loadConfig({ LATCHKEY_PORT: "eighty", DATABASE_URL: "mysql://x@y/z" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.problems.length, 2);
+      const port = error.problems.find((line) => line.startsWith("LATCHKEY_PORT:"));
+      assert.ok(port?.includes("Port of the local gateway"), port);
+      assert.ok(error.problems.some((line) => line.startsWith("DATABASE_URL:")));
+      return true;
+    },
+  );
+  assert.throws(() => loadConfig({ LATCHKEY_PORT: "70000" }), ConfigError);
+  assert.throws(() => loadConfig({ LATCHKEY_ENV: "Prod Env" }), ConfigError);
+  assert.throws(() => loadConfig({ LATCHKEY_LOG_LEVEL: "loud" }), ConfigError);
+});
+
+Deno.test("the error message never echoes a database password", () => {
+  try {
+    loadConfig({ DATABASE_URL: "mysql://user:hunter2secret@host/db" });
+    assert.fail("expected a ConfigError");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.ok(!error.message.includes("hunter2secret"));
+  }
+});

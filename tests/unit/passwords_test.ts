@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { argon2id } from "hash-wasm";
+import {
+  burnPasswordCheck,
+  hashPassword,
+  parseArgon2idPhc,
+  verifyPassword,
+} from "../../functions/_shared/passwords.ts";
+
+Deno.test("hashPassword makes an OWASP-parameter argon2id PHC string with a random salt", async () => {
+  const first = await hashPassword("correct horse battery");
+  const second = await hashPassword("correct horse battery");
+  assert.match(first, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+  assert.notEqual(first, second);
+});
+
+Deno.test("verifyPassword accepts the right password only", async () => {
+  const phc = await hashPassword("correct horse battery");
+  assert.deepEqual(await verifyPassword("correct horse battery", phc), {
+    matches: true,
+    needsRehash: false,
+  });
+  assert.equal((await verifyPassword("correct horse batterY", phc)).matches, false);
+  assert.equal((await verifyPassword("", phc)).matches, false);
+});
+
+Deno.test("a hash made with other parameters still verifies and asks for a rehash", async () => {
+  const weaker = await argon2id({
+    password: "legacy password",
+    salt: crypto.getRandomValues(new Uint8Array(16)),
+    memorySize: 4096,
+    iterations: 3,
+    parallelism: 1,
+    hashLength: 32,
+    outputType: "encoded",
+  });
+  assert.deepEqual(await verifyPassword("legacy password", weaker), {
+    matches: true,
+    needsRehash: true,
+  });
+});
+
+Deno.test("malformed or hostile PHC strings never match and are not run", async () => {
+  const hostile = [
+    "",
+    "plaintext",
+    "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+    "$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+    "$argon2id$v=19$m=19456,t=5000,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+  ];
+  for (const phc of hostile) {
+    assert.equal(parseArgon2idPhc(phc) === null, true, phc);
+    assert.equal((await verifyPassword("anything at all", phc)).matches, false);
+  }
+});
+
+Deno.test("burnPasswordCheck costs about as much as a real check", async () => {
+  const phc = await hashPassword("correct horse battery");
+  await burnPasswordCheck("warm up the decoy");
+  const time = async (work: () => Promise<unknown>) => {
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) await work();
+    return performance.now() - started;
+  };
+  const real = await time(() => verifyPassword("wrong guess here", phc));
+  const burn = await time(() => burnPasswordCheck("wrong guess here"));
+  const ratio = burn / real;
+  assert.ok(ratio > 0.33 && ratio < 3, `burn/real = ${ratio.toFixed(2)}`);
+});
