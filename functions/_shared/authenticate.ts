@@ -1,16 +1,28 @@
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
+import { isWellFormedApiKey } from "./api_key_format.ts";
 import { looksLikeSessionToken, sha256Hex } from "./crypto.ts";
-import type { Sql } from "./database.ts";
+import { type RequestInfo, requestJson, type Sql } from "./database.ts";
 import { ApiError } from "./errors.ts";
-import type { AppContext, AppEnv } from "./http.ts";
-import { type Principal, rolePermissions } from "./principal.ts";
+import { type AppContext, type AppEnv, requestInfo } from "./http.ts";
+import {
+  effectiveScopes,
+  isAdminPermission,
+  type Principal,
+  type RateLimitState,
+  rolePermissions,
+} from "./principal.ts";
 import { userProfile, type UserRow } from "./users.ts";
 
 export const sessionCookieName = "latchkey.session_token";
 
-/** The presented credential: `Authorization: Bearer` first, then the session cookie. */
+/**
+ * The presented credential: `x-api-key` first (supabase-js always sends its anon key as
+ * `Authorization`), then `Authorization: Bearer`, then the session cookie.
+ */
 export function presentedCredential(c: AppContext): string | null {
+  const apiKey = c.req.header("x-api-key");
+  if (apiKey !== undefined) return apiKey.trim();
   const authorization = c.req.header("authorization");
   if (authorization !== undefined) {
     const match = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(authorization);
@@ -47,19 +59,160 @@ export async function authenticateSessionToken(
     credentialId: row.session_id,
     user,
     session: { id: row.session_id, expiresAt: row.session_expires_at.toISOString() },
+    apiKey: null,
+    rateLimit: null,
   };
 }
 
-/** Requires an interactive session; sets `principal` for the route. */
-export const requireSession = createMiddleware<AppEnv>(async (c, next) => {
-  const token = presentedCredential(c);
-  if (!token) throw new ApiError("unauthorized");
-  const principal = await authenticateSessionToken(c.get("runtime").sql, token);
-  if (!principal) {
+export type ApiKeyCode =
+  | "VALID"
+  | "NOT_FOUND"
+  | "REVOKED"
+  | "EXPIRED"
+  | "OWNER_BANNED"
+  | "RATE_LIMITED"
+  | "MALFORMED";
+
+/** What checking a key found. Only real faults throw; a bad key is an outcome. */
+export interface ApiKeyOutcome {
+  code: ApiKeyCode;
+  keyId: string | null;
+  userId: string | null;
+  rateLimit: RateLimitState | null;
+  /** Set when the code is VALID. */
+  principal: Principal | null;
+}
+
+interface ApiKeyRow {
+  code: Exclude<ApiKeyCode, "MALFORMED">;
+  key_id: string | null;
+  user_id: string | null;
+  scopes: string[] | null;
+  rate_limit: number | null;
+  remaining: number | null;
+  reset_at: Date | null;
+  user_email: string;
+  user_name: string;
+  user_role: string;
+  user_tier: string;
+  user_created_at: Date;
+}
+
+/**
+ * The hot path: one SQL call checks the key, counts the request in its rate-limit window and
+ * returns the principal. Malformed keys never reach the database.
+ */
+export async function authenticateApiKey(
+  sql: Sql,
+  key: string,
+  request: RequestInfo,
+): Promise<ApiKeyOutcome> {
+  if (!isWellFormedApiKey(key)) {
+    return { code: "MALFORMED", keyId: null, userId: null, rateLimit: null, principal: null };
+  }
+  const [row] = await sql<ApiKeyRow[]>`
+    select * from latchkey.authenticate_api_key(
+      decode(${sha256Hex(key)}, 'hex'), ${requestJson(sql, request)})`;
+  const rateLimit = row.remaining === null || row.rate_limit === null || !row.reset_at
+    ? null
+    : { limit: row.rate_limit, remaining: row.remaining, resetAt: row.reset_at.toISOString() };
+  const outcome: ApiKeyOutcome = {
+    code: row.code,
+    keyId: row.key_id,
+    userId: row.user_id,
+    rateLimit,
+    principal: null,
+  };
+  if (row.code !== "VALID" || !row.key_id || !row.user_id) return outcome;
+
+  const user = userProfile({
+    id: row.user_id,
+    email: row.user_email,
+    name: row.user_name,
+    role: row.user_role,
+    tier: row.user_tier,
+    created_at: row.user_created_at,
+  });
+  const scopes = effectiveScopes(row.scopes ?? [], user.role);
+  outcome.principal = {
+    kind: "api_key",
+    userId: user.id,
+    role: user.role,
+    permissions: scopes.filter(isAdminPermission),
+    credentialId: row.key_id,
+    user,
+    session: null,
+    apiKey: { id: row.key_id, scopes },
+    rateLimit,
+  };
+  return outcome;
+}
+
+/** `RateLimit-*` headers (IETF draft: reset in seconds), plus `Retry-After` when used up. */
+export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
+  const reset = Math.max(0, Math.ceil((Date.parse(state.resetAt) - Date.now()) / 1000));
+  return {
+    "RateLimit-Limit": String(state.limit),
+    "RateLimit-Remaining": String(state.remaining),
+    "RateLimit-Reset": String(reset),
+    ...(state.remaining === 0 ? { "Retry-After": String(Math.max(reset, 1)) } : {}),
+  };
+}
+
+const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
+  MALFORMED: new ApiError("unauthorized", {
+    message: "The API key is malformed; check that it was copied whole.",
+  }),
+  NOT_FOUND: new ApiError("unauthorized", { message: "The API key is not valid." }),
+  REVOKED: new ApiError("unauthorized", { message: "The API key has been revoked." }),
+  EXPIRED: new ApiError("unauthorized", { message: "The API key has expired." }),
+  OWNER_BANNED: new ApiError("account_banned"),
+  RATE_LIMITED: new ApiError("rate_limited"),
+};
+
+async function principalFor(c: AppContext, token: string): Promise<Principal> {
+  const { sql } = c.get("runtime");
+  if (looksLikeSessionToken(token) && !isWellFormedApiKey(token)) {
+    const principal = await authenticateSessionToken(sql, token);
+    if (principal) return principal;
     throw new ApiError("unauthorized", {
       message: "The session token is invalid, expired or revoked. Sign in again.",
     });
   }
-  c.set("principal", principal);
-  await next();
-});
+  const outcome = await authenticateApiKey(sql, token, requestInfo(c));
+  if (outcome.principal) return outcome.principal;
+  const refusal = keyRefusals[outcome.code as Exclude<ApiKeyCode, "VALID">];
+  throw new ApiError(refusal.code, {
+    message: refusal.message,
+    headers: outcome.rateLimit ? rateLimitHeaders(outcome.rateLimit) : {},
+  });
+}
+
+/**
+ * Authenticates the request's credential (session token or API key) into `principal`.
+ * `interactive` routes refuse API keys with 403 `interactive_session_required`.
+ */
+export function authenticate(options: { interactive?: boolean } = {}) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const token = presentedCredential(c);
+    if (!token) throw new ApiError("unauthorized");
+    const principal = await principalFor(c, token);
+    c.set("principal", principal);
+    if (options.interactive && principal.kind !== "session") {
+      throw new ApiError("interactive_session_required", {
+        headers: principal.rateLimit ? rateLimitHeaders(principal.rateLimit) : {},
+      });
+    }
+    await next();
+    if (principal.rateLimit) {
+      for (const [name, value] of Object.entries(rateLimitHeaders(principal.rateLimit))) {
+        c.header(name, value);
+      }
+    }
+  });
+}
+
+/** Any credential: a session or an API key. */
+export const requireCredential = authenticate();
+/** Only an interactive session (sign-out, password change, minting keys). */
+export const requireSession = authenticate({ interactive: true });

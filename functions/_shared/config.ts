@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { keyPrefixPattern } from "./api_key_format.ts";
+import { adminPermissions } from "./principal.ts";
 
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).describe(
   "PostgreSQL connection URL (postgres://user:password@host:port/database).",
@@ -49,6 +51,21 @@ export const configSchema = z.object({
   ),
   LATCHKEY_BODY_LIMIT_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024).describe(
     "Largest accepted request body in bytes; larger bodies answer 413.",
+  ),
+  LATCHKEY_KEY_PREFIX: z.string().regex(keyPrefixPattern).default("lk").describe(
+    "Prefix of new API keys (1-10 lowercase letters or digits, starting with a letter).",
+  ),
+  LATCHKEY_SCOPES: z.string().default("compile").transform((
+    text,
+  ) => [...new Set(text.split(",").map((scope) => scope.trim()).filter(Boolean))]).pipe(
+    z.array(
+      z.string().regex(/^[a-z][a-z0-9_.:-]{0,63}$/).refine(
+        (scope) => !(adminPermissions as readonly string[]).includes(scope),
+        "must not be an admin permission",
+      ),
+    ).min(1),
+  ).describe(
+    "Comma-separated application scopes any user may put on their API keys (e.g. compile,deploy).",
   ),
   LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info")
     .describe("Lowest log level written (one JSON line per request at info)."),

@@ -10,6 +10,11 @@ export const errorCatalog = {
   invalid_credentials: { status: 401, message: "The email or password is not correct." },
   forbidden: { status: 403, message: "You do not have permission to do this." },
   account_banned: { status: 403, message: "This account is suspended." },
+  interactive_session_required: {
+    status: 403,
+    message: "This needs an interactive session, not an API key: sign in with " +
+      "POST /auth/sign-in/email and send the session token as `Authorization: Bearer <token>`.",
+  },
   not_found: { status: 404, message: "Not found." },
   method_not_allowed: { status: 405, message: "This method is not allowed on this path." },
   email_unavailable: {
@@ -22,6 +27,10 @@ export const errorCatalog = {
     message: "Send the request body as JSON (Content-Type: application/json).",
   },
   too_many_requests: { status: 429, message: "Too many requests; retry later." },
+  rate_limited: {
+    status: 429,
+    message: "This API key's rate limit is used up for this minute; retry after the reset.",
+  },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   database_unavailable: {
     status: 503,

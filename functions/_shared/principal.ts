@@ -36,6 +36,12 @@ export interface UserProfile {
   createdAt: string;
 }
 
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  resetAt: string;
+}
+
 export interface Principal {
   kind: PrincipalKind;
   /** The acting user; null only for the static admin key. */
@@ -46,8 +52,25 @@ export interface Principal {
   credentialId: string | null;
   user: UserProfile | null;
   session: { id: string; expiresAt: string } | null;
+  /** Set when the credential is an API key: its id and its scopes as effective now. */
+  apiKey: { id: string; scopes: string[] } | null;
+  rateLimit: RateLimitState | null;
 }
 
 export function isRole(value: string): value is Role {
   return (roles as readonly string[]).includes(value);
+}
+
+export function isAdminPermission(scope: string): scope is AdminPermission {
+  return (adminPermissions as readonly string[]).includes(scope);
+}
+
+/**
+ * A key's scopes as they count right now: application scopes always, admin permissions only
+ * while the owner's role still grants them (demote the owner and the key loses them at once).
+ */
+export function effectiveScopes(scopes: readonly string[], role: Role): string[] {
+  return scopes.filter((scope) =>
+    !isAdminPermission(scope) || rolePermissions[role].includes(scope)
+  );
 }

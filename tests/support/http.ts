@@ -15,7 +15,7 @@ export interface CallOptions {
   /** Sent as is (a string body is not JSON-encoded). */
   rawBody?: BodyInit;
   token?: string;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | undefined>;
 }
 
 export interface CallResult {
@@ -31,7 +31,11 @@ export async function call(
   path: string,
   options: CallOptions = {},
 ): Promise<CallResult> {
-  const headers: Record<string, string> = { ...options.headers };
+  const headers: Record<string, string> = Object.fromEntries(
+    Object.entries(options.headers ?? {}).filter((entry): entry is [string, string] =>
+      entry[1] !== undefined
+    ),
+  );
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let body: BodyInit | undefined = options.rawBody;
   if (options.body !== undefined) {
@@ -136,4 +140,33 @@ export function errorOf(result: CallResult) {
     details?: { path: string; message: string }[];
     requestId: string;
   };
+}
+
+/** Creates an API key with a session token; returns the 201 body (with the secret). */
+export async function createKey(
+  token: string,
+  body: Record<string, unknown> = { name: "test key" },
+) {
+  const result = await call("POST", "/keys", { token, body });
+  if (result.status !== 201) throw new Error(`key creation failed: ${JSON.stringify(result.body)}`);
+  return result.body as {
+    id: string;
+    key: string;
+    keyPrefix: string;
+    scopes: string[];
+    rateLimitPerMinute: number;
+    expiresAt: string | null;
+  };
+}
+
+export async function verifyKey(key: string, scope?: string): Promise<CallResult> {
+  return await call("POST", "/keys/verify", { body: scope ? { key, scope } : { key } });
+}
+
+/** Waits past the minute's turn when it is close, so a burst stays in one window. */
+export async function waitForFreshMinute(needSeconds = 10): Promise<void> {
+  const intoMinute = (Date.now() / 1000) % 60;
+  if (intoMinute > 60 - needSeconds) {
+    await new Promise((resolve) => setTimeout(resolve, (60 - intoMinute + 0.2) * 1000));
+  }
 }

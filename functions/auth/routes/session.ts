@@ -1,9 +1,10 @@
 import { Hono } from "hono";
-import { requireSession } from "../../_shared/authenticate.ts";
+import { requireCredential } from "../../_shared/authenticate.ts";
 import type { AppEnv } from "../../_shared/http.ts";
 
-// The token is not echoed back: it was shown once, when the session was created.
-export const sessionRoute = new Hono<AppEnv>().get("/session", requireSession, (c) => {
-  const principal = c.get("principal");
-  return c.json({ user: principal.user, session: principal.session });
+// With a session: `{user, session}` (the token is not echoed: it was shown once, at sign-in).
+// With an API key: `{user, session: null, apiKey: {id, scopes}}`, the key's owner.
+export const sessionRoute = new Hono<AppEnv>().get("/session", requireCredential, (c) => {
+  const { user, session, apiKey } = c.get("principal");
+  return c.json({ user, session, ...(apiKey ? { apiKey } : {}) });
 });

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { requireSession } from "../../_shared/authenticate.ts";
+import { requireCredential } from "../../_shared/authenticate.ts";
 import { withCaller } from "../../_shared/database.ts";
 import { type AppEnv, requestInfo } from "../../_shared/http.ts";
 
@@ -11,7 +11,7 @@ interface SessionListRow {
   user_agent: string | null;
 }
 
-export const sessionsRoute = new Hono<AppEnv>().get("/sessions", requireSession, async (c) => {
+export const sessionsRoute = new Hono<AppEnv>().get("/sessions", requireCredential, async (c) => {
   const principal = c.get("principal");
   const rows = await withCaller(
     c.get("runtime").sql,

@@ -1,0 +1,61 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { generateApiKey } from "../../_shared/api_key_format.ts";
+import { apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { requireSession } from "../../_shared/authenticate.ts";
+import { withCaller } from "../../_shared/database.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { rolePermissions } from "../../_shared/principal.ts";
+
+const createKeyBody = z.strictObject({
+  name: z.string().trim().min(1, "Name the key.").max(200),
+  scopes: z.array(z.string().max(64)).max(64).optional(),
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+});
+
+// Only an interactive session mints keys: a leaked key must not be able to make more.
+export const createKeyRoute = new Hono<AppEnv>().post("/", requireSession, async (c) => {
+  const body = await readJsonBody(c, createKeyBody);
+  const principal = c.get("principal");
+  const { sql, config } = c.get("runtime");
+
+  // Application scopes are free for any role; admin permissions only as far as the caller's
+  // role grants them (and they are re-checked against the owner's role on every use).
+  const allowed = [...config.LATCHKEY_SCOPES, ...rolePermissions[principal.role]];
+  const scopes = [...new Set(body.scopes ?? ["compile"])];
+  const unknown = scopes.filter((scope) => !allowed.includes(scope));
+  if (unknown.length) {
+    throw new ApiError("validation_failed", {
+      message: `Unknown scope(s): ${unknown.join(", ")}. Allowed: ${allowed.join(", ")}.`,
+      details: unknown.map((scope) => ({
+        path: `scopes.${(body.scopes ?? []).indexOf(scope)}`,
+        message: `"${scope}" is not an allowed scope. Allowed: ${allowed.join(", ")}.`,
+      })),
+    });
+  }
+
+  const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
+  const expiresAt = body.expiresInDays
+    ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
+    : null;
+  const row = await withCaller(sql, principal, requestInfo(c), async (tx) => {
+    const [created] = await tx<ApiKeyRow[]>`
+      insert into latchkey.api_keys (
+        user_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at
+      ) values (
+        ${principal.userId}, ${body.name}, ${generated.keyPrefix},
+        decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[],
+        ${body.rateLimitPerMinute ?? 60}, ${expiresAt}
+      )
+      returning id, user_id, name, key_prefix, scopes, key_type, rate_limit_per_minute,
+        expires_at, last_used_at, revoked_at, created_at`;
+    await tx`
+      select latchkey.record_audit_event('api_key.created', 'api_key', ${created.id},
+        jsonb_build_object('name', ${created.name}::text, 'keyPrefix', ${created.key_prefix}::text,
+          'scopes', to_jsonb(${scopes}::text[])))`;
+    return created;
+  });
+  return c.json({ success: true, ...apiKeyMetadata(row), key: generated.key }, 201);
+});

@@ -1,0 +1,43 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import {
+  type ApiKeyCode,
+  authenticateApiKey,
+  rateLimitHeaders,
+} from "../../_shared/authenticate.ts";
+import { ApiError, errorEnvelope } from "../../_shared/errors.ts";
+import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+
+const verifyBody = z.strictObject({
+  key: z.string().max(512, "An API key is at most 512 characters."),
+  scope: z.string().min(1).max(64).optional(),
+});
+
+type VerifyCode = ApiKeyCode | "INSUFFICIENT_SCOPE";
+
+/**
+ * The key is the credential. Every outcome is a 200 with `valid` and a code, except a used-up
+ * rate limit: that is a 429 whose body carries the same fields plus the error envelope.
+ */
+export const verifyKeyRoute = new Hono<AppEnv>().post("/verify", async (c) => {
+  const { key, scope } = await readJsonBody(c, verifyBody);
+  const outcome = await authenticateApiKey(c.get("runtime").sql, key, requestInfo(c));
+  const scopes = outcome.principal?.apiKey?.scopes ?? [];
+  const code: VerifyCode = outcome.code === "VALID" && scope && !scopes.includes(scope)
+    ? "INSUFFICIENT_SCOPE"
+    : outcome.code;
+  const body = {
+    valid: code === "VALID",
+    code,
+    keyId: outcome.keyId,
+    userId: outcome.userId,
+    scopes,
+    rateLimit: outcome.rateLimit,
+  };
+  const headers = outcome.rateLimit ? rateLimitHeaders(outcome.rateLimit) : {};
+  if (code === "RATE_LIMITED") {
+    const error = new ApiError("rate_limited");
+    return c.json({ ...body, ...errorEnvelope(error, c.get("requestId")) }, 429, headers);
+  }
+  return c.json(body, 200, headers);
+});
