@@ -1,6 +1,5 @@
 import { type Config, ConfigError, databaseUrl, loadConfig } from "../_shared/config.ts";
 import { createDatabase, type Sql } from "../_shared/database.ts";
-import { startEmbeddedDatabase } from "./embedded_database.ts";
 
 /** The database the local commands use: the configured URL, else the embedded PGlite. */
 export interface DatabaseTarget {
@@ -20,6 +19,9 @@ export async function openDatabaseTarget(config: Config): Promise<DatabaseTarget
       close: () => Promise.resolve(),
     };
   }
+  // Loaded only when needed: PGlite is megabytes of JavaScript and WASM a server on a real
+  // PostgreSQL should not carry.
+  const { startEmbeddedDatabase } = await import("./embedded_database.ts");
   const embedded = await startEmbeddedDatabase(config.LATCHKEY_DATA_DIR);
   return {
     url: embedded.url,

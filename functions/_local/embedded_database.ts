@@ -8,12 +8,15 @@ export interface EmbeddedDatabase {
 
 /**
  * PostgreSQL compiled to WASM, stored under `dataDirectory` and served on a loopback port, so
- * a fresh machine runs Latchkey with nothing but Deno. It serves one connection at a time.
+ * a fresh machine runs Latchkey with nothing but Deno.
  */
 export async function startEmbeddedDatabase(dataDirectory: string): Promise<EmbeddedDatabase> {
   await Deno.mkdir(dataDirectory, { recursive: true });
   const db = await PGlite.create(`${dataDirectory}/pgdata`);
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 });
+  // PGlite itself runs one query at a time. The socket server queues queries from several
+  // connections and keeps a transaction's queries together, so psql or the test suite can
+  // connect beside the server (which itself uses one connection).
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 100 });
   await server.start();
   const port = Number(String(server.getServerConn()).split(":").pop());
   return {

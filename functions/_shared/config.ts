@@ -40,6 +40,10 @@ export const configSchema = z.object({
   LATCHKEY_DB_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(5000).describe(
     "Statement timeout in milliseconds; a slower query answers 503.",
   ),
+  LATCHKEY_DB_PREPARE: z.enum(["auto", "true", "false"]).default("auto").describe(
+    "Prepared statements: auto = on, except through a transaction pooler (port 6543 or " +
+      "pgbouncer=true in the URL).",
+  ),
   LATCHKEY_SESSION_TTL_HOURS: integer(1, 24 * 365).default(24 * 7).describe(
     "Lifetime of a session token in hours (default 7 days).",
   ),

@@ -1,11 +1,11 @@
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
 import { isDatabaseUnavailable, type RequestInfo } from "./database.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
-import { describeError, log } from "./log.ts";
+import { describeError, log, logEnabled } from "./log.ts";
 import type { Principal } from "./principal.ts";
 import { getRuntime, type Runtime } from "./runtime.ts";
 
@@ -31,6 +31,7 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
     c.set("runtime", getRuntime());
     await next();
     c.header("Cache-Control", "no-store");
+    if (!logEnabled("info")) return;
     const principal = c.get("principal");
     log("info", "request", {
       requestId: c.get("requestId"),
@@ -42,17 +43,28 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
     });
   });
   app.use(secureHeaders({ crossOriginResourcePolicy: false }));
-  app.use((c, next) =>
-    bodyLimit({
-      maxSize: c.get("runtime").config.LATCHKEY_BODY_LIMIT_BYTES,
-      onError: () => {
-        throw new ApiError("payload_too_large");
-      },
-    })(c, next)
-  );
+  app.use((c, next) => bodyLimitFor(c.get("runtime").config.LATCHKEY_BODY_LIMIT_BYTES)(c, next));
   app.onError(respondWithError);
   app.notFound((c) => respondWithError(new ApiError("not_found"), c));
   return app;
+}
+
+const bodyLimits = new Map<number, MiddlewareHandler>();
+
+// The limit comes from the runtime's configuration, known only once a request arrives; the
+// middleware is built once per limit, not per request (this is on the hot path).
+function bodyLimitFor(maxSize: number): MiddlewareHandler {
+  let limiter = bodyLimits.get(maxSize);
+  if (!limiter) {
+    limiter = bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError("payload_too_large");
+      },
+    });
+    bodyLimits.set(maxSize, limiter);
+  }
+  return limiter;
 }
 
 /** Maps anything thrown to the error envelope; only a bug becomes a 500. */

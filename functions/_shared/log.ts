@@ -9,6 +9,10 @@ export function setLogLevel(level: Config["LATCHKEY_LOG_LEVEL"]): void {
   threshold = levels[level];
 }
 
+export function logEnabled(level: LogLevel): boolean {
+  return levels[level] >= threshold;
+}
+
 /** One JSON line per event. Callers pass identifiers, never secrets. */
 export function log(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
   if (levels[level] < threshold) return;

@@ -1,5 +1,3 @@
-import { startEmbeddedDatabase } from "../../functions/_local/embedded_database.ts";
-
 /** A database for one test run, and how to get rid of it. */
 export interface TestDatabase {
   kind: "external" | "ephemeral-cluster" | "pglite";
@@ -67,10 +65,13 @@ function freePort(): number {
 }
 
 /**
- * A throwaway cluster: initdb in a temp directory, tuned for tests (fsync off), listening on a
+ * A throwaway cluster: initdb in a temp directory, tuned for tests (fsync off unless durable), on a
  * free loopback port. PostgreSQL refuses to run as root, so as root it runs as `postgres`.
  */
-export async function startEphemeralCluster(binDirectory: string): Promise<TestDatabase> {
+export async function startEphemeralCluster(
+  binDirectory: string,
+  options: { durable?: boolean } = {},
+): Promise<TestDatabase> {
   const runAs = Deno.uid() === 0 ? "postgres" : undefined;
   const dataDirectory = await Deno.makeTempDir({ prefix: "latchkey-pg-" });
   if (runAs) await run("chown", [runAs, dataDirectory]);
@@ -89,10 +90,11 @@ export async function startEphemeralCluster(binDirectory: string): Promise<TestD
     `-p ${port}`,
     "-c listen_addresses=127.0.0.1",
     `-c unix_socket_directories=${dataDirectory}`,
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
     "-c max_connections=200",
+    // Tests trade durability for speed; the benchmark keeps PostgreSQL's defaults.
+    ...(options.durable
+      ? []
+      : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
   ].join(" ");
   const pgCtl = (...args: string[]) =>
     run(`${binDirectory}/pg_ctl`, ["-D", dataDirectory, "-w", "-t", "30", ...args], {
@@ -132,8 +134,11 @@ export async function provisionTestDatabase(): Promise<TestDatabase> {
       stop: () => Promise.resolve(),
     };
   }
-  const binDirectory = await findPostgresBinaries();
+  // LATCHKEY_TEST_DATABASE=pglite forces the embedded fallback, to check it still works.
+  const forcePglite = Deno.env.get("LATCHKEY_TEST_DATABASE") === "pglite";
+  const binDirectory = forcePglite ? null : await findPostgresBinaries();
   if (binDirectory) return await startEphemeralCluster(binDirectory);
+  const { startEmbeddedDatabase } = await import("../../functions/_local/embedded_database.ts");
   const dataDirectory = await Deno.makeTempDir({ prefix: "latchkey-pglite-" });
   const embedded = await startEmbeddedDatabase(dataDirectory);
   return {

@@ -1,7 +1,12 @@
+import { startTaskDenoFlags } from "./start_flags.ts";
+
 /** The real gateway (`functions/_local/start.ts`) as a child process, for HTTP tests. */
 export interface TestServer {
   baseUrl: string;
   logPath: string;
+  pid: number;
+  /** Milliseconds from spawning the process to its first healthy answer. */
+  startupMs: number;
   stop(): Promise<void>;
 }
 
@@ -15,14 +20,18 @@ export function freePort(): number {
 export async function startTestServer(
   databaseUrl: string,
   env: Record<string, string> = {},
+  denoFlags: string[] = [],
 ): Promise<TestServer> {
   const port = freePort();
+  const spawnedAt = performance.now();
   const logPath = await Deno.makeTempFile({ prefix: "latchkey-server-", suffix: ".log" });
   const log = await Deno.open(logPath, { write: true, truncate: true });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
+      ...await startTaskDenoFlags(),
+      ...denoFlags,
       new URL("../../functions/_local/start.ts", import.meta.url).pathname,
     ],
     env: {
@@ -60,6 +69,8 @@ export async function startTestServer(
   return {
     baseUrl,
     logPath,
+    pid: child.pid,
+    startupMs: performance.now() - spawnedAt,
     async stop() {
       if (!exited) child.kill("SIGTERM");
       await child.status;

@@ -1,0 +1,289 @@
+/**
+ * `deno task bench`: the key-verification hot path under a real load generator (wrk), on a
+ * real PostgreSQL, against the real gateway process. Prints req/s, p50, p99, errors and the
+ * server's peak RSS for 1, 16 and 64 connections, checks them against the targets, and writes
+ * tests/bench/RESULTS.md.
+ */
+import postgres from "postgres";
+import { applyMigrations } from "../../functions/_local/migrate.ts";
+import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
+import { startTestServer } from "../support/server.ts";
+import { startTaskDenoFlags } from "../support/start_flags.ts";
+
+const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
+const connectionCounts = [1, 16, 64];
+const keyCount = 64;
+const resultsPath = new URL("./RESULTS.md", import.meta.url);
+
+const targets = {
+  verifyRps64: 4000,
+  verifyP99Ms64: 25,
+  verifyP50Ms1: 1.5,
+  rssMb: 150,
+};
+
+async function ensureWrk(): Promise<void> {
+  const found = await new Deno.Command("sh", { args: ["-c", "command -v wrk"], stdout: "null" })
+    .output();
+  if (found.success) return;
+  console.log("wrk is missing; installing it with apt-get (Debian package wrk)");
+  const install = await new Deno.Command("sh", {
+    args: ["-c", "apt-get install -y wrk || (apt-get update && apt-get install -y wrk)"],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!install.success) throw new Error("could not install wrk: apt-get install wrk");
+}
+
+function currentRssMb(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+function peakRssMb(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return kib / 1024;
+}
+
+interface WrkResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** wrk with a Lua script that spreads requests over the keys and reports as JSON. */
+async function runWrk(
+  url: string,
+  connections: number,
+  script: string,
+): Promise<WrkResult> {
+  const scriptPath = await Deno.makeTempFile({ suffix: ".lua" });
+  await Deno.writeTextFile(scriptPath, script + doneHook);
+  const output = await new Deno.Command("wrk", {
+    args: [
+      `-t${Math.min(2, connections)}`,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "5s",
+      "-s",
+      scriptPath,
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(scriptPath);
+  const text = new TextDecoder().decode(output.stdout);
+  const json = /BENCH_JSON (\{.*\})/.exec(text)?.[1];
+  if (!output.success || !json) {
+    throw new Error(`wrk failed:\n${text}\n${new TextDecoder().decode(output.stderr)}`);
+  }
+  const raw = JSON.parse(json);
+  return {
+    requests: raw.requests,
+    seconds: raw.duration_us / 1e6,
+    rps: raw.requests / (raw.duration_us / 1e6),
+    p50Ms: raw.p50_us / 1000,
+    p99Ms: raw.p99_us / 1000,
+    errors: raw.connect + raw.read + raw.write + raw.timeout,
+    non2xx: raw.status,
+  };
+}
+
+const doneHook = `
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
+    '"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.timeout, summary.errors.status))
+end
+`;
+
+function luaList(items: string[]): string {
+  return `{${items.map((item) => JSON.stringify(item)).join(",")}}`;
+}
+
+function verifyScript(keys: string[]): string {
+  return `
+local keys = ${luaList(keys)}
+local bodies = {}
+for i, key in ipairs(keys) do bodies[i] = '{"key":"' .. key .. '"}' end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[(n % #bodies) + 1])
+end
+`;
+}
+
+function sessionScript(keys: string[]): string {
+  return `
+local keys = ${luaList(keys)}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", nil, {["x-api-key"] = keys[(n % #keys) + 1]}, nil)
+end
+`;
+}
+
+async function machineDetails(): Promise<string> {
+  const cpu = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1] ??
+    "unknown CPU";
+  const memKb = Number(/MemTotal:\s+(\d+)/.exec(await Deno.readTextFile("/proc/meminfo"))?.[1]);
+  const pgVersion = new TextDecoder().decode(
+    (await new Deno.Command("sh", {
+      args: ["-c", "$(ls /usr/lib/postgresql/*/bin/postgres | tail -1) --version"],
+      stdout: "piped",
+    }).output()).stdout,
+  ).trim();
+  return `${navigator.hardwareConcurrency} cores (${cpu}), ${
+    (memKb / 1024 / 1024).toFixed(0)
+  } GiB RAM; Deno ${Deno.version.deno}; ${pgVersion}; wrk on the same machine`;
+}
+
+await ensureWrk();
+const binDirectory = await findPostgresBinaries();
+if (!binDirectory) {
+  throw new Error("the benchmark needs PostgreSQL server binaries (apt-get install postgresql)");
+}
+// Durable settings (fsync and synchronous_commit on), as in production.
+const database = await startEphemeralCluster(binDirectory, { durable: true });
+const sql = postgres(database.url, { max: 1, prepare: false, onnotice: () => {} });
+await applyMigrations(sql);
+await sql.end();
+const logLevel = Deno.env.get("BENCH_LOG_LEVEL") ?? "warn";
+const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
+const serverEnv: Record<string, string> = { LATCHKEY_LOG_LEVEL: logLevel };
+const arenaMax = Deno.env.get("BENCH_MALLOC_ARENA_MAX");
+if (arenaMax) serverEnv.MALLOC_ARENA_MAX = arenaMax;
+const server = await startTestServer(database.url, serverEnv, denoFlags);
+const api = `${server.baseUrl}/functions/v1`;
+console.log(`database: ${database.description}`);
+console.log(
+  `server: ${server.baseUrl}, started in ${server.startupMs.toFixed(0)} ms, log ${server.logPath}`,
+);
+
+const rows: string[] = [];
+const checks: string[] = [];
+try {
+  const email = `bench-${Date.now()}@example.test`;
+  const signUp = await fetch(`${api}/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "Bench", email, password: "benchmark password" }),
+  }).then((response) => response.json());
+  const token = signUp.session.token;
+  const keys: string[] = [];
+  for (let i = 0; i < keyCount; i++) {
+    const created = await fetch(`${api}/keys`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: `bench ${i}`, rateLimitPerMinute: 1_000_000 }),
+    }).then((response) => response.json());
+    keys.push(created.key);
+  }
+  console.log(`created ${keys.length} keys; ${seconds}s per run, access log level ${logLevel}`);
+  console.log(`RSS after setup: ${currentRssMb(server.pid).toFixed(0)} MB`);
+
+  // Warm up the JIT, the pool and PostgreSQL's caches; not reported.
+  await runWrk(`${api}/keys/verify`, 16, verifyScript(keys));
+  console.log(`RSS after warm-up: ${currentRssMb(server.pid).toFixed(0)} MB`);
+
+  const scenarios = [
+    { name: "POST /keys/verify", url: `${api}/keys/verify`, script: verifyScript(keys) },
+    {
+      name: "GET /auth/session (x-api-key)",
+      url: `${api}/auth/session`,
+      script: sessionScript(keys),
+    },
+  ];
+  const results: Record<string, Record<number, WrkResult>> = {};
+  for (const scenario of scenarios) {
+    results[scenario.name] = {};
+    for (const connections of connectionCounts) {
+      const result = await runWrk(scenario.url, connections, scenario.script);
+      results[scenario.name][connections] = result;
+      const rss = peakRssMb(server.pid);
+      const line = `${scenario.name.padEnd(30)} c=${String(connections).padStart(2)}  ${
+        result.rps.toFixed(0).padStart(6)
+      } req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  errors ${
+        result.errors + result.non2xx
+      }  peak RSS ${rss.toFixed(0)} MB`;
+      console.log(line);
+      rows.push(
+        `| ${scenario.name} | ${connections} | ${result.rps.toFixed(0)} | ${
+          result.p50Ms.toFixed(2)
+        } | ${result.p99Ms.toFixed(2)} | ${result.errors} | ${result.non2xx} | ${rss.toFixed(0)} |`,
+      );
+    }
+  }
+
+  const verify = results["POST /keys/verify"];
+  const peak = peakRssMb(server.pid);
+  const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);
+  check(
+    verify[64].rps >= targets.verifyRps64,
+    `verify at 64 connections ≥ ${targets.verifyRps64} req/s (measured ${
+      verify[64].rps.toFixed(0)
+    })`,
+  );
+  check(
+    verify[64].p99Ms < targets.verifyP99Ms64,
+    `verify p99 at 64 connections < ${targets.verifyP99Ms64} ms (measured ${
+      verify[64].p99Ms.toFixed(2)
+    })`,
+  );
+  check(
+    verify[1].p50Ms < targets.verifyP50Ms1,
+    `verify p50 at 1 connection < ${targets.verifyP50Ms1} ms (measured ${
+      verify[1].p50Ms.toFixed(2)
+    })`,
+  );
+  const verifyErrors = connectionCounts.reduce(
+    (sum, c) => sum + verify[c].errors + verify[c].non2xx,
+    0,
+  );
+  check(verifyErrors === 0, `verify: zero errors and non-2xx answers (measured ${verifyErrors})`);
+  check(
+    peak < targets.rssMb,
+    `server peak RSS < ${targets.rssMb} MB (measured ${peak.toFixed(0)})`,
+  );
+  console.log(checks.join("\n"));
+
+  const report = `# Benchmark results
+
+Written by \`deno task bench\` (tests/bench/bench.ts) on ${new Date().toISOString()}.
+
+Machine: ${await machineDetails()}.
+Setup: the real gateway process (\`functions/_local/start.ts\`, with the start task's flags
+\`${(await startTaskDenoFlags()).join(" ")}\`) on an ephemeral PostgreSQL cluster with default
+durability (fsync and synchronous_commit on; the key check turns synchronous_commit off for its own
+transaction),
+pool of 10 connections, prepared statements on, access log level \`${logLevel}\`; ${keyCount} keys of one
+user with a rate limit high enough never to trigger; wrk with 2 threads (1 for one connection),
+${seconds} s per run after a warm-up run. Server cold start: ${server.startupMs.toFixed(0)} ms
+(process spawn to first healthy answer, migrations already applied).
+
+| route | connections | req/s | p50 ms | p99 ms | socket errors | non-2xx | server peak RSS MB |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${rows.join("\n")}
+
+Targets (issue "API keys"):
+${checks.join("\n")}
+`;
+  await Deno.writeTextFile(resultsPath, report);
+  console.log(`\nwrote ${resultsPath.pathname}`);
+} finally {
+  await server.stop();
+  await database.stop();
+}
+if (checks.some((line) => line.includes("MISSED"))) Deno.exitCode = 1;
