@@ -69,7 +69,9 @@ try {
   }
   await sql.end();
 
-  server = await startTestServer(database.url);
+  // A fresh X-Admin-Key per run: tests use it to create support and admin accounts.
+  const adminKey = `test-admin-key-${crypto.randomUUID()}`;
+  server = await startTestServer(database.url, { LATCHKEY_ADMIN_KEY: adminKey });
   console.log(`gateway: ${server.baseUrl} (log: ${server.logPath})`);
 
   const denoTests = await runEchoed(Deno.execPath(), [
@@ -82,6 +84,7 @@ try {
     LATCHKEY_TEST_BASE_URL: server.baseUrl,
     LATCHKEY_TEST_DATABASE_URL: database.url,
     LATCHKEY_TEST_DATABASE_KIND: database.kind,
+    LATCHKEY_TEST_ADMIN_KEY: adminKey,
   });
   const summary = /(\d+) passed.*?\| (\d+) failed/.exec(denoTests.output);
   if (summary) {

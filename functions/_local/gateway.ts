@@ -1,10 +1,11 @@
+import { app as admin } from "../admin/app.ts";
 import { app as auth } from "../auth/app.ts";
 import { app as keys } from "../keys/app.ts";
 import { app as version } from "../version/app.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
 
 /** The functions the gateway serves, by name; each app already answers under `/<name>`. */
-export const functionApps = { auth, keys, version } as const;
+export const functionApps = { admin, auth, keys, version } as const;
 
 export const functionsBasePath = "/functions/v1";
 

@@ -1,11 +1,14 @@
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { isWellFormedApiKey } from "./api_key_format.ts";
-import { looksLikeSessionToken, sha256Hex } from "./crypto.ts";
-import { type RequestInfo, requestJson, type Sql } from "./database.ts";
+import type { Config } from "./config.ts";
+import { constantTimeEqual, looksLikeSessionToken, sha256, sha256Hex } from "./crypto.ts";
+import { type RequestInfo, requestJson, type Sql, withCaller } from "./database.ts";
 import { ApiError } from "./errors.ts";
 import { type AppContext, type AppEnv, requestInfo } from "./http.ts";
 import {
+  type AdminPermission,
+  adminPermissions,
   effectiveScopes,
   isAdminPermission,
   type Principal,
@@ -188,12 +191,66 @@ async function principalFor(c: AppContext, token: string): Promise<Principal> {
   });
 }
 
-/**
- * Authenticates the request's credential (session token or API key) into `principal`.
- * `interactive` routes refuse API keys with 403 `interactive_session_required`.
- */
-export function authenticate(options: { interactive?: boolean } = {}) {
+function configuredAdminKeyDigest(config: Config): Uint8Array | null {
+  if (config.LATCHKEY_ADMIN_KEY) return sha256(config.LATCHKEY_ADMIN_KEY);
+  if (config.LATCHKEY_ADMIN_KEY_SHA256) {
+    const pairs = config.LATCHKEY_ADMIN_KEY_SHA256.match(/../g) ?? [];
+    return Uint8Array.from(pairs, (pair: string) => parseInt(pair, 16));
+  }
+  return null;
+}
+
+/** The static admin key as a principal: full admin, no user behind it. */
+function adminKeyPrincipal(config: Config, presented: string): Principal {
+  const expected = configuredAdminKeyDigest(config);
+  if (!expected) {
+    throw new ApiError("unauthorized", {
+      message: "X-Admin-Key is not enabled here (set LATCHKEY_ADMIN_KEY_SHA256 to enable it).",
+    });
+  }
+  // Digests compared in constant time: neither content nor length of the key leaks.
+  if (!constantTimeEqual(sha256(presented), expected)) {
+    throw new ApiError("unauthorized", { message: "The X-Admin-Key is not valid." });
+  }
+  return {
+    kind: "admin_key",
+    userId: null,
+    role: "admin",
+    permissions: adminPermissions,
+    credentialId: null,
+    user: null,
+    session: null,
+    apiKey: null,
+    rateLimit: null,
+  };
+}
+
+export interface AuthenticateOptions {
+  /** Refuse API keys with 403 `interactive_session_required`. */
+  interactive?: boolean;
+  /** Accept the static `X-Admin-Key` (admin routes only); every use is audited. */
+  adminKey?: boolean;
+}
+
+/** Authenticates the request's credential into `principal`. */
+export function authenticate(options: AuthenticateOptions = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
+    const presentedAdminKey = options.adminKey ? c.req.header("x-admin-key") : undefined;
+    if (presentedAdminKey !== undefined) {
+      const principal = adminKeyPrincipal(c.get("runtime").config, presentedAdminKey);
+      c.set("principal", principal);
+      // Audited before the route runs: if the use cannot be recorded, it does not happen.
+      await withCaller(
+        c.get("runtime").sql,
+        principal,
+        requestInfo(c),
+        (tx) =>
+          tx`select latchkey.record_audit_event('admin_key.used', null, null,
+          jsonb_build_object('method', ${c.req.method}::text, 'path', ${c.req.path}::text))`,
+      );
+      await next();
+      return;
+    }
     const token = presentedCredential(c);
     if (!token) throw new ApiError("unauthorized");
     const principal = await principalFor(c, token);
@@ -216,3 +273,13 @@ export function authenticate(options: { interactive?: boolean } = {}) {
 export const requireCredential = authenticate();
 /** Only an interactive session (sign-out, password change, minting keys). */
 export const requireSession = authenticate({ interactive: true });
+
+/** Refuses, with 403, a principal whose effective permissions lack `permission`. */
+export function requirePermission(permission: AdminPermission) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (!c.get("principal").permissions.includes(permission)) {
+      throw new ApiError("forbidden", { message: `This needs the ${permission} permission.` });
+    }
+    await next();
+  });
+}

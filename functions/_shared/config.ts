@@ -71,11 +71,30 @@ export const configSchema = z.object({
   ).describe(
     "Comma-separated application scopes any user may put on their API keys (e.g. compile,deploy).",
   ),
+  LATCHKEY_ADMIN_KEY: z.string().min(32, "use at least 32 characters").max(512).optional()
+    .describe(
+      "Static admin key accepted as X-Admin-Key on admin routes (unset: disabled). Prefer the _SHA256 form.",
+    ),
+  LATCHKEY_ADMIN_KEY_SHA256: z.string().regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits")
+    .optional().describe(
+      "SHA-256 (hex) of the X-Admin-Key, so the key itself is not in the environment.",
+    ),
   LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info")
     .describe("Lowest log level written (one JSON line per request at info)."),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+// Cross-field rules, kept apart so configSchema.shape stays a plain field list.
+const configRules = configSchema.superRefine((config, context) => {
+  if (config.LATCHKEY_ADMIN_KEY && config.LATCHKEY_ADMIN_KEY_SHA256) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_ADMIN_KEY_SHA256"],
+      message: "set LATCHKEY_ADMIN_KEY or LATCHKEY_ADMIN_KEY_SHA256, not both",
+    });
+  }
+});
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -89,7 +108,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
   );
-  const parsed = configSchema.safeParse(present);
+  const parsed = configRules.safeParse(present);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0]);

@@ -72,6 +72,9 @@ export async function withCaller<T>(
     app_role: principal?.role ?? null,
     principal_kind: principal?.kind ?? "anonymous",
     credential_id: principal?.credentialId ?? null,
+    // Effective permissions (an API key's scopes within its owner's role): RLS checks these
+    // too, so a narrowly scoped key cannot do in SQL what its owner could.
+    permissions: principal?.permissions ?? [],
   });
   const result = await sql.begin(async (tx) => {
     await tx`

@@ -21,6 +21,15 @@ export const errorCatalog = {
     status: 409,
     message: "This email cannot be used to sign up. Sign in instead, or use another email.",
   },
+  idempotency_key_reused: {
+    status: 409,
+    message: "This Idempotency-Key was already used with a different request.",
+  },
+  last_admin: {
+    status: 409,
+    message:
+      "The last active admin cannot be demoted, banned or deleted; make another admin first.",
+  },
   payload_too_large: { status: 413, message: "The request body is too large." },
   unsupported_media_type: {
     status: 415,

@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
-import { isDatabaseUnavailable, type RequestInfo } from "./database.ts";
+import { isDatabaseUnavailable, type RequestInfo, sqlState } from "./database.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
 import { describeError, log, logEnabled } from "./log.ts";
 import type { Principal } from "./principal.ts";
@@ -86,6 +86,13 @@ export function respondWithError(thrown: unknown, c: Context<AppEnv>): Response 
 function toApiError(thrown: unknown): ApiError {
   if (thrown instanceof ApiError) return thrown;
   if (isDatabaseUnavailable(thrown)) return new ApiError("database_unavailable", { cause: thrown });
+  // The database refused: a policy, a grant or a guard trigger. Routes check permissions
+  // first, so this is defence in depth answering as such, not a crash.
+  const state = sqlState(thrown);
+  if (state === "42501") return new ApiError("forbidden", { cause: thrown });
+  if (state === "P0001" && (thrown as { hint?: string }).hint === "last_admin") {
+    return new ApiError("last_admin", { cause: thrown });
+  }
   return new ApiError("internal_error", { cause: thrown });
 }
 

@@ -29,4 +29,37 @@ export const passwordSchema = z.string()
   .min(passwordLength.min, `Use at least ${passwordLength.min} characters.`)
   .max(passwordLength.max, `Use at most ${passwordLength.max} characters.`);
 
+export const tierSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "Use a lowercase tier name.");
+
 export const nameSchema = z.string().trim().min(1, "Enter a name.").max(200);
+
+/** What admin routes show of a user: the profile plus account state. */
+export interface AdminUserRow extends UserRow {
+  is_service_account: boolean;
+  banned_at: Date | null;
+  ban_reason: string | null;
+  last_sign_in_at: Date | null;
+}
+
+export const adminUserColumns = [
+  "id",
+  "email",
+  "name",
+  "role",
+  "tier",
+  "created_at",
+  "is_service_account",
+  "banned_at",
+  "ban_reason",
+  "last_sign_in_at",
+];
+
+export function adminUserView(row: AdminUserRow) {
+  return {
+    ...userProfile(row),
+    isServiceAccount: row.is_service_account,
+    bannedAt: row.banned_at?.toISOString() ?? null,
+    banReason: row.ban_reason,
+    lastSignInAt: row.last_sign_in_at?.toISOString() ?? null,
+  };
+}

@@ -170,3 +170,44 @@ export async function waitForFreshMinute(needSeconds = 10): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, (60 - intoMinute + 0.2) * 1000));
   }
 }
+
+/** The X-Admin-Key the test server was started with. */
+export const adminKey = required("LATCHKEY_TEST_ADMIN_KEY");
+
+/** A request with the static admin key. */
+export function asAdminKey(method: string, path: string, options: CallOptions = {}) {
+  return call(method, path, {
+    ...options,
+    headers: { ...options.headers, "x-admin-key": adminKey },
+  });
+}
+
+/** An account with the given role (made through the admin API), signed in. */
+export async function createAccount(
+  role: "user" | "support" | "admin",
+  tag: string = role,
+): Promise<TestAccount> {
+  const email = uniqueEmail(tag);
+  const created = await asAdminKey("POST", "/admin/users", {
+    body: { email, name: `Test ${tag}`, password: defaultPassword, role },
+  });
+  if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
+  const session = await signIn(email, defaultPassword);
+  if (session.status !== 200) throw new Error(`sign-in failed: ${JSON.stringify(session.body)}`);
+  return {
+    id: created.body.user.id,
+    email,
+    password: defaultPassword,
+    token: session.body.session.token,
+    sessionId: session.body.session.id,
+  };
+}
+
+/** A service account (no password) made with the admin key; returns its id. */
+export async function createServiceAccount(tag = "svc"): Promise<string> {
+  const created = await asAdminKey("POST", "/admin/users", {
+    body: { email: uniqueEmail(tag), name: `Service ${tag}`, serviceAccount: true },
+  });
+  if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
+  return created.body.user.id;
+}

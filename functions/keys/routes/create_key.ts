@@ -3,10 +3,9 @@ import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
 import { apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { requireSession } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
-import { rolePermissions } from "../../_shared/principal.ts";
+import { type AppEnv, readJsonBody } from "../../_shared/http.ts";
+import { respondIdempotently } from "../../_shared/idempotency.ts";
+import { checkedScopes } from "../../_shared/scopes.ts";
 
 const createKeyBody = z.strictObject({
   name: z.string().trim().min(1, "Name the key.").max(200),
@@ -21,26 +20,13 @@ export const createKeyRoute = new Hono<AppEnv>().post("/", requireSession, async
   const principal = c.get("principal");
   const { sql, config } = c.get("runtime");
 
-  // Application scopes are free for any role; admin permissions only as far as the caller's
-  // role grants them (and they are re-checked against the owner's role on every use).
-  const allowed = [...config.LATCHKEY_SCOPES, ...rolePermissions[principal.role]];
-  const scopes = [...new Set(body.scopes ?? ["compile"])];
-  const unknown = scopes.filter((scope) => !allowed.includes(scope));
-  if (unknown.length) {
-    throw new ApiError("validation_failed", {
-      message: `Unknown scope(s): ${unknown.join(", ")}. Allowed: ${allowed.join(", ")}.`,
-      details: unknown.map((scope) => ({
-        path: `scopes.${(body.scopes ?? []).indexOf(scope)}`,
-        message: `"${scope}" is not an allowed scope. Allowed: ${allowed.join(", ")}.`,
-      })),
-    });
-  }
-
+  const scopes = checkedScopes(config, principal.role, body.scopes);
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
   const expiresAt = body.expiresInDays
     ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
     : null;
-  const row = await withCaller(sql, principal, requestInfo(c), async (tx) => {
+  // Idempotency-Key replays answer `key: null`: the secret is never stored, so never replayed.
+  return await respondIdempotently(c, async (tx) => {
     const [created] = await tx<ApiKeyRow[]>`
       insert into latchkey.api_keys (
         user_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at
@@ -55,7 +41,11 @@ export const createKeyRoute = new Hono<AppEnv>().post("/", requireSession, async
       select latchkey.record_audit_event('api_key.created', 'api_key', ${created.id},
         jsonb_build_object('name', ${created.name}::text, 'keyPrefix', ${created.key_prefix}::text,
           'scopes', to_jsonb(${scopes}::text[])))`;
-    return created;
+    const metadata = { success: true, ...apiKeyMetadata(created) };
+    return {
+      status: 201,
+      body: { ...metadata, key: generated.key },
+      replayBody: { ...metadata, key: null },
+    };
   });
-  return c.json({ success: true, ...apiKeyMetadata(row), key: generated.key }, 201);
 });

@@ -3,11 +3,14 @@ import { apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { requireCredential } from "../../_shared/authenticate.ts";
 import { withCaller } from "../../_shared/database.ts";
 import { type AppEnv, requestInfo } from "../../_shared/http.ts";
-import { ownKeyId } from "../own_key_id.ts";
+import { pathId } from "../../_shared/ids.ts";
+import { ApiError } from "../../_shared/errors.ts";
+
+const noSuchKey = "No such API key.";
 
 export const getKeyRoute = new Hono<AppEnv>().get("/:id", requireCredential, async (c) => {
   const principal = c.get("principal");
-  const id = ownKeyId(c.req.param("id"));
+  const id = pathId(c.req.param("id"), noSuchKey);
   const [row] = await withCaller(
     c.get("runtime").sql,
     principal,
@@ -19,6 +22,6 @@ export const getKeyRoute = new Hono<AppEnv>().get("/:id", requireCredential, asy
       from latchkey.api_keys
       where id = ${id} and user_id = ${principal.userId}`,
   );
-  if (!row) throw ownKeyId.notFound();
+  if (!row) throw new ApiError("not_found", { message: noSuchKey });
   return c.json(apiKeyMetadata(row));
 });

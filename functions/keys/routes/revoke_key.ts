@@ -2,13 +2,16 @@ import { Hono } from "hono";
 import { requireCredential } from "../../_shared/authenticate.ts";
 import { withCaller } from "../../_shared/database.ts";
 import { type AppEnv, requestInfo } from "../../_shared/http.ts";
-import { ownKeyId } from "../own_key_id.ts";
+import { pathId } from "../../_shared/ids.ts";
+import { ApiError } from "../../_shared/errors.ts";
 
 // Any of the owner's credentials may revoke, so a leaked key can be killed with itself.
 // Revoking twice is not an error: the answer keeps the first revocation time.
+const noSuchKey = "No such API key.";
+
 export const revokeKeyRoute = new Hono<AppEnv>().delete("/:id", requireCredential, async (c) => {
   const principal = c.get("principal");
-  const id = ownKeyId(c.req.param("id"));
+  const id = pathId(c.req.param("id"), noSuchKey);
   const revokedAt = await withCaller(
     c.get("runtime").sql,
     principal,
@@ -26,6 +29,6 @@ export const revokeKeyRoute = new Hono<AppEnv>().delete("/:id", requireCredentia
       return revoked.revoked_at;
     },
   );
-  if (!revokedAt) throw ownKeyId.notFound();
+  if (!revokedAt) throw new ApiError("not_found", { message: noSuchKey });
   return c.json({ success: true, id, revokedAt: revokedAt.toISOString() });
 });

@@ -1,0 +1,68 @@
+import { z } from "zod";
+import { base64Decode, base64UrlEncode } from "./crypto.ts";
+import type { Sql, Transaction } from "./database.ts";
+import { ApiError } from "./errors.ts";
+import { uuidSchema } from "./ids.ts";
+
+/** `limit` and `cursor`, as every list route takes them. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+};
+
+interface CursorPosition {
+  createdAt: string;
+  id: string;
+}
+
+const cursorSchema = z.tuple([z.iso.datetime({ precision: 6 }), uuidSchema]);
+
+/** Opaque to clients: base64url of `[createdAt with microseconds, id]`. */
+export function encodeCursor(position: CursorPosition): string {
+  return base64UrlEncode(
+    new TextEncoder().encode(JSON.stringify([position.createdAt, position.id])),
+  );
+}
+
+export function decodeCursor(cursor: string | undefined): CursorPosition | null {
+  if (cursor === undefined) return null;
+  const invalid = () =>
+    new ApiError("validation_failed", {
+      details: [{ path: "cursor", message: "Use the nextCursor of a previous page." }],
+    });
+  const bytes = base64Decode(cursor);
+  if (!bytes) throw invalid();
+  try {
+    const [createdAt, id] = cursorSchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+    return { createdAt, id };
+  } catch {
+    throw invalid();
+  }
+}
+
+/** The column every list selects so its rows can become cursors (microseconds, UTC). */
+export function cursorColumn(sql: Sql | Transaction) {
+  return sql`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at`;
+}
+
+/**
+ * Keyset condition for newest-first lists on (created_at, id): stable under concurrent inserts,
+ * which land before the first page and never shift later ones.
+ */
+export function afterCursor(sql: Sql | Transaction, position: CursorPosition | null) {
+  return position
+    ? sql`and (created_at, id) < (${position.createdAt}::timestamptz, ${position.id}::uuid)`
+    : sql``;
+}
+
+/** Trims the extra row fetched to learn whether another page exists. */
+export function pageOf<Row extends { cursor_at: string; id: string }>(rows: Row[], limit: number) {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    rows: page,
+    nextCursor: rows.length > limit && last
+      ? encodeCursor({ createdAt: last.cursor_at, id: last.id })
+      : null,
+  };
+}

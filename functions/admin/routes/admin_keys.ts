@@ -1,0 +1,147 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { generateApiKey } from "../../_shared/api_key_format.ts";
+import { apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { requirePermission } from "../../_shared/authenticate.ts";
+import { withCaller } from "../../_shared/database.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { type AppEnv, readJsonBody, readQuery, requestInfo } from "../../_shared/http.ts";
+import { respondIdempotently } from "../../_shared/idempotency.ts";
+import { pathId, uuidSchema } from "../../_shared/ids.ts";
+import {
+  afterCursor,
+  cursorColumn,
+  decodeCursor,
+  pageOf,
+  pageQuery,
+} from "../../_shared/pagination.ts";
+import { isRole } from "../../_shared/principal.ts";
+import { checkedScopes } from "../../_shared/scopes.ts";
+
+const keyColumns = [
+  "id",
+  "user_id",
+  "name",
+  "key_prefix",
+  "scopes",
+  "key_type",
+  "rate_limit_per_minute",
+  "expires_at",
+  "last_used_at",
+  "revoked_at",
+  "created_at",
+];
+
+const listKeysQuery = z.strictObject({ userId: uuidSchema.optional(), ...pageQuery });
+
+export const listKeysRoute = new Hono<AppEnv>().get(
+  "/keys",
+  requirePermission("keys:read"),
+  async (c) => {
+    const query = readQuery(c, listKeysQuery);
+    const cursor = decodeCursor(query.cursor);
+    const rows = await withCaller(
+      c.get("runtime").sql,
+      c.get("principal"),
+      requestInfo(c),
+      (tx) =>
+        tx<(ApiKeyRow & { cursor_at: string })[]>`
+        select ${tx(keyColumns)}, ${cursorColumn(tx)}
+        from latchkey.api_keys
+        where true
+          ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
+          ${afterCursor(tx, cursor)}
+        order by created_at desc, id desc
+        limit ${query.limit + 1}`,
+    );
+    const page = pageOf(rows, query.limit);
+    return c.json({
+      keys: page.rows.map(apiKeyMetadata),
+      limit: query.limit,
+      nextCursor: page.nextCursor,
+    });
+  },
+);
+
+const createKeyBody = z.strictObject({
+  userId: uuidSchema,
+  name: z.string().trim().min(1).max(200).optional(),
+  scopes: z.array(z.string().max(64)).max(64).optional(),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+  keyType: z.enum(["human", "ci", "integration"]).optional(),
+  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+}).refine((body) => !(body.expiresAt && body.expiresInDays), {
+  path: ["expiresAt"],
+  message: "Give expiresAt or expiresInDays, not both.",
+}).refine((body) => !body.expiresAt || Date.parse(body.expiresAt) > Date.now(), {
+  path: ["expiresAt"],
+  message: "expiresAt must be in the future.",
+});
+
+// Admin-issued scopes may include admin permissions, as far as the owner's role grants them;
+// they are checked against the owner's role again on every use.
+export const createKeyRoute = new Hono<AppEnv>().post(
+  "/keys",
+  requirePermission("keys:write"),
+  async (c) => {
+    const body = await readJsonBody(c, createKeyBody);
+    const { config } = c.get("runtime");
+    const keyType = body.keyType ?? "integration";
+    const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
+    const expiresAt = body.expiresAt
+      ? new Date(body.expiresAt)
+      : body.expiresInDays
+      ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
+      : null;
+    return await respondIdempotently(c, async (tx) => {
+      const [owner] = await tx<{ role: string }[]>`
+        select role from latchkey.users where id = ${body.userId}`;
+      if (!owner || !isRole(owner.role)) {
+        throw new ApiError("validation_failed", {
+          details: [{ path: "userId", message: "No such user." }],
+        });
+      }
+      const scopes = checkedScopes(config, owner.role, body.scopes);
+      const [created] = await tx<ApiKeyRow[]>`
+        insert into latchkey.api_keys (
+          user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at
+        ) values (
+          ${body.userId}, ${body.name ?? `${keyType} key`}, ${generated.keyPrefix},
+          decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[], ${keyType},
+          ${body.rateLimitPerMinute ?? 60}, ${expiresAt}
+        )
+        returning ${tx(keyColumns)}`;
+      await tx`
+        select latchkey.record_audit_event('admin.key_created', 'api_key', ${created.id},
+          jsonb_build_object('ownerId', ${body.userId}::text, 'keyType', ${keyType}::text,
+            'keyPrefix', ${created.key_prefix}::text, 'scopes', to_jsonb(${scopes}::text[])))`;
+      const metadata = { success: true, ...apiKeyMetadata(created) };
+      return {
+        status: 201,
+        body: { ...metadata, key: generated.key },
+        replayBody: { ...metadata, key: null },
+      };
+    });
+  },
+);
+
+export const revokeKeyRoute = new Hono<AppEnv>().post(
+  "/keys/:id/revoke",
+  requirePermission("keys:revoke"),
+  async (c) => {
+    const id = pathId(c.req.param("id"), "No such API key.");
+    return await respondIdempotently(c, async (tx) => {
+      const [key] = await tx<{ revoked_at: Date | null }[]>`
+        select revoked_at from latchkey.api_keys where id = ${id} for update`;
+      if (!key) throw new ApiError("not_found", { message: "No such API key." });
+      let revokedAt = key.revoked_at;
+      if (!revokedAt) {
+        [{ revoked_at: revokedAt }] = await tx<{ revoked_at: Date }[]>`
+          update latchkey.api_keys set revoked_at = now() where id = ${id} returning revoked_at`;
+        await tx`select latchkey.record_audit_event('admin.key_revoked', 'api_key', ${id})`;
+      }
+      return { status: 200, body: { success: true, id, revokedAt: revokedAt!.toISOString() } };
+    });
+  },
+);

@@ -1,0 +1,23 @@
+import { Hono } from "hono";
+import { requirePermission } from "../../_shared/authenticate.ts";
+import { withCaller } from "../../_shared/database.ts";
+import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { adminUserColumns, type AdminUserRow, adminUserView } from "../../_shared/users.ts";
+import { noSuchUser, targetUserId } from "../target_user.ts";
+
+export const getUserRoute = new Hono<AppEnv>().get(
+  "/users/:id",
+  requirePermission("users:read"),
+  async (c) => {
+    const id = targetUserId(c);
+    const [row] = await withCaller(
+      c.get("runtime").sql,
+      c.get("principal"),
+      requestInfo(c),
+      (tx) =>
+        tx<AdminUserRow[]>`select ${tx(adminUserColumns)} from latchkey.users where id = ${id}`,
+    );
+    if (!row) throw noSuchUser();
+    return c.json({ user: adminUserView(row) });
+  },
+);

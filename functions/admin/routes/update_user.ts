@@ -1,0 +1,87 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { requirePermission } from "../../_shared/authenticate.ts";
+import { withCaller } from "../../_shared/database.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { roles } from "../../_shared/principal.ts";
+import {
+  adminUserColumns,
+  type AdminUserRow,
+  adminUserView,
+  nameSchema,
+  tierSchema,
+} from "../../_shared/users.ts";
+import { noSuchUser, targetUserId } from "../target_user.ts";
+
+const updateUserBody = z.strictObject({
+  name: nameSchema.optional(),
+  role: z.enum(roles).optional(),
+  tier: tierSchema.optional(),
+  banned: z.boolean().optional(),
+  banReason: z.string().trim().min(1).max(500).optional(),
+}).refine((body) => Object.keys(body).length > 0, { message: "Change at least one field." })
+  .refine((body) => body.banReason === undefined || body.banned === true, {
+    path: ["banReason"],
+    message: "A ban reason goes with banned: true.",
+  });
+
+function auditState(row: AdminUserRow) {
+  return { name: row.name, role: row.role, tier: row.tier, banned: row.banned_at !== null };
+}
+
+// Banning revokes the user's sessions and makes their keys answer OWNER_BANNED at once
+// (checked on every request); unbanning brings the keys back. Sessions stay revoked.
+export const updateUserRoute = new Hono<AppEnv>().patch(
+  "/users/:id",
+  requirePermission("users:write"),
+  async (c) => {
+    const id = targetUserId(c);
+    const body = await readJsonBody(c, updateUserBody);
+    const principal = c.get("principal");
+    if (body.role !== undefined && !principal.permissions.includes("roles:write")) {
+      throw new ApiError("forbidden", {
+        message: "Changing a role needs the roles:write permission.",
+      });
+    }
+    const updated = await withCaller(
+      c.get("runtime").sql,
+      principal,
+      requestInfo(c),
+      async (tx) => {
+        const [before] = await tx<AdminUserRow[]>`
+        select ${tx(adminUserColumns)} from latchkey.users where id = ${id} for update`;
+        if (!before) return null;
+        const banning = body.banned === true && before.banned_at === null;
+        const [after] = await tx<AdminUserRow[]>`
+        update latchkey.users set
+          name = ${body.name ?? before.name},
+          role = ${body.role ?? before.role},
+          tier = ${body.tier ?? before.tier},
+          banned_at = ${
+          body.banned === undefined
+            ? before.banned_at
+            : body.banned
+            ? before.banned_at ?? new Date()
+            : null
+        },
+          ban_reason = ${body.banned === false ? null : body.banReason ?? before.ban_reason},
+          updated_at = now()
+        where id = ${id}
+        returning ${tx(adminUserColumns)}`;
+        const revokedSessions = banning
+          ? (await tx<{ revoked: number }[]>`
+            select latchkey.revoke_all_sessions(${id}) as revoked`)[0].revoked
+          : 0;
+        await tx`
+        select latchkey.record_audit_event('admin.user_updated', 'user', ${id},
+          jsonb_build_object('before', ${tx.json(auditState(before))}::jsonb,
+            'after', ${tx.json(auditState(after))}::jsonb,
+            'revokedSessions', ${revokedSessions}::int))`;
+        return after;
+      },
+    );
+    if (!updated) throw noSuchUser();
+    return c.json({ user: adminUserView(updated) });
+  },
+);

@@ -1,0 +1,68 @@
+import { Hono } from "hono";
+import { requirePermission } from "../../_shared/authenticate.ts";
+import { withCaller } from "../../_shared/database.ts";
+import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { noSuchUser, targetUserId } from "../target_user.ts";
+
+interface SessionRow {
+  id: string;
+  created_at: Date;
+  expires_at: Date;
+  ip_address: string | null;
+  user_agent: string | null;
+}
+
+export const listUserSessionsRoute = new Hono<AppEnv>().get(
+  "/users/:id/sessions",
+  requirePermission("users:read"),
+  async (c) => {
+    const id = targetUserId(c);
+    const sessions = await withCaller(
+      c.get("runtime").sql,
+      c.get("principal"),
+      requestInfo(c),
+      async (tx) => {
+        const [user] = await tx`select id from latchkey.users where id = ${id}`;
+        if (!user) return null;
+        return await tx<SessionRow[]>`
+        select id, created_at, expires_at, ip_address, user_agent from latchkey.sessions
+        where user_id = ${id} and revoked_at is null and expires_at > now()
+        order by created_at desc, id desc`;
+      },
+    );
+    if (!sessions) throw noSuchUser();
+    return c.json({
+      sessions: sessions.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at.toISOString(),
+        expiresAt: row.expires_at.toISOString(),
+        ipAddress: row.ip_address,
+        userAgent: row.user_agent,
+      })),
+    });
+  },
+);
+
+export const revokeUserSessionsRoute = new Hono<AppEnv>().delete(
+  "/users/:id/sessions",
+  requirePermission("sessions:revoke"),
+  async (c) => {
+    const id = targetUserId(c);
+    const revoked = await withCaller(
+      c.get("runtime").sql,
+      c.get("principal"),
+      requestInfo(c),
+      async (tx) => {
+        const rows = await tx`
+        update latchkey.sessions set revoked_at = now()
+        where user_id = ${id} and revoked_at is null and expires_at > now()
+        returning id`;
+        await tx`
+        select latchkey.record_audit_event('admin.sessions_revoked', 'user', ${id},
+          jsonb_build_object('revokedSessions', ${rows.length}::int))`;
+        return rows.length;
+      },
+    );
+    return c.json({ success: true, revoked });
+  },
+);
