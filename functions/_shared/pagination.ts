@@ -50,8 +50,10 @@ export function cursorColumn(sql: Sql | Transaction) {
  * which land before the first page and never shift later ones.
  */
 export function afterCursor(sql: Sql | Transaction, position: CursorPosition | null) {
+  // Through text: postgres.js would send a timestamptz parameter as a JS Date, dropping the
+  // microseconds the cursor needs to be exact.
   return position
-    ? sql`and (created_at, id) < (${position.createdAt}::timestamptz, ${position.id}::uuid)`
+    ? sql`and (created_at, id) < (${position.createdAt}::text::timestamptz, ${position.id}::uuid)`
     : sql``;
 }
 

@@ -18,7 +18,7 @@ const createKeyBody = z.strictObject({
 export const createKeyRoute = new Hono<AppEnv>().post("/", requireSession, async (c) => {
   const body = await readJsonBody(c, createKeyBody);
   const principal = c.get("principal");
-  const { sql, config } = c.get("runtime");
+  const { config } = c.get("runtime");
 
   const scopes = checkedScopes(config, principal.role, body.scopes);
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
