@@ -1,6 +1,16 @@
--- Latchkey's deploy seed, applied by `supabase db reset` (see supabase/config.toml).
+-- Latchkey's deploy seed: creates the configured first admin. Safe to run on every deploy:
+-- the second run changes nothing.
 --
--- The migrations create everything Latchkey needs, so today this seed creates nothing: the
--- first-admin bootstrap from LATCHKEY_BOOTSTRAP_ADMIN_* is not implemented yet (issue
--- "Zero-touch bootstrap"). It is kept so the CLI's seed path is valid.
-select 'latchkey seed: nothing to seed yet' as latchkey_seed;
+-- `deno task db:seed` (and `deno task start`) run it after binding the bootstrap configuration
+-- as transaction settings:
+--   latchkey.bootstrap_admin_email          LATCHKEY_BOOTSTRAP_ADMIN_EMAIL
+--   latchkey.bootstrap_admin_password_hash  argon2id PHC of LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD,
+--                                           or LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH as given
+--   latchkey.bootstrap_promote_existing     'true' with --promote-existing
+-- Under `supabase db reset` nothing is bound, so it reports 'skipped' and creates nothing;
+-- run `deno task db:seed` against that database, or `select latchkey.promote_user(...)`.
+select latchkey.bootstrap_admin(
+  nullif(current_setting('latchkey.bootstrap_admin_email', true), ''),
+  nullif(current_setting('latchkey.bootstrap_admin_password_hash', true), ''),
+  coalesce(nullif(current_setting('latchkey.bootstrap_promote_existing', true), ''), 'false')::boolean
+) as latchkey_bootstrap;

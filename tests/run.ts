@@ -47,6 +47,69 @@ async function runEchoed(program: string, args: string[], env: Record<string, st
   return { success: status.success, output: stripAnsi(text) };
 }
 
+const newmanVersion = "6.2.2";
+
+/** newman from npm, installed under .tools/ on first use (Node.js runs it). */
+async function ensureNewman(): Promise<string | null> {
+  const prefix = `${root}.tools/newman-${newmanVersion}`;
+  const script = `${prefix}/node_modules/newman/bin/newman.js`;
+  try {
+    await Deno.stat(script);
+    return script;
+  } catch {
+    // Not installed yet.
+  }
+  if (!(await which("node")) || !(await which("npm"))) return null;
+  console.log(`installing newman ${newmanVersion} into .tools/ ...`);
+  const install = await new Deno.Command("npm", {
+    args: ["install", "--prefix", prefix, "--no-audit", "--no-fund", `newman@${newmanVersion}`],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  return install.success ? script : null;
+}
+
+/** The shipped Postman collection, run by newman against the gateway; counts its assertions. */
+async function runPostmanCollection(baseUrl: string, adminEmail: string, adminPassword: string) {
+  const newman = await ensureNewman();
+  if (!newman) {
+    banner(["The Postman collection was NOT run: Node.js/npm could not provide newman."]);
+    return { passed: 0, failed: Deno.env.get("CI") ? 1 : 0 };
+  }
+  const report = await Deno.makeTempFile({ suffix: ".json" });
+  const run = await runEchoed("node", [
+    newman,
+    "run",
+    "tests/postman/latchkey.postman_collection.json",
+    "--environment",
+    "tests/postman/local.postman_environment.json",
+    "--env-var",
+    `baseUrl=${baseUrl}/functions/v1`,
+    "--env-var",
+    `adminEmail=${adminEmail}`,
+    "--env-var",
+    `adminPassword=${adminPassword}`,
+    "--reporters",
+    "cli,json",
+    "--reporter-json-export",
+    report,
+    "--color",
+    "off",
+  ]);
+  try {
+    const stats = JSON.parse(await Deno.readTextFile(report)).run.stats;
+    const failures = stats.assertions.failed + stats.requests.failed;
+    return {
+      passed: stats.assertions.total - stats.assertions.failed,
+      failed: failures + (run.success || failures > 0 ? 0 : 1),
+    };
+  } catch {
+    return { passed: 0, failed: 1 };
+  } finally {
+    await Deno.remove(report).catch(() => {});
+  }
+}
+
 const database = await provisionTestDatabase();
 console.log(`test database: ${database.description}`);
 if (database.kind === "pglite") {
@@ -71,7 +134,14 @@ try {
 
   // A fresh X-Admin-Key per run: tests use it to create support and admin accounts.
   const adminKey = `test-admin-key-${crypto.randomUUID()}`;
-  server = await startTestServer(database.url, { LATCHKEY_ADMIN_KEY: adminKey });
+  // The start command seeds this first admin; the Postman collection signs in with it.
+  const bootstrapEmail = "bootstrap-admin@latchkey.test";
+  const bootstrapPassword = `bootstrap-${crypto.randomUUID()}`;
+  server = await startTestServer(database.url, {
+    LATCHKEY_ADMIN_KEY: adminKey,
+    LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: bootstrapEmail,
+    LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: bootstrapPassword,
+  });
   console.log(`gateway: ${server.baseUrl} (log: ${server.logPath})`);
 
   const denoTests = await runEchoed(Deno.execPath(), [
@@ -85,6 +155,8 @@ try {
     LATCHKEY_TEST_DATABASE_URL: database.url,
     LATCHKEY_TEST_DATABASE_KIND: database.kind,
     LATCHKEY_TEST_ADMIN_KEY: adminKey,
+    LATCHKEY_TEST_BOOTSTRAP_EMAIL: bootstrapEmail,
+    LATCHKEY_TEST_BOOTSTRAP_PASSWORD: bootstrapPassword,
   });
   const summary = /(\d+) passed.*?\| (\d+) failed/.exec(denoTests.output);
   if (summary) {
@@ -92,6 +164,10 @@ try {
     failed += Number(summary[2]);
   }
   if (!denoTests.success && !(summary && Number(summary[2]) > 0)) failed += 1;
+
+  const postman = await runPostmanCollection(server.baseUrl, bootstrapEmail, bootstrapPassword);
+  passed += postman.passed;
+  failed += postman.failed;
 
   const hasPgProve = await which("pg_prove");
   if (!hasPgProve || !pgTapAvailable) {

@@ -4,6 +4,7 @@ import { latchkeyVersion } from "../_shared/version.ts";
 import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
 import { functionApps, functionsBasePath, gatewayHandler } from "./gateway.ts";
 import { applyMigrations } from "./migrate.ts";
+import { describeSeedOutcome, runSeed, SeedRefused } from "./seed.ts";
 
 /**
  * `deno task start`: the whole service in one process, at the URLs the Supabase CLI uses,
@@ -13,6 +14,16 @@ const config = loadConfigOrExit();
 const target = await openDatabaseTarget(config);
 const sql = createDatabase(config, { url: target.url, maxConnections: target.maxConnections });
 const applied = await applyMigrations(sql);
+let seeded: string;
+try {
+  seeded = describeSeedOutcome(await runSeed(sql, config), config);
+} catch (error) {
+  if (!(error instanceof SeedRefused)) throw error;
+  console.error(`latchkey: ${error.message}. ${error.detail}`);
+  await sql.end();
+  await target.close();
+  Deno.exit(1);
+}
 installRuntime({ config, sql });
 
 const server = Deno.serve({
@@ -27,6 +38,7 @@ const server = Deno.serve({
       `Latchkey ${latchkeyVersion} (${config.LATCHKEY_ENV}) on Deno ${Deno.version.deno}`,
       `  database    ${target.description}`,
       `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
+      `  seed        ${seeded}`,
       ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
       "Press Ctrl-C to stop.",
     ];

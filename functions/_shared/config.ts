@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { keyPrefixPattern } from "./api_key_format.ts";
+import { parseArgon2idPhc } from "./passwords.ts";
 import { adminPermissions } from "./principal.ts";
 
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).describe(
@@ -79,6 +80,17 @@ export const configSchema = z.object({
     .optional().describe(
       "SHA-256 (hex) of the X-Admin-Key, so the key itself is not in the environment.",
     ),
+  LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: z.email().optional().describe(
+    "Email of the first admin, which the seed creates (and sign-up then refuses).",
+  ),
+  LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(10, "use at least 10 characters").max(256)
+    .optional().describe("Password of the first admin (or give its hash instead)."),
+  LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH: z.string().refine(
+    (phc) => parseArgon2idPhc(phc) !== null,
+    "expected an argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)",
+  ).optional().describe(
+    "argon2id PHC hash of the first admin's password, so the password is not in the environment.",
+  ),
   LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info")
     .describe("Lowest log level written (one JSON line per request at info)."),
 });
@@ -87,6 +99,13 @@ export type Config = z.infer<typeof configSchema>;
 
 // Cross-field rules, kept apart so configSchema.shape stays a plain field list.
 const configRules = configSchema.superRefine((config, context) => {
+  if (config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD && config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH"],
+      message: "set LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD or its _HASH, not both",
+    });
+  }
   if (config.LATCHKEY_ADMIN_KEY && config.LATCHKEY_ADMIN_KEY_SHA256) {
     context.addIssue({
       code: "custom",

@@ -19,6 +19,12 @@ export const signUpRoute = new Hono<AppEnv>().post("/sign-up/email", async (c) =
   const { sql, config } = c.get("runtime");
   // Hash before touching the database, so a taken email answers no faster than a new one.
   const passwordHash = await hashPassword(body.password);
+  // The bootstrap admin's email is reserved for the seed: a stranger who signs up first must
+  // not end up owning it (and the answer is the one a taken email gets).
+  const reserved = config.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL;
+  if (reserved && reserved.toLowerCase() === body.email.toLowerCase()) {
+    throw new ApiError("email_unavailable");
+  }
   const grant = newSessionGrant(config);
   let row: SessionStartRow;
   try {
