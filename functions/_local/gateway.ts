@@ -28,7 +28,11 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
     });
     return Response.json(errorEnvelope(error, requestId), {
       status: 404,
-      headers: { "x-request-id": requestId, "cache-control": "no-store" },
+      headers: {
+        "x-request-id": requestId,
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+      },
     });
   }
   url.pathname = rest;

@@ -91,6 +91,18 @@ export const configSchema = z.object({
   ).optional().describe(
     "argon2id PHC hash of the first admin's password, so the password is not in the environment.",
   ),
+  LATCHKEY_CORS_ORIGINS: z.string().default("").transform((
+    text,
+  ) => [...new Set(text.split(",").map((origin) => origin.trim()).filter(Boolean))]).pipe(
+    z.array(
+      z.string().regex(
+        /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i,
+        "each origin is scheme://host[:port], no path, no *",
+      ),
+    ),
+  ).describe(
+    "Comma-separated browser origins allowed to call the API with credentials (empty: none).",
+  ),
   LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info")
     .describe("Lowest log level written (one JSON line per request at info)."),
 });

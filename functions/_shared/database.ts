@@ -32,6 +32,9 @@ export function createDatabase(config: Config, options: DatabaseOptions = {}): S
     prepare: usePreparedStatements(config, url),
     // Without these, a request to a stopped database hangs for many seconds (DESIGN.md).
     connect_timeout: config.LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS,
+    // postgres.js waits up to 20 s between reconnects by default, and queued requests wait
+    // with it; capped at half a second, a request during an outage still fails within 2 s.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     idle_timeout: 60,
     max_lifetime: 30 * 60,
     connection: {

@@ -1,5 +1,6 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
@@ -43,10 +44,50 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
     });
   });
   app.use(secureHeaders({ crossOriginResourcePolicy: false }));
+  app.use((c, next) => {
+    const origin = c.req.header("origin");
+    const allowed = c.get("runtime").config.LATCHKEY_CORS_ORIGINS;
+    // Only listed origins get CORS headers at all, credentials included.
+    if (origin && allowed.includes(origin)) return corsFor(allowed)(c, next);
+    return next();
+  });
   app.use((c, next) => bodyLimitFor(c.get("runtime").config.LATCHKEY_BODY_LIMIT_BYTES)(c, next));
   app.onError(respondWithError);
   app.notFound((c) => respondWithError(new ApiError("not_found"), c));
   return app;
+}
+
+let corsMiddleware: { origins: string[]; handler: MiddlewareHandler } | undefined;
+
+function corsFor(origins: string[]): MiddlewareHandler {
+  if (corsMiddleware?.origins !== origins) {
+    corsMiddleware = {
+      origins,
+      handler: cors({
+        origin: origins,
+        credentials: true,
+        allowHeaders: [
+          "authorization",
+          "content-type",
+          "x-api-key",
+          "idempotency-key",
+          "x-request-id",
+          "x-client-info",
+          "apikey",
+        ],
+        exposeHeaders: [
+          "x-request-id",
+          "retry-after",
+          "ratelimit-limit",
+          "ratelimit-remaining",
+          "ratelimit-reset",
+          "idempotency-replayed",
+        ],
+        maxAge: 600,
+      }),
+    };
+  }
+  return corsMiddleware.handler;
 }
 
 const bodyLimits = new Map<number, MiddlewareHandler>();
@@ -71,7 +112,8 @@ function bodyLimitFor(maxSize: number): MiddlewareHandler {
 export function respondWithError(thrown: unknown, c: Context<AppEnv>): Response {
   const error = toApiError(thrown);
   if (error.status >= 500) {
-    log("error", "request_failed", {
+    // 503 is the database's state, not our bug: a warning, not an error.
+    log(error.status === 503 ? "warn" : "error", "request_failed", {
       requestId: c.get("requestId"),
       code: error.code,
       ...describeError(error.cause ?? thrown),

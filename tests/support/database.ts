@@ -3,6 +3,9 @@ export interface TestDatabase {
   kind: "external" | "ephemeral-cluster" | "pglite";
   url: string;
   description: string;
+  /** Fault injection, for clusters the test owns: stop and start the server on the same port. */
+  stopServer?(): Promise<void>;
+  startServer?(): Promise<void>;
   /** Directory of the PostgreSQL binaries, when the cluster is ours (pg_ctl for fault tests). */
   binDirectory?: string;
   dataDirectory?: string;
@@ -100,7 +103,8 @@ export async function startEphemeralCluster(
     run(`${binDirectory}/pg_ctl`, ["-D", dataDirectory, "-w", "-t", "30", ...args], {
       user: runAs,
     });
-  await pgCtl("-l", `${dataDirectory}/server.log`, "-o", settings, "start");
+  const startServer = () => pgCtl("-l", `${dataDirectory}/server.log`, "-o", settings, "start");
+  await startServer();
   await run(`${binDirectory}/createdb`, [
     "-h",
     "127.0.0.1",
@@ -116,6 +120,8 @@ export async function startEphemeralCluster(
     description: `ephemeral PostgreSQL cluster (${binDirectory}, port ${port})`,
     binDirectory,
     dataDirectory,
+    stopServer: async () => void await pgCtl("-m", "fast", "stop"),
+    startServer: async () => void await startServer(),
     async stop() {
       await pgCtl("-m", "immediate", "stop").catch(() => {});
       await Deno.remove(dataDirectory, { recursive: true }).catch(() => {});

@@ -44,6 +44,11 @@ export async function call(
   }
   const response = await fetch(`${functionsUrl}${path}`, { method, headers, body });
   const text = await response.text();
+  recordSecret(
+    ...[...text.matchAll(/"(?:token|key)":"([^"]+)"/g)].map((match) => match[1]),
+    headers.authorization?.replace(/^Bearer /, ""),
+    headers["x-api-key"],
+  );
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : null;
@@ -51,6 +56,18 @@ export async function call(
     // Left as text; the assertion that follows will show it.
   }
   return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/**
+ * Every secret the suite sees (passwords, tokens, keys) is recorded, so the runner can check
+ * afterwards that none of them reached the server's log.
+ */
+export function recordSecret(...secrets: (string | null | undefined)[]): void {
+  const file = Deno.env.get("LATCHKEY_TEST_SECRETS_FILE");
+  const values = secrets.filter((secret): secret is string => !!secret && secret.length >= 10);
+  if (file && values.length) {
+    Deno.writeTextFileSync(file, values.map((value) => `${value}\n`).join(""), { append: true });
+  }
 }
 
 let counter = 0;
@@ -74,6 +91,7 @@ export interface TestAccount {
 
 /** Signs up a fresh account through the API. */
 export async function signUp(tag = "user", password = defaultPassword): Promise<TestAccount> {
+  recordSecret(password);
   const email = uniqueEmail(tag);
   const result = await call("POST", "/auth/sign-up/email", {
     body: { name: `Test ${tag}`, email, password },

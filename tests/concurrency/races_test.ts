@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import {
+  asAdminKey,
+  call,
+  createKey,
+  defaultPassword,
+  signUp,
+  uniqueEmail,
+  verifyKey,
+  waitForFreshMinute,
+  withDatabase,
+} from "../support/http.ts";
+
+/**
+ * Races, with many requests in flight at once. Kept out of the Deno 2.1 compatibility run:
+ * postgres.js on stock Deno 2.1.4 crashes under this much concurrency (DESIGN.md).
+ */
+
+async function exactlyLimit(limit: number, parallel: number) {
+  const owner = await signUp("rate-exact");
+  const created = await createKey(owner.token, { name: "exact", rateLimitPerMinute: limit });
+  await waitForFreshMinute();
+  const results = await Promise.all(
+    Array.from({ length: parallel }, () => verifyKey(created.key)),
+  );
+  const ok = results.filter((result) => result.status === 200);
+  const limited = results.filter((result) => result.status === 429);
+  assert.equal(ok.length, limit);
+  assert.equal(limited.length, parallel - limit);
+  assert.ok(ok.every((result) => result.body.code === "VALID"));
+  const remaining = ok.map((result) => result.body.rateLimit.remaining).sort((a, b) => a - b);
+  assert.deepEqual(remaining, Array.from({ length: limit }, (_, i) => i), "each count once");
+  assert.ok(limited.every((result) => result.headers.get("retry-after")));
+  const [{ count }] = await withDatabase((sql) =>
+    sql`select count(*)::int as count from latchkey.audit_events
+        where action = 'api_key.rate_limited' and target_id = ${created.id}`
+  );
+  assert.equal(count, 1, "rate limiting is audited once per window");
+}
+
+Deno.test("with limit L, N > L parallel requests in one window give exactly L successes", async () => {
+  await exactlyLimit(25, 80);
+});
+
+Deno.test("rate-limit exactness holds at 200 parallel requests", async () => {
+  await exactlyLimit(70, 200);
+});
+
+Deno.test("50 parallel sign-ups with one email create exactly one account", async () => {
+  const email = uniqueEmail("signup-race");
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      call("POST", "/auth/sign-up/email", {
+        body: {
+          name: `Racer ${i}`,
+          email: i % 2 ? email : email.toUpperCase(),
+          password: defaultPassword,
+        },
+      })),
+  );
+  assert.equal(results.filter((result) => result.status === 200).length, 1);
+  assert.ok(
+    results.filter((result) => result.status !== 200).every((result) =>
+      result.status === 409 && result.body.error.code === "email_unavailable"
+    ),
+  );
+  const [{ count }] = await withDatabase((sql) =>
+    sql`select count(*)::int as count from latchkey.users where lower(email) = lower(${email})`
+  );
+  assert.equal(count, 1);
+});
+
+Deno.test("no request succeeds with a key after its revocation commits", async () => {
+  const owner = await signUp("revoke-race");
+  const created = await createKey(owner.token, { name: "racy", rateLimitPerMinute: 100000 });
+  let revokedAt = Infinity;
+  const uses: { status: number; startedAt: number }[] = [];
+  let stop = false;
+  const users = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      const startedAt = performance.now();
+      const result = await call("GET", "/keys", { token: created.key });
+      uses.push({ status: result.status, startedAt });
+    }
+  });
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const revoke = await call("DELETE", `/keys/${created.id}`, { token: owner.token });
+  revokedAt = performance.now();
+  assert.equal(revoke.status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  stop = true;
+  await Promise.all(users);
+  const after = uses.filter((use) => use.startedAt > revokedAt);
+  assert.ok(after.length > 0, "requests were made after the revocation");
+  assert.ok(after.every((use) => use.status === 401), JSON.stringify(after.map((u) => u.status)));
+  assert.ok(uses.some((use) => use.status === 200), "and before it, the key worked");
+});
+
+Deno.test("concurrent duplicates with one Idempotency-Key create exactly one resource", async () => {
+  const key = crypto.randomUUID();
+  const email = uniqueEmail("idem-race");
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      asAdminKey("POST", "/admin/users", {
+        body: { email, name: "Race", serviceAccount: true },
+        headers: { "idempotency-key": key },
+      })),
+  );
+  assert.ok(
+    results.every((result) => result.status === 201),
+    JSON.stringify(results.map((r) => r.status)),
+  );
+  assert.equal(new Set(results.map((result) => result.body.user.id)).size, 1);
+  assert.equal(results.filter((result) => !result.headers.get("idempotency-replayed")).length, 1);
+  const [{ count }] = await withDatabase((sql) =>
+    sql`select count(*)::int as count from latchkey.users where lower(email) = lower(${email})`
+  );
+  assert.equal(count, 1);
+});
