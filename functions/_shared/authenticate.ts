@@ -246,7 +246,7 @@ export function authenticate(options: AuthenticateOptions = {}) {
         requestInfo(c),
         (tx) =>
           tx`select latchkey.record_audit_event('admin_key.used', null, null,
-          jsonb_build_object('method', ${c.req.method}::text, 'path', ${c.req.path}::text))`,
+          jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text))`,
       );
       await next();
       return;
@@ -273,6 +273,11 @@ export function authenticate(options: AuthenticateOptions = {}) {
 export const requireCredential = authenticate();
 /** Only an interactive session (sign-out, password change, minting keys). */
 export const requireSession = authenticate({ interactive: true });
+
+/** The path as sent (still percent-encoded), safe to store whatever bytes it names. */
+function requestPath(c: AppContext): string {
+  return new URL(c.req.url).pathname.slice(0, 500);
+}
 
 /** Refuses, with 403, a principal whose effective permissions lack `permission`. */
 export function requirePermission(permission: AdminPermission) {

@@ -111,9 +111,10 @@ function bodyLimitFor(maxSize: number): MiddlewareHandler {
 /** Maps anything thrown to the error envelope; only a bug becomes a 500. */
 export function respondWithError(thrown: unknown, c: Context<AppEnv>): Response {
   const error = toApiError(thrown);
-  if (error.status >= 500) {
-    // 503 is the database's state, not our bug: a warning, not an error.
-    log(error.status === 503 ? "warn" : "error", "request_failed", {
+  if (error.status >= 500 || error.cause) {
+    // 503 is the database's state and a 4xx with a database cause is unvalidated input:
+    // warnings. Only a 500 is an error (a bug).
+    log(error.status === 500 ? "error" : "warn", "request_failed", {
       requestId: c.get("requestId"),
       code: error.code,
       ...describeError(error.cause ?? thrown),
@@ -134,6 +135,14 @@ function toApiError(thrown: unknown): ApiError {
   if (state === "42501") return new ApiError("forbidden", { cause: thrown });
   if (state === "P0001" && (thrown as { hint?: string }).hint === "last_admin") {
     return new ApiError("last_admin", { cause: thrown });
+  }
+  // Input the schemas should have caught (a value PostgreSQL cannot store or a constraint it
+  // breaks) is still the client's input: 400, logged as a warning so we tighten the schema.
+  if (state?.startsWith("22") || state === "23502" || state === "23514") {
+    return new ApiError("validation_failed", {
+      message: "The request has a value that cannot be stored.",
+      cause: thrown,
+    });
   }
   return new ApiError("internal_error", { cause: thrown });
 }
@@ -187,12 +196,24 @@ export async function readJsonBody<S extends z.ZodType>(
   } catch {
     throw new ApiError("invalid_json");
   }
+  if (/\\u0000/i.test(text)) throw nulCharacters("(body)");
   return validate(schema, value);
 }
 
 /** Validates the query string (each parameter's last value). */
 export function readQuery<S extends z.ZodType>(c: AppContext, schema: S): z.infer<S> {
-  return validate(schema, c.req.query());
+  const query = c.req.query();
+  for (const [name, value] of Object.entries(query)) {
+    if (value.includes("\u0000")) throw nulCharacters(name);
+  }
+  return validate(schema, query);
+}
+
+// PostgreSQL text cannot hold NUL, and no field of ours needs it.
+function nulCharacters(path: string): ApiError {
+  return new ApiError("validation_failed", {
+    details: [{ path, message: "NUL characters are not allowed." }],
+  });
 }
 
 /** The request's id and origin, as stored with the audit events it causes. */
