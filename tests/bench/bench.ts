@@ -150,6 +150,107 @@ async function machineDetails(): Promise<string> {
   } GiB RAM; Deno ${Deno.version.deno}; ${pgVersion}; wrk on the same machine`;
 }
 
+const soakSeconds = Number(Deno.env.get("BENCH_SOAK_SECONDS") ?? 60);
+const soakConnections = 32;
+
+interface SoakResult {
+  requests: number;
+  rps: number;
+  p99Ms: number;
+  serverErrors: number;
+  otherNon2xx: number;
+  socketErrors: number;
+  rssAtWarmupMb: number;
+  rssMaxAfterWarmupMb: number;
+  rssEndMb: number;
+  rssSamplesMb: number[];
+}
+
+/**
+ * The soak: a bounded mixed workload (2% sign-ins, 10% admin listings with an admin-scoped
+ * key, the rest key verifications) at 32 connections, sampling the server's RSS every second.
+ */
+async function soak(
+  api: string,
+  keys: string[],
+  adminApiKey: string,
+  pid: number,
+): Promise<SoakResult> {
+  const prefix = new URL(api).pathname;
+  const signInBody = JSON.stringify({ email: benchAdmin.email, password: benchAdmin.password });
+  const script = `
+local keys = ${luaList(keys)}
+local bodies = {}
+for i, key in ipairs(keys) do bodies[i] = '{"key":"' .. key .. '"}' end
+local signIn = ${JSON.stringify(signInBody)}
+local json = {["Content-Type"] = "application/json"}
+local admin = {["x-api-key"] = ${JSON.stringify(adminApiKey)}}
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function() n = 0; server_errors = 0; other = 0 end
+request = function()
+  n = n + 1
+  local r = n % 50
+  if r == 0 then return wrk.format("POST", "${prefix}/auth/sign-in/email", json, signIn) end
+  if r <= 5 then return wrk.format("GET", "${prefix}/admin/users?limit=20", admin, nil) end
+  return wrk.format("POST", "${prefix}/keys/verify", json, bodies[(n % #bodies) + 1])
+end
+response = function(status)
+  if status >= 500 then server_errors = server_errors + 1
+  elseif status >= 300 then other = other + 1 end
+end
+done = function(summary, latency, requests)
+  local s, o = 0, 0
+  for _, thread in ipairs(threads) do
+    s = s + thread:get("server_errors"); o = o + thread:get("other")
+  end
+  io.write(string.format(
+    'SOAK_JSON {"requests":%d,"duration_us":%d,"p99_us":%d,"server_errors":%d,"other":%d,' ..
+    '"socket":%d}\\n', summary.requests, summary.duration, latency:percentile(99), s, o,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+`;
+  const scriptPath = await Deno.makeTempFile({ suffix: ".lua" });
+  await Deno.writeTextFile(scriptPath, script);
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(currentRssMb(pid)), 1000);
+  const output = await new Deno.Command("wrk", {
+    args: [
+      "-t2",
+      `-c${soakConnections}`,
+      `-d${soakSeconds}s`,
+      "--timeout",
+      "5s",
+      "-s",
+      scriptPath,
+      api,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  clearInterval(sampler);
+  await Deno.remove(scriptPath);
+  const text = new TextDecoder().decode(output.stdout);
+  const json = /SOAK_JSON (\{.*\})/.exec(text)?.[1];
+  if (!json) throw new Error(`wrk failed:\n${text}\n${new TextDecoder().decode(output.stderr)}`);
+  const raw = JSON.parse(json);
+  const warmup = Math.min(10, Math.floor(rss.length / 3));
+  return {
+    requests: raw.requests,
+    rps: raw.requests / (raw.duration_us / 1e6),
+    p99Ms: raw.p99_us / 1000,
+    serverErrors: raw.server_errors,
+    otherNon2xx: raw.other,
+    socketErrors: raw.socket,
+    // Argon2's 19 MiB allocations make RSS a sawtooth, so peaks are compared with peaks: the
+    // highest sample of the warm-up against the highest after it.
+    rssAtWarmupMb: Math.max(...rss.slice(0, warmup)),
+    rssMaxAfterWarmupMb: Math.max(...rss.slice(warmup)),
+    rssEndMb: rss.at(-1)!,
+    rssSamplesMb: rss.map((mb) => Math.round(mb)),
+  };
+}
+
 await ensureWrk();
 const binDirectory = await findPostgresBinaries();
 if (!binDirectory) {
@@ -162,7 +263,12 @@ await applyMigrations(sql);
 await sql.end();
 const logLevel = Deno.env.get("BENCH_LOG_LEVEL") ?? "warn";
 const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
-const serverEnv: Record<string, string> = { LATCHKEY_LOG_LEVEL: logLevel };
+const benchAdmin = { email: "bench-admin@example.test", password: `bench-${crypto.randomUUID()}` };
+const serverEnv: Record<string, string> = {
+  LATCHKEY_LOG_LEVEL: logLevel,
+  LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: benchAdmin.email,
+  LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: benchAdmin.password,
+};
 const arenaMax = Deno.env.get("BENCH_MALLOC_ARENA_MAX");
 if (arenaMax) serverEnv.MALLOC_ARENA_MAX = arenaMax;
 const server = await startTestServer(database.url, serverEnv, denoFlags);
@@ -227,8 +333,36 @@ try {
     }
   }
 
-  const verify = results["POST /keys/verify"];
+  // The hot path's targets are about the runs above; the soak has its own.
   const peak = peakRssMb(server.pid);
+  const adminSession = await fetch(`${api}/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(benchAdmin),
+  }).then((response) => response.json());
+  const adminApiKey = await fetch(`${api}/keys`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${adminSession.session.token}`,
+    },
+    body: JSON.stringify({ name: "soak", scopes: ["users:read"], rateLimitPerMinute: 1_000_000 }),
+  }).then((response) => response.json());
+  console.log(`soak: ${soakSeconds}s mixed workload at ${soakConnections} connections ...`);
+  const soaked = await soak(api, keys, adminApiKey.key, server.pid);
+  console.log(`soak: server RSS each second (MB): ${soaked.rssSamplesMb.join(" ")}`);
+  const growth = (soaked.rssMaxAfterWarmupMb - soaked.rssAtWarmupMb) / soaked.rssAtWarmupMb;
+  console.log(
+    `soak: ${soaked.requests} requests (${soaked.rps.toFixed(0)} req/s, p99 ${
+      soaked.p99Ms.toFixed(2)
+    } ms), 5xx ${soaked.serverErrors}, other non-2xx ${soaked.otherNon2xx}, socket errors ${soaked.socketErrors}; RSS ${
+      soaked.rssAtWarmupMb.toFixed(0)
+    } MB peak in warm-up, ${soaked.rssMaxAfterWarmupMb.toFixed(0)} MB peak after (+${
+      (growth * 100).toFixed(1)
+    }%)`,
+  );
+
+  const verify = results["POST /keys/verify"];
   const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);
   check(
     verify[64].rps >= targets.verifyRps64,
@@ -257,6 +391,14 @@ try {
     peak < targets.rssMb,
     `server peak RSS < ${targets.rssMb} MB (measured ${peak.toFixed(0)})`,
   );
+  check(
+    soaked.serverErrors === 0 && soaked.socketErrors === 0,
+    `soak: zero 5xx and socket errors (measured ${soaked.serverErrors} and ${soaked.socketErrors})`,
+  );
+  check(
+    growth <= 0.2,
+    `soak: RSS growth after warm-up ≤ 20% (measured ${(growth * 100).toFixed(1)}%)`,
+  );
   console.log(checks.join("\n"));
 
   const report = `# Benchmark results
@@ -277,7 +419,15 @@ ${seconds} s per run after a warm-up run. Server cold start: ${server.startupMs.
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join("\n")}
 
-Targets (issue "API keys"):
+Soak (issue "Hardening"): ${soakSeconds} s at ${soakConnections} connections, 2% sign-ins, 10% admin
+user listings (admin-scoped key), 88% key verifications: ${soaked.requests} requests,
+${soaked.rps.toFixed(0)} req/s, p99 ${soaked.p99Ms.toFixed(2)} ms, ${soaked.serverErrors} 5xx,
+${soaked.otherNon2xx} other non-2xx, ${soaked.socketErrors} socket errors; server RSS peaked at
+${soaked.rssAtWarmupMb.toFixed(0)} MB in the warm-up (first 10 s) and at
+${soaked.rssMaxAfterWarmupMb.toFixed(0)} MB after it, ${soaked.rssEndMb.toFixed(0)} MB at the end.
+RSS each second (MB): ${soaked.rssSamplesMb.join(" ")}
+
+Targets:
 ${checks.join("\n")}
 `;
   await Deno.writeTextFile(resultsPath, report);
