@@ -13,6 +13,21 @@ export interface ApiKeyRow {
   created_at: Date;
 }
 
+/** The columns `ApiKeyRow` is selected from: everything but the hash. */
+export const apiKeyColumns = [
+  "id",
+  "user_id",
+  "name",
+  "key_prefix",
+  "scopes",
+  "key_type",
+  "rate_limit_per_minute",
+  "expires_at",
+  "last_used_at",
+  "revoked_at",
+  "created_at",
+];
+
 /** The key metadata every key response shows; the secret is added only on creation. */
 export function apiKeyMetadata(row: ApiKeyRow) {
   return {

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
-import { apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { requirePermission } from "../../_shared/authenticate.ts";
 import { withCaller } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
@@ -18,20 +18,6 @@ import {
 import { isRole } from "../../_shared/principal.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 
-const keyColumns = [
-  "id",
-  "user_id",
-  "name",
-  "key_prefix",
-  "scopes",
-  "key_type",
-  "rate_limit_per_minute",
-  "expires_at",
-  "last_used_at",
-  "revoked_at",
-  "created_at",
-];
-
 const listKeysQuery = z.strictObject({ userId: uuidSchema.optional(), ...pageQuery });
 
 export const listKeysRoute = new Hono<AppEnv>().get(
@@ -46,7 +32,7 @@ export const listKeysRoute = new Hono<AppEnv>().get(
       requestInfo(c),
       (tx) =>
         tx<(ApiKeyRow & { cursor_at: string })[]>`
-        select ${tx(keyColumns)}, ${cursorColumn(tx)}
+        select ${tx(apiKeyColumns)}, ${cursorColumn(tx)}
         from latchkey.api_keys
         where true
           ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
@@ -111,7 +97,7 @@ export const createKeyRoute = new Hono<AppEnv>().post(
           decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[], ${keyType},
           ${body.rateLimitPerMinute ?? 60}, ${expiresAt}
         )
-        returning ${tx(keyColumns)}`;
+        returning ${tx(apiKeyColumns)}`;
       await tx`
         select latchkey.record_audit_event('admin.key_created', 'api_key', ${created.id},
           jsonb_build_object('ownerId', ${body.userId}::text, 'keyType', ${keyType}::text,

@@ -2,15 +2,8 @@ import { Hono } from "hono";
 import { requirePermission } from "../../_shared/authenticate.ts";
 import { withCaller } from "../../_shared/database.ts";
 import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
 import { noSuchUser, targetUserId } from "../target_user.ts";
-
-interface SessionRow {
-  id: string;
-  created_at: Date;
-  expires_at: Date;
-  ip_address: string | null;
-  user_agent: string | null;
-}
 
 export const listUserSessionsRoute = new Hono<AppEnv>().get(
   "/users/:id/sessions",
@@ -24,7 +17,7 @@ export const listUserSessionsRoute = new Hono<AppEnv>().get(
       async (tx) => {
         const [user] = await tx`select id from latchkey.users where id = ${id}`;
         if (!user) return null;
-        return await tx<SessionRow[]>`
+        return await tx<SessionListRow[]>`
         select id, created_at, expires_at, ip_address, user_agent from latchkey.sessions
         where user_id = ${id} and revoked_at is null and expires_at > now()
         order by created_at desc, id desc`;
@@ -32,13 +25,7 @@ export const listUserSessionsRoute = new Hono<AppEnv>().get(
     );
     if (!sessions) throw noSuchUser();
     return c.json({
-      sessions: sessions.map((row) => ({
-        id: row.id,
-        createdAt: row.created_at.toISOString(),
-        expiresAt: row.expires_at.toISOString(),
-        ipAddress: row.ip_address,
-        userAgent: row.user_agent,
-      })),
+      sessions: sessions.map(sessionView),
     });
   },
 );

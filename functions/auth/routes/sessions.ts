@@ -2,14 +2,7 @@ import { Hono } from "hono";
 import { requireCredential } from "../../_shared/authenticate.ts";
 import { withCaller } from "../../_shared/database.ts";
 import { type AppEnv, requestInfo } from "../../_shared/http.ts";
-
-interface SessionListRow {
-  id: string;
-  created_at: Date;
-  expires_at: Date;
-  ip_address: string | null;
-  user_agent: string | null;
-}
+import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
 
 export const sessionsRoute = new Hono<AppEnv>().get("/sessions", requireCredential, async (c) => {
   const principal = c.get("principal");
@@ -26,11 +19,7 @@ export const sessionsRoute = new Hono<AppEnv>().get("/sessions", requireCredenti
   );
   return c.json({
     sessions: rows.map((row) => ({
-      id: row.id,
-      createdAt: row.created_at.toISOString(),
-      expiresAt: row.expires_at.toISOString(),
-      ipAddress: row.ip_address,
-      userAgent: row.user_agent,
+      ...sessionView(row),
       current: row.id === principal.credentialId,
     })),
   });

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
-import { apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { requireSession } from "../../_shared/authenticate.ts";
 import { type AppEnv, readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
@@ -35,8 +35,7 @@ export const createKeyRoute = new Hono<AppEnv>().post("/", requireSession, async
         decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[],
         ${body.rateLimitPerMinute ?? 60}, ${expiresAt}
       )
-      returning id, user_id, name, key_prefix, scopes, key_type, rate_limit_per_minute,
-        expires_at, last_used_at, revoked_at, created_at`;
+      returning ${tx(apiKeyColumns)}`;
     await tx`
       select latchkey.record_audit_event('api_key.created', 'api_key', ${created.id},
         jsonb_build_object('name', ${created.name}::text, 'keyPrefix', ${created.key_prefix}::text,
