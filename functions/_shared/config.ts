@@ -104,7 +104,10 @@ export const configSchema = z.object({
     "Comma-separated browser origins allowed to call the API with credentials (empty: none).",
   ),
   LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info")
-    .describe("Lowest log level written (one JSON line per request at info)."),
+    .describe("Lowest log level written (one line per request at info)."),
+  LATCHKEY_LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto").describe(
+    "Log lines as JSON, or short and readable; auto: pretty in a terminal, JSON otherwise.",
+  ),
 });
 
 export type Config = z.infer<typeof configSchema>;

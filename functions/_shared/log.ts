@@ -4,9 +4,37 @@ const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as cons
 export type LogLevel = Exclude<keyof typeof levels, "silent">;
 
 let threshold: number = levels.info;
+let pretty = false;
 
-export function setLogLevel(level: Config["LATCHKEY_LOG_LEVEL"]): void {
-  threshold = levels[level];
+export function configureLogs(config: Pick<Config, "LATCHKEY_LOG_LEVEL" | "LATCHKEY_LOG_FORMAT">) {
+  threshold = levels[config.LATCHKEY_LOG_LEVEL];
+  pretty = config.LATCHKEY_LOG_FORMAT === "pretty" ||
+    (config.LATCHKEY_LOG_FORMAT === "auto" && isTerminal());
+}
+
+function isTerminal(): boolean {
+  try {
+    return Deno.stdout.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/** `12:04:05 INFO request GET /auth/session 200 1.2ms session:5f…` for people at a terminal. */
+function prettyLine(level: LogLevel, event: string, fields: Record<string, unknown>): string {
+  const time = new Date().toISOString().slice(11, 19);
+  const { method, path, status, durationMs, principal, requestId, ...rest } = fields;
+  const who = principal && typeof principal === "object"
+    ? `${(principal as { kind: string }).kind}:${
+      String((principal as { id: unknown }).id ?? "-").slice(0, 8)
+    }`
+    : "";
+  const request = method ? `${method} ${path} ${status} ${durationMs}ms ${who}`.trim() : "";
+  const extra = Object.entries(rest).map(([key, value]) => `${key}=${JSON.stringify(value)}`);
+  const id = requestId ? `[${String(requestId).slice(0, 8)}]` : "";
+  return [time, level.toUpperCase().padEnd(5), event, request, ...extra, id].filter(Boolean).join(
+    " ",
+  );
 }
 
 export function logEnabled(level: LogLevel): boolean {
@@ -16,7 +44,9 @@ export function logEnabled(level: LogLevel): boolean {
 /** One JSON line per event. Callers pass identifiers, never secrets. */
 export function log(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
   if (levels[level] < threshold) return;
-  const line = JSON.stringify({ time: new Date().toISOString(), level, event, ...fields });
+  const line = pretty
+    ? prettyLine(level, event, fields)
+    : JSON.stringify({ time: new Date().toISOString(), level, event, ...fields });
   if (levels[level] >= levels.error) console.error(line);
   else console.log(line);
 }

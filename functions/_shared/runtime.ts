@@ -1,6 +1,6 @@
 import { type Config, loadConfig } from "./config.ts";
 import { createDatabase, type Sql } from "./database.ts";
-import { setLogLevel } from "./log.ts";
+import { configureLogs } from "./log.ts";
 
 /** What every request needs: the parsed configuration and the isolate's database client. */
 export interface Runtime {
@@ -12,7 +12,7 @@ let current: Runtime | undefined;
 
 /** Used by the local start command, which owns the database it created. */
 export function installRuntime(runtime: Runtime): void {
-  setLogLevel(runtime.config.LATCHKEY_LOG_LEVEL);
+  configureLogs(runtime.config);
   current = runtime;
 }
 
