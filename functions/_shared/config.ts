@@ -7,7 +7,10 @@ const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).describe(
   "PostgreSQL connection URL (postgres://user:password@host:port/database).",
 );
 
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const integer = (min: number, max: number) => {
+  const expected = `expected a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: expected }).int(expected).min(min, expected).max(max, expected);
+};
 
 /**
  * Every environment variable Latchkey reads, parsed once at start-up. Descriptions double as

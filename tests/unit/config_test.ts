@@ -30,6 +30,7 @@ Deno.test("a bad value names the variable, the problem and the fix", () => {
       assert.equal(error.problems.length, 2);
       const port = error.problems.find((line) => line.startsWith("LATCHKEY_PORT:"));
       assert.ok(port?.includes("Port of the local gateway"), port);
+      assert.ok(port?.includes("expected a whole number from 1 to 65535"), port);
       assert.ok(error.problems.some((line) => line.startsWith("DATABASE_URL:")));
       return true;
     },
