@@ -86,7 +86,7 @@ export interface ApiKeyOutcome {
   principal: Principal | null;
 }
 
-interface ApiKeyRow {
+interface ApiKeyCheckRow {
   code: Exclude<ApiKeyCode, "MALFORMED">;
   key_id: string | null;
   user_id: string | null;
@@ -113,7 +113,7 @@ export async function authenticateApiKey(
   if (!isWellFormedApiKey(key)) {
     return { code: "MALFORMED", keyId: null, userId: null, rateLimit: null, principal: null };
   }
-  const [row] = await sql<ApiKeyRow[]>`
+  const [row] = await sql<ApiKeyCheckRow[]>`
     select * from latchkey.authenticate_api_key(
       decode(${sha256Hex(key)}, 'hex'), ${requestJson(sql, request)})`;
   const rateLimit = row.remaining === null || row.rate_limit === null || !row.reset_at

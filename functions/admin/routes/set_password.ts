@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requirePermission } from "../../_shared/authenticate.ts";
+import { ApiError } from "../../_shared/errors.ts";
 import { type AppEnv, readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
@@ -17,11 +18,18 @@ export const setPasswordRoute = new Hono<AppEnv>().post(
     const { newPassword } = await readJsonBody(c, setPasswordBody);
     const passwordHash = await hashPassword(newPassword);
     return await respondIdempotently(c, async (tx) => {
-      const updated = await tx`
+      const [user] = await tx<{ is_service_account: boolean }[]>`
+        select is_service_account from latchkey.users where id = ${id} for update`;
+      if (!user) throw noSuchUser();
+      if (user.is_service_account) {
+        throw new ApiError("validation_failed", {
+          message: "Service accounts have no password; give them API keys instead.",
+          details: [{ path: "newPassword", message: "Service accounts cannot have a password." }],
+        });
+      }
+      await tx`
         update latchkey.users set password_hash = ${passwordHash}, updated_at = now()
-        where id = ${id} and not is_service_account
-        returning id`;
-      if (updated.length === 0) throw noSuchUser();
+        where id = ${id}`;
       const [{ revoked }] = await tx<{ revoked: number }[]>`
         select latchkey.revoke_all_sessions(${id}) as revoked`;
       await tx`

@@ -166,6 +166,14 @@ Deno.test("setting a password revokes the user's sessions; the new password work
     body: { newPassword: "short" },
   });
   assert.equal(short.status, 400);
+  const service = await asAdminKey("POST", "/admin/users", {
+    body: { email: uniqueEmail("setpw-svc"), name: "svc", serviceAccount: true },
+  });
+  const refused = await asAdminKey("POST", `/admin/users/${service.body.user.id}/password`, {
+    body: { newPassword: "services have none" },
+  });
+  assert.equal(refused.status, 400);
+  assert.match(errorOf(refused).message, /Service accounts have no password/);
 });
 
 Deno.test("deleting a user deletes their keys and sessions, and is audited", async () => {
