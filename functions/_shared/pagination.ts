@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { base64Decode, base64UrlEncode } from "./crypto.ts";
-import type { Sql, Transaction } from "./database.ts";
+import { type Sql, type Transaction, withCaller } from "./database.ts";
 import { ApiError } from "./errors.ts";
+import { type AppContext, requestInfo } from "./http.ts";
 import { uuidSchema } from "./ids.ts";
 
 /** `limit` and `cursor`, as every list route takes them. */
@@ -67,4 +68,36 @@ export function pageOf<Row extends { cursor_at: string; id: string }>(rows: Row[
       ? encodeCursor({ createdAt: last.cursor_at, id: last.id })
       : null,
   };
+}
+
+/**
+ * One newest-first page of a list, read as the caller. `select` writes the query up to its
+ * filters and ends it with `keyset`, which adds the cursor condition, the order and the limit.
+ * Answers `{[name]: items, limit, nextCursor}`.
+ */
+export async function listPage<Row extends { id: string }, Item>(
+  c: AppContext,
+  query: { limit: number; cursor?: string },
+  name: string,
+  select: (
+    tx: Transaction,
+    keyset: ReturnType<typeof afterCursor>,
+    cursorAt: ReturnType<typeof cursorColumn>,
+  ) => Promise<readonly (Row & { cursor_at: string })[]>,
+  view: (row: Row) => Item,
+) {
+  const cursor = decodeCursor(query.cursor);
+  const rows = await withCaller(
+    c.get("runtime").sql,
+    c.get("principal"),
+    requestInfo(c),
+    (tx) =>
+      select(
+        tx,
+        tx`${afterCursor(tx, cursor)} order by created_at desc, id desc limit ${query.limit + 1}`,
+        cursorColumn(tx),
+      ),
+  );
+  const page = pageOf([...rows], query.limit);
+  return { [name]: page.rows.map(view), limit: query.limit, nextCursor: page.nextCursor };
 }

@@ -3,18 +3,11 @@ import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { requirePermission } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, readQuery, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, readJsonBody, readQuery } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
-import {
-  afterCursor,
-  cursorColumn,
-  decodeCursor,
-  pageOf,
-  pageQuery,
-} from "../../_shared/pagination.ts";
+import { listPage, pageQuery } from "../../_shared/pagination.ts";
 import { isRole } from "../../_shared/principal.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 
@@ -25,27 +18,21 @@ export const listKeysRoute = new Hono<AppEnv>().get(
   requirePermission("keys:read"),
   async (c) => {
     const query = readQuery(c, listKeysQuery);
-    const cursor = decodeCursor(query.cursor);
-    const rows = await withCaller(
-      c.get("runtime").sql,
-      c.get("principal"),
-      requestInfo(c),
-      (tx) =>
-        tx<(ApiKeyRow & { cursor_at: string })[]>`
-        select ${tx(apiKeyColumns)}, ${cursorColumn(tx)}
-        from latchkey.api_keys
-        where true
-          ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
-          ${afterCursor(tx, cursor)}
-        order by created_at desc, id desc
-        limit ${query.limit + 1}`,
+    return c.json(
+      await listPage(
+        c,
+        query,
+        "keys",
+        (tx, keyset, cursorAt) =>
+          tx<(ApiKeyRow & { cursor_at: string })[]>`
+            select ${tx(apiKeyColumns)}, ${cursorAt}
+            from latchkey.api_keys
+            where true
+              ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
+              ${keyset}`,
+        apiKeyMetadata,
+      ),
     );
-    const page = pageOf(rows, query.limit);
-    return c.json({
-      keys: page.rows.map(apiKeyMetadata),
-      limit: query.limit,
-      nextCursor: page.nextCursor,
-    });
   },
 );
 

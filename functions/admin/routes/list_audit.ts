@@ -1,16 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requirePermission } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { type AppEnv, readQuery, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, readQuery } from "../../_shared/http.ts";
 import { uuidSchema } from "../../_shared/ids.ts";
-import {
-  afterCursor,
-  cursorColumn,
-  decodeCursor,
-  pageOf,
-  pageQuery,
-} from "../../_shared/pagination.ts";
+import { listPage, pageQuery } from "../../_shared/pagination.ts";
 
 const listAuditQuery = z.strictObject({
   actorId: uuidSchema.optional(),
@@ -42,45 +35,42 @@ export const listAuditRoute = new Hono<AppEnv>().get(
   requirePermission("audit:read"),
   async (c) => {
     const query = readQuery(c, listAuditQuery);
-    const cursor = decodeCursor(query.cursor);
-    const rows = await withCaller(
-      c.get("runtime").sql,
-      c.get("principal"),
-      requestInfo(c),
-      (tx) =>
-        tx<AuditRow[]>`
-        select id, created_at, ${cursorColumn(tx)}, actor_kind, actor_user_id,
-          actor_credential_id, action, target_kind, target_id, request_id, ip_address,
-          user_agent, metadata
-        from latchkey.audit_events
-        where true
-          ${query.actorId ? tx`and actor_user_id = ${query.actorId}` : tx``}
-          ${query.action ? tx`and action = ${query.action}` : tx``}
-          ${query.targetId ? tx`and target_id = ${query.targetId}` : tx``}
-          ${query.since ? tx`and created_at >= ${query.since}::timestamptz` : tx``}
-          ${query.until ? tx`and created_at < ${query.until}::timestamptz` : tx``}
-          ${afterCursor(tx, cursor)}
-        order by created_at desc, id desc
-        limit ${query.limit + 1}`,
+    return c.json(
+      await listPage(
+        c,
+        query,
+        "events",
+        (tx, keyset, cursorAt) =>
+          tx<AuditRow[]>`
+            select id, created_at, ${cursorAt}, actor_kind, actor_user_id, actor_credential_id,
+              action, target_kind, target_id, request_id, ip_address, user_agent, metadata
+            from latchkey.audit_events
+            where true
+              ${query.actorId ? tx`and actor_user_id = ${query.actorId}` : tx``}
+              ${query.action ? tx`and action = ${query.action}` : tx``}
+              ${query.targetId ? tx`and target_id = ${query.targetId}` : tx``}
+              ${query.since ? tx`and created_at >= ${query.since}::timestamptz` : tx``}
+              ${query.until ? tx`and created_at < ${query.until}::timestamptz` : tx``}
+              ${keyset}`,
+        auditEventView,
+      ),
     );
-    const page = pageOf(rows, query.limit);
-    return c.json({
-      events: page.rows.map((row) => ({
-        id: row.id,
-        createdAt: row.created_at.toISOString(),
-        actorKind: row.actor_kind,
-        actorUserId: row.actor_user_id,
-        actorCredentialId: row.actor_credential_id,
-        action: row.action,
-        targetKind: row.target_kind,
-        targetId: row.target_id,
-        requestId: row.request_id,
-        ipAddress: row.ip_address,
-        userAgent: row.user_agent,
-        metadata: row.metadata,
-      })),
-      limit: query.limit,
-      nextCursor: page.nextCursor,
-    });
   },
 );
+
+function auditEventView(row: AuditRow) {
+  return {
+    id: row.id,
+    createdAt: row.created_at.toISOString(),
+    actorKind: row.actor_kind,
+    actorUserId: row.actor_user_id,
+    actorCredentialId: row.actor_credential_id,
+    action: row.action,
+    targetKind: row.target_kind,
+    targetId: row.target_id,
+    requestId: row.request_id,
+    ipAddress: row.ip_address,
+    userAgent: row.user_agent,
+    metadata: row.metadata,
+  };
+}

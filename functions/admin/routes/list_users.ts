@@ -1,15 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requirePermission } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { type AppEnv, readQuery, requestInfo } from "../../_shared/http.ts";
-import {
-  afterCursor,
-  cursorColumn,
-  decodeCursor,
-  pageOf,
-  pageQuery,
-} from "../../_shared/pagination.ts";
+import { type AppEnv, readQuery } from "../../_shared/http.ts";
+import { listPage, pageQuery } from "../../_shared/pagination.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
   adminUserColumns,
@@ -36,33 +29,24 @@ export const listUsersRoute = new Hono<AppEnv>().get(
   requirePermission("users:read"),
   async (c) => {
     const query = readQuery(c, listUsersQuery);
-    const cursor = decodeCursor(query.cursor);
-    const rows = await withCaller(
-      c.get("runtime").sql,
-      c.get("principal"),
-      requestInfo(c),
-      (tx) =>
-        tx<(AdminUserRow & { cursor_at: string })[]>`
-        select ${tx(adminUserColumns)}, ${cursorColumn(tx)}
-        from latchkey.users
-        where true
-          ${query.email ? tx`and lower(email) = lower(${query.email})` : tx``}
-          ${query.role ? tx`and role = ${query.role}` : tx``}
-          ${query.tier ? tx`and tier = ${query.tier}` : tx``}
-          ${
-          query.q
-            ? tx`and (email ilike ${likePattern(query.q)} or name ilike ${likePattern(query.q)})`
-            : tx``
-        }
-          ${afterCursor(tx, cursor)}
-        order by created_at desc, id desc
-        limit ${query.limit + 1}`,
+    const like = query.q ? likePattern(query.q) : null;
+    return c.json(
+      await listPage(
+        c,
+        query,
+        "users",
+        (tx, keyset, cursorAt) =>
+          tx<(AdminUserRow & { cursor_at: string })[]>`
+            select ${tx(adminUserColumns)}, ${cursorAt}
+            from latchkey.users
+            where true
+              ${query.email ? tx`and lower(email) = lower(${query.email})` : tx``}
+              ${query.role ? tx`and role = ${query.role}` : tx``}
+              ${query.tier ? tx`and tier = ${query.tier}` : tx``}
+              ${like ? tx`and (email ilike ${like} or name ilike ${like})` : tx``}
+              ${keyset}`,
+        adminUserView,
+      ),
     );
-    const page = pageOf(rows, query.limit);
-    return c.json({
-      users: page.rows.map(adminUserView),
-      limit: query.limit,
-      nextCursor: page.nextCursor,
-    });
   },
 );
