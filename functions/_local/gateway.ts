@@ -2,12 +2,25 @@ import { app as admin } from "../admin/app.ts";
 import { app as auth } from "../auth/app.ts";
 import { app as keys } from "../keys/app.ts";
 import { app as version } from "../version/app.ts";
+import { adminRouteDocs } from "../admin/route_docs.ts";
+import { authRouteDocs } from "../auth/route_docs.ts";
+import { keysRouteDocs } from "../keys/route_docs.ts";
+import { versionRouteDocs } from "../version/route_docs.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
+import { functionsBasePath, openApiDocument } from "../_shared/openapi.ts";
 
 /** The functions the gateway serves, by name; each app already answers under `/<name>`. */
 export const functionApps = { admin, auth, keys, version } as const;
 
-export const functionsBasePath = "/functions/v1";
+export { functionsBasePath };
+
+/** The whole API, every function's routes in one OpenAPI document. */
+export const apiDocument = openApiDocument({
+  admin: adminRouteDocs,
+  auth: authRouteDocs,
+  keys: keysRouteDocs,
+  version: versionRouteDocs,
+}, functionsBasePath);
 
 /**
  * Serves every function in one process at the URLs `supabase functions serve` uses:
@@ -15,6 +28,11 @@ export const functionsBasePath = "/functions/v1";
  */
 export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
   const url = new URL(request.url);
+  if (url.pathname === `${functionsBasePath}/openapi.json`) {
+    return Response.json(apiDocument, {
+      headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" },
+    });
+  }
   const rest = url.pathname.startsWith(`${functionsBasePath}/`)
     ? url.pathname.slice(functionsBasePath.length)
     : null;

@@ -1,5 +1,7 @@
 import { authenticate } from "../_shared/authenticate.ts";
 import { createFunctionApp } from "../_shared/http.ts";
+import { openApiDocument } from "../_shared/openapi.ts";
+import { adminRouteDocs } from "./route_docs.ts";
 import { createKeyRoute, listKeysRoute, revokeKeyRoute } from "./routes/admin_keys.ts";
 import { createUserRoute } from "./routes/create_user.ts";
 import { deleteUserRoute } from "./routes/delete_user.ts";
@@ -16,6 +18,11 @@ import { listUserSessionsRoute, revokeUserSessionsRoute } from "./routes/user_se
  * one permission: missing credentials are 401, missing permissions 403.
  */
 const app = createFunctionApp("admin");
+// Registered before the credential check, so the description of the API needs none.
+app.get(
+  "/openapi.json",
+  (c) => c.json(openApiDocument({ admin: adminRouteDocs })),
+);
 app.use(authenticate({ adminKey: true }));
 
 const routed = app

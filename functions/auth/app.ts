@@ -1,4 +1,6 @@
 import { createFunctionApp } from "../_shared/http.ts";
+import { openApiDocument } from "../_shared/openapi.ts";
+import { authRouteDocs } from "./route_docs.ts";
 import { changePasswordRoute } from "./routes/change_password.ts";
 import { revokeOtherSessionsRoute } from "./routes/revoke_other_sessions.ts";
 import { sessionRoute } from "./routes/session.ts";
@@ -9,6 +11,7 @@ import { signUpRoute } from "./routes/sign_up.ts";
 
 /** Function `auth`: accounts and sessions (API.md, "Function auth"). */
 export const app = createFunctionApp("auth")
+  .get("/openapi.json", (c) => c.json(openApiDocument({ auth: authRouteDocs })))
   .route("/", signUpRoute)
   .route("/", signInRoute)
   .route("/", signOutRoute)

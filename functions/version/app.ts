@@ -1,7 +1,9 @@
 import { Hono } from "hono";
 import { ApiError } from "../_shared/errors.ts";
 import { type AppEnv, createFunctionApp } from "../_shared/http.ts";
+import { openApiDocument } from "../_shared/openapi.ts";
 import { latchkeyVersion } from "../_shared/version.ts";
+import { versionRouteDocs } from "./route_docs.ts";
 
 const versionRoutes = new Hono<AppEnv>()
   .get("/", (c) =>
@@ -22,4 +24,9 @@ const versionRoutes = new Hono<AppEnv>()
   });
 
 /** Function `version`: release, environment and health (no credentials). */
-export const app = createFunctionApp("version").route("/", versionRoutes);
+export const app = createFunctionApp("version")
+  .get(
+    "/openapi.json",
+    (c) => c.json(openApiDocument({ version: versionRouteDocs })),
+  )
+  .route("/", versionRoutes);

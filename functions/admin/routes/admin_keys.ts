@@ -11,7 +11,7 @@ import { listPage, pageQuery } from "../../_shared/pagination.ts";
 import { isRole } from "../../_shared/principal.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 
-const listKeysQuery = z.strictObject({ userId: uuidSchema.optional(), ...pageQuery });
+export const listKeysQuery = z.strictObject({ userId: uuidSchema.optional(), ...pageQuery });
 
 export const listKeysRoute = new Hono<AppEnv>().get(
   "/keys",
@@ -36,7 +36,7 @@ export const listKeysRoute = new Hono<AppEnv>().get(
   },
 );
 
-const createKeyBody = z.strictObject({
+export const createKeyBody = z.strictObject({
   userId: uuidSchema,
   name: z.string().trim().min(1).max(200).optional(),
   scopes: z.array(z.string().max(64)).max(64).optional(),

@@ -19,7 +19,7 @@ import {
 
 // Service accounts hold automation's keys, so deleting a person never kills a pipeline's key.
 // They have no password and cannot sign in.
-const createUserBody = z.strictObject({
+export const createUserBody = z.strictObject({
   email: emailSchema,
   name: nameSchema,
   password: passwordSchema.optional(),

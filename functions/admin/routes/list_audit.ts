@@ -5,7 +5,7 @@ import { type AppEnv, readQuery } from "../../_shared/http.ts";
 import { uuidSchema } from "../../_shared/ids.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
 
-const listAuditQuery = z.strictObject({
+export const listAuditQuery = z.strictObject({
   actorId: uuidSchema.optional(),
   action: z.string().max(64).optional(),
   targetId: uuidSchema.optional(),

@@ -11,7 +11,7 @@ import {
   emailSchema,
 } from "../../_shared/users.ts";
 
-const listUsersQuery = z.strictObject({
+export const listUsersQuery = z.strictObject({
   email: emailSchema.optional(),
   role: z.enum(roles).optional(),
   tier: z.string().max(32).optional(),

@@ -8,7 +8,7 @@ import { hashPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 import { noSuchUser, targetUserId } from "../target_user.ts";
 
-const setPasswordBody = z.strictObject({ newPassword: passwordSchema });
+export const setPasswordBody = z.strictObject({ newPassword: passwordSchema });
 
 export const setPasswordRoute = new Hono<AppEnv>().post(
   "/users/:id/password",

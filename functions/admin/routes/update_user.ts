@@ -14,7 +14,7 @@ import {
 } from "../../_shared/users.ts";
 import { noSuchUser, targetUserId } from "../target_user.ts";
 
-const updateUserBody = z.strictObject({
+export const updateUserBody = z.strictObject({
   name: nameSchema.optional(),
   role: z.enum(roles).optional(),
   tier: tierSchema.optional(),

@@ -7,7 +7,7 @@ import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 
-const changePasswordBody = z.strictObject({
+export const changePasswordBody = z.strictObject({
   currentPassword: z.string().min(1, "Enter your current password.").max(passwordLength.max),
   newPassword: passwordSchema,
 }).refine((body) => body.currentPassword !== body.newPassword, {

@@ -12,7 +12,7 @@ import {
 import { emailSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 
-const signInBody = z.strictObject({
+export const signInBody = z.strictObject({
   email: emailSchema,
   // No minimum here: the rule is enforced when a password is set, not when it is tried.
   password: z.string().min(1, "Enter your password.").max(passwordLength.max),

@@ -8,7 +8,7 @@ import { emailSchema, nameSchema, passwordSchema } from "../../_shared/users.ts"
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 
 // Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.
-const signUpBody = z.strictObject({
+export const signUpBody = z.strictObject({
   name: nameSchema,
   email: emailSchema,
   password: passwordSchema,

@@ -7,7 +7,7 @@ import { type AppEnv, readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 
-const createKeyBody = z.strictObject({
+export const createKeyBody = z.strictObject({
   name: z.string().trim().min(1, "Name the key.").max(200),
   scopes: z.array(z.string().max(64)).max(64).optional(),
   expiresInDays: z.number().int().min(1).max(3650).optional(),

@@ -8,7 +8,7 @@ import {
 import { ApiError, errorEnvelope } from "../../_shared/errors.ts";
 import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
 
-const verifyBody = z.strictObject({
+export const verifyBody = z.strictObject({
   key: z.string().max(512, "An API key is at most 512 characters."),
   scope: z.string().min(1).max(64).optional(),
 });

@@ -1,0 +1,148 @@
+import { z } from "zod";
+import { errorCatalog } from "./errors.ts";
+import { latchkeyVersion } from "./version.ts";
+
+/**
+ * OpenAPI 3.1 from the zod schemas that validate requests: a route's body and query schemas
+ * are the very objects its handler parses with, turned into JSON Schema by zod. A test checks
+ * that every route a function serves is documented, and nothing else.
+ */
+
+/** Where the functions live, locally and on Supabase (`https://<ref>.supabase.co/functions/v1`). */
+export const functionsBasePath = "/functions/v1";
+
+export type Credential = "session" | "apiKey" | "adminKey";
+
+export interface RouteDoc {
+  method: "get" | "post" | "patch" | "delete";
+  /** Hono style, relative to the function: `/users/:id`. */
+  path: string;
+  summary: string;
+  /** Accepted credentials; empty means none is needed. */
+  auth: Credential[];
+  permission?: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** Status → what it means; errors get the envelope. */
+  responses: Record<number, string>;
+}
+
+const securitySchemes = {
+  session: {
+    type: "http",
+    scheme: "bearer",
+    description: "A session token (`lks_…`) from sign-up or sign-in, or the " +
+      "`latchkey.session_token` cookie.",
+  },
+  apiKey: {
+    type: "apiKey",
+    in: "header",
+    name: "x-api-key",
+    description: "An API key (`lk_…`); `Authorization: Bearer <key>` works too.",
+  },
+  adminKey: {
+    type: "apiKey",
+    in: "header",
+    name: "X-Admin-Key",
+    description: "The static admin key from LATCHKEY_ADMIN_KEY(_SHA256); admin routes only.",
+  },
+} as const;
+
+const errorEnvelopeSchema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message", "requestId"],
+      properties: {
+        code: { type: "string", enum: Object.keys(errorCatalog) },
+        message: { type: "string" },
+        details: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["path", "message"],
+            properties: { path: { type: "string" }, message: { type: "string" } },
+          },
+        },
+        requestId: { type: "string" },
+      },
+    },
+  },
+};
+
+function jsonSchema(schema: z.ZodType) {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+  return rest;
+}
+
+function operation(name: string, doc: RouteDoc) {
+  const pathParameters = [...doc.path.matchAll(/:(\w+)/g)].map(([, param]) => ({
+    name: param,
+    in: "path",
+    required: true,
+    schema: { type: "string", format: "uuid" },
+  }));
+  const query = doc.query ? jsonSchema(doc.query) as { properties?: Record<string, unknown> } : {};
+  const queryParameters = Object.entries(query.properties ?? {}).map(([param, schema]) => ({
+    name: param,
+    in: "query",
+    required: false,
+    schema,
+  }));
+  const responses = Object.fromEntries(
+    Object.entries(doc.responses).map(([status, description]) => [
+      status,
+      Number(status) >= 400
+        ? {
+          description,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        }
+        : { description, content: { "application/json": { schema: { type: "object" } } } },
+    ]),
+  );
+  return {
+    tags: [name],
+    summary: doc.summary,
+    ...(doc.permission ? { description: `Needs the \`${doc.permission}\` permission.` } : {}),
+    security: doc.auth.length ? doc.auth.map((scheme) => ({ [scheme]: [] })) : [],
+    parameters: [...pathParameters, ...queryParameters],
+    ...(doc.body
+      ? {
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: jsonSchema(doc.body) } },
+        },
+      }
+      : {}),
+    responses,
+  };
+}
+
+/** The OpenAPI document of one or more functions, under `serverUrl`. */
+export function openApiDocument(
+  functions: Record<string, RouteDoc[]>,
+  serverUrl: string = functionsBasePath,
+) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [name, docs] of Object.entries(functions)) {
+    for (const doc of docs) {
+      const path = `/${name}${doc.path === "/" ? "" : doc.path}`.replace(/:(\w+)/g, "{$1}");
+      paths[path] ??= {};
+      paths[path][doc.method] = operation(name, doc);
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Latchkey",
+      version: latchkeyVersion,
+      description: "Accounts, sessions, API keys and admin access for a Supabase backend.",
+    },
+    servers: [{ url: serverUrl }],
+    tags: Object.keys(functions).map((name) => ({ name })),
+    paths,
+    components: { securitySchemes, schemas: { Error: errorEnvelopeSchema } },
+  };
+}

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { app as adminApp } from "../../functions/admin/app.ts";
+import { adminRouteDocs } from "../../functions/admin/route_docs.ts";
+import { app as authApp } from "../../functions/auth/app.ts";
+import { authRouteDocs } from "../../functions/auth/route_docs.ts";
+import { app as keysApp } from "../../functions/keys/app.ts";
+import { keysRouteDocs } from "../../functions/keys/route_docs.ts";
+import type { RouteDoc } from "../../functions/_shared/openapi.ts";
+import { app as versionApp } from "../../functions/version/app.ts";
+import { versionRouteDocs } from "../../functions/version/route_docs.ts";
+import { call } from "../support/http.ts";
+
+const functions = {
+  admin: { app: adminApp, docs: adminRouteDocs },
+  auth: { app: authApp, docs: authRouteDocs },
+  keys: { app: keysApp, docs: keysRouteDocs },
+  version: { app: versionApp, docs: versionRouteDocs },
+};
+
+Deno.test("every route a function serves is documented, and nothing else", () => {
+  for (const [name, { app, docs }] of Object.entries(functions)) {
+    const served = app.routes
+      .filter((route) => route.method !== "ALL" && !route.path.endsWith("/openapi.json"))
+      .map((route) => `${route.method} ${route.path}`)
+      .sort();
+    const documented = docs
+      .map((doc: RouteDoc) =>
+        `${doc.method.toUpperCase()} /${name}${doc.path === "/" ? "" : doc.path}`
+      )
+      .sort();
+    assert.deepEqual([...new Set(served)], documented, name);
+  }
+});
+
+Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1", async () => {
+  const result = await call("GET", "/openapi.json");
+  assert.equal(result.status, 200);
+  const spec = result.body;
+  assert.equal(spec.openapi, "3.1.0");
+  assert.deepEqual(spec.tags.map((tag: { name: string }) => tag.name), Object.keys(functions));
+  assert.deepEqual(Object.keys(spec.components.securitySchemes).sort(), [
+    "adminKey",
+    "apiKey",
+    "session",
+  ]);
+  assert.equal(spec.components.securitySchemes.adminKey.name, "X-Admin-Key");
+  const operations = Object.values(spec.paths).flatMap((item) => Object.values(item as object));
+  const routeCount = Object.values(functions).reduce((sum, f) => sum + f.docs.length, 0);
+  assert.equal(operations.length, routeCount);
+  for (const operation of operations) {
+    for (const [status, response] of Object.entries(operation.responses)) {
+      if (Number(status) >= 400) {
+        assert.equal(
+          (response as { content: { "application/json": { schema: { $ref: string } } } })
+            .content["application/json"].schema.$ref,
+          "#/components/schemas/Error",
+        );
+      }
+    }
+  }
+  assert.ok(spec.components.schemas.Error.properties.error.properties.requestId);
+});
+
+Deno.test("request schemas come from the validating zod schemas", async () => {
+  const spec = (await call("GET", "/openapi.json")).body;
+  const signUp = spec.paths["/auth/sign-up/email"].post;
+  const body = signUp.requestBody.content["application/json"].schema;
+  assert.deepEqual(body.required.sort(), ["email", "name", "password"]);
+  assert.equal(body.additionalProperties, false, "role and tier are refused, and documented so");
+  assert.equal(body.properties.password.minLength, 10);
+  assert.equal(body.properties.password.maxLength, 256);
+  assert.deepEqual(signUp.security, []);
+
+  const listUsers = spec.paths["/admin/users"].get;
+  const limit = listUsers.parameters.find((p: { name: string }) => p.name === "limit");
+  assert.equal(limit.schema.maximum, 200);
+  assert.equal(limit.schema.default, 50);
+  assert.deepEqual(listUsers.security, [{ session: [] }, { apiKey: [] }, { adminKey: [] }]);
+
+  const revoke = spec.paths["/admin/keys/{id}/revoke"].post;
+  assert.equal(revoke.parameters[0].in, "path");
+  assert.equal(revoke.parameters[0].schema.format, "uuid");
+});
+
+Deno.test("each function serves its own openapi.json, no credential needed", async () => {
+  for (const name of Object.keys(functions)) {
+    const result = await call("GET", `/${name}/openapi.json`);
+    assert.equal(result.status, 200, name);
+    assert.deepEqual(
+      Object.keys(result.body.paths).every((path) => path.startsWith(`/${name}`)),
+      true,
+    );
+  }
+});
