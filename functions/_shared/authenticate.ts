@@ -3,9 +3,9 @@ import { createMiddleware } from "hono/factory";
 import { isWellFormedApiKey } from "./api_key_format.ts";
 import type { Config } from "./config.ts";
 import { constantTimeEqual, looksLikeSessionToken, sha256, sha256Hex } from "./crypto.ts";
-import { type RequestInfo, requestJson, type Sql, withCaller } from "./database.ts";
+import { type RequestInfo, requestJson, type Sql } from "./database.ts";
 import { ApiError } from "./errors.ts";
-import { type AppContext, type AppEnv, requestInfo } from "./http.ts";
+import { type AppContext, type AppEnv, asCaller, requestInfo } from "./http.ts";
 import {
   type AdminPermission,
   adminPermissions,
@@ -240,14 +240,9 @@ export function authenticate(options: AuthenticateOptions = {}) {
       const principal = adminKeyPrincipal(c.get("runtime").config, presentedAdminKey);
       c.set("principal", principal);
       // Audited before the route runs: if the use cannot be recorded, it does not happen.
-      await withCaller(
-        c.get("runtime").sql,
-        principal,
-        requestInfo(c),
-        (tx) =>
-          tx`select latchkey.record_audit_event('admin_key.used', null, null,
-          jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text))`,
-      );
+      await asCaller(c, (tx) =>
+        tx`select latchkey.record_audit_event('admin_key.used', null, null,
+          jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text))`);
       await next();
       return;
     }

@@ -4,7 +4,13 @@ import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
-import { isDatabaseUnavailable, type RequestInfo, sqlState } from "./database.ts";
+import {
+  isDatabaseUnavailable,
+  type RequestInfo,
+  sqlState,
+  type Transaction,
+  withCaller,
+} from "./database.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
 import { describeError, log, logEnabled } from "./log.ts";
 import type { Principal } from "./principal.ts";
@@ -225,4 +231,9 @@ export function requestInfo(c: AppContext): RequestInfo {
     ip: forwarded || remote?.hostname || null,
     userAgent: c.req.header("user-agent")?.slice(0, 500) ?? null,
   };
+}
+
+/** Route queries as this request's caller: `withCaller` with the request's principal and origin. */
+export function asCaller<T>(c: AppContext, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  return withCaller(c.get("runtime").sql, c.get("principal") ?? null, requestInfo(c), work);
 }

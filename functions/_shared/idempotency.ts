@@ -1,7 +1,7 @@
 import { sha256Hex } from "./crypto.ts";
-import { type Transaction, withCaller } from "./database.ts";
+import { type Transaction } from "./database.ts";
 import { ApiError } from "./errors.ts";
-import { type AppContext, requestInfo } from "./http.ts";
+import { type AppContext, asCaller } from "./http.ts";
 
 export interface RouteResult {
   status: 200 | 201;
@@ -27,10 +27,8 @@ export async function respondIdempotently(
   work: (tx: Transaction) => Promise<RouteResult>,
 ): Promise<Response> {
   const key = c.req.header("idempotency-key");
-  const { sql } = c.get("runtime");
-  const principal = c.get("principal");
   if (key === undefined) {
-    const result = await withCaller(sql, principal, requestInfo(c), work);
+    const result = await asCaller(c, work);
     return c.json(result.body, result.status);
   }
   if (key.length < 1 || key.length > 255) {
@@ -39,7 +37,7 @@ export async function respondIdempotently(
     });
   }
   const fingerprint = sha256Hex(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
-  const outcome = await withCaller(sql, principal, requestInfo(c), async (tx) => {
+  const outcome = await asCaller(c, async (tx) => {
     const claimed = await tx`
       insert into latchkey.idempotency_records (owner, idempotency_key, request_hash)
       values (latchkey.current_idempotency_owner(), ${key}, decode(${fingerprint}, 'hex'))

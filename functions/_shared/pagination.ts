@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { base64Decode, base64UrlEncode } from "./crypto.ts";
-import { type Sql, type Transaction, withCaller } from "./database.ts";
+import { type Sql, type Transaction } from "./database.ts";
 import { ApiError } from "./errors.ts";
-import { type AppContext, requestInfo } from "./http.ts";
+import { type AppContext, asCaller } from "./http.ts";
 import { uuidSchema } from "./ids.ts";
 
 /** `limit` and `cursor`, as every list route takes them. */
@@ -87,17 +87,12 @@ export async function listPage<Row extends { id: string }, Item>(
   view: (row: Row) => Item,
 ) {
   const cursor = decodeCursor(query.cursor);
-  const rows = await withCaller(
-    c.get("runtime").sql,
-    c.get("principal"),
-    requestInfo(c),
-    (tx) =>
-      select(
-        tx,
-        tx`${afterCursor(tx, cursor)} order by created_at desc, id desc limit ${query.limit + 1}`,
-        cursorColumn(tx),
-      ),
-  );
+  const rows = await asCaller(c, (tx) =>
+    select(
+      tx,
+      tx`${afterCursor(tx, cursor)} order by created_at desc, id desc limit ${query.limit + 1}`,
+      cursorColumn(tx),
+    ));
   const page = pageOf([...rows], query.limit);
   return { [name]: page.rows.map(view), limit: query.limit, nextCursor: page.nextCursor };
 }

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { requirePermission } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, asCaller } from "../../_shared/http.ts";
 import { noSuchUser, targetUserId } from "../target_user.ts";
 
 // The user's sessions and keys go with them (foreign keys cascade); audit rows stay.
@@ -10,22 +9,17 @@ export const deleteUserRoute = new Hono<AppEnv>().delete(
   requirePermission("users:write"),
   async (c) => {
     const id = targetUserId(c);
-    const deleted = await withCaller(
-      c.get("runtime").sql,
-      c.get("principal"),
-      requestInfo(c),
-      async (tx) => {
-        const [row] = await tx<{ email: string; role: string; keys: number }[]>`
+    const deleted = await asCaller(c, async (tx) => {
+      const [row] = await tx<{ email: string; role: string; keys: number }[]>`
         with removed as (delete from latchkey.users where id = ${id} returning email, role)
         select email, role from removed`;
-        if (!row) return false;
-        await tx`
+      if (!row) return false;
+      await tx`
         select latchkey.record_audit_event('admin.user_deleted', 'user', ${id},
           jsonb_build_object('before', jsonb_build_object('email', ${row.email}::text,
             'role', ${row.role}::text)))`;
-        return true;
-      },
-    );
+      return true;
+    });
     if (!deleted) throw noSuchUser();
     return c.json({ success: true });
   },

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { requirePermission } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, asCaller } from "../../_shared/http.ts";
 import { adminUserColumns, type AdminUserRow, adminUserView } from "../../_shared/users.ts";
 import { noSuchUser, targetUserId } from "../target_user.ts";
 
@@ -10,10 +9,8 @@ export const getUserRoute = new Hono<AppEnv>().get(
   requirePermission("users:read"),
   async (c) => {
     const id = targetUserId(c);
-    const [row] = await withCaller(
-      c.get("runtime").sql,
-      c.get("principal"),
-      requestInfo(c),
+    const [row] = await asCaller(
+      c,
       (tx) =>
         tx<AdminUserRow[]>`select ${tx(adminUserColumns)} from latchkey.users where id = ${id}`,
     );

@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requirePermission } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, asCaller, readJsonBody } from "../../_shared/http.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
   adminUserColumns,
@@ -44,43 +43,38 @@ export const updateUserRoute = new Hono<AppEnv>().patch(
         message: "Changing a role needs the roles:write permission.",
       });
     }
-    const updated = await withCaller(
-      c.get("runtime").sql,
-      principal,
-      requestInfo(c),
-      async (tx) => {
-        const [before] = await tx<AdminUserRow[]>`
+    const updated = await asCaller(c, async (tx) => {
+      const [before] = await tx<AdminUserRow[]>`
         select ${tx(adminUserColumns)} from latchkey.users where id = ${id} for update`;
-        if (!before) return null;
-        const banning = body.banned === true && before.banned_at === null;
-        const [after] = await tx<AdminUserRow[]>`
+      if (!before) return null;
+      const banning = body.banned === true && before.banned_at === null;
+      const [after] = await tx<AdminUserRow[]>`
         update latchkey.users set
           name = ${body.name ?? before.name},
           role = ${body.role ?? before.role},
           tier = ${body.tier ?? before.tier},
           banned_at = ${
-          body.banned === undefined
-            ? before.banned_at
-            : body.banned
-            ? before.banned_at ?? new Date()
-            : null
-        },
+        body.banned === undefined
+          ? before.banned_at
+          : body.banned
+          ? before.banned_at ?? new Date()
+          : null
+      },
           ban_reason = ${body.banned === false ? null : body.banReason ?? before.ban_reason},
           updated_at = now()
         where id = ${id}
         returning ${tx(adminUserColumns)}`;
-        const revokedSessions = banning
-          ? (await tx<{ revoked: number }[]>`
+      const revokedSessions = banning
+        ? (await tx<{ revoked: number }[]>`
             select latchkey.revoke_all_sessions(${id}) as revoked`)[0].revoked
-          : 0;
-        await tx`
+        : 0;
+      await tx`
         select latchkey.record_audit_event('admin.user_updated', 'user', ${id},
           jsonb_build_object('before', ${tx.json(auditState(before))}::jsonb,
             'after', ${tx.json(auditState(after))}::jsonb,
             'revokedSessions', ${revokedSessions}::int))`;
-        return after;
-      },
-    );
+      return after;
+    });
     if (!updated) throw noSuchUser();
     return c.json({ user: adminUserView(updated) });
   },

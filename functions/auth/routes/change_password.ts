@@ -1,9 +1,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { requireSession } from "../../_shared/authenticate.ts";
-import { requestJson, withCaller } from "../../_shared/database.ts";
+import { requestJson } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, asCaller, readJsonBody, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 
@@ -30,7 +30,7 @@ export const changePasswordRoute = new Hono<AppEnv>().post(
       ? await verifyPassword(currentPassword, storedHash)
       : { matches: false };
     if (!check.matches) {
-      await withCaller(sql, principal, request, (tx) =>
+      await asCaller(c, (tx) =>
         tx`select latchkey.record_audit_event(
           'auth.password_change_failed', 'user', ${principal.userId})`);
       throw new ApiError("invalid_current_password", {

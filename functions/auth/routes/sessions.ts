@@ -1,22 +1,16 @@
 import { Hono } from "hono";
 import { requireCredential } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, asCaller } from "../../_shared/http.ts";
 import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
 
 export const sessionsRoute = new Hono<AppEnv>().get("/sessions", requireCredential, async (c) => {
   const principal = c.get("principal");
-  const rows = await withCaller(
-    c.get("runtime").sql,
-    principal,
-    requestInfo(c),
-    (tx) =>
-      tx<SessionListRow[]>`
+  const rows = await asCaller(c, (tx) =>
+    tx<SessionListRow[]>`
       select id, created_at, expires_at, ip_address, user_agent
       from latchkey.sessions
       where user_id = ${principal.userId} and revoked_at is null and expires_at > now()
-      order by created_at desc, id`,
-  );
+      order by created_at desc, id`);
   return c.json({
     sessions: rows.map((row) => ({
       ...sessionView(row),

@@ -1,14 +1,13 @@
 import { Hono } from "hono";
 import { requireSession } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, asCaller } from "../../_shared/http.ts";
 import { clearSessionCookie } from "../session_grant.ts";
 
 // The body is never read: no body, `{}` and an empty JSON body all sign out the same way.
 export const signOutRoute = new Hono<AppEnv>().post("/sign-out", requireSession, async (c) => {
   const principal = c.get("principal");
   const sessionId = principal.credentialId;
-  await withCaller(c.get("runtime").sql, principal, requestInfo(c), async (tx) => {
+  await asCaller(c, async (tx) => {
     await tx`
       update latchkey.sessions set revoked_at = now()
       where id = ${sessionId} and revoked_at is null`;

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { requireCredential } from "../../_shared/authenticate.ts";
-import { withCaller } from "../../_shared/database.ts";
-import { type AppEnv, requestInfo } from "../../_shared/http.ts";
+import { type AppEnv, asCaller } from "../../_shared/http.ts";
 import { pathId } from "../../_shared/ids.ts";
 import { ApiError } from "../../_shared/errors.ts";
 
@@ -12,23 +11,18 @@ const noSuchKey = "No such API key.";
 export const revokeKeyRoute = new Hono<AppEnv>().delete("/:id", requireCredential, async (c) => {
   const principal = c.get("principal");
   const id = pathId(c.req.param("id"), noSuchKey);
-  const revokedAt = await withCaller(
-    c.get("runtime").sql,
-    principal,
-    requestInfo(c),
-    async (tx) => {
-      const [key] = await tx<{ revoked_at: Date | null }[]>`
+  const revokedAt = await asCaller(c, async (tx) => {
+    const [key] = await tx<{ revoked_at: Date | null }[]>`
         select revoked_at from latchkey.api_keys
         where id = ${id} and user_id = ${principal.userId}
         for update`;
-      if (!key) return null;
-      if (key.revoked_at) return key.revoked_at;
-      const [revoked] = await tx<{ revoked_at: Date }[]>`
+    if (!key) return null;
+    if (key.revoked_at) return key.revoked_at;
+    const [revoked] = await tx<{ revoked_at: Date }[]>`
         update latchkey.api_keys set revoked_at = now() where id = ${id} returning revoked_at`;
-      await tx`select latchkey.record_audit_event('api_key.revoked', 'api_key', ${id})`;
-      return revoked.revoked_at;
-    },
-  );
+    await tx`select latchkey.record_audit_event('api_key.revoked', 'api_key', ${id})`;
+    return revoked.revoked_at;
+  });
   if (!revokedAt) throw new ApiError("not_found", { message: noSuchKey });
   return c.json({ success: true, id, revokedAt: revokedAt.toISOString() });
 });
