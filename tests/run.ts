@@ -1,11 +1,14 @@
 /**
- * `deno task test`: brings its own database, starts the real gateway on it, and runs the unit
- * and HTTP tests (Deno.test) and the pgTAP proofs (pg_prove). Ends with one summary line.
+ * `deno task test`: brings its own database, starts the real gateway on it, and runs the unit,
+ * HTTP and browser tests (Deno.test), the Postman collection (newman) and the pgTAP proofs
+ * (pg_prove). Ends with one summary line; anything that could not run is said loudly and
+ * counted as skipped, never as passed.
  */
 import postgres from "postgres";
 import { applyMigrations } from "../functions/_local/migrate.ts";
 import { provisionTestDatabase } from "./support/database.ts";
 import { startTestServer } from "./support/server.ts";
+import { ensureChromium, ensureNewman, ensurePgTap } from "./support/tools.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const started = performance.now();
@@ -16,15 +19,6 @@ const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 function banner(lines: string[]) {
   const rule = "!".repeat(78);
   console.error([rule, ...lines.map((line) => `!! ${line}`), rule].join("\n"));
-}
-
-async function which(program: string): Promise<boolean> {
-  const result = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${program}`],
-    stdout: "null",
-  })
-    .output();
-  return result.success;
 }
 
 /** Runs a command, echoing its output as it comes, and returns that output. */
@@ -47,35 +41,12 @@ async function runEchoed(program: string, args: string[], env: Record<string, st
   return { success: status.success, output: stripAnsi(text) };
 }
 
-const newmanVersion = "6.2.2";
-
-/** newman from npm, installed under .tools/ on first use (Node.js runs it). */
-async function ensureNewman(): Promise<string | null> {
-  const tools = Deno.env.get("LATCHKEY_TOOLS_DIR") ?? `${root}.tools`;
-  const prefix = `${tools}/newman-${newmanVersion}`;
-  const script = `${prefix}/node_modules/newman/bin/newman.js`;
-  try {
-    await Deno.stat(script);
-    return script;
-  } catch {
-    // Not installed yet.
-  }
-  if (!(await which("node")) || !(await which("npm"))) return null;
-  console.log(`installing newman ${newmanVersion} into .tools/ ...`);
-  const install = await new Deno.Command("npm", {
-    args: ["install", "--prefix", prefix, "--no-audit", "--no-fund", `newman@${newmanVersion}`],
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  return install.success ? script : null;
-}
-
 /** The shipped Postman collection, run by newman against the gateway; counts its assertions. */
 async function runPostmanCollection(baseUrl: string, adminEmail: string, adminPassword: string) {
   const newman = await ensureNewman();
   if (!newman) {
     banner(["The Postman collection was NOT run: Node.js/npm could not provide newman."]);
-    return { passed: 0, failed: Deno.env.get("CI") ? 1 : 0 };
+    return Deno.env.get("CI") ? { passed: 0, failed: 1 } : { passed: 0, failed: 0, skipped: 1 };
   }
   const report = await Deno.makeTempFile({ suffix: ".json" });
   const run = await runEchoed("node", [
@@ -125,13 +96,14 @@ if (database.kind === "pglite") {
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
 try {
   const sql = postgres(database.url, { max: 1, prepare: false, onnotice: () => {} });
   const applied = await applyMigrations(sql);
   console.log(`migrations: ${applied.length} applied`);
   let pgTapAvailable = false;
-  if (database.kind !== "pglite") {
+  if (database.kind !== "pglite" && await ensurePgTap()) {
     pgTapAvailable = await sql`create extension if not exists pgtap`.then(() => true, () => false);
   }
   await sql.end();
@@ -153,12 +125,21 @@ try {
   // The compatibility run (Deno 2.1, the edge runtime's line) is functional only: fault
   // injection belongs on the pinned Deno (DESIGN.md, "Runtime and dependencies").
   const functionalOnly = Deno.env.get("LATCHKEY_TEST_PROFILE") === "functional";
+  const chromium = await ensureChromium();
+  if (!chromium) {
+    banner([
+      "The browser tests of the API reference page (tests/browser) were NOT run:",
+      "chromium is not installed and apt-get could not install it.",
+      "Install it (apt-get install chromium) or point LATCHKEY_CHROMIUM at a Chromium binary.",
+    ]);
+  }
   const denoTests = await runEchoed(Deno.execPath(), [
     "test",
     "--allow-all",
     "tests/unit",
     "tests/local",
     "tests/http",
+    "tests/browser",
     ...(functionalOnly ? [] : ["tests/concurrency", "tests/faults"]),
   ], {
     LATCHKEY_TEST_BASE_URL: server.baseUrl,
@@ -168,6 +149,7 @@ try {
     LATCHKEY_TEST_BOOTSTRAP_EMAIL: bootstrapEmail,
     LATCHKEY_TEST_BOOTSTRAP_PASSWORD: bootstrapPassword,
     LATCHKEY_TEST_SECRETS_FILE: secretsFile,
+    ...(chromium ? { LATCHKEY_TEST_CHROMIUM: chromium } : {}),
   });
   const summary = /(\d+) passed.*?\| (\d+) failed/.exec(denoTests.output);
   if (summary) {
@@ -175,10 +157,12 @@ try {
     failed += Number(summary[2]);
   }
   if (!denoTests.success && !(summary && Number(summary[2]) > 0)) failed += 1;
+  skipped += Number(/(\d+) ignored/.exec(denoTests.output)?.[1] ?? 0);
 
   const postman = await runPostmanCollection(server.baseUrl, bootstrapEmail, bootstrapPassword);
   passed += postman.passed;
   failed += postman.failed;
+  skipped += postman.skipped ?? 0;
 
   // Secrets never in logs: every password, token and key the suite handled, against every
   // line the gateway wrote during the suite.
@@ -200,15 +184,16 @@ try {
     failed += 1;
   }
 
-  const hasPgProve = await which("pg_prove");
-  if (!hasPgProve || !pgTapAvailable) {
+  if (!pgTapAvailable) {
     banner([
-      `pgTAP proofs in tests/db were NOT run: ${
-        !hasPgProve ? "pg_prove is not installed" : "the pgtap extension is not available"
-      }.`,
+      "pgTAP proofs in tests/db were NOT run: " +
+      (database.kind === "pglite"
+        ? "PGlite has no pgTAP."
+        : "pg_prove or the pgtap extension is missing and apt-get could not install them."),
       "Install them: apt-get install postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl",
     ]);
     if (Deno.env.get("CI")) failed += 1;
+    else skipped += 1;
   } else {
     const url = new URL(database.url);
     const files: string[] = [];
@@ -242,5 +227,5 @@ try {
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 console.log(`\nDeno ${Deno.version.deno}, ${database.kind}, ${seconds}s`);
-console.log(`latchkey: ${passed} passed, ${failed} failed`);
+console.log(`latchkey: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 Deno.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -8,6 +8,7 @@ import { keysRouteDocs } from "../keys/route_docs.ts";
 import { versionRouteDocs } from "../version/route_docs.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
 import { functionsBasePath, openApiDocument } from "../_shared/openapi.ts";
+import { apiReferencePath, serveApiReference } from "./api_reference.ts";
 
 /** The functions the gateway serves, by name; each app already answers under `/<name>`. */
 export const functionApps = { admin, auth, keys, version } as const;
@@ -22,6 +23,23 @@ export const apiDocument = openApiDocument({
   version: versionRouteDocs,
 }, functionsBasePath);
 
+function noFunctionHere() {
+  const requestId = crypto.randomUUID();
+  const error = new ApiError("not_found", {
+    message: `No function here. Functions: ${
+      Object.keys(functionApps).map((fn) => `${functionsBasePath}/${fn}`).join(", ")
+    }; API reference: ${apiReferencePath}.`,
+  });
+  return Response.json(errorEnvelope(error, requestId), {
+    status: 404,
+    headers: {
+      "x-request-id": requestId,
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    },
+  });
+}
+
 /**
  * Serves every function in one process at the URLs `supabase functions serve` uses:
  * `/functions/v1/<name>/...` is handed to that function's app as `/<name>/...`.
@@ -33,26 +51,14 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
       headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" },
     });
   }
+  if (url.pathname.startsWith(apiReferencePath) && ["GET", "HEAD"].includes(request.method)) {
+    return serveApiReference(url.pathname).then((page) => page ?? noFunctionHere());
+  }
   const rest = url.pathname.startsWith(`${functionsBasePath}/`)
     ? url.pathname.slice(functionsBasePath.length)
     : null;
   const name = rest?.split("/")[1] ?? "";
-  if (rest === null || !Object.hasOwn(functionApps, name)) {
-    const requestId = crypto.randomUUID();
-    const error = new ApiError("not_found", {
-      message: `No function here. Functions: ${
-        Object.keys(functionApps).map((fn) => `${functionsBasePath}/${fn}`).join(", ")
-      }.`,
-    });
-    return Response.json(errorEnvelope(error, requestId), {
-      status: 404,
-      headers: {
-        "x-request-id": requestId,
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-      },
-    });
-  }
+  if (rest === null || !Object.hasOwn(functionApps, name)) return noFunctionHere();
   url.pathname = rest;
   // A fresh Request (not `new Request(url, request)`): copying the original's abort signal
   // makes Deno warn on every request.

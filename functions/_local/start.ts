@@ -40,6 +40,7 @@ const server = Deno.serve({
       `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
       `  seed        ${seeded}`,
       ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
+      `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
       "Press Ctrl-C to stop.",
     ];
     console.log(lines.join("\n"));

@@ -1,0 +1,104 @@
+import swaggerUiDirectory from "swagger-ui-dist/absolute-path.js";
+import { functionsBasePath } from "../_shared/openapi.ts";
+
+/**
+ * The API reference page of the local gateway, `/functions/v1/docs`: Swagger UI (from npm,
+ * served from this process, nothing fetched from elsewhere) over the merged OpenAPI document,
+ * with "Try it out" against the same origin.
+ */
+
+export const apiReferencePath = `${functionsBasePath}/docs`;
+
+// Only what the page needs; the package also ships source maps and demo files.
+const assets: Record<string, { file: string; type: string }> = {
+  "swagger-ui.css": { file: "swagger-ui.css", type: "text/css; charset=utf-8" },
+  "swagger-ui-bundle.js": {
+    file: "swagger-ui-bundle.js",
+    type: "text/javascript; charset=utf-8",
+  },
+  "favicon.png": { file: "favicon-32x32.png", type: "image/png" },
+};
+
+// No inline script, so the policy can forbid it; Swagger UI sets inline styles and draws its
+// icons from data: URLs.
+const contentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join("; ");
+
+const page = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Latchkey API reference</title>
+  <link rel="icon" type="image/png" href="${apiReferencePath}/favicon.png">
+  <link rel="stylesheet" href="${apiReferencePath}/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="${apiReferencePath}/swagger-ui-bundle.js"></script>
+  <script src="${apiReferencePath}/start.js"></script>
+</body>
+</html>
+`;
+
+// validatorUrl null: the default sends the whole spec to validator.swagger.io.
+const startScript = `window.ui = SwaggerUIBundle({
+  url: ${JSON.stringify(`${functionsBasePath}/openapi.json`)},
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  docExpansion: "list",
+  filter: true,
+  displayRequestDuration: true,
+  persistAuthorization: false,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout",
+});
+`;
+
+// Read on first use: a gateway nobody browses never holds the 1.5 MB bundle.
+const cachedAssets = new Map<string, Blob>();
+
+async function assetBlob(name: string): Promise<Blob> {
+  let blob = cachedAssets.get(name);
+  if (!blob) {
+    blob = new Blob([await Deno.readFile(`${swaggerUiDirectory()}/${assets[name].file}`)]);
+    cachedAssets.set(name, blob);
+  }
+  return blob;
+}
+
+function respond(body: BodyInit, type: string, cacheControl: string) {
+  return new Response(body, {
+    headers: {
+      "content-type": type,
+      "cache-control": cacheControl,
+      "content-security-policy": contentSecurityPolicy,
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+    },
+  });
+}
+
+/** The page or one of its assets for `pathname`, or null when the path is not the reference's. */
+export async function serveApiReference(pathname: string): Promise<Response | null> {
+  if (pathname === apiReferencePath || pathname === `${apiReferencePath}/`) {
+    return respond(page, "text/html; charset=utf-8", "no-store");
+  }
+  if (!pathname.startsWith(`${apiReferencePath}/`)) return null;
+  const name = pathname.slice(apiReferencePath.length + 1);
+  if (name === "start.js") {
+    return respond(startScript, assets["swagger-ui-bundle.js"].type, "no-store");
+  }
+  if (!Object.hasOwn(assets, name)) return null;
+  // The package is pinned in deno.json, so an asset changes only with a new release.
+  return respond(await assetBlob(name), assets[name].type, "public, max-age=3600");
+}

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { baseUrl, call, functionsUrl, signUp } from "../support/http.ts";
+
+/**
+ * The API reference page in a real browser (Debian's chromium, driven by playwright-core).
+ * `deno task test` installs chromium when it can and says loudly when it could not; then this
+ * file is ignored, never counted as passed.
+ */
+
+const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");
+const screenshotDirectory = Deno.env.get("LATCHKEY_TEST_SCREENSHOTS") ??
+  new URL("../../.latchkey/screenshots", import.meta.url).pathname;
+
+interface OpenedPage {
+  page: Page;
+  /** Requests the page made to any other origin. */
+  foreignRequests: string[];
+  /** Console errors (a CSP violation is one) and uncaught exceptions. */
+  errors: string[];
+}
+
+async function openReference(browser: Browser): Promise<OpenedPage> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const opened: OpenedPage = { page, foreignRequests: [], errors: [] };
+  page.on("request", (request) => {
+    const url = request.url();
+    if (!url.startsWith("data:") && new URL(url).origin !== baseUrl) {
+      opened.foreignRequests.push(url);
+    }
+  });
+  page.on("console", (message) => {
+    if (message.type() === "error") opened.errors.push(message.text());
+  });
+  page.on("pageerror", (error) => opened.errors.push(error.message));
+  const response = await page.goto(`${functionsUrl}/docs`);
+  assert.equal(response?.status(), 200);
+  await page.locator(".opblock").first().waitFor({ timeout: 15_000 });
+  return opened;
+}
+
+/** Expands one operation and presses "Try it out"; returns its block. */
+async function tryOperation(page: Page, method: string, path: string) {
+  const block = page.locator(`.opblock-${method}`).filter({
+    has: page.locator(".opblock-summary-path", { hasText: new RegExp(`^${path}$`) }),
+  });
+  await block.locator(".opblock-summary").click();
+  await block.getByRole("button", { name: "Try it out" }).click();
+  return block;
+}
+
+async function executedStatus(block: ReturnType<Page["locator"]>): Promise<string> {
+  await block.getByRole("button", { name: "Execute" }).click();
+  const status = block.locator(".live-responses-table tr.response .response-col_status").first();
+  await status.waitFor({ timeout: 10_000 });
+  return (await status.textContent())?.trim() ?? "";
+}
+
+Deno.test({
+  name: "the API reference page shows every route group and operation, served from here alone",
+  ignore: !chromiumPath,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const spec = (await call("GET", "/openapi.json")).body;
+    const browser = await chromium.launch({ executablePath: chromiumPath });
+    try {
+      const { page, foreignRequests, errors } = await openReference(browser);
+      const groups = await page.locator("h3.opblock-tag").allTextContents();
+      assert.deepEqual(
+        groups.map((group) => group.trim()),
+        spec.tags.map((tag: { name: string }) => tag.name),
+      );
+      const shown = (await page.locator(".opblock").evaluateAll((blocks) =>
+        blocks.map((block) =>
+          `${block.querySelector(".opblock-summary-method")?.textContent} ${
+            block.querySelector(".opblock-summary-path")?.getAttribute("data-path")
+          }`
+        )
+      )).sort();
+      const specified = Object.entries(spec.paths).flatMap(([path, item]) =>
+        Object.keys(item as object).map((method) =>
+          `${method.toUpperCase()} ${path}`
+        )
+      ).sort();
+      assert.deepEqual(shown, specified);
+
+      await Deno.mkdir(screenshotDirectory, { recursive: true });
+      const screenshotPath = `${screenshotDirectory}/api-reference.png`;
+      const png = await page.screenshot({ path: screenshotPath, fullPage: true });
+      assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+      assert.ok(png.length > 50_000, `a full-page screenshot, not a blank one (${png.length} B)`);
+      console.log(`screenshot: ${screenshotPath}`);
+
+      assert.deepEqual(foreignRequests, [], "the page loads nothing from another origin");
+      assert.deepEqual(errors, [], "no console errors, CSP violations or exceptions");
+    } finally {
+      await browser.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a person can try the calls from the reference page, with and without a credential",
+  ignore: !chromiumPath,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const account = await signUp("docs-page");
+    const browser = await chromium.launch({ executablePath: chromiumPath });
+    try {
+      const { page, errors } = await openReference(browser);
+
+      const version = await tryOperation(page, "get", "/version");
+      assert.equal(await executedStatus(version), "200");
+      assert.match(await version.locator(".live-responses-table").textContent() ?? "", /"version"/);
+
+      // Without authorizing, the protected call is refused with the envelope...
+      const session = await tryOperation(page, "get", "/auth/session");
+      assert.equal(await executedStatus(session), "401");
+
+      // ...and after "Authorize" with a session token it answers as that account.
+      await page.getByRole("button", { name: /^Authorize/ }).first().click();
+      const dialog = page.locator(".dialog-ux");
+      const sessionScheme = dialog.locator(".auth-container").filter({
+        has: page.locator("h4 code", { hasText: /^session$/ }),
+      });
+      await sessionScheme.locator("input").fill(account.token);
+      await sessionScheme.getByRole("button", { name: "Apply credentials" }).click();
+      await sessionScheme.getByRole("button", { name: "Close" }).click();
+      assert.equal(await executedStatus(session), "200");
+      assert.match(
+        await session.locator(".live-responses-table").textContent() ?? "",
+        new RegExp(account.email.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
+      );
+      assert.deepEqual(errors.filter((error) => !/status of 401/.test(error)), []);
+    } finally {
+      await browser.close();
+    }
+  },
+});

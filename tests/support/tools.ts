@@ -1,0 +1,96 @@
+/**
+ * What `deno task test` needs beyond Deno, installed on first use: newman from npm into
+ * `.tools/`, and from Debian packages (as root, or with password-less sudo) chromium for the
+ * browser test and pgTAP for the SQL proofs. Each returns null/false when it cannot, and the
+ * runner says loudly what was not run.
+ */
+
+const root = new URL("../../", import.meta.url).pathname;
+
+export async function which(program: string): Promise<boolean> {
+  const result = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${program}`],
+    stdout: "null",
+  }).output();
+  return result.success;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((info) => info.isFile, () => false);
+}
+
+/** apt-get install, with one `apt-get update` and retry when the package lists are stale. */
+async function aptInstall(packages: string[]): Promise<boolean> {
+  if (!(await which("apt-get"))) return false;
+  const sudo = Deno.uid() === 0 ? [] : ["sudo", "-n"];
+  if (sudo.length && !(await which("sudo"))) return false;
+  console.log(`installing ${packages.join(", ")} with apt-get ...`);
+  const aptGet = async (args: string[]) => {
+    const [program, ...rest] = [...sudo, "apt-get", ...args];
+    const result = await new Deno.Command(program, {
+      args: rest,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return result.success;
+  };
+  const install = ["install", "-y", "--no-install-recommends", ...packages];
+  return await aptGet(install) || (await aptGet(["update"]) && await aptGet(install));
+}
+
+/** Debian's chromium (or LATCHKEY_CHROMIUM), for the API reference page test. */
+export async function ensureChromium(): Promise<string | null> {
+  const override = Deno.env.get("LATCHKEY_CHROMIUM");
+  if (override) return await isFile(override) ? override : null;
+  const path = "/usr/bin/chromium";
+  if (await isFile(path)) return path;
+  await aptInstall(["chromium"]);
+  return await isFile(path) ? path : null;
+}
+
+async function directoryNames(path: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(path))).map((entry) => entry.name);
+  } catch {
+    return [];
+  }
+}
+
+async function pgTapInstalled(): Promise<boolean> {
+  if (!(await which("pg_prove"))) return false;
+  for (const major of await directoryNames("/usr/share/postgresql")) {
+    if (await isFile(`/usr/share/postgresql/${major}/extension/pgtap.control`)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** pg_prove and the pgtap extension for the PostgreSQL the machine has. */
+export async function ensurePgTap(): Promise<boolean> {
+  if (await pgTapInstalled()) return true;
+  await aptInstall([
+    ...(await directoryNames("/usr/lib/postgresql")).map((major) => `postgresql-${major}-pgtap`),
+    "libtap-parser-sourcehandler-pgtap-perl",
+  ]);
+  return await pgTapInstalled();
+}
+
+const newmanVersion = "6.2.2";
+
+/** newman from npm, installed under .tools/ on first use (Node.js runs it). */
+export async function ensureNewman(): Promise<string | null> {
+  const tools = Deno.env.get("LATCHKEY_TOOLS_DIR") ?? `${root}.tools`;
+  const prefix = `${tools}/newman-${newmanVersion}`;
+  const script = `${prefix}/node_modules/newman/bin/newman.js`;
+  if (await isFile(script)) return script;
+  if (!(await which("node")) || !(await which("npm"))) return null;
+  console.log(`installing newman ${newmanVersion} into .tools/ ...`);
+  const install = await new Deno.Command("npm", {
+    args: ["install", "--prefix", prefix, "--no-audit", "--no-fund", `newman@${newmanVersion}`],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  return install.success ? script : null;
+}
