@@ -23,15 +23,20 @@ export function userProfile(row: UserRow): UserProfile {
   };
 }
 
-export const emailSchema = z.string().trim().max(320).pipe(z.email("Enter a valid email."));
+// Examples appear in the OpenAPI document, the API reference page and the Postman collection.
+export const emailSchema = z.string().trim().max(320).pipe(z.email("Enter a valid email."))
+  .meta({ format: "email", examples: ["ada@example.com"] });
 
 export const passwordSchema = z.string()
   .min(passwordLength.min, `Use at least ${passwordLength.min} characters.`)
-  .max(passwordLength.max, `Use at most ${passwordLength.max} characters.`);
+  .max(passwordLength.max, `Use at most ${passwordLength.max} characters.`)
+  .meta({ examples: ["correct horse battery staple"] });
 
-export const tierSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "Use a lowercase tier name.");
+export const tierSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "Use a lowercase tier name.")
+  .meta({ examples: ["pro"] });
 
-export const nameSchema = z.string().trim().min(1, "Enter a name.").max(200);
+export const nameSchema = z.string().trim().min(1, "Enter a name.").max(200)
+  .meta({ examples: ["Ada Lovelace"] });
 
 /** What admin routes show of a user: the profile plus account state. */
 export interface AdminUserRow extends UserRow {

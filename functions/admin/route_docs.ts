@@ -97,7 +97,7 @@ export const adminRouteDocs: RouteDoc[] = [
     summary: "Revoke all of a user's sessions",
     auth,
     permission: "sessions:revoke",
-    responses: { 200: "`{success: true, revoked}`.", ...denied },
+    responses: { 200: "`{success: true, revoked}`.", ...denied, 404: noUser },
   },
   {
     method: "get",

@@ -38,11 +38,13 @@ export const listKeysRoute = new Hono<AppEnv>().get(
 
 export const createKeyBody = z.strictObject({
   userId: uuidSchema,
-  name: z.string().trim().min(1).max(200).optional(),
-  scopes: z.array(z.string().max(64)).max(64).optional(),
+  name: z.string().trim().min(1).max(200).optional().meta({ examples: ["terraform"] }),
+  scopes: z.array(z.string().max(64)).max(64).optional().meta({
+    examples: [["users:read", "users:write"]],
+  }),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   expiresInDays: z.number().int().min(1).max(3650).optional(),
-  keyType: z.enum(["human", "ci", "integration"]).optional(),
+  keyType: z.enum(["human", "ci", "integration"]).optional().meta({ examples: ["ci"] }),
   rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
 }).refine((body) => !(body.expiresAt && body.expiresInDays), {
   path: ["expiresAt"],

@@ -30,6 +30,8 @@ export const revokeUserSessionsRoute = new Hono<AppEnv>().delete(
   async (c) => {
     const id = targetUserId(c);
     const revoked = await asCaller(c, async (tx) => {
+      const [user] = await tx`select id from latchkey.users where id = ${id}`;
+      if (!user) return null;
       const rows = await tx`
         update latchkey.sessions set revoked_at = now()
         where user_id = ${id} and revoked_at is null and expires_at > now()
@@ -39,6 +41,7 @@ export const revokeUserSessionsRoute = new Hono<AppEnv>().delete(
           jsonb_build_object('revokedSessions', ${rows.length}::int))`;
       return rows.length;
     });
+    if (revoked === null) throw noSuchUser();
     return c.json({ success: true, revoked });
   },
 );

@@ -8,8 +8,9 @@ import { hashPassword, passwordLength, verifyPassword } from "../../_shared/pass
 import { passwordSchema } from "../../_shared/users.ts";
 
 export const changePasswordBody = z.strictObject({
-  currentPassword: z.string().min(1, "Enter your current password.").max(passwordLength.max),
-  newPassword: passwordSchema,
+  currentPassword: z.string().min(1, "Enter your current password.").max(passwordLength.max)
+    .meta({ examples: ["correct horse battery staple"] }),
+  newPassword: passwordSchema.meta({ examples: ["a different, longer passphrase"] }),
 }).refine((body) => body.currentPassword !== body.newPassword, {
   path: ["newPassword"],
   message: "The new password must differ from the current one.",

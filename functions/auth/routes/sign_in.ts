@@ -15,7 +15,8 @@ import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "..
 export const signInBody = z.strictObject({
   email: emailSchema,
   // No minimum here: the rule is enforced when a password is set, not when it is tried.
-  password: z.string().min(1, "Enter your password.").max(passwordLength.max),
+  password: z.string().min(1, "Enter your password.").max(passwordLength.max)
+    .meta({ examples: ["correct horse battery staple"] }),
 });
 
 interface SignInCandidate {

@@ -8,9 +8,9 @@ import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 
 export const createKeyBody = z.strictObject({
-  name: z.string().trim().min(1, "Name the key.").max(200),
-  scopes: z.array(z.string().max(64)).max(64).optional(),
-  expiresInDays: z.number().int().min(1).max(3650).optional(),
+  name: z.string().trim().min(1, "Name the key.").max(200).meta({ examples: ["ci deploy"] }),
+  scopes: z.array(z.string().max(64)).max(64).optional().meta({ examples: [["compile"]] }),
+  expiresInDays: z.number().int().min(1).max(3650).optional().meta({ examples: [90] }),
   rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
 });
 

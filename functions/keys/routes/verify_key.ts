@@ -9,8 +9,9 @@ import { ApiError, errorEnvelope } from "../../_shared/errors.ts";
 import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
 
 export const verifyBody = z.strictObject({
-  key: z.string().max(512, "An API key is at most 512 characters."),
-  scope: z.string().min(1).max(64).optional(),
+  key: z.string().max(512, "An API key is at most 512 characters.")
+    .meta({ examples: ["lk_<the key shown once at creation>"] }),
+  scope: z.string().min(1).max(64).optional().meta({ examples: ["compile"] }),
 });
 
 type VerifyCode = ApiKeyCode | "INSUFFICIENT_SCOPE";

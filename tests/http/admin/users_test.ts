@@ -237,6 +237,13 @@ Deno.test("GET and DELETE /admin/users/:id/sessions list and revoke a user's ses
   });
   assert.deepEqual(revoke.body, { success: true, revoked: 2 });
   assert.equal((await call("GET", "/auth/session", { token: target.token })).status, 401);
+  // An unknown user is a 404 for both, not an empty success (the Postman contract run found it).
+  const nobody = crypto.randomUUID();
+  for (const method of ["GET", "DELETE"]) {
+    const missing = await call(method, `/admin/users/${nobody}/sessions`, { token: support.token });
+    assert.equal(missing.status, 404, method);
+    assert.equal(errorOf(missing).code, "not_found");
+  }
 });
 
 Deno.test("demoting a key's owner takes its admin power away on the very next request", async () => {
