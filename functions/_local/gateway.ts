@@ -1,11 +1,7 @@
-import { app as admin } from "../admin/app.ts";
-import { app as auth } from "../auth/app.ts";
-import { app as keys } from "../keys/app.ts";
-import { app as version } from "../version/app.ts";
-import { adminRouteDocs } from "../admin/route_docs.ts";
-import { authRouteDocs } from "../auth/route_docs.ts";
-import { keysRouteDocs } from "../keys/route_docs.ts";
-import { versionRouteDocs } from "../version/route_docs.ts";
+import { adminRoutes, app as admin } from "../admin/app.ts";
+import { app as auth, authRoutes } from "../auth/app.ts";
+import { app as keys, keysRoutes } from "../keys/app.ts";
+import { app as version, versionRoutes } from "../version/app.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
 import { functionsBasePath, openApiDocument } from "../_shared/openapi.ts";
 import { apiReferencePath, serveApiReference } from "./api_reference.ts";
@@ -16,12 +12,18 @@ export const functionApps = { admin, auth, keys, version } as const;
 export { functionsBasePath };
 
 /** The whole API, every function's routes in one OpenAPI document. */
-export const apiDocument = openApiDocument({
-  admin: adminRouteDocs,
-  auth: authRouteDocs,
-  keys: keysRouteDocs,
-  version: versionRouteDocs,
-}, functionsBasePath);
+export const apiDocument = openApiDocument(
+  Object.fromEntries(
+    Object.entries({
+      admin: adminRoutes,
+      auth: authRoutes,
+      keys: keysRoutes,
+      version: versionRoutes,
+    })
+      .map(([name, routes]) => [name, routes.map((route) => route.doc)]),
+  ),
+  functionsBasePath,
+);
 
 function noFunctionHere() {
   const requestId = crypto.randomUUID();

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { errorCatalog } from "./errors.ts";
+import type { AdminPermission } from "./principal.ts";
 import { latchkeyVersion } from "./version.ts";
 
 /**
@@ -18,13 +19,40 @@ export interface RouteDoc {
   /** Hono style, relative to the function: `/users/:id`. */
   path: string;
   summary: string;
-  /** Accepted credentials; empty means none is needed. */
+  /**
+   * Accepted credentials, enforced from this list (routes.ts): empty means none is needed;
+   * `session` alone refuses API keys; `adminKey` also takes sessions and keys.
+   */
   auth: Credential[];
-  permission?: string;
+  /** Enforced too: a principal without it gets 403. */
+  permission?: AdminPermission;
+  /** What the handler checks beyond `permission`, in words. */
+  permissionNote?: string;
   body?: z.ZodType;
   query?: z.ZodType;
-  /** Status → what it means; errors get the envelope. */
+  /**
+   * Status → what it means; errors get the envelope. The answers every such route gives
+   * (400 for a bad body or query, 401 without a credential, 403 for a missing permission or an
+   * API key on a session-only route) are added unless the route describes them itself.
+   */
   responses: Record<number, string>;
+}
+
+/** The answers a route gives by its declaration alone, before its own. */
+function standardResponses(doc: RouteDoc): Record<number, string> {
+  const responses: Record<number, string> = {};
+  if (doc.body) responses[400] = "Invalid body: `details` lists each failing field.";
+  else if (doc.query) responses[400] = "Invalid query: `details` lists each failing parameter.";
+  if (doc.auth.length) {
+    responses[401] = doc.auth.includes("adminKey")
+      ? "Missing, invalid, expired or revoked credential, or a wrong X-Admin-Key."
+      : "Missing, invalid, expired or revoked credential.";
+  }
+  if (doc.permission) responses[403] = `The credential lacks the ${doc.permission} permission.`;
+  else if (doc.auth.length === 1 && doc.auth[0] === "session") {
+    responses[403] = "An API key was sent; this needs an interactive session.";
+  }
+  return responses;
 }
 
 const securitySchemes = {
@@ -91,8 +119,11 @@ function operation(name: string, doc: RouteDoc) {
     required: false,
     schema,
   }));
+  const described = { ...standardResponses(doc), ...doc.responses };
   const responses = Object.fromEntries(
-    Object.entries(doc.responses).map(([status, description]) => [
+    Object.entries(described).sort(([a], [b]) => Number(a) - Number(b)).map((
+      [status, description],
+    ) => [
       status,
       Number(status) >= 400
         ? {
@@ -105,7 +136,13 @@ function operation(name: string, doc: RouteDoc) {
   return {
     tags: [name],
     summary: doc.summary,
-    ...(doc.permission ? { description: `Needs the \`${doc.permission}\` permission.` } : {}),
+    ...(doc.permission
+      ? {
+        description: `Needs the \`${doc.permission}\` permission${
+          doc.permissionNote ? ` (${doc.permissionNote})` : ""
+        }.`,
+      }
+      : {}),
     security: doc.auth.length ? doc.auth.map((scheme) => ({ [scheme]: [] })) : [],
     parameters: [...pathParameters, ...queryParameters],
     ...(doc.body

@@ -2,11 +2,11 @@ import { ApiError } from "../_shared/errors.ts";
 import type { AppContext } from "../_shared/http.ts";
 import { pathId } from "../_shared/ids.ts";
 
-const message = "No such user.";
+export const noSuchUserText = "No such user.";
 
-export const noSuchUser = () => new ApiError("not_found", { message });
+export const noSuchUser = () => new ApiError("not_found", { message: noSuchUserText });
 
 /** The `:id` of a `/users/:id` route. */
 export function targetUserId(c: AppContext): string {
-  return pathId(c.req.param("id") ?? "", message);
+  return pathId(c.req.param("id"), noSuchUserText);
 }

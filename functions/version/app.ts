@@ -1,32 +1,39 @@
-import { Hono } from "hono";
 import { ApiError } from "../_shared/errors.ts";
-import { type AppEnv, createFunctionApp } from "../_shared/http.ts";
-import { openApiDocument } from "../_shared/openapi.ts";
+import { defineRoute, functionApp } from "../_shared/routes.ts";
 import { latchkeyVersion } from "../_shared/version.ts";
-import { versionRouteDocs } from "./route_docs.ts";
 
-const versionRoutes = new Hono<AppEnv>()
-  .get("/", (c) =>
-    c.json({
-      version: latchkeyVersion,
-      environment: c.get("runtime").config.LATCHKEY_ENV,
-    }))
-  .get("/health", async (c) => {
-    try {
-      await c.get("runtime").sql`select 1`;
-    } catch (error) {
-      throw new ApiError("database_unavailable", {
-        details: [{ path: "database", message: "unavailable" }],
-        cause: error,
-      });
-    }
-    return c.json({ status: "ok", database: "ok" });
-  });
+const versionRoute = defineRoute({
+  method: "get",
+  path: "/",
+  summary: "Release and environment",
+  auth: [],
+  responses: { 200: "`{version, environment}`." },
+}, (c) =>
+  c.json({
+    version: latchkeyVersion,
+    environment: c.get("runtime").config.LATCHKEY_ENV,
+  }));
+
+const healthRoute = defineRoute({
+  method: "get",
+  path: "/health",
+  summary: "Is the database reachable",
+  auth: [],
+  responses: { 200: '`{status: "ok", database: "ok"}`.', 503: "The database is down." },
+}, async (c) => {
+  try {
+    await c.get("runtime").sql`select 1`;
+  } catch (error) {
+    throw new ApiError("database_unavailable", {
+      details: [{ path: "database", message: "unavailable" }],
+      cause: error,
+    });
+  }
+  return c.json({ status: "ok", database: "ok" });
+});
+
+/** The `version` routes. */
+export const versionRoutes = [versionRoute, healthRoute];
 
 /** Function `version`: release, environment and health (no credentials). */
-export const app = createFunctionApp("version")
-  .get(
-    "/openapi.json",
-    (c) => c.json(openApiDocument({ version: versionRouteDocs })),
-  )
-  .route("/", versionRoutes);
+export const app = functionApp("version", versionRoutes);

@@ -1,35 +1,58 @@
 import assert from "node:assert/strict";
-import { app as adminApp } from "../../functions/admin/app.ts";
-import { adminRouteDocs } from "../../functions/admin/route_docs.ts";
-import { app as authApp } from "../../functions/auth/app.ts";
-import { authRouteDocs } from "../../functions/auth/route_docs.ts";
-import { app as keysApp } from "../../functions/keys/app.ts";
-import { keysRouteDocs } from "../../functions/keys/route_docs.ts";
-import type { RouteDoc } from "../../functions/_shared/openapi.ts";
-import { app as versionApp } from "../../functions/version/app.ts";
-import { versionRouteDocs } from "../../functions/version/route_docs.ts";
+import { adminRoutes, app as adminApp } from "../../functions/admin/app.ts";
+import { app as authApp, authRoutes } from "../../functions/auth/app.ts";
+import { app as keysApp, keysRoutes } from "../../functions/keys/app.ts";
+import type { Route } from "../../functions/_shared/routes.ts";
+import { app as versionApp, versionRoutes } from "../../functions/version/app.ts";
 import { call } from "../support/http.ts";
 
+// deno-lint-ignore no-explicit-any
+type Item = any;
+
 const functions = {
-  admin: { app: adminApp, docs: adminRouteDocs },
-  auth: { app: authApp, docs: authRouteDocs },
-  keys: { app: keysApp, docs: keysRouteDocs },
-  version: { app: versionApp, docs: versionRouteDocs },
+  admin: { app: adminApp, routes: adminRoutes },
+  auth: { app: authApp, routes: authRoutes },
+  keys: { app: keysApp, routes: keysRoutes },
+  version: { app: versionApp, routes: versionRoutes },
 };
 
-Deno.test("every route a function serves is documented, and nothing else", () => {
-  for (const [name, { app, docs }] of Object.entries(functions)) {
+Deno.test("every route a function serves is a declared route, and nothing else", () => {
+  for (const [name, { app, routes }] of Object.entries(functions)) {
     const served = app.routes
       .filter((route) => route.method !== "ALL" && !route.path.endsWith("/openapi.json"))
-      .map((route) => `${route.method} ${route.path}`)
-      .sort();
-    const documented = docs
-      .map((doc: RouteDoc) =>
-        `${doc.method.toUpperCase()} /${name}${doc.path === "/" ? "" : doc.path}`
-      )
-      .sort();
-    assert.deepEqual([...new Set(served)], documented, name);
+      .map((route) => `${route.method} ${route.path}`);
+    const declared = routes.map(({ doc }: Route) =>
+      `${doc.method.toUpperCase()} /${name}${doc.path === "/" ? "" : doc.path}`
+    ).sort();
+    assert.deepEqual([...new Set(served)].sort(), declared, name);
   }
+});
+
+// The credential checks are derived from the same declarations the document is made of; this
+// asks the running server whether the document's claims hold.
+Deno.test("what the document says about credentials is what the server enforces", async () => {
+  const spec = (await call("GET", "/openapi.json")).body;
+  let checked = 0;
+  for (const [path, operations] of Object.entries(spec.paths)) {
+    for (const [method, operation] of Object.entries(operations as Record<string, Item>)) {
+      const url = path.replace(/\{\w+\}/g, crypto.randomUUID());
+      const anonymous = await call(method.toUpperCase(), url, {
+        body: operation.requestBody ? {} : undefined,
+      });
+      const needsCredential = operation.security.length > 0;
+      assert.equal(
+        anonymous.status === 401,
+        needsCredential,
+        `${method.toUpperCase()} ${path} without a credential: ${anonymous.status}`,
+      );
+      assert.ok(
+        String(anonymous.status) in operation.responses,
+        `${method.toUpperCase()} ${path}: ${anonymous.status} is not documented`,
+      );
+      checked += 1;
+    }
+  }
+  assert.equal(checked, Object.values(functions).reduce((sum, f) => sum + f.routes.length, 0));
 });
 
 Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1", async () => {
@@ -45,7 +68,7 @@ Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1
   ]);
   assert.equal(spec.components.securitySchemes.adminKey.name, "X-Admin-Key");
   const operations = Object.values(spec.paths).flatMap((item) => Object.values(item as object));
-  const routeCount = Object.values(functions).reduce((sum, f) => sum + f.docs.length, 0);
+  const routeCount = Object.values(functions).reduce((sum, f) => sum + f.routes.length, 0);
   assert.equal(operations.length, routeCount);
   for (const operation of operations) {
     for (const [status, response] of Object.entries(operation.responses)) {

@@ -1,40 +1,44 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { requirePermission } from "../../_shared/authenticate.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, readQuery } from "../../_shared/http.ts";
+import { readJsonBody, readQuery } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
 import { isRole } from "../../_shared/principal.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { adminCredentials } from "../admin_credentials.ts";
 
 export const listKeysQuery = z.strictObject({ userId: uuidSchema.optional(), ...pageQuery });
 
-export const listKeysRoute = new Hono<AppEnv>().get(
-  "/keys",
-  requirePermission("keys:read"),
-  async (c) => {
-    const query = readQuery(c, listKeysQuery);
-    return c.json(
-      await listPage(
-        c,
-        query,
-        "keys",
-        (tx, keyset, cursorAt) =>
-          tx<(ApiKeyRow & { cursor_at: string })[]>`
+export const listKeysRoute = defineRoute({
+  method: "get",
+  path: "/keys",
+  summary: "List every API key",
+  auth: adminCredentials,
+  permission: "keys:read",
+  query: listKeysQuery,
+  responses: { 200: "`{keys, limit, nextCursor}`." },
+}, async (c) => {
+  const query = readQuery(c, listKeysQuery);
+  return c.json(
+    await listPage(
+      c,
+      query,
+      "keys",
+      (tx, keyset, cursorAt) =>
+        tx<(ApiKeyRow & { cursor_at: string })[]>`
             select ${tx(apiKeyColumns)}, ${cursorAt}
             from latchkey.api_keys
             where true
               ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
               ${keyset}`,
-        apiKeyMetadata,
-      ),
-    );
-  },
-);
+      apiKeyMetadata,
+    ),
+  );
+});
 
 export const createKeyBody = z.strictObject({
   userId: uuidSchema,
@@ -56,29 +60,38 @@ export const createKeyBody = z.strictObject({
 
 // Admin-issued scopes may include admin permissions, as far as the owner's role grants them;
 // they are checked against the owner's role again on every use.
-export const createKeyRoute = new Hono<AppEnv>().post(
-  "/keys",
-  requirePermission("keys:write"),
-  async (c) => {
-    const body = await readJsonBody(c, createKeyBody);
-    const { config } = c.get("runtime");
-    const keyType = body.keyType ?? "integration";
-    const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
-    const expiresAt = body.expiresAt
-      ? new Date(body.expiresAt)
-      : body.expiresInDays
-      ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
-      : null;
-    return await respondIdempotently(c, async (tx) => {
-      const [owner] = await tx<{ role: string }[]>`
+export const createKeyRoute = defineRoute({
+  method: "post",
+  path: "/keys",
+  summary: "Create a key for any user (keyType human, ci or integration)",
+  auth: adminCredentials,
+  permission: "keys:write",
+  body: createKeyBody,
+  responses: {
+    201: "The key's metadata with `key` (once) and `keyType`.",
+    400: "Invalid body, unknown user or scopes beyond the owner's role.",
+    409: "Idempotency-Key reused with another request.",
+  },
+}, async (c) => {
+  const body = await readJsonBody(c, createKeyBody);
+  const { config } = c.get("runtime");
+  const keyType = body.keyType ?? "integration";
+  const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
+  const expiresAt = body.expiresAt
+    ? new Date(body.expiresAt)
+    : body.expiresInDays
+    ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
+    : null;
+  return await respondIdempotently(c, async (tx) => {
+    const [owner] = await tx<{ role: string }[]>`
         select role from latchkey.users where id = ${body.userId}`;
-      if (!owner || !isRole(owner.role)) {
-        throw new ApiError("validation_failed", {
-          details: [{ path: "userId", message: "No such user." }],
-        });
-      }
-      const scopes = checkedScopes(config, owner.role, body.scopes);
-      const [created] = await tx<ApiKeyRow[]>`
+    if (!owner || !isRole(owner.role)) {
+      throw new ApiError("validation_failed", {
+        details: [{ path: "userId", message: "No such user." }],
+      });
+    }
+    const scopes = checkedScopes(config, owner.role, body.scopes);
+    const [created] = await tx<ApiKeyRow[]>`
         insert into latchkey.api_keys (
           user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at
         ) values (
@@ -87,36 +100,38 @@ export const createKeyRoute = new Hono<AppEnv>().post(
           ${body.rateLimitPerMinute ?? 60}, ${expiresAt}
         )
         returning ${tx(apiKeyColumns)}`;
-      await tx`
+    await tx`
         select latchkey.record_audit_event('admin.key_created', 'api_key', ${created.id},
           jsonb_build_object('ownerId', ${body.userId}::text, 'keyType', ${keyType}::text,
             'keyPrefix', ${created.key_prefix}::text, 'scopes', to_jsonb(${scopes}::text[])))`;
-      const metadata = { success: true, ...apiKeyMetadata(created) };
-      return {
-        status: 201,
-        body: { ...metadata, key: generated.key },
-        replayBody: { ...metadata, key: null },
-      };
-    });
-  },
-);
+    const metadata = { success: true, ...apiKeyMetadata(created) };
+    return {
+      status: 201,
+      body: { ...metadata, key: generated.key },
+      replayBody: { ...metadata, key: null },
+    };
+  });
+});
 
-export const revokeKeyRoute = new Hono<AppEnv>().post(
-  "/keys/:id/revoke",
-  requirePermission("keys:revoke"),
-  async (c) => {
-    const id = pathId(c.req.param("id"), "No such API key.");
-    return await respondIdempotently(c, async (tx) => {
-      const [key] = await tx<{ revoked_at: Date | null }[]>`
+export const revokeKeyRoute = defineRoute({
+  method: "post",
+  path: "/keys/:id/revoke",
+  summary: "Revoke any key",
+  auth: adminCredentials,
+  permission: "keys:revoke",
+  responses: { 200: "`{success: true, id, revokedAt}`.", 404: "No such key." },
+}, async (c) => {
+  const id = pathId(c.req.param("id"), "No such API key.");
+  return await respondIdempotently(c, async (tx) => {
+    const [key] = await tx<{ revoked_at: Date | null }[]>`
         select revoked_at from latchkey.api_keys where id = ${id} for update`;
-      if (!key) throw new ApiError("not_found", { message: "No such API key." });
-      let revokedAt = key.revoked_at;
-      if (!revokedAt) {
-        [{ revoked_at: revokedAt }] = await tx<{ revoked_at: Date }[]>`
+    if (!key) throw new ApiError("not_found", { message: "No such API key." });
+    let revokedAt = key.revoked_at;
+    if (!revokedAt) {
+      [{ revoked_at: revokedAt }] = await tx<{ revoked_at: Date }[]>`
           update latchkey.api_keys set revoked_at = now() where id = ${id} returning revoked_at`;
-        await tx`select latchkey.record_audit_event('admin.key_revoked', 'api_key', ${id})`;
-      }
-      return { status: 200, body: { success: true, id, revokedAt: revokedAt!.toISOString() } };
-    });
-  },
-);
+      await tx`select latchkey.record_audit_event('admin.key_revoked', 'api_key', ${id})`;
+    }
+    return { status: 200, body: { success: true, id, revokedAt: revokedAt!.toISOString() } };
+  });
+});

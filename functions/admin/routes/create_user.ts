@@ -1,9 +1,7 @@
-import { Hono } from "hono";
 import { z } from "zod";
-import { requirePermission } from "../../_shared/authenticate.ts";
 import { sqlState } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody } from "../../_shared/http.ts";
+import { readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { roles } from "../../_shared/principal.ts";
@@ -16,6 +14,8 @@ import {
   passwordSchema,
   tierSchema,
 } from "../../_shared/users.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { adminCredentials } from "../admin_credentials.ts";
 
 // Service accounts hold automation's keys, so deleting a person never kills a pipeline's key.
 // They have no password and cannot sign in.
@@ -43,37 +43,42 @@ export const createUserBody = z.strictObject({
   }
 });
 
-export const createUserRoute = new Hono<AppEnv>().post(
-  "/users",
-  requirePermission("users:write"),
-  async (c) => {
-    const body = await readJsonBody(c, createUserBody);
-    const role = body.role ?? "user";
-    if (role !== "user" && !c.get("principal").permissions.includes("roles:write")) {
-      throw new ApiError("forbidden", {
-        message: "Giving a role needs the roles:write permission.",
-      });
-    }
-    const passwordHash = body.password ? await hashPassword(body.password) : null;
-    try {
-      return await respondIdempotently(c, async (tx) => {
-        const [row] = await tx<AdminUserRow[]>`
+export const createUserRoute = defineRoute({
+  method: "post",
+  path: "/users",
+  summary: "Create a user or a service account; Idempotency-Key honoured",
+  auth: adminCredentials,
+  permission: "users:write",
+  permissionNote: "and roles:write to give a role",
+  body: createUserBody,
+  responses: { 201: "`{user}`.", 409: "The email exists, or Idempotency-Key reused." },
+}, async (c) => {
+  const body = await readJsonBody(c, createUserBody);
+  const role = body.role ?? "user";
+  if (role !== "user" && !c.get("principal").permissions.includes("roles:write")) {
+    throw new ApiError("forbidden", {
+      message: "Giving a role needs the roles:write permission.",
+    });
+  }
+  const passwordHash = body.password ? await hashPassword(body.password) : null;
+  try {
+    return await respondIdempotently(c, async (tx) => {
+      const [row] = await tx<AdminUserRow[]>`
           insert into latchkey.users (email, name, password_hash, role, tier, is_service_account)
           values (${body.email}, ${body.name}, ${passwordHash}, ${role}, ${body.tier ?? "free"},
             ${body.serviceAccount ?? false})
           returning ${tx(adminUserColumns)}`;
-        await tx`
+      await tx`
           select latchkey.record_audit_event('admin.user_created', 'user', ${row.id},
             jsonb_build_object('after', jsonb_build_object('email', ${row.email}::text,
               'role', ${row.role}::text, 'tier', ${row.tier}::text,
               'serviceAccount', ${row.is_service_account}::boolean)))`;
-        return { status: 201, body: { user: adminUserView(row) } };
-      });
-    } catch (error) {
-      if (sqlState(error) === "23505") {
-        throw new ApiError("email_unavailable", { message: "A user with this email exists." });
-      }
-      throw error;
+      return { status: 201, body: { user: adminUserView(row) } };
+    });
+  } catch (error) {
+    if (sqlState(error) === "23505") {
+      throw new ApiError("email_unavailable", { message: "A user with this email exists." });
     }
-  },
-);
+    throw error;
+  }
+});

@@ -1,9 +1,9 @@
-import { Hono } from "hono";
 import { z } from "zod";
-import { requirePermission } from "../../_shared/authenticate.ts";
-import { type AppEnv, readQuery } from "../../_shared/http.ts";
+import { readQuery } from "../../_shared/http.ts";
 import { uuidSchema } from "../../_shared/ids.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { adminCredentials } from "../admin_credentials.ts";
 
 export const listAuditQuery = z.strictObject({
   actorId: uuidSchema.optional(),
@@ -30,18 +30,23 @@ interface AuditRow {
   metadata: Record<string, unknown>;
 }
 
-export const listAuditRoute = new Hono<AppEnv>().get(
-  "/audit",
-  requirePermission("audit:read"),
-  async (c) => {
-    const query = readQuery(c, listAuditQuery);
-    return c.json(
-      await listPage(
-        c,
-        query,
-        "events",
-        (tx, keyset, cursorAt) =>
-          tx<AuditRow[]>`
+export const listAuditRoute = defineRoute({
+  method: "get",
+  path: "/audit",
+  summary: "The audit log, filtered",
+  auth: adminCredentials,
+  permission: "audit:read",
+  query: listAuditQuery,
+  responses: { 200: "`{events, limit, nextCursor}`." },
+}, async (c) => {
+  const query = readQuery(c, listAuditQuery);
+  return c.json(
+    await listPage(
+      c,
+      query,
+      "events",
+      (tx, keyset, cursorAt) =>
+        tx<AuditRow[]>`
             select id, created_at, ${cursorAt}, actor_kind, actor_user_id, actor_credential_id,
               action, target_kind, target_id, request_id, ip_address, user_agent, metadata
             from latchkey.audit_events
@@ -52,11 +57,10 @@ export const listAuditRoute = new Hono<AppEnv>().get(
               ${query.since ? tx`and created_at >= ${query.since}::timestamptz` : tx``}
               ${query.until ? tx`and created_at < ${query.until}::timestamptz` : tx``}
               ${keyset}`,
-        auditEventView,
-      ),
-    );
-  },
-);
+      auditEventView,
+    ),
+  );
+});
 
 function auditEventView(row: AuditRow) {
   return {

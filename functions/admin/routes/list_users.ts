@@ -1,7 +1,5 @@
-import { Hono } from "hono";
 import { z } from "zod";
-import { requirePermission } from "../../_shared/authenticate.ts";
-import { type AppEnv, readQuery } from "../../_shared/http.ts";
+import { readQuery } from "../../_shared/http.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
@@ -10,6 +8,8 @@ import {
   adminUserView,
   emailSchema,
 } from "../../_shared/users.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { adminCredentials } from "../admin_credentials.ts";
 
 export const listUsersQuery = z.strictObject({
   email: emailSchema.optional(),
@@ -24,19 +24,24 @@ function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
-export const listUsersRoute = new Hono<AppEnv>().get(
-  "/users",
-  requirePermission("users:read"),
-  async (c) => {
-    const query = readQuery(c, listUsersQuery);
-    const like = query.q ? likePattern(query.q) : null;
-    return c.json(
-      await listPage(
-        c,
-        query,
-        "users",
-        (tx, keyset, cursorAt) =>
-          tx<(AdminUserRow & { cursor_at: string })[]>`
+export const listUsersRoute = defineRoute({
+  method: "get",
+  path: "/users",
+  summary: "List users (newest first, cursor-paginated)",
+  auth: adminCredentials,
+  permission: "users:read",
+  query: listUsersQuery,
+  responses: { 200: "`{users, limit, nextCursor}`." },
+}, async (c) => {
+  const query = readQuery(c, listUsersQuery);
+  const like = query.q ? likePattern(query.q) : null;
+  return c.json(
+    await listPage(
+      c,
+      query,
+      "users",
+      (tx, keyset, cursorAt) =>
+        tx<(AdminUserRow & { cursor_at: string })[]>`
             select ${tx(adminUserColumns)}, ${cursorAt}
             from latchkey.users
             where true
@@ -45,8 +50,7 @@ export const listUsersRoute = new Hono<AppEnv>().get(
               ${query.tier ? tx`and tier = ${query.tier}` : tx``}
               ${like ? tx`and (email ilike ${like} or name ilike ${like})` : tx``}
               ${keyset}`,
-        adminUserView,
-      ),
-    );
-  },
-);
+      adminUserView,
+    ),
+  );
+});

@@ -1,8 +1,6 @@
-import { Hono } from "hono";
 import { z } from "zod";
-import { requirePermission } from "../../_shared/authenticate.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, asCaller, readJsonBody } from "../../_shared/http.ts";
+import { asCaller, readJsonBody } from "../../_shared/http.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
   adminUserColumns,
@@ -11,7 +9,9 @@ import {
   nameSchema,
   tierSchema,
 } from "../../_shared/users.ts";
-import { noSuchUser, targetUserId } from "../target_user.ts";
+import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { adminCredentials } from "../admin_credentials.ts";
 
 export const updateUserBody = z.strictObject({
   name: nameSchema.optional(),
@@ -31,51 +31,60 @@ function auditState(row: AdminUserRow) {
 
 // Banning revokes the user's sessions and makes their keys answer OWNER_BANNED at once
 // (checked on every request); unbanning brings the keys back. Sessions stay revoked.
-export const updateUserRoute = new Hono<AppEnv>().patch(
-  "/users/:id",
-  requirePermission("users:write"),
-  async (c) => {
-    const id = targetUserId(c);
-    const body = await readJsonBody(c, updateUserBody);
-    const principal = c.get("principal");
-    if (body.role !== undefined && !principal.permissions.includes("roles:write")) {
-      throw new ApiError("forbidden", {
-        message: "Changing a role needs the roles:write permission.",
-      });
-    }
-    const updated = await asCaller(c, async (tx) => {
-      const [before] = await tx<AdminUserRow[]>`
+export const updateUserRoute = defineRoute({
+  method: "patch",
+  path: "/users/:id",
+  summary: "Change name, role, tier or ban",
+  auth: adminCredentials,
+  permission: "users:write",
+  permissionNote: "and roles:write to change a role",
+  body: updateUserBody,
+  responses: {
+    200: "`{user}`.",
+    404: noSuchUserText,
+    409: "The last active admin cannot be demoted or banned.",
+  },
+}, async (c) => {
+  const id = targetUserId(c);
+  const body = await readJsonBody(c, updateUserBody);
+  const principal = c.get("principal");
+  if (body.role !== undefined && !principal.permissions.includes("roles:write")) {
+    throw new ApiError("forbidden", {
+      message: "Changing a role needs the roles:write permission.",
+    });
+  }
+  const updated = await asCaller(c, async (tx) => {
+    const [before] = await tx<AdminUserRow[]>`
         select ${tx(adminUserColumns)} from latchkey.users where id = ${id} for update`;
-      if (!before) return null;
-      const banning = body.banned === true && before.banned_at === null;
-      const [after] = await tx<AdminUserRow[]>`
+    if (!before) return null;
+    const banning = body.banned === true && before.banned_at === null;
+    const [after] = await tx<AdminUserRow[]>`
         update latchkey.users set
           name = ${body.name ?? before.name},
           role = ${body.role ?? before.role},
           tier = ${body.tier ?? before.tier},
           banned_at = ${
-        body.banned === undefined
-          ? before.banned_at
-          : body.banned
-          ? before.banned_at ?? new Date()
-          : null
-      },
+      body.banned === undefined
+        ? before.banned_at
+        : body.banned
+        ? before.banned_at ?? new Date()
+        : null
+    },
           ban_reason = ${body.banned === false ? null : body.banReason ?? before.ban_reason},
           updated_at = now()
         where id = ${id}
         returning ${tx(adminUserColumns)}`;
-      const revokedSessions = banning
-        ? (await tx<{ revoked: number }[]>`
+    const revokedSessions = banning
+      ? (await tx<{ revoked: number }[]>`
             select latchkey.revoke_all_sessions(${id}) as revoked`)[0].revoked
-        : 0;
-      await tx`
+      : 0;
+    await tx`
         select latchkey.record_audit_event('admin.user_updated', 'user', ${id},
           jsonb_build_object('before', ${tx.json(auditState(before))}::jsonb,
             'after', ${tx.json(auditState(after))}::jsonb,
             'revokedSessions', ${revokedSessions}::int))`;
-      return after;
-    });
-    if (!updated) throw noSuchUser();
-    return c.json({ user: adminUserView(updated) });
-  },
-);
+    return after;
+  });
+  if (!updated) throw noSuchUser();
+  return c.json({ user: adminUserView(updated) });
+});

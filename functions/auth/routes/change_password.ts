@@ -1,11 +1,10 @@
-import { Hono } from "hono";
 import { z } from "zod";
-import { requireSession } from "../../_shared/authenticate.ts";
 import { requestJson } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, asCaller, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { asCaller, readJsonBody, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 export const changePasswordBody = z.strictObject({
   currentPassword: z.string().min(1, "Enter your current password.").max(passwordLength.max)
@@ -16,33 +15,37 @@ export const changePasswordBody = z.strictObject({
   message: "The new password must differ from the current one.",
 });
 
-export const changePasswordRoute = new Hono<AppEnv>().post(
-  "/change-password",
-  requireSession,
-  async (c) => {
-    const { currentPassword, newPassword } = await readJsonBody(c, changePasswordBody);
-    const principal = c.get("principal");
-    const { sql } = c.get("runtime");
-    const request = requestInfo(c);
+export const changePasswordRoute = defineRoute({
+  method: "post",
+  path: "/change-password",
+  summary: "Change the password; other sessions are revoked",
+  auth: ["session"],
+  body: changePasswordBody,
+  responses: {
+    200: "`{success: true}`.",
+    400: "Invalid body or wrong current password.",
+  },
+}, async (c) => {
+  const { currentPassword, newPassword } = await readJsonBody(c, changePasswordBody);
+  const principal = c.get("principal");
+  const { sql } = c.get("runtime");
+  const request = requestInfo(c);
 
-    const [{ password_hash: storedHash }] = await sql<{ password_hash: string | null }[]>`
+  const [{ password_hash: storedHash }] = await sql<{ password_hash: string | null }[]>`
       select latchkey.password_hash_of(${principal.userId}) as password_hash`;
-    const check = storedHash
-      ? await verifyPassword(currentPassword, storedHash)
-      : { matches: false };
-    if (!check.matches) {
-      await asCaller(c, (tx) =>
-        tx`select latchkey.record_audit_event(
+  const check = storedHash ? await verifyPassword(currentPassword, storedHash) : { matches: false };
+  if (!check.matches) {
+    await asCaller(c, (tx) =>
+      tx`select latchkey.record_audit_event(
           'auth.password_change_failed', 'user', ${principal.userId})`);
-      throw new ApiError("invalid_current_password", {
-        details: [{ path: "currentPassword", message: "This is not your current password." }],
-      });
-    }
+    throw new ApiError("invalid_current_password", {
+      details: [{ path: "currentPassword", message: "This is not your current password." }],
+    });
+  }
 
-    const newHash = await hashPassword(newPassword);
-    await sql`
+  const newHash = await hashPassword(newPassword);
+  await sql`
       select latchkey.change_password(
         ${principal.userId}, ${principal.credentialId}, ${newHash}, ${requestJson(sql, request)})`;
-    return c.json({ success: true });
-  },
-);
+  return c.json({ success: true });
+});

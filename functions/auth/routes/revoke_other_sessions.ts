@@ -1,24 +1,25 @@
-import { Hono } from "hono";
-import { requireSession } from "../../_shared/authenticate.ts";
-import { type AppEnv, asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
-export const revokeOtherSessionsRoute = new Hono<AppEnv>().post(
-  "/sessions/revoke-others",
-  requireSession,
-  async (c) => {
-    const principal = c.get("principal");
-    const revoked = await asCaller(c, async (tx) => {
-      const rows = await tx`
+export const revokeOtherSessionsRoute = defineRoute({
+  method: "post",
+  path: "/sessions/revoke-others",
+  summary: "Revoke every other session",
+  auth: ["session"],
+  responses: { 200: "`{success: true, revoked}`." },
+}, async (c) => {
+  const principal = c.get("principal");
+  const revoked = await asCaller(c, async (tx) => {
+    const rows = await tx`
           update latchkey.sessions set revoked_at = now()
           where user_id = ${principal.userId} and id <> ${principal.credentialId}
             and revoked_at is null and expires_at > now()
           returning id`;
-      await tx`
+    await tx`
           select latchkey.record_audit_event(
             'auth.other_sessions_revoked', 'user', ${principal.userId},
             jsonb_build_object('revokedSessions', ${rows.length}::int))`;
-      return rows.length;
-    });
-    return c.json({ success: true, revoked });
-  },
-);
+    return rows.length;
+  });
+  return c.json({ success: true, revoked });
+});

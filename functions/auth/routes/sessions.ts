@@ -1,9 +1,14 @@
-import { Hono } from "hono";
-import { requireCredential } from "../../_shared/authenticate.ts";
-import { type AppEnv, asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http.ts";
 import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
-export const sessionsRoute = new Hono<AppEnv>().get("/sessions", requireCredential, async (c) => {
+export const sessionsRoute = defineRoute({
+  method: "get",
+  path: "/sessions",
+  summary: "The caller's active sessions",
+  auth: ["session", "apiKey"],
+  responses: { 200: "`{sessions}` (no tokens)." },
+}, async (c) => {
   const principal = c.get("principal");
   const rows = await asCaller(c, (tx) =>
     tx<SessionListRow[]>`

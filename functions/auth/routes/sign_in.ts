@@ -1,8 +1,7 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import { requestJson } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { readJsonBody, requestInfo } from "../../_shared/http.ts";
 import {
   burnPasswordCheck,
   hashPassword,
@@ -11,6 +10,7 @@ import {
 } from "../../_shared/passwords.ts";
 import { emailSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 export const signInBody = z.strictObject({
   email: emailSchema,
@@ -28,7 +28,19 @@ interface SignInCandidate {
 
 type FailureReason = "unknown_email" | "no_password" | "wrong_password" | "banned" | "throttled";
 
-export const signInRoute = new Hono<AppEnv>().post("/sign-in/email", async (c) => {
+export const signInRoute = defineRoute({
+  method: "post",
+  path: "/sign-in/email",
+  summary: "Sign in with email and password",
+  auth: [],
+  body: signInBody,
+  responses: {
+    200: "`{user, session}`; sets the session cookie.",
+    401: "Wrong email or password (the same answer for both).",
+    403: "The account is suspended.",
+    429: "Too many failed sign-ins for this email; see Retry-After.",
+  },
+}, async (c) => {
   const { email, password } = await readJsonBody(c, signInBody);
   const { sql, config } = c.get("runtime");
   const request = requestJson(sql, requestInfo(c));

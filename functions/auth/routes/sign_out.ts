@@ -1,10 +1,15 @@
-import { Hono } from "hono";
-import { requireSession } from "../../_shared/authenticate.ts";
-import { type AppEnv, asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http.ts";
 import { clearSessionCookie } from "../session_grant.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 // The body is never read: no body, `{}` and an empty JSON body all sign out the same way.
-export const signOutRoute = new Hono<AppEnv>().post("/sign-out", requireSession, async (c) => {
+export const signOutRoute = defineRoute({
+  method: "post",
+  path: "/sign-out",
+  summary: "End this session (no body needed)",
+  auth: ["session"],
+  responses: { 200: "`{success: true}`." },
+}, async (c) => {
   const principal = c.get("principal");
   const sessionId = principal.credentialId;
   await asCaller(c, async (tx) => {

@@ -1,11 +1,11 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import { requestJson, sqlState } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { readJsonBody, requestInfo } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { emailSchema, nameSchema, passwordSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 // Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.
 export const signUpBody = z.strictObject({
@@ -14,7 +14,18 @@ export const signUpBody = z.strictObject({
   password: passwordSchema,
 });
 
-export const signUpRoute = new Hono<AppEnv>().post("/sign-up/email", async (c) => {
+export const signUpRoute = defineRoute({
+  method: "post",
+  path: "/sign-up/email",
+  summary: "Create an account and a session",
+  auth: [],
+  body: signUpBody,
+  responses: {
+    200: "`{user, session}`; the session token is also set as a cookie.",
+    400: "Invalid body (role and tier are refused).",
+    409: "The email cannot be used.",
+  },
+}, async (c) => {
   const body = await readJsonBody(c, signUpBody);
   const { sql, config } = c.get("runtime");
   // Hash before touching the database, so a taken email answers no faster than a new one.

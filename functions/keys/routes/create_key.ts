@@ -1,11 +1,10 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { requireSession } from "../../_shared/authenticate.ts";
-import { type AppEnv, readJsonBody } from "../../_shared/http.ts";
+import { readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 export const createKeyBody = z.strictObject({
   name: z.string().trim().min(1, "Name the key.").max(200).meta({ examples: ["ci deploy"] }),
@@ -15,7 +14,19 @@ export const createKeyBody = z.strictObject({
 });
 
 // Only an interactive session mints keys: a leaked key must not be able to make more.
-export const createKeyRoute = new Hono<AppEnv>().post("/", requireSession, async (c) => {
+export const createKeyRoute = defineRoute({
+  method: "post",
+  path: "/",
+  summary: "Create an API key (the secret is shown once); Idempotency-Key honoured",
+  auth: ["session"],
+  body: createKeyBody,
+  responses: {
+    201: "The key's metadata and `key`, the secret (null on an idempotent replay).",
+    400: "Invalid body or unknown scopes (the message lists the allowed ones).",
+    403: "An API key cannot mint API keys: sign in for a session.",
+    409: "Idempotency-Key reused with another request.",
+  },
+}, async (c) => {
   const body = await readJsonBody(c, createKeyBody);
   const principal = c.get("principal");
   const { config } = c.get("runtime");

@@ -1,13 +1,18 @@
-import { Hono } from "hono";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { requireCredential } from "../../_shared/authenticate.ts";
-import { type AppEnv, asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http.ts";
 import { pathId } from "../../_shared/ids.ts";
 import { ApiError } from "../../_shared/errors.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 const noSuchKey = "No such API key.";
 
-export const getKeyRoute = new Hono<AppEnv>().get("/:id", requireCredential, async (c) => {
+export const getKeyRoute = defineRoute({
+  method: "get",
+  path: "/:id",
+  summary: "One of the caller's keys",
+  auth: ["session", "apiKey"],
+  responses: { 200: "Key metadata.", 404: "No such key of yours." },
+}, async (c) => {
   const principal = c.get("principal");
   const id = pathId(c.req.param("id"), noSuchKey);
   const [row] = await asCaller(c, (tx) =>

@@ -1,9 +1,14 @@
-import { Hono } from "hono";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { requireCredential } from "../../_shared/authenticate.ts";
-import { type AppEnv, asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
-export const listKeysRoute = new Hono<AppEnv>().get("/", requireCredential, async (c) => {
+export const listKeysRoute = defineRoute({
+  method: "get",
+  path: "/",
+  summary: "The caller's keys",
+  auth: ["session", "apiKey"],
+  responses: { 200: "`{success: true, keys, total}`.", 429: "Rate limited." },
+}, async (c) => {
   const principal = c.get("principal");
   const rows = await asCaller(c, (tx) =>
     tx<ApiKeyRow[]>`

@@ -1,14 +1,19 @@
-import { Hono } from "hono";
-import { requireCredential } from "../../_shared/authenticate.ts";
-import { type AppEnv, asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http.ts";
 import { pathId } from "../../_shared/ids.ts";
 import { ApiError } from "../../_shared/errors.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 // Any of the owner's credentials may revoke, so a leaked key can be killed with itself.
 // Revoking twice is not an error: the answer keeps the first revocation time.
 const noSuchKey = "No such API key.";
 
-export const revokeKeyRoute = new Hono<AppEnv>().delete("/:id", requireCredential, async (c) => {
+export const revokeKeyRoute = defineRoute({
+  method: "delete",
+  path: "/:id",
+  summary: "Revoke one of the caller's keys",
+  auth: ["session", "apiKey"],
+  responses: { 200: "`{success: true, id, revokedAt}`.", 404: "No such key of yours." },
+}, async (c) => {
   const principal = c.get("principal");
   const id = pathId(c.req.param("id"), noSuchKey);
   const revokedAt = await asCaller(c, async (tx) => {

@@ -1,4 +1,3 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import {
   type ApiKeyCode,
@@ -6,7 +5,8 @@ import {
   rateLimitHeaders,
 } from "../../_shared/authenticate.ts";
 import { ApiError, errorEnvelope } from "../../_shared/errors.ts";
-import { type AppEnv, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { defineRoute } from "../../_shared/routes.ts";
 
 export const verifyBody = z.strictObject({
   key: z.string().max(512, "An API key is at most 512 characters.")
@@ -20,7 +20,17 @@ type VerifyCode = ApiKeyCode | "INSUFFICIENT_SCOPE";
  * The key is the credential. Every outcome is a 200 with `valid` and a code, except a used-up
  * rate limit: that is a 429 whose body carries the same fields plus the error envelope.
  */
-export const verifyKeyRoute = new Hono<AppEnv>().post("/verify", async (c) => {
+export const verifyKeyRoute = defineRoute({
+  method: "post",
+  path: "/verify",
+  summary: "Check a key (the key is the credential)",
+  auth: [],
+  body: verifyBody,
+  responses: {
+    200: "`{valid, code, keyId, userId, scopes, rateLimit}`.",
+    429: "The key's rate limit is used up (body has the verify fields and the error).",
+  },
+}, async (c) => {
   const { key, scope } = await readJsonBody(c, verifyBody);
   const outcome = await authenticateApiKey(c.get("runtime").sql, key, requestInfo(c));
   const scopes = outcome.principal?.apiKey?.scopes ?? [];

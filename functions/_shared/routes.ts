@@ -1,0 +1,60 @@
+import type { Handler, Hono, MiddlewareHandler } from "hono";
+import {
+  authenticate,
+  requireCredential,
+  requirePermission,
+  requireSession,
+} from "./authenticate.ts";
+import { type AppEnv, createFunctionApp } from "./http.ts";
+import { openApiDocument, type RouteDoc } from "./openapi.ts";
+
+/**
+ * A route is declared once: its OpenAPI description and its handler. The method, the path, the
+ * credential check and the permission check are all derived from the description, so the
+ * document cannot promise what the server does not enforce, nor miss a route it serves.
+ */
+export interface Route {
+  doc: RouteDoc;
+  handler: Handler<AppEnv>;
+}
+
+export function defineRoute(doc: RouteDoc, handler: Handler<AppEnv>): Route {
+  return { doc, handler };
+}
+
+const adminCredential = authenticate({ adminKey: true });
+
+/**
+ * What the route's `auth` list accepts: X-Admin-Key (admin routes; sessions and keys too), any
+ * session or key, or an interactive session only. Then the permission, if the route names one.
+ */
+function credentialChecks(doc: RouteDoc): MiddlewareHandler<AppEnv>[] {
+  if (doc.auth.length === 0) return [];
+  const check = doc.auth.includes("adminKey")
+    ? adminCredential
+    : doc.auth.includes("apiKey")
+    ? requireCredential
+    : requireSession;
+  return doc.permission ? [check, requirePermission(doc.permission)] : [check];
+}
+
+/**
+ * A function's app: the shared middleware, `/<name>/openapi.json` (no credential), then each
+ * route in the given order (a literal path such as `/verify` must precede `/:id`).
+ */
+export function functionApp(name: string, routes: Route[]): Hono<AppEnv> {
+  const app = createFunctionApp(name);
+  let document: ReturnType<typeof openApiDocument> | undefined;
+  app.get("/openapi.json", (c) => {
+    // Built on first request, not at start: it costs cold-start time nobody asked for.
+    document ??= openApiDocument({ [name]: routes.map((route) => route.doc) });
+    return c.json(document);
+  });
+  for (const { doc, handler } of routes) {
+    // One registration per handler, in order: what `app.get(path, a, b)` does itself.
+    for (const step of [...credentialChecks(doc), handler]) {
+      app.on(doc.method.toUpperCase(), doc.path, step);
+    }
+  }
+  return app;
+}
