@@ -154,6 +154,7 @@ try {
     LATCHKEY_TEST_BOOTSTRAP_EMAIL: bootstrapEmail,
     LATCHKEY_TEST_BOOTSTRAP_PASSWORD: bootstrapPassword,
     LATCHKEY_TEST_SECRETS_FILE: secretsFile,
+    LATCHKEY_TEST_SERVER_LOG: server.logPath,
     ...(chromium ? { LATCHKEY_TEST_CHROMIUM: chromium } : {}),
   });
   const summary = /(\d+) passed.*?\| (\d+) failed/.exec(denoTests.output);

@@ -1,9 +1,10 @@
-import { adminRoutes, app as admin } from "../admin/app.ts";
-import { app as auth, authRoutes } from "../auth/app.ts";
-import { app as keys, keysRoutes } from "../keys/app.ts";
-import { app as version, versionRoutes } from "../version/app.ts";
+import { adminFunction, app as admin } from "../admin/app.ts";
+import { app as auth, authFunction } from "../auth/app.ts";
+import { app as keys, keysFunction } from "../keys/app.ts";
+import { app as version, versionFunction } from "../version/app.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
-import { functionsBasePath, openApiDocument } from "../_shared/openapi.ts";
+import { functionsBasePath } from "../_shared/openapi.ts";
+import { functionsDocument } from "../_shared/routes.ts";
 import { apiReferencePath, serveApiReference } from "./api_reference.ts";
 
 /** The functions the gateway serves, by name; each app already answers under `/<name>`. */
@@ -12,16 +13,8 @@ export const functionApps = { admin, auth, keys, version } as const;
 export { functionsBasePath };
 
 /** The whole API, every function's routes in one OpenAPI document. */
-export const apiDocument = openApiDocument(
-  Object.fromEntries(
-    Object.entries({
-      admin: adminRoutes,
-      auth: authRoutes,
-      keys: keysRoutes,
-      version: versionRoutes,
-    })
-      .map(([name, routes]) => [name, routes.map((route) => route.doc)]),
-  ),
+export const apiDocument = functionsDocument(
+  [adminFunction, authFunction, keysFunction, versionFunction],
   functionsBasePath,
 );
 

@@ -192,8 +192,9 @@ function requestItem(method: string, path: string, operation: Operation) {
 /** The generated folder: a sub-folder per function, a request per operation, in spec order. */
 export function referenceFolder(spec = apiDocument) {
   const paths = spec.paths as Record<string, Record<string, Operation>>;
-  const folders = spec.tags.map(({ name }) => ({
+  const folders = spec.tags.map(({ name, description }) => ({
     name,
+    description,
     item: Object.entries(paths).flatMap(([path, operations]) =>
       Object.entries(operations)
         .filter(([, operation]) => operation.tags.includes(name))

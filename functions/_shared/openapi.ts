@@ -158,13 +158,17 @@ function operation(name: string, doc: RouteDoc) {
 }
 
 /** The OpenAPI document of one or more functions, under `serverUrl`. */
-export function openApiDocument(
-  functions: Record<string, RouteDoc[]>,
-  serverUrl: string = functionsBasePath,
-) {
+/** One edge function as the document shows it: a tag with its routes. */
+export interface FunctionDoc {
+  name: string;
+  description: string;
+  routes: RouteDoc[];
+}
+
+export function openApiDocument(functions: FunctionDoc[], serverUrl: string = functionsBasePath) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const [name, docs] of Object.entries(functions)) {
-    for (const doc of docs) {
+  for (const { name, routes } of functions) {
+    for (const doc of routes) {
       const path = `/${name}${doc.path === "/" ? "" : doc.path}`.replace(/:(\w+)/g, "{$1}");
       paths[path] ??= {};
       paths[path][doc.method] = operation(name, doc);
@@ -175,10 +179,13 @@ export function openApiDocument(
     info: {
       title: "Latchkey",
       version: latchkeyVersion,
-      description: "Accounts, sessions, API keys and admin access for a Supabase backend.",
+      description: "Accounts, sessions, API keys and admin access for a Supabase backend. " +
+        "Every error is `{error: {code, message, details?, requestId}}`; any route may also " +
+        "answer 413 for a body over the limit and 503 (with Retry-After) while the database is " +
+        "unreachable.",
     },
     servers: [{ url: serverUrl }],
-    tags: Object.keys(functions).map((name) => ({ name })),
+    tags: functions.map(({ name, description }) => ({ name, description })),
     paths,
     components: { securitySchemes, schemas: { Error: errorEnvelopeSchema } },
   };

@@ -38,18 +38,38 @@ function credentialChecks(doc: RouteDoc): MiddlewareHandler<AppEnv>[] {
   return doc.permission ? [check, requirePermission(doc.permission)] : [check];
 }
 
+/** An edge function: its name (and URL segment), what it is for, and its routes in order. */
+export interface FunctionDefinition {
+  name: string;
+  description: string;
+  routes: Route[];
+}
+
+/** The OpenAPI document of these functions. */
+export function functionsDocument(functions: FunctionDefinition[], serverUrl?: string) {
+  return openApiDocument(
+    functions.map(({ name, description, routes }) => ({
+      name,
+      description,
+      routes: routes.map((route) => route.doc),
+    })),
+    serverUrl,
+  );
+}
+
 /**
  * A function's app: the shared middleware, `/<name>/openapi.json` (no credential), then each
  * route in the given order (a literal path such as `/verify` must precede `/:id`).
  */
-export function functionApp(name: string, routes: Route[]): Hono<AppEnv> {
-  const app = createFunctionApp(name);
+export function functionApp(definition: FunctionDefinition): Hono<AppEnv> {
+  const app = createFunctionApp(definition.name);
   let document: ReturnType<typeof openApiDocument> | undefined;
   app.get("/openapi.json", (c) => {
     // Built on first request, not at start: it costs cold-start time nobody asked for.
-    document ??= openApiDocument({ [name]: routes.map((route) => route.doc) });
+    document ??= functionsDocument([definition]);
     return c.json(document);
   });
+  const { routes } = definition;
   for (const { doc, handler } of routes) {
     // One registration per handler, in order: what `app.get(path, a, b)` does itself.
     for (const step of [...credentialChecks(doc), handler]) {

@@ -1,4 +1,4 @@
-import { functionApp } from "../_shared/routes.ts";
+import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { createKeyRoute, listKeysRoute, revokeKeyRoute } from "./routes/admin_keys.ts";
 import { createUserRoute } from "./routes/create_user.ts";
 import { deleteUserRoute } from "./routes/delete_user.ts";
@@ -9,25 +9,30 @@ import { setPasswordRoute } from "./routes/set_password.ts";
 import { updateUserRoute } from "./routes/update_user.ts";
 import { listUserSessionsRoute, revokeUserSessionsRoute } from "./routes/user_sessions.ts";
 
-/** The `admin` routes (API.md, "Function admin"), in the order they are matched. */
-export const adminRoutes = [
-  listUsersRoute,
-  createUserRoute,
-  getUserRoute,
-  updateUserRoute,
-  setPasswordRoute,
-  deleteUserRoute,
-  listUserSessionsRoute,
-  revokeUserSessionsRoute,
-  listKeysRoute,
-  createKeyRoute,
-  revokeKeyRoute,
-  listAuditRoute,
-];
-
 /**
- * Function `admin`. Any credential is a principal — a session, an API key whose effective
- * permissions cover the route, or X-Admin-Key — and each route checks one permission: missing
- * credentials are 401, missing permissions 403.
+ * Function `admin` (API.md, "Function admin"). Any credential is a principal — a session, an
+ * API key whose effective permissions cover the route, or X-Admin-Key — and each route checks
+ * one permission: missing credentials are 401, missing permissions 403.
  */
-export const app = functionApp("admin", adminRoutes);
+export const adminFunction: FunctionDefinition = {
+  name: "admin",
+  description: "Users, roles, API keys, sessions and the audit log. Any credential works — a " +
+    "session, an API key whose scopes cover the route, or the static X-Admin-Key — and each " +
+    "route needs one permission (support reads and revokes; admin does everything).",
+  routes: [
+    listUsersRoute,
+    createUserRoute,
+    getUserRoute,
+    updateUserRoute,
+    setPasswordRoute,
+    deleteUserRoute,
+    listUserSessionsRoute,
+    revokeUserSessionsRoute,
+    listKeysRoute,
+    createKeyRoute,
+    revokeKeyRoute,
+    listAuditRoute,
+  ],
+};
+
+export const app = functionApp(adminFunction);

@@ -1,4 +1,4 @@
-import { functionApp } from "../_shared/routes.ts";
+import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { changePasswordRoute } from "./routes/change_password.ts";
 import { revokeOtherSessionsRoute } from "./routes/revoke_other_sessions.ts";
 import { sessionRoute } from "./routes/session.ts";
@@ -7,16 +7,20 @@ import { signInRoute } from "./routes/sign_in.ts";
 import { signOutRoute } from "./routes/sign_out.ts";
 import { signUpRoute } from "./routes/sign_up.ts";
 
-/** The `auth` routes (API.md, "Function auth"). */
-export const authRoutes = [
-  signUpRoute,
-  signInRoute,
-  signOutRoute,
-  sessionRoute,
-  sessionsRoute,
-  revokeOtherSessionsRoute,
-  changePasswordRoute,
-];
+/** Function `auth`: accounts and sessions (API.md, "Function auth"). */
+export const authFunction: FunctionDefinition = {
+  name: "auth",
+  description: "Sign-up, sign-in and sign-out; the caller's sessions and password. Sign-in " +
+    "answers a session token (`lks_…`, shown once) and sets it as an HttpOnly cookie.",
+  routes: [
+    signUpRoute,
+    signInRoute,
+    signOutRoute,
+    sessionRoute,
+    sessionsRoute,
+    revokeOtherSessionsRoute,
+    changePasswordRoute,
+  ],
+};
 
-/** Function `auth`: accounts and sessions. */
-export const app = functionApp("auth", authRoutes);
+export const app = functionApp(authFunction);

@@ -1,18 +1,22 @@
-import { functionApp } from "../_shared/routes.ts";
+import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { createKeyRoute } from "./routes/create_key.ts";
 import { getKeyRoute } from "./routes/get_key.ts";
 import { listKeysRoute } from "./routes/list_keys.ts";
 import { revokeKeyRoute } from "./routes/revoke_key.ts";
 import { verifyKeyRoute } from "./routes/verify_key.ts";
 
-/** The `keys` routes (API.md, "Function keys"); `/verify` before `/:id`, which would take it. */
-export const keysRoutes = [
-  verifyKeyRoute,
-  createKeyRoute,
-  listKeysRoute,
-  getKeyRoute,
-  revokeKeyRoute,
-];
+/** Function `keys` (API.md, "Function keys"); `/verify` before `/:id`, which would take it. */
+export const keysFunction: FunctionDefinition = {
+  name: "keys",
+  description: "Self-service API keys (`lk_…`, shown once, stored as SHA-256) and their " +
+    "verification. Only a session mints keys; any of the owner's credentials may revoke one.",
+  routes: [
+    verifyKeyRoute,
+    createKeyRoute,
+    listKeysRoute,
+    getKeyRoute,
+    revokeKeyRoute,
+  ],
+};
 
-/** Function `keys`: self-service API keys and verification. */
-export const app = functionApp("keys", keysRoutes);
+export const app = functionApp(keysFunction);

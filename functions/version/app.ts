@@ -1,5 +1,5 @@
 import { ApiError } from "../_shared/errors.ts";
-import { defineRoute, functionApp } from "../_shared/routes.ts";
+import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { latchkeyVersion } from "../_shared/version.ts";
 
 const versionRoute = defineRoute({
@@ -32,8 +32,11 @@ const healthRoute = defineRoute({
   return c.json({ status: "ok", database: "ok" });
 });
 
-/** The `version` routes. */
-export const versionRoutes = [versionRoute, healthRoute];
-
 /** Function `version`: release, environment and health (no credentials). */
-export const app = functionApp("version", versionRoutes);
+export const versionFunction: FunctionDefinition = {
+  name: "version",
+  description: "Release, environment and database health; no credential needed.",
+  routes: [versionRoute, healthRoute],
+};
+
+export const app = functionApp(versionFunction);

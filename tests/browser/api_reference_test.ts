@@ -66,11 +66,17 @@ Deno.test({
     const browser = await chromium.launch({ executablePath: chromiumPath });
     try {
       const { page, foreignRequests, errors } = await openReference(browser);
-      const groups = await page.locator("h3.opblock-tag").allTextContents();
+      const groups = await page.locator("h3.opblock-tag").evaluateAll((headings) =>
+        headings.map((heading) => [heading.getAttribute("data-tag"), heading.textContent])
+      );
       assert.deepEqual(
-        groups.map((group) => group.trim()),
+        groups.map(([name]) => name),
         spec.tags.map((tag: { name: string }) => tag.name),
       );
+      for (const [index, tag] of spec.tags.entries()) {
+        const shownText = groups[index][1]?.replace(/\s+/g, " ") ?? "";
+        assert.ok(shownText.includes(tag.description.replace(/`/g, "")), tag.name);
+      }
       const shown = (await page.locator(".opblock").evaluateAll((blocks) =>
         blocks.map((block) =>
           `${block.querySelector(".opblock-summary-method")?.textContent} ${

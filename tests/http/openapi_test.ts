@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
-import { adminRoutes, app as adminApp } from "../../functions/admin/app.ts";
-import { app as authApp, authRoutes } from "../../functions/auth/app.ts";
-import { app as keysApp, keysRoutes } from "../../functions/keys/app.ts";
+import { adminFunction, app as adminApp } from "../../functions/admin/app.ts";
+import { app as authApp, authFunction } from "../../functions/auth/app.ts";
+import { app as keysApp, keysFunction } from "../../functions/keys/app.ts";
 import type { Route } from "../../functions/_shared/routes.ts";
-import { app as versionApp, versionRoutes } from "../../functions/version/app.ts";
+import { app as versionApp, versionFunction } from "../../functions/version/app.ts";
 import { call } from "../support/http.ts";
 
 // deno-lint-ignore no-explicit-any
 type Item = any;
 
 const functions = {
-  admin: { app: adminApp, routes: adminRoutes },
-  auth: { app: authApp, routes: authRoutes },
-  keys: { app: keysApp, routes: keysRoutes },
-  version: { app: versionApp, routes: versionRoutes },
+  admin: { app: adminApp, routes: adminFunction.routes },
+  auth: { app: authApp, routes: authFunction.routes },
+  keys: { app: keysApp, routes: keysFunction.routes },
+  version: { app: versionApp, routes: versionFunction.routes },
 };
 
 Deno.test("every route a function serves is a declared route, and nothing else", () => {
