@@ -86,24 +86,21 @@ export function exampleOf(schema: JsonSchema): unknown {
 
 // Which collection variable each security scheme reads: `adminToken` is what the life cycle's
 // "Sign in as the bootstrap admin" sets; `adminKey` comes from the environment.
+function headerKeyAuth(header: string, variable: string) {
+  return {
+    type: "apikey",
+    apikey: [
+      { key: "key", value: header, type: "string" },
+      { key: "value", value: `{{${variable}}}`, type: "string" },
+      { key: "in", value: "header", type: "string" },
+    ],
+  };
+}
+
 const credentialAuth: Record<string, unknown> = {
   session: { type: "bearer", bearer: [{ key: "token", value: "{{adminToken}}", type: "string" }] },
-  apiKey: {
-    type: "apikey",
-    apikey: [
-      { key: "key", value: "x-api-key", type: "string" },
-      { key: "value", value: "{{apiKey}}", type: "string" },
-      { key: "in", value: "header", type: "string" },
-    ],
-  },
-  adminKey: {
-    type: "apikey",
-    apikey: [
-      { key: "key", value: "X-Admin-Key", type: "string" },
-      { key: "value", value: "{{adminKey}}", type: "string" },
-      { key: "in", value: "header", type: "string" },
-    ],
-  },
+  apiKey: headerKeyAuth("x-api-key", "apiKey"),
+  adminKey: headerKeyAuth("X-Admin-Key", "adminKey"),
 };
 
 const schemeNames: Record<string, string> = {

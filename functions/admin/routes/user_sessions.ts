@@ -1,6 +1,6 @@
 import { asCaller } from "../../_shared/http.ts";
 import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
-import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
+import { noSuchUserText, requireUserExists, targetUserId } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -14,17 +14,13 @@ export const listUserSessionsRoute = defineRoute({
 }, async (c) => {
   const id = targetUserId(c);
   const sessions = await asCaller(c, async (tx) => {
-    const [user] = await tx`select id from latchkey.users where id = ${id}`;
-    if (!user) return null;
+    await requireUserExists(tx, id);
     return await tx<SessionListRow[]>`
         select id, created_at, expires_at, ip_address, user_agent from latchkey.sessions
         where user_id = ${id} and revoked_at is null and expires_at > now()
         order by created_at desc, id desc`;
   });
-  if (!sessions) throw noSuchUser();
-  return c.json({
-    sessions: sessions.map(sessionView),
-  });
+  return c.json({ sessions: sessions.map(sessionView) });
 });
 
 export const revokeUserSessionsRoute = defineRoute({
@@ -37,8 +33,7 @@ export const revokeUserSessionsRoute = defineRoute({
 }, async (c) => {
   const id = targetUserId(c);
   const revoked = await asCaller(c, async (tx) => {
-    const [user] = await tx`select id from latchkey.users where id = ${id}`;
-    if (!user) return null;
+    await requireUserExists(tx, id);
     const rows = await tx`
         update latchkey.sessions set revoked_at = now()
         where user_id = ${id} and revoked_at is null and expires_at > now()
@@ -48,6 +43,5 @@ export const revokeUserSessionsRoute = defineRoute({
           jsonb_build_object('revokedSessions', ${rows.length}::int))`;
     return rows.length;
   });
-  if (revoked === null) throw noSuchUser();
   return c.json({ success: true, revoked });
 });
