@@ -3,7 +3,10 @@ import { keyPrefixPattern } from "./api_key_format.ts";
 import { parseArgon2idPhc } from "./passwords.ts";
 import { adminPermissions } from "./principal.ts";
 
-const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ }).describe(
+const postgresUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: "expected a postgres:// or postgresql:// URL",
+}).describe(
   "PostgreSQL connection URL (postgres://user:password@host:port/database).",
 );
 

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** `deno task start`'s script with only the given environment, as a user would run it. */
+async function start(env: Record<string, string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "functions/_local/start.ts"],
+    cwd: root,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+Deno.test("deno task start with bad values stops at once, one line per variable: name, problem, fix", async () => {
+  const result = await start({
+    LATCHKEY_PORT: "eighty",
+    LATCHKEY_ADMIN_KEY: "short",
+    DATABASE_URL: "mysql://user:hunter2secret@db.example/app",
+  });
+  assert.equal(result.code, 2, "exit status 2: a usage error, not a crash");
+  const lines = result.stderr.trim().split("\n").filter((line) => line.startsWith("latchkey: "));
+  const about = (name: string) => lines.find((line) => line.startsWith(`latchkey: ${name}: `));
+  assert.match(about("LATCHKEY_PORT") ?? "", /expected a whole number from 1 to 65535/);
+  assert.match(about("LATCHKEY_ADMIN_KEY") ?? "", /at least 32 characters/);
+  assert.match(about("DATABASE_URL") ?? "", /expected a postgres:\/\/ or postgresql:\/\/ URL/);
+  assert.ok(!result.stderr.includes("hunter2secret"), "the password is not echoed");
+  assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
+});
