@@ -14,3 +14,16 @@ Deno.test("the README's configuration table is the one the schema generates", as
   assert.deepEqual(rows, configReferenceRows(), "run: deno task config:reference -- --write");
   assert.ok(rows.length >= 20);
 });
+
+Deno.test("the README's task table lists every task in deno.json, and only those", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const { tasks } = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  );
+  const section = readme.slice(
+    readme.indexOf("## Tasks"),
+    readme.indexOf("\n## ", readme.indexOf("## Tasks") + 1),
+  );
+  const listed = [...section.matchAll(/^\| `deno task ([\w:]+)/gm)].map((match) => match[1]);
+  assert.deepEqual([...listed].sort(), Object.keys(tasks).sort());
+});
