@@ -134,7 +134,7 @@ try {
   if (!chromium) {
     banner([
       "The browser tests of the API reference page (tests/browser) were NOT run:",
-      "chromium is not installed and apt-get could not install it.",
+      "no Chromium at LATCHKEY_CHROMIUM or /usr/bin/chromium, and apt-get could not install it.",
       "Install it (apt-get install chromium) or point LATCHKEY_CHROMIUM at a Chromium binary.",
     ]);
   }
