@@ -173,20 +173,13 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infe
   return parsed.data;
 }
 
-export interface ReadBodyOptions {
-  /** Treat an empty body as `{}` instead of refusing it. */
-  emptyAsObject?: boolean;
-}
-
 /** Reads and validates a JSON body; refuses other media types and malformed JSON. */
 export async function readJsonBody<S extends z.ZodType>(
   c: AppContext,
   schema: S,
-  options: ReadBodyOptions = {},
 ): Promise<z.infer<S>> {
   const text = await c.req.text();
   if (text.trim() === "") {
-    if (options.emptyAsObject) return validate(schema, {});
     throw new ApiError("validation_failed", {
       message: "A JSON request body is required.",
       details: [{ path: "(body)", message: "A JSON object is required." }],

@@ -32,8 +32,9 @@ export interface RouteDoc {
   query?: z.ZodType;
   /**
    * Status → what it means; errors get the envelope. The answers every such route gives
-   * (400 for a bad body or query, 401 without a credential, 403 for a missing permission or an
-   * API key on a session-only route) are added unless the route describes them itself.
+   * (400 for a bad body or query, 415 for a body that is not JSON, 401 without a credential, 403
+   * for a missing permission or an API key on a session-only route) are added unless the route
+   * describes them itself.
    */
   responses: Record<number, string>;
 }
@@ -41,8 +42,10 @@ export interface RouteDoc {
 /** The answers a route gives by its declaration alone, before its own. */
 function standardResponses(doc: RouteDoc): Record<number, string> {
   const responses: Record<number, string> = {};
-  if (doc.body) responses[400] = "Invalid body: `details` lists each failing field.";
-  else if (doc.query) responses[400] = "Invalid query: `details` lists each failing parameter.";
+  if (doc.body) {
+    responses[400] = "Invalid body: `details` lists each failing field.";
+    responses[415] = "The body is not JSON (`content-type: application/json`).";
+  } else if (doc.query) responses[400] = "Invalid query: `details` lists each failing parameter.";
   if (doc.auth.length) {
     responses[401] = doc.auth.includes("adminKey")
       ? "Missing, invalid, expired or revoked credential, or a wrong X-Admin-Key."

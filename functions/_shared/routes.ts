@@ -1,25 +1,53 @@
 import type { Handler, Hono, MiddlewareHandler } from "hono";
+import type { z } from "zod";
 import {
   authenticate,
   requireCredential,
   requirePermission,
   requireSession,
 } from "./authenticate.ts";
-import { type AppEnv, createFunctionApp } from "./http.ts";
+import {
+  type AppContext,
+  type AppEnv,
+  createFunctionApp,
+  readJsonBody,
+  readQuery,
+} from "./http.ts";
 import { openApiDocument, type RouteDoc } from "./openapi.ts";
 
 /**
  * A route is declared once: its OpenAPI description and its handler. The method, the path, the
- * credential check and the permission check are all derived from the description, so the
- * document cannot promise what the server does not enforce, nor miss a route it serves.
+ * credential check, the permission check and the validation of the body and query are all
+ * derived from the description, so the document cannot promise what the server does not
+ * enforce, nor miss a route it serves, nor describe a schema other than the one that validates.
  */
 export interface Route {
   doc: RouteDoc;
   handler: Handler<AppEnv>;
 }
 
-export function defineRoute(doc: RouteDoc, handler: Handler<AppEnv>): Route {
-  return { doc, handler };
+/** What the handler gets: the body and query, parsed by the declared schemas. */
+export interface RouteInput<D extends RouteDoc> {
+  body: D["body"] extends z.ZodType ? z.output<D["body"]> : undefined;
+  query: D["query"] extends z.ZodType ? z.output<D["query"]> : undefined;
+}
+
+export function defineRoute<const D extends RouteDoc>(
+  doc: D,
+  handler: (c: AppContext, input: RouteInput<D>) => Response | Promise<Response>,
+): Route {
+  return {
+    doc,
+    handler: async (c) => {
+      // After the credential checks (registered before this), so a stranger learns nothing
+      // about the body a route expects from its validation errors.
+      const input = {
+        body: doc.body ? await readJsonBody(c, doc.body) : undefined,
+        query: doc.query ? readQuery(c, doc.query) : undefined,
+      } as RouteInput<D>;
+      return await handler(c, input);
+    },
+  };
 }
 
 const adminCredential = authenticate({ adminKey: true });

@@ -55,6 +55,28 @@ Deno.test("what the document says about credentials is what the server enforces"
   assert.equal(checked, Object.values(functions).reduce((sum, f) => sum + f.routes.length, 0));
 });
 
+Deno.test("routes that take a body answer the documented 415 for non-JSON and 400 for a bad body", async () => {
+  const spec = (await call("GET", "/openapi.json")).body;
+  const open = Object.entries(spec.paths).flatMap(([path, operations]) =>
+    Object.entries(operations as Record<string, Item>)
+      .filter(([, operation]) => operation.requestBody && operation.security.length === 0)
+      .map(([method, operation]) => ({ method: method.toUpperCase(), path, operation }))
+  );
+  assert.ok(open.length >= 3, "sign-up, sign-in and verify take a body without a credential");
+  for (const { method, path, operation } of open) {
+    const text = await call(method, path, {
+      rawBody: "hello",
+      headers: { "content-type": "text/plain" },
+    });
+    assert.equal(text.status, 415, `${method} ${path}`);
+    assert.ok("415" in operation.responses);
+    const invalid = await call(method, path, { body: { unexpected: true } });
+    assert.equal(invalid.status, 400, `${method} ${path}`);
+    assert.ok(invalid.body.error.details.length > 0);
+    assert.ok("400" in operation.responses);
+  }
+});
+
 Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1", async () => {
   const result = await call("GET", "/openapi.json");
   assert.equal(result.status, 200);

@@ -2,7 +2,6 @@ import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { readJsonBody, readQuery } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
@@ -21,8 +20,7 @@ export const listKeysRoute = defineRoute({
   permission: "keys:read",
   query: listKeysQuery,
   responses: { 200: "`{keys, limit, nextCursor}`." },
-}, async (c) => {
-  const query = readQuery(c, listKeysQuery);
+}, async (c, { query }) => {
   return c.json(
     await listPage(
       c,
@@ -72,8 +70,7 @@ export const createKeyRoute = defineRoute({
     400: "Invalid body, unknown user or scopes beyond the owner's role.",
     409: "Idempotency-Key reused with another request.",
   },
-}, async (c) => {
-  const body = await readJsonBody(c, createKeyBody);
+}, async (c, { body }) => {
   const { config } = c.get("runtime");
   const keyType = body.keyType ?? "integration";
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);

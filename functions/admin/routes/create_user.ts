@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { sqlState } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { roles } from "../../_shared/principal.ts";
@@ -52,8 +51,7 @@ export const createUserRoute = defineRoute({
   permissionNote: "and roles:write to give a role",
   body: createUserBody,
   responses: { 201: "`{user}`.", 409: "The email exists, or Idempotency-Key reused." },
-}, async (c) => {
-  const body = await readJsonBody(c, createUserBody);
+}, async (c, { body }) => {
   const role = body.role ?? "user";
   if (role !== "user" && !c.get("principal").permissions.includes("roles:write")) {
     throw new ApiError("forbidden", {

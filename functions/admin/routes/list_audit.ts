@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { readQuery } from "../../_shared/http.ts";
 import { uuidSchema } from "../../_shared/ids.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
 import { defineRoute } from "../../_shared/routes.ts";
@@ -38,8 +37,7 @@ export const listAuditRoute = defineRoute({
   permission: "audit:read",
   query: listAuditQuery,
   responses: { 200: "`{events, limit, nextCursor}`." },
-}, async (c) => {
-  const query = readQuery(c, listAuditQuery);
+}, async (c, { query }) => {
   return c.json(
     await listPage(
       c,

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { readQuery } from "../../_shared/http.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
@@ -32,8 +31,7 @@ export const listUsersRoute = defineRoute({
   permission: "users:read",
   query: listUsersQuery,
   responses: { 200: "`{users, limit, nextCursor}`." },
-}, async (c) => {
-  const query = readQuery(c, listUsersQuery);
+}, async (c, { query }) => {
   const like = query.q ? likePattern(query.q) : null;
   return c.json(
     await listPage(

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { ApiError } from "../../_shared/errors.ts";
-import { readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
@@ -22,9 +21,8 @@ export const setPasswordRoute = defineRoute({
     400: "Invalid body, or a service account (which has no password).",
     404: noSuchUserText,
   },
-}, async (c) => {
+}, async (c, { body: { newPassword } }) => {
   const id = targetUserId(c);
-  const { newPassword } = await readJsonBody(c, setPasswordBody);
   const passwordHash = await hashPassword(newPassword);
   return await respondIdempotently(c, async (tx) => {
     const [user] = await tx<{ is_service_account: boolean }[]>`

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ApiError } from "../../_shared/errors.ts";
-import { asCaller, readJsonBody } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
   adminUserColumns,
@@ -44,9 +44,8 @@ export const updateUserRoute = defineRoute({
     404: noSuchUserText,
     409: "The last active admin cannot be demoted or banned.",
   },
-}, async (c) => {
+}, async (c, { body }) => {
   const id = targetUserId(c);
-  const body = await readJsonBody(c, updateUserBody);
   const principal = c.get("principal");
   if (body.role !== undefined && !principal.permissions.includes("roles:write")) {
     throw new ApiError("forbidden", {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requestJson } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { asCaller, readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { asCaller, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 import { defineRoute } from "../../_shared/routes.ts";
@@ -25,8 +25,7 @@ export const changePasswordRoute = defineRoute({
     200: "`{success: true}`.",
     400: "Invalid body or wrong current password.",
   },
-}, async (c) => {
-  const { currentPassword, newPassword } = await readJsonBody(c, changePasswordBody);
+}, async (c, { body: { currentPassword, newPassword } }) => {
   const principal = c.get("principal");
   const { sql } = c.get("runtime");
   const request = requestInfo(c);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requestJson } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { requestInfo } from "../../_shared/http.ts";
 import {
   burnPasswordCheck,
   hashPassword,
@@ -40,8 +40,7 @@ export const signInRoute = defineRoute({
     403: "The account is suspended.",
     429: "Too many failed sign-ins for this email; see Retry-After.",
   },
-}, async (c) => {
-  const { email, password } = await readJsonBody(c, signInBody);
+}, async (c, { body: { email, password } }) => {
   const { sql, config } = c.get("runtime");
   const request = requestJson(sql, requestInfo(c));
   const recordFailure = (userId: string | null, reason: FailureReason) =>

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requestJson, sqlState } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { requestInfo } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { emailSchema, nameSchema, passwordSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
@@ -25,8 +25,7 @@ export const signUpRoute = defineRoute({
     400: "Invalid body (role and tier are refused).",
     409: "The email cannot be used.",
   },
-}, async (c) => {
-  const body = await readJsonBody(c, signUpBody);
+}, async (c, { body }) => {
   const { sql, config } = c.get("runtime");
   // Hash before touching the database, so a taken email answers no faster than a new one.
   const passwordHash = await hashPassword(body.password);

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { readJsonBody } from "../../_shared/http.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";
@@ -26,8 +25,7 @@ export const createKeyRoute = defineRoute({
     403: "An API key cannot mint API keys: sign in for a session.",
     409: "Idempotency-Key reused with another request.",
   },
-}, async (c) => {
-  const body = await readJsonBody(c, createKeyBody);
+}, async (c, { body }) => {
   const principal = c.get("principal");
   const { config } = c.get("runtime");
 

@@ -5,7 +5,7 @@ import {
   rateLimitHeaders,
 } from "../../_shared/authenticate.ts";
 import { ApiError, errorEnvelope } from "../../_shared/errors.ts";
-import { readJsonBody, requestInfo } from "../../_shared/http.ts";
+import { requestInfo } from "../../_shared/http.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 export const verifyBody = z.strictObject({
@@ -30,8 +30,7 @@ export const verifyKeyRoute = defineRoute({
     200: "`{valid, code, keyId, userId, scopes, rateLimit}`.",
     429: "The key's rate limit is used up (body has the verify fields and the error).",
   },
-}, async (c) => {
-  const { key, scope } = await readJsonBody(c, verifyBody);
+}, async (c, { body: { key, scope } }) => {
   const outcome = await authenticateApiKey(c.get("runtime").sql, key, requestInfo(c));
   const scopes = outcome.principal?.apiKey?.scopes ?? [];
   const code: VerifyCode = outcome.code === "VALID" && scope && !scopes.includes(scope)
