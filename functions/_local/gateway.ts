@@ -4,7 +4,7 @@ import { app as keys, keysFunction } from "../keys/app.ts";
 import { app as version, versionFunction } from "../version/app.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
 import { functionsBasePath } from "../_shared/openapi.ts";
-import { functionsDocument } from "../_shared/routes.ts";
+import { lazyDocument } from "../_shared/routes.ts";
 import { apiReferencePath, serveApiReference } from "./api_reference.ts";
 
 /** The functions the gateway serves, by name; each app already answers under `/<name>`. */
@@ -13,7 +13,7 @@ export const functionApps = { admin, auth, keys, version } as const;
 export { functionsBasePath };
 
 /** The whole API, every function's routes in one OpenAPI document. */
-export const apiDocument = functionsDocument(
+export const apiDocument = lazyDocument(
   [adminFunction, authFunction, keysFunction, versionFunction],
   functionsBasePath,
 );
@@ -42,7 +42,7 @@ function noFunctionHere() {
 export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
   const url = new URL(request.url);
   if (url.pathname === `${functionsBasePath}/openapi.json`) {
-    return Response.json(apiDocument, {
+    return Response.json(apiDocument(), {
       headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" },
     });
   }

@@ -187,7 +187,7 @@ function requestItem(method: string, path: string, operation: Operation) {
 }
 
 /** The generated folder: a sub-folder per function, a request per operation, in spec order. */
-export function referenceFolder(spec = apiDocument) {
+export function referenceFolder(spec = apiDocument()) {
   const paths = spec.paths as Record<string, Record<string, Operation>>;
   const folders = spec.tags.map(({ name, description }) => ({
     name,

@@ -14,6 +14,19 @@ export const functionsBasePath = "/functions/v1";
 
 export type Credential = "session" | "apiKey" | "adminKey";
 
+/**
+ * What a route's `auth` list means, decided here once for the check (routes.ts) and the
+ * document: nothing; an interactive session only; a session or an API key; or, on admin
+ * routes, the X-Admin-Key as well.
+ */
+export type CredentialCheck = "none" | "sessionOnly" | "sessionOrKey" | "adminKey";
+
+export function credentialCheckOf(auth: Credential[]): CredentialCheck {
+  if (auth.length === 0) return "none";
+  if (auth.includes("adminKey")) return "adminKey";
+  return auth.includes("apiKey") ? "sessionOrKey" : "sessionOnly";
+}
+
 export interface RouteDoc {
   method: "get" | "post" | "patch" | "delete";
   /** Hono style, relative to the function: `/users/:id`. */
@@ -39,21 +52,29 @@ export interface RouteDoc {
   responses: Record<number, string>;
 }
 
+/** `code`: the message clients get, from the error catalog. */
+function errorDescription(code: keyof typeof errorCatalog, extra = ""): string {
+  return `\`${code}\`: ${errorCatalog[code].message}${extra}`;
+}
+
 /** The answers a route gives by its declaration alone, before its own. */
 function standardResponses(doc: RouteDoc): Record<number, string> {
   const responses: Record<number, string> = {};
-  if (doc.body) {
-    responses[400] = "Invalid body: `details` lists each failing field.";
-    responses[415] = "The body is not JSON (`content-type: application/json`).";
-  } else if (doc.query) responses[400] = "Invalid query: `details` lists each failing parameter.";
-  if (doc.auth.length) {
-    responses[401] = doc.auth.includes("adminKey")
-      ? "Missing, invalid, expired or revoked credential, or a wrong X-Admin-Key."
-      : "Missing, invalid, expired or revoked credential.";
+  if (doc.body || doc.query) {
+    responses[400] = errorDescription("validation_failed", " `details` lists each failing field.");
   }
-  if (doc.permission) responses[403] = `The credential lacks the ${doc.permission} permission.`;
-  else if (doc.auth.length === 1 && doc.auth[0] === "session") {
-    responses[403] = "An API key was sent; this needs an interactive session.";
+  if (doc.body) responses[415] = errorDescription("unsupported_media_type");
+  const check = credentialCheckOf(doc.auth);
+  if (check !== "none") {
+    responses[401] = errorDescription(
+      "unauthorized",
+      check === "adminKey" ? " A wrong X-Admin-Key is refused the same way." : "",
+    );
+  }
+  if (doc.permission) {
+    responses[403] = errorDescription("forbidden", ` It needs \`${doc.permission}\`.`);
+  } else if (check === "sessionOnly") {
+    responses[403] = errorDescription("interactive_session_required");
   }
   return responses;
 }

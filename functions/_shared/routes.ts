@@ -13,7 +13,12 @@ import {
   readJsonBody,
   readQuery,
 } from "./http.ts";
-import { openApiDocument, type RouteDoc } from "./openapi.ts";
+import {
+  type CredentialCheck,
+  credentialCheckOf,
+  openApiDocument,
+  type RouteDoc,
+} from "./openapi.ts";
 
 /**
  * A route is declared once: its OpenAPI description and its handler. The method, the path, the
@@ -50,20 +55,17 @@ export function defineRoute<const D extends RouteDoc>(
   };
 }
 
-const adminCredential = authenticate({ adminKey: true });
+const credentialMiddleware: Record<CredentialCheck, MiddlewareHandler<AppEnv>[]> = {
+  none: [],
+  sessionOnly: [requireSession],
+  sessionOrKey: [requireCredential],
+  adminKey: [authenticate({ adminKey: true })],
+};
 
-/**
- * What the route's `auth` list accepts: X-Admin-Key (admin routes; sessions and keys too), any
- * session or key, or an interactive session only. Then the permission, if the route names one.
- */
+/** The credential check the route's `auth` list means, then its permission, if it names one. */
 function credentialChecks(doc: RouteDoc): MiddlewareHandler<AppEnv>[] {
-  if (doc.auth.length === 0) return [];
-  const check = doc.auth.includes("adminKey")
-    ? adminCredential
-    : doc.auth.includes("apiKey")
-    ? requireCredential
-    : requireSession;
-  return doc.permission ? [check, requirePermission(doc.permission)] : [check];
+  const checks = credentialMiddleware[credentialCheckOf(doc.auth)];
+  return doc.permission ? [...checks, requirePermission(doc.permission)] : checks;
 }
 
 /** An edge function: its name (and URL segment), what it is for, and its routes in order. */
@@ -73,16 +75,21 @@ export interface FunctionDefinition {
   routes: Route[];
 }
 
-/** The OpenAPI document of these functions. */
-export function functionsDocument(functions: FunctionDefinition[], serverUrl?: string) {
-  return openApiDocument(
-    functions.map(({ name, description, routes }) => ({
-      name,
-      description,
-      routes: routes.map((route) => route.doc),
-    })),
-    serverUrl,
-  );
+/**
+ * The OpenAPI document of these functions, built on first use: building it converts every
+ * schema, cold-start time that nobody who never asks for it should pay.
+ */
+export function lazyDocument(functions: FunctionDefinition[], serverUrl?: string) {
+  let document: ReturnType<typeof openApiDocument> | undefined;
+  return () =>
+    document ??= openApiDocument(
+      functions.map(({ name, description, routes }) => ({
+        name,
+        description,
+        routes: routes.map((route) => route.doc),
+      })),
+      serverUrl,
+    );
 }
 
 /**
@@ -91,14 +98,9 @@ export function functionsDocument(functions: FunctionDefinition[], serverUrl?: s
  */
 export function functionApp(definition: FunctionDefinition): Hono<AppEnv> {
   const app = createFunctionApp(definition.name);
-  let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get("/openapi.json", (c) => {
-    // Built on first request, not at start: it costs cold-start time nobody asked for.
-    document ??= functionsDocument([definition]);
-    return c.json(document);
-  });
-  const { routes } = definition;
-  for (const { doc, handler } of routes) {
+  const document = lazyDocument([definition]);
+  app.get("/openapi.json", (c) => c.json(document()));
+  for (const { doc, handler } of definition.routes) {
     // One registration per handler, in order: what `app.get(path, a, b)` does itself.
     for (const step of [...credentialChecks(doc), handler]) {
       app.on(doc.method.toUpperCase(), doc.path, step);

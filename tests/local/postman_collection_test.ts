@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { apiDocument } from "../../functions/_local/gateway.ts";
+import { apiDocument as builtDocument } from "../../functions/_local/gateway.ts";
 import {
   collectionUrl,
   exampleOf,
@@ -11,6 +11,7 @@ import {
 // deno-lint-ignore no-explicit-any
 type Item = any;
 
+const apiDocument = builtDocument();
 const collection = JSON.parse(await Deno.readTextFile(collectionUrl));
 
 function requests(items: Item[]): Item[] {
