@@ -9,13 +9,12 @@ import { functionsBasePath } from "../_shared/openapi.ts";
 
 export const apiReferencePath = `${functionsBasePath}/docs`;
 
+const javascript = "text/javascript; charset=utf-8";
+
 // Only what the page needs; the package also ships source maps and demo files.
 const assets: Record<string, { file: string; type: string }> = {
   "swagger-ui.css": { file: "swagger-ui.css", type: "text/css; charset=utf-8" },
-  "swagger-ui-bundle.js": {
-    file: "swagger-ui-bundle.js",
-    type: "text/javascript; charset=utf-8",
-  },
+  "swagger-ui-bundle.js": { file: "swagger-ui-bundle.js", type: javascript },
   "favicon.png": { file: "favicon-32x32.png", type: "image/png" },
 };
 
@@ -96,7 +95,7 @@ export async function serveApiReference(pathname: string): Promise<Response | nu
   if (!pathname.startsWith(`${apiReferencePath}/`)) return null;
   const name = pathname.slice(apiReferencePath.length + 1);
   if (name === "start.js") {
-    return respond(startScript, assets["swagger-ui-bundle.js"].type, "no-store");
+    return respond(startScript, javascript, "no-store");
   }
   if (!Object.hasOwn(assets, name)) return null;
   // The package is pinned in deno.json, so an asset changes only with a new release.
