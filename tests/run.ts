@@ -134,6 +134,10 @@ try {
   const bootstrapPassword = `bootstrap-${crypto.randomUUID()}`;
   server = await startTestServer(database.url, {
     LATCHKEY_CORS_ORIGINS: "https://app.example.test",
+    // As behind one proxy: tests name their client in X-Forwarded-For (support/http.ts).
+    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
+    // A tier with low self-service caps, for tests/http/security/review_findings_test.ts.
+    LATCHKEY_TIER_LIMITS: '{"capped": {"maxActiveKeys": 3, "maxRateLimitPerMinute": 100}}',
     LATCHKEY_ADMIN_KEY: adminKey,
     LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: bootstrapEmail,
     LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: bootstrapPassword,

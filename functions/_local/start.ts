@@ -4,6 +4,7 @@ import { latchkeyVersion } from "../_shared/version.ts";
 import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
 import { functionApps, functionsBasePath, gatewayHandler } from "./gateway.ts";
 import { applyMigrations } from "./migrate.ts";
+import { isLoopback, serveGateway } from "./serve.ts";
 import { describeSeedOutcome, runSeed, SeedRefused } from "./seed.ts";
 
 /**
@@ -26,26 +27,26 @@ try {
 }
 installRuntime({ config, sql });
 
-const server = Deno.serve({
-  hostname: config.LATCHKEY_HOST,
-  port: config.LATCHKEY_PORT,
-  onListen: ({ port }) => {
-    const host = config.LATCHKEY_HOST === "0.0.0.0" || config.LATCHKEY_HOST === "127.0.0.1"
-      ? "localhost"
-      : config.LATCHKEY_HOST;
-    const base = `http://${host}:${port}${functionsBasePath}`;
-    const lines = [
-      `Latchkey ${latchkeyVersion} (${config.LATCHKEY_ENV}) on Deno ${Deno.version.deno}`,
-      `  database    ${target.description}`,
-      `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
-      `  seed        ${seeded}`,
-      ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
-      `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
-      "Press Ctrl-C to stop.",
-    ];
-    console.log(lines.join("\n"));
-  },
-}, gatewayHandler);
+const server = serveGateway(config, gatewayHandler, (port) => {
+  const host = config.LATCHKEY_HOST === "0.0.0.0" || config.LATCHKEY_HOST === "127.0.0.1"
+    ? "localhost"
+    : config.LATCHKEY_HOST;
+  const base = `http://${host}:${port}${functionsBasePath}`;
+  const lines = [
+    `Latchkey ${latchkeyVersion} (${config.LATCHKEY_ENV}) on Deno ${Deno.version.deno}`,
+    `  database    ${target.description}`,
+    `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
+    `  seed        ${seeded}`,
+    ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
+    `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
+    ...(isLoopback(config.LATCHKEY_HOST) ? [] : [
+      `  deadlines   ${config.LATCHKEY_HEADER_TIMEOUT_SECONDS} s for request headers, ` +
+      `${config.LATCHKEY_REQUEST_TIMEOUT_SECONDS} s per request (one per connection)`,
+    ]),
+    "Press Ctrl-C to stop.",
+  ];
+  console.log(lines.join("\n"));
+});
 
 let stopping = false;
 async function stop(signal: Deno.Signal) {

@@ -5,7 +5,7 @@ import type { Config } from "./config.ts";
 import { constantTimeEqual, looksLikeSessionToken, sha256, sha256Hex } from "./crypto.ts";
 import { type RequestInfo, requestJson, type Sql } from "./database.ts";
 import { ApiError } from "./errors.ts";
-import { type AppContext, type AppEnv, asCaller, requestInfo } from "./http.ts";
+import { type AppContext, type AppEnv, asCaller, clientIp, requestInfo } from "./http.ts";
 import {
   type AdminPermission,
   adminPermissions,
@@ -116,6 +116,13 @@ export async function authenticateApiKey(
   const [row] = await sql<ApiKeyCheckRow[]>`
     select * from latchkey.authenticate_api_key(
       decode(${sha256Hex(key)}, 'hex'), ${requestJson(sql, request)})`;
+  // The function always returns a row; none means the connection died mid-answer (seen while
+  // PostgreSQL shut down under load), which is the database's state, not a bug of the request.
+  if (!row) {
+    throw new ApiError("database_unavailable", {
+      cause: new Error("the key check returned no row"),
+    });
+  }
   const rateLimit = row.remaining === null || row.rate_limit === null || !row.reset_at
     ? null
     : { limit: row.rate_limit, remaining: row.remaining, resetAt: row.reset_at.toISOString() };
@@ -201,28 +208,59 @@ function configuredAdminKeyDigest(config: Config): Uint8Array | null {
 }
 
 /** The static admin key as a principal: full admin, no user behind it. */
-function adminKeyPrincipal(config: Config, presented: string): Principal {
+const adminKeyPrincipal: Principal = {
+  kind: "admin_key",
+  userId: null,
+  role: "admin",
+  permissions: adminPermissions,
+  credentialId: null,
+  user: null,
+  session: null,
+  apiKey: null,
+  rateLimit: null,
+};
+
+function adminKeyThrottled(retryAfter: number): ApiError {
+  return new ApiError("too_many_requests", {
+    message: "Too many wrong X-Admin-Key attempts from this client; retry later.",
+    headers: { "Retry-After": String(retryAfter) },
+  });
+}
+
+/**
+ * Checks `X-Admin-Key` with one database call either way. A wrong key counts against the
+ * client (audited once per client per minute); past the limit every attempt from that client,
+ * right or wrong, answers 429, so a throttled guesser learns nothing. A right key's use is
+ * audited before the route runs: if it cannot be recorded, it does not happen.
+ */
+async function authenticateAdminKey(c: AppContext, presented: string): Promise<void> {
+  const { config, sql } = c.get("runtime");
   const expected = configuredAdminKeyDigest(config);
   if (!expected) {
     throw new ApiError("unauthorized", {
       message: "X-Admin-Key is not enabled here (set LATCHKEY_ADMIN_KEY_SHA256 to enable it).",
     });
   }
+  const client = clientIp(c) ?? "unknown";
+  const limit = config.LATCHKEY_ADMIN_KEY_MAX_FAILURES;
+  const window = `${config.LATCHKEY_ADMIN_KEY_FAILURE_WINDOW_MINUTES} minutes`;
   // Digests compared in constant time: neither content nor length of the key leaks.
   if (!constantTimeEqual(sha256(presented), expected)) {
+    const [{ retry_after }] = await sql<{ retry_after: number }[]>`
+      select latchkey.record_admin_key_failure(${client}, ${limit}, ${window}::interval,
+        ${requestJson(sql, requestInfo(c))}) as retry_after`;
+    if (retry_after > 0) throw adminKeyThrottled(retry_after);
     throw new ApiError("unauthorized", { message: "The X-Admin-Key is not valid." });
   }
-  return {
-    kind: "admin_key",
-    userId: null,
-    role: "admin",
-    permissions: adminPermissions,
-    credentialId: null,
-    user: null,
-    session: null,
-    apiKey: null,
-    rateLimit: null,
-  };
+  c.set("principal", adminKeyPrincipal);
+  await asCaller(c, async (tx) => {
+    const [{ retry_after }] = await tx<{ retry_after: number }[]>`
+      select latchkey.throttle_retry_after('admin_key', ${client}, ${limit}, ${window}::interval)
+          as retry_after,
+        latchkey.record_audit_event('admin_key.used', null, null,
+          jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text))`;
+    if (retry_after > 0) throw adminKeyThrottled(retry_after);
+  });
 }
 
 export interface AuthenticateOptions {
@@ -237,12 +275,7 @@ export function authenticate(options: AuthenticateOptions = {}) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const presentedAdminKey = options.adminKey ? c.req.header("x-admin-key") : undefined;
     if (presentedAdminKey !== undefined) {
-      const principal = adminKeyPrincipal(c.get("runtime").config, presentedAdminKey);
-      c.set("principal", principal);
-      // Audited before the route runs: if the use cannot be recorded, it does not happen.
-      await asCaller(c, (tx) =>
-        tx`select latchkey.record_audit_event('admin_key.used', null, null,
-          jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text))`);
+      await authenticateAdminKey(c, presentedAdminKey);
       await next();
       return;
     }

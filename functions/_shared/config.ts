@@ -78,6 +78,50 @@ export const configSchema = z.object({
   ).describe(
     "Comma-separated application scopes any user may put on their API keys (e.g. compile,deploy).",
   ),
+  LATCHKEY_MAX_ACTIVE_KEYS: integer(1, 10_000).default(25).describe(
+    "Active (unrevoked, unexpired) keys a user may hold through POST /keys; admin-issued keys " +
+      "are not capped.",
+  ),
+  LATCHKEY_MAX_RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600).describe(
+    "Highest rateLimitPerMinute a user may give their own key (admins may set up to 1,000,000).",
+  ),
+  LATCHKEY_TIER_LIMITS: z.string().default("{}").transform((text, context) => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      context.addIssue({ code: "custom", message: "expected JSON" });
+      return z.NEVER;
+    }
+  }).pipe(
+    z.record(
+      z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+      z.strictObject({
+        maxActiveKeys: z.number().int().min(1).max(10_000).optional(),
+        maxRateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+      }),
+      { error: 'expected {"<tier>": {"maxActiveKeys"?: n, "maxRateLimitPerMinute"?: n}}' },
+    ),
+  ).describe(
+    'Per-tier self-service caps over the two above, as JSON: {"pro": {"maxActiveKeys": 100, ' +
+      '"maxRateLimitPerMinute": 6000}}.',
+  ),
+  LATCHKEY_TRUSTED_PROXY_HOPS: integer(0, 10).default(0).describe(
+    "Proxies in front that append to X-Forwarded-For; the client IP (audit, throttling) is the " +
+      "entry that many hops from the right. 0: the connection's address, the header ignored.",
+  ),
+  LATCHKEY_ADMIN_KEY_MAX_FAILURES: integer(1, 10_000).default(10).describe(
+    "Wrong X-Admin-Key guesses one client may make within the window before it gets 429.",
+  ),
+  LATCHKEY_ADMIN_KEY_FAILURE_WINDOW_MINUTES: integer(1, 24 * 60).default(15).describe(
+    "Window, in minutes, of the X-Admin-Key throttle: after the burst, one guess per " +
+      "window/failures.",
+  ),
+  LATCHKEY_HEADER_TIMEOUT_SECONDS: integer(1, 300).default(10).describe(
+    "Local gateway beyond loopback: seconds a connection has to send its request headers.",
+  ),
+  LATCHKEY_REQUEST_TIMEOUT_SECONDS: integer(1, 3600).default(30).describe(
+    "Local gateway beyond loopback: seconds a connection (one request) may last in all.",
+  ),
   LATCHKEY_ADMIN_KEY: z.string().min(32, "use at least 32 characters").max(512).optional()
     .describe(
       "Static admin key accepted as X-Admin-Key on admin routes (unset: disabled). Prefer the _SHA256 form.",

@@ -60,8 +60,10 @@ export function usePreparedStatements(config: Config, url: string): boolean {
 }
 
 /**
- * Runs route queries as the caller: one transaction that switches to role `authenticated`
- * and sets the claims the RLS policies read, in a single statement, before `work` runs.
+ * Runs route queries as the caller: one transaction that switches to our own NOLOGIN role
+ * `latchkey_caller` and sets the caller the RLS policies read, in a single statement, before
+ * `work` runs. The caller lives in `latchkey.caller`, a setting of our namespace, not in
+ * `request.jwt.claims`, which PostgREST fills from any JWT a project accepts.
  */
 export async function withCaller<T>(
   sql: Sql,
@@ -69,8 +71,7 @@ export async function withCaller<T>(
   request: RequestInfo,
   work: (tx: Transaction) => Promise<T>,
 ): Promise<T> {
-  const claims = JSON.stringify({
-    role: "authenticated",
+  const caller = JSON.stringify({
     sub: principal?.userId ?? null,
     app_role: principal?.role ?? null,
     principal_kind: principal?.kind ?? "anonymous",
@@ -81,8 +82,8 @@ export async function withCaller<T>(
   });
   const result = await sql.begin(async (tx) => {
     await tx`
-      select set_config('role', 'authenticated', true),
-        set_config('request.jwt.claims', ${claims}, true),
+      select set_config('role', 'latchkey_caller', true),
+        set_config('latchkey.caller', ${caller}, true),
         set_config('latchkey.request', ${JSON.stringify(request)}, true)`;
     return await work(tx);
   });

@@ -25,6 +25,10 @@ export const errorCatalog = {
     status: 409,
     message: "This Idempotency-Key was already used with a different request.",
   },
+  key_limit_reached: {
+    status: 409,
+    message: "You hold as many active API keys as your tier allows; revoke one first.",
+  },
   last_admin: {
     status: 409,
     message:

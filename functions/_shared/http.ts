@@ -153,16 +153,31 @@ function toApiError(thrown: unknown): ApiError {
   return new ApiError("internal_error", { cause: thrown });
 }
 
+/** At most this many details in one answer: 7,000 unknown fields must not make a 400 KB error. */
+export const maxErrorDetails = 20;
+const maxDetailPathLength = 120;
+
+function detailPath(path: PropertyKey[]): string {
+  const text = path.map(String).join(".") || "(body)";
+  return text.length > maxDetailPathLength ? `${text.slice(0, maxDetailPathLength)}…` : text;
+}
+
 function detailsFrom(error: z.ZodError): ErrorDetail[] {
-  return error.issues.flatMap((issue) => {
+  const details = error.issues.flatMap((issue) => {
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => ({
-        path: [...issue.path, key].join("."),
+        path: detailPath([...issue.path, key]),
         message: "This field is not allowed here.",
       }));
     }
-    return [{ path: issue.path.join(".") || "(body)", message: issue.message }];
+    return [{ path: detailPath(issue.path), message: issue.message }];
   });
+  if (details.length <= maxErrorDetails) return details;
+  const shown = details.slice(0, maxErrorDetails - 1);
+  return [...shown, {
+    path: "(more)",
+    message: `${details.length - shown.length} more problems are not listed; fix these first.`,
+  }];
 }
 
 export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
@@ -215,13 +230,28 @@ function nulCharacters(path: string): ApiError {
   });
 }
 
+/**
+ * The client's address: the connection's, or with LATCHKEY_TRUSTED_PROXY_HOPS = n, the entry n
+ * hops from the right of X-Forwarded-For (each trusted proxy appends the address it saw; the
+ * entries left of those are whatever the client wrote, so trusting the first entry would let
+ * anyone pick their own address and slip every per-client throttle).
+ */
+export function clientIp(c: AppContext): string | null {
+  const remote = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr
+    ?.hostname ?? null;
+  const hops = c.get("runtime").config.LATCHKEY_TRUSTED_PROXY_HOPS;
+  if (hops === 0) return remote;
+  const chain = (c.req.header("x-forwarded-for") ?? "").split(",").map((hop) => hop.trim())
+    .filter(Boolean);
+  if (remote) chain.push(remote);
+  return chain[Math.max(0, chain.length - 1 - hops)]?.slice(0, 100) ?? null;
+}
+
 /** The request's id and origin, as stored with the audit events it causes. */
 export function requestInfo(c: AppContext): RequestInfo {
-  const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
-  const remote = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;
   return {
     requestId: c.get("requestId"),
-    ip: forwarded || remote?.hostname || null,
+    ip: clientIp(c),
     userAgent: c.req.header("user-agent")?.slice(0, 500) ?? null,
   };
 }

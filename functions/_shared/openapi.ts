@@ -71,6 +71,12 @@ function standardResponses(doc: RouteDoc): Record<number, string> {
       check === "adminKey" ? " A wrong X-Admin-Key is refused the same way." : "",
     );
   }
+  if (check === "adminKey") {
+    responses[429] = errorDescription(
+      "too_many_requests",
+      " After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when).",
+    );
+  }
   if (doc.permission) {
     responses[403] = errorDescription("forbidden", ` It needs \`${doc.permission}\`.`);
   } else if (check === "sessionOnly") {

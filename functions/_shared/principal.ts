@@ -61,6 +61,11 @@ export function isRole(value: string): value is Role {
   return (roles as readonly string[]).includes(value);
 }
 
+/** A role read from the database; anything unknown counts as the most powerful, so it is never under-protected. */
+export function asRole(value: string | null): Role {
+  return value !== null && isRole(value) ? value : "admin";
+}
+
 export function isAdminPermission(scope: string): scope is AdminPermission {
   return (adminPermissions as readonly string[]).includes(scope);
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Config } from "./config.ts";
 import { isRole, type Role, type UserProfile } from "./principal.ts";
 import { passwordLength } from "./passwords.ts";
 
@@ -21,6 +22,20 @@ export function userProfile(row: UserRow): UserProfile {
     tier: row.tier,
     createdAt: row.created_at.toISOString(),
   };
+}
+
+/**
+ * The domain of bootstrap service accounts (`deno task bootstrap -- --service-account <name>`):
+ * nobody may take an address there, or the task would find a stranger's account in its way.
+ * The database refuses it too (users_service_account_domain_reserved).
+ */
+export const serviceAccountDomain = "service-accounts.latchkey.invalid";
+
+/** Whether an address is kept from sign-up and from accounts made through the API. */
+export function isReservedEmail(config: Config, email: string): boolean {
+  const address = email.toLowerCase();
+  const bootstrapAdmin = config.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL?.toLowerCase();
+  return address === bootstrapAdmin || address.endsWith(`@${serviceAccountDomain}`);
 }
 
 // Examples appear in the OpenAPI document, the API reference page and the Postman collection.

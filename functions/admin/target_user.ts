@@ -2,6 +2,8 @@ import type { Transaction } from "../_shared/database.ts";
 import { ApiError } from "../_shared/errors.ts";
 import type { AppContext } from "../_shared/http.ts";
 import { pathId } from "../_shared/ids.ts";
+import { requireReach } from "../_shared/reach.ts";
+import { adminUserColumns, type AdminUserRow, userProfile } from "../_shared/users.ts";
 
 export const noSuchUserText = "No such user.";
 
@@ -16,4 +18,31 @@ export function targetUserId(c: AppContext): string {
 export async function requireUserExists(tx: Transaction, id: string): Promise<void> {
   const [user] = await tx`select 1 from latchkey.users where id = ${id}`;
   if (!user) throw noSuchUser();
+}
+
+/**
+ * The account a change is about: 404 when there is none (or the caller may not see it), 403
+ * when its role holds a permission the caller lacks (`action` names the change in that
+ * answer). `lock` holds the row until the transaction ends; locking needs users:write.
+ */
+export async function userWithinReach(
+  c: AppContext,
+  tx: Transaction,
+  id: string,
+  action: string,
+  { lock = false } = {},
+): Promise<AdminUserRow> {
+  const [user] = await tx<AdminUserRow[]>`
+    select ${tx(adminUserColumns)} from latchkey.users where id = ${id}`;
+  if (!user) throw noSuchUser();
+  requireReach(c.get("principal"), userProfile(user).role, action);
+  // Locked only now: the lock needs the update policy, which hides accounts beyond the
+  // caller's reach, and the answer above should say so rather than 404.
+  if (lock) {
+    const [locked] = await tx<AdminUserRow[]>`
+      select ${tx(adminUserColumns)} from latchkey.users where id = ${id} for update`;
+    if (!locked) throw noSuchUser();
+    return locked;
+  }
+  return user;
 }

@@ -266,6 +266,8 @@ const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boo
 const benchAdmin = { email: "bench-admin@example.test", password: `bench-${crypto.randomUUID()}` };
 const serverEnv: Record<string, string> = {
   LATCHKEY_LOG_LEVEL: logLevel,
+  // The bench keys must never be rate limited (self-service keys are capped at 600 a minute).
+  LATCHKEY_MAX_RATE_LIMIT_PER_MINUTE: "1000000",
   LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: benchAdmin.email,
   LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: benchAdmin.password,
 };

@@ -4,6 +4,7 @@ import {
   call,
   createKey,
   defaultPassword,
+  issueKey,
   signUp,
   uniqueEmail,
   verifyKey,
@@ -72,7 +73,7 @@ Deno.test("50 parallel sign-ups with one email create exactly one account", asyn
 
 Deno.test("no request succeeds with a key after its revocation commits", async () => {
   const owner = await signUp("revoke-race");
-  const created = await createKey(owner.token, { name: "racy", rateLimitPerMinute: 100000 });
+  const created = await issueKey(owner.id, { name: "racy", rateLimitPerMinute: 100000 });
   let revokedAt = Infinity;
   const uses: { status: number; startedAt: number }[] = [];
   let stop = false;

@@ -12,8 +12,8 @@ insert into latchkey.api_keys (id, user_id, name, key_prefix, key_hash) values
   ('77777777-0000-4000-8000-000000000001', '77777777-7777-4777-8777-777777777777', 'lee key',
     'lk_leeleelee', sha256('lee-key'));
 
-set local role authenticated;
-select set_config('request.jwt.claims',
+set local role latchkey_caller;
+select set_config('latchkey.caller',
   '{"sub": "66666666-6666-4666-8666-666666666666", "app_role": "user"}', true);
 
 select results_eq(
@@ -71,8 +71,10 @@ select throws_ok(
   '42501', null, 'the hot-path function is not callable by API roles'
 );
 
-select set_config('request.jwt.claims',
-  '{"sub": "88888888-8888-4888-8888-888888888888", "app_role": "support"}', true);
+select set_config('latchkey.caller',
+  '{"sub": "88888888-8888-4888-8888-888888888888", "app_role": "support",
+    "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"]}',
+  true);
 select is(
   (select count(*)::int from latchkey.api_keys where name in ('kim key', 'lee key')), 2,
   'support reads every key'

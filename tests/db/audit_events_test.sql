@@ -24,8 +24,8 @@ select throws_ok(
   '42501', null, 'the table owner cannot truncate audit events'
 );
 
-set local role authenticated;
-select set_config('request.jwt.claims',
+set local role latchkey_caller;
+select set_config('latchkey.caller',
   '{"sub": "44444444-4444-4444-8444-444444444444", "app_role": "user", "principal_kind": "session"}',
   true);
 select set_config('latchkey.request', '{"requestId": "uma-request"}', true);
@@ -43,8 +43,10 @@ select lives_ok(
   'a user records events through record_audit_event'
 );
 
-select set_config('request.jwt.claims',
-  '{"sub": "55555555-5555-4555-8555-555555555555", "app_role": "admin", "principal_kind": "session"}',
+select set_config('latchkey.caller',
+  '{"sub": "55555555-5555-4555-8555-555555555555", "app_role": "admin",
+    "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke",
+      "audit:read", "users:write", "keys:write", "roles:write"], "principal_kind": "session"}',
   true);
 select results_eq(
   $$select actor_kind, actor_user_id from latchkey.audit_events where request_id = 'uma-request'$$,

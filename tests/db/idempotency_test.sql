@@ -7,8 +7,8 @@ insert into latchkey.idempotency_records (owner, idempotency_key, request_hash) 
   ('11111111-1111-4111-8111-111111111111', 'mine', sha256('a')),
   ('22222222-2222-4222-8222-222222222222', 'theirs', sha256('b'));
 
-set local role authenticated;
-select set_config('request.jwt.claims',
+set local role latchkey_caller;
+select set_config('latchkey.caller',
   '{"sub": "11111111-1111-4111-8111-111111111111", "app_role": "user"}', true);
 
 select results_eq(

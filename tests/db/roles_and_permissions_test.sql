@@ -21,11 +21,13 @@ insert into latchkey.users (id, email, name, role) values
   ('a1a1a1a1-0000-4000-8000-000000000002', 'pat@roles.test', 'Pat', 'user'),
   ('a1a1a1a1-0000-4000-8000-000000000003', 'sam@roles.test', 'Sam', 'support');
 
-set local role authenticated;
+set local role latchkey_caller;
 
 -- Support: reads users, cannot change roles or anything else about them.
-select set_config('request.jwt.claims',
-  '{"sub": "a1a1a1a1-0000-4000-8000-000000000003", "app_role": "support"}', true);
+select set_config('latchkey.caller',
+  '{"sub": "a1a1a1a1-0000-4000-8000-000000000003", "app_role": "support",
+    "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"]}',
+  true);
 select isnt_empty(
   $$select 1 from latchkey.users where id = 'a1a1a1a1-0000-4000-8000-000000000002'$$,
   'support can read users'
@@ -37,7 +39,7 @@ select is_empty(
 );
 
 -- An admin's key scoped to users:read: the role would allow writes, the scopes do not.
-select set_config('request.jwt.claims',
+select set_config('latchkey.caller',
   '{"sub": "a1a1a1a1-0000-4000-8000-000000000001", "app_role": "admin",
     "principal_kind": "api_key", "permissions": ["users:read"]}', true);
 select isnt_empty(
@@ -55,7 +57,7 @@ select is_empty(
 );
 
 -- A full admin, without roles:write in its permissions: the trigger refuses role changes.
-select set_config('request.jwt.claims',
+select set_config('latchkey.caller',
   '{"sub": "a1a1a1a1-0000-4000-8000-000000000001", "app_role": "admin",
     "permissions": ["users:read", "users:write"]}', true);
 select throws_ok(

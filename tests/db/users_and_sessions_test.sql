@@ -22,9 +22,9 @@ select throws_ok(
 );
 
 -- Alice, a user, through the API role.
-set local role authenticated;
-select set_config('request.jwt.claims',
-  '{"sub": "11111111-1111-4111-8111-111111111111", "role": "authenticated", "app_role": "user"}',
+set local role latchkey_caller;
+select set_config('latchkey.caller',
+  '{"sub": "11111111-1111-4111-8111-111111111111", "app_role": "user"}',
   true);
 
 select results_eq(
@@ -91,8 +91,9 @@ select throws_ok(
 );
 
 -- Sam, support: reads everyone, changes no one.
-select set_config('request.jwt.claims',
-  '{"sub": "33333333-3333-4333-8333-333333333333", "role": "authenticated", "app_role": "support"}',
+select set_config('latchkey.caller',
+  '{"sub": "33333333-3333-4333-8333-333333333333", "app_role": "support",
+    "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"]}',
   true);
 select is(
   (select count(*)::int from latchkey.users where email like '%@db.test'), 3,

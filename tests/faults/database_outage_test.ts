@@ -35,6 +35,8 @@ Deno.test({
     const server = await startTestServer(cluster.url, {
       LATCHKEY_LOG_LEVEL: "info",
       LATCHKEY_DB_STATEMENT_TIMEOUT_MS: "1000",
+      // The survivor key below must never be rate limited.
+      LATCHKEY_MAX_RATE_LIMIT_PER_MINUTE: "100000",
     });
     const api = `${server.baseUrl}/functions/v1`;
     let running = true;

@@ -25,6 +25,16 @@ export interface CallResult {
   body: any;
 }
 
+/**
+ * A client address of its own (TEST-NET-2/3 ranges). The test server trusts one proxy hop, so
+ * `X-Forwarded-For` is the client it sees: tests of per-client throttles name their client,
+ * every other request comes from a new one and no test is throttled by another's traffic.
+ */
+export function testClient(): { "x-forwarded-for": string } {
+  const byte = () => Math.floor(Math.random() * 256);
+  return { "x-forwarded-for": `198.51.${byte()}.${byte()}` };
+}
+
 /** One HTTP request to a function route (`/auth/sign-up/email`), body parsed as JSON. */
 export async function call(
   method: string,
@@ -37,6 +47,7 @@ export async function call(
     ),
   );
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (!("x-forwarded-for" in (options.headers ?? {}))) Object.assign(headers, testClient());
   let body: BodyInit | undefined = options.rawBody;
   if (options.body !== undefined) {
     headers["content-type"] ??= "application/json";
@@ -175,6 +186,18 @@ export async function createKey(
     rateLimitPerMinute: number;
     expiresAt: string | null;
   };
+}
+
+/**
+ * A key for `userId` issued with the X-Admin-Key: for tests that need more than self-service
+ * keys may have (a rate limit above the cap). Returns the 201 body, with the secret.
+ */
+export async function issueKey(userId: string, body: Record<string, unknown>) {
+  const result = await asAdminKey("POST", "/admin/keys", {
+    body: { userId, keyType: "human", ...body },
+  });
+  if (result.status !== 201) throw new Error(`key issue failed: ${JSON.stringify(result.body)}`);
+  return result.body as { id: string; key: string; keyPrefix: string; scopes: string[] };
 }
 
 export async function verifyKey(key: string, scope?: string): Promise<CallResult> {

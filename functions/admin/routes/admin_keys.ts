@@ -5,7 +5,8 @@ import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
 import { listPage, pageQuery } from "../../_shared/pagination.ts";
-import { isRole } from "../../_shared/principal.ts";
+import { asRole, isRole } from "../../_shared/principal.ts";
+import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
@@ -56,22 +57,28 @@ export const createKeyBody = z.strictObject({
   message: "expiresAt must be in the future.",
 });
 
-// Admin-issued scopes may include admin permissions, as far as the owner's role grants them;
-// they are checked against the owner's role again on every use.
+// Admin-issued scopes may include admin permissions, as far as the owner's role grants them and
+// the caller holds them itself; they are checked against the owner's role again on every use.
+// A key for another account whose role holds more than the caller needs roles:write as well:
+// a key is a way into that account.
 export const createKeyRoute = defineRoute({
   method: "post",
   path: "/keys",
   summary: "Create a key for any user (keyType human, ci or integration)",
   auth: adminCredentials,
   permission: "keys:write",
+  permissionNote: "; admin scopes only those the caller holds, and roles:write for an account " +
+    "whose role holds a permission the caller lacks",
   body: createKeyBody,
   responses: {
     201: "The key's metadata with `key` (once) and `keyType`.",
     400: "Invalid body, unknown user or scopes beyond the owner's role.",
+    403: "Scopes the caller does not hold, or an owner beyond its reach without roles:write.",
     409: "Idempotency-Key reused with another request.",
   },
 }, async (c, { body }) => {
   const { config } = c.get("runtime");
+  const principal = c.get("principal");
   const keyType = body.keyType ?? "integration";
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
   const expiresAt = body.expiresAt
@@ -80,14 +87,19 @@ export const createKeyRoute = defineRoute({
     ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
     : null;
   return await respondIdempotently(c, async (tx) => {
-    const [owner] = await tx<{ role: string }[]>`
-        select role from latchkey.users where id = ${body.userId}`;
-    if (!owner || !isRole(owner.role)) {
+    // Through the definer function: a key writer need not be a reader of users.
+    const [owner] = await tx<{ role: string | null }[]>`
+        select latchkey.user_role(${body.userId}) as role`;
+    if (!owner.role || !isRole(owner.role)) {
       throw new ApiError("validation_failed", {
         details: [{ path: "userId", message: "No such user." }],
       });
     }
     const scopes = checkedScopes(config, owner.role, body.scopes);
+    requireHeldScopes(principal, scopes);
+    if (body.userId !== principal.userId && !principal.permissions.includes("roles:write")) {
+      requireReach(principal, owner.role, "Minting a key without roles:write");
+    }
     const [created] = await tx<ApiKeyRow[]>`
         insert into latchkey.api_keys (
           user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at
@@ -116,14 +128,25 @@ export const revokeKeyRoute = defineRoute({
   summary: "Revoke any key",
   auth: adminCredentials,
   permission: "keys:revoke",
-  responses: { 200: "`{success: true, id, revokedAt}`.", 404: "No such key." },
+  permissionNote: "; the caller must hold every permission of the owner's role",
+  responses: {
+    200: "`{success: true, id, revokedAt}`.",
+    403: "The owner's role holds a permission the caller lacks (the message names it).",
+    404: "No such key.",
+  },
 }, async (c) => {
   const id = pathId(c.req.param("id"), "No such API key.");
   return await respondIdempotently(c, async (tx) => {
-    const [key] = await tx<{ revoked_at: Date | null }[]>`
-        select revoked_at from latchkey.api_keys where id = ${id} for update`;
+    // Read, then checked, then locked: the lock needs the revoke policy, which hides keys of
+    // owners beyond the caller's reach, and the answer should say why, not 404.
+    const [key] = await tx<{ owner_role: string }[]>`
+        select latchkey.user_role(user_id) as owner_role from latchkey.api_keys where id = ${id}`;
     if (!key) throw new ApiError("not_found", { message: "No such API key." });
-    let revokedAt = key.revoked_at;
+    requireReach(c.get("principal"), asRole(key.owner_role), "Revoking a key");
+    const [locked] = await tx<{ revoked_at: Date | null }[]>`
+        select revoked_at from latchkey.api_keys where id = ${id} for update`;
+    if (!locked) throw new ApiError("not_found", { message: "No such API key." });
+    let revokedAt = locked.revoked_at;
     if (!revokedAt) {
       [{ revoked_at: revokedAt }] = await tx<{ revoked_at: Date }[]>`
           update latchkey.api_keys set revoked_at = now() where id = ${id} returning revoked_at`;

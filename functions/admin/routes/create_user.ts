@@ -11,8 +11,10 @@ import {
   emailSchema,
   nameSchema,
   passwordSchema,
+  serviceAccountDomain,
   tierSchema,
 } from "../../_shared/users.ts";
+import { requireReach } from "../../_shared/reach.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -48,14 +50,30 @@ export const createUserRoute = defineRoute({
   summary: "Create a user or a service account; Idempotency-Key honoured",
   auth: adminCredentials,
   permission: "users:write",
-  permissionNote: "and roles:write to give a role",
+  permissionNote: "and roles:write to give a role, which the caller must itself hold in full",
   body: createUserBody,
-  responses: { 201: "`{user}`.", 409: "The email exists, or Idempotency-Key reused." },
+  responses: {
+    201: "`{user}`.",
+    400: "Invalid body, or an address in the reserved service-account domain.",
+    403: "A role without roles:write, or a role holding a permission the caller lacks.",
+    409: "The email exists, or Idempotency-Key reused.",
+  },
 }, async (c, { body }) => {
   const role = body.role ?? "user";
-  if (role !== "user" && !c.get("principal").permissions.includes("roles:write")) {
+  const principal = c.get("principal");
+  if (role !== "user" && !principal.permissions.includes("roles:write")) {
     throw new ApiError("forbidden", {
       message: "Giving a role needs the roles:write permission.",
+    });
+  }
+  requireReach(principal, role, "Creating an account");
+  if (body.email.toLowerCase().endsWith(`@${serviceAccountDomain}`)) {
+    throw new ApiError("validation_failed", {
+      details: [{
+        path: "email",
+        message: `Addresses at ${serviceAccountDomain} are reserved for bootstrap service ` +
+          "accounts (deno task bootstrap -- --service-account <name>).",
+      }],
     });
   }
   const passwordHash = body.password ? await hashPassword(body.password) : null;

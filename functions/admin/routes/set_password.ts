@@ -3,7 +3,7 @@ import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
-import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
+import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -19,15 +19,14 @@ export const setPasswordRoute = defineRoute({
   responses: {
     200: "`{success: true}`.",
     400: "Invalid body, or a service account (which has no password).",
+    403: "The account's role holds a permission the caller lacks (the message names it).",
     404: noSuchUserText,
   },
 }, async (c, { body: { newPassword } }) => {
   const id = targetUserId(c);
   const passwordHash = await hashPassword(newPassword);
   return await respondIdempotently(c, async (tx) => {
-    const [user] = await tx<{ is_service_account: boolean }[]>`
-        select is_service_account from latchkey.users where id = ${id} for update`;
-    if (!user) throw noSuchUser();
+    const user = await userWithinReach(c, tx, id, "Setting a password", { lock: true });
     if (user.is_service_account) {
       throw new ApiError("validation_failed", {
         message: "Service accounts have no password; give them API keys instead.",

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ApiError } from "../../_shared/errors.ts";
 import { asCaller } from "../../_shared/http.ts";
 import { roles } from "../../_shared/principal.ts";
+import { requireReach } from "../../_shared/reach.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
@@ -9,7 +10,7 @@ import {
   nameSchema,
   tierSchema,
 } from "../../_shared/users.ts";
-import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
+import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -37,10 +38,12 @@ export const updateUserRoute = defineRoute({
   summary: "Change name, role, tier or ban",
   auth: adminCredentials,
   permission: "users:write",
-  permissionNote: "and roles:write to change a role",
+  permissionNote: "and roles:write to change a role; the caller must hold every permission of " +
+    "the account's role, and of a role it gives",
   body: updateUserBody,
   responses: {
     200: "`{user}`.",
+    403: "A role change without roles:write, or an account or role beyond the caller's reach.",
     404: noSuchUserText,
     409: "The last active admin cannot be demoted or banned.",
   },
@@ -53,9 +56,9 @@ export const updateUserRoute = defineRoute({
     });
   }
   const updated = await asCaller(c, async (tx) => {
-    const [before] = await tx<AdminUserRow[]>`
-        select ${tx(adminUserColumns)} from latchkey.users where id = ${id} for update`;
-    if (!before) return null;
+    const before = await userWithinReach(c, tx, id, "Changing an account", { lock: true });
+    // Nor may a caller make anyone more than itself.
+    if (body.role) requireReach(principal, body.role, "Giving a role");
     const banning = body.banned === true && before.banned_at === null;
     const [after] = await tx<AdminUserRow[]>`
         update latchkey.users set
@@ -84,6 +87,5 @@ export const updateUserRoute = defineRoute({
             'revokedSessions', ${revokedSessions}::int))`;
     return after;
   });
-  if (!updated) throw noSuchUser();
   return c.json({ user: adminUserView(updated) });
 });

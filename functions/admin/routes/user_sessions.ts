@@ -1,6 +1,11 @@
 import { asCaller } from "../../_shared/http.ts";
 import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
-import { noSuchUserText, requireUserExists, targetUserId } from "../target_user.ts";
+import {
+  noSuchUserText,
+  requireUserExists,
+  targetUserId,
+  userWithinReach,
+} from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -29,11 +34,15 @@ export const revokeUserSessionsRoute = defineRoute({
   summary: "Revoke all of a user's sessions",
   auth: adminCredentials,
   permission: "sessions:revoke",
-  responses: { 200: "`{success: true, revoked}`.", 404: noSuchUserText },
+  responses: {
+    200: "`{success: true, revoked}`.",
+    403: "The account's role holds a permission the caller lacks (the message names it).",
+    404: noSuchUserText,
+  },
 }, async (c) => {
   const id = targetUserId(c);
   const revoked = await asCaller(c, async (tx) => {
-    await requireUserExists(tx, id);
+    await userWithinReach(c, tx, id, "Revoking sessions");
     const rows = await tx`
         update latchkey.sessions set revoked_at = now()
         where user_id = ${id} and revoked_at is null and expires_at > now()

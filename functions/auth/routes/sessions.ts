@@ -6,7 +6,7 @@ export const sessionsRoute = defineRoute({
   method: "get",
   path: "/sessions",
   summary: "The caller's active sessions",
-  auth: ["session", "apiKey"],
+  auth: ["session"],
   responses: { 200: "`{sessions}` (no tokens)." },
 }, async (c) => {
   const principal = c.get("principal");

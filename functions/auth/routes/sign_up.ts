@@ -3,7 +3,7 @@ import { requestJson, sqlState } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { requestInfo } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
-import { emailSchema, nameSchema, passwordSchema } from "../../_shared/users.ts";
+import { emailSchema, isReservedEmail, nameSchema, passwordSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
@@ -29,12 +29,10 @@ export const signUpRoute = defineRoute({
   const { sql, config } = c.get("runtime");
   // Hash before touching the database, so a taken email answers no faster than a new one.
   const passwordHash = await hashPassword(body.password);
-  // The bootstrap admin's email is reserved for the seed: a stranger who signs up first must
-  // not end up owning it (and the answer is the one a taken email gets).
-  const reserved = config.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL;
-  if (reserved && reserved.toLowerCase() === body.email.toLowerCase()) {
-    throw new ApiError("email_unavailable");
-  }
+  // The bootstrap admin's email and the service-account domain are reserved for the seed and
+  // the bootstrap task: a stranger who signs up first must not end up owning them (and the
+  // answer is the one a taken email gets).
+  if (isReservedEmail(config, body.email)) throw new ApiError("email_unavailable");
   const grant = newSessionGrant(config);
   let row: SessionStartRow;
   try {

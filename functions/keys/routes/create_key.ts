@@ -1,9 +1,13 @@
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";
+import { selfServiceLimits } from "../self_service_limits.ts";
+
+const defaultRateLimitPerMinute = 60;
 
 export const createKeyBody = z.strictObject({
   name: z.string().trim().min(1, "Name the key.").max(200).meta({ examples: ["ci deploy"] }),
@@ -21,28 +25,53 @@ export const createKeyRoute = defineRoute({
   body: createKeyBody,
   responses: {
     201: "The key's metadata and `key`, the secret (null on an idempotent replay).",
-    400: "Invalid body or unknown scopes (the message lists the allowed ones).",
+    400: "Invalid body, unknown scopes (the message lists the allowed ones), or a rate limit " +
+      "above the tier's cap.",
     403: "An API key cannot mint API keys: sign in for a session.",
-    409: "Idempotency-Key reused with another request.",
+    409: "`key_limit_reached`: as many active keys as the tier allows; or Idempotency-Key " +
+      "reused with another request.",
   },
 }, async (c, { body }) => {
   const principal = c.get("principal");
   const { config } = c.get("runtime");
 
   const scopes = checkedScopes(config, principal.role, body.scopes);
+  const limits = selfServiceLimits(config, principal.user?.tier ?? "");
+  const rateLimitPerMinute = body.rateLimitPerMinute ??
+    Math.min(defaultRateLimitPerMinute, limits.maxRateLimitPerMinute);
+  if (rateLimitPerMinute > limits.maxRateLimitPerMinute) {
+    throw new ApiError("validation_failed", {
+      details: [{
+        path: "rateLimitPerMinute",
+        message: `At most ${limits.maxRateLimitPerMinute} on your tier.`,
+      }],
+    });
+  }
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
   const expiresAt = body.expiresInDays
     ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
     : null;
   // Idempotency-Key replays answer `key: null`: the secret is never stored, so never replayed.
   return await respondIdempotently(c, async (tx) => {
+    // One key creation per user at a time, so parallel requests cannot slip past the cap.
+    await tx`select pg_advisory_xact_lock(hashtext('latchkey.keys'), hashtext(${principal.userId}))`;
+    const [{ active }] = await tx<{ active: number }[]>`
+      select count(*)::int as active from latchkey.api_keys
+      where user_id = ${principal.userId} and revoked_at is null
+        and (expires_at is null or expires_at > now())`;
+    if (active >= limits.maxActiveKeys) {
+      throw new ApiError("key_limit_reached", {
+        message: `You hold ${active} active API keys, the most your tier allows; revoke one ` +
+          "first.",
+      });
+    }
     const [created] = await tx<ApiKeyRow[]>`
       insert into latchkey.api_keys (
         user_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at
       ) values (
         ${principal.userId}, ${body.name}, ${generated.keyPrefix},
         decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[],
-        ${body.rateLimitPerMinute ?? 60}, ${expiresAt}
+        ${rateLimitPerMinute}, ${expiresAt}
       )
       returning ${tx(apiKeyColumns)}`;
     await tx`

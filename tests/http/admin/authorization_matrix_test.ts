@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   adminKey,
+  asAdminKey,
   call,
   type CallOptions,
   createAccount,
@@ -25,6 +26,8 @@ type Caller =
   | "admin session"
   | "admin key (all scopes)"
   | "admin key (users:read)"
+  | "admin key (keys:write)"
+  | "admin key (users:read, users:write)"
   | "X-Admin-Key"
   | "wrong X-Admin-Key";
 
@@ -37,12 +40,28 @@ const callers: Caller[] = [
   "admin session",
   "admin key (all scopes)",
   "admin key (users:read)",
+  "admin key (keys:write)",
+  "admin key (users:read, users:write)",
   "X-Admin-Key",
   "wrong X-Admin-Key",
 ];
 
 const supportScopes = ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"];
 const allAdminScopes = [...supportScopes, "users:write", "keys:write", "roles:write"];
+
+/** Another admin (a person, so it has a password and can be given one), by the X-Admin-Key. */
+async function adminTarget(): Promise<string> {
+  const created = await asAdminKey("POST", "/admin/users", {
+    body: {
+      email: `target-admin-${crypto.randomUUID()}@example.test`,
+      name: "Target admin",
+      password: "the target admin's password",
+      role: "admin",
+    },
+  });
+  if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
+  return created.body.user.id;
+}
 
 async function credentials(): Promise<Record<Caller, Record<string, string>>> {
   const user = await signUp("matrix-user");
@@ -52,6 +71,11 @@ async function credentials(): Promise<Record<Caller, Record<string, string>>> {
   const supportKey = await createKey(support.token, { name: "support key", scopes: supportScopes });
   const adminFull = await createKey(admin.token, { name: "all", scopes: allAdminScopes });
   const adminRead = await createKey(admin.token, { name: "read", scopes: ["users:read"] });
+  const adminKeysWrite = await createKey(admin.token, { name: "mint", scopes: ["keys:write"] });
+  const adminUsersWrite = await createKey(admin.token, {
+    name: "users",
+    scopes: ["users:read", "users:write"],
+  });
   return {
     "anonymous": {},
     "user session": { authorization: `Bearer ${user.token}` },
@@ -61,6 +85,8 @@ async function credentials(): Promise<Record<Caller, Record<string, string>>> {
     "admin session": { authorization: `Bearer ${admin.token}` },
     "admin key (all scopes)": { authorization: `Bearer ${adminFull.key}` },
     "admin key (users:read)": { "x-api-key": adminRead.key },
+    "admin key (keys:write)": { "x-api-key": adminKeysWrite.key },
+    "admin key (users:read, users:write)": { "x-api-key": adminUsersWrite.key },
     "X-Admin-Key": { "x-admin-key": adminKey },
     "wrong X-Admin-Key": { "x-admin-key": `${adminKey}-wrong` },
   };
@@ -68,7 +94,8 @@ async function credentials(): Promise<Record<Caller, Record<string, string>>> {
 
 interface Route {
   name: string;
-  permission: string;
+  /** Every permission the caller must hold: the route's, and those of an account above it. */
+  permissions: string[];
   /** Builds a fresh request (its own target), so mutating cells do not affect each other. */
   request: () => Promise<[string, string, CallOptions?]>;
   success: number;
@@ -77,13 +104,13 @@ interface Route {
 const routes: Route[] = [
   {
     name: "GET /admin/users",
-    permission: "users:read",
+    permissions: ["users:read"],
     request: () => Promise.resolve(["GET", "/admin/users?limit=5"]),
     success: 200,
   },
   {
     name: "POST /admin/users",
-    permission: "users:write",
+    permissions: ["users:write"],
     request: () =>
       Promise.resolve([
         "POST",
@@ -100,13 +127,13 @@ const routes: Route[] = [
   },
   {
     name: "GET /admin/users/:id",
-    permission: "users:read",
+    permissions: ["users:read"],
     request: async () => ["GET", `/admin/users/${await createServiceAccount()}`],
     success: 200,
   },
   {
     name: "PATCH /admin/users/:id",
-    permission: "users:write",
+    permissions: ["users:write"],
     request: async () => [
       "PATCH",
       `/admin/users/${await createServiceAccount()}`,
@@ -116,7 +143,7 @@ const routes: Route[] = [
   },
   {
     name: "POST /admin/users/:id/password",
-    permission: "users:write",
+    permissions: ["users:write"],
     request: async () => [
       "POST",
       `/admin/users/${(await signUp("matrix-target")).id}/password`,
@@ -126,19 +153,19 @@ const routes: Route[] = [
   },
   {
     name: "DELETE /admin/users/:id",
-    permission: "users:write",
+    permissions: ["users:write"],
     request: async () => ["DELETE", `/admin/users/${await createServiceAccount()}`],
     success: 200,
   },
   {
     name: "GET /admin/users/:id/sessions",
-    permission: "users:read",
+    permissions: ["users:read"],
     request: async () => ["GET", `/admin/users/${(await signUp("matrix-sessions")).id}/sessions`],
     success: 200,
   },
   {
     name: "DELETE /admin/users/:id/sessions",
-    permission: "sessions:revoke",
+    permissions: ["sessions:revoke"],
     request: async () => [
       "DELETE",
       `/admin/users/${(await signUp("matrix-revoke")).id}/sessions`,
@@ -147,13 +174,13 @@ const routes: Route[] = [
   },
   {
     name: "GET /admin/keys",
-    permission: "keys:read",
+    permissions: ["keys:read"],
     request: () => Promise.resolve(["GET", "/admin/keys?limit=5"]),
     success: 200,
   },
   {
     name: "POST /admin/keys",
-    permission: "keys:write",
+    permissions: ["keys:write"],
     request: async () => [
       "POST",
       "/admin/keys",
@@ -163,7 +190,7 @@ const routes: Route[] = [
   },
   {
     name: "POST /admin/keys/:id/revoke",
-    permission: "keys:revoke",
+    permissions: ["keys:revoke"],
     request: async () => {
       const owner = await signUp("matrix-key-owner");
       const key = await createKey(owner.token);
@@ -171,9 +198,58 @@ const routes: Route[] = [
     },
     success: 200,
   },
+  // The cells that found the escalations of the 2026-11-24 review: an account above the caller
+  // needs every permission its role holds, and a key grants only what its maker holds.
+  {
+    name: "POST /admin/users/:id/password (an admin)",
+    permissions: allAdminScopes,
+    request: async () => [
+      "POST",
+      `/admin/users/${await adminTarget()}/password`,
+      { body: { newPassword: "a new password set by an admin" } },
+    ],
+    success: 200,
+  },
+  {
+    name: "PATCH /admin/users/:id (ban an admin)",
+    permissions: allAdminScopes,
+    request: async () => [
+      "PATCH",
+      `/admin/users/${await adminTarget()}`,
+      { body: { banned: true } },
+    ],
+    success: 200,
+  },
+  {
+    name: "DELETE /admin/users/:id/sessions (an admin)",
+    permissions: allAdminScopes,
+    request: async () => ["DELETE", `/admin/users/${await adminTarget()}/sessions`],
+    success: 200,
+  },
+  {
+    name: "POST /admin/keys/:id/revoke (an admin's key)",
+    permissions: allAdminScopes,
+    request: async () => {
+      const key = await asAdminKey("POST", "/admin/keys", {
+        body: { userId: await adminTarget(), keyType: "ci" },
+      });
+      return ["POST", `/admin/keys/${key.body.id}/revoke`];
+    },
+    success: 200,
+  },
+  {
+    name: "POST /admin/keys (audit:read, for another admin)",
+    permissions: ["keys:write", "audit:read", "roles:write"],
+    request: async () => [
+      "POST",
+      "/admin/keys",
+      { body: { userId: await adminTarget(), keyType: "ci", scopes: ["audit:read"] } },
+    ],
+    success: 201,
+  },
   {
     name: "GET /admin/audit",
-    permission: "audit:read",
+    permissions: ["audit:read"],
     request: () => Promise.resolve(["GET", "/admin/audit?limit=5"]),
     success: 200,
   },
@@ -189,13 +265,15 @@ const granted: Record<Caller, string[] | null> = {
   "admin session": allAdminScopes,
   "admin key (all scopes)": allAdminScopes,
   "admin key (users:read)": ["users:read"],
+  "admin key (keys:write)": ["keys:write"],
+  "admin key (users:read, users:write)": ["users:read", "users:write"],
   "X-Admin-Key": allAdminScopes,
 };
 
 function expectedStatus(caller: Caller, route: Route): number {
   const permissions = granted[caller];
   if (permissions === null) return 401;
-  return permissions.includes(route.permission) ? route.success : 403;
+  return route.permissions.every((needed) => permissions.includes(needed)) ? route.success : 403;
 }
 
 Deno.test("authorization matrix: every admin route for every kind of caller", async (t) => {
@@ -239,4 +317,58 @@ Deno.test("the admin-scoped key of an admin 'system' user lists users and sets p
   });
   assert.equal(setPassword.status, 200);
   assert.deepEqual(setPassword.body, { success: true });
+});
+
+Deno.test("self-service matrix: what an owner's session and an owner's API key may do", async () => {
+  const owner = await signUp("matrix-self");
+  type Headers = Record<string, string>;
+  const asSession = (): Promise<Headers> =>
+    Promise.resolve({ authorization: `Bearer ${owner.token}` });
+  const asKey = async (): Promise<Headers> => {
+    const { id, key } = await createKey(owner.token, { name: "cell" });
+    return { "x-api-key": key, "x-key-id": id };
+  };
+  const ownKeyId = async (headers: Headers) =>
+    headers["x-key-id"] ?? (await createKey(owner.token, { name: "own" })).id;
+  const cells: [string, () => Promise<Headers>, number, (h: Headers) => Promise<number>][] = [];
+  const both = (
+    name: string,
+    session: number,
+    apiKey: number,
+    run: (headers: Headers) => Promise<number>,
+  ) => {
+    cells.push([`${name} as the session`, asSession, session, run]);
+    cells.push([`${name} as an API key`, asKey, apiKey, run]);
+  };
+  both(
+    "GET /auth/sessions",
+    200,
+    403,
+    async (headers) => (await call("GET", "/auth/sessions", { headers })).status,
+  );
+  both("DELETE /keys/:id of a sibling key", 200, 403, async (headers) => {
+    const sibling = await createKey(owner.token, { name: "sibling" });
+    return (await call("DELETE", `/keys/${sibling.id}`, { headers })).status;
+  });
+  both(
+    "DELETE /keys/:id of the key itself",
+    200,
+    200,
+    async (headers) =>
+      (await call("DELETE", `/keys/${await ownKeyId(headers)}`, { headers })).status,
+  );
+  both("GET /keys", 200, 200, async (headers) => (await call("GET", "/keys", { headers })).status);
+  both(
+    "POST /keys",
+    201,
+    403,
+    async (headers) => (await call("POST", "/keys", { headers, body: { name: "minted" } })).status,
+  );
+
+  const failures: string[] = [];
+  for (const [name, credential, expected, run] of cells) {
+    const status = await run(await credential());
+    if (status !== expected) failures.push(`${name}: ${status} (expected ${expected})`);
+  }
+  assert.deepEqual(failures, []);
 });

@@ -35,8 +35,9 @@ Deno.test("session-only auth routes refuse API keys with 403 interactive_session
     assert.equal(errorOf(result).code, "interactive_session_required");
   }
   assert.equal((await call("GET", "/auth/session", { token: owner.token })).status, 200);
+  // API.md: the sessions list is for a session; a key that could read it learns where its
+  // owner signs in from.
   const sessions = await call("GET", "/auth/sessions", { token: key });
-  assert.equal(sessions.status, 200);
-  assert.equal(sessions.body.sessions.length, 1);
-  assert.equal(sessions.body.sessions[0].current, false);
+  assert.equal(sessions.status, 403);
+  assert.equal(errorOf(sessions).code, "interactive_session_required");
 });

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   adminKey,
-  createKey,
   functionsUrl,
+  issueKey,
   recordSecret,
   signUp,
   withDatabase,
@@ -206,7 +206,7 @@ function rowCounts(): Promise<RowCounts> {
 
 Deno.test("hostile input on every route: no 5xx, always the envelope, no partial writes", async () => {
   const account = await signUp("fuzz");
-  const key = await createKey(account.token, { name: "fuzz key", rateLimitPerMinute: 1_000_000 });
+  const key = await issueKey(account.id, { name: "fuzz key", rateLimitPerMinute: 1_000_000 });
   const credentialHeaders: Record<Credential, Record<string, string>> = {
     "none": {},
     "session": { authorization: `Bearer ${account.token}` },
