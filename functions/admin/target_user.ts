@@ -7,6 +7,10 @@ import { adminUserColumns, type AdminUserRow, userProfile } from "../_shared/use
 
 export const noSuchUserText = "No such user.";
 
+/** The 403 every change to an account above the caller answers (requireReach's message). */
+export const beyondReachText =
+  "The account's role holds a permission the caller lacks (the message names it).";
+
 export const noSuchUser = () => new ApiError("not_found", { message: noSuchUserText });
 
 /** The `:id` of a `/users/:id` route. */

@@ -1,5 +1,5 @@
 import { asCaller } from "../../_shared/http.ts";
-import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
+import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -12,7 +12,7 @@ export const deleteUserRoute = defineRoute({
   permission: "users:write",
   responses: {
     200: "`{success: true}`.",
-    403: "The account's role holds a permission the caller lacks (the message names it).",
+    403: beyondReachText,
     404: noSuchUserText,
     409: "The last active admin cannot be deleted.",
   },

@@ -3,7 +3,7 @@ import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
-import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
+import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -19,7 +19,7 @@ export const setPasswordRoute = defineRoute({
   responses: {
     200: "`{success: true}`.",
     400: "Invalid body, or a service account (which has no password).",
-    403: "The account's role holds a permission the caller lacks (the message names it).",
+    403: beyondReachText,
     404: noSuchUserText,
   },
 }, async (c, { body: { newPassword } }) => {

@@ -55,10 +55,10 @@ export const updateUserRoute = defineRoute({
       message: "Changing a role needs the roles:write permission.",
     });
   }
+  // Nor may a caller make anyone more than itself.
+  if (body.role) requireReach(principal, body.role, "Giving a role");
   const updated = await asCaller(c, async (tx) => {
     const before = await userWithinReach(c, tx, id, "Changing an account", { lock: true });
-    // Nor may a caller make anyone more than itself.
-    if (body.role) requireReach(principal, body.role, "Giving a role");
     const banning = body.banned === true && before.banned_at === null;
     const [after] = await tx<AdminUserRow[]>`
         update latchkey.users set

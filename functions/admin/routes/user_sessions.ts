@@ -1,6 +1,7 @@
 import { asCaller } from "../../_shared/http.ts";
 import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
 import {
+  beyondReachText,
   noSuchUserText,
   requireUserExists,
   targetUserId,
@@ -36,7 +37,7 @@ export const revokeUserSessionsRoute = defineRoute({
   permission: "sessions:revoke",
   responses: {
     200: "`{success: true, revoked}`.",
-    403: "The account's role holds a permission the caller lacks (the message names it).",
+    403: beyondReachText,
     404: noSuchUserText,
   },
 }, async (c) => {
