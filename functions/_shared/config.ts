@@ -78,6 +78,10 @@ export const configSchema = z.object({
   ).describe(
     "Comma-separated application scopes any user may put on their API keys (e.g. compile,deploy).",
   ),
+  LATCHKEY_HASH_QUEUE_MAX: integer(1, 10_000).default(32).describe(
+    "Password hashes (about 0.1 s each) that may wait per isolate; beyond, sign-up, sign-in and " +
+      "password changes answer 503 overloaded with Retry-After.",
+  ),
   LATCHKEY_MAX_ACTIVE_KEYS: integer(1, 10_000).default(25).describe(
     "Active (unrevoked, unexpired) keys a user may hold through POST /keys; admin-issued keys " +
       "are not capped.",

@@ -45,6 +45,10 @@ export const errorCatalog = {
     message: "This API key's rate limit is used up for this minute; retry after the reset.",
   },
   internal_error: { status: 500, message: "Something went wrong on our side." },
+  overloaded: {
+    status: 503,
+    message: "Too many password checks are waiting; retry shortly.",
+  },
   database_unavailable: {
     status: 503,
     message: "The database is unavailable; retry shortly.",

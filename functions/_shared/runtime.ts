@@ -1,6 +1,7 @@
 import { type Config, loadConfig } from "./config.ts";
 import { createDatabase, type Sql } from "./database.ts";
 import { configureLogs } from "./log.ts";
+import { configurePasswordHashing } from "./passwords.ts";
 
 /** What every request needs: the parsed configuration and the isolate's database client. */
 export interface Runtime {
@@ -13,6 +14,7 @@ let current: Runtime | undefined;
 /** Used by the local start command, which owns the database it created. */
 export function installRuntime(runtime: Runtime): void {
   configureLogs(runtime.config);
+  configurePasswordHashing({ queueLimit: runtime.config.LATCHKEY_HASH_QUEUE_MAX });
   current = runtime;
 }
 

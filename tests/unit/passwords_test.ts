@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { argon2id } from "hash-wasm";
+import { ApiError } from "../../functions/_shared/errors.ts";
 import {
+  argon2Parameters,
+  argon2Runs,
   burnPasswordCheck,
+  configurePasswordHashing,
+  decoyPhc,
   hashPassword,
   parseArgon2idPhc,
   verifyPassword,
@@ -56,7 +61,6 @@ Deno.test("malformed or hostile PHC strings never match and are not run", async 
 
 Deno.test("burnPasswordCheck costs about as much as a real check", async () => {
   const phc = await hashPassword("correct horse battery");
-  await burnPasswordCheck("warm up the decoy");
   const time = async (work: () => Promise<unknown>) => {
     const started = performance.now();
     for (let i = 0; i < 5; i++) await work();
@@ -66,4 +70,47 @@ Deno.test("burnPasswordCheck costs about as much as a real check", async () => {
   const burn = await time(() => burnPasswordCheck("wrong guess here"));
   const ratio = burn / real;
   assert.ok(ratio > 0.33 && ratio < 3, `burn/real = ${ratio.toFixed(2)}`);
+});
+
+Deno.test("the shipped decoy hash is made with today's parameters", () => {
+  const decoy = parseArgon2idPhc(decoyPhc);
+  assert.ok(decoy);
+  assert.deepEqual(
+    [decoy.memorySize, decoy.iterations, decoy.parallelism, decoy.hash.length],
+    [
+      argon2Parameters.memorySize,
+      argon2Parameters.iterations,
+      argon2Parameters.parallelism,
+      argon2Parameters.hashLength,
+    ],
+  );
+});
+
+Deno.test("an unknown email's decoy check costs exactly one hash, the first time too", async () => {
+  for (let i = 0; i < 2; i++) {
+    const before = argon2Runs();
+    await burnPasswordCheck("some guess");
+    assert.equal(argon2Runs() - before, 1);
+  }
+});
+
+Deno.test("the hash queue is bounded: beyond it, 503 overloaded at once, with Retry-After", async () => {
+  configurePasswordHashing({ queueLimit: 2 });
+  try {
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => hashPassword(`queued password ${i}`)),
+    );
+    assert.equal(results.filter((result) => result.status === "fulfilled").length, 2);
+    for (const result of results.filter((result) => result.status === "rejected")) {
+      const error = (result as PromiseRejectedResult).reason;
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.code, "overloaded");
+      assert.equal(error.status, 503);
+      assert.ok(Number(error.headers["Retry-After"]) >= 1);
+    }
+    // The queue drains: the next hash is accepted.
+    assert.match(await hashPassword("after the burst"), /^\$argon2id\$/);
+  } finally {
+    configurePasswordHashing({ queueLimit: 32 });
+  }
 });
