@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { buildApiReference } from "../../functions/_local/docs_build.ts";
+import { functionsUrl } from "../support/http.ts";
+
+/**
+ * `deno task docs:build`: the API reference as static files, served by a plain static file
+ * server (not the gateway), works in a real browser on its own: every operation shown, no
+ * request to any other origin, no console error (a CSP violation would be one).
+ */
+
+const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");
+
+/** The plainest static host: files of one folder by name, nothing else. */
+function serveFolder(folder: string) {
+  const types: Record<string, string> = {
+    html: "text/html; charset=utf-8",
+    js: "text/javascript",
+    css: "text/css",
+    json: "application/json",
+    png: "image/png",
+  };
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const name = new URL(request.url).pathname.slice(1) || "index.html";
+    if (!/^[a-z0-9._-]+$/i.test(name)) return new Response("not found", { status: 404 });
+    try {
+      const body = await Deno.readFile(`${folder}/${name}`);
+      return new Response(body, {
+        headers: { "content-type": types[name.split(".").pop()!] ?? "application/octet-stream" },
+      });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+}
+
+Deno.test("the built reference lists the same operations as the running API's document", async () => {
+  const folder = await Deno.makeTempDir({ prefix: "latchkey-docs-" });
+  try {
+    const written = await buildApiReference(folder, functionsUrl);
+    assert.deepEqual(written, [
+      "favicon.png",
+      "index.html",
+      "openapi.json",
+      "start.js",
+      "swagger-ui-bundle.js",
+      "swagger-ui.css",
+    ]);
+    const built = JSON.parse(await Deno.readTextFile(`${folder}/openapi.json`));
+    const served = await (await fetch(`${functionsUrl}/openapi.json`)).json();
+    assert.deepEqual(built.paths, served.paths);
+    assert.deepEqual(built.servers, [{ url: functionsUrl }]);
+    const page = await Deno.readTextFile(`${folder}/index.html`);
+    assert.doesNotMatch(page, /<script>|<script [^>]*>[^<]/, "no inline script");
+    assert.doesNotMatch(page, /(src|href)="\//, "relative links only");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "the built reference works from a plain static host, with nothing from elsewhere",
+  ignore: !chromiumPath,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const folder = await Deno.makeTempDir({ prefix: "latchkey-docs-" });
+    await buildApiReference(folder, functionsUrl);
+    const host = serveFolder(folder);
+    const origin = `http://127.0.0.1:${host.addr.port}`;
+    const browser = await chromium.launch({ executablePath: chromiumPath });
+    try {
+      const page = await browser.newPage();
+      const foreign: string[] = [];
+      const errors: string[] = [];
+      page.on("request", (request) => {
+        const url = request.url();
+        if (!url.startsWith("data:") && new URL(url).origin !== origin) foreign.push(url);
+      });
+      page.on("console", (message) => {
+        if (message.type() === "error") errors.push(message.text());
+      });
+      page.on("pageerror", (error) => errors.push(error.message));
+      const response = await page.goto(`${origin}/`);
+      assert.equal(response?.status(), 200);
+      await page.locator(".opblock").first().waitFor({ timeout: 15_000 });
+      const spec = JSON.parse(await Deno.readTextFile(`${folder}/openapi.json`));
+      const operations = Object.values(spec.paths).flatMap((item) => Object.keys(item as object));
+      assert.equal(await page.locator(".opblock").count(), operations.length);
+      assert.deepEqual(foreign, []);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await host.shutdown();
+      await Deno.remove(folder, { recursive: true });
+    }
+  },
+});
