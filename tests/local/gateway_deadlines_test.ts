@@ -96,6 +96,7 @@ Deno.test("beyond loopback, stalled heads and bodies are cut at their deadlines"
         }),
       });
       assert.equal(signUp.status, 200);
+      await signUp.body?.cancel();
       const requestId = signUp.headers.get("x-request-id");
       const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
       try {
