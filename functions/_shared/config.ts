@@ -2,6 +2,7 @@ import { z } from "zod";
 import { keyPrefixPattern } from "./api_key_format.ts";
 import { parseArgon2idPhc } from "./passwords.ts";
 import { adminPermissions } from "./principal.ts";
+import { tierSchema } from "./users.ts";
 
 const postgresUrl = z.url({
   protocol: /^postgres(ql)?$/,
@@ -98,7 +99,7 @@ export const configSchema = z.object({
     }
   }).pipe(
     z.record(
-      z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+      tierSchema,
       z.strictObject({
         maxActiveKeys: z.number().int().min(1).max(10_000).optional(),
         maxRateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, databaseUrl, loadConfig } from "../../functions/_shared/config.ts";
+import { selfServiceLimits } from "../../functions/keys/self_service_limits.ts";
 
 Deno.test("loadConfig applies the documented defaults", () => {
   const config = loadConfig({});
@@ -47,5 +48,29 @@ Deno.test("the error message never echoes a database password", () => {
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     assert.ok(!error.message.includes("hunter2secret"));
+  }
+});
+
+Deno.test("self-service caps: global defaults, per-tier overrides, bad JSON named", () => {
+  const config = loadConfig({
+    LATCHKEY_TIER_LIMITS:
+      '{"pro": {"maxActiveKeys": 100}, "team": {"maxRateLimitPerMinute": 5000}}',
+  });
+  assert.deepEqual(selfServiceLimits(config, "free"), {
+    maxActiveKeys: 25,
+    maxRateLimitPerMinute: 600,
+  });
+  assert.deepEqual(selfServiceLimits(config, "pro"), {
+    maxActiveKeys: 100,
+    maxRateLimitPerMinute: 600,
+  });
+  assert.deepEqual(selfServiceLimits(config, "team").maxRateLimitPerMinute, 5000);
+  assert.deepEqual(selfServiceLimits(config, "constructor").maxActiveKeys, 25);
+  for (const bad of ["{not json", '{"pro": {"maxKeys": 3}}', '{"Pro!": {}}']) {
+    assert.throws(
+      () => loadConfig({ LATCHKEY_TIER_LIMITS: bad }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.problems[0].startsWith("LATCHKEY_TIER_LIMITS:"),
+    );
   }
 });
