@@ -1,6 +1,8 @@
 import { type Config, ConfigError, databaseUrl, loadConfig } from "../_shared/config.ts";
 import { createDatabase, type Sql } from "../_shared/database.ts";
 
+const gatewayPoolSize = 10;
+
 /** The database the local commands use: the configured URL, else the embedded PGlite. */
 export interface DatabaseTarget {
   url: string;
@@ -15,7 +17,8 @@ export async function openDatabaseTarget(config: Config): Promise<DatabaseTarget
     return {
       url,
       description: `PostgreSQL at ${redactUrl(url)}`,
-      maxConnections: config.LATCHKEY_DB_POOL_MAX,
+      // One process serves every request here, unlike the edge runtime's many isolates.
+      maxConnections: config.LATCHKEY_DB_POOL_MAX ?? gatewayPoolSize,
       close: () => Promise.resolve(),
     };
   }

@@ -21,6 +21,10 @@ const integer = (min: number, max: number) => {
  * the fix printed when a value is wrong.
  */
 export const configSchema = z.object({
+  LATCHKEY_DB_URL: postgresUrl.optional().describe(
+    "Latchkey's own database URL; wins over SUPABASE_DB_URL, which Supabase sets and no secret " +
+      "can override (point hosted functions at the transaction pooler, port 6543, with it).",
+  ),
   SUPABASE_DB_URL: postgresUrl.optional().describe(
     "Set by Supabase inside edge functions; wins over DATABASE_URL.",
   ),
@@ -39,8 +43,9 @@ export const configSchema = z.object({
   LATCHKEY_DATA_DIR: z.string().min(1).default(".latchkey").describe(
     "Directory of the embedded PGlite database.",
   ),
-  LATCHKEY_DB_POOL_MAX: integer(1, 100).default(10).describe(
-    "Connections per isolate (the embedded PGlite always uses 1).",
+  LATCHKEY_DB_POOL_MAX: integer(1, 100).optional().describe(
+    "Connections per isolate. Unset: 2 in the edge runtime (many isolates share the pooler), " +
+      "10 in the local gateway; the embedded PGlite always uses 1.",
   ),
   LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS: integer(1, 60).default(2).describe(
     "Seconds to wait for a database connection before answering 503.",
@@ -207,7 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   throw new ConfigError(problems);
 }
 
-/** The database URL the functions use, if any (Supabase's own variable first). */
+/** The database URL the functions use, if any: ours, then Supabase's, then the generic one. */
 export function databaseUrl(config: Config): string | undefined {
-  return config.SUPABASE_DB_URL ?? config.DATABASE_URL;
+  return config.LATCHKEY_DB_URL ?? config.SUPABASE_DB_URL ?? config.DATABASE_URL;
 }

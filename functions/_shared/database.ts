@@ -19,16 +19,33 @@ export interface DatabaseOptions {
   maxConnections?: number;
 }
 
+/** Connections per isolate when LATCHKEY_DB_POOL_MAX is unset: edge isolates are many and small. */
+export const defaultPoolSize = 2;
+
+/**
+ * Query parameters that are hints to other clients (Prisma's `pgbouncer=true` and pool
+ * settings) rather than PostgreSQL settings: postgres.js would send them as startup
+ * parameters, and the server refuses unknown ones ("unrecognized configuration parameter").
+ */
+const clientHints = ["pgbouncer", "connection_limit", "pool_timeout", "statement_cache_size"];
+
+/** The URL without client hints; what the server is sent. */
+export function serverUrl(url: string): string {
+  const parsed = new URL(url);
+  for (const hint of clientHints) parsed.searchParams.delete(hint);
+  return parsed.toString();
+}
+
 /** One client per isolate, created at start-up and shared by every request. */
 export function createDatabase(config: Config, options: DatabaseOptions = {}): Sql {
   const url = options.url ?? databaseUrl(config);
   if (!url) {
     throw new ApiError("database_unavailable", {
-      cause: new Error("neither SUPABASE_DB_URL nor DATABASE_URL is set"),
+      cause: new Error("none of LATCHKEY_DB_URL, SUPABASE_DB_URL and DATABASE_URL is set"),
     });
   }
-  return postgres(url, {
-    max: options.maxConnections ?? config.LATCHKEY_DB_POOL_MAX,
+  return postgres(serverUrl(url), {
+    max: options.maxConnections ?? config.LATCHKEY_DB_POOL_MAX ?? defaultPoolSize,
     prepare: usePreparedStatements(config, url),
     // Without these, a request to a stopped database hangs for many seconds (DESIGN.md).
     connect_timeout: config.LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS,

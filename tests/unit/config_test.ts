@@ -74,3 +74,12 @@ Deno.test("self-service caps: global defaults, per-tier overrides, bad JSON name
     );
   }
 });
+
+Deno.test("LATCHKEY_DB_URL wins over SUPABASE_DB_URL, which no Supabase secret can override", () => {
+  const config = loadConfig({
+    LATCHKEY_DB_URL: "postgres://latchkey@pooler:6543/postgres",
+    SUPABASE_DB_URL: "postgres://a@supabase:5432/postgres",
+    DATABASE_URL: "postgresql://b@local:5432/db",
+  });
+  assert.equal(databaseUrl(config), "postgres://latchkey@pooler:6543/postgres");
+});
