@@ -53,6 +53,13 @@ export const configSchema = z.object({
   LATCHKEY_DB_STATEMENT_TIMEOUT_MS: integer(100, 600_000).default(5000).describe(
     "Statement timeout in milliseconds; a slower query answers 503.",
   ),
+  LATCHKEY_DB_CA_CERT: z.string().startsWith(
+    "-----BEGIN CERTIFICATE-----",
+    "expected a PEM certificate (-----BEGIN CERTIFICATE-----...)",
+  ).optional().describe(
+    "PEM of the CA that signs the database's certificate (Supabase: the project's CA from the " +
+      "dashboard). Set: TLS with the certificate and host name verified, whatever sslmode says.",
+  ),
   LATCHKEY_DB_PREPARE: z.enum(["auto", "true", "false"]).default("auto").describe(
     "Prepared statements: auto = on, except through a transaction pooler (port 6543 or " +
       "pgbouncer=true in the URL).",

@@ -1,3 +1,4 @@
+import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
 import { type Config, databaseUrl } from "./config.ts";
 import { ApiError } from "./errors.ts";
@@ -36,6 +37,25 @@ export function serverUrl(url: string): string {
   return parsed.toString();
 }
 
+/**
+ * TLS: with LATCHKEY_DB_CA_CERT, verified against that CA, host name included (unless the URL
+ * says sslmode=disable); otherwise as the URL's sslmode says (`require` encrypts without
+ * verifying, `verify-full` verifies against the system's CAs), which postgres.js reads itself.
+ */
+export function tlsOptions(config: Config, url: string): { ssl?: ConnectionOptions } {
+  const parsed = new URL(url);
+  if (!config.LATCHKEY_DB_CA_CERT || parsed.searchParams.get("sslmode") === "disable") return {};
+  // The host as written in the URL: for an IP address postgres.js sends no server name, and
+  // the TLS layer would then check the certificate against "localhost".
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  return {
+    ssl: {
+      ca: config.LATCHKEY_DB_CA_CERT,
+      checkServerIdentity: (_name, certificate) => checkServerIdentity(host, certificate),
+    },
+  };
+}
+
 /** One client per isolate, created at start-up and shared by every request. */
 export function createDatabase(config: Config, options: DatabaseOptions = {}): Sql {
   const url = options.url ?? databaseUrl(config);
@@ -45,6 +65,7 @@ export function createDatabase(config: Config, options: DatabaseOptions = {}): S
     });
   }
   return postgres(serverUrl(url), {
+    ...tlsOptions(config, url),
     max: options.maxConnections ?? config.LATCHKEY_DB_POOL_MAX ?? defaultPoolSize,
     prepare: usePreparedStatements(config, url),
     // Without these, a request to a stopped database hangs for many seconds (DESIGN.md).
