@@ -16,7 +16,11 @@ export function configReferenceRows(): [string, string, string][] {
   const defaults = configSchema.parse({}) as Record<string, unknown>;
   return Object.entries(configSchema.shape).map(([name, field]) => {
     const value = defaults[name];
-    const shown = value === undefined || String(value) === "" ? "—" : `\`${String(value)}\``;
+    // Lists as they are written (comma-separated), objects as the JSON they are written in.
+    const text = typeof value === "object" && value !== null && !Array.isArray(value)
+      ? JSON.stringify(value)
+      : String(value ?? "");
+    const shown = text === "" ? "—" : `\`${text}\``;
     return [`\`${name}\``, shown, field.description ?? ""];
   });
 }
