@@ -4,6 +4,11 @@ import { parseArgon2idPhc } from "./passwords.ts";
 import { adminPermissions } from "./principal.ts";
 import { tierSchema } from "./users.ts";
 
+/** Inside Supabase's edge runtime (hosted, or `supabase functions serve`), not our gateway. */
+export function inEdgeRuntime(): boolean {
+  return "EdgeRuntime" in globalThis;
+}
+
 const postgresUrl = z.url({
   protocol: /^postgres(ql)?$/,
   error: "expected a postgres:// or postgresql:// URL",
@@ -170,8 +175,13 @@ export const configSchema = z.object({
   ).describe(
     "Comma-separated browser origins allowed to call the API with credentials (empty: none).",
   ),
-  LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info")
-    .describe("Lowest log level written (one line per request at info)."),
+  LATCHKEY_LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"])
+    .default(() => inEdgeRuntime() ? "warn" : "info")
+    .describe(
+      "Lowest log level written (one line per request at info). Default info, but warn inside " +
+        "the edge runtime: hosted keeps about 100 lines per 10 s, and request lines would push " +
+        "out the warnings and errors.",
+    ),
   LATCHKEY_LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto").describe(
     "Log lines as JSON, or short and readable; auto: pretty in a terminal, JSON otherwise.",
   ),
