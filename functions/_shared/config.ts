@@ -127,9 +127,10 @@ export const configSchema = z.object({
     'Per-tier self-service caps over the two above, as JSON: {"pro": {"maxActiveKeys": 100, ' +
       '"maxRateLimitPerMinute": 6000}}.',
   ),
-  LATCHKEY_TRUSTED_PROXY_HOPS: integer(0, 10).default(0).describe(
+  LATCHKEY_TRUSTED_PROXY_HOPS: integer(0, 10).default(() => inEdgeRuntime() ? 1 : 0).describe(
     "Proxies in front that append to X-Forwarded-For; the client IP (audit, throttling) is the " +
-      "entry that many hops from the right. 0: the connection's address, the header ignored.",
+      "entry that many hops from the right. 0 (the local gateway's default): the connection's " +
+      "address, the header ignored. Inside the edge runtime the default is 1: Supabase's gateway.",
   ),
   LATCHKEY_ADMIN_KEY_MAX_FAILURES: integer(1, 10_000).default(10).describe(
     "Wrong X-Admin-Key guesses one client may make within the window before it gets 429.",

@@ -84,12 +84,14 @@ Deno.test("LATCHKEY_DB_URL wins over SUPABASE_DB_URL, which no Supabase secret c
   assert.equal(databaseUrl(config), "postgres://latchkey@pooler:6543/postgres");
 });
 
-Deno.test("inside the edge runtime, request lines are off by default; warnings stay", () => {
+Deno.test("inside the edge runtime: request lines off, warnings kept, one proxy trusted", () => {
   assert.equal(loadConfig({}).LATCHKEY_LOG_LEVEL, "info");
+  assert.equal(loadConfig({}).LATCHKEY_TRUSTED_PROXY_HOPS, 0, "the gateway trusts no header");
   const global = globalThis as { EdgeRuntime?: unknown };
   global.EdgeRuntime = {};
   try {
     assert.equal(loadConfig({}).LATCHKEY_LOG_LEVEL, "warn");
+    assert.equal(loadConfig({}).LATCHKEY_TRUSTED_PROXY_HOPS, 1, "only Supabase's gateway");
     assert.equal(loadConfig({ LATCHKEY_LOG_LEVEL: "info" }).LATCHKEY_LOG_LEVEL, "info");
   } finally {
     delete global.EdgeRuntime;
