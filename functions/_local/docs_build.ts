@@ -51,14 +51,12 @@ export async function buildApiReference(
 if (import.meta.main) {
   const { values } = parseArgs({
     args: taskArgs(),
-    options: {
-      out: { type: "string", default: "dist/docs" },
-      "server-url": { type: "string", default: functionsBasePath },
-    },
+    options: { out: { type: "string" }, "server-url": { type: "string" } },
   });
-  const written = await buildApiReference(values.out, values["server-url"]);
+  const out = values.out ?? "dist/docs";
+  const serverUrl = values["server-url"] ?? functionsBasePath;
+  const written = await buildApiReference(out, serverUrl);
   console.log(
-    `API reference written to ${values.out}/ (${written.join(", ")}); ` +
-      `"Try it out" calls ${values["server-url"]}.`,
+    `API reference written to ${out}/ (${written.join(", ")}); "Try it out" calls ${serverUrl}.`,
   );
 }

@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { isWellFormedApiKey } from "./api_key_format.ts";
 import type { Config } from "./config.ts";
 import { constantTimeEqual, looksLikeSessionToken, sha256, sha256Hex } from "./crypto.ts";
-import { type RequestInfo, requestJson, type Sql } from "./database.ts";
+import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
 import { ApiError } from "./errors.ts";
 import { type AppContext, type AppEnv, asCaller, clientIp, requestInfo } from "./http.ts";
 import {
@@ -50,8 +50,11 @@ export async function authenticateSessionToken(
   token: string,
 ): Promise<Principal | null> {
   if (!looksLikeSessionToken(token)) return null;
-  const [row] = await sql<SessionRow[]>`
-    select * from latchkey.authenticate_session(decode(${sha256Hex(token)}, 'hex'))`;
+  const [row] = await withinTimeout(
+    sql,
+    sql<SessionRow[]>`
+      select * from latchkey.authenticate_session(decode(${sha256Hex(token)}, 'hex'))`,
+  );
   if (!row) return null;
   const user = userProfile(row);
   return {
@@ -113,9 +116,12 @@ export async function authenticateApiKey(
   if (!isWellFormedApiKey(key)) {
     return { code: "MALFORMED", keyId: null, userId: null, rateLimit: null, principal: null };
   }
-  const [row] = await sql<ApiKeyCheckRow[]>`
-    select * from latchkey.authenticate_api_key(
-      decode(${sha256Hex(key)}, 'hex'), ${requestJson(sql, request)})`;
+  const [row] = await withinTimeout(
+    sql,
+    sql<ApiKeyCheckRow[]>`
+      select * from latchkey.authenticate_api_key(
+        decode(${sha256Hex(key)}, 'hex'), ${requestJson(sql, request)})`,
+  );
   // The function always returns a row; none means the connection died mid-answer (seen while
   // PostgreSQL shut down under load), which is the database's state, not a bug of the request.
   if (!row) {
@@ -246,9 +252,12 @@ async function authenticateAdminKey(c: AppContext, presented: string): Promise<v
   const window = `${config.LATCHKEY_ADMIN_KEY_FAILURE_WINDOW_MINUTES} minutes`;
   // Digests compared in constant time: neither content nor length of the key leaks.
   if (!constantTimeEqual(sha256(presented), expected)) {
-    const [{ retry_after }] = await sql<{ retry_after: number }[]>`
-      select latchkey.record_admin_key_failure(${client}, ${limit}, ${window}::interval,
-        ${requestJson(sql, requestInfo(c))}) as retry_after`;
+    const [{ retry_after }] = await withinTimeout(
+      sql,
+      sql<{ retry_after: number }[]>`
+        select latchkey.record_admin_key_failure(${client}, ${limit}, ${window}::interval,
+          ${requestJson(sql, requestInfo(c))}) as retry_after`,
+    );
     if (retry_after > 0) throw adminKeyThrottled(retry_after);
     throw new ApiError("unauthorized", { message: "The X-Admin-Key is not valid." });
   }

@@ -64,7 +64,7 @@ export function createDatabase(config: Config, options: DatabaseOptions = {}): S
       cause: new Error("none of LATCHKEY_DB_URL, SUPABASE_DB_URL and DATABASE_URL is set"),
     });
   }
-  return postgres(serverUrl(url), {
+  const sql = postgres(serverUrl(url), {
     ...tlsOptions(config, url),
     max: options.maxConnections ?? config.LATCHKEY_DB_POOL_MAX ?? defaultPoolSize,
     prepare: usePreparedStatements(config, url),
@@ -75,12 +75,36 @@ export function createDatabase(config: Config, options: DatabaseOptions = {}): S
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     idle_timeout: 60,
     max_lifetime: 30 * 60,
-    connection: {
-      application_name: "latchkey",
-      statement_timeout: config.LATCHKEY_DB_STATEMENT_TIMEOUT_MS,
-    },
+    // Nothing but application_name at connect time: a transaction pooler drops startup
+    // parameters (Supavisor) or refuses the connection over them (PgBouncer as Supabase's
+    // Dedicated Pooler: "unsupported startup parameter: statement_timeout"). The statement
+    // timeout is set per transaction (withCaller) or kept by the client (withinTimeout).
+    connection: { application_name: "latchkey" },
     onnotice: () => {},
   });
+  statementTimeouts.set(sql, config.LATCHKEY_DB_STATEMENT_TIMEOUT_MS);
+  return sql;
+}
+
+const statementTimeouts = new WeakMap<Sql, number>();
+
+/**
+ * One statement outside a transaction, under the statement timeout: there is no transaction to
+ * set it in and a pooler would not keep it for the session, so the client keeps the time and
+ * cancels the statement when it runs out (PostgreSQL answers 57014, a 503). Cancel requests
+ * pass through PgBouncer and Supavisor to the server connection running the statement; one
+ * still waiting for a connection is dropped from the queue.
+ */
+export async function withinTimeout<T extends readonly postgres.MaybeRow[]>(
+  sql: Sql,
+  query: postgres.PendingQuery<T>,
+): Promise<postgres.RowList<T>> {
+  const timer = setTimeout(() => query.cancel(), statementTimeouts.get(sql) ?? 5000);
+  try {
+    return await query;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -99,8 +123,9 @@ export function usePreparedStatements(config: Config, url: string): boolean {
 
 /**
  * Runs route queries as the caller: one transaction that switches to our own NOLOGIN role
- * `latchkey_caller` and sets the caller the RLS policies read, in a single statement, before
- * `work` runs. The caller lives in `latchkey.caller`, a setting of our namespace, not in
+ * `latchkey_caller` and sets the caller the RLS policies read and the statement timeout (a
+ * setting of the transaction, so it holds through a transaction pooler), in a single statement,
+ * before `work` runs. The caller lives in `latchkey.caller`, a setting of our namespace, not in
  * `request.jwt.claims`, which PostgREST fills from any JWT a project accepts.
  */
 export async function withCaller<T>(
@@ -109,6 +134,7 @@ export async function withCaller<T>(
   request: RequestInfo,
   work: (tx: Transaction) => Promise<T>,
 ): Promise<T> {
+  const timeoutMs = String(statementTimeouts.get(sql) ?? 5000);
   const caller = JSON.stringify({
     sub: principal?.userId ?? null,
     app_role: principal?.role ?? null,
@@ -121,6 +147,7 @@ export async function withCaller<T>(
   const result = await sql.begin(async (tx) => {
     await tx`
       select set_config('role', 'latchkey_caller', true),
+        set_config('statement_timeout', ${timeoutMs}, true),
         set_config('latchkey.caller', ${caller}, true),
         set_config('latchkey.request', ${JSON.stringify(request)}, true)`;
     return await work(tx);

@@ -1,3 +1,4 @@
+import { withinTimeout } from "../_shared/database.ts";
 import { ApiError } from "../_shared/errors.ts";
 import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { latchkeyVersion } from "../_shared/version.ts";
@@ -22,7 +23,8 @@ const healthRoute = defineRoute({
   responses: { 200: '`{status: "ok", database: "ok"}`.', 503: "The database is down." },
 }, async (c) => {
   try {
-    await c.get("runtime").sql`select 1`;
+    const { sql } = c.get("runtime");
+    await withinTimeout(sql, sql`select 1`);
   } catch (error) {
     throw new ApiError("database_unavailable", {
       details: [{ path: "database", message: "unavailable" }],

@@ -1,7 +1,7 @@
 /**
  * What `deno task test` needs beyond Deno, installed on first use: newman from npm into
  * `.tools/`, and from Debian packages (as root, or with password-less sudo) chromium for the
- * browser test and pgTAP for the SQL proofs. Each returns null/false when it cannot, and the
+ * browser test, pgTAP for the SQL proofs and PgBouncer for the pooler tests. Each returns null/false when it cannot, and the
  * runner says loudly what was not run.
  */
 
@@ -75,6 +75,14 @@ export async function ensurePgTap(): Promise<boolean> {
     "libtap-parser-sourcehandler-pgtap-perl",
   ]);
   return await pgTapInstalled();
+}
+
+/** PgBouncer from Debian, to put a transaction pooler in front of the test database. */
+export async function ensurePgBouncer(): Promise<string | null> {
+  const path = "/usr/sbin/pgbouncer";
+  if (await isFile(path)) return path;
+  await aptInstall(["pgbouncer"]);
+  return await isFile(path) ? path : null;
 }
 
 const newmanVersion = "6.2.2";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { requestJson } from "../../_shared/database.ts";
+import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { asCaller, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
@@ -30,8 +30,11 @@ export const changePasswordRoute = defineRoute({
   const { sql } = c.get("runtime");
   const request = requestInfo(c);
 
-  const [{ password_hash: storedHash }] = await sql<{ password_hash: string | null }[]>`
-      select latchkey.password_hash_of(${principal.userId}) as password_hash`;
+  const [{ password_hash: storedHash }] = await withinTimeout(
+    sql,
+    sql<{ password_hash: string | null }[]>`
+      select latchkey.password_hash_of(${principal.userId}) as password_hash`,
+  );
   const check = storedHash ? await verifyPassword(currentPassword, storedHash) : { matches: false };
   if (!check.matches) {
     await asCaller(c, (tx) =>
@@ -43,8 +46,11 @@ export const changePasswordRoute = defineRoute({
   }
 
   const newHash = await hashPassword(newPassword);
-  await sql`
+  await withinTimeout(
+    sql,
+    sql`
       select latchkey.change_password(
-        ${principal.userId}, ${principal.credentialId}, ${newHash}, ${requestJson(sql, request)})`;
+        ${principal.userId}, ${principal.credentialId}, ${newHash}, ${requestJson(sql, request)})`,
+  );
   return c.json({ success: true });
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { requestJson } from "../../_shared/database.ts";
+import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { requestInfo } from "../../_shared/http.ts";
 import {
@@ -44,12 +44,18 @@ export const signInRoute = defineRoute({
   const { sql, config } = c.get("runtime");
   const request = requestJson(sql, requestInfo(c));
   const recordFailure = (userId: string | null, reason: FailureReason) =>
-    sql`select latchkey.record_failed_sign_in(${email}, ${userId}, ${reason}, ${request})`;
+    withinTimeout(
+      sql,
+      sql`select latchkey.record_failed_sign_in(${email}, ${userId}, ${reason}, ${request})`,
+    );
 
-  const [candidate] = await sql<SignInCandidate[]>`
-    select * from latchkey.begin_sign_in(
-      ${email}, ${config.LATCHKEY_SIGN_IN_MAX_FAILURES},
-      make_interval(mins => ${config.LATCHKEY_SIGN_IN_WINDOW_MINUTES}))`;
+  const [candidate] = await withinTimeout(
+    sql,
+    sql<SignInCandidate[]>`
+      select * from latchkey.begin_sign_in(
+        ${email}, ${config.LATCHKEY_SIGN_IN_MAX_FAILURES},
+        make_interval(mins => ${config.LATCHKEY_SIGN_IN_WINDOW_MINUTES}))`,
+  );
 
   if (candidate.retry_after_seconds > 0) {
     await recordFailure(candidate.user_id, "throttled");
@@ -78,10 +84,13 @@ export const signInRoute = defineRoute({
 
   const rehashed = check.needsRehash ? await hashPassword(password) : null;
   const grant = newSessionGrant(config);
-  const [row] = await sql<SessionStartRow[]>`
-    select * from latchkey.start_session(
-      ${candidate.user_id}, decode(${grant.tokenHashHex}, 'hex'), ${grant.expiresAt},
-      ${request}, ${rehashed})`;
+  const [row] = await withinTimeout(
+    sql,
+    sql<SessionStartRow[]>`
+      select * from latchkey.start_session(
+        ${candidate.user_id}, decode(${grant.tokenHashHex}, 'hex'), ${grant.expiresAt},
+        ${request}, ${rehashed})`,
+  );
   // Banned or deleted between the check and now.
   if (!row) throw new ApiError("invalid_credentials");
   return respondWithNewSession(c, row, grant);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { requestJson, sqlState } from "../../_shared/database.ts";
+import { requestJson, sqlState, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { requestInfo } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
@@ -36,10 +36,13 @@ export const signUpRoute = defineRoute({
   const grant = newSessionGrant(config);
   let row: SessionStartRow;
   try {
-    [row] = await sql<SessionStartRow[]>`
-      select * from latchkey.sign_up(
-        ${body.email}, ${body.name}, ${passwordHash}, decode(${grant.tokenHashHex}, 'hex'),
-        ${grant.expiresAt}, ${requestJson(sql, requestInfo(c))})`;
+    [row] = await withinTimeout(
+      sql,
+      sql<SessionStartRow[]>`
+        select * from latchkey.sign_up(
+          ${body.email}, ${body.name}, ${passwordHash}, decode(${grant.tokenHashHex}, 'hex'),
+          ${grant.expiresAt}, ${requestJson(sql, requestInfo(c))})`,
+    );
   } catch (error) {
     if (sqlState(error) === "23505") throw new ApiError("email_unavailable");
     throw error;
