@@ -12,6 +12,7 @@ import {
   withCaller,
 } from "./database.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
+import { ensureFirstAdmin } from "./first_admin.ts";
 import { describeError, log, logEnabled } from "./log.ts";
 import type { Principal } from "./principal.ts";
 import { getRuntime, type Runtime } from "./runtime.ts";
@@ -58,6 +59,11 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
     return next();
   });
   app.use((c, next) => bodyLimitFor(c.get("runtime").config.LATCHKEY_BODY_LIMIT_BYTES)(c, next));
+  // Last before the routes: a database that is down answers the usual 503, preflights still pass.
+  app.use(async (c, next) => {
+    await ensureFirstAdmin(c.get("runtime"));
+    await next();
+  });
   app.onError(respondWithError);
   app.notFound((c) => respondWithError(new ApiError("not_found"), c));
   return app;
