@@ -266,8 +266,10 @@ const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boo
 const benchAdmin = { email: "bench-admin@example.test", password: `bench-${crypto.randomUUID()}` };
 const serverEnv: Record<string, string> = {
   LATCHKEY_LOG_LEVEL: logLevel,
-  // The bench keys must never be rate limited (self-service keys are capped at 600 a minute).
+  // The bench keys must never be rate limited, and one user holds all of them (self-service
+  // keys are capped at 600 a minute and 25 per user by default).
   LATCHKEY_MAX_RATE_LIMIT_PER_MINUTE: "1000000",
+  LATCHKEY_MAX_ACTIVE_KEYS: String(keyCount + 10),
   LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: benchAdmin.email,
   LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: benchAdmin.password,
 };
@@ -297,6 +299,9 @@ try {
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify({ name: `bench ${i}`, rateLimitPerMinute: 1_000_000 }),
     }).then((response) => response.json());
+    if (typeof created.key !== "string") {
+      throw new Error(`key creation: ${JSON.stringify(created)}`);
+    }
     keys.push(created.key);
   }
   console.log(`created ${keys.length} keys; ${seconds}s per run, access log level ${logLevel}`);
