@@ -144,8 +144,7 @@ try {
   });
   console.log(`gateway: ${server.baseUrl} (log: ${server.logPath})`);
 
-  // The compatibility run (Deno 2.1, the edge runtime's line) is functional only: fault
-  // injection belongs on the pinned Deno (DESIGN.md, "Runtime and dependencies").
+  // LATCHKEY_TEST_PROFILE=functional leaves out the concurrency and fault tests, for a quick run.
   const functionalOnly = Deno.env.get("LATCHKEY_TEST_PROFILE") === "functional";
   const chromium = await ensureChromium();
   // Without chromium the browser tests are ignored by Deno.test, and counted as skipped below.

@@ -1,8 +1,12 @@
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
 import { type Config, databaseUrl } from "./config.ts";
+import { installPortImmediates, needsPortImmediates } from "./deno_timers.ts";
 import { ApiError } from "./errors.ts";
 import type { Principal } from "./principal.ts";
+
+// Before any client exists: on Deno 2.1, postgres.js crashes the process under load without it.
+if (needsPortImmediates) installPortImmediates();
 
 export type Sql = postgres.Sql;
 export type Transaction = postgres.TransactionSql;

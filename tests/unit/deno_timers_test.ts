@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { portImmediates } from "../../functions/_shared/deno_timers.ts";
+
+const { setImmediate, clearImmediate } = portImmediates();
+const turn = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+Deno.test("port immediates run in order, with their arguments, and not once cleared", async () => {
+  const seen: string[] = [];
+  setImmediate((name) => seen.push(String(name)), "first");
+  const cleared = setImmediate(() => seen.push("cleared"));
+  setImmediate(() => seen.push("last"));
+  clearImmediate(cleared);
+  await turn();
+  assert.deepEqual(seen, ["first", "last"]);
+});
+
+// The Deno 2.1 defect behind "May not write null values to stream" (deno_timers.ts): a due
+// immediate cleared by an I/O callback of the same event-loop turn ran anyway.
+Deno.test("an immediate cleared by an I/O callback of the same turn does not run", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  let ranAfterClear = 0;
+  for (let round = 0; round < 50; round++) {
+    await server.write(new Uint8Array([round]));
+    let cleared = false;
+    const read = client.read(new Uint8Array(1));
+    const immediate = setImmediate(() => cleared && ranAfterClear++);
+    read.then(() => {
+      clearImmediate(immediate);
+      cleared = true;
+    });
+    // Both the read and the immediate are ready before the event loop runs again.
+    const until = performance.now() + 2;
+    while (performance.now() < until) { /* busy */ }
+    await read;
+    await turn();
+  }
+  client.close();
+  server.close();
+  listener.close();
+  assert.equal(ranAfterClear, 0);
+});
