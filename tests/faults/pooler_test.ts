@@ -39,6 +39,10 @@ Deno.test({
       LATCHKEY_DB_PREPARE: "false",
       LATCHKEY_DB_STATEMENT_TIMEOUT_MS: "1000",
       LATCHKEY_LOG_LEVEL: "warn",
+    }).catch(async (error) => {
+      // A server that cannot start must not leave the pooler running.
+      await pooler.stop();
+      throw error;
     });
     const api = `${server.baseUrl}/functions/v1`;
     const direct = postgres(databaseUrl, { max: 1, onnotice: () => {} });
