@@ -120,11 +120,21 @@ try {
   const sql = postgres(database.url, { max: 1, prepare: false, onnotice: () => {} });
   const applied = await applyMigrations(sql);
   console.log(`migrations: ${applied.length} applied`);
+  await sql.end();
+  // pgTAP is not trusted: the platform's superuser installs it (on hosted, from the dashboard),
+  // and the proofs then run as postgres like everything else. In schema public, which every
+  // role may use, so its assertions still resolve while a proof runs as latchkey_caller (on
+  // hosted that role gets no usage on schema extensions, and neither does it here).
   let pgTapAvailable = false;
   if (database.kind !== "pglite" && await ensurePgTap()) {
-    pgTapAvailable = await sql`create extension if not exists pgtap`.then(() => true, () => false);
+    const platform = postgres(database.superuserUrl ?? database.url, {
+      max: 1,
+      onnotice: () => {},
+    });
+    pgTapAvailable = await platform`create extension if not exists pgtap with schema public`
+      .then(() => true, () => false);
+    await platform.end();
   }
-  await sql.end();
 
   const secretsFile = await Deno.makeTempFile({ prefix: "latchkey-secrets-" });
   // A fresh X-Admin-Key per run: tests use it to create support and admin accounts.
@@ -167,6 +177,7 @@ try {
     LATCHKEY_TEST_BASE_URL: server.baseUrl,
     LATCHKEY_TEST_DATABASE_URL: database.url,
     LATCHKEY_TEST_DATABASE_KIND: database.kind,
+    ...(database.superuserUrl ? { LATCHKEY_TEST_SUPERUSER_URL: database.superuserUrl } : {}),
     LATCHKEY_TEST_ADMIN_KEY: adminKey,
     LATCHKEY_TEST_BOOTSTRAP_EMAIL: bootstrapEmail,
     LATCHKEY_TEST_BOOTSTRAP_PASSWORD: bootstrapPassword,

@@ -102,7 +102,8 @@ Deno.test({
     const cluster = await startEphemeralCluster(binDirectory!);
     try {
       await makeCertificates(directory);
-      const admin = postgres(cluster.url, { max: 1, onnotice: () => {} });
+      // Server settings are the platform's: as its superuser, not the demoted postgres.
+      const admin = postgres(cluster.superuserUrl ?? cluster.url, { max: 1, onnotice: () => {} });
       await admin.unsafe(`alter system set ssl_cert_file = '${directory}/server.crt'`);
       await admin.unsafe(`alter system set ssl_key_file = '${directory}/server.key'`);
       await admin.unsafe("alter system set ssl = on");

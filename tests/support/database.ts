@@ -1,7 +1,13 @@
+import postgres from "postgres";
+import { freePort } from "./server.ts";
+
 /** A database for one test run, and how to get rid of it. */
 export interface TestDatabase {
   kind: "external" | "ephemeral-cluster" | "pglite";
+  /** As the functions and migrations connect: on our clusters, Supabase's demoted `postgres`. */
   url: string;
+  /** The platform's superuser (`supabase_admin`), for what only Supabase may do; ours only. */
+  superuserUrl?: string;
   description: string;
   /** Fault injection, for clusters the test owns: stop and start the server on the same port. */
   stopServer?(): Promise<void>;
@@ -60,16 +66,45 @@ export async function findPostgresBinaries(): Promise<string | null> {
   return null;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+const supabaseRoles = new URL("./supabase_roles.sql", import.meta.url);
+const supabasePlatform = new URL("./supabase_platform.sql", import.meta.url);
+
+/** Runs one of the platform's SQL files as the cluster's superuser. */
+async function runAsPlatform(superuserUrl: string, file: URL): Promise<void> {
+  const platform = postgres(superuserUrl, { max: 1, onnotice: () => {} });
+  try {
+    await platform.unsafe(await Deno.readTextFile(file));
+  } finally {
+    await platform.end();
+  }
 }
 
 /**
- * A throwaway cluster: initdb in a temp directory, tuned for tests (fsync off unless durable), on a
- * free loopback port. PostgreSQL refuses to run as root, so as root it runs as `postgres`.
+ * A fresh database on one of our clusters, set up as hosted Supabase sets up a project; returns
+ * its URL as the demoted `postgres`. For tests that need a database nobody has migrated yet.
+ */
+export async function createPlatformDatabase(superuserUrl: string, name: string): Promise<string> {
+  const maintenance = new URL(superuserUrl);
+  maintenance.pathname = "/postgres";
+  const admin = postgres(maintenance.toString(), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await admin.end();
+  }
+  const target = new URL(superuserUrl);
+  target.pathname = `/${encodeURIComponent(name)}`;
+  await runAsPlatform(target.toString(), supabasePlatform);
+  target.username = "postgres";
+  return target.toString();
+}
+
+/**
+ * A throwaway cluster set up as hosted Supabase sets up a project (`supabase_roles.sql`,
+ * `supabase_platform.sql`: `supabase_admin` the bootstrap and only superuser, `postgres` demoted,
+ * the API roles, schemas `auth` and `extensions`): initdb in a temp directory, tuned for tests (fsync off unless
+ * durable), on a free loopback port. PostgreSQL refuses to run as root, so as root it runs as
+ * the OS user `postgres`.
  */
 export async function startEphemeralCluster(
   binDirectory: string,
@@ -82,7 +117,7 @@ export async function startEphemeralCluster(
     "-D",
     dataDirectory,
     "-U",
-    "postgres",
+    "supabase_admin",
     "--auth=trust",
     "--encoding=UTF8",
     "--locale=C",
@@ -105,19 +140,15 @@ export async function startEphemeralCluster(
     });
   const startServer = () => pgCtl("-l", `${dataDirectory}/server.log`, "-o", settings, "start");
   await startServer();
-  await run(`${binDirectory}/createdb`, [
-    "-h",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "-U",
-    "postgres",
-    "latchkey_test",
-  ]);
+  const clusterUrl = `postgres://supabase_admin@127.0.0.1:${port}`;
+  await runAsPlatform(`${clusterUrl}/postgres`, supabaseRoles);
+  const url = await createPlatformDatabase(`${clusterUrl}/postgres`, "latchkey_test");
   return {
     kind: "ephemeral-cluster",
-    url: `postgres://postgres@127.0.0.1:${port}/latchkey_test`,
-    description: `ephemeral PostgreSQL cluster (${binDirectory}, port ${port})`,
+    url,
+    superuserUrl: `${clusterUrl}/latchkey_test`,
+    description:
+      `ephemeral PostgreSQL cluster set up like hosted Supabase, as the demoted postgres (${binDirectory}, port ${port})`,
     binDirectory,
     dataDirectory,
     stopServer: async () => void await pgCtl("-m", "fast", "stop"),
