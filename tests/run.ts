@@ -8,7 +8,7 @@ import postgres from "postgres";
 import { applyMigrations } from "../functions/_local/migrate.ts";
 import { provisionTestDatabase } from "./support/database.ts";
 import { startTestServer } from "./support/server.ts";
-import { ensureChromium, ensureNewman, ensurePgTap } from "./support/tools.ts";
+import { ensureChromium, ensureNewman, ensurePgTap, ensureSupabaseCli } from "./support/tools.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const started = performance.now();
@@ -165,6 +165,19 @@ try {
       "Install it (apt-get install chromium) or point LATCHKEY_CHROMIUM at a Chromium binary.",
     ]);
   }
+  // The Supabase CLI's tests need fresh databases on a cluster of ours.
+  const supabaseCli = database.superuserUrl ? await ensureSupabaseCli() : null;
+  // Without it those tests are ignored by Deno.test and counted as skipped below; under CI,
+  // where npm is there, a failed install is a failure.
+  if (!supabaseCli) {
+    banner([
+      "The Supabase CLI tests (tests/local/supabase_cli_test.ts) were NOT run: " +
+      (database.superuserUrl
+        ? "npm could not install supabase."
+        : "they need the test command's own cluster, not TEST_DATABASE_URL or PGlite."),
+    ]);
+    if (database.superuserUrl && Deno.env.get("CI")) failed += 1;
+  }
   const denoTests = await runEchoed(Deno.execPath(), [
     "test",
     "--allow-all",
@@ -184,6 +197,7 @@ try {
     LATCHKEY_TEST_SECRETS_FILE: secretsFile,
     LATCHKEY_TEST_SERVER_LOG: server.logPath,
     ...(chromium ? { LATCHKEY_TEST_CHROMIUM: chromium } : {}),
+    ...(supabaseCli ? { LATCHKEY_TEST_SUPABASE_CLI: supabaseCli } : {}),
   });
   const summary = /(\d+) passed.*?\| (\d+) failed/.exec(denoTests.output);
   if (summary) {

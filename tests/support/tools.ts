@@ -1,8 +1,8 @@
 /**
- * What `deno task test` needs beyond Deno, installed on first use: newman from npm into
- * `.tools/`, and from Debian packages (as root, or with password-less sudo) chromium for the
- * browser test, pgTAP for the SQL proofs and PgBouncer for the pooler tests. Each returns null/false when it cannot, and the
- * runner says loudly what was not run.
+ * What `deno task test` needs beyond Deno, installed on first use: newman and the Supabase CLI
+ * from npm into `.tools/`, and from Debian packages (as root, or with password-less sudo)
+ * chromium for the browser test, pgTAP for the SQL proofs and PgBouncer for the pooler tests.
+ * Each returns null/false when it cannot, and the runner says loudly what was not run.
  */
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -101,4 +101,33 @@ export async function ensureNewman(): Promise<string | null> {
     stderr: "inherit",
   }).output();
   return install.success ? script : null;
+}
+
+const supabaseCliVersion = "3.1.0";
+
+/**
+ * The Supabase CLI from npm (pinned; it brings its Go binary as @supabase/cli-linux-x64), under
+ * .tools/ on first use. The tests run it as users do against a database URL: no Docker needed
+ * for db push, migration list and db advisors.
+ */
+export async function ensureSupabaseCli(): Promise<string | null> {
+  const tools = Deno.env.get("LATCHKEY_TOOLS_DIR") ?? `${root}.tools`;
+  const prefix = `${tools}/supabase-${supabaseCliVersion}`;
+  const script = `${prefix}/node_modules/supabase/dist/supabase.js`;
+  if (await isFile(script)) return script;
+  if (!(await which("node")) || !(await which("npm"))) return null;
+  console.log(`installing the Supabase CLI ${supabaseCliVersion} into .tools/ ...`);
+  const install = await new Deno.Command("npm", {
+    args: [
+      "install",
+      "--prefix",
+      prefix,
+      "--no-audit",
+      "--no-fund",
+      `supabase@${supabaseCliVersion}`,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  return install.success && await isFile(script) ? script : null;
 }
