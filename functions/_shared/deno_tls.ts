@@ -117,9 +117,9 @@ export class DenoTlsSocket extends EventEmitter {
         tls.close();
         if (!this.options.encryptOnly) throw error;
         throw new Error(
-          `${(error as Error).message}: Deno 2.1 cannot encrypt without verifying, so an sslmode ` +
-            "asking only for encryption verifies certificate and host name here; set LATCHKEY_DB_CA_CERT " +
-            "to the CA that signs the database's certificate",
+          `${(error as Error).message}: Deno 2.1 cannot encrypt without verifying, so an ` +
+            "sslmode asking only for encryption verifies certificate and host name here; set " +
+            "LATCHKEY_DB_CA_CERT to the CA that signs the database's certificate",
           { cause: error },
         );
       }
