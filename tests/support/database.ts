@@ -2,6 +2,8 @@
 export interface TestDatabase {
   kind: "external" | "ephemeral-cluster" | "pglite";
   url: string;
+  /** The cluster's superuser, where `url` connects as a role that is not one; ours only. */
+  superuserUrl?: string;
   description: string;
   /** Fault injection, for clusters the test owns: stop and start the server on the same port. */
   stopServer?(): Promise<void>;
