@@ -1,6 +1,7 @@
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
 import { type Config, databaseUrl } from "./config.ts";
+import { denoTlsSocket, needsDenoTls } from "./deno_tls.ts";
 import { installPortImmediates, needsPortImmediates } from "./deno_timers.ts";
 import { ApiError } from "./errors.ts";
 import type { Principal } from "./principal.ts";
@@ -60,6 +61,33 @@ export function tlsOptions(config: Config, url: string): { ssl?: ConnectionOptio
   };
 }
 
+/**
+ * The same TLS on Deno 2.1, where postgres.js' own upgrade never completes (deno_tls.ts): a
+ * connection of ours through postgres.js' `socket` option, postgres.js told not to negotiate TLS
+ * again. TLS when `tlsOptions` sets it or the URL's sslmode asks for it (`prefer` and `allow` fall
+ * back to plain text if the server has no TLS, as in postgres.js); always verified, with the
+ * configured CA (besides the system's) and the host as written in the URL.
+ */
+export function denoTlsOptions(config: Config, url: string): { ssl?: false; socket?: unknown } {
+  const parsed = new URL(url);
+  const ca = tlsOptions(config, url).ssl?.ca as string | undefined;
+  const sslmode = parsed.searchParams.get("sslmode") ??
+    (parsed.searchParams.get("sslrootcert") === "system" ? "verify-full" : null);
+  const wanted = ca !== undefined || (sslmode !== null && !["disable", "false"].includes(sslmode));
+  if (!wanted || !parsed.hostname) return {};
+  return {
+    ssl: false,
+    socket: denoTlsSocket({
+      hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(parsed.port || 5432),
+      caCerts: ca === undefined ? [] : [ca],
+      prefer: ca === undefined && (sslmode === "prefer" || sslmode === "allow"),
+      encryptOnly: ca === undefined && ["require", "prefer", "allow"].includes(sslmode ?? ""),
+      direct: parsed.searchParams.get("sslnegotiation") === "direct",
+    }),
+  };
+}
+
 /** One client per isolate, created at start-up and shared by every request. */
 export function createDatabase(config: Config, options: DatabaseOptions = {}): Sql {
   const url = options.url ?? databaseUrl(config);
@@ -69,7 +97,7 @@ export function createDatabase(config: Config, options: DatabaseOptions = {}): S
     });
   }
   const sql = postgres(serverUrl(url), {
-    ...tlsOptions(config, url),
+    ...(needsDenoTls ? denoTlsOptions(config, url) : tlsOptions(config, url)),
     max: options.maxConnections ?? config.LATCHKEY_DB_POOL_MAX ?? defaultPoolSize,
     prepare: usePreparedStatements(config, url),
     // Without these, a request to a stopped database hangs for many seconds (DESIGN.md).
