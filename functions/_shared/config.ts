@@ -21,6 +21,32 @@ const integer = (min: number, max: number) => {
   return z.coerce.number({ error: expected }).int(expected).min(min, expected).max(max, expected);
 };
 
+/** A variable holding JSON, parsed before its schema sees it. */
+const jsonText = z.string().transform((text, context) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    context.addIssue({ code: "custom", message: "expected JSON" });
+    return z.NEVER;
+  }
+});
+
+const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/, "expected base64url");
+
+/** A private ES256 (P-256) signing key as a JWK, with the `kid` tokens name it by. */
+const signingKeySchema = z.looseObject({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256"),
+  x: base64url,
+  y: base64url,
+  d: base64url,
+  kid: z.string().regex(
+    /^[A-Za-z0-9._:-]{1,128}$/,
+    "each key needs a kid of 1-128 [A-Za-z0-9._:-]",
+  ),
+  alg: z.literal("ES256").optional(),
+});
+
 /**
  * Every environment variable Latchkey reads, parsed once at start-up. Descriptions double as
  * the fix printed when a value is wrong.
@@ -107,14 +133,7 @@ export const configSchema = z.object({
   LATCHKEY_MAX_RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600).describe(
     "Highest rateLimitPerMinute a user may give their own key (admins may set up to 1,000,000).",
   ),
-  LATCHKEY_TIER_LIMITS: z.string().default("{}").transform((text, context) => {
-    try {
-      return JSON.parse(text);
-    } catch {
-      context.addIssue({ code: "custom", message: "expected JSON" });
-      return z.NEVER;
-    }
-  }).pipe(
+  LATCHKEY_TIER_LIMITS: jsonText.default({}).pipe(
     z.record(
       tierSchema,
       z.strictObject({
@@ -164,6 +183,31 @@ export const configSchema = z.object({
   ).optional().describe(
     "argon2id PHC hash of the first admin's password, so the password is not in the environment.",
   ),
+  SUPABASE_URL: z.url().optional().describe(
+    "Set by Supabase inside edge functions: the project URL (the default token issuer's base).",
+  ),
+  LATCHKEY_JWT_SIGNING_KEYS: jsonText.pipe(
+    z.object({ keys: z.array(signingKeySchema).min(1) }, {
+      error: 'expected a JWK set {"keys": [...]} of P-256 private keys (deno task jwt:keygen)',
+    }).transform((set) => set.keys).refine(
+      (keys) => new Set(keys.map((key) => key.kid)).size === keys.length,
+      "each kid must be unique",
+    ),
+  ).optional().describe(
+    "JWK set of ES256 private keys for POST /auth/token; the first signs, every public half is " +
+      "in /auth/.well-known/jwks.json (add the new key first, drop the old one after the TTL).",
+  ),
+  LATCHKEY_JWT_SECRET: z.string().min(32, "use at least 32 characters").max(512).optional()
+    .describe(
+      "HS256 secret for POST /auth/token instead of signing keys: the project's legacy JWT secret.",
+    ),
+  LATCHKEY_JWT_TTL_SECONDS: integer(60, 3600).default(600).describe(
+    "Lifetime of an access token from POST /auth/token, in seconds.",
+  ),
+  LATCHKEY_JWT_ISSUER: z.url().optional().describe(
+    "iss of access tokens: the auth function's public URL. Unset: SUPABASE_URL + " +
+      "/functions/v1/auth, else the URL the request came to.",
+  ),
   LATCHKEY_CORS_ORIGINS: z.string().default("").transform((
     text,
   ) => [...new Set(text.split(",").map((origin) => origin.trim()).filter(Boolean))]).pipe(
@@ -197,6 +241,14 @@ const configRules = configSchema.superRefine((config, context) => {
       code: "custom",
       path: ["LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH"],
       message: "set LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD or its _HASH, not both",
+    });
+  }
+  if (config.LATCHKEY_JWT_SIGNING_KEYS && config.LATCHKEY_JWT_SECRET) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_JWT_SECRET"],
+      message: "set LATCHKEY_JWT_SIGNING_KEYS or LATCHKEY_JWT_SECRET, not both: tokens are " +
+        "signed one way, the way your Data API trusts",
     });
   }
   if (config.LATCHKEY_ADMIN_KEY && config.LATCHKEY_ADMIN_KEY_SHA256) {

@@ -45,6 +45,7 @@ export const errorCatalog = {
     message: "This API key's rate limit is used up for this minute; retry after the reset.",
   },
   internal_error: { status: 500, message: "Something went wrong on our side." },
+  not_configured: { status: 501, message: "This is not configured on this deployment." },
   overloaded: {
     status: 503,
     message: "Too many password checks are waiting; retry shortly.",

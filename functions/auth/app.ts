@@ -6,12 +6,16 @@ import { sessionsRoute } from "./routes/sessions.ts";
 import { signInRoute } from "./routes/sign_in.ts";
 import { signOutRoute } from "./routes/sign_out.ts";
 import { signUpRoute } from "./routes/sign_up.ts";
+import { tokenRoute } from "./routes/token.ts";
+import { jwksRoute, openIdConfigurationRoute } from "./routes/well_known.ts";
 
 /** Function `auth`: accounts and sessions (API.md, "Function auth"). */
 export const authFunction: FunctionDefinition = {
   name: "auth",
   description: "Sign-up, sign-in and sign-out; the caller's sessions and password. Sign-in " +
-    "answers a session token (`lks_…`, shown once) and sets it as an HttpOnly cookie.",
+    "answers a session token (`lks_…`, shown once) and sets it as an HttpOnly cookie. " +
+    "`POST /auth/token` turns a session or an API key into a short-lived JWT that Supabase's " +
+    "Data API accepts, verifiable with the keys at `/auth/.well-known/jwks.json`.",
   routes: [
     signUpRoute,
     signInRoute,
@@ -20,6 +24,9 @@ export const authFunction: FunctionDefinition = {
     sessionsRoute,
     revokeOtherSessionsRoute,
     changePasswordRoute,
+    tokenRoute,
+    jwksRoute,
+    openIdConfigurationRoute,
   ],
 };
 
