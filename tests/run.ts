@@ -5,6 +5,7 @@
  * counted as skipped, never as passed.
  */
 import postgres from "postgres";
+import { newSigningKey } from "../functions/_local/jwt_keygen.ts";
 import { applyMigrations } from "../functions/_local/migrate.ts";
 import { provisionTestDatabase } from "./support/database.ts";
 import { startTestServer } from "./support/server.ts";
@@ -142,6 +143,8 @@ try {
   // The start command seeds this first admin; the Postman collection signs in with it.
   const bootstrapEmail = "bootstrap-admin@latchkey.test";
   const bootstrapPassword = `bootstrap-${crypto.randomUUID()}`;
+  // POST /auth/token signs with a fresh ES256 key per run; its private part must never be logged.
+  const signingKey = await newSigningKey();
   server = await startTestServer(database.url, {
     LATCHKEY_CORS_ORIGINS: "https://app.example.test",
     // As behind one proxy: tests name their client in X-Forwarded-For (support/http.ts).
@@ -151,6 +154,7 @@ try {
     LATCHKEY_ADMIN_KEY: adminKey,
     LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: bootstrapEmail,
     LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: bootstrapPassword,
+    LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [signingKey] }),
   });
   console.log(`gateway: ${server.baseUrl} (log: ${server.logPath})`);
 
@@ -220,7 +224,12 @@ try {
   // Secrets never in logs: every password, token and key the suite handled, against every
   // line the gateway wrote during the suite.
   const secrets = new Set(
-    [...(await Deno.readTextFile(secretsFile)).split("\n"), adminKey, bootstrapPassword]
+    [
+      ...(await Deno.readTextFile(secretsFile)).split("\n"),
+      adminKey,
+      bootstrapPassword,
+      signingKey.d,
+    ]
       .filter((secret) => secret.length >= 10),
   );
   const serverLog = await Deno.readTextFile(server.logPath);

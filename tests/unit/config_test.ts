@@ -97,3 +97,42 @@ Deno.test("inside the edge runtime: request lines off, warnings kept, one proxy 
     delete global.EdgeRuntime;
   }
 });
+
+Deno.test("token signing: a JWK set of P-256 keys, or a secret, never both; bad keys named", async () => {
+  const { newSigningKey } = await import("../../functions/_local/jwt_keygen.ts");
+  const key = await newSigningKey();
+  const config = loadConfig({ LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [key] }) });
+  assert.equal(config.LATCHKEY_JWT_SIGNING_KEYS?.[0].kid, key.kid);
+  assert.equal(config.LATCHKEY_JWT_TTL_SECONDS, 600);
+
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems;
+    }
+    assert.fail(`accepted ${JSON.stringify(env)}`);
+  };
+  const bad = [
+    "not json",
+    JSON.stringify({ keys: [] }),
+    JSON.stringify([key]),
+    JSON.stringify({ keys: [{ ...key, crv: "P-384" }] }),
+    JSON.stringify({ keys: [{ ...key, d: undefined }] }),
+    JSON.stringify({ keys: [{ ...key, kid: undefined }] }),
+    JSON.stringify({ keys: [key, key] }),
+  ];
+  for (const value of bad) {
+    const problems = problemsOf({ LATCHKEY_JWT_SIGNING_KEYS: value });
+    assert.ok(problems[0].startsWith("LATCHKEY_JWT_SIGNING_KEYS:"), problems[0]);
+    assert.ok(!problems.join("\n").includes(key.d), "the private key is never echoed");
+  }
+  const both = problemsOf({
+    LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [key] }),
+    LATCHKEY_JWT_SECRET: "s".repeat(40),
+  });
+  assert.ok(both[0].startsWith("LATCHKEY_JWT_SECRET: set LATCHKEY_JWT_SIGNING_KEYS or"), both[0]);
+  assert.ok(problemsOf({ LATCHKEY_JWT_SECRET: "short" })[0].includes("at least 32"));
+  assert.ok(problemsOf({ LATCHKEY_JWT_TTL_SECONDS: "7200" })[0].includes("60 to 3600"));
+});

@@ -1,0 +1,391 @@
+import assert from "node:assert/strict";
+import {
+  createRemoteJWKSet,
+  errors as joseErrors,
+  importJWK,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from "jose";
+import postgres from "postgres";
+import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
+import { app as authApp } from "../../../functions/auth/app.ts";
+import { app as keysApp } from "../../../functions/keys/app.ts";
+import { loadConfig } from "../../../functions/_shared/config.ts";
+import { createDatabase } from "../../../functions/_shared/database.ts";
+import { installRuntime } from "../../../functions/_shared/runtime.ts";
+import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
+
+/**
+ * POST /auth/token against real PostgreSQL set up like hosted Supabase, with real parts on the
+ * other side: the token is verified by jose (an independent verifier) against our JWKS over
+ * HTTP, or against the HS256 secret, and its claims are then used exactly as PostgREST uses them
+ * (connected as `authenticator`, `set local role` to the `role` claim, `request.jwt.claims`) on
+ * a team's own table guarded by Supabase-style policies on `auth.uid()` and `auth.jwt()`.
+ */
+
+const databaseUrl = Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!;
+// auth.uid(), auth.jwt() and the authenticator role exist on our hosted-like clusters only.
+const ignore = !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
+const appScopes = "compile,notes:write";
+
+function serve(env: Record<string, string>) {
+  const config = loadConfig({
+    LATCHKEY_DB_URL: databaseUrl,
+    LATCHKEY_SCOPES: appScopes,
+    LATCHKEY_LOG_LEVEL: "silent",
+    ...env,
+  });
+  const sql = createDatabase(config);
+  installRuntime({ config, sql });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) =>
+      new URL(request.url).pathname.startsWith("/keys")
+        ? keysApp.fetch(request)
+        : authApp.fetch(request),
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    config,
+    base,
+    issuer: `${base}/auth`,
+    async call(method: string, path: string, headers: Record<string, string> = {}, body?: unknown) {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    },
+    async close() {
+      await server.shutdown();
+      await sql.end();
+    },
+  };
+}
+
+type Served = Awaited<ReturnType<typeof serve>>;
+
+async function signUp(served: Served, tag: string) {
+  const email = uniqueEmail(tag);
+  const password = "correct horse battery staple";
+  const result = await served.call("POST", "/auth/sign-up/email", {}, {
+    name: tag,
+    email,
+    password,
+  });
+  assert.equal(result.status, 200, JSON.stringify(result.body));
+  recordSecret(result.body.session.token);
+  return { id: result.body.user.id as string, email, token: result.body.session.token as string };
+}
+
+async function createKey(served: Served, sessionToken: string, body: Record<string, unknown>) {
+  const result = await served.call(
+    "POST",
+    "/keys",
+    { authorization: `Bearer ${sessionToken}` },
+    { name: "data api", ...body },
+  );
+  assert.equal(result.status, 201, JSON.stringify(result.body));
+  recordSecret(result.body.key);
+  return { id: result.body.apiKey?.id ?? result.body.id, key: result.body.key as string };
+}
+
+async function mint(served: Served, headers: Record<string, string>) {
+  const result = await served.call("POST", "/auth/token", headers);
+  if (result.status === 200) recordSecret(result.body.access_token);
+  return result;
+}
+
+/** A team's table, as a team would guard it: owners read theirs; writes need a session or scope. */
+async function createFixtureTable() {
+  await withDatabase((sql) =>
+    sql.unsafe(`
+      drop table if exists public.latchkey_fixture_notes;
+      create table public.latchkey_fixture_notes (
+        id bigint generated always as identity primary key,
+        owner_id uuid not null default auth.uid(),
+        body text not null
+      );
+      alter table public.latchkey_fixture_notes enable row level security;
+      grant select, insert on public.latchkey_fixture_notes to authenticated;
+      create policy "Owners read their notes" on public.latchkey_fixture_notes
+        for select to authenticated using (owner_id = (select auth.uid()));
+      create policy "Sessions, and keys with notes:write, add notes"
+        on public.latchkey_fixture_notes for insert to authenticated
+        with check (
+          owner_id = (select auth.uid())
+          and ((select auth.jwt()) ->> 'key_id' is null
+            or coalesce((select auth.jwt()) -> 'scopes', '[]'::jsonb) ? 'notes:write')
+        );`)
+  );
+}
+
+async function insertNotesAsOwner(ownerId: string, ...bodies: string[]) {
+  await withDatabase((sql) =>
+    sql`insert into public.latchkey_fixture_notes ${
+      sql(bodies.map((body) => ({ owner_id: ownerId, body })))
+    }`
+  );
+}
+
+/** What PostgREST does with a verified token: its role claim as the role, its claims as GUC. */
+async function asDataApi<T>(claims: JWTPayload, work: (tx: postgres.TransactionSql) => Promise<T>) {
+  const url = new URL(databaseUrl);
+  url.username = "authenticator";
+  const sql = postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} });
+  try {
+    return await sql.begin(async (tx) => {
+      await tx.unsafe(`set local role "${String(claims.role).replaceAll('"', '""')}"`);
+      await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
+      return await work(tx);
+    }) as T;
+  } finally {
+    await sql.end();
+  }
+}
+
+const visibleNotes = (claims: JWTPayload) =>
+  asDataApi(claims, async (tx) =>
+    (await tx<{ body: string }[]>`
+      select body from public.latchkey_fixture_notes order by body`).map((row) => row.body));
+
+const addNote = (claims: JWTPayload, body: string) =>
+  asDataApi(claims, (tx) => tx`insert into public.latchkey_fixture_notes (body) values (${body})`);
+
+function verifierFor(served: Served) {
+  return createRemoteJWKSet(new URL(`${served.base}/auth/.well-known/jwks.json`));
+}
+
+Deno.test({
+  name: "a session's token is verified against our JWKS and sees only its owner's rows",
+  ignore,
+  async fn() {
+    const signingKeys = JSON.stringify({ keys: [await newSigningKey(), await newSigningKey()] });
+    const served = await serve({ LATCHKEY_JWT_SIGNING_KEYS: signingKeys });
+    try {
+      await createFixtureTable();
+      const ada = await signUp(served, "ada");
+      const bob = await signUp(served, "bob");
+      await insertNotesAsOwner(ada.id, "ada 1", "ada 2");
+      await insertNotesAsOwner(bob.id, "bob 1");
+
+      const discovery = await served.call("GET", "/auth/.well-known/openid-configuration");
+      assert.equal(discovery.status, 200);
+      assert.equal(discovery.body.issuer, served.issuer);
+      assert.equal(discovery.body.jwks_uri, `${served.issuer}/.well-known/jwks.json`);
+      assert.deepEqual(discovery.body.id_token_signing_alg_values_supported, ["ES256"]);
+      const jwks = await served.call("GET", "/auth/.well-known/jwks.json");
+      assert.equal(jwks.body.keys.length, 2, "every public half, for rotation");
+      for (const key of jwks.body.keys) {
+        assert.equal(key.d, undefined, "never a private part");
+        assert.equal(key.alg, "ES256");
+      }
+
+      const minted = await mint(served, { authorization: `Bearer ${ada.token}` });
+      assert.equal(minted.status, 200, JSON.stringify(minted.body));
+      assert.equal(minted.body.token_type, "bearer");
+      assert.equal(minted.body.expires_in, 600);
+      assert.equal(minted.headers.get("cache-control"), "no-store");
+      const { payload, protectedHeader } = await jwtVerify(
+        minted.body.access_token,
+        verifierFor(served),
+        { issuer: served.issuer, audience: "authenticated", algorithms: ["ES256"] },
+      );
+      assert.equal(protectedHeader.kid, JSON.parse(signingKeys).keys[0].kid, "the first key signs");
+      assert.equal(payload.sub, ada.id);
+      assert.equal(payload.role, "authenticated");
+      assert.equal(payload.app_role, "user");
+      assert.equal(payload.email, ada.email);
+      assert.equal(typeof payload.session_id, "string");
+      assert.equal(payload.key_id, undefined);
+      assert.equal(payload.exp, minted.body.expires_at);
+      assert.equal(payload.exp! - payload.iat!, 600);
+
+      assert.deepEqual(await visibleNotes(payload), ["ada 1", "ada 2"]);
+      await addNote(payload, "ada 3");
+      assert.deepEqual(await visibleNotes(payload), ["ada 1", "ada 2", "ada 3"]);
+      await assert.rejects(
+        () =>
+          asDataApi(payload, (tx) =>
+            tx`insert into public.latchkey_fixture_notes (owner_id, body)
+              values (${bob.id}, 'planted in bob''s name')`),
+        (error: { code?: string }) => error.code === "42501",
+        "a token cannot write rows in another user's name",
+      );
+
+      // The verifier's side: an expired token and a key we do not publish are refused.
+      await assert.rejects(
+        () =>
+          jwtVerify(minted.body.access_token, verifierFor(served), {
+            issuer: served.issuer,
+            audience: "authenticated",
+            currentDate: new Date((payload.exp! + 1) * 1000),
+          }),
+        joseErrors.JWTExpired,
+      );
+      const stranger = await newSigningKey();
+      const strangerKey = await importJWK(stranger, "ES256");
+      for (const kid of [stranger.kid, JSON.parse(signingKeys).keys[0].kid]) {
+        const forged = await new SignJWT({ ...payload })
+          .setProtectedHeader({ alg: "ES256", kid })
+          .sign(strangerKey);
+        await assert.rejects(
+          () => jwtVerify(forged, verifierFor(served), { issuer: served.issuer }),
+          (error: Error) =>
+            error instanceof joseErrors.JWKSNoMatchingKey ||
+            error instanceof joseErrors.JWSSignatureVerificationFailed,
+          `a token signed by a key we do not hold (kid ${kid})`,
+        );
+      }
+    } finally {
+      await served.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a key's token carries its owner's RLS and its scopes, and counts as a use of the key",
+  ignore,
+  async fn() {
+    const served = await serve({
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
+    });
+    try {
+      await createFixtureTable();
+      const ada = await signUp(served, "ada-keys");
+      const bob = await signUp(served, "bob-keys");
+      await insertNotesAsOwner(ada.id, "ada's");
+      await insertNotesAsOwner(bob.id, "bob's");
+      const readOnly = await createKey(served, ada.token, { scopes: ["compile"] });
+      const writer = await createKey(served, ada.token, { scopes: ["notes:write"] });
+
+      const minted = await mint(served, { "x-api-key": readOnly.key });
+      assert.equal(minted.status, 200, JSON.stringify(minted.body));
+      assert.ok(minted.headers.get("ratelimit-remaining"), "minting is metered like any use");
+      const { payload } = await jwtVerify(minted.body.access_token, verifierFor(served), {
+        issuer: served.issuer,
+        audience: "authenticated",
+      });
+      assert.equal(payload.sub, ada.id, "the key's owner");
+      assert.deepEqual(payload.scopes, ["compile"]);
+      assert.equal(typeof payload.key_id, "string");
+      assert.equal(payload.session_id, undefined);
+      assert.deepEqual(await visibleNotes(payload), ["ada's"]);
+      await assert.rejects(
+        () => addNote(payload, "needs notes:write"),
+        (error: { code?: string }) => error.code === "42501",
+        "a write its scopes lack is refused by the team's policy",
+      );
+      const writerToken = await mint(served, { authorization: `Bearer ${writer.key}` });
+      const writerClaims = (await jwtVerify(writerToken.body.access_token, verifierFor(served)))
+        .payload;
+      await addNote(writerClaims, "written with notes:write");
+      assert.deepEqual(await visibleNotes(writerClaims), ["ada's", "written with notes:write"]);
+
+      // A use like any other: last_used_at, and the key's rate limit.
+      const [{ used }] = await withDatabase((sql) =>
+        sql<{ used: boolean }[]>`
+          select last_used_at is not null as used from latchkey.api_keys
+          where key_prefix = ${readOnly.key.slice(0, 12)}`
+      );
+      assert.equal(used, true);
+      const metered = await createKey(served, ada.token, { rateLimitPerMinute: 2 });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        statuses.push((await mint(served, { "x-api-key": metered.key })).status);
+      }
+      assert.deepEqual(statuses, [200, 200, 429], "minting cannot dodge the rate limit");
+
+      // A revoked key mints nothing more.
+      const revoked = await served.call("DELETE", `/keys/${readOnly.id}`, {
+        authorization: `Bearer ${ada.token}`,
+      });
+      assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+      const afterRevoke = await mint(served, { "x-api-key": readOnly.key });
+      assert.equal(afterRevoke.status, 401);
+      assert.equal(afterRevoke.body.error.code, "unauthorized");
+      assert.equal(afterRevoke.body.access_token, undefined);
+    } finally {
+      await served.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "with the legacy JWT secret the token is HS256, verifies with the secret, and RLS holds",
+  ignore,
+  async fn() {
+    const secret = `legacy-jwt-secret-${crypto.randomUUID()}`;
+    recordSecret(secret);
+    const served = await serve({ LATCHKEY_JWT_SECRET: secret });
+    try {
+      await createFixtureTable();
+      const ada = await signUp(served, "ada-hs");
+      await insertNotesAsOwner(ada.id, "ada's legacy note");
+      const minted = await mint(served, { authorization: `Bearer ${ada.token}` });
+      assert.equal(minted.status, 200, JSON.stringify(minted.body));
+      const { payload, protectedHeader } = await jwtVerify(
+        minted.body.access_token,
+        new TextEncoder().encode(secret),
+        { issuer: served.issuer, audience: "authenticated", algorithms: ["HS256"] },
+      );
+      assert.equal(protectedHeader.alg, "HS256");
+      assert.equal(protectedHeader.kid, undefined);
+      await assert.rejects(
+        () => jwtVerify(minted.body.access_token, new TextEncoder().encode(`${secret}-other`)),
+        joseErrors.JWSSignatureVerificationFailed,
+      );
+      assert.deepEqual(await visibleNotes(payload), ["ada's legacy note"]);
+      const jwks = await served.call("GET", "/auth/.well-known/jwks.json");
+      assert.deepEqual(jwks.body, { keys: [] }, "a shared secret is never published");
+    } finally {
+      await served.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "without signing configured: 501 not_configured; no admin key, banned or bad credential mints",
+  ignore,
+  async fn() {
+    const served = await serve({});
+    try {
+      const ada = await signUp(served, "ada-none");
+      const minted = await mint(served, { authorization: `Bearer ${ada.token}` });
+      assert.equal(minted.status, 501);
+      assert.equal(minted.body.error.code, "not_configured");
+      assert.match(minted.body.error.message, /LATCHKEY_JWT_SIGNING_KEYS/);
+      assert.equal(typeof minted.body.error.requestId, "string");
+    } finally {
+      await served.close();
+    }
+    const configured = await serve({
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
+    });
+    try {
+      for (
+        const headers of [
+          {},
+          { "x-admin-key": "x".repeat(40) },
+          { authorization: "Bearer nope" },
+        ] as Record<string, string>[]
+      ) {
+        const refused = await mint(configured, headers);
+        assert.equal(refused.status, 401, JSON.stringify(headers));
+        assert.equal(refused.body.error.code, "unauthorized");
+      }
+      const banned = await signUp(configured, "banned");
+      await withDatabase((sql) =>
+        sql`update latchkey.users set banned_at = now(), ban_reason = 'test' where id = ${banned.id}`
+      );
+      const refused = await mint(configured, { authorization: `Bearer ${banned.token}` });
+      assert.ok([401, 403].includes(refused.status), String(refused.status));
+      assert.equal(refused.body.access_token, undefined);
+    } finally {
+      await configured.close();
+    }
+  },
+});
