@@ -26,7 +26,11 @@ export async function runSeed(
   config: Config,
   options: { promoteExisting?: boolean } = {},
 ): Promise<SeedOutcome> {
-  const email = config.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL ?? "";
+  // With Supabase Auth as identity no account is made here: the admin signs up there, and is
+  // promoted once Supabase Auth has confirmed the address (authenticate_supabase_user).
+  const email = config.LATCHKEY_IDENTITY === "supabase"
+    ? ""
+    : config.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL ?? "";
   const passwordHash = config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH ??
     (email && config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD
       ? await hashPassword(config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD)
@@ -62,7 +66,9 @@ export function describeSeedOutcome(outcome: SeedOutcome, config: Config): strin
     case "unchanged":
       return `bootstrap admin ${email}: exists, nothing changed`;
     case "skipped":
-      return "bootstrap admin: LATCHKEY_BOOTSTRAP_ADMIN_EMAIL is not set, nothing to seed";
+      return config.LATCHKEY_IDENTITY === "supabase" && email
+        ? `bootstrap admin ${email}: made admin once Supabase Auth has confirmed the address`
+        : "bootstrap admin: LATCHKEY_BOOTSTRAP_ADMIN_EMAIL is not set, nothing to seed";
   }
 }
 

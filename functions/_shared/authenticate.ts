@@ -15,6 +15,7 @@ import {
   type RateLimitState,
   rolePermissions,
 } from "./principal.ts";
+import { authenticateSupabaseToken, looksLikeJwt } from "./supabase_identity.ts";
 import { userProfile, type UserRow } from "./users.ts";
 
 export const sessionCookieName = "latchkey.session_token";
@@ -187,7 +188,18 @@ const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
 };
 
 async function principalFor(c: AppContext, token: string): Promise<Principal> {
-  const { sql } = c.get("runtime");
+  const { config, sql } = c.get("runtime");
+  if (config.LATCHKEY_IDENTITY === "supabase" && !isWellFormedApiKey(token)) {
+    // Supabase Auth's access tokens are the sessions; Latchkey's own session tokens are not.
+    const principal = looksLikeJwt(token)
+      ? await authenticateSupabaseToken(config, sql, token, requestInfo(c))
+      : null;
+    if (principal) return principal;
+    throw new ApiError("unauthorized", {
+      message: "The Supabase Auth access token is invalid or expired, or its user is gone. " +
+        "Sign in with Supabase Auth again.",
+    });
+  }
   if (looksLikeSessionToken(token) && !isWellFormedApiKey(token)) {
     const principal = await authenticateSessionToken(sql, token);
     if (principal) return principal;

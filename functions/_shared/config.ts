@@ -183,6 +183,16 @@ export const configSchema = z.object({
   ).optional().describe(
     "argon2id PHC hash of the first admin's password, so the password is not in the environment.",
   ),
+  LATCHKEY_IDENTITY: z.enum(["latchkey", "supabase"]).default("latchkey").describe(
+    "Who owns sign-up, sign-in and passwords. supabase: Supabase Auth does, its access tokens " +
+      "are sessions here (the user is the auth.users row), and Latchkey's own account routes " +
+      "answer 404; keys, admin, audit, bootstrap and tokens work unchanged.",
+  ),
+  LATCHKEY_SUPABASE_JWT_SECRET: z.string().min(32, "use at least 32 characters").max(512)
+    .optional().describe(
+      "With LATCHKEY_IDENTITY=supabase, the project's legacy JWT secret, to verify Supabase Auth " +
+        "tokens signed HS256 (asymmetric ones are checked against the project's JWKS).",
+    ),
   SUPABASE_URL: z.url().optional().describe(
     "Set by Supabase inside edge functions: the project URL (the default token issuer's base).",
   ),
@@ -249,6 +259,14 @@ const configRules = configSchema.superRefine((config, context) => {
       path: ["LATCHKEY_JWT_SECRET"],
       message: "set LATCHKEY_JWT_SIGNING_KEYS or LATCHKEY_JWT_SECRET, not both: tokens are " +
         "signed one way, the way your Data API trusts",
+    });
+  }
+  if (config.LATCHKEY_IDENTITY === "supabase" && !config.SUPABASE_URL) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_IDENTITY"],
+      message: "supabase needs SUPABASE_URL (set inside Supabase's functions; set it locally to " +
+        "the project URL): Supabase Auth's issuer and keys are found from it",
     });
   }
   if (config.LATCHKEY_ADMIN_KEY && config.LATCHKEY_ADMIN_KEY_SHA256) {

@@ -27,6 +27,9 @@ export function ensureFirstAdmin(runtime: Runtime): Promise<void> {
 }
 
 async function createFirstAdmin({ config, sql }: Runtime): Promise<void> {
+  // With Supabase Auth as the identity source the admin signs up there; their Latchkey user
+  // becomes admin once Supabase Auth has confirmed the address (authenticate_supabase_user).
+  if (config.LATCHKEY_IDENTITY === "supabase") return;
   const email = config.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL;
   const password = config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD;
   const givenHash = config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH;

@@ -39,6 +39,8 @@ export interface RouteDoc {
   auth: Credential[];
   /** Enforced too: a principal without it gets 403. */
   permission?: AdminPermission;
+  /** Latchkey's own account routes: 404 when Supabase Auth owns identity (LATCHKEY_IDENTITY). */
+  ownIdentityOnly?: boolean;
   /** What the handler checks beyond `permission`, in words. */
   permissionNote?: string;
   body?: z.ZodType;
@@ -64,6 +66,9 @@ function standardResponses(doc: RouteDoc): Record<number, string> {
     responses[400] = errorDescription("validation_failed", " `details` lists each failing field.");
   }
   if (doc.body) responses[415] = errorDescription("unsupported_media_type");
+  if (doc.ownIdentityOnly) {
+    responses[404] = "`not_found`: with LATCHKEY_IDENTITY=supabase, Supabase Auth owns this.";
+  }
   const check = credentialCheckOf(doc.auth);
   if (check !== "none") {
     responses[401] = errorDescription(

@@ -55,6 +55,8 @@ export interface Principal {
   /** Set when the credential is an API key: its id and its scopes as effective now. */
   apiKey: { id: string; scopes: string[] } | null;
   rateLimit: RateLimitState | null;
+  /** An anonymous Supabase Auth user (LATCHKEY_IDENTITY=supabase): may not create API keys. */
+  anonymous?: boolean;
 }
 
 export function isRole(value: string): value is Role {

@@ -1,4 +1,5 @@
 import type { Handler, Hono, MiddlewareHandler } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import {
   authenticate,
@@ -6,6 +7,7 @@ import {
   requirePermission,
   requireSession,
 } from "./authenticate.ts";
+import { ApiError } from "./errors.ts";
 import {
   type AppContext,
   type AppEnv,
@@ -62,9 +64,23 @@ const credentialMiddleware: Record<CredentialCheck, MiddlewareHandler<AppEnv>[]>
   adminKey: [authenticate({ adminKey: true })],
 };
 
+/** Before anything else, so nobody is asked for a credential to a route that is not there. */
+const ownIdentityOnly = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.get("runtime").config.LATCHKEY_IDENTITY === "supabase") {
+    throw new ApiError("not_found", {
+      message: "Supabase Auth owns sign-up, sign-in, sign-out and passwords on this project " +
+        "(LATCHKEY_IDENTITY=supabase): use supabase.auth, and send its access token here.",
+    });
+  }
+  await next();
+});
+
 /** The credential check the route's `auth` list means, then its permission, if it names one. */
 function credentialChecks(doc: RouteDoc): MiddlewareHandler<AppEnv>[] {
-  const checks = credentialMiddleware[credentialCheckOf(doc.auth)];
+  const checks = [
+    ...(doc.ownIdentityOnly ? [ownIdentityOnly] : []),
+    ...credentialMiddleware[credentialCheckOf(doc.auth)],
+  ];
   return doc.permission ? [...checks, requirePermission(doc.permission)] : checks;
 }
 

@@ -87,7 +87,9 @@ alter function auth.role() owner to supabase_auth_admin;
 alter function auth.email() owner to supabase_auth_admin;
 alter function auth.jwt() owner to supabase_auth_admin;
 grant usage on schema auth to anon, authenticated, service_role, postgres, dashboard_user;
-grant select on all tables in schema auth to postgres, dashboard_user;
+-- On hosted, postgres may read and reference Auth's tables (a profile table's foreign key into
+-- auth.users is Supabase's documented pattern); Supabase Auth itself writes them.
+grant all on all tables in schema auth to postgres, dashboard_user;
 grant execute on all functions in schema auth to postgres, dashboard_user;
 
 -- Storage's schema, there as on every project; ours to leave alone.

@@ -20,6 +20,7 @@ export const changePasswordRoute = defineRoute({
   path: "/change-password",
   summary: "Change the password; other sessions are revoked",
   auth: ["session"],
+  ownIdentityOnly: true,
   body: changePasswordBody,
   responses: {
     200: "`{success: true}`.",

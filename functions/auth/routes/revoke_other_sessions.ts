@@ -6,6 +6,7 @@ export const revokeOtherSessionsRoute = defineRoute({
   path: "/sessions/revoke-others",
   summary: "Revoke every other session",
   auth: ["session"],
+  ownIdentityOnly: true,
   responses: { 200: "`{success: true, revoked}`." },
 }, async (c) => {
   const principal = c.get("principal");

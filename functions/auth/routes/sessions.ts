@@ -7,6 +7,7 @@ export const sessionsRoute = defineRoute({
   path: "/sessions",
   summary: "The caller's active sessions",
   auth: ["session"],
+  ownIdentityOnly: true,
   responses: { 200: "`{sessions}` (no tokens)." },
 }, async (c) => {
   const principal = c.get("principal");

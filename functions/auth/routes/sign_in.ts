@@ -33,6 +33,7 @@ export const signInRoute = defineRoute({
   path: "/sign-in/email",
   summary: "Sign in with email and password",
   auth: [],
+  ownIdentityOnly: true,
   body: signInBody,
   responses: {
     200: "`{user, session}`; sets the session cookie.",

@@ -19,6 +19,7 @@ export const signUpRoute = defineRoute({
   path: "/sign-up/email",
   summary: "Create an account and a session",
   auth: [],
+  ownIdentityOnly: true,
   body: signUpBody,
   responses: {
     200: "`{user, session}`; the session token is also set as a cookie.",

@@ -27,13 +27,20 @@ export const createKeyRoute = defineRoute({
     201: "The key's metadata and `key`, the secret (null on an idempotent replay).",
     400: "Invalid body, unknown scopes (the message lists the allowed ones), or a rate limit " +
       "above the tier's cap.",
-    403: "An API key cannot mint API keys: sign in for a session.",
+    403: "An API key cannot mint API keys: sign in for a session. An anonymous Supabase Auth " +
+      "user cannot either.",
     409: "`key_limit_reached`: as many active keys as the tier allows; or Idempotency-Key " +
       "reused with another request.",
   },
 }, async (c, { body }) => {
   const principal = c.get("principal");
   const { config } = c.get("runtime");
+  if (principal.anonymous) {
+    throw new ApiError("forbidden", {
+      message: "An anonymous Supabase Auth user cannot create API keys: link an email or " +
+        "sign in first.",
+    });
+  }
 
   const scopes = checkedScopes(config, principal.role, body.scopes);
   const limits = selfServiceLimits(config, principal.user?.tier ?? "");
