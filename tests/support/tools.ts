@@ -85,49 +85,34 @@ export async function ensurePgBouncer(): Promise<string | null> {
   return await isFile(path) ? path : null;
 }
 
-const newmanVersion = "6.2.2";
-
-/** newman from npm, installed under .tools/ on first use (Node.js runs it). */
-export async function ensureNewman(): Promise<string | null> {
+/**
+ * A pinned npm package under .tools/<name>-<version> on first use; returns the path of its
+ * script (run with Node.js), or null when npm cannot provide it.
+ */
+async function ensureNpmTool(pkg: string, version: string, script: string): Promise<string | null> {
   const tools = Deno.env.get("LATCHKEY_TOOLS_DIR") ?? `${root}.tools`;
-  const prefix = `${tools}/newman-${newmanVersion}`;
-  const script = `${prefix}/node_modules/newman/bin/newman.js`;
-  if (await isFile(script)) return script;
+  const prefix = `${tools}/${pkg}-${version}`;
+  const path = `${prefix}/node_modules/${pkg}/${script}`;
+  if (await isFile(path)) return path;
   if (!(await which("node")) || !(await which("npm"))) return null;
-  console.log(`installing newman ${newmanVersion} into .tools/ ...`);
+  console.log(`installing ${pkg} ${version} into .tools/ ...`);
   const install = await new Deno.Command("npm", {
-    args: ["install", "--prefix", prefix, "--no-audit", "--no-fund", `newman@${newmanVersion}`],
+    args: ["install", "--prefix", prefix, "--no-audit", "--no-fund", `${pkg}@${version}`],
     stdout: "null",
     stderr: "inherit",
   }).output();
-  return install.success ? script : null;
+  return install.success && await isFile(path) ? path : null;
 }
 
-const supabaseCliVersion = "3.1.0";
+/** newman, to run the Postman collection. */
+export function ensureNewman(): Promise<string | null> {
+  return ensureNpmTool("newman", "6.2.2", "bin/newman.js");
+}
 
 /**
- * The Supabase CLI from npm (pinned; it brings its Go binary as @supabase/cli-linux-x64), under
- * .tools/ on first use. The tests run it as users do against a database URL: no Docker needed
- * for db push, migration list and db advisors.
+ * The Supabase CLI (it brings its Go binary as @supabase/cli-linux-x64). The tests run it as
+ * users do against a database URL: no Docker needed for db push, migration list and db advisors.
  */
-export async function ensureSupabaseCli(): Promise<string | null> {
-  const tools = Deno.env.get("LATCHKEY_TOOLS_DIR") ?? `${root}.tools`;
-  const prefix = `${tools}/supabase-${supabaseCliVersion}`;
-  const script = `${prefix}/node_modules/supabase/dist/supabase.js`;
-  if (await isFile(script)) return script;
-  if (!(await which("node")) || !(await which("npm"))) return null;
-  console.log(`installing the Supabase CLI ${supabaseCliVersion} into .tools/ ...`);
-  const install = await new Deno.Command("npm", {
-    args: [
-      "install",
-      "--prefix",
-      prefix,
-      "--no-audit",
-      "--no-fund",
-      `supabase@${supabaseCliVersion}`,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  return install.success && await isFile(script) ? script : null;
+export function ensureSupabaseCli(): Promise<string | null> {
+  return ensureNpmTool("supabase", "3.1.0", "dist/supabase.js");
 }

@@ -9,12 +9,8 @@ import {
 } from "jose";
 import postgres from "postgres";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
-import { app as authApp } from "../../../functions/auth/app.ts";
-import { app as keysApp } from "../../../functions/keys/app.ts";
-import { loadConfig } from "../../../functions/_shared/config.ts";
-import { createDatabase } from "../../../functions/_shared/database.ts";
-import { installRuntime } from "../../../functions/_shared/runtime.ts";
 import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
+import { serveFunctions } from "../../support/in_process.ts";
 
 /**
  * POST /auth/token against real PostgreSQL set up like hosted Supabase, with real parts on the
@@ -30,42 +26,11 @@ const ignore = !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
 const appScopes = "compile,notes:write";
 
 function serve(env: Record<string, string>) {
-  const config = loadConfig({
-    LATCHKEY_DB_URL: databaseUrl,
-    LATCHKEY_SCOPES: appScopes,
-    LATCHKEY_LOG_LEVEL: "silent",
-    ...env,
-  });
-  const sql = createDatabase(config);
-  installRuntime({ config, sql });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (request) =>
-      new URL(request.url).pathname.startsWith("/keys")
-        ? keysApp.fetch(request)
-        : authApp.fetch(request),
-  );
-  const base = `http://127.0.0.1:${server.addr.port}`;
-  return {
-    config,
-    base,
-    issuer: `${base}/auth`,
-    async call(method: string, path: string, headers: Record<string, string> = {}, body?: unknown) {
-      const response = await fetch(`${base}${path}`, {
-        method,
-        headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: response.status, headers: response.headers, body: await response.json() };
-    },
-    async close() {
-      await server.shutdown();
-      await sql.end();
-    },
-  };
+  const served = serveFunctions({ LATCHKEY_SCOPES: appScopes, ...env });
+  return { ...served, issuer: `${served.base}/auth` };
 }
 
-type Served = Awaited<ReturnType<typeof serve>>;
+type Served = ReturnType<typeof serve>;
 
 async function signUp(served: Served, tag: string) {
   const email = uniqueEmail(tag);
@@ -163,7 +128,7 @@ Deno.test({
   ignore,
   async fn() {
     const signingKeys = JSON.stringify({ keys: [await newSigningKey(), await newSigningKey()] });
-    const served = await serve({ LATCHKEY_JWT_SIGNING_KEYS: signingKeys });
+    const served = serve({ LATCHKEY_JWT_SIGNING_KEYS: signingKeys });
     try {
       await createFixtureTable();
       const ada = await signUp(served, "ada");
@@ -249,7 +214,7 @@ Deno.test({
   name: "a key's token carries its owner's RLS and its scopes, and counts as a use of the key",
   ignore,
   async fn() {
-    const served = await serve({
+    const served = serve({
       LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
     });
     try {
@@ -319,7 +284,7 @@ Deno.test({
   async fn() {
     const secret = `legacy-jwt-secret-${crypto.randomUUID()}`;
     recordSecret(secret);
-    const served = await serve({ LATCHKEY_JWT_SECRET: secret });
+    const served = serve({ LATCHKEY_JWT_SECRET: secret });
     try {
       await createFixtureTable();
       const ada = await signUp(served, "ada-hs");
@@ -351,7 +316,7 @@ Deno.test({
     "without signing configured: 501 not_configured; no admin key, banned or bad credential mints",
   ignore,
   async fn() {
-    const served = await serve({});
+    const served = serve({});
     try {
       const ada = await signUp(served, "ada-none");
       const minted = await mint(served, { authorization: `Bearer ${ada.token}` });
@@ -362,7 +327,7 @@ Deno.test({
     } finally {
       await served.close();
     }
-    const configured = await serve({
+    const configured = serve({
       LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
     });
     try {

@@ -1,0 +1,55 @@
+import { app as adminApp } from "../../functions/admin/app.ts";
+import { app as authApp } from "../../functions/auth/app.ts";
+import { app as keysApp } from "../../functions/keys/app.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
+import { createDatabase } from "../../functions/_shared/database.ts";
+import { installRuntime } from "../../functions/_shared/runtime.ts";
+
+/**
+ * The auth, keys and admin functions in this process, as one edge isolate would run them,
+ * over real HTTP on the test database with a configuration of the test's own (the suite's
+ * gateway keeps its own). Paths are the function's: `/auth/...`, `/keys/...`, `/admin/...`.
+ */
+export interface InProcessFunctions {
+  base: string;
+  call(
+    method: string,
+    path: string,
+    headers?: Record<string, string>,
+    body?: unknown,
+    // deno-lint-ignore no-explicit-any -- tests read whatever the route answered
+  ): Promise<{ status: number; headers: Headers; body: any }>;
+  close(): Promise<void>;
+}
+
+const apps = { admin: adminApp, auth: authApp, keys: keysApp };
+
+export function serveFunctions(env: Record<string, string>): InProcessFunctions {
+  const config = loadConfig({
+    LATCHKEY_DB_URL: Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!,
+    LATCHKEY_LOG_LEVEL: "silent",
+    ...env,
+  });
+  const sql = createDatabase(config);
+  installRuntime({ config, sql });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const name = new URL(request.url).pathname.split("/")[1] as keyof typeof apps;
+    return (apps[name] ?? authApp).fetch(request);
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    base,
+    async call(method, path, headers = {}, body) {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    },
+    async close() {
+      await server.shutdown();
+      await sql.end();
+    },
+  };
+}
