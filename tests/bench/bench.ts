@@ -6,6 +6,7 @@
  * line, so both stay on record).
  */
 import postgres from "postgres";
+import { newSigningKey } from "../../functions/_local/jwt_keygen.ts";
 import { applyMigrations } from "../../functions/_local/migrate.ts";
 import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
 import { startTestServer } from "../support/server.ts";
@@ -128,13 +129,14 @@ end
 `;
 }
 
-function sessionScript(keys: string[]): string {
+/** Requests authenticated with `x-api-key`, spread over the keys. */
+function keyScript(keys: string[], method: "GET" | "POST"): string {
   return `
 local keys = ${luaList(keys)}
 local n = 0
 request = function()
   n = n + 1
-  return wrk.format("GET", nil, {["x-api-key"] = keys[(n % #keys) + 1]}, nil)
+  return wrk.format("${method}", nil, {["x-api-key"] = keys[(n % #keys) + 1]}, nil)
 end
 `;
 }
@@ -284,6 +286,8 @@ const serverEnv: Record<string, string> = {
   LATCHKEY_MAX_ACTIVE_KEYS: String(keyCount + 10),
   LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: benchAdmin.email,
   LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: benchAdmin.password,
+  // POST /auth/token signs ES256, as a project with its own signing keys would.
+  LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
 };
 const arenaMax = Deno.env.get("BENCH_MALLOC_ARENA_MAX");
 if (arenaMax) serverEnv.MALLOC_ARENA_MAX = arenaMax;
@@ -328,12 +332,17 @@ try {
     {
       name: "GET /auth/session (x-api-key)",
       url: `${api}/auth/session`,
-      script: sessionScript(keys),
+      script: keyScript(keys, "GET"),
     },
     {
       name: "GET /auth/session (session token)",
       url: `${api}/auth/session`,
       script: bearerScript(token),
+    },
+    {
+      name: "POST /auth/token (x-api-key)",
+      url: `${api}/auth/token`,
+      script: keyScript(keys, "POST"),
     },
   ];
   const results: Record<string, Record<number, WrkResult>> = {};
