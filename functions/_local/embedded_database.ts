@@ -1,4 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 export interface EmbeddedDatabase {
@@ -12,7 +13,8 @@ export interface EmbeddedDatabase {
  */
 export async function startEmbeddedDatabase(dataDirectory: string): Promise<EmbeddedDatabase> {
   await Deno.mkdir(dataDirectory, { recursive: true });
-  const db = await PGlite.create(`${dataDirectory}/pgdata`);
+  // pg_trgm backs the admin's substring search of users, as it does on Supabase.
+  const db = await PGlite.create(`${dataDirectory}/pgdata`, { extensions: { pg_trgm } });
   // PGlite itself runs one query at a time. The socket server queues queries from several
   // connections and keeps a transaction's queries together, so psql or the test suite can
   // connect beside the server (which itself uses one connection).

@@ -11,7 +11,7 @@ export const pageQuery = {
   cursor: z.string().max(200).optional(),
 };
 
-interface CursorPosition {
+export interface CursorPosition {
   createdAt: string;
   id: string;
 }
@@ -70,6 +70,11 @@ export function pageOf<Row extends { cursor_at: string; id: string }>(rows: Row[
   };
 }
 
+/** The cursor condition, the newest-first order and the limit (one row more, to see a next page). */
+export function keysetOf(tx: Transaction, cursor: CursorPosition | null, limit: number) {
+  return tx`${afterCursor(tx, cursor)} order by created_at desc, id desc limit ${limit + 1}`;
+}
+
 /**
  * One newest-first page of a list, read as the caller. `select` writes the query up to its
  * filters and ends it with `keyset`, which adds the cursor condition, the order and the limit.
@@ -87,12 +92,10 @@ export async function listPage<Row extends { id: string }, Item>(
   view: (row: Row) => Item,
 ) {
   const cursor = decodeCursor(query.cursor);
-  const rows = await asCaller(c, (tx) =>
-    select(
-      tx,
-      tx`${afterCursor(tx, cursor)} order by created_at desc, id desc limit ${query.limit + 1}`,
-      cursorColumn(tx),
-    ));
+  const rows = await asCaller(
+    c,
+    (tx) => select(tx, keysetOf(tx, cursor, query.limit), cursorColumn(tx)),
+  );
   const page = pageOf([...rows], query.limit);
   return { [name]: page.rows.map(view), limit: query.limit, nextCursor: page.nextCursor };
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { uuidSchema } from "../../_shared/ids.ts";
-import { listPage, pageQuery } from "../../_shared/pagination.ts";
+import type { Transaction } from "../../_shared/database.ts";
+import { type cursorColumn, type keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -13,7 +14,7 @@ export const listAuditQuery = z.strictObject({
   ...pageQuery,
 });
 
-interface AuditRow {
+export interface AuditRow {
   id: string;
   created_at: Date;
   cursor_at: string;
@@ -43,22 +44,31 @@ export const listAuditRoute = defineRoute({
       c,
       query,
       "events",
-      (tx, keyset, cursorAt) =>
-        tx<AuditRow[]>`
-            select id, created_at, ${cursorAt}, actor_kind, actor_user_id, actor_credential_id,
-              action, target_kind, target_id, request_id, ip_address, user_agent, metadata
-            from latchkey.audit_events
-            where true
-              ${query.actorId ? tx`and actor_user_id = ${query.actorId}` : tx``}
-              ${query.action ? tx`and action = ${query.action}` : tx``}
-              ${query.targetId ? tx`and target_id = ${query.targetId}` : tx``}
-              ${query.since ? tx`and created_at >= ${query.since}::timestamptz` : tx``}
-              ${query.until ? tx`and created_at < ${query.until}::timestamptz` : tx``}
-              ${keyset}`,
+      (tx, keyset, cursorAt) => auditPageQuery(tx, query, keyset, cursorAt),
       auditEventView,
     ),
   );
 });
+
+/** The page's query; exported so a test can EXPLAIN exactly what the route runs. */
+export function auditPageQuery(
+  tx: Transaction,
+  query: z.output<typeof listAuditQuery>,
+  keyset: ReturnType<typeof keysetOf>,
+  cursorAt: ReturnType<typeof cursorColumn>,
+) {
+  return tx<AuditRow[]>`
+    select id, created_at, ${cursorAt}, actor_kind, actor_user_id, actor_credential_id,
+      action, target_kind, target_id, request_id, ip_address, user_agent, metadata
+    from latchkey.audit_events
+    where true
+      ${query.actorId ? tx`and actor_user_id = ${query.actorId}` : tx``}
+      ${query.action ? tx`and action = ${query.action}` : tx``}
+      ${query.targetId ? tx`and target_id = ${query.targetId}` : tx``}
+      ${query.since ? tx`and created_at >= ${query.since}::timestamptz` : tx``}
+      ${query.until ? tx`and created_at < ${query.until}::timestamptz` : tx``}
+      ${keyset}`;
+}
 
 function auditEventView(row: AuditRow) {
   return {

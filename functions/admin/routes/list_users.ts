@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { listPage, pageQuery } from "../../_shared/pagination.ts";
+import type { Transaction } from "../../_shared/database.ts";
+import {
+  type cursorColumn,
+  type CursorPosition,
+  decodeCursor,
+  type keysetOf,
+  listPage,
+  pageQuery,
+} from "../../_shared/pagination.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
   adminUserColumns,
@@ -18,9 +26,41 @@ export const listUsersQuery = z.strictObject({
   ...pageQuery,
 });
 
-// `q` matches email or name, case-insensitively, as plain text (no wildcards).
-function likePattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+/**
+ * `q` matches email or name, case-insensitively, as plain text (no wildcards). A substring
+ * match cannot drive an index under RLS (no such operator is leakproof), so the page's ids come
+ * from `latchkey.matching_user_ids`, which searches with the trigram index and answers only a
+ * caller the users policy lets read everyone; the rows are then read through the policy.
+ * Filters here compare plain columns with `=`, which the planner may push into an index.
+ */
+function qFilter(
+  tx: Transaction,
+  query: z.output<typeof listUsersQuery>,
+  cursor: CursorPosition | null,
+) {
+  return tx`and id = any(array(select latchkey.matching_user_ids(
+    ${query.q!}, ${query.role ?? null}, ${query.tier ?? null},
+    ${cursor?.createdAt ?? null}::text::timestamptz, ${cursor?.id ?? null}::uuid,
+    ${query.limit + 1})))`;
+}
+
+/** The page's query; exported so a test can EXPLAIN exactly what the route runs. */
+export function usersPageQuery(
+  tx: Transaction,
+  query: z.output<typeof listUsersQuery>,
+  cursor: CursorPosition | null,
+  keyset: ReturnType<typeof keysetOf>,
+  cursorAt: ReturnType<typeof cursorColumn>,
+) {
+  return tx<(AdminUserRow & { cursor_at: string })[]>`
+    select ${tx(adminUserColumns)}, ${cursorAt}
+    from latchkey.users
+    where true
+      ${query.email ? tx`and email_lower = lower(${query.email})` : tx``}
+      ${query.role ? tx`and role = ${query.role}` : tx``}
+      ${query.tier ? tx`and tier = ${query.tier}` : tx``}
+      ${query.q ? qFilter(tx, query, cursor) : tx``}
+      ${keyset}`;
 }
 
 export const listUsersRoute = defineRoute({
@@ -32,22 +72,13 @@ export const listUsersRoute = defineRoute({
   query: listUsersQuery,
   responses: { 200: "`{users, limit, nextCursor}`." },
 }, async (c, { query }) => {
-  const like = query.q ? likePattern(query.q) : null;
+  const cursor = decodeCursor(query.cursor);
   return c.json(
     await listPage(
       c,
       query,
       "users",
-      (tx, keyset, cursorAt) =>
-        tx<(AdminUserRow & { cursor_at: string })[]>`
-            select ${tx(adminUserColumns)}, ${cursorAt}
-            from latchkey.users
-            where true
-              ${query.email ? tx`and lower(email) = lower(${query.email})` : tx``}
-              ${query.role ? tx`and role = ${query.role}` : tx``}
-              ${query.tier ? tx`and tier = ${query.tier}` : tx``}
-              ${like ? tx`and (email ilike ${like} or name ilike ${like})` : tx``}
-              ${keyset}`,
+      (tx, keyset, cursorAt) => usersPageQuery(tx, query, cursor, keyset, cursorAt),
       adminUserView,
     ),
   );
