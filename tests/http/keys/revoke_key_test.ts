@@ -20,7 +20,7 @@ Deno.test("DELETE /keys/:id revokes the key, which fails on its very next reques
   assert.match(errorOf(next).message, /revoked/);
   const [rejected] = await auditEventsFor(next.headers.get("x-request-id")!);
   assert.equal(rejected.action, "api_key.rejected");
-  assert.deepEqual(rejected.metadata, { reason: "REVOKED" });
+  assert.deepEqual(rejected.metadata, { reason: "REVOKED", repeatsInPreviousMinute: 0 });
 
   const verified = await verifyKey(created.key);
   assert.equal(verified.status, 200);

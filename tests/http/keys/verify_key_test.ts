@@ -75,7 +75,7 @@ Deno.test("verify answers EXPIRED for an expired key and audits the rejection", 
   const [event] = await auditEventsFor(result.headers.get("x-request-id")!);
   assert.equal(event.action, "api_key.rejected");
   assert.equal(event.actor_credential_id, created.id);
-  assert.deepEqual(event.metadata, { reason: "EXPIRED" });
+  assert.deepEqual(event.metadata, { reason: "EXPIRED", repeatsInPreviousMinute: 0 });
 });
 
 Deno.test("verify answers OWNER_BANNED while the owner is banned, VALID again after", async () => {
