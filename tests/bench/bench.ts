@@ -470,7 +470,11 @@ RSS each second (MB): ${soaked.rssSamplesMb.join(" ")}
 Targets:
 ${checks.join("\n")}
 `;
-  await Deno.writeTextFile(resultsPath, report);
+  // `deno task bench:scale` keeps its own section in the same file.
+  const scale = /<!-- scale:start -->[\s\S]*<!-- scale:end -->/.exec(
+    await Deno.readTextFile(resultsPath).catch(() => ""),
+  )?.[0];
+  await Deno.writeTextFile(resultsPath, scale ? `${report}\n${scale}\n` : report);
   console.log(`\nwrote ${resultsPath.pathname}`);
 } finally {
   await server.stop();

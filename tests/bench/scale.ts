@@ -1,0 +1,263 @@
+/**
+ * `deno task bench:scale`: the admin lists, verification, session authentication and sign-in at
+ * scale. Two databases set up like hosted Supabase on one ephemeral cluster: one with 1,000 users
+ * (and as many keys, ten audit rows each), one loaded with set-based SQL to `--users`, `--keys` and
+ * `--audit` rows (default 1,000,000 / 1,000,000 / 10,000,000). The real gateway serves each in
+ * turn; every route is called `--runs` times (7) after one warm-up, and the p50 of both sizes,
+ * their ratio and the 25 ms target go into tests/bench/RESULTS.md between the scale markers.
+ */
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { applyMigrations } from "../../functions/_local/migrate.ts";
+import { encodeCursor } from "../../functions/_shared/pagination.ts";
+import { taskArgs } from "../../functions/_local/task_args.ts";
+import {
+  createPlatformDatabase,
+  findPostgresBinaries,
+  startEphemeralCluster,
+} from "../support/database.ts";
+import { startTestServer } from "../support/server.ts";
+
+const { values } = parseArgs({
+  args: taskArgs(),
+  options: {
+    users: { type: "string", default: "1000000" },
+    keys: { type: "string", default: "1000000" },
+    audit: { type: "string", default: "10000000" },
+    runs: { type: "string", default: "7" },
+  },
+});
+const large = {
+  users: Number(values.users),
+  keys: Number(values.keys),
+  audit: Number(values.audit),
+};
+const small = { users: 1000, keys: 1000, audit: 10_000 };
+const runs = Number(values.runs);
+const resultsPath = new URL("./RESULTS.md", import.meta.url);
+const adminKey = `scale-admin-key-${crypto.randomUUID()}`;
+const listTargetMs = 25;
+
+type Size = typeof large;
+
+/** Users, keys and audit rows in a few statements; ids and times spread like real ones. */
+async function load(sql: postgres.Sql, size: Size) {
+  const started = performance.now();
+  await sql.unsafe(`
+    set synchronous_commit = off;
+    insert into latchkey.users (email, name, role, tier, created_at)
+    select 'user' || g || '@scale.example', 'Scale User ' || g,
+      case when g % 10000 = 0 then 'admin' when g % 1000 = 0 then 'support' else 'user' end,
+      case when g % 20 = 0 then 'pro' else 'free' end,
+      now() - g * interval '1 second'
+    from generate_series(1, ${size.users}) g;
+    insert into latchkey.api_keys (user_id, name, key_prefix, key_hash, created_at)
+    select u.id, 'key', 'lk_' || substr(md5(u.id::text), 1, 9),
+      sha256(convert_to(u.id::text || ':scale', 'UTF8')), u.created_at
+    from latchkey.users u
+    order by u.created_at
+    limit ${size.keys};
+    create temporary table actors as
+      select id, row_number() over (order by created_at) as n
+      from latchkey.users order by created_at limit 10000;
+    insert into latchkey.audit_events (actor_kind, actor_user_id, actor_credential_id, action,
+      target_kind, target_id, request_id, ip_address, created_at)
+    select 'session', a.id, null,
+      (array['auth.sign_in', 'auth.sign_out', 'api_key.created', 'admin_key.used'])[g % 4 + 1],
+      'user', a.id, 'scale-' || g, '10.0.' || (g % 250) || '.1',
+      now() - (g / 10.0) * interval '1 second'
+    from generate_series(1, ${size.audit}) g
+    join actors a on a.n = g % 10000 + 1;
+    analyze latchkey.users;
+    analyze latchkey.api_keys;
+    analyze latchkey.audit_events;`);
+  return (performance.now() - started) / 1000;
+}
+
+interface Probe {
+  name: string;
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  list: boolean;
+}
+
+/** The routes to time on one database, with ids and cursors taken from that database. */
+async function probesFor(sql: postgres.Sql, api: string): Promise<Probe[]> {
+  const [middle] = await sql<{ id: string; email: string; at: string }[]>`
+    select id, email, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
+    from latchkey.users order by created_at
+    offset (select count(*) / 2 from latchkey.users) limit 1`;
+  const [actor] = await sql<{ id: string }[]>`
+    select actor_user_id as id from latchkey.audit_events limit 1`;
+  const [deepAudit] = await sql<{ id: string; at: string }[]>`
+    select id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
+    from latchkey.audit_events order by created_at
+    offset (select count(*) / 2 from latchkey.audit_events) limit 1`;
+  const userCursor = encodeCursor({ createdAt: middle.at, id: middle.id });
+  const auditCursor = encodeCursor({ createdAt: deepAudit.at, id: deepAudit.id });
+  const part = middle.email.slice(4, 10);
+  const since = new Date(Date.now() - 3600_000).toISOString();
+  const until = new Date(Date.now() - 1800_000).toISOString();
+
+  // A user of the API: a session and a key of its own, for the hot paths.
+  const email = `scale-${crypto.randomUUID()}@example.test`;
+  const password = "scale benchmark password";
+  const signUp = await fetch(`${api}/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "Scale", email, password }),
+  }).then((response) => response.json());
+  const key = await fetch(`${api}/keys`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${signUp.session.token}`,
+    },
+    body: JSON.stringify({ name: "scale", rateLimitPerMinute: 600 }),
+  }).then((response) => response.json());
+
+  const admin = { "x-admin-key": adminKey };
+  const list = (name: string, path: string): Probe => ({ name, path, headers: admin, list: true });
+  return [
+    list("GET /admin/users", "/admin/users"),
+    list(
+      "GET /admin/users?email=<exact>",
+      `/admin/users?email=${encodeURIComponent(middle.email.toUpperCase())}`,
+    ),
+    list("GET /admin/users?q=<part of an email>", `/admin/users?q=${part}`),
+    list("GET /admin/users?q=<common>", "/admin/users?q=scale"),
+    list("GET /admin/users?role=admin", "/admin/users?role=admin"),
+    list("GET /admin/users?tier=pro", "/admin/users?tier=pro"),
+    list("GET /admin/users?role=support&q=<part>", `/admin/users?role=support&q=user`),
+    list("GET /admin/users, a deep cursor", `/admin/users?cursor=${userCursor}`),
+    list("GET /admin/keys", "/admin/keys"),
+    list("GET /admin/keys?userId=", `/admin/keys?userId=${middle.id}`),
+    list("GET /admin/audit", "/admin/audit"),
+    list("GET /admin/audit?actorId=", `/admin/audit?actorId=${actor.id}`),
+    list("GET /admin/audit?targetId=", `/admin/audit?targetId=${actor.id}`),
+    list("GET /admin/audit?action=", "/admin/audit?action=auth.sign_out"),
+    list("GET /admin/audit?since&until", `/admin/audit?since=${since}&until=${until}`),
+    list(
+      "GET /admin/audit?actorId=, a deep cursor",
+      `/admin/audit?actorId=${actor.id}&cursor=${auditCursor}`,
+    ),
+    list("GET /admin/audit, a deep cursor", `/admin/audit?cursor=${auditCursor}`),
+    {
+      name: "POST /keys/verify",
+      method: "POST",
+      path: "/keys/verify",
+      body: { key: key.key },
+      list: false,
+    },
+    {
+      name: "GET /auth/session (session token)",
+      path: "/auth/session",
+      headers: { authorization: `Bearer ${signUp.session.token}` },
+      list: false,
+    },
+    {
+      name: "POST /auth/sign-in/email",
+      method: "POST",
+      path: "/auth/sign-in/email",
+      body: { email, password },
+      list: false,
+    },
+  ];
+}
+
+async function timeProbe(api: string, probe: Probe): Promise<number> {
+  const once = async () => {
+    const started = performance.now();
+    const response = await fetch(`${api}${probe.path}`, {
+      method: probe.method ?? "GET",
+      headers: { ...(probe.body ? { "content-type": "application/json" } : {}), ...probe.headers },
+      body: probe.body ? JSON.stringify(probe.body) : undefined,
+    });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${probe.name}: ${response.status}`);
+    return performance.now() - started;
+  };
+  await once();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) samples.push(await once());
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+async function measure(url: string, size: Size) {
+  const sql = postgres(url, { max: 1, prepare: false, onnotice: () => {} });
+  await applyMigrations(sql);
+  const loadSeconds = await load(sql, size);
+  console.log(`loaded ${JSON.stringify(size)} in ${loadSeconds.toFixed(1)} s`);
+  const server = await startTestServer(url, {
+    LATCHKEY_ADMIN_KEY: adminKey,
+    LATCHKEY_LOG_LEVEL: "warn",
+  });
+  try {
+    const api = `${server.baseUrl}/functions/v1`;
+    const probes = await probesFor(sql, api);
+    const medians = new Map<string, { ms: number; list: boolean }>();
+    for (const probe of probes) {
+      const ms = await timeProbe(api, probe);
+      medians.set(probe.name, { ms, list: probe.list });
+      console.log(`${probe.name.padEnd(48)} p50 ${ms.toFixed(1)} ms`);
+    }
+    return { medians, loadSeconds };
+  } finally {
+    await server.stop();
+    await sql.end();
+  }
+}
+
+const binDirectory = await findPostgresBinaries();
+if (!binDirectory) throw new Error("bench:scale needs PostgreSQL server binaries");
+const cluster = await startEphemeralCluster(binDirectory);
+try {
+  const smallRun = await measure(
+    await createPlatformDatabase(cluster.superuserUrl!, "scale_small"),
+    small,
+  );
+  const largeRun = await measure(
+    await createPlatformDatabase(cluster.superuserUrl!, "scale_large"),
+    large,
+  );
+  const rows = [...largeRun.medians].map(([name, { ms, list }]) => {
+    const base = smallRun.medians.get(name)!.ms;
+    const verdict = list ? (ms < listTargetMs ? "met" : "MISSED") : "—";
+    return `| ${name} | ${base.toFixed(1)} | ${ms.toFixed(1)} | ${
+      (ms / base).toFixed(2)
+    } | ${verdict} |`;
+  });
+  const fmt = (n: number) => n.toLocaleString("en-US");
+  const section = `<!-- scale:start -->
+## Scale (\`deno task bench:scale\`)
+
+Written on ${new Date().toISOString()} on Deno ${Deno.version.deno}, PostgreSQL from
+\`${binDirectory}\`, ${navigator.hardwareConcurrency} cores. Large database: ${
+    fmt(large.users)
+  } users,
+${fmt(large.keys)} keys, ${fmt(large.audit)} audit rows (loaded with set-based SQL in
+${largeRun.loadSeconds.toFixed(0)} s); small: ${fmt(small.users)} / ${fmt(small.keys)} /
+${fmt(small.audit)}. Each route ${runs} times after a warm-up, one at a time, through the real
+gateway with X-Admin-Key for the admin routes (log level warn; the cluster runs with fsync off,
+which changes nothing for these reads). Target: every admin list p50 < ${listTargetMs} ms at the
+large size.
+
+| route | p50 ms, small | p50 ms, large | large / small | list target |
+| --- | ---: | ---: | ---: | --- |
+${rows.join("\n")}
+<!-- scale:end -->`;
+  const current = await Deno.readTextFile(resultsPath).catch(() => "# Benchmark results\n");
+  const marked = /<!-- scale:start -->[\s\S]*<!-- scale:end -->/;
+  await Deno.writeTextFile(
+    resultsPath,
+    marked.test(current)
+      ? current.replace(marked, section)
+      : `${current.trimEnd()}\n\n${section}\n`,
+  );
+  console.log(`\nwrote the scale section of ${resultsPath.pathname}`);
+} finally {
+  await cluster.stop();
+}
