@@ -3,6 +3,7 @@ import { createKeyRoute, listKeysRoute, revokeKeyRoute } from "./routes/admin_ke
 import { createUserRoute } from "./routes/create_user.ts";
 import { deleteUserRoute } from "./routes/delete_user.ts";
 import { getUserRoute } from "./routes/get_user.ts";
+import { exportAuditRoute } from "./routes/export_audit.ts";
 import { listAuditRoute } from "./routes/list_audit.ts";
 import { listUsersRoute } from "./routes/list_users.ts";
 import { setPasswordRoute } from "./routes/set_password.ts";
@@ -31,6 +32,7 @@ export const adminFunction: FunctionDefinition = {
     listKeysRoute,
     createKeyRoute,
     revokeKeyRoute,
+    exportAuditRoute,
     listAuditRoute,
   ],
 };

@@ -70,7 +70,7 @@ export function auditPageQuery(
       ${keyset}`;
 }
 
-function auditEventView(row: AuditRow) {
+export function auditEventView(row: Omit<AuditRow, "cursor_at">) {
   return {
     id: row.id,
     createdAt: row.created_at.toISOString(),
