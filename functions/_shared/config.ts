@@ -218,6 +218,11 @@ export const configSchema = z.object({
     "iss of access tokens: the auth function's public URL. Unset: SUPABASE_URL + " +
       "/functions/v1/auth, else the URL the request came to.",
   ),
+  LATCHKEY_AUDIT_RETENTION_DAYS: integer(1, 36_500).optional().describe(
+    "Days audit events are kept; older ones are deleted in batches of 5,000, at most every 10 " +
+      "minutes per isolate, after a request (each deletion audited as audit.pruned). Unset: kept " +
+      "forever.",
+  ),
   LATCHKEY_CORS_ORIGINS: z.string().default("").transform((
     text,
   ) => [...new Set(text.split(",").map((origin) => origin.trim()).filter(Boolean))]).pipe(

@@ -12,6 +12,7 @@ import {
   withCaller,
 } from "./database.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
+import { pruneAuditInBackground } from "./audit_retention.ts";
 import { ensureFirstAdmin } from "./first_admin.ts";
 import { describeError, log, logEnabled } from "./log.ts";
 import type { Principal } from "./principal.ts";
@@ -63,6 +64,7 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
   app.use(async (c, next) => {
     await ensureFirstAdmin(c.get("runtime"));
     await next();
+    pruneAuditInBackground(c.get("runtime"));
   });
   app.onError(respondWithError);
   app.notFound((c) => respondWithError(new ApiError("not_found"), c));
