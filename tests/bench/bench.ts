@@ -454,6 +454,11 @@ pool of 10 connections, prepared statements on, access log level \`${logLevel}\`
 user with a rate limit high enough never to trigger; wrk with 2 threads (1 for one connection),
 ${seconds} s per run after a warm-up run. Server cold start: ${server.startupMs.toFixed(0)} ms
 (process spawn to first healthy answer, migrations already applied).
+Settings that differ from the shipped defaults (secrets not shown): ${
+    Object.keys(serverEnv).map((name) =>
+      /PASSWORD|SIGNING_KEYS|SECRET/.test(name) ? `\`${name}\`` : `\`${name}=${serverEnv[name]}\``
+    ).join(", ")
+  }.
 
 | route | connections | req/s | p50 ms | p99 ms | socket errors | non-2xx | server peak RSS MB |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
