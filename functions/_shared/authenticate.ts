@@ -226,7 +226,7 @@ function configuredAdminKeyDigest(config: Config): Uint8Array | null {
 }
 
 /** The static admin key as a principal: full admin, no user behind it. */
-const adminKeyPrincipal: Principal = {
+export const adminKeyPrincipal: Principal = {
   kind: "admin_key",
   userId: null,
   role: "admin",

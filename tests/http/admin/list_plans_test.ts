@@ -9,7 +9,7 @@ import {
   type CursorPosition,
   keysetOf,
 } from "../../../functions/_shared/pagination.ts";
-import { adminPermissions, type Principal } from "../../../functions/_shared/principal.ts";
+import { adminKeyPrincipal } from "../../../functions/_shared/authenticate.ts";
 import { createPlatformDatabase } from "../../support/database.ts";
 
 /**
@@ -21,17 +21,6 @@ import { createPlatformDatabase } from "../../support/database.ts";
 
 const superuserUrl = Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
 
-const admin: Principal = {
-  kind: "admin_key",
-  userId: null,
-  role: "admin",
-  permissions: adminPermissions,
-  credentialId: null,
-  user: null,
-  session: null,
-  apiKey: null,
-  rateLimit: null,
-};
 const request = { requestId: "plans", ip: null, userAgent: null };
 
 interface PlanNode {
@@ -80,7 +69,7 @@ Deno.test({
 
       // deno-lint-ignore no-explicit-any -- any page query of the routes
       const explain = (build: (tx: Transaction) => postgres.PendingQuery<any>) =>
-        withCaller(sql, admin, request, async (tx) => {
+        withCaller(sql, adminKeyPrincipal, request, async (tx) => {
           await tx`set local enable_seqscan = off`;
           const [row] = await tx<{ "QUERY PLAN": [{ Plan: PlanNode }] }[]>`
             explain (format json) ${build(tx)}`;
