@@ -1,4 +1,5 @@
 import { argon2id } from "hash-wasm";
+import { Worker } from "node:worker_threads";
 import { base64Decode, constantTimeEqual, randomBytes } from "./crypto.ts";
 import { ApiError } from "./errors.ts";
 
@@ -12,26 +13,29 @@ export const argon2Parameters = {
 
 export const passwordLength = { min: 10, max: 256 } as const;
 
-// argon2 in WASM computes on the isolate's one JS thread, so running two at once gains nothing,
-// but each call holds its own 19 MiB of WASM memory while it waits. One at a time keeps a burst
-// of sign-ins from multiplying the server's memory (measured in the bench's soak).
-// Each hash first yields to the event loop: chained on promises alone, a queue of 50 hashes ran
-// back to back for seconds while no socket was served, and queries already sent could not
-// finish (parallel sign-ups waited on an unflushed one past the statement timeout).
+// argon2 runs on the main thread, one at a time, each first yielding to the event loop (chained
+// on promises alone, a queue of 50 hashes ran back to back for seconds while no socket was
+// served); or, with LATCHKEY_HASH_WORKERS, in worker threads, so the main thread keeps serving
+// sockets while hashes run on other cores (not in the edge runtime, which has no workers).
+// Either way at most one hash per slot runs at once, so memory is bounded: 19 MiB of WASM
+// memory per slot (plus a worker's own heap), never one allocation per waiting request.
 // The queue is bounded (LATCHKEY_HASH_QUEUE_MAX): past it a request answers 503 `overloaded`
 // at once instead of waiting behind seconds of hashing (hosted isolates count CPU time, and a
 // flood of sign-ins must not starve everyone's).
-let argon2Queue: Promise<unknown> = Promise.resolve();
 let queued = 0;
 let queueLimit = 32;
 let hashesComputed = 0;
+let workerCount = 0;
+let running = 0;
+const waiting: (() => void)[] = [];
 /** A hash's usual cost here, for the Retry-After of an overloaded answer. */
 const typicalHashMs = 100;
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Sets the bound of the hash queue (from LATCHKEY_HASH_QUEUE_MAX, at start-up). */
-export function configurePasswordHashing(options: { queueLimit: number }): void {
+/** Sets the hash queue's bound and worker count (from the configuration, at start-up). */
+export function configurePasswordHashing(options: { queueLimit: number; workers?: number }): void {
   queueLimit = options.queueLimit;
+  workerCount = options.workers ?? 0;
 }
 
 /** How many argon2 computations this isolate has run (tests count the cost of a route). */
@@ -39,39 +43,84 @@ export function argon2Runs(): number {
   return hashesComputed;
 }
 
-function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+type Argon2Options = Parameters<typeof argon2id>[0];
+
+/** Idle argon2 workers, started on first use, at most `workerCount`. */
+const idleWorkers: Worker[] = [];
+let nextJob = 0;
+
+function takeWorker(): Worker {
+  const idle = idleWorkers.pop();
+  if (idle) return idle;
+  return new Worker(new URL("./argon2_worker.ts", import.meta.url));
+}
+
+function inWorker(options: Argon2Options): Promise<string | Uint8Array> {
+  const worker = takeWorker();
+  const id = ++nextJob;
+  return new Promise<string | Uint8Array>((resolve, reject) => {
+    const onMessage = (message: { id: number; result?: string | Uint8Array; error?: string }) => {
+      if (message.id !== id) return;
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+      // Idle, a worker does not keep the process alive (tests and tasks exit; the gateway
+      // serves anyway); busy, it does, so its answer is awaited.
+      worker.unref();
+      idleWorkers.push(worker);
+      if (message.error !== undefined) reject(new Error(message.error));
+      else resolve(message.result!);
+    };
+    const onError = (error: Error) => {
+      // A dead worker is not reused; the next hash starts another.
+      worker.off("message", onMessage);
+      reject(error);
+    };
+    worker.on("message", onMessage);
+    worker.once("error", onError);
+    worker.ref();
+    worker.postMessage({ id, options });
+  });
+}
+
+/** argon2id within the isolate's slots (one per worker, or one on the main thread). */
+async function computeArgon2(options: Argon2Options): Promise<string | Uint8Array> {
   if (queued >= queueLimit) {
-    return Promise.reject(
-      new ApiError("overloaded", {
-        headers: { "Retry-After": String(Math.max(1, Math.ceil(queued * typicalHashMs / 1000))) },
-      }),
-    );
+    throw new ApiError("overloaded", {
+      headers: {
+        "Retry-After": String(
+          Math.max(1, Math.ceil(queued * typicalHashMs / 1000 / Math.max(workerCount, 1))),
+        ),
+      },
+    });
   }
   queued += 1;
-  const afterOthers = async () => {
-    await yieldToEventLoop();
+  try {
+    if (running >= Math.max(workerCount, 1)) {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    running += 1;
     try {
       hashesComputed += 1;
-      return await work();
+      if (workerCount > 0) return await inWorker(options);
+      await yieldToEventLoop();
+      return await argon2id(options);
     } finally {
-      queued -= 1;
+      running -= 1;
+      waiting.shift()?.();
     }
-  };
-  const result = argon2Queue.then(afterOthers, afterOthers);
-  argon2Queue = result.catch(() => {});
-  return result;
+  } finally {
+    queued -= 1;
+  }
 }
 
 /** Hashes a password into an argon2id PHC string. */
-export function hashPassword(password: string): Promise<string> {
-  return oneAtATime(() =>
-    argon2id({
-      password,
-      salt: randomBytes(16),
-      ...argon2Parameters,
-      outputType: "encoded",
-    })
-  );
+export async function hashPassword(password: string): Promise<string> {
+  return await computeArgon2({
+    password,
+    salt: randomBytes(16),
+    ...argon2Parameters,
+    outputType: "encoded",
+  }) as string;
 }
 
 interface PhcArgon2id {
@@ -113,18 +162,16 @@ export async function verifyPassword(password: string, phc: string): Promise<Pas
   const stored = parseArgon2idPhc(phc);
   // A malformed hash is checked against the decoy, at the same cost, and never matches.
   const parsed = stored ?? parseArgon2idPhc(decoyPhc)!;
-  const computed = await oneAtATime(() =>
-    argon2id({
-      // hash-wasm refuses an empty password; pay for a hash anyway, and never match.
-      password: password === "" ? "\u0000" : password,
-      salt: parsed.salt,
-      memorySize: parsed.memorySize,
-      iterations: parsed.iterations,
-      parallelism: parsed.parallelism,
-      hashLength: parsed.hash.length,
-      outputType: "binary",
-    })
-  );
+  const computed = await computeArgon2({
+    // hash-wasm refuses an empty password; pay for a hash anyway, and never match.
+    password: password === "" ? "\u0000" : password,
+    salt: parsed.salt,
+    memorySize: parsed.memorySize,
+    iterations: parsed.iterations,
+    parallelism: parsed.parallelism,
+    hashLength: parsed.hash.length,
+    outputType: "binary",
+  }) as Uint8Array;
   return {
     matches: stored !== null && password !== "" && constantTimeEqual(computed, parsed.hash),
     needsRehash: stored !== null && (

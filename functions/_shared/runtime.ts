@@ -14,7 +14,10 @@ let current: Runtime | undefined;
 /** Used by the local start command, which owns the database it created. */
 export function installRuntime(runtime: Runtime): void {
   configureLogs(runtime.config);
-  configurePasswordHashing({ queueLimit: runtime.config.LATCHKEY_HASH_QUEUE_MAX });
+  configurePasswordHashing({
+    queueLimit: runtime.config.LATCHKEY_HASH_QUEUE_MAX,
+    workers: runtime.config.LATCHKEY_HASH_WORKERS,
+  });
   current = runtime;
 }
 

@@ -114,3 +114,31 @@ Deno.test("the hash queue is bounded: beyond it, 503 overloaded at once, with Re
     configurePasswordHashing({ queueLimit: 32 });
   }
 });
+
+Deno.test("with hash workers, hashes and checks are right and the main thread stays responsive", async () => {
+  configurePasswordHashing({ queueLimit: 32, workers: 2 });
+  try {
+    const passwords = Array.from({ length: 6 }, (_, i) => `worker password ${i}`);
+    const hashes = await Promise.all(passwords.map((password) => hashPassword(password)));
+    for (const [i, phc] of hashes.entries()) {
+      assert.ok(parseArgon2idPhc(phc), phc);
+      assert.equal((await verifyPassword(passwords[i], phc)).matches, true);
+      assert.equal((await verifyPassword(`${passwords[i]}!`, phc)).matches, false);
+    }
+    // While two workers hash, the main thread answers timers at once.
+    const started = performance.now();
+    const burst = Promise.all(passwords.map((password) => hashPassword(password)));
+    const lags: number[] = [];
+    while (lags.length < 10) {
+      const before = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      lags.push(performance.now() - before - 5);
+    }
+    await burst;
+    // Six hashes on the main thread would hold it for about 100 ms each.
+    assert.ok(Math.max(...lags) < 50, `event loop lag ${Math.max(...lags).toFixed(1)} ms`);
+    assert.ok(performance.now() - started >= 50, "the lags were sampled while hashing");
+  } finally {
+    configurePasswordHashing({ queueLimit: 32, workers: 0 });
+  }
+});
