@@ -11,6 +11,7 @@ import { applyMigrations } from "../../functions/_local/migrate.ts";
 import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
 import { startTestServer } from "../support/server.ts";
 import { startTaskDenoFlags } from "../support/start_flags.ts";
+import { machineDetails, settingsLine } from "./machine.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const connectionCounts = [1, 16, 64, 256];
@@ -147,21 +148,6 @@ request = function()
   return wrk.format("GET", nil, {["Authorization"] = ${JSON.stringify(`Bearer ${token}`)}}, nil)
 end
 `;
-}
-
-async function machineDetails(): Promise<string> {
-  const cpu = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1] ??
-    "unknown CPU";
-  const memKb = Number(/MemTotal:\s+(\d+)/.exec(await Deno.readTextFile("/proc/meminfo"))?.[1]);
-  const pgVersion = new TextDecoder().decode(
-    (await new Deno.Command("sh", {
-      args: ["-c", "$(ls /usr/lib/postgresql/*/bin/postgres | tail -1) --version"],
-      stdout: "piped",
-    }).output()).stdout,
-  ).trim();
-  return `${navigator.hardwareConcurrency} cores (${cpu}), ${
-    (memKb / 1024 / 1024).toFixed(0)
-  } GiB RAM; Deno ${Deno.version.deno}; ${pgVersion}; wrk on the same machine`;
 }
 
 const soakSeconds = Number(Deno.env.get("BENCH_SOAK_SECONDS") ?? 60);
@@ -454,11 +440,7 @@ pool of 10 connections, prepared statements on, access log level \`${logLevel}\`
 user with a rate limit high enough never to trigger; wrk with 2 threads (1 for one connection),
 ${seconds} s per run after a warm-up run. Server cold start: ${server.startupMs.toFixed(0)} ms
 (process spawn to first healthy answer, migrations already applied).
-Settings that differ from the shipped defaults (secrets not shown): ${
-    Object.keys(serverEnv).map((name) =>
-      /PASSWORD|SIGNING_KEYS|SECRET/.test(name) ? `\`${name}\`` : `\`${name}=${serverEnv[name]}\``
-    ).join(", ")
-  }.
+Settings that differ from the shipped defaults (secrets by name only): ${settingsLine(serverEnv)}.
 
 | route | connections | req/s | p50 ms | p99 ms | socket errors | non-2xx | server peak RSS MB |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |

@@ -17,6 +17,7 @@ import {
   startEphemeralCluster,
 } from "../support/database.ts";
 import { startTestServer } from "../support/server.ts";
+import { machineDetails, settingsLine } from "./machine.ts";
 
 const { values } = parseArgs({
   args: taskArgs(),
@@ -37,6 +38,7 @@ const runs = Number(values.runs);
 const resultsPath = new URL("./RESULTS.md", import.meta.url);
 const adminKey = `scale-admin-key-${crypto.randomUUID()}`;
 const listTargetMs = 25;
+const serverEnv = { LATCHKEY_ADMIN_KEY: adminKey, LATCHKEY_LOG_LEVEL: "warn" };
 
 type Size = typeof large;
 
@@ -191,10 +193,7 @@ async function measure(url: string, size: Size) {
   await applyMigrations(sql);
   const loadSeconds = await load(sql, size);
   console.log(`loaded ${JSON.stringify(size)} in ${loadSeconds.toFixed(1)} s`);
-  const server = await startTestServer(url, {
-    LATCHKEY_ADMIN_KEY: adminKey,
-    LATCHKEY_LOG_LEVEL: "warn",
-  });
+  const server = await startTestServer(url, serverEnv);
   try {
     const api = `${server.baseUrl}/functions/v1`;
     const probes = await probesFor(sql, api);
@@ -308,15 +307,13 @@ try {
   const section = `<!-- scale:start -->
 ## Scale (\`deno task bench:scale\`)
 
-Written on ${new Date().toISOString()} on Deno ${Deno.version.deno}, PostgreSQL from
-\`${binDirectory}\`, ${navigator.hardwareConcurrency} cores. Large database: ${
-    fmt(large.users)
-  } users,
+Written on ${new Date().toISOString()}. Machine: ${await machineDetails()}.
+Settings that differ from the shipped defaults (secrets by name only): ${settingsLine(serverEnv)};
+the cluster runs with fsync off. Large database: ${fmt(large.users)} users,
 ${fmt(large.keys)} keys, ${fmt(large.audit)} audit rows (loaded with set-based SQL in
 ${largeRun.loadSeconds.toFixed(0)} s); small: ${fmt(small.users)} / ${fmt(small.keys)} /
 ${fmt(small.audit)}. Each route ${runs} times after a warm-up, one at a time, through the real
-gateway with X-Admin-Key for the admin routes (log level warn; the cluster runs with fsync off,
-which changes nothing for these reads). Target: every admin list p50 < ${listTargetMs} ms at the
+gateway with X-Admin-Key for the admin routes (fsync off changes nothing for these reads). Target: every admin list p50 < ${listTargetMs} ms at the
 large size.
 
 | route | p50 ms, small | p50 ms, large | large / small | list target |
