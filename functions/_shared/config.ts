@@ -152,6 +152,10 @@ export const configSchema = z.object({
     'Per-tier self-service caps over the two above, as JSON: {"pro": {"maxActiveKeys": 100, ' +
       '"maxRateLimitPerMinute": 6000}}.',
   ),
+  LATCHKEY_LEAK_REPORTS_PER_MINUTE: integer(1, 10_000).default(30).describe(
+    "Leaked-key reports (POST /keys/revoke-leaked) one client may make per minute, after a burst " +
+      "of as many; beyond, 429 with Retry-After.",
+  ),
   LATCHKEY_TRUSTED_PROXY_HOPS: integer(0, 10).default(() => inEdgeRuntime() ? 1 : 0).describe(
     "Proxies in front that append to X-Forwarded-For; the client IP (audit, throttling) is the " +
       "entry that many hops from the right. 0 (the local gateway's default): the connection's " +

@@ -3,15 +3,17 @@ import { createKeyRoute } from "./routes/create_key.ts";
 import { getKeyRoute } from "./routes/get_key.ts";
 import { listKeysRoute } from "./routes/list_keys.ts";
 import { revokeKeyRoute } from "./routes/revoke_key.ts";
+import { revokeLeakedKeyRoute } from "./routes/revoke_leaked_key.ts";
 import { verifyKeyRoute } from "./routes/verify_key.ts";
 
-/** Function `keys` (API.md, "Function keys"); `/verify` before `/:id`, which would take it. */
+/** Function `keys` (API.md, "Function keys"); literal paths before `/:id`, which would take them. */
 export const keysFunction: FunctionDefinition = {
   name: "keys",
   description: "Self-service API keys (`lk_…`, shown once, stored as SHA-256) and their " +
     "verification. Only a session mints keys; any of the owner's credentials may revoke one.",
   routes: [
     verifyKeyRoute,
+    revokeLeakedKeyRoute,
     createKeyRoute,
     listKeysRoute,
     getKeyRoute,
