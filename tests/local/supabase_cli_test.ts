@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { applyMigrations, readMigrations } from "../../functions/_local/migrate.ts";
-import { app as adminApp } from "../../functions/admin/app.ts";
-import { app as authApp } from "../../functions/auth/app.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
-import { createDatabase } from "../../functions/_shared/database.ts";
-import { installRuntime } from "../../functions/_shared/runtime.ts";
 import { createPlatformDatabase } from "../support/database.ts";
+import { serveFunctions } from "../support/in_process.ts";
 
 /**
  * The real Supabase CLI (from npm, pinned in tests/support/tools.ts) against fresh databases set
@@ -155,54 +151,42 @@ Deno.test({
     const email = "first-admin@cli.example.test";
     const password = "the operator's first passphrase";
     const adminKey = `cli-admin-key-${crypto.randomUUID()}`;
-    const config = loadConfig({
+    const served = serveFunctions({
       SUPABASE_DB_URL: url,
       LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: email,
       LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: password,
       LATCHKEY_ADMIN_KEY: adminKey,
-      LATCHKEY_LOG_LEVEL: "silent",
     });
-    const sql = createDatabase(config);
-    installRuntime({ config, sql });
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (request) =>
-        new URL(request.url).pathname.startsWith("/admin")
-          ? adminApp.fetch(request)
-          : authApp.fetch(request),
-    );
-    const base = `http://127.0.0.1:${server.addr.port}`;
     try {
       const signIns = await Promise.all(
-        Array.from({ length: 8 }, () =>
-          fetch(`${base}/auth/sign-in/email`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ email, password }),
-          }).then(async (response) => ({ status: response.status, body: await response.json() }))),
+        Array.from(
+          { length: 8 },
+          () => served.call("POST", "/auth/sign-in/email", {}, { email, password }),
+        ),
       );
       assert.deepEqual(signIns.map((result) => result.status), Array(8).fill(200));
       assert.equal(signIns[0].body.user.role, "admin");
 
-      const listed = await fetch(`${base}/admin/users?email=${encodeURIComponent(email)}`, {
-        headers: { "x-admin-key": adminKey },
-      });
+      const listed = await served.call(
+        "GET",
+        `/admin/users?email=${encodeURIComponent(email)}`,
+        { "x-admin-key": adminKey },
+      );
       assert.equal(listed.status, 200);
-      const { users } = await listed.json();
-      assert.deepEqual(users.map((user: { email: string }) => user.email), [email]);
+      assert.deepEqual(listed.body.users.map((user: { email: string }) => user.email), [email]);
 
       // A redeploy runs the seed machinery again: still one admin, created and audited once.
       const again = await supabase("db", "push", `--remote=${url}`, "--include-seed", "--yes");
       assert.equal(again.upToDate, true);
-      const [row] = await sql<{ admins: number; audited: number }[]>`
-        select
-          (select count(*)::int from latchkey.users where role = 'admin') as admins,
-          (select count(*)::int from latchkey.audit_events
-            where action = 'bootstrap.admin_created') as audited`;
+      const [row] = await withSql(url, (sql) =>
+        sql<{ admins: number; audited: number }[]>`
+          select
+            (select count(*)::int from latchkey.users where role = 'admin') as admins,
+            (select count(*)::int from latchkey.audit_events
+              where action = 'bootstrap.admin_created') as audited`);
       assert.deepEqual({ ...row }, { admins: 1, audited: 1 });
     } finally {
-      await server.shutdown();
-      await sql.end();
+      await served.close();
     }
   },
 });

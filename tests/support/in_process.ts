@@ -25,11 +25,11 @@ export interface InProcessFunctions {
 const apps = { admin: adminApp, auth: authApp, keys: keysApp };
 
 export function serveFunctions(env: Record<string, string>): InProcessFunctions {
-  const config = loadConfig({
-    LATCHKEY_DB_URL: Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!,
-    LATCHKEY_LOG_LEVEL: "silent",
-    ...env,
-  });
+  // The test database unless the test names one (as hosted does, through SUPABASE_DB_URL).
+  const database = env.SUPABASE_DB_URL || env.LATCHKEY_DB_URL
+    ? {}
+    : { LATCHKEY_DB_URL: Deno.env.get("LATCHKEY_TEST_DATABASE_URL")! };
+  const config = loadConfig({ ...database, LATCHKEY_LOG_LEVEL: "silent", ...env });
   const sql = createDatabase(config);
   installRuntime({ config, sql });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {

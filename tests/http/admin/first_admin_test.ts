@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { app as authApp } from "../../../functions/auth/app.ts";
 import { loadConfig } from "../../../functions/_shared/config.ts";
 import { createDatabase } from "../../../functions/_shared/database.ts";
 import { ensureFirstAdmin } from "../../../functions/_shared/first_admin.ts";
-import { installRuntime } from "../../../functions/_shared/runtime.ts";
 import { signUp, withDatabase } from "../../support/http.ts";
+import { serveFunctions } from "../../support/in_process.ts";
 
 /**
  * The first admin with no task of ours in the loop, as on a hosted project: the functions
@@ -37,20 +36,16 @@ async function accounts(email: string) {
 Deno.test("concurrent first requests to a fresh isolate create the configured admin once", async () => {
   const email = `first-admin-${crypto.randomUUID()}@example.test`;
   const password = "the first admin's passphrase";
-  const config = hostedConfig(email, password);
-  const sql = createDatabase(config);
-  installRuntime({ config, sql });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, authApp.fetch);
+  const served = serveFunctions({
+    SUPABASE_DB_URL: databaseUrl,
+    LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: email,
+    LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: password,
+  });
   try {
     const signIns = await Promise.all(
       Array.from(
         { length: 12 },
-        () =>
-          fetch(`http://127.0.0.1:${server.addr.port}/auth/sign-in/email`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ email, password }),
-          }).then(async (response) => ({ status: response.status, body: await response.json() })),
+        () => served.call("POST", "/auth/sign-in/email", {}, { email, password }),
       ),
     );
     assert.deepEqual(signIns.map((result) => result.status), Array(12).fill(200));
@@ -59,8 +54,7 @@ Deno.test("concurrent first requests to a fresh isolate create the configured ad
       { role: "admin", created_by_bootstrap: true, audited: 1 },
     ]);
   } finally {
-    await server.shutdown();
-    await sql.end();
+    await served.close();
   }
 });
 
