@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** The columns of `latchkey.api_keys` that responses are built from (never the hash). */
 export interface ApiKeyRow {
   id: string;
@@ -11,6 +13,12 @@ export interface ApiKeyRow {
   last_used_at: Date | null;
   revoked_at: Date | null;
   created_at: Date;
+  enabled: boolean;
+  metadata: Record<string, unknown>;
+  remaining: number | null;
+  refill_amount: number | null;
+  refill_interval: "day" | "month" | null;
+  replaced_by: string | null;
 }
 
 /** The columns `ApiKeyRow` is selected from: everything but the hash. */
@@ -26,6 +34,12 @@ export const apiKeyColumns = [
   "last_used_at",
   "revoked_at",
   "created_at",
+  "enabled",
+  "metadata",
+  "remaining",
+  "refill_amount",
+  "refill_interval",
+  "replaced_by",
 ];
 
 /** The key metadata every key response shows; the secret is added only on creation. */
@@ -42,5 +56,32 @@ export function apiKeyMetadata(row: ApiKeyRow) {
     lastUsedAt: row.last_used_at?.toISOString() ?? null,
     revokedAt: row.revoked_at?.toISOString() ?? null,
     createdAt: row.created_at.toISOString(),
+    enabled: row.enabled,
+    metadata: row.metadata,
+    remaining: row.remaining,
+    refill: row.refill_amount !== null && row.refill_interval !== null
+      ? { amount: row.refill_amount, interval: row.refill_interval }
+      : null,
+    replacedBy: row.replaced_by,
   };
 }
+
+export const maxMetadataBytes = 2048;
+
+/** A JSON object of at most 2 KiB as sent, returned by verify: what the key is for, to whom. */
+export const keyMetadataSchema = z.record(z.string().max(200), z.unknown())
+  .refine(
+    (value) => new TextEncoder().encode(JSON.stringify(value)).length <= maxMetadataBytes,
+    `At most ${maxMetadataBytes} bytes of JSON.`,
+  )
+  .meta({ examples: [{ customer: "acme", plan: "pro" }] });
+
+/** Credits: each VALID verification takes one; at 0 verify answers USAGE_EXCEEDED. */
+export const remainingSchema = z.number().int().min(0).max(1_000_000_000)
+  .meta({ examples: [1000] });
+
+/** Lazily refilled: the first verification after a day's or month's start (UTC) resets it. */
+export const refillSchema = z.strictObject({
+  amount: z.number().int().min(1).max(1_000_000_000),
+  interval: z.enum(["day", "month"]),
+}).meta({ examples: [{ amount: 1000, interval: "month" }] });

@@ -76,8 +76,10 @@ export type ApiKeyCode =
   | "NOT_FOUND"
   | "REVOKED"
   | "EXPIRED"
+  | "DISABLED"
   | "OWNER_BANNED"
   | "RATE_LIMITED"
+  | "USAGE_EXCEEDED"
   | "MALFORMED";
 
 /** What checking a key found. Only real faults throw; a bad key is an outcome. */
@@ -86,6 +88,10 @@ export interface ApiKeyOutcome {
   keyId: string | null;
   userId: string | null;
   rateLimit: RateLimitState | null;
+  /** Credits left after this verification; null when the key has no usage limit. */
+  remaining: number | null;
+  /** The key's metadata, when the code is VALID. */
+  metadata: Record<string, unknown> | null;
   /** Set when the code is VALID. */
   principal: Principal | null;
 }
@@ -96,8 +102,10 @@ interface ApiKeyCheckRow {
   user_id: string | null;
   scopes: string[] | null;
   rate_limit: number | null;
-  remaining: number | null;
+  rate_limit_remaining: number | null;
   reset_at: Date | null;
+  credits_remaining: number | null;
+  metadata: Record<string, unknown> | null;
   user_email: string;
   user_name: string;
   user_role: string;
@@ -115,7 +123,15 @@ export async function authenticateApiKey(
   request: RequestInfo,
 ): Promise<ApiKeyOutcome> {
   if (!isWellFormedApiKey(key)) {
-    return { code: "MALFORMED", keyId: null, userId: null, rateLimit: null, principal: null };
+    return {
+      code: "MALFORMED",
+      keyId: null,
+      userId: null,
+      rateLimit: null,
+      remaining: null,
+      metadata: null,
+      principal: null,
+    };
   }
   const [row] = await withinTimeout(
     sql,
@@ -130,14 +146,20 @@ export async function authenticateApiKey(
       cause: new Error("the key check returned no row"),
     });
   }
-  const rateLimit = row.remaining === null || row.rate_limit === null || !row.reset_at
+  const rateLimit = row.rate_limit_remaining === null || row.rate_limit === null || !row.reset_at
     ? null
-    : { limit: row.rate_limit, remaining: row.remaining, resetAt: row.reset_at.toISOString() };
+    : {
+      limit: row.rate_limit,
+      remaining: row.rate_limit_remaining,
+      resetAt: row.reset_at.toISOString(),
+    };
   const outcome: ApiKeyOutcome = {
     code: row.code,
     keyId: row.key_id,
     userId: row.user_id,
     rateLimit,
+    remaining: row.credits_remaining,
+    metadata: row.metadata,
     principal: null,
   };
   if (row.code !== "VALID" || !row.key_id || !row.user_id) return outcome;
@@ -165,14 +187,22 @@ export async function authenticateApiKey(
   return outcome;
 }
 
-/** `RateLimit-*` headers (IETF draft: reset in seconds), plus `Retry-After` when used up. */
+/**
+ * `RateLimit-*` headers (IETF draft: seconds until the key's full limit is back), plus
+ * `Retry-After` when used up: the limit is smooth (GCRA), so the next request passes one
+ * emission interval (60 s / limit) after the budget runs dry, long before it is full again.
+ */
 export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
-  const reset = Math.max(0, Math.ceil((Date.parse(state.resetAt) - Date.now()) / 1000));
+  const untilFull = Date.parse(state.resetAt) - Date.now();
+  const reset = Math.max(0, Math.ceil(untilFull / 1000));
+  const untilNext = untilFull - (60_000 * (state.limit - 1)) / state.limit;
   return {
     "RateLimit-Limit": String(state.limit),
     "RateLimit-Remaining": String(state.remaining),
     "RateLimit-Reset": String(reset),
-    ...(state.remaining === 0 ? { "Retry-After": String(Math.max(reset, 1)) } : {}),
+    ...(state.remaining === 0
+      ? { "Retry-After": String(Math.max(1, Math.ceil(untilNext / 1000))) }
+      : {}),
   };
 }
 
@@ -183,8 +213,12 @@ const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
   NOT_FOUND: new ApiError("unauthorized", { message: "The API key is not valid." }),
   REVOKED: new ApiError("unauthorized", { message: "The API key has been revoked." }),
   EXPIRED: new ApiError("unauthorized", { message: "The API key has expired." }),
+  DISABLED: new ApiError("unauthorized", {
+    message: "The API key is disabled; its owner or an admin can enable it again.",
+  }),
   OWNER_BANNED: new ApiError("account_banned"),
   RATE_LIMITED: new ApiError("rate_limited"),
+  USAGE_EXCEEDED: new ApiError("usage_exceeded"),
 };
 
 async function principalFor(c: AppContext, token: string): Promise<Principal> {

@@ -29,6 +29,10 @@ export const errorCatalog = {
     status: 409,
     message: "You hold as many active API keys as your tier allows; revoke one first.",
   },
+  key_not_rotatable: {
+    status: 409,
+    message: "Only an active key that has not been rotated already can be rotated.",
+  },
   last_admin: {
     status: 409,
     message:
@@ -43,6 +47,10 @@ export const errorCatalog = {
   rate_limited: {
     status: 429,
     message: "This API key's rate limit is used up for this minute; retry after the reset.",
+  },
+  usage_exceeded: {
+    status: 429,
+    message: "This API key's usage limit is used up.",
   },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   not_configured: { status: 501, message: "This is not configured on this deployment." },

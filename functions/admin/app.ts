@@ -1,4 +1,5 @@
 import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
+import { keyUsageRoute, rotateKeyRoute, updateKeyRoute } from "./routes/admin_key_lifecycle.ts";
 import { createKeyRoute, listKeysRoute, revokeKeyRoute } from "./routes/admin_keys.ts";
 import { createUserRoute } from "./routes/create_user.ts";
 import { deleteUserRoute } from "./routes/delete_user.ts";
@@ -31,7 +32,10 @@ export const adminFunction: FunctionDefinition = {
     revokeUserSessionsRoute,
     listKeysRoute,
     createKeyRoute,
+    updateKeyRoute,
     revokeKeyRoute,
+    rotateKeyRoute,
+    keyUsageRoute,
     exportAuditRoute,
     listAuditRoute,
   ],

@@ -1,9 +1,12 @@
 import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { createKeyRoute } from "./routes/create_key.ts";
 import { getKeyRoute } from "./routes/get_key.ts";
+import { keyUsageRoute } from "./routes/key_usage.ts";
 import { listKeysRoute } from "./routes/list_keys.ts";
 import { revokeKeyRoute } from "./routes/revoke_key.ts";
 import { revokeLeakedKeyRoute } from "./routes/revoke_leaked_key.ts";
+import { rotateKeyRoute } from "./routes/rotate_key.ts";
+import { updateKeyRoute } from "./routes/update_key.ts";
 import { verifyKeyRoute } from "./routes/verify_key.ts";
 
 /** Function `keys` (API.md, "Function keys"); literal paths before `/:id`, which would take them. */
@@ -17,7 +20,10 @@ export const keysFunction: FunctionDefinition = {
     createKeyRoute,
     listKeysRoute,
     getKeyRoute,
+    updateKeyRoute,
     revokeKeyRoute,
+    rotateKeyRoute,
+    keyUsageRoute,
   ],
 };
 

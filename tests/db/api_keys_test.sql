@@ -63,8 +63,8 @@ select throws_ok(
   '42501', null, 'a user cannot raise a key''s rate limit'
 );
 select throws_ok(
-  $$select * from latchkey.rate_limit_windows$$,
-  '42501', null, 'rate-limit windows are not readable'
+  $$select * from latchkey.rate_limit_buckets$$,
+  '42501', null, 'rate-limit buckets are not readable'
 );
 select throws_ok(
   $$select * from latchkey.authenticate_api_key(sha256('lee-key'), '{}')$$,

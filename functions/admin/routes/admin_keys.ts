@@ -1,6 +1,13 @@
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
-import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import {
+  apiKeyColumns,
+  apiKeyMetadata,
+  type ApiKeyRow,
+  keyMetadataSchema,
+  refillSchema,
+  remainingSchema,
+} from "../../_shared/api_keys.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
@@ -11,7 +18,14 @@ import { checkedScopes } from "../../_shared/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
-export const listKeysQuery = z.strictObject({ userId: uuidSchema.optional(), ...pageQuery });
+export const listKeysQuery = z.strictObject({
+  userId: uuidSchema.optional(),
+  unusedForDays: z.coerce.number().int().min(1).max(3650).optional().meta({
+    description: "Only active keys (not revoked or expired) unused for this many days: never " +
+      "used ones count from their creation.",
+  }),
+  ...pageQuery,
+});
 
 export const listKeysRoute = defineRoute({
   method: "get",
@@ -33,6 +47,13 @@ export const listKeysRoute = defineRoute({
             from latchkey.api_keys
             where true
               ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
+              ${
+          query.unusedForDays
+            ? tx`and revoked_at is null and (expires_at is null or expires_at > now())
+                and coalesce(last_used_at, created_at)
+                  < now() - make_interval(days => ${query.unusedForDays})`
+            : tx``
+        }
               ${keyset}`,
       apiKeyMetadata,
     ),
@@ -49,6 +70,11 @@ export const createKeyBody = z.strictObject({
   expiresInDays: z.number().int().min(1).max(3650).optional(),
   keyType: z.enum(["human", "ci", "integration"]).optional().meta({ examples: ["ci"] }),
   rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  metadata: keyMetadataSchema.optional(),
+  remaining: remainingSchema.optional().meta({
+    description: "Credits: each VALID verification takes one (default: unlimited).",
+  }),
+  refill: refillSchema.optional(),
 }).refine((body) => !(body.expiresAt && body.expiresInDays), {
   path: ["expiresAt"],
   message: "Give expiresAt or expiresInDays, not both.",
@@ -80,6 +106,8 @@ export const createKeyRoute = defineRoute({
   const { config } = c.get("runtime");
   const principal = c.get("principal");
   const keyType = body.keyType ?? "integration";
+  // A refill without credits starts full.
+  const remaining = body.remaining ?? body.refill?.amount ?? null;
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
   const expiresAt = body.expiresAt
     ? new Date(body.expiresAt)
@@ -102,11 +130,16 @@ export const createKeyRoute = defineRoute({
     }
     const [created] = await tx<ApiKeyRow[]>`
         insert into latchkey.api_keys (
-          user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at
+          user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at,
+          metadata, remaining, refill_amount, refill_interval, refilled_at
         ) values (
           ${body.userId}, ${body.name ?? `${keyType} key`}, ${generated.keyPrefix},
           decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[], ${keyType},
-          ${body.rateLimitPerMinute ?? 60}, ${expiresAt}
+          ${body.rateLimitPerMinute ?? 60}, ${expiresAt}, ${
+      tx.json((body.metadata ?? {}) as never)
+    },
+          ${remaining}, ${body.refill?.amount ?? null}, ${body.refill?.interval ?? null},
+          ${remaining === null ? null : new Date()}
         )
         returning ${tx(apiKeyColumns)}`;
     await tx`

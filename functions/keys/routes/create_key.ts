@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { generateApiKey } from "../../_shared/api_key_format.ts";
-import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import {
+  apiKeyColumns,
+  apiKeyMetadata,
+  type ApiKeyRow,
+  keyMetadataSchema,
+} from "../../_shared/api_keys.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
@@ -14,6 +19,7 @@ export const createKeyBody = z.strictObject({
   scopes: z.array(z.string().max(64)).max(64).optional().meta({ examples: [["compile"]] }),
   expiresInDays: z.number().int().min(1).max(3650).optional().meta({ examples: [90] }),
   rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  metadata: keyMetadataSchema.optional(),
 });
 
 // Only an interactive session mints keys: a leaked key must not be able to make more.
@@ -74,11 +80,11 @@ export const createKeyRoute = defineRoute({
     }
     const [created] = await tx<ApiKeyRow[]>`
       insert into latchkey.api_keys (
-        user_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at
+        user_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at, metadata
       ) values (
         ${principal.userId}, ${body.name}, ${generated.keyPrefix},
         decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[],
-        ${rateLimitPerMinute}, ${expiresAt}
+        ${rateLimitPerMinute}, ${expiresAt}, ${tx.json((body.metadata ?? {}) as never)}
       )
       returning ${tx(apiKeyColumns)}`;
     await tx`

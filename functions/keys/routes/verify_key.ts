@@ -27,7 +27,8 @@ export const verifyKeyRoute = defineRoute({
   auth: [],
   body: verifyBody,
   responses: {
-    200: "`{valid, code, keyId, userId, scopes, rateLimit}`.",
+    200: "`{valid, code, keyId, userId, scopes, rateLimit, remaining, metadata}`: `remaining` " +
+      "is the credits left (null without a usage limit), `metadata` the key's (VALID only).",
     429: "The key's rate limit is used up (body has the verify fields and the error).",
   },
 }, async (c, { body: { key, scope } }) => {
@@ -43,6 +44,8 @@ export const verifyKeyRoute = defineRoute({
     userId: outcome.userId,
     scopes,
     rateLimit: outcome.rateLimit,
+    remaining: outcome.remaining,
+    metadata: code === "VALID" ? outcome.metadata : null,
   };
   const headers = outcome.rateLimit ? rateLimitHeaders(outcome.rateLimit) : {};
   if (code === "RATE_LIMITED") {

@@ -198,6 +198,55 @@ const routes: Route[] = [
     },
     success: 200,
   },
+  {
+    name: "PATCH /admin/keys/:id",
+    permissions: ["keys:write"],
+    request: async () => {
+      const key = await createKey((await signUp("matrix-key-patch")).token);
+      return ["PATCH", `/admin/keys/${key.id}`, { body: { enabled: false, remaining: 10 } }];
+    },
+    success: 200,
+  },
+  {
+    name: "POST /admin/keys/:id/rotate",
+    permissions: ["keys:write"],
+    request: async () => {
+      const key = await createKey((await signUp("matrix-key-rotate")).token);
+      return ["POST", `/admin/keys/${key.id}/rotate`, { body: { overlapSeconds: 60 } }];
+    },
+    success: 201,
+  },
+  {
+    name: "GET /admin/keys/:id/usage",
+    permissions: ["keys:read"],
+    request: async () => {
+      const key = await createKey((await signUp("matrix-key-usage")).token);
+      return ["GET", `/admin/keys/${key.id}/usage?granularity=day`];
+    },
+    success: 200,
+  },
+  {
+    name: "POST /admin/keys/:id/rotate (an admin's key)",
+    permissions: allAdminScopes,
+    request: async () => {
+      const key = await asAdminKey("POST", "/admin/keys", {
+        body: { userId: await adminTarget(), keyType: "ci" },
+      });
+      return ["POST", `/admin/keys/${key.body.id}/rotate`, { body: {} }];
+    },
+    success: 201,
+  },
+  {
+    name: "PATCH /admin/keys/:id (an admin's key)",
+    permissions: allAdminScopes,
+    request: async () => {
+      const key = await asAdminKey("POST", "/admin/keys", {
+        body: { userId: await adminTarget(), keyType: "ci" },
+      });
+      return ["PATCH", `/admin/keys/${key.body.id}`, { body: { enabled: false } }];
+    },
+    success: 200,
+  },
   // The cells that found the escalations of the 2026-11-24 review: an account above the caller
   // needs every permission its role holds, and a key grants only what its maker holds.
   {
@@ -363,6 +412,37 @@ Deno.test("self-service matrix: what an owner's session and an owner's API key m
     201,
     403,
     async (headers) => (await call("POST", "/keys", { headers, body: { name: "minted" } })).status,
+  );
+
+  both("PATCH /keys/:id of a sibling key", 200, 403, async (headers) => {
+    const sibling = await createKey(owner.token, { name: "sibling" });
+    return (await call("PATCH", `/keys/${sibling.id}`, { headers, body: { name: "renamed" } }))
+      .status;
+  });
+  both(
+    "PATCH /keys/:id of the key itself",
+    200,
+    200,
+    async (headers) =>
+      (await call("PATCH", `/keys/${await ownKeyId(headers)}`, {
+        headers,
+        body: { metadata: { cell: true } },
+      })).status,
+  );
+  both(
+    "POST /keys/:id/rotate",
+    201,
+    403,
+    async (headers) =>
+      (await call("POST", `/keys/${await ownKeyId(headers)}/rotate`, { headers, body: {} }))
+        .status,
+  );
+  both(
+    "GET /keys/:id/usage",
+    200,
+    200,
+    async (headers) =>
+      (await call("GET", `/keys/${await ownKeyId(headers)}/usage`, { headers })).status,
   );
 
   const failures: string[] = [];

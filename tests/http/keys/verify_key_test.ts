@@ -27,6 +27,8 @@ Deno.test("verify answers VALID with the key's owner, scopes and rate-limit stat
     keyId: created.id,
     userId: owner.id,
     scopes: ["compile"],
+    remaining: null,
+    metadata: {},
   });
   assert.equal(rateLimit.limit, 100);
   assert.ok(rateLimit.remaining < 100 && rateLimit.remaining >= 0);

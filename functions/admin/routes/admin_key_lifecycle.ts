@@ -1,0 +1,87 @@
+import { apiKeyColumns, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import type { AppContext } from "../../_shared/http.ts";
+import { pathId } from "../../_shared/ids.ts";
+import {
+  type KeyAccess,
+  keyUsage,
+  keyUsageQuery,
+  noSuchKey,
+  rotateKey,
+  rotateKeyBody,
+  updateKey,
+  writerKeyPatch,
+} from "../../_shared/key_lifecycle.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { adminCredentials } from "../admin_credentials.ts";
+
+const beyondReach = "The key's owner has a role holding a permission the caller lacks.";
+
+/** Every key a key reader sees; changing one needs keys:write and reach over its owner. */
+function anyKeyAccess(): KeyAccess {
+  return {
+    findKey: async (tx, id) => {
+      const [row] = await tx<ApiKeyRow[]>`
+        select ${tx(apiKeyColumns)} from latchkey.api_keys where id = ${id}`;
+      return row ?? null;
+    },
+    forbidden: new ApiError("forbidden", { message: `${beyondReach} It needs roles it lacks.` }),
+  };
+}
+
+function keyId(c: AppContext): string {
+  return pathId(c.req.param("id"), noSuchKey);
+}
+
+export const updateKeyRoute = defineRoute({
+  method: "patch",
+  path: "/keys/:id",
+  summary: "Change any key: name, enabled, metadata, rate limit, credits and refill",
+  auth: adminCredentials,
+  permission: "keys:write",
+  permissionNote: "; the caller must hold every permission of the owner's role",
+  body: writerKeyPatch,
+  responses: {
+    200: "The key's metadata after the change.",
+    403: beyondReach,
+    404: "No such key.",
+  },
+}, async (c, { body }) => {
+  return await updateKey(c, keyId(c), body, anyKeyAccess(), "admin.key_updated");
+});
+
+export const rotateKeyRoute = defineRoute({
+  method: "post",
+  path: "/keys/:id/rotate",
+  summary: "Rotate any key: a new secret, the old one works for the overlap; " +
+    "Idempotency-Key honoured",
+  auth: adminCredentials,
+  permission: "keys:write",
+  permissionNote: "; the caller must hold every permission of the owner's role",
+  body: rotateKeyBody,
+  responses: {
+    201: "The new key's metadata with `key` (once; null on an idempotent replay) and " +
+      "`previousKey: {id, expiresAt}`.",
+    403: beyondReach,
+    404: "No such key.",
+    409: "`key_not_rotatable`: revoked, expired or rotated already; or Idempotency-Key reused " +
+      "with another request.",
+  },
+}, async (c, { body }) => {
+  return await rotateKey(c, keyId(c), body, anyKeyAccess(), "admin.key_rotated");
+});
+
+export const keyUsageRoute = defineRoute({
+  method: "get",
+  path: "/keys/:id/usage",
+  summary: "Verifications of any key, per hour or day",
+  auth: adminCredentials,
+  permission: "keys:read",
+  query: keyUsageQuery,
+  responses: {
+    200: "`{keyId, granularity, buckets: [{start, valid, rateLimited, rejected}]}`.",
+    404: "No such key.",
+  },
+}, async (c, { query }) => {
+  return await keyUsage(c, keyId(c), query, anyKeyAccess());
+});

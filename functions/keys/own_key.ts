@@ -1,0 +1,29 @@
+import { apiKeyColumns, type ApiKeyRow } from "../_shared/api_keys.ts";
+import { ApiError } from "../_shared/errors.ts";
+import type { AppContext } from "../_shared/http.ts";
+import { pathId } from "../_shared/ids.ts";
+import { type KeyAccess, noSuchKey } from "../_shared/key_lifecycle.ts";
+
+/** The `:id` of a `/keys/:id` route. */
+export function ownKeyId(c: AppContext): string {
+  return pathId(c.req.param("id"), noSuchKey);
+}
+
+/**
+ * The caller's own keys: another account's key is a 404, as if it did not exist. An API key
+ * changes only itself among its owner's keys (the database refuses the rest).
+ */
+export function ownKeyAccess(c: AppContext): KeyAccess {
+  const principal = c.get("principal");
+  return {
+    findKey: async (tx, id) => {
+      const [row] = await tx<ApiKeyRow[]>`
+        select ${tx(apiKeyColumns)} from latchkey.api_keys
+        where id = ${id} and user_id = ${principal.userId}`;
+      return row ?? null;
+    },
+    forbidden: new ApiError("interactive_session_required", {
+      message: "An API key may change only itself; sign in to change your other keys.",
+    }),
+  };
+}

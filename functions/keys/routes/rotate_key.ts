@@ -1,0 +1,23 @@
+import { rotateKey, rotateKeyBody } from "../../_shared/key_lifecycle.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { ownKeyAccess, ownKeyId } from "../own_key.ts";
+
+// A session only, like minting: a leaked key must not be able to renew itself.
+export const rotateKeyRoute = defineRoute({
+  method: "post",
+  path: "/:id/rotate",
+  summary: "Rotate one of the caller's keys: a new secret, the old one works for the overlap; " +
+    "Idempotency-Key honoured",
+  auth: ["session"],
+  body: rotateKeyBody,
+  responses: {
+    201: "The new key's metadata with `key` (once; null on an idempotent replay) and " +
+      "`previousKey: {id, expiresAt}`.",
+    403: "An API key cannot rotate keys: sign in for a session.",
+    404: "No such key of yours.",
+    409: "`key_not_rotatable`: revoked, expired or rotated already; or Idempotency-Key reused " +
+      "with another request.",
+  },
+}, async (c, { body }) => {
+  return await rotateKey(c, ownKeyId(c), body, ownKeyAccess(c), "api_key.rotated");
+});

@@ -1,0 +1,18 @@
+import { ownerKeyPatch, updateKey } from "../../_shared/key_lifecycle.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { ownKeyAccess, ownKeyId } from "../own_key.ts";
+
+export const updateKeyRoute = defineRoute({
+  method: "patch",
+  path: "/:id",
+  summary: "Rename, disable or enable one of the caller's keys, or set its metadata",
+  auth: ["session", "apiKey"],
+  body: ownerKeyPatch,
+  responses: {
+    200: "The key's metadata after the change.",
+    403: "`interactive_session_required`: an API key may change only itself.",
+    404: "No such key of yours.",
+  },
+}, async (c, { body }) => {
+  return await updateKey(c, ownKeyId(c), body, ownKeyAccess(c), "api_key.updated");
+});
