@@ -1,8 +1,8 @@
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { isWellFormedApiKey } from "./api_key_format.ts";
-import type { Config } from "./config.ts";
-import { constantTimeEqual, looksLikeSessionToken, sha256, sha256Hex } from "./crypto.ts";
+import { configuredAdminKeys, matchAdminKey } from "./admin_keys.ts";
+import { looksLikeSessionToken, sha256Hex } from "./crypto.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
 import { ApiError } from "./errors.ts";
 import { type AppContext, type AppEnv, asCaller, clientIp, requestInfo } from "./http.ts";
@@ -136,7 +136,7 @@ export async function authenticateApiKey(
   const [row] = await withinTimeout(
     sql,
     sql<ApiKeyCheckRow[]>`
-      select * from latchkey.authenticate_api_key(
+      select * from latchkey.verify_api_key(
         decode(${sha256Hex(key)}, 'hex'), ${requestJson(sql, request)})`,
   );
   // The function always returns a row; none means the connection died mid-answer (seen while
@@ -250,15 +250,6 @@ async function principalFor(c: AppContext, token: string): Promise<Principal> {
   });
 }
 
-function configuredAdminKeyDigest(config: Config): Uint8Array | null {
-  if (config.LATCHKEY_ADMIN_KEY) return sha256(config.LATCHKEY_ADMIN_KEY);
-  if (config.LATCHKEY_ADMIN_KEY_SHA256) {
-    const pairs = config.LATCHKEY_ADMIN_KEY_SHA256.match(/../g) ?? [];
-    return Uint8Array.from(pairs, (pair: string) => parseInt(pair, 16));
-  }
-  return null;
-}
-
 /** The static admin key as a principal: full admin, no user behind it. */
 export const adminKeyPrincipal: Principal = {
   kind: "admin_key",
@@ -287,8 +278,8 @@ function adminKeyThrottled(retryAfter: number): ApiError {
  */
 async function authenticateAdminKey(c: AppContext, presented: string): Promise<void> {
   const { config, sql } = c.get("runtime");
-  const expected = configuredAdminKeyDigest(config);
-  if (!expected) {
+  const entries = configuredAdminKeys(config);
+  if (entries.length === 0) {
     throw new ApiError("unauthorized", {
       message: "X-Admin-Key is not enabled here (set LATCHKEY_ADMIN_KEY_SHA256 to enable it).",
     });
@@ -296,8 +287,11 @@ async function authenticateAdminKey(c: AppContext, presented: string): Promise<v
   const client = clientIp(c) ?? "unknown";
   const limit = config.LATCHKEY_ADMIN_KEY_MAX_FAILURES;
   const window = `${config.LATCHKEY_ADMIN_KEY_FAILURE_WINDOW_MINUTES} minutes`;
-  // Digests compared in constant time: neither content nor length of the key leaks.
-  if (!constantTimeEqual(sha256(presented), expected)) {
+  const match = matchAdminKey(entries, presented);
+  const expired = match?.expiresAt && match.expiresAt.getTime() <= Date.now()
+    ? match.expiresAt
+    : null;
+  if (!match || expired) {
     const [{ retry_after }] = await withinTimeout(
       sql,
       sql<{ retry_after: number }[]>`
@@ -305,7 +299,12 @@ async function authenticateAdminKey(c: AppContext, presented: string): Promise<v
           ${requestJson(sql, requestInfo(c))}) as retry_after`,
     );
     if (retry_after > 0) throw adminKeyThrottled(retry_after);
-    throw new ApiError("unauthorized", { message: "The X-Admin-Key is not valid." });
+    throw new ApiError("unauthorized", {
+      message: expired
+        ? `This X-Admin-Key ("${match!.name}") expired at ${expired.toISOString()}; use its ` +
+          "successor from LATCHKEY_ADMIN_KEYS."
+        : "The X-Admin-Key is not valid.",
+    });
   }
   c.set("principal", adminKeyPrincipal);
   await asCaller(c, async (tx) => {
@@ -313,7 +312,8 @@ async function authenticateAdminKey(c: AppContext, presented: string): Promise<v
       select latchkey.throttle_retry_after('admin_key', ${client}, ${limit}, ${window}::interval)
           as retry_after,
         latchkey.record_audit_event('admin_key.used', null, null,
-          jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text))`;
+          jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text,
+            'name', ${match.name}::text))`;
     if (retry_after > 0) throw adminKeyThrottled(retry_after);
   });
 }

@@ -90,6 +90,9 @@ create policy "Callers read the usage of the keys they may read" on latchkey.api
   for select to latchkey_caller
   using (exists (select from latchkey.api_keys k where k.id = key_id));
 
+-- The hot path gets a new name with its new answer: a function's result type cannot change in
+-- place, and the old name stays for the migrations before this one to redefine when they run
+-- again (then this one drops it again).
 drop function if exists latchkey.authenticate_api_key(bytea, jsonb);
 drop table if exists latchkey.rate_limit_windows;
 
@@ -99,7 +102,7 @@ drop table if exists latchkey.rate_limit_windows;
 -- count the outcome in the key's hour; touch last_used_at at most once a minute.
 -- Codes: VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, RATE_LIMITED,
 -- USAGE_EXCEEDED.
-create function latchkey.authenticate_api_key(p_key_hash bytea, p_request jsonb)
+create or replace function latchkey.verify_api_key(p_key_hash bytea, p_request jsonb)
 returns table (
   code text,
   key_id uuid,
@@ -259,7 +262,7 @@ begin
     v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at;
 end
 $$;
-revoke all on function latchkey.authenticate_api_key(bytea, jsonb) from public;
+revoke all on function latchkey.verify_api_key(bytea, jsonb) from public;
 
 -- A key's name, enabled flag and metadata, by its owner (an API key only itself) or a key
 -- writer who reaches the owner; usage limits and the rate limit by key writers only. Changes

@@ -67,7 +67,7 @@ select throws_ok(
   '42501', null, 'rate-limit buckets are not readable'
 );
 select throws_ok(
-  $$select * from latchkey.authenticate_api_key(sha256('lee-key'), '{}')$$,
+  $$select * from latchkey.verify_api_key(sha256('lee-key'), '{}')$$,
   '42501', null, 'the hot-path function is not callable by API roles'
 );
 
