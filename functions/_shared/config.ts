@@ -182,6 +182,23 @@ export const configSchema = z.object({
     .optional().describe(
       "SHA-256 (hex) of the X-Admin-Key, so the key itself is not in the environment.",
     ),
+  LATCHKEY_ADMIN_KEYS: jsonText.pipe(
+    z.array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "each name 1-64 [A-Za-z0-9._-]"),
+        sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "each sha256 64 hex digits"),
+        expiresAt: z.iso.datetime({ offset: true }).optional(),
+      }),
+      { error: 'expected [{"name": "…", "sha256": "<64 hex>", "expiresAt"?: "<ISO time>"}]' },
+    ).max(20).refine(
+      (entries) => new Set(entries.map((entry) => entry.name)).size === entries.length,
+      "each name once",
+    ),
+  ).optional().describe(
+    'More X-Admin-Keys, as JSON: [{"name": "ops-2026-12", "sha256": "<hex>", "expiresAt": ' +
+      '"2027-03-01T00:00:00Z"}], accepted beside LATCHKEY_ADMIN_KEY[_SHA256] so a key can be ' +
+      "rotated with an overlap; each use is audited with its name; an expired one answers 401.",
+  ),
   LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: z.email().optional().describe(
     "Email of the first admin, which the seed creates (and sign-up then refuses).",
   ),

@@ -1,6 +1,7 @@
+import { adminKeyWarnings } from "./admin_keys.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { createDatabase, type Sql } from "./database.ts";
-import { configureLogs } from "./log.ts";
+import { configureLogs, log } from "./log.ts";
 import { configurePasswordHashing } from "./passwords.ts";
 
 /** What every request needs: the parsed configuration and the isolate's database client. */
@@ -19,6 +20,10 @@ export function installRuntime(runtime: Runtime): void {
     workers: runtime.config.LATCHKEY_HASH_WORKERS,
   });
   current = runtime;
+  // Once per isolate (the start banner's neighbour on the gateway, the first log line hosted).
+  for (const warning of adminKeyWarnings(runtime.config)) {
+    log("warn", warning.code, { message: warning.message });
+  }
 }
 
 /** The isolate's runtime; under the edge runtime it is built from the environment on first use. */

@@ -1,3 +1,4 @@
+import { adminKeyWarnings } from "../_shared/admin_keys.ts";
 import { withinTimeout } from "../_shared/database.ts";
 import { ApiError } from "../_shared/errors.ts";
 import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";
@@ -18,9 +19,13 @@ const versionRoute = defineRoute({
 const healthRoute = defineRoute({
   method: "get",
   path: "/health",
-  summary: "Is the database reachable",
+  summary: "Is the database reachable; what an operator should act on",
   auth: [],
-  responses: { 200: '`{status: "ok", database: "ok"}`.', 503: "The database is down." },
+  responses: {
+    200: '`{status: "ok", database: "ok", warnings: [{code, message}]}`: warnings name no ' +
+      "key, only that an X-Admin-Key never expires, expires within 7 days or has expired.",
+    503: "The database is down.",
+  },
 }, async (c) => {
   try {
     const { sql } = c.get("runtime");
@@ -31,7 +36,12 @@ const healthRoute = defineRoute({
       cause: error,
     });
   }
-  return c.json({ status: "ok", database: "ok" });
+  const { config } = c.get("runtime");
+  return c.json({
+    status: "ok",
+    database: "ok",
+    warnings: adminKeyWarnings(config, { withNames: false }),
+  });
 });
 
 /** Function `version`: release, environment and health (no credentials). */

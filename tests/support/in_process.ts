@@ -1,14 +1,15 @@
 import { app as adminApp } from "../../functions/admin/app.ts";
 import { app as authApp } from "../../functions/auth/app.ts";
 import { app as keysApp } from "../../functions/keys/app.ts";
+import { app as versionApp } from "../../functions/version/app.ts";
 import { loadConfig } from "../../functions/_shared/config.ts";
 import { createDatabase } from "../../functions/_shared/database.ts";
 import { installRuntime } from "../../functions/_shared/runtime.ts";
 
 /**
- * The auth, keys and admin functions in this process, as one edge isolate would run them,
+ * The auth, keys, admin and version functions in this process, as one edge isolate would run them,
  * over real HTTP on the test database with a configuration of the test's own (the suite's
- * gateway keeps its own). Paths are the function's: `/auth/...`, `/keys/...`, `/admin/...`.
+ * gateway keeps its own). Paths are the function's: `/auth/...`, `/keys/...`, `/admin/...`, `/version/...`.
  */
 export interface InProcessFunctions {
   base: string;
@@ -22,7 +23,7 @@ export interface InProcessFunctions {
   close(): Promise<void>;
 }
 
-const apps = { admin: adminApp, auth: authApp, keys: keysApp };
+const apps = { admin: adminApp, auth: authApp, keys: keysApp, version: versionApp };
 
 export function serveFunctions(env: Record<string, string>): InProcessFunctions {
   // The test database unless the test names one (as hosted does, through SUPABASE_DB_URL).

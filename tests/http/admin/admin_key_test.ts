@@ -10,7 +10,11 @@ Deno.test("every use of X-Admin-Key is audited as actor admin_key", async () => 
   assert.equal(event.action, "admin_key.used");
   assert.equal(event.actor_kind, "admin_key");
   assert.equal(event.actor_user_id, null);
-  assert.deepEqual(event.metadata, { method: "GET", path: "/admin/users" });
+  assert.deepEqual(event.metadata, {
+    method: "GET",
+    path: "/admin/users",
+    name: "LATCHKEY_ADMIN_KEY",
+  });
   assert.ok(!JSON.stringify(event).includes(adminKey));
 });
 
