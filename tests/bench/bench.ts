@@ -11,6 +11,7 @@ import { applyMigrations } from "../../functions/_local/migrate.ts";
 import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
 import { startTestServer } from "../support/server.ts";
 import { startTaskDenoFlags } from "../support/start_flags.ts";
+import { type Ceiling, pgbenchCeiling } from "./ceiling.ts";
 import { machineDetails, settingsLine } from "./machine.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
@@ -26,6 +27,10 @@ const targets = {
   verifyP99Ms64: 25,
   verifyP50Ms1: 1.5,
   rssMb: 150,
+  // Issue 15: with the shipped defaults, verify at 64 connections reaches this share of what
+  // pgbench gets from the same statement, one hot key or 64, with p99 under 25 ms.
+  ceilingShare: 0.8,
+  ceilingP99Ms: 25,
 };
 
 async function ensureWrk(): Promise<void> {
@@ -385,8 +390,53 @@ try {
     }%)`,
   );
 
+  // The ceiling: the shipped defaults (info logging) on a fresh server process, one hot key
+  // and 64, against pgbench running the same statement on the same database, in this run.
+  await server.stop();
+  const shippedEnv = Object.fromEntries(
+    Object.entries(serverEnv).filter(([name]) => name !== "LATCHKEY_LOG_LEVEL"),
+  );
+  const shipped = await startTestServer(database.url, shippedEnv, denoFlags);
+  const ceilingRows: string[] = [];
+  const ceilings: { name: string; share: number; p99Ms: number }[] = [];
+  try {
+    const shippedApi = `${shipped.baseUrl}/functions/v1`;
+    await runWrk(`${shippedApi}/keys/verify`, 16, verifyScript(keys));
+    for (const [name, used] of [["one hot key", keys.slice(0, 1)], ["64 keys", keys]] as const) {
+      const ceiling: Ceiling = await pgbenchCeiling(binDirectory, database.url, used, 64, seconds);
+      const http = await runWrk(`${shippedApi}/keys/verify`, 64, verifyScript(used));
+      const share = http.rps / ceiling.tps;
+      ceilings.push({ name, share, p99Ms: http.p99Ms });
+      console.log(
+        `ceiling, ${name}: pgbench ${ceiling.tps.toFixed(0)} tps (avg ${
+          ceiling.latencyMs.toFixed(2)
+        } ms); verify ${http.rps.toFixed(0)} req/s, p99 ${http.p99Ms.toFixed(2)} ms: ${
+          share.toFixed(2)
+        } of the ceiling`,
+      );
+      ceilingRows.push(
+        `| ${name} | ${ceiling.tps.toFixed(0)} | ${ceiling.latencyMs.toFixed(2)} | ${
+          http.rps.toFixed(0)
+        } | ${http.p50Ms.toFixed(2)} | ${http.p99Ms.toFixed(2)} | ${share.toFixed(2)} | ${
+          http.errors + http.non2xx
+        } |`,
+      );
+    }
+  } finally {
+    await shipped.stop();
+  }
+
   const verify = results["POST /keys/verify"];
   const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);
+  for (const ceiling of ceilings) {
+    check(
+      ceiling.share >= targets.ceilingShare && ceiling.p99Ms < targets.ceilingP99Ms,
+      `shipped defaults, ${ceiling.name}: verify at 64 connections ≥ ${targets.ceilingShare} of ` +
+        `pgbench's ceiling with p99 < ${targets.ceilingP99Ms} ms (measured ${
+          ceiling.share.toFixed(2)
+        }, p99 ${ceiling.p99Ms.toFixed(2)} ms)`,
+    );
+  }
   check(
     verify[64].rps >= targets.verifyRps64,
     `verify at 64 connections ≥ ${targets.verifyRps64} req/s (measured ${
@@ -453,6 +503,15 @@ ${soaked.otherNon2xx} other non-2xx, ${soaked.socketErrors} socket errors; serve
 ${soaked.rssAtWarmupMb.toFixed(0)} MB in the warm-up (first 10 s) and at
 ${soaked.rssMaxAfterWarmupMb.toFixed(0)} MB after it, ${soaked.rssEndMb.toFixed(0)} MB at the end.
 RSS each second (MB): ${soaked.rssSamplesMb.join(" ")}
+
+Verification against the database's ceiling (issue 15): a second server process with the shipped
+defaults (info logging; settings as above but for \`LATCHKEY_LOG_LEVEL\`), 64 connections, ${seconds} s
+each; the ceiling is pgbench (64 clients, prepared) running the hot path's one statement,
+\`select * from latchkey.verify_api_key(<hash>, '{}')\`, on the same database just before.
+
+| keys | pgbench tps | pgbench avg ms | verify req/s | p50 ms | p99 ms | share of ceiling | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${ceilingRows.join("\n")}
 
 Targets:
 ${checks.join("\n")}

@@ -1,0 +1,55 @@
+/**
+ * The database's ceiling for key verification: pgbench running the hot path's one statement
+ * (`latchkey.verify_api_key`) with as many clients as the HTTP run has connections, no HTTP,
+ * no Deno. What the service reaches over HTTP is measured against it.
+ */
+import { sha256Hex } from "../../functions/_shared/crypto.ts";
+
+export interface Ceiling {
+  tps: number;
+  latencyMs: number;
+}
+
+export async function pgbenchCeiling(
+  binDirectory: string,
+  databaseUrl: string,
+  keys: string[],
+  clients: number,
+  seconds: number,
+): Promise<Ceiling> {
+  const directory = await Deno.makeTempDir({ prefix: "latchkey-pgbench-" });
+  try {
+    // One script per key, equally weighted: pgbench picks one per transaction.
+    const files: string[] = [];
+    for (const [index, key] of keys.entries()) {
+      const file = `${directory}/key${index}.sql`;
+      await Deno.writeTextFile(
+        file,
+        `select * from latchkey.verify_api_key(decode('${sha256Hex(key)}', 'hex'), '{}');\n`,
+      );
+      files.push("-f", file);
+    }
+    const output = await new Deno.Command(`${binDirectory}/pgbench`, {
+      args: [
+        "--no-vacuum",
+        "--protocol=prepared",
+        `--client=${clients}`,
+        `--jobs=${Math.min(2, clients)}`,
+        `--time=${seconds}`,
+        ...files,
+        databaseUrl,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    const tps = /tps = ([\d.]+)/.exec(text)?.[1];
+    const latency = /latency average = ([\d.]+) ms/.exec(text)?.[1];
+    if (!output.success || !tps || !latency) {
+      throw new Error(`pgbench failed:\n${text}\n${new TextDecoder().decode(output.stderr)}`);
+    }
+    return { tps: Number(tps), latencyMs: Number(latency) };
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+}
