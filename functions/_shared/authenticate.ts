@@ -2,6 +2,8 @@ import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { isWellFormedApiKey } from "./api_key_format.ts";
 import { configuredAdminKeys, matchAdminKey } from "./admin_keys.ts";
+import { checkKey } from "./key_check_batches.ts";
+import type { Runtime } from "./runtime.ts";
 import { looksLikeSessionToken, sha256Hex } from "./crypto.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
 import { ApiError } from "./errors.ts";
@@ -96,29 +98,12 @@ export interface ApiKeyOutcome {
   principal: Principal | null;
 }
 
-interface ApiKeyCheckRow {
-  code: Exclude<ApiKeyCode, "MALFORMED">;
-  key_id: string | null;
-  user_id: string | null;
-  scopes: string[] | null;
-  rate_limit: number | null;
-  rate_limit_remaining: number | null;
-  reset_at: Date | null;
-  credits_remaining: number | null;
-  metadata: Record<string, unknown> | null;
-  user_email: string;
-  user_name: string;
-  user_role: string;
-  user_tier: string;
-  user_created_at: Date;
-}
-
 /**
  * The hot path: one SQL call checks the key, counts the request in its rate-limit window and
  * returns the principal. Malformed keys never reach the database.
  */
 export async function authenticateApiKey(
-  sql: Sql,
+  { sql, config }: Pick<Runtime, "sql" | "config">,
   key: string,
   request: RequestInfo,
 ): Promise<ApiKeyOutcome> {
@@ -133,12 +118,7 @@ export async function authenticateApiKey(
       principal: null,
     };
   }
-  const [row] = await withinTimeout(
-    sql,
-    sql<ApiKeyCheckRow[]>`
-      select * from latchkey.verify_api_key(
-        decode(${sha256Hex(key)}, 'hex'), ${requestJson(sql, request)})`,
-  );
+  const row = await checkKey(sql, sha256Hex(key), request, config.LATCHKEY_KEY_CHECK_BATCH_MAX);
   // The function always returns a row; none means the connection died mid-answer (seen while
   // PostgreSQL shut down under load), which is the database's state, not a bug of the request.
   if (!row) {
@@ -154,7 +134,7 @@ export async function authenticateApiKey(
       resetAt: row.reset_at.toISOString(),
     };
   const outcome: ApiKeyOutcome = {
-    code: row.code,
+    code: row.code as ApiKeyOutcome["code"],
     keyId: row.key_id,
     userId: row.user_id,
     rateLimit,
@@ -241,7 +221,7 @@ async function principalFor(c: AppContext, token: string): Promise<Principal> {
       message: "The session token is invalid, expired or revoked. Sign in again.",
     });
   }
-  const outcome = await authenticateApiKey(sql, token, requestInfo(c));
+  const outcome = await authenticateApiKey(c.get("runtime"), token, requestInfo(c));
   if (outcome.principal) return outcome.principal;
   const refusal = keyRefusals[outcome.code as Exclude<ApiKeyCode, "VALID">];
   throw new ApiError(refusal.code, {

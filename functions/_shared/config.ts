@@ -78,6 +78,10 @@ export const configSchema = z.object({
     "Connections per isolate. Unset: 2 in the edge runtime (many isolates share the pooler), " +
       "10 in the local gateway; the embedded PGlite always uses 1.",
   ),
+  LATCHKEY_KEY_CHECK_BATCH_MAX: integer(1, 500).default(64).describe(
+    "Key checks coalesced into one statement while every connection is busy (1: each alone). " +
+      "Each check keeps its own answer and exact limits; a batch is one round trip and commit.",
+  ),
   LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS: integer(1, 60).default(2).describe(
     "Seconds to wait for a database connection before answering 503.",
   ),

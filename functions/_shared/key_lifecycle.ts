@@ -203,7 +203,20 @@ export async function keyUsage(
   const step = query.granularity === "hour" ? "1 hour" : "24 hours";
   const rows = await asCaller(c, async (tx) => {
     await visibleKey(tx, access, id);
+    // The hours that are over are history; the current one (and a previous one not yet
+    // saved) is still on the key's meter row.
     return await tx<UsageBucketRow[]>`
+      with counts as (
+        select hour, valid, rate_limited, rejected from latchkey.api_key_usage
+        where key_id = ${id}
+        union all
+        select hour, valid, rate_limited, rejected from latchkey.api_key_meters
+        where key_id = ${id}
+        union all
+        select prev_hour, prev_valid, prev_rate_limited, prev_rejected
+        from latchkey.api_key_meters
+        where key_id = ${id} and not prev_saved and prev_hour is not null
+      )
       select to_char(s.start at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as start,
         coalesce(sum(u.valid), 0)::int as valid,
         coalesce(sum(u.rate_limited), 0)::int as rate_limited,
@@ -212,8 +225,7 @@ export async function keyUsage(
         date_trunc(${query.granularity}, ${query.since.toISOString()}::timestamptz, 'UTC'),
         ${query.until.toISOString()}::timestamptz, ${step}::interval
       ) as s (start)
-      left join latchkey.api_key_usage u
-        on u.key_id = ${id} and u.hour >= s.start and u.hour < s.start + ${step}::interval
+      left join counts u on u.hour >= s.start and u.hour < s.start + ${step}::interval
       group by s.start
       order by s.start`;
   });

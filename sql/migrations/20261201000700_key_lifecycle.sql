@@ -52,22 +52,44 @@ create policy "Callers create keys within what they hold" on latchkey.api_keys
     )
   );
 
--- GCRA, one row per key: `tat` is the theoretical arrival time. A request passes while
--- tat (pushed one emission interval T = 60 s / L) stays within L·T of now, so a key passes a
--- burst of L and then one every T: at most L + ⌈L·t/60⌉ in any t seconds. UNLOGGED: a crash
--- forgets at most a minute of budget.
-create unlogged table if not exists latchkey.rate_limit_buckets (
+-- One UNLOGGED meter row per key, the only row the hot path writes: GCRA state and the current
+-- hour's verification counts. GCRA: `tat` is the theoretical arrival time; a request passes
+-- while tat, pushed one emission interval T = 60 s / L, stays within L·T of now, so a key
+-- passes a burst of L and then one every T: at most L + ⌈L·t/60⌉ in any t seconds. When the
+-- hour turns, the previous hour's counts move to `prev_*` in the same statement, and that
+-- request writes them to the logged history (api_key_usage), once a key and hour. A crash
+-- forgets at most a minute of budget and the key's current hour of counts.
+create unlogged table if not exists latchkey.api_key_meters (
   key_id uuid primary key references latchkey.api_keys (id) on delete cascade,
-  tat timestamptz not null
+  tat timestamptz,
+  allowed boolean not null default true,
+  hour timestamptz not null,
+  valid integer not null default 0,
+  rate_limited integer not null default 0,
+  rejected integer not null default 0,
+  prev_hour timestamptz,
+  prev_valid integer not null default 0,
+  prev_rate_limited integer not null default 0,
+  prev_rejected integer not null default 0,
+  prev_saved boolean not null default true
 );
-alter table latchkey.rate_limit_buckets enable row level security;
-alter table latchkey.rate_limit_buckets force row level security;
-revoke all on latchkey.rate_limit_buckets from public, anon, authenticated, service_role;
-drop policy if exists "Latchkey's own functions meter requests" on latchkey.rate_limit_buckets;
-create policy "Latchkey's own functions meter requests" on latchkey.rate_limit_buckets
+alter table latchkey.api_key_meters enable row level security;
+alter table latchkey.api_key_meters force row level security;
+revoke all on latchkey.api_key_meters from public, anon, authenticated, service_role;
+grant select (key_id, hour, valid, rate_limited, rejected, prev_hour, prev_valid,
+  prev_rate_limited, prev_rejected, prev_saved) on latchkey.api_key_meters to latchkey_caller;
+drop policy if exists "Latchkey's own functions meter requests" on latchkey.api_key_meters;
+create policy "Latchkey's own functions meter requests" on latchkey.api_key_meters
   to current_user using (true) with check (true);
+-- Whoever may read the key may read its counts: the keys' own policy decides, through RLS on
+-- the subquery.
+drop policy if exists "Callers read the counts of the keys they may read" on latchkey.api_key_meters;
+create policy "Callers read the counts of the keys they may read" on latchkey.api_key_meters
+  for select to latchkey_caller
+  using (exists (select from latchkey.api_keys k where k.id = key_id));
 
--- Verifications per key and hour, by outcome. Logged: this is history people read.
+-- Verifications per key and hour, by outcome, for the hours that are over. Logged: this is
+-- history people read.
 create table if not exists latchkey.api_key_usage (
   key_id uuid not null references latchkey.api_keys (id) on delete cascade,
   hour timestamptz not null,
@@ -83,12 +105,69 @@ grant select on latchkey.api_key_usage to latchkey_caller;
 drop policy if exists "Latchkey's own functions count usage" on latchkey.api_key_usage;
 create policy "Latchkey's own functions count usage" on latchkey.api_key_usage
   to current_user using (true) with check (true);
--- Whoever may read the key may read its usage: the keys' own policy decides, through RLS on
--- the subquery.
 drop policy if exists "Callers read the usage of the keys they may read" on latchkey.api_key_usage;
 create policy "Callers read the usage of the keys they may read" on latchkey.api_key_usage
   for select to latchkey_caller
   using (exists (select from latchkey.api_keys k where k.id = key_id));
+
+-- Counts outcomes on a key's meter row without metering (a refused key, a key in a rotation's
+-- overlap, a correction); the hour's turn as in the hot path. Returns whether the previous
+-- hour still has to be saved.
+create or replace function latchkey.count_key_outcome(
+  p_key_id uuid,
+  p_now timestamptz,
+  p_valid integer,
+  p_rate_limited integer,
+  p_rejected integer
+)
+returns boolean
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into latchkey.api_key_meters as m (key_id, hour, valid, rate_limited, rejected)
+  values (
+    p_key_id, pg_catalog.date_trunc('hour', p_now, 'UTC'), greatest(p_valid, 0),
+    greatest(p_rate_limited, 0), greatest(p_rejected, 0)
+  )
+  on conflict (key_id) do update set
+    hour = excluded.hour,
+    valid = case when m.hour = excluded.hour then m.valid else 0 end + p_valid,
+    rate_limited = case when m.hour = excluded.hour then m.rate_limited else 0 end
+      + p_rate_limited,
+    rejected = case when m.hour = excluded.hour then m.rejected else 0 end + p_rejected,
+    prev_hour = case when m.hour = excluded.hour then m.prev_hour else m.hour end,
+    prev_valid = case when m.hour = excluded.hour then m.prev_valid else m.valid end,
+    prev_rate_limited = case when m.hour = excluded.hour then m.prev_rate_limited
+      else m.rate_limited end,
+    prev_rejected = case when m.hour = excluded.hour then m.prev_rejected else m.rejected end,
+    prev_saved = m.hour = excluded.hour and m.prev_saved
+  returning not m.prev_saved
+$$;
+revoke all on function latchkey.count_key_outcome(uuid, timestamptz, integer, integer, integer)
+  from public;
+
+-- Writes a meter's previous hour to the history, once (the caller holds the meter's row lock).
+create or replace function latchkey.save_key_hour(p_key_id uuid)
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  with saved as (
+    update latchkey.api_key_meters m set prev_saved = true
+    where m.key_id = p_key_id and not m.prev_saved
+    returning m.key_id, m.prev_hour, m.prev_valid, m.prev_rate_limited, m.prev_rejected
+  )
+  insert into latchkey.api_key_usage as u (key_id, hour, valid, rate_limited, rejected)
+  select key_id, prev_hour, prev_valid, prev_rate_limited, prev_rejected from saved
+  where prev_hour is not null
+  on conflict (key_id, hour) do update set
+    valid = u.valid + excluded.valid,
+    rate_limited = u.rate_limited + excluded.rate_limited,
+    rejected = u.rejected + excluded.rejected
+$$;
+revoke all on function latchkey.save_key_hour(uuid) from public;
 
 -- The hot path gets a new name with its new answer: a function's result type cannot change in
 -- place, and the old name stays for the migrations before this one to redefine when they run
@@ -128,13 +207,16 @@ declare
   v_key record;
   v_code text;
   v_now timestamptz := pg_catalog.now();
+  v_hour timestamptz := pg_catalog.date_trunc('hour', pg_catalog.now(), 'UTC');
   v_interval interval;
   v_capacity interval;
+  v_own boolean;
+  v_allowed boolean;
+  v_save boolean;
   v_tat timestamptz;
   v_left integer;
   v_credits integer;
   v_repeats integer;
-  v_audited boolean := false;
 begin
   select k.id, k.user_id, k.scopes, k.rate_limit_per_minute, k.expires_at, k.revoked_at,
     k.enabled, k.metadata, k.remaining, coalesce(k.replaced_by, k.id) as limits_key,
@@ -158,102 +240,119 @@ begin
     when v_key.banned_at is not null then 'OWNER_BANNED'
   end;
 
+  -- Counters are cheap to lose and hot to write: do not wait for the WAL flush (an audit
+  -- event below turns it back on). Set before the hot row is locked, as everything else that
+  -- can be: the lock is held until commit.
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
+
   if v_code is null then
-    v_interval := pg_catalog.make_interval(secs => 60.0 / v_key.rate_limit_per_minute);
+    v_interval := interval '1 minute' / v_key.rate_limit_per_minute;
     v_capacity := v_interval * v_key.rate_limit_per_minute;
-    insert into latchkey.rate_limit_buckets as b (key_id, tat)
-    values (v_key.limits_key, v_now + v_interval)
-    on conflict (key_id) do update set tat = greatest(b.tat, v_now) + v_interval
-      where greatest(b.tat, v_now) + v_interval - v_now <= v_capacity
-    returning b.tat into v_tat;
-    if not found then
-      v_code := 'RATE_LIMITED';
-      -- ON CONFLICT locked the row: this reads the state that refused us.
-      select b.tat into v_tat from latchkey.rate_limit_buckets b where b.key_id = v_key.limits_key;
-      v_left := 0;
-    else
-      v_left := greatest(0, floor(
-        extract(epoch from (v_capacity - (v_tat - v_now))) / extract(epoch from v_interval)
-      ))::integer;
-    end if;
-  end if;
-
-  if v_code is null and v_key.remaining is not null then
-    -- Exact under concurrency: the row lock serialises takers, and each rechecks the credit
-    -- it takes. A refill is due once the interval's boundary has passed since the last one.
-    update latchkey.api_keys k set
-      remaining = case
-        when k.refill_interval is not null
-          and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
-          then k.refill_amount - 1
-        else k.remaining - 1
+    -- A key in a rotation's overlap is metered on its successor's row and counted on its own.
+    v_own := v_key.limits_key = v_key.id;
+    insert into latchkey.api_key_meters as m (key_id, tat, allowed, hour, valid)
+    values (v_key.limits_key, v_now + v_interval, true, v_hour, v_own::integer)
+    on conflict (key_id) do update set
+      allowed = m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity,
+      tat = case
+        when m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+          then greatest(m.tat, v_now) + v_interval
+        else m.tat
       end,
-      refilled_at = case
-        when k.refill_interval is not null
-          and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
-          then v_now
-        else k.refilled_at
-      end
-    where k.id = v_key.limits_key and k.remaining is not null and (
-      k.remaining > 0 or (
-        k.refill_interval is not null
-        and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
-      )
-    )
-    returning k.remaining into v_credits;
-    if not found then
-      v_code := 'USAGE_EXCEEDED';
-      v_credits := 0;
+      hour = v_hour,
+      valid = case when m.hour = v_hour then m.valid else 0 end + (v_own and (
+        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+      ))::integer,
+      rate_limited = case when m.hour = v_hour then m.rate_limited else 0 end + (v_own and not (
+        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+      ))::integer,
+      rejected = case when m.hour = v_hour then m.rejected else 0 end,
+      prev_hour = case when m.hour = v_hour then m.prev_hour else m.hour end,
+      prev_valid = case when m.hour = v_hour then m.prev_valid else m.valid end,
+      prev_rate_limited = case when m.hour = v_hour then m.prev_rate_limited
+        else m.rate_limited end,
+      prev_rejected = case when m.hour = v_hour then m.prev_rejected else m.rejected end,
+      prev_saved = m.hour = v_hour and m.prev_saved
+    returning m.allowed, m.tat, not m.prev_saved into v_allowed, v_tat, v_save;
+    if v_save then
+      perform latchkey.save_key_hour(v_key.limits_key);
     end if;
-  end if;
+    if not v_own and latchkey.count_key_outcome(
+      v_key.id, v_now, v_allowed::integer, (not v_allowed)::integer, 0
+    ) then
+      perform latchkey.save_key_hour(v_key.id);
+    end if;
+    v_left := case when v_allowed then greatest(0, floor(
+      extract(epoch from (v_capacity - (v_tat - v_now))) * v_key.rate_limit_per_minute / 60
+    ))::integer else 0 end;
 
-  if v_code is null or v_code = 'RATE_LIMITED' then
-    if v_code is null then
-      v_code := 'VALID';
-    end if;
-    -- Only the first refusal of a key's minute is audited, so a flood writes one row a minute.
-    if v_code = 'RATE_LIMITED' then
+    if not v_allowed then
+      v_code := 'RATE_LIMITED';
+      -- Only the first refusal of a key's minute is audited, so a flood writes one row a minute.
       v_repeats := latchkey.first_in_minute('api_key.rate_limited:' || v_key.id::text);
       if v_repeats is not null then
+        perform pg_catalog.set_config('synchronous_commit', 'on', true);
         perform latchkey.append_audit_event(
           'api_key', v_key.user_id, v_key.id, 'api_key.rate_limited', 'api_key', v_key.id,
           p_request, pg_catalog.jsonb_build_object(
             'limit', v_key.rate_limit_per_minute, 'repeatsInPreviousMinute', v_repeats
           )
         );
-        v_audited := true;
       end if;
-    elsif v_key.last_used_at is null or v_key.last_used_at < v_now - interval '1 minute' then
+    elsif v_key.remaining is not null then
+      -- Exact under concurrency: the row lock serialises takers, and each rechecks the credit
+      -- it takes. A refill is due once the interval's boundary has passed since the last one.
+      update latchkey.api_keys k set
+        remaining = case
+          when k.refill_interval is not null
+            and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
+            then k.refill_amount - 1
+          else k.remaining - 1
+        end,
+        refilled_at = case
+          when k.refill_interval is not null
+            and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
+            then v_now
+          else k.refilled_at
+        end
+      where k.id = v_key.limits_key and k.remaining is not null and (
+        k.remaining > 0 or (
+          k.refill_interval is not null
+          and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
+        )
+      )
+      returning k.remaining into v_credits;
+      if not found then
+        -- Out of credits: the meter counted it valid; it is a refusal.
+        v_code := 'USAGE_EXCEEDED';
+        v_credits := 0;
+        perform latchkey.count_key_outcome(v_key.id, v_now, -1, 0, 1);
+      end if;
+    end if;
+  else
+    if latchkey.count_key_outcome(v_key.id, v_now, 0, 0, 1) then
+      perform latchkey.save_key_hour(v_key.id);
+    end if;
+  end if;
+
+  if v_code is null then
+    v_code := 'VALID';
+    if v_key.last_used_at is null or v_key.last_used_at < v_now - interval '1 minute' then
       -- Rechecked under the row lock, so a burst at the minute's turn writes once.
       update latchkey.api_keys set last_used_at = v_now
       where id = v_key.id
         and (last_used_at is null or last_used_at < v_now - interval '1 minute');
     end if;
-  else
+  elsif v_code <> 'RATE_LIMITED' then
     v_repeats := latchkey.first_in_minute('api_key.rejected:' || v_key.id::text);
     if v_repeats is not null then
+      perform pg_catalog.set_config('synchronous_commit', 'on', true);
       perform latchkey.append_audit_event(
         'api_key', v_key.user_id, v_key.id, 'api_key.rejected', 'api_key', v_key.id, p_request,
         pg_catalog.jsonb_build_object('reason', v_code, 'repeatsInPreviousMinute', v_repeats)
       );
-      v_audited := true;
     end if;
   end if;
-
-  -- Counters are cheap to lose and hot to write: do not wait for the WAL flush, unless this
-  -- call wrote an audit event.
-  if not v_audited then
-    perform pg_catalog.set_config('synchronous_commit', 'off', true);
-  end if;
-  insert into latchkey.api_key_usage as u (key_id, hour, valid, rate_limited, rejected)
-  values (
-    v_key.id, pg_catalog.date_trunc('hour', v_now, 'UTC'), (v_code = 'VALID')::integer,
-    (v_code = 'RATE_LIMITED')::integer, (v_code not in ('VALID', 'RATE_LIMITED'))::integer
-  )
-  on conflict (key_id, hour) do update set
-    valid = u.valid + excluded.valid,
-    rate_limited = u.rate_limited + excluded.rate_limited,
-    rejected = u.rejected + excluded.rejected;
 
   return query select v_code, v_key.id, v_key.user_id, v_key.scopes,
     v_key.rate_limit_per_minute, v_left, v_tat,
@@ -370,8 +469,9 @@ begin
   )
   returning id into new_key_id;
 
-  insert into latchkey.rate_limit_buckets (key_id, tat)
-  select new_key_id, b.tat from latchkey.rate_limit_buckets b where b.key_id = p_id;
+  insert into latchkey.api_key_meters (key_id, tat, hour)
+  select new_key_id, m.tat, pg_catalog.date_trunc('hour', pg_catalog.now(), 'UTC')
+  from latchkey.api_key_meters m where m.key_id = p_id;
 
   -- A predecessor still in its overlap now shares the newest key's budget.
   update latchkey.api_keys k set replaced_by = new_key_id where k.replaced_by = p_id;
@@ -385,3 +485,37 @@ $$;
 revoke all on function latchkey.rotate_api_key(uuid, text, bytea, interval) from public;
 grant execute on function latchkey.rotate_api_key(uuid, text, bytea, interval)
   to latchkey_caller;
+
+-- Many key checks in one statement and one transaction, each with its own answer, in the
+-- order given (the caller sorts by hash, so concurrent batches lock meter rows in one order).
+-- Under load the service coalesces the checks waiting for a connection into one of these:
+-- one round trip, one commit, and a hot key's row locked once per batch instead of per check.
+create or replace function latchkey.verify_api_keys(p_checks jsonb)
+returns table (
+  ordinality bigint,
+  code text,
+  key_id uuid,
+  user_id uuid,
+  scopes text[],
+  rate_limit integer,
+  rate_limit_remaining integer,
+  reset_at timestamptz,
+  credits_remaining integer,
+  metadata jsonb,
+  user_email text,
+  user_name text,
+  user_role text,
+  user_tier text,
+  user_created_at timestamptz
+)
+language sql
+security definer
+set search_path = ''
+as $$
+  select c.n, v.*
+  from pg_catalog.jsonb_array_elements(p_checks) with ordinality as c (item, n)
+  cross join lateral latchkey.verify_api_key(
+    pg_catalog.decode(c.item ->> 'hash', 'hex'), c.item -> 'request'
+  ) as v
+$$;
+revoke all on function latchkey.verify_api_keys(jsonb) from public;

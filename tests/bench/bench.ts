@@ -15,6 +15,9 @@ import { type Ceiling, pgbenchCeiling } from "./ceiling.ts";
 import { machineDetails, settingsLine } from "./machine.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
+const ceilingOnly = Deno.args.includes("--ceiling-only");
+// `-- --verify-only`: the verify rows alone, printed, RESULTS.md left alone (for A/B runs).
+const verifyOnly = Deno.args.includes("--verify-only");
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -289,6 +292,46 @@ console.log(
   `server: ${server.baseUrl}, started in ${server.startupMs.toFixed(0)} ms, log ${server.logPath}`,
 );
 
+/**
+ * The ceiling: the shipped defaults (info logging) on a fresh server process, one hot key and
+ * 64, against pgbench running the same statement on the same database, in this run.
+ */
+async function measureCeilings(keys: string[]) {
+  const shippedEnv = Object.fromEntries(
+    Object.entries(serverEnv).filter(([name]) => name !== "LATCHKEY_LOG_LEVEL"),
+  );
+  const shipped = await startTestServer(database.url, shippedEnv, denoFlags);
+  const ceilingRows: string[] = [];
+  const ceilings: { name: string; share: number; p99Ms: number }[] = [];
+  try {
+    const shippedApi = `${shipped.baseUrl}/functions/v1`;
+    await runWrk(`${shippedApi}/keys/verify`, 16, verifyScript(keys));
+    for (const [name, used] of [["one hot key", keys.slice(0, 1)], ["64 keys", keys]] as const) {
+      const ceiling: Ceiling = await pgbenchCeiling(binDirectory!, database.url, used, 64, seconds);
+      const http = await runWrk(`${shippedApi}/keys/verify`, 64, verifyScript(used));
+      const share = http.rps / ceiling.tps;
+      ceilings.push({ name, share, p99Ms: http.p99Ms });
+      console.log(
+        `ceiling, ${name}: pgbench ${ceiling.tps.toFixed(0)} tps (avg ${
+          ceiling.latencyMs.toFixed(2)
+        } ms); verify ${http.rps.toFixed(0)} req/s, p99 ${http.p99Ms.toFixed(2)} ms: ${
+          share.toFixed(2)
+        } of the ceiling`,
+      );
+      ceilingRows.push(
+        `| ${name} | ${ceiling.tps.toFixed(0)} | ${ceiling.latencyMs.toFixed(2)} | ${
+          http.rps.toFixed(0)
+        } | ${http.p50Ms.toFixed(2)} | ${http.p99Ms.toFixed(2)} | ${share.toFixed(2)} | ${
+          http.errors + http.non2xx
+        } |`,
+      );
+    }
+  } finally {
+    await shipped.stop();
+  }
+  return { ceilingRows, ceilings };
+}
+
 const rows: string[] = [];
 const checks: string[] = [];
 try {
@@ -314,6 +357,13 @@ try {
   console.log(`created ${keys.length} keys; ${seconds}s per run, access log level ${logLevel}`);
   console.log(`RSS after setup: ${currentRssMb(server.pid).toFixed(0)} MB`);
 
+  if (ceilingOnly) {
+    // `-- --ceiling-only`: just the ceiling section, printed, RESULTS.md left alone.
+    await server.stop();
+    await measureCeilings(keys);
+    await database.stop();
+    Deno.exit(0);
+  }
   // Warm up the JIT, the pool and PostgreSQL's caches; not reported.
   await runWrk(`${api}/keys/verify`, 16, verifyScript(keys));
   console.log(`RSS after warm-up: ${currentRssMb(server.pid).toFixed(0)} MB`);
@@ -337,7 +387,7 @@ try {
     },
   ];
   const results: Record<string, Record<number, WrkResult>> = {};
-  for (const scenario of scenarios) {
+  for (const scenario of verifyOnly ? scenarios.slice(0, 1) : scenarios) {
     results[scenario.name] = {};
     for (const connections of connectionCounts) {
       const result = await runWrk(scenario.url, connections, scenario.script);
@@ -357,6 +407,11 @@ try {
     }
   }
 
+  if (verifyOnly) {
+    await server.stop();
+    await database.stop();
+    Deno.exit(0);
+  }
   const health = await fetch(`${api}/version/health`);
   await health.body?.cancel();
   const healthyAfterLoad = health.status === 200;
@@ -390,41 +445,8 @@ try {
     }%)`,
   );
 
-  // The ceiling: the shipped defaults (info logging) on a fresh server process, one hot key
-  // and 64, against pgbench running the same statement on the same database, in this run.
   await server.stop();
-  const shippedEnv = Object.fromEntries(
-    Object.entries(serverEnv).filter(([name]) => name !== "LATCHKEY_LOG_LEVEL"),
-  );
-  const shipped = await startTestServer(database.url, shippedEnv, denoFlags);
-  const ceilingRows: string[] = [];
-  const ceilings: { name: string; share: number; p99Ms: number }[] = [];
-  try {
-    const shippedApi = `${shipped.baseUrl}/functions/v1`;
-    await runWrk(`${shippedApi}/keys/verify`, 16, verifyScript(keys));
-    for (const [name, used] of [["one hot key", keys.slice(0, 1)], ["64 keys", keys]] as const) {
-      const ceiling: Ceiling = await pgbenchCeiling(binDirectory, database.url, used, 64, seconds);
-      const http = await runWrk(`${shippedApi}/keys/verify`, 64, verifyScript(used));
-      const share = http.rps / ceiling.tps;
-      ceilings.push({ name, share, p99Ms: http.p99Ms });
-      console.log(
-        `ceiling, ${name}: pgbench ${ceiling.tps.toFixed(0)} tps (avg ${
-          ceiling.latencyMs.toFixed(2)
-        } ms); verify ${http.rps.toFixed(0)} req/s, p99 ${http.p99Ms.toFixed(2)} ms: ${
-          share.toFixed(2)
-        } of the ceiling`,
-      );
-      ceilingRows.push(
-        `| ${name} | ${ceiling.tps.toFixed(0)} | ${ceiling.latencyMs.toFixed(2)} | ${
-          http.rps.toFixed(0)
-        } | ${http.p50Ms.toFixed(2)} | ${http.p99Ms.toFixed(2)} | ${share.toFixed(2)} | ${
-          http.errors + http.non2xx
-        } |`,
-      );
-    }
-  } finally {
-    await shipped.stop();
-  }
+  const { ceilingRows, ceilings } = await measureCeilings(keys);
 
   const verify = results["POST /keys/verify"];
   const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);

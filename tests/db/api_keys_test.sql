@@ -63,8 +63,8 @@ select throws_ok(
   '42501', null, 'a user cannot raise a key''s rate limit'
 );
 select throws_ok(
-  $$select * from latchkey.rate_limit_buckets$$,
-  '42501', null, 'rate-limit buckets are not readable'
+  $$select * from latchkey.api_key_meters$$,
+  '42501', null, 'the meters'' GCRA state is not readable'
 );
 select throws_ok(
   $$select * from latchkey.verify_api_key(sha256('lee-key'), '{}')$$,

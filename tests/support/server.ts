@@ -25,9 +25,15 @@ export async function startTestServer(
   const port = freePort();
   const spawnedAt = performance.now();
   const logPath = await Deno.makeTempFile({ prefix: "latchkey-server-", suffix: ".log" });
-  const log = await Deno.open(logPath, { write: true, truncate: true });
-  const child = new Deno.Command(Deno.execPath(), {
+  // The server writes its log straight to the file, as under a process manager: a pump in
+  // this process would be a slow reader that backs the pipe up and stalls the server's writes.
+  const child = new Deno.Command("sh", {
     args: [
+      "-c",
+      'log="$1"; shift; exec "$@" >>"$log" 2>&1',
+      "sh",
+      logPath,
+      Deno.execPath(),
       "run",
       "--allow-all",
       ...await startTaskDenoFlags(),
@@ -41,13 +47,9 @@ export async function startTestServer(
       NO_COLOR: "1",
       ...env,
     },
-    stdout: "piped",
-    stderr: "piped",
+    stdout: "null",
+    stderr: "null",
   }).spawn();
-  const copy = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) await log.write(chunk);
-  };
-  const output = Promise.all([copy(child.stdout), copy(child.stderr)]).finally(() => log.close());
 
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
@@ -74,7 +76,6 @@ export async function startTestServer(
     async stop() {
       if (!exited) child.kill("SIGTERM");
       await child.status;
-      await output;
     },
   };
 }

@@ -6,6 +6,7 @@ import {
 } from "../../functions/_shared/api_key_format.ts";
 import { authenticateApiKey } from "../../functions/_shared/authenticate.ts";
 import type { Sql } from "../../functions/_shared/database.ts";
+import { loadConfig } from "../../functions/_shared/config.ts";
 
 Deno.test("generated keys have the prefix, 43 secret characters and a 6-character checksum", () => {
   const keys = Array.from({ length: 200 }, () => generateApiKey("lk"));
@@ -48,7 +49,7 @@ Deno.test("a malformed key is refused before any database call", async () => {
   }) as unknown as Sql;
   const { key } = generateApiKey("lk");
   const typo = key.slice(0, -1) + (key.endsWith("a") ? "b" : "a");
-  const outcome = await authenticateApiKey(tripwire, typo, {
+  const outcome = await authenticateApiKey({ sql: tripwire, config: loadConfig({}) }, typo, {
     requestId: "r",
     ip: null,
     userAgent: null,

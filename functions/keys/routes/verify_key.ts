@@ -32,7 +32,7 @@ export const verifyKeyRoute = defineRoute({
     429: "The key's rate limit is used up (body has the verify fields and the error).",
   },
 }, async (c, { body: { key, scope } }) => {
-  const outcome = await authenticateApiKey(c.get("runtime").sql, key, requestInfo(c));
+  const outcome = await authenticateApiKey(c.get("runtime"), key, requestInfo(c));
   const scopes = outcome.principal?.apiKey?.scopes ?? [];
   const code: VerifyCode = outcome.code === "VALID" && scope && !scopes.includes(scope)
     ? "INSUFFICIENT_SCOPE"

@@ -68,8 +68,10 @@ Deno.test("usage: a bad range is a 400, another user's key a 404", async () => {
       await tx`select set_config('latchkey.caller', ${
         JSON.stringify({ sub: stranger.id, app_role: "user", principal_kind: "session" })
       }, true)`;
-      const [row] = await tx`select count(*)::int as n from latchkey.api_key_usage
-        where key_id = ${created.id}`;
+      const [row] = await tx`select
+          (select count(*)::int from latchkey.api_key_usage where key_id = ${created.id})
+          + (select count(*)::int from latchkey.api_key_meters where key_id = ${created.id})
+          as n`;
       return row.n;
     })
   );
@@ -95,4 +97,34 @@ Deno.test("GET /admin/keys?unusedForDays=N lists active keys nobody used for N d
   assert.deepEqual(longer.body.keys, []);
   const bad = await asAdminKey("GET", "/admin/keys?unusedForDays=0");
   assert.equal(bad.status, 400);
+});
+
+Deno.test("when the hour turns, the key's counts move to the history once, and still show", async () => {
+  const owner = await signUp("usage-rollover");
+  const created = await createKey(owner.token);
+  for (let i = 0; i < 3; i++) await verifyKey(created.key);
+  // As if those three had been two hours ago: the meter row still holds that hour.
+  await withDatabase((sql) =>
+    sql`update latchkey.api_key_meters set hour = hour - interval '2 hours'
+        where key_id = ${created.id}`
+  );
+  const before = await call("GET", `/keys/${created.id}/usage`, { token: owner.token });
+  assert.equal(before.body.buckets.at(-3).valid, 3, "read from the meter before the turn");
+  await Promise.all(Array.from({ length: 5 }, () => verifyKey(created.key)));
+  const history = await withDatabase((sql) =>
+    sql`select valid, rate_limited, rejected from latchkey.api_key_usage
+        where key_id = ${created.id}`
+  );
+  assert.deepEqual(
+    [...history],
+    [{ valid: 3, rate_limited: 0, rejected: 0 }],
+    "saved exactly once",
+  );
+  const after = await call("GET", `/keys/${created.id}/usage`, { token: owner.token });
+  assert.equal(after.body.buckets.at(-3).valid, 3);
+  assert.equal(after.body.buckets.at(-1).valid, 5);
+  assert.equal(
+    after.body.buckets.reduce((sum: number, bucket: { valid: number }) => sum + bucket.valid, 0),
+    8,
+  );
 });
