@@ -1,4 +1,4 @@
-import { type RequestInfo, type Sql, sqlState, withinTimeout } from "./database.ts";
+import { type RequestInfo, type Sql, withinTimeout } from "./database.ts";
 
 /** One row of `latchkey.verify_api_key`. */
 export interface KeyCheckRow {
@@ -26,56 +26,46 @@ interface PendingCheck {
 }
 
 /**
- * Coalesces key checks: while every connection of the pool is busy with one, the checks that
- * arrive wait here and go together as one `latchkey.verify_api_keys` statement when a
- * connection frees. An idle service sends each check alone at once (no added latency); a busy
- * one pays one round trip and one commit per batch, and a hot key's meter row is locked once
- * per batch. Each check still runs the same function in order, so limits stay exact and each
- * caller gets its own answer.
+ * Coalesces checks of the same key: while a check of a key runs, later checks of that key
+ * wait, and go together as one `latchkey.verify_api_keys` statement when it is done. A hot key
+ * under load pays one round trip, one commit and one lock of its meter row per batch instead
+ * of per check; checks of different keys never wait for each other (and never share a
+ * transaction, so they never lock each other's rows). Each check still runs the same function,
+ * in arrival order, so limits stay exact and each caller gets its own answer.
  */
 class KeyCheckBatches {
-  private waiting: PendingCheck[] = [];
-  private running = 0;
+  /** Per key with a statement running: the checks waiting for it to finish. */
+  private waiting = new Map<string, PendingCheck[]>();
   /** Statements sent and checks answered, for the tests and for diagnosis. */
   readonly stats = { statements: 0, checks: 0, largestBatch: 0 };
 
-  constructor(
-    private readonly sql: Sql,
-    private readonly maxRunning: number,
-    private readonly maxBatch: number,
-  ) {}
+  constructor(private readonly sql: Sql, private readonly maxBatch: number) {}
 
   check(hash: string, request: RequestInfo): Promise<KeyCheckRow | undefined> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ hash, request, resolve, reject });
-      this.dispatch();
+      const pending = { hash, request, resolve, reject };
+      const queue = this.waiting.get(hash);
+      if (queue) {
+        queue.push(pending);
+        return;
+      }
+      this.waiting.set(hash, []);
+      this.run(hash, [pending]);
     });
   }
 
-  private dispatch(): void {
-    while (this.running < this.maxRunning && this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.maxBatch);
-      this.running += 1;
-      this.run(batch).finally(() => {
-        this.running -= 1;
-        this.dispatch();
-      });
-    }
-  }
-
-  private async run(batch: PendingCheck[]): Promise<void> {
-    try {
-      const rows = await this.query(batch);
-      for (const [index, pending] of batch.entries()) pending.resolve(rows[index]);
-    } catch (error) {
-      // Two batches that lock the same rows in another order (a rotated key's successor):
-      // PostgreSQL aborts one; its checks run again one by one.
-      if (batch.length > 1 && sqlState(error) === "40P01") {
-        await Promise.all(batch.map((pending) => this.run([pending])));
+  private run(hash: string, batch: PendingCheck[]): void {
+    this.query(batch).then(
+      (rows) => batch.forEach((pending, index) => pending.resolve(rows[index])),
+      (error) => batch.forEach((pending) => pending.reject(error)),
+    ).finally(() => {
+      const queue = this.waiting.get(hash)!;
+      if (queue.length === 0) {
+        this.waiting.delete(hash);
         return;
       }
-      for (const pending of batch) pending.reject(error);
-    }
+      this.run(hash, queue.splice(0, this.maxBatch));
+    });
   }
 
   private async query(batch: PendingCheck[]): Promise<(KeyCheckRow | undefined)[]> {
@@ -93,21 +83,14 @@ class KeyCheckBatches {
       );
       return [row];
     }
-    // In hash order, so concurrent batches take their row locks in the same order.
-    const order = batch.map((_, index) => index).sort((a, b) =>
-      batch[a].hash < batch[b].hash ? -1 : batch[a].hash > batch[b].hash ? 1 : 0
-    );
-    const checks = order.map((index) => ({
-      hash: batch[index].hash,
-      request: batch[index].request,
-    }));
+    const checks = batch.map(({ hash, request }) => ({ hash, request }));
     const rows = await withinTimeout(
       sql,
       sql<(KeyCheckRow & { ordinality: string })[]>`
         select * from latchkey.verify_api_keys(${sql.json(checks as never)})`,
     );
     const answers: (KeyCheckRow | undefined)[] = new Array(batch.length);
-    for (const row of rows) answers[order[Number(row.ordinality) - 1]] = row;
+    for (const row of rows) answers[Number(row.ordinality) - 1] = row;
     return answers;
   }
 }
@@ -121,8 +104,7 @@ export function keyCheckStats(sql: Sql): KeyCheckBatches["stats"] | null {
 
 /**
  * Checks one key (by the hex SHA-256 of the key) through the client's batches: at most
- * `maxBatch` checks per statement (1: no coalescing), as many statements at once as the pool
- * has connections.
+ * `maxBatch` checks of one key per statement (1: no coalescing).
  */
 export function checkKey(
   sql: Sql,
@@ -132,7 +114,7 @@ export function checkKey(
 ): Promise<KeyCheckRow | undefined> {
   let batches = batchesBySql.get(sql);
   if (!batches) {
-    batches = new KeyCheckBatches(sql, Math.max(1, Number(sql.options.max) || 1), maxBatch);
+    batches = new KeyCheckBatches(sql, maxBatch);
     batchesBySql.set(sql, batches);
   }
   return batches.check(hash, request);

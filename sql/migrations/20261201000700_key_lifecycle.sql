@@ -487,9 +487,9 @@ grant execute on function latchkey.rotate_api_key(uuid, text, bytea, interval)
   to latchkey_caller;
 
 -- Many key checks in one statement and one transaction, each with its own answer, in the
--- order given (the caller sorts by hash, so concurrent batches lock meter rows in one order).
--- Under load the service coalesces the checks waiting for a connection into one of these:
--- one round trip, one commit, and a hot key's row locked once per batch instead of per check.
+-- order given. Under load the service coalesces the checks of one key that wait for its
+-- running check into one of these: one round trip, one commit, and the key's meter row locked
+-- once per batch instead of once per check.
 create or replace function latchkey.verify_api_keys(p_checks jsonb)
 returns table (
   ordinality bigint,
