@@ -31,6 +31,17 @@ const jsonText = z.string().transform((text, context) => {
   }
 });
 
+/** A plain-http URL is allowed only to this machine (a local receiver in development). */
+function isLoopbackHttp(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" &&
+      ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
 const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/, "expected base64url");
 
 /** A private ES256 (P-256) signing key as a JWK, with the `kid` tokens name it by. */
@@ -79,8 +90,8 @@ export const configSchema = z.object({
       "10 in the local gateway; the embedded PGlite always uses 1.",
   ),
   LATCHKEY_KEY_CHECK_BATCH_MAX: integer(1, 500).default(64).describe(
-    "Key checks coalesced into one statement while every connection is busy (1: each alone). " +
-      "Each check keeps its own answer and exact limits; a batch is one round trip and commit.",
+    "Checks of one key coalesced into one statement while a check of that key runs (1: each " +
+      "alone). Each keeps its own answer and exact limits; a batch is one round trip and commit.",
   ),
   LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS: integer(1, 60).default(2).describe(
     "Seconds to wait for a database connection before answering 503.",
@@ -101,6 +112,37 @@ export const configSchema = z.object({
   ),
   LATCHKEY_SESSION_TTL_HOURS: integer(1, 24 * 365).default(24 * 7).describe(
     "Lifetime of a session token in hours (default 7 days).",
+  ),
+  LATCHKEY_MAILER: z.string().refine(
+    (value) =>
+      value === "log" || value === "none" || /^smtps?:\/\/./.test(value) ||
+      /^https:\/\/./.test(value) || isLoopbackHttp(value),
+    "expected log, none, smtp://…, smtps://…, https://… (http:// only to a loopback address)",
+  ).optional().describe(
+    "Where account mail goes: log (the server log; the default outside production, refused in " +
+      "it), none (recovery routes answer 501; the default in production), smtp(s)://user:pass@" +
+      "host:port, or an https:// webhook receiving {to, subject, text, html, kind} signed in " +
+      "X-Latchkey-Signature. Hosted Supabase blocks outbound ports 25 and 587: use 465 or 2587.",
+  ),
+  LATCHKEY_MAIL_FROM: z.string().min(3).max(320).default("Latchkey <no-reply@latchkey.invalid>")
+    .describe("The From of account mail (SMTP)."),
+  LATCHKEY_MAILER_WEBHOOK_SECRET: z.string().min(32, "use at least 32 characters").max(512)
+    .optional().describe(
+      "HMAC-SHA256 secret of the webhook mailer's X-Latchkey-Signature (t=<unix>,v1=<hex> over " +
+        "`<t>.<body>`); required with an https:// LATCHKEY_MAILER.",
+    ),
+  LATCHKEY_APP_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:3000").describe(
+    "The front end that serves the reset and verify pages: links are <url>/reset-password" +
+      "#token=… and <url>/verify-email#token=… (a fragment, so the token stays out of logs).",
+  ),
+  LATCHKEY_PASSWORD_RESET_TTL_MINUTES: integer(5, 24 * 60).default(30).describe(
+    "How long a password-reset link works.",
+  ),
+  LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR: integer(1, 100).default(3).describe(
+    "Reset mails one address gets per hour; beyond, forgot still answers 200 and sends nothing.",
+  ),
+  LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR: integer(1, 100_000).default(30).describe(
+    "Forgot and reset requests one client may make per hour (GCRA); beyond, 429 Retry-After.",
   ),
   LATCHKEY_SIGN_IN_MAX_FAILURES: integer(1, 1000).default(10).describe(
     "Failed sign-ins for one email, within the window, before sign-in answers 429.",
@@ -305,6 +347,21 @@ const configRules = configSchema.superRefine((config, context) => {
         "the project URL): Supabase Auth's issuer and keys are found from it",
     });
   }
+  if (config.LATCHKEY_MAILER === "log" && config.LATCHKEY_ENV === "production") {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_MAILER"],
+      message: "log prints reset links in the server log; in production use smtp(s):// or an " +
+        "https:// webhook (or none)",
+    });
+  }
+  if (config.LATCHKEY_MAILER?.startsWith("http") && !config.LATCHKEY_MAILER_WEBHOOK_SECRET) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_MAILER_WEBHOOK_SECRET"],
+      message: "a webhook mailer needs LATCHKEY_MAILER_WEBHOOK_SECRET to sign its deliveries",
+    });
+  }
   if (config.LATCHKEY_ADMIN_KEY && config.LATCHKEY_ADMIN_KEY_SHA256) {
     context.addIssue({
       code: "custom",
@@ -334,6 +391,11 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     return `${name}: ${issue.message}. ${field?.description ?? ""}`.trim();
   });
   throw new ConfigError(problems);
+}
+
+/** The mailer in effect: LATCHKEY_MAILER, else log outside production and none in it. */
+export function mailerTarget(config: Config): string {
+  return config.LATCHKEY_MAILER ?? (config.LATCHKEY_ENV === "production" ? "none" : "log");
 }
 
 /** The database URL the functions use, if any: ours, then Supabase's, then the generic one. */

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 export function randomBytes(length: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(length));
@@ -46,4 +46,8 @@ export function newSessionToken(): string {
 
 export function looksLikeSessionToken(token: string): boolean {
   return token.startsWith(sessionTokenPrefix) && /^lks_[A-Za-z0-9_-]{43}$/.test(token);
+}
+
+export function hmacSha256Hex(secret: string, data: string): string {
+  return createHmac("sha256", secret).update(data).digest("hex");
 }

@@ -6,6 +6,10 @@ export const errorCatalog = {
   invalid_json: { status: 400, message: "The request body is not valid JSON." },
   validation_failed: { status: 400, message: "The request is invalid; see details." },
   invalid_current_password: { status: 400, message: "The current password is not correct." },
+  invalid_token: {
+    status: 400,
+    message: "This link is invalid, used or expired; ask for a new one.",
+  },
   unauthorized: { status: 401, message: "A valid session token or API key is required." },
   invalid_credentials: { status: 401, message: "The email or password is not correct." },
   forbidden: { status: 403, message: "You do not have permission to do this." },

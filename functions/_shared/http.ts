@@ -12,6 +12,7 @@ import {
   withCaller,
 } from "./database.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
+import { deliverMailInBackground } from "./outbox.ts";
 import { pruneAuditInBackground } from "./audit_retention.ts";
 import { ensureFirstAdmin } from "./first_admin.ts";
 import { describeError, log, logEnabled } from "./log.ts";
@@ -65,6 +66,7 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
     await ensureFirstAdmin(c.get("runtime"));
     await next();
     pruneAuditInBackground(c.get("runtime"));
+    deliverMailInBackground(c.get("runtime"));
   });
   app.onError(respondWithError);
   app.notFound((c) => respondWithError(new ApiError("not_found"), c));

@@ -1,5 +1,7 @@
 import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { changePasswordRoute } from "./routes/change_password.ts";
+import { forgotPasswordRoute } from "./routes/forgot_password.ts";
+import { resetPasswordRoute } from "./routes/reset_password.ts";
 import { revokeOtherSessionsRoute } from "./routes/revoke_other_sessions.ts";
 import { sessionRoute } from "./routes/session.ts";
 import { sessionsRoute } from "./routes/sessions.ts";
@@ -24,6 +26,8 @@ export const authFunction: FunctionDefinition = {
     sessionsRoute,
     revokeOtherSessionsRoute,
     changePasswordRoute,
+    forgotPasswordRoute,
+    resetPasswordRoute,
     tokenRoute,
     jwksRoute,
     openIdConfigurationRoute,

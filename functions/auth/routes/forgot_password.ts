@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { passwordResetMail } from "../../_shared/account_mail.ts";
+import { base64UrlEncode, randomBytes, sha256Hex } from "../../_shared/crypto.ts";
+import { requestJson, withinTimeout } from "../../_shared/database.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { clientIp, requestInfo } from "../../_shared/http.ts";
+import { mailerFor } from "../../_shared/mailer.ts";
+import { deliverMailInBackground } from "../../_shared/outbox.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { emailSchema } from "../../_shared/users.ts";
+
+export const forgotPasswordBody = z.strictObject({ email: emailSchema });
+
+export const mailerNotConfigured = () =>
+  new ApiError("not_configured", {
+    message: "No mailer is configured here (LATCHKEY_MAILER=none): an admin can set a " +
+      "password with POST /admin/users/:id/password.",
+  });
+
+// The same work and the same answer for every email: the token and the mail are made before
+// anyone knows whether the account exists, and one statement decides, with one durable write
+// either way. Whether mail was queued wakes the sender, in the background, after the answer.
+export const forgotPasswordRoute = defineRoute({
+  method: "post",
+  path: "/password/forgot",
+  summary: "Ask for a password-reset link (the same answer for every email)",
+  auth: [],
+  ownIdentityOnly: true,
+  body: forgotPasswordBody,
+  responses: {
+    200: "`{success: true}` whether or not the account exists; at most " +
+      "LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR mails an address an hour.",
+    429: "Too many recovery requests from this client; see Retry-After.",
+    501: "No mailer is configured (LATCHKEY_MAILER=none).",
+  },
+}, async (c, { body: { email } }) => {
+  const runtime = c.get("runtime");
+  const { config, sql } = runtime;
+  if (!mailerFor(config)) throw mailerNotConfigured();
+  const token = base64UrlEncode(randomBytes(32));
+  const mail = passwordResetMail(config, email, token);
+  const [outcome] = await withinTimeout(
+    sql,
+    sql<{ retry_after: number; queued: boolean }[]>`
+      select * from latchkey.request_password_reset(
+        ${email}, decode(${sha256Hex(token)}, 'hex'),
+        make_interval(mins => ${config.LATCHKEY_PASSWORD_RESET_TTL_MINUTES}),
+        ${mail.subject}, ${mail.text}, ${mail.html}, ${clientIp(c) ?? "unknown"},
+        ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR},
+        ${config.LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR}, ${requestJson(sql, requestInfo(c))})`,
+  );
+  if (outcome.retry_after > 0) throw recoveryThrottled(outcome.retry_after);
+  if (outcome.queued) deliverMailInBackground(runtime, { now: true });
+  return c.json({ success: true });
+});
+
+export function recoveryThrottled(retryAfter: number): ApiError {
+  return new ApiError("too_many_requests", {
+    message: "Too many account-recovery requests from this client; retry later.",
+    headers: { "Retry-After": String(retryAfter) },
+  });
+}

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { sha256Hex } from "../../_shared/crypto.ts";
+import { requestJson, withinTimeout } from "../../_shared/database.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { clientIp, requestInfo } from "../../_shared/http.ts";
+import { hashPassword } from "../../_shared/passwords.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { passwordSchema } from "../../_shared/users.ts";
+import { recoveryThrottled } from "./forgot_password.ts";
+
+export const resetPasswordBody = z.strictObject({
+  token: z.string().max(200).meta({ examples: ["<the token from the link's #token=>"] }),
+  newPassword: passwordSchema,
+});
+
+const invalidToken = () =>
+  new ApiError("invalid_token", {
+    message: "This reset link is invalid, used or expired; ask for a new one.",
+  });
+
+export const resetPasswordRoute = defineRoute({
+  method: "post",
+  path: "/password/reset",
+  summary: "Set a new password with a reset link's token (every session is signed out)",
+  auth: [],
+  ownIdentityOnly: true,
+  body: resetPasswordBody,
+  responses: {
+    200: "`{success: true}`: the password is set; every session of the account is revoked.",
+    400: "`invalid_token`: unknown, used or expired; or the new password breaks the rules.",
+    429: "Too many recovery requests from this client; see Retry-After.",
+  },
+}, async (c, { body: { token, newPassword } }) => {
+  const { config, sql } = c.get("runtime");
+  // A reset token is 256 random bits in base64url: anything else cannot be one.
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw invalidToken();
+  const passwordHash = await hashPassword(newPassword);
+  const [outcome] = await withinTimeout(
+    sql,
+    sql<{ user_id: string | null; retry_after: number }[]>`
+      select * from latchkey.reset_password(decode(${sha256Hex(token)}, 'hex'), ${passwordHash},
+        ${clientIp(c) ?? "unknown"}, ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR},
+        ${requestJson(sql, requestInfo(c))})`,
+  );
+  if (outcome.retry_after > 0) throw recoveryThrottled(outcome.retry_after);
+  if (!outcome.user_id) throw invalidToken();
+  return c.json({ success: true });
+});
