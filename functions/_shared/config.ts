@@ -145,7 +145,19 @@ export const configSchema = z.object({
     "Forgot and reset requests one client may make per hour (GCRA); beyond, 429 Retry-After.",
   ),
   LATCHKEY_SIGN_IN_MAX_FAILURES: integer(1, 1000).default(10).describe(
-    "Failed sign-ins for one email, within the window, before sign-in answers 429.",
+    "Failed sign-ins for one email from one client, within the window, before that client " +
+      "gets 429 for that email (others' guesses never lock the owner out).",
+  ),
+  LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT: integer(1, 100_000).default(50).describe(
+    "Failed sign-ins one client may make across all emails within the window (GCRA: then one " +
+      "per window/this); stops password spraying before any hash is computed.",
+  ),
+  LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL: integer(1, 100_000).default(100).describe(
+    "Failed sign-ins at one email from all clients within the window, a ceiling that slows " +
+      "(then one try per window/this) rather than locks.",
+  ),
+  LATCHKEY_SIGN_UP_PER_CLIENT_PER_HOUR: integer(1, 100_000).default(20).describe(
+    "Sign-ups one client may attempt per hour (GCRA), checked before the password is hashed.",
   ),
   LATCHKEY_SIGN_IN_WINDOW_MINUTES: integer(1, 24 * 60).default(15).describe(
     "Window, in minutes, over which failed sign-ins are counted.",

@@ -117,8 +117,13 @@ export async function signUp(tag = "user", password = defaultPassword): Promise<
   };
 }
 
-export async function signIn(email: string, password: string): Promise<CallResult> {
-  return await call("POST", "/auth/sign-in/email", { body: { email, password } });
+/** Signs in; `client` names the client (X-Forwarded-For) for tests of per-client throttles. */
+export async function signIn(
+  email: string,
+  password: string,
+  client?: { "x-forwarded-for": string },
+): Promise<CallResult> {
+  return await call("POST", "/auth/sign-in/email", { body: { email, password }, headers: client });
 }
 
 /** Direct database access (as the schema owner) to check what the API wrote. */

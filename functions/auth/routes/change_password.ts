@@ -5,6 +5,7 @@ import { asCaller, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 import { defineRoute } from "../../_shared/routes.ts";
+import { beginSignIn, failureRecorder } from "../sign_in_throttles.ts";
 
 export const changePasswordBody = z.strictObject({
   currentPassword: z.string().min(1, "Enter your current password.").max(passwordLength.max)
@@ -25,6 +26,7 @@ export const changePasswordRoute = defineRoute({
   responses: {
     200: "`{success: true}`.",
     400: "Invalid body or wrong current password.",
+    429: "Too many wrong passwords (they count as failed sign-ins); see Retry-After.",
   },
 }, async (c, { body: { currentPassword, newPassword } }) => {
   const principal = c.get("principal");
@@ -36,8 +38,14 @@ export const changePasswordRoute = defineRoute({
     sql<{ password_hash: string | null }[]>`
       select latchkey.password_hash_of(${principal.userId}) as password_hash`,
   );
+  // A wrong current password is a failed sign-in: the same throttles, checked before the hash,
+  // so a stolen session cannot guess the password at leisure.
+  const email = principal.user!.email;
+  const recordFailure = failureRecorder(c, email);
+  await beginSignIn(c, email, recordFailure);
   const check = storedHash ? await verifyPassword(currentPassword, storedHash) : { matches: false };
   if (!check.matches) {
+    await recordFailure(principal.userId, "wrong_current_password");
     await asCaller(c, (tx) =>
       tx`select latchkey.record_audit_event(
           'auth.password_change_failed', 'user', ${principal.userId})`);

@@ -11,6 +11,7 @@ import {
 import { emailSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
+import { beginSignIn, failureRecorder } from "../sign_in_throttles.ts";
 
 export const signInBody = z.strictObject({
   email: emailSchema,
@@ -18,15 +19,6 @@ export const signInBody = z.strictObject({
   password: z.string().min(1, "Enter your password.").max(passwordLength.max)
     .meta({ examples: ["correct horse battery staple"] }),
 });
-
-interface SignInCandidate {
-  user_id: string | null;
-  password_hash: string | null;
-  is_banned: boolean | null;
-  retry_after_seconds: number;
-}
-
-type FailureReason = "unknown_email" | "no_password" | "wrong_password" | "banned" | "throttled";
 
 export const signInRoute = defineRoute({
   method: "post",
@@ -39,32 +31,14 @@ export const signInRoute = defineRoute({
     200: "`{user, session}`; sets the session cookie.",
     401: "Wrong email or password (the same answer for both).",
     403: "The account is suspended.",
-    429: "Too many failed sign-ins for this email; see Retry-After.",
+    429: "Too many failed sign-ins for this email from this client, from this client across " +
+      "emails, or for this email across clients (a ceiling that slows); see Retry-After.",
   },
 }, async (c, { body: { email, password } }) => {
   const { sql, config } = c.get("runtime");
   const request = requestJson(sql, requestInfo(c));
-  const recordFailure = (userId: string | null, reason: FailureReason) =>
-    withinTimeout(
-      sql,
-      sql`select latchkey.record_failed_sign_in(${email}, ${userId}, ${reason}, ${request})`,
-    );
-
-  const [candidate] = await withinTimeout(
-    sql,
-    sql<SignInCandidate[]>`
-      select * from latchkey.begin_sign_in(
-        ${email}, ${config.LATCHKEY_SIGN_IN_MAX_FAILURES},
-        make_interval(mins => ${config.LATCHKEY_SIGN_IN_WINDOW_MINUTES}))`,
-  );
-
-  if (candidate.retry_after_seconds > 0) {
-    await recordFailure(candidate.user_id, "throttled");
-    throw new ApiError("too_many_requests", {
-      message: "Too many failed sign-ins for this email; retry later.",
-      headers: { "Retry-After": String(candidate.retry_after_seconds) },
-    });
-  }
+  const recordFailure = failureRecorder(c, email);
+  const candidate = await beginSignIn(c, email, recordFailure);
 
   // Unknown emails and accounts without a password pay for one hash too, and get the same
   // answer as a wrong password, so neither timing nor message reveals who has an account.

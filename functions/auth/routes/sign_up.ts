@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requestJson, sqlState, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { requestInfo } from "../../_shared/http.ts";
+import { clientIp, requestInfo } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { emailSchema, isReservedEmail, nameSchema, passwordSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
@@ -25,10 +25,24 @@ export const signUpRoute = defineRoute({
     200: "`{user, session}`; the session token is also set as a cookie.",
     400: "Invalid body (role and tier are refused).",
     409: "The email cannot be used.",
+    429: "Too many sign-ups from this client (LATCHKEY_SIGN_UP_PER_CLIENT_PER_HOUR).",
   },
 }, async (c, { body }) => {
   const { sql, config } = c.get("runtime");
-  // Hash before touching the database, so a taken email answers no faster than a new one.
+  // Per client, before any hash: probing which emails are taken (409) costs the prober.
+  const [{ retry_after }] = await withinTimeout(
+    sql,
+    sql<{ retry_after: number }[]>`
+      select latchkey.take_client_allowance('sign_up_client', ${clientIp(c) ?? "unknown"},
+        ${config.LATCHKEY_SIGN_UP_PER_CLIENT_PER_HOUR}, '1 hour') as retry_after`,
+  );
+  if (retry_after > 0) {
+    throw new ApiError("too_many_requests", {
+      message: "Too many sign-ups from this client; retry later.",
+      headers: { "Retry-After": String(retry_after) },
+    });
+  }
+  // Hash before touching the accounts, so a taken email answers no faster than a new one.
   const passwordHash = await hashPassword(body.password);
   // The bootstrap admin's email and the service-account domain are reserved for the seed and
   // the bootstrap task: a stranger who signs up first must not end up owning them (and the

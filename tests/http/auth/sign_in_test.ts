@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { auditEventsFor, call, errorOf, signIn, signUp, uniqueEmail } from "../../support/http.ts";
+import {
+  auditEventsFor,
+  call,
+  errorOf,
+  signIn,
+  signUp,
+  testClient,
+  uniqueEmail,
+} from "../../support/http.ts";
 
 Deno.test("sign-in returns the user and a new session token, also as a cookie", async () => {
   const account = await signUp("signin");
@@ -43,21 +51,23 @@ Deno.test("a wrong password and an unknown email get the same answer, and are au
   assert.equal(unknownEvent.target_id, null);
 });
 
-Deno.test("ten failed sign-ins for one email answer 429 with Retry-After, even for the right password", async () => {
+Deno.test("ten failed sign-ins for one email from one client answer 429 to it, even for the right password", async () => {
   const account = await signUp("throttle");
+  const guesser = testClient();
   for (let attempt = 1; attempt <= 10; attempt++) {
-    const result = await signIn(account.email, `wrong password ${attempt}`);
+    const result = await signIn(account.email, `wrong password ${attempt}`, guesser);
     assert.equal(result.status, 401, `attempt ${attempt}`);
   }
-  const throttled = await signIn(account.email.toUpperCase(), account.password);
+  const throttled = await signIn(account.email.toUpperCase(), account.password, guesser);
   assert.equal(throttled.status, 429);
   assert.equal(errorOf(throttled).code, "too_many_requests");
   const retryAfter = Number(throttled.headers.get("retry-after"));
   assert.ok(retryAfter > 0 && retryAfter <= 15 * 60, `Retry-After ${retryAfter}`);
 
-  // Another email is not affected.
+  // Another email is not affected, and the owner on another client is not locked out.
   const other = await signUp("throttle-other");
-  assert.equal((await signIn(other.email, other.password)).status, 200);
+  assert.equal((await signIn(other.email, other.password, guesser)).status, 200);
+  assert.equal((await signIn(account.email, account.password)).status, 200);
 });
 
 Deno.test("a successful sign-in clears earlier failures", async () => {

@@ -8,6 +8,7 @@ import {
   errorOf,
   signIn,
   signUp,
+  testClient,
   uniqueEmail,
   verifyKey,
 } from "../../support/http.ts";
@@ -137,8 +138,11 @@ Deno.test("API3 mass assignment: every write body refuses fields it does not own
 
 Deno.test("API4/ASVS 2.2 credential stuffing is throttled per account", async () => {
   const victim = await signUp("stuffing");
+  const attacker = testClient();
   const answers = [];
-  for (let i = 0; i < 12; i++) answers.push((await signIn(victim.email, `guess-${i}-xxxx`)).status);
+  for (let i = 0; i < 12; i++) {
+    answers.push((await signIn(victim.email, `guess-${i}-xxxx`, attacker)).status);
+  }
   assert.deepEqual(answers.slice(0, 10), Array(10).fill(401));
   assert.deepEqual(answers.slice(10), [429, 429]);
 });

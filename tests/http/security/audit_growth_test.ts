@@ -4,6 +4,7 @@ import {
   createKey,
   signIn,
   signUp,
+  testClient,
   verifyKey,
   waitForFreshMinute,
   withDatabase,
@@ -44,13 +45,14 @@ Deno.test("a revoked key flooded for a minute writes one audit row, and counts t
 
 Deno.test("sign-ins at a throttled email write one audit row a minute, wrong passwords each", async () => {
   const account = await signUp("flood-throttled");
+  const guesser = testClient();
   await waitForFreshMinute(20);
   const statuses: number[] = [];
   for (let attempt = 0; attempt < 10; attempt++) {
-    statuses.push((await signIn(account.email, `wrong password ${attempt}`)).status);
+    statuses.push((await signIn(account.email, `wrong password ${attempt}`, guesser)).status);
   }
   const throttled = await Promise.all(
-    Array.from({ length: 30 }, () => signIn(account.email, "still guessing")),
+    Array.from({ length: 30 }, () => signIn(account.email, "still guessing", guesser)),
   );
   assert.deepEqual(statuses, Array(10).fill(401));
   assert.ok(throttled.every((answer) => answer.status === 429));

@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
+import { uniqueEmail } from "../../support/http.ts";
+
+/**
+ * Per-client throttles of the account routes, on functions of the test's own configuration
+ * (small limits), each client named in X-Forwarded-For as a proxy in front would.
+ */
+let clients = 0;
+const newClient = () => ({ "x-forwarded-for": `192.0.2.${(clients = (clients + 1) % 250) + 1}` });
+
+async function withLimits(
+  env: Record<string, string>,
+  work: (functions: InProcessFunctions) => Promise<void>,
+) {
+  const functions = serveFunctions({
+    LATCHKEY_ENV: "test",
+    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
+    ...env,
+  });
+  try {
+    await work(functions);
+  } finally {
+    await functions.close();
+  }
+}
+
+async function account(functions: InProcessFunctions, password = "the owner's password") {
+  const email = uniqueEmail("throttled");
+  const created = await functions.call("POST", "/auth/sign-up/email", newClient(), {
+    name: "Owner",
+    email,
+    password,
+  });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  return { email, password, token: created.body.session.token as string };
+}
+
+const signIn = (
+  functions: InProcessFunctions,
+  client: Record<string, string>,
+  email: string,
+  password: string,
+) => functions.call("POST", "/auth/sign-in/email", client, { email, password });
+
+Deno.test("password spraying from one client is throttled after its allowance, before any hash", async () => {
+  await withLimits({ LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT: "20" }, async (functions) => {
+    const targets = await Promise.all(Array.from({ length: 5 }, () => account(functions)));
+    const sprayer = newClient();
+    const statuses: number[] = [];
+    const refusedMs: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const email = i < 5 ? targets[i].email : uniqueEmail("sprayed");
+      const started = performance.now();
+      const result = await signIn(functions, sprayer, email, "Summer2026!");
+      if (result.status === 429) refusedMs.push(performance.now() - started);
+      statuses.push(result.status);
+    }
+    assert.deepEqual(statuses.slice(0, 20), Array(20).fill(401));
+    // GCRA: after the burst, one more try per 15 min / 20 = 45 s; the run is far shorter.
+    assert.deepEqual(statuses.slice(20), Array(180).fill(429));
+    const sorted = refusedMs.sort((a, b) => a - b);
+    assert.ok(sorted[90] < 30, `refusals take ${sorted[90].toFixed(1)} ms: no hash`);
+    // The targets themselves still sign in, from their own clients.
+    for (const target of targets) {
+      assert.equal(
+        (await signIn(functions, newClient(), target.email, target.password)).status,
+        200,
+      );
+    }
+  });
+});
+
+Deno.test("another client's wrong guesses no longer lock the owner out; an email's ceiling slows, never locks", async () => {
+  await withLimits({ LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL: "30" }, async (functions) => {
+    const owner = await account(functions);
+    const attacker = newClient();
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await signIn(functions, attacker, owner.email, `guess ${i}`)).status, 401);
+    }
+    const locked = await signIn(functions, attacker, owner.email, owner.password);
+    assert.equal(locked.status, 429, "the guessing client is locked out of this email");
+    assert.equal((await signIn(functions, newClient(), owner.email, owner.password)).status, 200);
+
+    // Many clients guessing: past the email's ceiling everyone waits, but for seconds (one try
+    // per 15 min / 30 = 30 s), not the 15 minutes of a lock-out.
+    for (let i = 0; i < 30; i++) await signIn(functions, newClient(), owner.email, `many ${i}`);
+    const slowed = await signIn(functions, newClient(), owner.email, owner.password);
+    assert.equal(slowed.status, 429);
+    const retryAfter = Number(slowed.headers.get("retry-after"));
+    assert.ok(retryAfter >= 1 && retryAfter <= 30, `Retry-After ${retryAfter}`);
+  });
+});
+
+Deno.test("wrong current passwords count as failed sign-ins: change-password answers 429", async () => {
+  await withLimits({ LATCHKEY_SIGN_IN_MAX_FAILURES: "3" }, async (functions) => {
+    const owner = await account(functions);
+    const client = newClient();
+    const headers = { ...client, authorization: `Bearer ${owner.token}` };
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push(
+        (await functions.call("POST", "/auth/change-password", headers, {
+          currentPassword: `not it ${i}`,
+          newPassword: "a brand new password",
+        })).status,
+      );
+    }
+    assert.deepEqual(statuses, [400, 400, 400, 429, 429]);
+  });
+});
+
+Deno.test("sign-up is limited per client before hashing, so probing for taken emails costs the prober", async () => {
+  await withLimits({ LATCHKEY_SIGN_UP_PER_CLIENT_PER_HOUR: "5" }, async (functions) => {
+    const taken = await account(functions);
+    const prober = newClient();
+    const statuses = [];
+    for (let i = 0; i < 8; i++) {
+      statuses.push(
+        (await functions.call("POST", "/auth/sign-up/email", prober, {
+          name: "Probe",
+          email: i % 2 ? taken.email : uniqueEmail("probe"),
+          password: "a probing password",
+        })).status,
+      );
+    }
+    assert.deepEqual(statuses, [200, 409, 200, 409, 200, 429, 429, 429]);
+  });
+});
+
+Deno.test("a flood of unknown-email sign-ins from one client leaves another's sign-in p50 under 3× idle", async () => {
+  await withLimits({ LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT: "20" }, async (functions) => {
+    const owner = await account(functions);
+    const timedSignIns = async (count: number) => {
+      const samples: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const started = performance.now();
+        const result = await signIn(functions, newClient(), owner.email, owner.password);
+        assert.equal(result.status, 200);
+        samples.push(performance.now() - started);
+      }
+      return samples.sort((a, b) => a - b)[Math.floor(count / 2)];
+    };
+    const idle = await timedSignIns(9);
+    const flooder = newClient();
+    let flooding = true;
+    let sent = 0;
+    const flood = Promise.all(Array.from({ length: 16 }, async () => {
+      while (flooding) {
+        sent += 1;
+        await signIn(functions, flooder, uniqueEmail("flood"), "flooding password");
+      }
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const underFlood = await timedSignIns(15);
+    flooding = false;
+    await flood;
+    assert.ok(sent > 100, `the flood sent ${sent} requests`);
+    assert.ok(
+      underFlood < 3 * idle,
+      `p50 ${underFlood.toFixed(0)} ms under the flood vs ${idle.toFixed(0)} ms idle`,
+    );
+  });
+});
