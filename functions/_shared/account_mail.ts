@@ -27,6 +27,14 @@ function message(
   return { kind, to, subject, text, html };
 }
 
+export function emailVerificationMail(config: Config, to: string, token: string): MailMessage {
+  return message("email_verification", to, "Confirm your email address", [
+    `Confirm that ${to} is your address by opening this link within ` +
+    `${config.LATCHKEY_EMAIL_VERIFICATION_TTL_HOURS} hours.`,
+    "If you did not create an account, ignore this mail.",
+  ], accountLink(config, "verify-email", token));
+}
+
 export function passwordResetMail(config: Config, to: string, token: string): MailMessage {
   return message("password_reset", to, "Reset your password", [
     `Someone asked to reset the password of the account for ${to}.`,

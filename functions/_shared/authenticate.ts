@@ -56,7 +56,9 @@ export async function authenticateSessionToken(
   const [row] = await withinTimeout(
     sql,
     sql<SessionRow[]>`
-      select * from latchkey.authenticate_session(decode(${sha256Hex(token)}, 'hex'))`,
+      select s.*, u.email_verified_at
+      from latchkey.authenticate_session(decode(${sha256Hex(token)}, 'hex')) as s
+      join latchkey.users u on u.id = s.id`,
   );
   if (!row) return null;
   const user = userProfile(row);
@@ -151,6 +153,7 @@ export async function authenticateApiKey(
     role: row.user_role,
     tier: row.user_tier,
     created_at: row.user_created_at,
+    email_verified_at: row.user_email_verified_at,
   });
   const scopes = effectiveScopes(row.scopes ?? [], user.role);
   outcome.principal = {

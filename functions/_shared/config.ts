@@ -138,6 +138,17 @@ export const configSchema = z.object({
   LATCHKEY_PASSWORD_RESET_TTL_MINUTES: integer(5, 24 * 60).default(30).describe(
     "How long a password-reset link works.",
   ),
+  LATCHKEY_EMAIL_VERIFICATION_TTL_HOURS: integer(1, 24 * 30).default(24).describe(
+    "How long an email-verification link works.",
+  ),
+  LATCHKEY_EMAIL_VERIFICATION_RESENDS_PER_HOUR: integer(1, 100).default(3).describe(
+    "Verification mails an account may ask for per hour (POST /auth/email/resend).",
+  ),
+  LATCHKEY_REQUIRE_EMAIL_VERIFICATION: z.enum(["true", "false"]).default("false")
+    .transform((value) => value === "true").describe(
+      "true: sign-in of an account whose address is not verified answers 403 " +
+        "email_not_verified (whether or not the password was right, so it does not tell).",
+    ),
   LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR: integer(1, 100).default(3).describe(
     "Reset mails one address gets per hour; beyond, forgot still answers 200 and sends nothing.",
   ),

@@ -13,6 +13,11 @@ export const errorCatalog = {
   unauthorized: { status: 401, message: "A valid session token or API key is required." },
   invalid_credentials: { status: 401, message: "The email or password is not correct." },
   forbidden: { status: 403, message: "You do not have permission to do this." },
+  email_not_verified: {
+    status: 403,
+    message: "Confirm your email address first: follow the link in the mail we sent. Signing " +
+      "in with the right password sends a new link (a few an hour).",
+  },
   account_banned: { status: 403, message: "This account is suspended." },
   interactive_session_required: {
     status: 403,

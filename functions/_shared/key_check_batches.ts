@@ -16,6 +16,7 @@ export interface KeyCheckRow {
   user_role: string;
   user_tier: string;
   user_created_at: Date;
+  user_email_verified_at: Date | null;
 }
 
 interface PendingCheck {

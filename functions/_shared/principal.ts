@@ -34,6 +34,8 @@ export interface UserProfile {
   role: Role;
   tier: string;
   createdAt: string;
+  /** When the address was proven the user's (a link followed); null until then. */
+  emailVerifiedAt: string | null;
 }
 
 export interface RateLimitState {

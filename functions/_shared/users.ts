@@ -11,6 +11,7 @@ export interface UserRow {
   role: string;
   tier: string;
   created_at: Date;
+  email_verified_at: Date | null;
 }
 
 export function userProfile(row: UserRow): UserProfile {
@@ -21,6 +22,7 @@ export function userProfile(row: UserRow): UserProfile {
     role: (isRole(row.role) ? row.role : "user") as Role,
     tier: row.tier,
     createdAt: row.created_at.toISOString(),
+    emailVerifiedAt: row.email_verified_at?.toISOString() ?? null,
   };
 }
 
@@ -68,6 +70,7 @@ export const adminUserColumns = [
   "role",
   "tier",
   "created_at",
+  "email_verified_at",
   "is_service_account",
   "banned_at",
   "ban_reason",

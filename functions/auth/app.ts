@@ -2,6 +2,8 @@ import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { changePasswordRoute } from "./routes/change_password.ts";
 import { forgotPasswordRoute } from "./routes/forgot_password.ts";
 import { resetPasswordRoute } from "./routes/reset_password.ts";
+import { resendVerificationRoute } from "./routes/resend_verification.ts";
+import { verifyEmailRoute } from "./routes/verify_email.ts";
 import { revokeOtherSessionsRoute } from "./routes/revoke_other_sessions.ts";
 import { sessionRoute } from "./routes/session.ts";
 import { sessionsRoute } from "./routes/sessions.ts";
@@ -28,6 +30,8 @@ export const authFunction: FunctionDefinition = {
     changePasswordRoute,
     forgotPasswordRoute,
     resetPasswordRoute,
+    verifyEmailRoute,
+    resendVerificationRoute,
     tokenRoute,
     jwksRoute,
     openIdConfigurationRoute,

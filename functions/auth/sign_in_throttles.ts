@@ -8,6 +8,7 @@ export interface SignInCandidate {
   is_banned: boolean | null;
   retry_after_seconds: number;
   throttled_by: "client" | "email_client" | "email" | null;
+  email_verified: boolean | null;
 }
 
 export type FailureReason =

@@ -3,6 +3,11 @@
 -- (GCRA instead of fixed minute windows, which let 2·L requests through at a minute's edge),
 -- and hourly usage counters written on the hot path.
 
+-- When an account's address was proven its owner's (account recovery sets it; the key check
+-- below returns it with the principal, so it is added here, before the check names it).
+alter table latchkey.users add column if not exists email_verified_at timestamptz;
+grant select (email_verified_at) on latchkey.users to latchkey_caller;
+
 alter table latchkey.api_keys
   add column if not exists enabled boolean not null default true,
   -- The API accepts at most 2 KiB of JSON as sent; this is the backstop for any other writer
@@ -196,7 +201,8 @@ returns table (
   user_name text,
   user_role text,
   user_tier text,
-  user_created_at timestamptz
+  user_created_at timestamptz,
+  user_email_verified_at timestamptz
 )
 language plpgsql
 security definer
@@ -220,7 +226,8 @@ declare
 begin
   select k.id, k.user_id, k.scopes, k.rate_limit_per_minute, k.expires_at, k.revoked_at,
     k.enabled, k.metadata, k.remaining, coalesce(k.replaced_by, k.id) as limits_key,
-    k.last_used_at, u.email, u.name, u.role, u.tier, u.created_at, u.banned_at
+    k.last_used_at, u.email, u.name, u.role, u.tier, u.created_at, u.banned_at,
+    u.email_verified_at
   into v_key
   from latchkey.api_keys k
   join latchkey.users u on u.id = k.user_id
@@ -229,7 +236,7 @@ begin
   if not found then
     return query select 'NOT_FOUND'::text, null::uuid, null::uuid, null::text[], null::integer,
       null::integer, null::timestamptz, null::integer, null::jsonb, null::text, null::text,
-      null::text, null::text, null::timestamptz;
+      null::text, null::text, null::timestamptz, null::timestamptz;
     return;
   end if;
 
@@ -358,7 +365,7 @@ begin
     v_key.rate_limit_per_minute, v_left, v_tat,
     case when v_key.remaining is not null then coalesce(v_credits, v_key.remaining) end,
     case when v_code = 'VALID' then v_key.metadata end,
-    v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at;
+    v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at, v_key.email_verified_at;
 end
 $$;
 revoke all on function latchkey.verify_api_key(bytea, jsonb) from public;
@@ -506,7 +513,8 @@ returns table (
   user_name text,
   user_role text,
   user_tier text,
-  user_created_at timestamptz
+  user_created_at timestamptz,
+  user_email_verified_at timestamptz
 )
 language sql
 security definer

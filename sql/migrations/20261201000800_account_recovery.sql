@@ -2,11 +2,9 @@
 -- verification, and an outbox the mail leaves from, written in the same transaction as the
 -- token, so a mail server that is down loses nothing.
 
-alter table latchkey.users add column if not exists email_verified_at timestamptz;
 -- The bootstrap admin and service accounts count as verified: nobody will click a link for them.
 update latchkey.users set email_verified_at = created_at
 where email_verified_at is null and (is_service_account or created_by_bootstrap);
-grant select (email_verified_at) on latchkey.users to latchkey_caller;
 
 create table if not exists latchkey.account_tokens (
   token_hash bytea primary key check (length(token_hash) = 32),

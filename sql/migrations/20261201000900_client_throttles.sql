@@ -35,7 +35,7 @@ create or replace function latchkey.begin_sign_in(
 )
 returns table (
   user_id uuid, password_hash text, is_banned boolean, retry_after_seconds integer,
-  throttled_by text
+  throttled_by text, email_verified boolean
 )
 language plpgsql
 stable
@@ -62,7 +62,8 @@ begin
       when v_client > 0 then 'client'
       when limiting.failed_at is not null then 'email_client'
       when v_email > 0 then 'email'
-    end
+    end,
+    u.email_verified_at is not null
   from (select) as one_row
   left join latchkey.users u on lower(u.email) = lower(p_email)
   left join lateral (

@@ -20,8 +20,8 @@ export interface TestSmtpServer {
   url: string;
   port: number;
   received: ReceivedMail[];
-  /** Resolves with the first message to `to` (waiting up to `ms`). */
-  waitFor(to: string, ms?: number): Promise<ReceivedMail>;
+  /** Resolves with the first message to `to` (with that subject, if given), waiting up to `ms`. */
+  waitFor(to: string, subject?: string, ms?: number): Promise<ReceivedMail>;
   close(): Promise<void>;
 }
 
@@ -53,10 +53,12 @@ export async function startSmtpServer(port = 0): Promise<TestSmtpServer> {
     url: `smtp://127.0.0.1:${actualPort}`,
     port: actualPort,
     received,
-    async waitFor(to, ms = 10_000) {
+    async waitFor(to, subject, ms = 10_000) {
       const deadline = Date.now() + ms;
       while (Date.now() < deadline) {
-        const mail = received.find((message) => message.to.includes(to));
+        const mail = received.find((message) =>
+          message.to.includes(to) && (subject === undefined || message.subject === subject)
+        );
         if (mail) return mail;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

@@ -3,6 +3,7 @@ import { sqlState } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
+import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
   adminUserColumns,
@@ -77,8 +78,9 @@ export const createUserRoute = defineRoute({
     });
   }
   const passwordHash = body.password ? await hashPassword(body.password) : null;
+  let created: AdminUserRow | undefined;
   try {
-    return await respondIdempotently(c, async (tx) => {
+    const response = await respondIdempotently(c, async (tx) => {
       const [row] = await tx<AdminUserRow[]>`
           insert into latchkey.users (email, name, password_hash, role, tier, is_service_account)
           values (${body.email}, ${body.name}, ${passwordHash}, ${role}, ${body.tier ?? "free"},
@@ -89,8 +91,14 @@ export const createUserRoute = defineRoute({
             jsonb_build_object('after', jsonb_build_object('email', ${row.email}::text,
               'role', ${row.role}::text, 'tier', ${row.tier}::text,
               'serviceAccount', ${row.is_service_account}::boolean)))`;
+      created = row;
       return { status: 201, body: { user: adminUserView(row) } };
     });
+    // A person's account gets its verification link once it exists (not on a replay).
+    if (created && passwordHash) {
+      await sendFirstVerificationMail(c.get("runtime"), created.id, created.email);
+    }
+    return response;
   } catch (error) {
     if (sqlState(error) === "23505") {
       throw new ApiError("email_unavailable", { message: "A user with this email exists." });

@@ -23,6 +23,9 @@ export const listUsersQuery = z.strictObject({
   role: z.enum(roles).optional(),
   tier: z.string().max(32).optional(),
   q: z.string().trim().min(1).max(200).optional(),
+  verified: z.enum(["true", "false"]).optional().meta({
+    description: "false: only accounts whose address is not verified; true: only verified.",
+  }),
   ...pageQuery,
 });
 
@@ -59,6 +62,13 @@ export function usersPageQuery(
       ${query.email ? tx`and email_lower = lower(${query.email})` : tx``}
       ${query.role ? tx`and role = ${query.role}` : tx``}
       ${query.tier ? tx`and tier = ${query.tier}` : tx``}
+      ${
+    query.verified === "false"
+      ? tx`and email_verified_at is null`
+      : query.verified === "true"
+      ? tx`and email_verified_at is not null`
+      : tx``
+  }
       ${query.q ? qFilter(tx, query, cursor) : tx``}
       ${keyset}`;
 }

@@ -12,6 +12,7 @@ import { emailSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { beginSignIn, failureRecorder } from "../sign_in_throttles.ts";
+import { queueVerificationMail } from "../../_shared/email_verification.ts";
 
 export const signInBody = z.strictObject({
   email: emailSchema,
@@ -30,7 +31,9 @@ export const signInRoute = defineRoute({
   responses: {
     200: "`{user, session}`; sets the session cookie.",
     401: "Wrong email or password (the same answer for both).",
-    403: "The account is suspended.",
+    403: "`account_banned`: the account is suspended; `email_not_verified`: " +
+      "LATCHKEY_REQUIRE_EMAIL_VERIFICATION is on and the address is not confirmed (the same " +
+      "answer for a right or wrong password).",
     429: "Too many failed sign-ins for this email from this client, from this client across " +
       "emails, or for this email across clients (a ceiling that slows); see Retry-After.",
   },
@@ -48,9 +51,21 @@ export const signInRoute = defineRoute({
     throw new ApiError("invalid_credentials");
   }
   const check = await verifyPassword(password, candidate.password_hash);
+  // With verification required, an unverified account answers the same whether or not the
+  // password was right; only the right one sends (in the background) a new link.
+  const unverified = config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION && !candidate.email_verified;
   if (!check.matches) {
     await recordFailure(candidate.user_id, "wrong_password");
-    throw new ApiError("invalid_credentials");
+    throw new ApiError(unverified ? "email_not_verified" : "invalid_credentials");
+  }
+  if (unverified && !candidate.is_banned) {
+    queueVerificationMail(
+      c.get("runtime"),
+      candidate.user_id,
+      email,
+      config.LATCHKEY_EMAIL_VERIFICATION_RESENDS_PER_HOUR,
+    ).catch(() => {});
+    throw new ApiError("email_not_verified");
   }
   if (candidate.is_banned) {
     await recordFailure(candidate.user_id, "banned");
@@ -62,9 +77,9 @@ export const signInRoute = defineRoute({
   const [row] = await withinTimeout(
     sql,
     sql<SessionStartRow[]>`
-      select * from latchkey.start_session(
+      select s.*, u.email_verified_at from latchkey.start_session(
         ${candidate.user_id}, decode(${grant.tokenHashHex}, 'hex'), ${grant.expiresAt},
-        ${request}, ${rehashed})`,
+        ${request}, ${rehashed}) as s left join latchkey.users u on u.id = s.id`,
   );
   // Banned or deleted between the check and now.
   if (!row) throw new ApiError("invalid_credentials");

@@ -6,6 +6,7 @@ import { hashPassword } from "../../_shared/passwords.ts";
 import { emailSchema, isReservedEmail, nameSchema, passwordSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
+import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
 
 // Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.
 export const signUpBody = z.strictObject({
@@ -62,5 +63,6 @@ export const signUpRoute = defineRoute({
     if (sqlState(error) === "23505") throw new ApiError("email_unavailable");
     throw error;
   }
-  return respondWithNewSession(c, row, grant);
+  await sendFirstVerificationMail(c.get("runtime"), row.id, row.email);
+  return respondWithNewSession(c, { ...row, email_verified_at: null }, grant);
 });

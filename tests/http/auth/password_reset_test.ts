@@ -6,6 +6,7 @@ import { startSmtpServer, type TestSmtpServer, tokenFromMail } from "../../suppo
 import { auditEventsFor, uniqueEmail, withDatabase } from "../../support/http.ts";
 
 const appUrl = "https://app.example.test";
+const resetSubject = "Reset your password";
 
 async function withMail(
   work: (functions: InProcessFunctions, smtp: TestSmtpServer) => Promise<void>,
@@ -51,7 +52,7 @@ Deno.test("forgot → a real mail with a link → reset: new password works, eve
     assert.equal(forgot.status, 200);
     assert.deepEqual(forgot.body, { success: true });
 
-    const mail = await smtp.waitFor(account.email);
+    const mail = await smtp.waitFor(account.email, resetSubject);
     assert.equal(mail.subject, "Reset your password");
     assert.match(mail.from, /accounts@example\.test/);
     assert.ok(mail.text.includes(`${appUrl}/reset-password#token=`), mail.text);
@@ -66,7 +67,8 @@ Deno.test("forgot → a real mail with a link → reset: new password works, eve
           (select count(*)::int from latchkey.mail_outbox
             where text_body like '%' || ${token} || '%') as plain,
           (select count(*)::int from latchkey.mail_outbox
-            where recipient = ${account.email} and delivered_at is not null) as delivered`
+            where recipient = ${account.email} and kind = 'password_reset'
+              and delivered_at is not null) as delivered`
     );
     assert.deepEqual([...stored], [{ hashed: 1, plain: 0, delivered: 1 }]);
 
@@ -113,10 +115,10 @@ Deno.test("a newer reset link kills the older one; an expired link is refused", 
   await withMail(async (functions, smtp) => {
     const account = await signUpIn(functions);
     await functions.call("POST", "/auth/password/forgot", client(), { email: account.email });
-    const first = tokenFromMail(await smtp.waitFor(account.email));
+    const first = tokenFromMail(await smtp.waitFor(account.email, resetSubject));
     smtp.received.length = 0;
     await functions.call("POST", "/auth/password/forgot", client(), { email: account.email });
-    const second = tokenFromMail(await smtp.waitFor(account.email));
+    const second = tokenFromMail(await smtp.waitFor(account.email, resetSubject));
     assert.notEqual(first, second);
     const stale = await functions.call("POST", "/auth/password/reset", client(), {
       token: first,
@@ -160,7 +162,13 @@ Deno.test("forgot answers the same for unknown emails, sends them nothing, takes
       Math.abs(a - b) < Math.max(1.5, 0.25 * Math.max(a, b)),
       `medians ${a.toFixed(2)} vs ${b.toFixed(2)} ms`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const resets = () => smtp.received.filter((mail) => mail.subject === resetSubject).length;
+    for (let i = 0; i < 200 && resets() < 12; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(resets(), 12, "one reset mail per request for a known address");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(resets(), 12, "and none for the unknown ones");
     assert.ok(smtp.received.every((mail) => accounts.some((acc) => mail.to.includes(acc.email))));
   });
 });
@@ -174,9 +182,11 @@ Deno.test("forgot is throttled per address (silently) and per client (429)", asy
       });
       assert.equal(result.status, 200);
     }
-    await smtp.waitFor(account.email);
+    await smtp.waitFor(account.email, resetSubject);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const mails = smtp.received.filter((mail) => mail.to.includes(account.email));
+    const mails = smtp.received.filter((mail) =>
+      mail.to.includes(account.email) && mail.subject === resetSubject
+    );
     assert.equal(mails.length, 2, "LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR=2");
 
     const one = client();
@@ -221,7 +231,7 @@ Deno.test("a mail server that is down loses nothing: the outbox retries until it
     const attempted = async () =>
       (await withDatabase((sql) =>
         sql`select attempts, last_error, delivered_at from latchkey.mail_outbox
-            where recipient = ${account.email}`
+            where recipient = ${account.email} and kind = 'password_reset'`
       ))[0];
     let state = await attempted();
     for (let i = 0; i < 100 && state.attempts === 0; i++) {
@@ -235,11 +245,12 @@ Deno.test("a mail server that is down loses nothing: the outbox retries until it
     smtp = await startSmtpServer(port);
     // Its retry is due (as if the backoff had passed): the next sweep delivers it.
     await withDatabase((sql) =>
-      sql`update latchkey.mail_outbox set next_attempt_at = now() where recipient = ${account.email}`
+      sql`update latchkey.mail_outbox set next_attempt_at = now()
+          where recipient = ${account.email} and kind = 'password_reset'`
     );
     const { sent } = await deliverDueMail(getRuntime());
     assert.ok(sent >= 1);
-    const mail = await smtp.waitFor(account.email);
+    const mail = await smtp.waitFor(account.email, resetSubject);
     assert.ok(tokenFromMail(mail));
     assert.ok((await attempted()).delivered_at);
   } finally {
@@ -260,13 +271,13 @@ Deno.test("a message given up on is audited as mail.delivery_failed for admins",
     for (let attempt = 0; attempt < 8; attempt++) {
       await withDatabase((sql) =>
         sql`update latchkey.mail_outbox set next_attempt_at = now()
-            where recipient = ${account.email} and failed_at is null`
+            where recipient = ${account.email} and kind = 'password_reset' and failed_at is null`
       );
       await deliverDueMail(getRuntime());
     }
     const [row] = await withDatabase((sql) =>
       sql`select attempts, failed_at, text_body from latchkey.mail_outbox
-          where recipient = ${account.email}`
+          where recipient = ${account.email} and kind = 'password_reset'`
     );
     assert.equal(row.attempts, 8);
     assert.ok(row.failed_at);

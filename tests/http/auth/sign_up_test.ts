@@ -15,7 +15,16 @@ Deno.test("sign-up creates a user with role user and tier free, and a working se
   });
   assert.equal(result.status, 200);
   const { user, session } = result.body;
-  assert.deepEqual(Object.keys(user).sort(), ["createdAt", "email", "id", "name", "role", "tier"]);
+  assert.deepEqual(Object.keys(user).sort(), [
+    "createdAt",
+    "email",
+    "emailVerifiedAt",
+    "id",
+    "name",
+    "role",
+    "tier",
+  ]);
+  assert.equal(user.emailVerifiedAt, null);
   assert.equal(user.email, email);
   assert.equal(user.role, "user");
   assert.equal(user.tier, "free");

@@ -1,0 +1,38 @@
+import { queueVerificationMail } from "../../_shared/email_verification.ts";
+import { ApiError } from "../../_shared/errors.ts";
+import { mailerFor } from "../../_shared/mailer.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { mailerNotConfigured } from "./forgot_password.ts";
+
+export const resendVerificationRoute = defineRoute({
+  method: "post",
+  path: "/email/resend",
+  summary: "Send the caller a new email-verification link",
+  auth: ["session"],
+  ownIdentityOnly: true,
+  responses: {
+    200: "`{success: true, alreadyVerified}`: a new link is on its way (none when the address " +
+      "is verified already).",
+    429: "LATCHKEY_EMAIL_VERIFICATION_RESENDS_PER_HOUR links this hour already; see Retry-After.",
+    501: "No mailer is configured (LATCHKEY_MAILER=none).",
+  },
+}, async (c) => {
+  const runtime = c.get("runtime");
+  const principal = c.get("principal");
+  if (!mailerFor(runtime.config)) throw mailerNotConfigured();
+  const user = principal.user!;
+  if (user.emailVerifiedAt) return c.json({ success: true, alreadyVerified: true });
+  const { retryAfter } = await queueVerificationMail(
+    runtime,
+    user.id,
+    user.email,
+    runtime.config.LATCHKEY_EMAIL_VERIFICATION_RESENDS_PER_HOUR,
+  );
+  if (retryAfter > 0) {
+    throw new ApiError("too_many_requests", {
+      message: "Verification links are limited per hour; retry later.",
+      headers: { "Retry-After": String(retryAfter) },
+    });
+  }
+  return c.json({ success: true, alreadyVerified: false });
+});
