@@ -1,6 +1,6 @@
 -- RLS and grants on users and sessions, proven as the API roles with a caller's claims.
 begin;
-select plan(20);
+select plan(26);
 
 insert into latchkey.users (id, email, name, password_hash, role) values
   ('11111111-1111-4111-8111-111111111111', 'alice@db.test', 'Alice', '$argon2id$not-real', 'user'),
@@ -86,8 +86,35 @@ select throws_ok(
   '42501', null, 'credential functions are not callable by API roles'
 );
 select throws_ok(
-  $$select * from latchkey.begin_sign_in('bob@db.test', 10, interval '15 minutes')$$,
+  $$select * from latchkey.begin_sign_in('bob@db.test', '203.0.113.9', 10, interval '15 minutes', 50, 100)$$,
   '42501', null, 'the sign-in lookup (which returns hashes) is not callable by API roles'
+);
+
+select throws_ok(
+  $$select * from latchkey.request_password_reset('bob@db.test', sha256('t'), interval '30 minutes',
+    's', 't', 'h', 'c', 30, 3, '{}')$$,
+  '42501', null, 'forgot-password (which writes tokens and mail) is not callable by API roles'
+);
+select throws_ok(
+  $$select * from latchkey.reset_password(sha256('t'), 'hash', 'c', 30, '{}')$$,
+  '42501', null, 'a reset (which sets passwords) is not callable by API roles'
+);
+select throws_ok(
+  $$select * from latchkey.verify_email(sha256('t'), 'c', 30, '{}')$$,
+  '42501', null, 'email verification is not callable by API roles'
+);
+select throws_ok(
+  $$select * from latchkey.queue_email_verification('22222222-2222-4222-8222-222222222222',
+    sha256('t'), interval '1 day', 's', 't', 'h')$$,
+  '42501', null, 'queueing verification mail is not callable by API roles'
+);
+select throws_ok(
+  $$select * from latchkey.claim_mail(10)$$,
+  '42501', null, 'the mail sender (which reads links) is not callable by API roles'
+);
+select throws_ok(
+  $$select * from latchkey.mail_outbox$$,
+  '42501', null, 'the outbox (which holds links until delivery) is not readable'
 );
 
 -- Sam, support: reads everyone, changes no one.
