@@ -1,4 +1,5 @@
 import { createDatabase } from "../_shared/database.ts";
+import { flushLogs } from "../_shared/log.ts";
 import { installRuntime } from "../_shared/runtime.ts";
 import { latchkeyVersion } from "../_shared/version.ts";
 import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
@@ -52,6 +53,7 @@ let stopping = false;
 async function stop(signal: Deno.Signal) {
   if (stopping) return;
   stopping = true;
+  flushLogs();
   console.log(`Received ${signal}; stopping.`);
   await server.shutdown();
   await sql.end({ timeout: 5 });

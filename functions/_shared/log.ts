@@ -47,9 +47,51 @@ export function log(level: LogLevel, event: string, fields: Record<string, unkno
   const line = pretty
     ? prettyLine(level, event, fields)
     : JSON.stringify({ time: new Date().toISOString(), level, event, ...fields });
-  if (levels[level] >= levels.error) console.error(line);
-  else console.log(line);
+  if (levels[level] >= levels.error) {
+    // Errors are written at once, after what came before them.
+    flushLogs();
+    console.error(line);
+  } else if ("EdgeRuntime" in globalThis) {
+    // Supabase collects console output, one event per call.
+    console.log(line);
+  } else {
+    buffer(line);
+  }
 }
+
+// Outside the edge runtime the lines go to stdout in batches: a write per request line cost
+// about a third of the key check's throughput (measured with `deno task bench`). At most
+// 20 ms or 64 KiB wait; the process flushes before it exits.
+const encoder = new TextEncoder();
+let pending: string[] = [];
+let pendingLength = 0;
+let flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+function buffer(line: string): void {
+  pending.push(line, "\n");
+  pendingLength += line.length + 1;
+  if (pendingLength >= 64 * 1024) {
+    flushLogs();
+  } else if (flushTimer === undefined) {
+    const timer = setTimeout(flushLogs, 20);
+    Deno.unrefTimer(timer);
+    flushTimer = timer;
+  }
+}
+
+/** Writes the buffered lines now (before exit, and before an error line). */
+export function flushLogs(): void {
+  if (flushTimer !== undefined) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (pending.length === 0) return;
+  const bytes = encoder.encode(pending.join(""));
+  pending = [];
+  pendingLength = 0;
+  let written = 0;
+  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+}
+
+globalThis.addEventListener("unload", flushLogs);
 
 /** What to log of an unexpected error: its kind and message, never request data. */
 export function describeError(error: unknown): Record<string, unknown> {

@@ -1,16 +1,22 @@
 import assert from "node:assert/strict";
-import { configureLogs, log } from "../../functions/_shared/log.ts";
+import { configureLogs, flushLogs, log } from "../../functions/_shared/log.ts";
 
+/** The lines `work` logs: buffered lines leave through stdout when flushed. */
 function captured(work: () => void): string[] {
-  const lines: string[] = [];
-  const original = console.log;
-  console.log = (line: string) => lines.push(line);
+  let written = "";
+  const stdout = Deno.stdout as { writeSync(bytes: Uint8Array): number };
+  const original = stdout.writeSync;
+  stdout.writeSync = (bytes: Uint8Array) => {
+    written += new TextDecoder().decode(bytes);
+    return bytes.length;
+  };
   try {
     work();
+    flushLogs();
   } finally {
-    console.log = original;
+    stdout.writeSync = original;
   }
-  return lines;
+  return written.split("\n").filter(Boolean);
 }
 
 const request = {
@@ -42,5 +48,29 @@ Deno.test("log lines are one JSON object each, or short and readable when pretty
     assert.deepEqual(captured(() => log("info", "request", request)), []);
   } finally {
     configureLogs({ LATCHKEY_LOG_LEVEL: "info", LATCHKEY_LOG_FORMAT: "json" });
+  }
+});
+
+Deno.test("log lines are batched: nothing written until the flush, then every line in order", () => {
+  let writes = 0;
+  let written = "";
+  const stdout = Deno.stdout as { writeSync(bytes: Uint8Array): number };
+  const original = stdout.writeSync;
+  stdout.writeSync = (bytes: Uint8Array) => {
+    writes += 1;
+    written += new TextDecoder().decode(bytes);
+    return bytes.length;
+  };
+  try {
+    configureLogs({ LATCHKEY_LOG_LEVEL: "info", LATCHKEY_LOG_FORMAT: "json" });
+    for (let i = 0; i < 100; i++) log("info", "request", { ...request, status: 200 + (i % 3) });
+    assert.equal(writes, 0, "buffered");
+    flushLogs();
+    assert.equal(writes, 1, "one write for the batch");
+    const lines = written.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    assert.equal(lines.length, 100);
+    assert.deepEqual(lines.slice(0, 3).map((line) => line.status), [200, 201, 202]);
+  } finally {
+    stdout.writeSync = original;
   }
 });
