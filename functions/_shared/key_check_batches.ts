@@ -1,4 +1,4 @@
-import { type RequestInfo, type Sql, withinTimeout } from "./database.ts";
+import { type RequestInfo, type Sql, sqlState, withinTimeout } from "./database.ts";
 
 /** One row of `latchkey.verify_api_key`. */
 export interface KeyCheckRow {
@@ -27,46 +27,59 @@ interface PendingCheck {
 }
 
 /**
- * Coalesces checks of the same key: while a check of a key runs, later checks of that key
- * wait, and go together as one `latchkey.verify_api_keys` statement when it is done. A hot key
- * under load pays one round trip, one commit and one lock of its meter row per batch instead
- * of per check; checks of different keys never wait for each other (and never share a
- * transaction, so they never lock each other's rows). Each check still runs the same function,
- * in arrival order, so limits stay exact and each caller gets its own answer.
+ * Coalesces key checks in lanes: a key's checks always take the same lane (by its hash), and a
+ * lane runs one statement at a time, so checks that arrive while their lane is busy go
+ * together as one `latchkey.verify_api_keys` statement when it is free. There are as many
+ * lanes as the pool has connections, and two lanes never touch one key's rows, so batches
+ * never wait on each other's locks (a batch holds its rows until it commits). A hot key under
+ * load pays one round trip, one commit and one lock of its meter row per batch instead of per
+ * check. Each check still runs the same function, in arrival order, so limits stay exact and
+ * each caller gets its own answer.
  */
-class KeyCheckBatches {
-  /** Per key with a statement running: the checks waiting for it to finish. */
-  private waiting = new Map<string, PendingCheck[]>();
+class KeyCheckLanes {
+  private readonly lanes: { busy: boolean; waiting: PendingCheck[] }[];
   /** Statements sent and checks answered, for the tests and for diagnosis. */
   readonly stats = { statements: 0, checks: 0, largestBatch: 0 };
 
-  constructor(private readonly sql: Sql, private readonly maxBatch: number) {}
+  constructor(
+    private readonly sql: Sql,
+    laneCount: number,
+    private readonly maxBatch: number,
+  ) {
+    this.lanes = Array.from({ length: laneCount }, () => ({ busy: false, waiting: [] }));
+  }
 
   check(hash: string, request: RequestInfo): Promise<KeyCheckRow | undefined> {
     return new Promise((resolve, reject) => {
-      const pending = { hash, request, resolve, reject };
-      const queue = this.waiting.get(hash);
-      if (queue) {
-        queue.push(pending);
-        return;
-      }
-      this.waiting.set(hash, []);
-      this.run(hash, [pending]);
+      const lane = this.lanes[parseInt(hash.slice(0, 8), 16) % this.lanes.length];
+      lane.waiting.push({ hash, request, resolve, reject });
+      if (!lane.busy) this.run(lane);
     });
   }
 
-  private run(hash: string, batch: PendingCheck[]): void {
-    this.query(batch).then(
-      (rows) => batch.forEach((pending, index) => pending.resolve(rows[index])),
-      (error) => batch.forEach((pending) => pending.reject(error)),
-    ).finally(() => {
-      const queue = this.waiting.get(hash)!;
-      if (queue.length === 0) {
-        this.waiting.delete(hash);
+  private run(lane: KeyCheckLanes["lanes"][number]): void {
+    lane.busy = true;
+    const batch = lane.waiting.splice(0, this.maxBatch);
+    this.answer(batch).finally(() => {
+      if (lane.waiting.length > 0) this.run(lane);
+      else lane.busy = false;
+    });
+  }
+
+  private async answer(batch: PendingCheck[]): Promise<void> {
+    try {
+      const rows = await this.query(batch);
+      batch.forEach((pending, index) => pending.resolve(rows[index]));
+    } catch (error) {
+      // A key in a rotation's overlap is metered on its successor's row, which another lane
+      // may hold: two such batches can deadlock, and PostgreSQL aborts one. Its checks run
+      // again one by one.
+      if (batch.length > 1 && sqlState(error) === "40P01") {
+        for (const pending of batch) await this.answer([pending]);
         return;
       }
-      this.run(hash, queue.splice(0, this.maxBatch));
-    });
+      batch.forEach((pending) => pending.reject(error));
+    }
   }
 
   private async query(batch: PendingCheck[]): Promise<(KeyCheckRow | undefined)[]> {
@@ -96,16 +109,16 @@ class KeyCheckBatches {
   }
 }
 
-const batchesBySql = new WeakMap<Sql, KeyCheckBatches>();
+const batchesBySql = new WeakMap<Sql, KeyCheckLanes>();
 
 /** How the client's checks were sent so far; null before its first check. */
-export function keyCheckStats(sql: Sql): KeyCheckBatches["stats"] | null {
+export function keyCheckStats(sql: Sql): KeyCheckLanes["stats"] | null {
   return batchesBySql.get(sql)?.stats ?? null;
 }
 
 /**
- * Checks one key (by the hex SHA-256 of the key) through the client's batches: at most
- * `maxBatch` checks of one key per statement (1: no coalescing).
+ * Checks one key (by the hex SHA-256 of the key) through the client's lanes, one lane per
+ * pooled connection: at most `maxBatch` checks per statement (1: no coalescing).
  */
 export function checkKey(
   sql: Sql,
@@ -115,7 +128,7 @@ export function checkKey(
 ): Promise<KeyCheckRow | undefined> {
   let batches = batchesBySql.get(sql);
   if (!batches) {
-    batches = new KeyCheckBatches(sql, maxBatch);
+    batches = new KeyCheckLanes(sql, Math.max(1, Number(sql.options.max) || 1), maxBatch);
     batchesBySql.set(sql, batches);
   }
   return batches.check(hash, request);
