@@ -149,6 +149,14 @@ export const configSchema = z.object({
       "true: sign-in of an account whose address is not verified answers 403 " +
         "email_not_verified (whether or not the password was right, so it does not tell).",
     ),
+  LATCHKEY_PASSWORD_BREACH_CHECK: z.enum(["off", "warn", "block"]).default("off").describe(
+    "Check new passwords against Pwned Passwords' k-anonymity range API (only 5 hex characters " +
+      "of the SHA-1 leave the server): block refuses a breached one, warn answers a warning.",
+  ),
+  LATCHKEY_PASSWORD_BREACH_API_URL: z.url({ protocol: /^https?$/ })
+    .default("https://api.pwnedpasswords.com/range/").describe(
+      "The range API the breach check asks (<url><first 5 hex of SHA-1>).",
+    ),
   LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR: integer(1, 100).default(3).describe(
     "Reset mails one address gets per hour; beyond, forgot still answers 200 and sends nothing.",
   ),

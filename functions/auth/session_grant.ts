@@ -4,6 +4,7 @@ import type { Config } from "../_shared/config.ts";
 import { newSessionToken, sha256Hex } from "../_shared/crypto.ts";
 import type { AppContext } from "../_shared/http.ts";
 import { userProfile, type UserRow } from "../_shared/users.ts";
+import { type PasswordWarning, warningsField } from "../_shared/breached_passwords.ts";
 
 /** A session about to be created: the token goes to the client once, its hash to the database. */
 export interface SessionGrant {
@@ -35,7 +36,12 @@ function cookieIsSecure(c: AppContext): boolean {
 }
 
 /** `{user, session}` with the new token, which also goes into the session cookie. */
-export function respondWithNewSession(c: AppContext, row: SessionStartRow, grant: SessionGrant) {
+export function respondWithNewSession(
+  c: AppContext,
+  row: SessionStartRow,
+  grant: SessionGrant,
+  warnings: PasswordWarning[] = [],
+) {
   setCookie(c, sessionCookieName, grant.token, {
     httpOnly: true,
     secure: cookieIsSecure(c),
@@ -50,6 +56,7 @@ export function respondWithNewSession(c: AppContext, row: SessionStartRow, grant
       token: grant.token,
       expiresAt: row.session_expires_at.toISOString(),
     },
+    ...warningsField(warnings),
   });
 }
 

@@ -3,6 +3,7 @@ import { sqlState } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
 import { roles } from "../../_shared/principal.ts";
 import {
@@ -77,6 +78,9 @@ export const createUserRoute = defineRoute({
       }],
     });
   }
+  const warnings = body.password
+    ? await screenNewPassword(c.get("runtime").config, body.password, "password")
+    : [];
   const passwordHash = body.password ? await hashPassword(body.password) : null;
   let created: AdminUserRow | undefined;
   try {
@@ -92,7 +96,7 @@ export const createUserRoute = defineRoute({
               'role', ${row.role}::text, 'tier', ${row.tier}::text,
               'serviceAccount', ${row.is_service_account}::boolean)))`;
       created = row;
-      return { status: 201, body: { user: adminUserView(row) } };
+      return { status: 201, body: { user: adminUserView(row), ...warningsField(warnings) } };
     });
     // A person's account gets its verification link once it exists (not on a replay).
     if (created && passwordHash) {

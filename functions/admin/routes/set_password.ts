@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
@@ -24,6 +25,7 @@ export const setPasswordRoute = defineRoute({
   },
 }, async (c, { body: { newPassword } }) => {
   const id = targetUserId(c);
+  const warnings = await screenNewPassword(c.get("runtime").config, newPassword, "newPassword");
   const passwordHash = await hashPassword(newPassword);
   return await respondIdempotently(c, async (tx) => {
     const user = await userWithinReach(c, tx, id, "Setting a password", { lock: true });
@@ -41,6 +43,6 @@ export const setPasswordRoute = defineRoute({
     await tx`
         select latchkey.record_audit_event('admin.password_set', 'user', ${id},
           jsonb_build_object('revokedSessions', ${revoked}::int))`;
-    return { status: 200, body: { success: true } };
+    return { status: 200, body: { success: true, ...warningsField(warnings) } };
   });
 });

@@ -6,6 +6,7 @@ import { hashPassword, passwordLength, verifyPassword } from "../../_shared/pass
 import { passwordSchema } from "../../_shared/users.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { beginSignIn, failureRecorder } from "../sign_in_throttles.ts";
+import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 
 export const changePasswordBody = z.strictObject({
   currentPassword: z.string().min(1, "Enter your current password.").max(passwordLength.max)
@@ -54,6 +55,7 @@ export const changePasswordRoute = defineRoute({
     });
   }
 
+  const warnings = await screenNewPassword(c.get("runtime").config, newPassword, "newPassword");
   const newHash = await hashPassword(newPassword);
   await withinTimeout(
     sql,
@@ -61,5 +63,5 @@ export const changePasswordRoute = defineRoute({
       select latchkey.change_password(
         ${principal.userId}, ${principal.credentialId}, ${newHash}, ${requestJson(sql, request)})`,
   );
-  return c.json({ success: true });
+  return c.json({ success: true, ...warningsField(warnings) });
 });

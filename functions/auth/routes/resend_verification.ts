@@ -2,7 +2,9 @@ import { queueVerificationMail } from "../../_shared/email_verification.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { mailerFor } from "../../_shared/mailer.ts";
 import { defineRoute } from "../../_shared/routes.ts";
-import { mailerNotConfigured } from "./forgot_password.ts";
+import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
+import { withinTimeout } from "../../_shared/database.ts";
+import { clientIp } from "../../_shared/http.ts";
 
 export const resendVerificationRoute = defineRoute({
   method: "post",
@@ -22,6 +24,14 @@ export const resendVerificationRoute = defineRoute({
   if (!mailerFor(runtime.config)) throw mailerNotConfigured();
   const user = principal.user!;
   if (user.emailVerifiedAt) return c.json({ success: true, alreadyVerified: true });
+  // Per client too, like every account route: many sessions on one client share it.
+  const [{ retry_after }] = await withinTimeout(
+    runtime.sql,
+    runtime.sql<{ retry_after: number }[]>`
+      select latchkey.take_client_allowance('recovery_client', ${clientIp(c) ?? "unknown"},
+        ${runtime.config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR}, '1 hour') as retry_after`,
+  );
+  if (retry_after > 0) throw recoveryThrottled(retry_after);
   const { retryAfter } = await queueVerificationMail(
     runtime,
     user.id,

@@ -7,6 +7,7 @@ import { hashPassword } from "../../_shared/passwords.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";
+import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 
 export const resetPasswordBody = z.strictObject({
   token: z.string().max(200).meta({ examples: ["<the token from the link's #token=>"] }),
@@ -34,6 +35,7 @@ export const resetPasswordRoute = defineRoute({
   const { config, sql } = c.get("runtime");
   // A reset token is 256 random bits in base64url: anything else cannot be one.
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw invalidToken();
+  const warnings = await screenNewPassword(config, newPassword, "newPassword");
   const passwordHash = await hashPassword(newPassword);
   const [outcome] = await withinTimeout(
     sql,
@@ -44,5 +46,5 @@ export const resetPasswordRoute = defineRoute({
   );
   if (outcome.retry_after > 0) throw recoveryThrottled(outcome.retry_after);
   if (!outcome.user_id) throw invalidToken();
-  return c.json({ success: true });
+  return c.json({ success: true, ...warningsField(warnings) });
 });

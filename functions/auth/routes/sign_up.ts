@@ -3,6 +3,7 @@ import { requestJson, sqlState, withinTimeout } from "../../_shared/database.ts"
 import { ApiError } from "../../_shared/errors.ts";
 import { clientIp, requestInfo } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
+import { screenNewPassword } from "../../_shared/breached_passwords.ts";
 import { emailSchema, isReservedEmail, nameSchema, passwordSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
@@ -43,6 +44,7 @@ export const signUpRoute = defineRoute({
       headers: { "Retry-After": String(retry_after) },
     });
   }
+  const warnings = await screenNewPassword(config, body.password, "password");
   // Hash before touching the accounts, so a taken email answers no faster than a new one.
   const passwordHash = await hashPassword(body.password);
   // The bootstrap admin's email and the service-account domain are reserved for the seed and
@@ -64,5 +66,5 @@ export const signUpRoute = defineRoute({
     throw error;
   }
   await sendFirstVerificationMail(c.get("runtime"), row.id, row.email);
-  return respondWithNewSession(c, { ...row, email_verified_at: null }, grant);
+  return respondWithNewSession(c, { ...row, email_verified_at: null }, grant, warnings);
 });
