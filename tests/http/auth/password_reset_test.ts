@@ -158,6 +158,7 @@ Deno.test("forgot answers the same for unknown emails, sends them nothing, takes
     }
     const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[6];
     const [a, b] = [median(known), median(unknown)];
+    console.log(`  forgot p50: known ${a.toFixed(2)} ms, unknown ${b.toFixed(2)} ms`);
     assert.ok(
       Math.abs(a - b) < Math.max(1.5, 0.25 * Math.max(a, b)),
       `medians ${a.toFixed(2)} vs ${b.toFixed(2)} ms`,

@@ -155,6 +155,10 @@ Deno.test("a flood of unknown-email sign-ins from one client leaves another's si
     const underFlood = await timedSignIns(15);
     flooding = false;
     await flood;
+    console.log(
+      `  sign-in p50 ${idle.toFixed(0)} ms idle, ${underFlood.toFixed(0)} ms under a flood of ` +
+        `${sent} unknown-email sign-ins from one client`,
+    );
     assert.ok(sent > 100, `the flood sent ${sent} requests`);
     assert.ok(
       underFlood < 3 * idle,
