@@ -49,10 +49,25 @@ async function tryOperation(page: Page, method: string, path: string) {
   return block;
 }
 
+/**
+ * Presses "Execute" and returns the status the page then shows. A block executed before still
+ * shows its previous answer until the new one renders, so this waits for the request's own
+ * response and then for the page to show it.
+ */
 async function executedStatus(block: ReturnType<Page["locator"]>): Promise<string> {
+  const page = block.page();
+  const responded = page.waitForResponse((response) =>
+    response.request().resourceType() === "fetch" && response.url().includes("/functions/v1/")
+  );
   await block.getByRole("button", { name: "Execute" }).click();
+  const expected = String((await responded).status());
   const status = block.locator(".live-responses-table tr.response .response-col_status").first();
-  await status.waitFor({ timeout: 10_000 });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const shown = await status.textContent({ timeout: 10_000 }).catch(() => null);
+    if (shown?.trim() === expected) return expected;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return (await status.textContent())?.trim() ?? "";
 }
 
