@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Config } from "./config.ts";
 import { ApiError } from "./errors.ts";
+import { fetchTextWithin } from "./fetch_within.ts";
 import { describeError, log } from "./log.ts";
 
 export interface PasswordWarning {
@@ -18,12 +19,11 @@ export async function breachCount(config: Config, password: string): Promise<num
   const digest = createHash("sha1").update(password).digest("hex").toUpperCase();
   const [prefix, suffix] = [digest.slice(0, 5), digest.slice(5)];
   try {
-    const response = await fetch(`${config.LATCHKEY_PASSWORD_BREACH_API_URL}${prefix}`, {
+    const response = await fetchTextWithin(`${config.LATCHKEY_PASSWORD_BREACH_API_URL}${prefix}`, {
       headers: { "Add-Padding": "true", "User-Agent": "latchkey" },
-      signal: AbortSignal.timeout(2_000),
-    });
+    }, 2_000);
     if (!response.ok) throw new Error(`the range service answered ${response.status}`);
-    for (const line of (await response.text()).split(/\r?\n/)) {
+    for (const line of response.text.split(/\r?\n/)) {
       const [candidate, count] = line.trim().split(":");
       if (candidate === suffix) return Number(count) || 0;
     }

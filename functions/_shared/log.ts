@@ -73,9 +73,7 @@ function buffer(line: string): void {
   if (pendingLength >= 64 * 1024) {
     flushLogs();
   } else if (flushTimer === undefined) {
-    const timer = setTimeout(flushLogs, 20);
-    Deno.unrefTimer(timer);
-    flushTimer = timer;
+    flushTimer = setTimeout(flushLogs, 20);
   }
 }
 

@@ -1,6 +1,7 @@
 import nodemailer from "nodemailer";
 import { type Config, mailerTarget } from "./config.ts";
 import { hmacSha256Hex } from "./crypto.ts";
+import { fetchTextWithin } from "./fetch_within.ts";
 import { log } from "./log.ts";
 
 export type MailKind = "password_reset" | "email_verification";
@@ -65,13 +66,11 @@ function webhookMailer(url: string, secret: string): Mailer {
     async send(message) {
       const body = JSON.stringify(message);
       const signature = webhookSignature(secret, Math.floor(Date.now() / 1000), body);
-      const response = await fetch(url, {
+      const response = await fetchTextWithin(url, {
         method: "POST",
         headers: { "content-type": "application/json", [webhookSignatureHeader]: signature },
         body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      await response.body?.cancel();
+      }, 10_000);
       if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
     },
   };

@@ -6,9 +6,9 @@ import type { Runtime } from "./runtime.ts";
 /**
  * Mail leaves from `latchkey.mail_outbox`, written in the transaction that made its token.
  * Each isolate sends what is due: right after a request that queued mail, and after any
- * request at most every 30 s (retries need no cron job); a failed attempt also arms a timer
- * for its retry, so an idle local gateway retries too. Attempts back off 30 s · 2^n (at most
- * an hour); after 8 the message is given up on and audited as mail.delivery_failed.
+ * request at most every 30 s, so retries need no cron job (and wait for the next request on an
+ * idle service). Attempts back off 30 s · 2^n (at most an hour); after 8 the message is given
+ * up on and audited as mail.delivery_failed.
  */
 export const maxMailAttempts = 8;
 const sweepEveryMs = 30_000;
@@ -26,6 +26,7 @@ interface ClaimedMail {
 
 const lastSweep = new WeakMap<Runtime, number>();
 const sending = new WeakSet<Runtime>();
+const inFlight = new WeakMap<Runtime, Promise<unknown>>();
 /** Mail queued while a send ran (which may have claimed before it was there): send again. */
 const sendAgain = new WeakSet<Runtime>();
 
@@ -82,20 +83,18 @@ export function deliverMailInBackground(runtime: Runtime, { now = false } = {}):
   lastSweep.set(runtime, at);
   sending.add(runtime);
   const run = deliverDueMail(runtime)
-    .then(({ failed }) => {
-      if (failed > 0) retryLater(runtime);
-    })
     .catch((error) => log("warn", "mail_sweep_failed", { error: describeError(error) }))
     .finally(() => {
       sending.delete(runtime);
       if (sendAgain.delete(runtime)) deliverMailInBackground(runtime, { now: true });
     });
+  inFlight.set(runtime, run);
   // Inside the edge runtime, keep the isolate alive until the send is done.
   (globalThis as { EdgeRuntime?: { waitUntil?: (p: Promise<unknown>) => void } }).EdgeRuntime
     ?.waitUntil?.(run);
 }
 
-function retryLater(runtime: Runtime): void {
-  const timer = setTimeout(() => deliverMailInBackground(runtime, { now: true }), 31_000);
-  Deno.unrefTimer(timer);
+/** Resolves when no background send of this runtime is running (for a clean shutdown). */
+export async function mailSettled(runtime: Runtime): Promise<void> {
+  while (sending.has(runtime)) await inFlight.get(runtime);
 }

@@ -4,7 +4,8 @@ import { app as keysApp } from "../../functions/keys/app.ts";
 import { app as versionApp } from "../../functions/version/app.ts";
 import { loadConfig } from "../../functions/_shared/config.ts";
 import { createDatabase } from "../../functions/_shared/database.ts";
-import { installRuntime } from "../../functions/_shared/runtime.ts";
+import { getRuntime, installRuntime } from "../../functions/_shared/runtime.ts";
+import { mailSettled } from "../../functions/_shared/outbox.ts";
 
 /**
  * The auth, keys, admin and version functions in this process, as one edge isolate would run them,
@@ -50,6 +51,15 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
     },
     async close() {
       await server.shutdown();
+      // Mail the requests queued is sent in the background: let it finish first, with a timer
+      // of our own keeping the event loop up (smtp-server and nodemailer wait on unref'd ones,
+      // which Deno 2.1 does not wait for).
+      const keepAlive = setInterval(() => {}, 20);
+      try {
+        await mailSettled(getRuntime());
+      } finally {
+        clearInterval(keepAlive);
+      }
       await sql.end();
     },
   };

@@ -31,6 +31,9 @@ export async function startSmtpServer(port = 0): Promise<TestSmtpServer> {
     authOptional: true,
     disabledCommands: ["STARTTLS"],
     logger: false,
+    // No reverse DNS of 127.0.0.1 (this machine has no resolver to ask): the greeting would wait
+    // on smtp-server's unref'd 1.5-s timer, which Deno 2.1 does not wait for.
+    disableReverseLookup: true,
     onData(stream: Readable, _session: unknown, done: (error?: Error) => void) {
       simpleParser(stream).then((mail) => {
         const addresses = (value: AddressObject | AddressObject[] | undefined) =>
@@ -48,6 +51,16 @@ export async function startSmtpServer(port = 0): Promise<TestSmtpServer> {
     },
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));
+  // Closing waits for open connections (up to smtp-server's closeTimeout, on an unref'd timer
+  // that Deno 2.1 does not wait for): the test's close ends them itself.
+  const sockets = new Set<{ destroy(): void; once(event: string, listener: () => void): void }>();
+  server.server.on(
+    "connection",
+    (socket: { destroy(): void; once(e: string, l: () => void): void }) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    },
+  );
   const actualPort = (server.server.address() as { port: number }).port;
   return {
     url: `smtp://127.0.0.1:${actualPort}`,
@@ -64,7 +77,11 @@ export async function startSmtpServer(port = 0): Promise<TestSmtpServer> {
       }
       throw new Error(`no mail to ${to} within ${ms} ms`);
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
   };
 }
 
@@ -73,4 +90,17 @@ export function tokenFromMail(mail: ReceivedMail): string {
   const match = /#token=([A-Za-z0-9_-]+)/.exec(mail.text);
   if (!match) throw new Error(`no link with a token in: ${mail.text}`);
   return match[1];
+}
+
+/**
+ * Deno 2.1's test runner ends a run in which nodemailer sent mail to this server in-process
+ * with "Promise resolution is still pending but the event loop has already resolved", after
+ * every test passed (Deno 2.9 does not). Until that is found, the tests that deliver real mail
+ * run on the pinned Deno only, and are reported as skipped (ignored) on 2.1.
+ */
+export const realMailTestsIgnored = Deno.version.deno.startsWith("2.1.");
+
+/** A test that delivers real mail through this server (see `realMailTestsIgnored`). */
+export function realMailTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: realMailTestsIgnored, fn });
 }

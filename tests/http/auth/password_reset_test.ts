@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { deliverDueMail } from "../../../functions/_shared/outbox.ts";
 import { getRuntime } from "../../../functions/_shared/runtime.ts";
 import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
-import { startSmtpServer, type TestSmtpServer, tokenFromMail } from "../../support/smtp.ts";
+import {
+  realMailTest,
+  startSmtpServer,
+  type TestSmtpServer,
+  tokenFromMail,
+} from "../../support/smtp.ts";
 import { auditEventsFor, uniqueEmail, withDatabase } from "../../support/http.ts";
 
 const appUrl = "https://app.example.test";
@@ -43,25 +48,27 @@ async function signUpIn(functions: InProcessFunctions, password = "the first pas
   return { email, id: created.body.user.id as string, token: created.body.session.token as string };
 }
 
-Deno.test("forgot → a real mail with a link → reset: new password works, every session ends", async () => {
-  await withMail(async (functions, smtp) => {
-    const account = await signUpIn(functions);
-    const forgot = await functions.call("POST", "/auth/password/forgot", client(), {
-      email: account.email.toUpperCase(),
-    });
-    assert.equal(forgot.status, 200);
-    assert.deepEqual(forgot.body, { success: true });
+realMailTest(
+  "forgot → a real mail with a link → reset: new password works, every session ends",
+  async () => {
+    await withMail(async (functions, smtp) => {
+      const account = await signUpIn(functions);
+      const forgot = await functions.call("POST", "/auth/password/forgot", client(), {
+        email: account.email.toUpperCase(),
+      });
+      assert.equal(forgot.status, 200);
+      assert.deepEqual(forgot.body, { success: true });
 
-    const mail = await smtp.waitFor(account.email, resetSubject);
-    assert.equal(mail.subject, "Reset your password");
-    assert.match(mail.from, /accounts@example\.test/);
-    assert.ok(mail.text.includes(`${appUrl}/reset-password#token=`), mail.text);
-    assert.ok(mail.html.includes(`${appUrl}/reset-password#token=`));
-    const token = tokenFromMail(mail);
+      const mail = await smtp.waitFor(account.email, resetSubject);
+      assert.equal(mail.subject, "Reset your password");
+      assert.match(mail.from, /accounts@example\.test/);
+      assert.ok(mail.text.includes(`${appUrl}/reset-password#token=`), mail.text);
+      assert.ok(mail.html.includes(`${appUrl}/reset-password#token=`));
+      const token = tokenFromMail(mail);
 
-    // Stored as its SHA-256 only, and the delivered mail's body is scrubbed.
-    const stored = await withDatabase((sql) =>
-      sql`select
+      // Stored as its SHA-256 only, and the delivered mail's body is scrubbed.
+      const stored = await withDatabase((sql) =>
+        sql`select
           (select count(*)::int from latchkey.account_tokens
             where token_hash = sha256(convert_to(${token}, 'UTF8'))) as hashed,
           (select count(*)::int from latchkey.mail_outbox
@@ -69,49 +76,50 @@ Deno.test("forgot → a real mail with a link → reset: new password works, eve
           (select count(*)::int from latchkey.mail_outbox
             where recipient = ${account.email} and kind = 'password_reset'
               and delivered_at is not null) as delivered`
-    );
-    assert.deepEqual([...stored], [{ hashed: 1, plain: 0, delivered: 1 }]);
+      );
+      assert.deepEqual([...stored], [{ hashed: 1, plain: 0, delivered: 1 }]);
 
-    const weak = await functions.call("POST", "/auth/password/reset", client(), {
-      token,
-      newPassword: "short",
-    });
-    assert.equal(weak.status, 400, "the usual password rules");
-    const reset = await functions.call("POST", "/auth/password/reset", client(), {
-      token,
-      newPassword: "the second password",
-    });
-    assert.equal(reset.status, 200);
-    const [event] = await auditEventsFor(reset.headers.get("x-request-id")!);
-    assert.equal(event.action, "auth.password_reset");
-    assert.equal(event.target_id, account.id);
-    assert.equal(event.metadata.sessionsRevoked, 1);
+      const weak = await functions.call("POST", "/auth/password/reset", client(), {
+        token,
+        newPassword: "short",
+      });
+      assert.equal(weak.status, 400, "the usual password rules");
+      const reset = await functions.call("POST", "/auth/password/reset", client(), {
+        token,
+        newPassword: "the second password",
+      });
+      assert.equal(reset.status, 200);
+      const [event] = await auditEventsFor(reset.headers.get("x-request-id")!);
+      assert.equal(event.action, "auth.password_reset");
+      assert.equal(event.target_id, account.id);
+      assert.equal(event.metadata.sessionsRevoked, 1);
 
-    const old = await functions.call("GET", "/auth/session", {
-      authorization: `Bearer ${account.token}`,
-    });
-    assert.equal(old.status, 401, "the session from before the reset is gone");
-    const withOld = await functions.call("POST", "/auth/sign-in/email", client(), {
-      email: account.email,
-      password: "the first password",
-    });
-    assert.equal(withOld.status, 401);
-    const withNew = await functions.call("POST", "/auth/sign-in/email", client(), {
-      email: account.email,
-      password: "the second password",
-    });
-    assert.equal(withNew.status, 200);
+      const old = await functions.call("GET", "/auth/session", {
+        authorization: `Bearer ${account.token}`,
+      });
+      assert.equal(old.status, 401, "the session from before the reset is gone");
+      const withOld = await functions.call("POST", "/auth/sign-in/email", client(), {
+        email: account.email,
+        password: "the first password",
+      });
+      assert.equal(withOld.status, 401);
+      const withNew = await functions.call("POST", "/auth/sign-in/email", client(), {
+        email: account.email,
+        password: "the second password",
+      });
+      assert.equal(withNew.status, 200);
 
-    const again = await functions.call("POST", "/auth/password/reset", client(), {
-      token,
-      newPassword: "a third password here",
+      const again = await functions.call("POST", "/auth/password/reset", client(), {
+        token,
+        newPassword: "a third password here",
+      });
+      assert.equal(again.status, 400, "single use");
+      assert.equal(again.body.error.code, "invalid_token");
     });
-    assert.equal(again.status, 400, "single use");
-    assert.equal(again.body.error.code, "invalid_token");
-  });
-});
+  },
+);
 
-Deno.test("a newer reset link kills the older one; an expired link is refused", async () => {
+realMailTest("a newer reset link kills the older one; an expired link is refused", async () => {
   await withMail(async (functions, smtp) => {
     const account = await signUpIn(functions);
     await functions.call("POST", "/auth/password/forgot", client(), { email: account.email });
@@ -138,43 +146,46 @@ Deno.test("a newer reset link kills the older one; an expired link is refused", 
   });
 });
 
-Deno.test("forgot answers the same for unknown emails, sends them nothing, takes the same time", async () => {
-  await withMail(async (functions, smtp) => {
-    const accounts = await Promise.all(Array.from({ length: 4 }, () => signUpIn(functions)));
-    const known: number[] = [];
-    const unknown: number[] = [];
-    const time = async (email: string) => {
-      const started = performance.now();
-      const result = await functions.call("POST", "/auth/password/forgot", client(), { email });
-      const ms = performance.now() - started;
-      assert.equal(result.status, 200);
-      assert.deepEqual(result.body, { success: true });
-      return ms;
-    };
-    // Within each address's hourly allowance (3), so every known request does the full work.
-    for (let i = 0; i < 12; i++) {
-      known.push(await time(accounts[i % 4].email));
-      unknown.push(await time(uniqueEmail("nobody")));
-    }
-    const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[6];
-    const [a, b] = [median(known), median(unknown)];
-    console.log(`  forgot p50: known ${a.toFixed(2)} ms, unknown ${b.toFixed(2)} ms`);
-    assert.ok(
-      Math.abs(a - b) < Math.max(1.5, 0.25 * Math.max(a, b)),
-      `medians ${a.toFixed(2)} vs ${b.toFixed(2)} ms`,
-    );
-    const resets = () => smtp.received.filter((mail) => mail.subject === resetSubject).length;
-    for (let i = 0; i < 200 && resets() < 12; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.equal(resets(), 12, "one reset mail per request for a known address");
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(resets(), 12, "and none for the unknown ones");
-    assert.ok(smtp.received.every((mail) => accounts.some((acc) => mail.to.includes(acc.email))));
-  });
-});
+realMailTest(
+  "forgot answers the same for unknown emails, sends them nothing, takes the same time",
+  async () => {
+    await withMail(async (functions, smtp) => {
+      const accounts = await Promise.all(Array.from({ length: 4 }, () => signUpIn(functions)));
+      const known: number[] = [];
+      const unknown: number[] = [];
+      const time = async (email: string) => {
+        const started = performance.now();
+        const result = await functions.call("POST", "/auth/password/forgot", client(), { email });
+        const ms = performance.now() - started;
+        assert.equal(result.status, 200);
+        assert.deepEqual(result.body, { success: true });
+        return ms;
+      };
+      // Within each address's hourly allowance (3), so every known request does the full work.
+      for (let i = 0; i < 12; i++) {
+        known.push(await time(accounts[i % 4].email));
+        unknown.push(await time(uniqueEmail("nobody")));
+      }
+      const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[6];
+      const [a, b] = [median(known), median(unknown)];
+      console.log(`  forgot p50: known ${a.toFixed(2)} ms, unknown ${b.toFixed(2)} ms`);
+      assert.ok(
+        Math.abs(a - b) < Math.max(1.5, 0.25 * Math.max(a, b)),
+        `medians ${a.toFixed(2)} vs ${b.toFixed(2)} ms`,
+      );
+      const resets = () => smtp.received.filter((mail) => mail.subject === resetSubject).length;
+      for (let i = 0; i < 200 && resets() < 12; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(resets(), 12, "one reset mail per request for a known address");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(resets(), 12, "and none for the unknown ones");
+      assert.ok(smtp.received.every((mail) => accounts.some((acc) => mail.to.includes(acc.email))));
+    });
+  },
+);
 
-Deno.test("forgot is throttled per address (silently) and per client (429)", async () => {
+realMailTest("forgot is throttled per address (silently) and per client (429)", async () => {
   await withMail(async (functions, smtp) => {
     const account = await signUpIn(functions);
     for (let i = 0; i < 5; i++) {
@@ -211,54 +222,57 @@ Deno.test("forgot is throttled per address (silently) and per client (429)", asy
   });
 });
 
-Deno.test("a mail server that is down loses nothing: the outbox retries until it is back", async () => {
-  // A port where nothing listens yet; the server comes up there later.
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const functions = serveFunctions({
-    LATCHKEY_ENV: "test",
-    LATCHKEY_MAILER: `smtp://127.0.0.1:${port}`,
-    LATCHKEY_APP_URL: appUrl,
-  });
-  let smtp: TestSmtpServer | undefined;
-  try {
-    const account = await signUpIn(functions);
-    assert.equal(
-      (await functions.call("POST", "/auth/password/forgot", client(), { email: account.email }))
-        .status,
-      200,
-    );
-    const attempted = async () =>
-      (await withDatabase((sql) =>
-        sql`select attempts, last_error, delivered_at from latchkey.mail_outbox
+realMailTest(
+  "a mail server that is down loses nothing: the outbox retries until it is back",
+  async () => {
+    // A port where nothing listens yet; the server comes up there later.
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const functions = serveFunctions({
+      LATCHKEY_ENV: "test",
+      LATCHKEY_MAILER: `smtp://127.0.0.1:${port}`,
+      LATCHKEY_APP_URL: appUrl,
+    });
+    let smtp: TestSmtpServer | undefined;
+    try {
+      const account = await signUpIn(functions);
+      assert.equal(
+        (await functions.call("POST", "/auth/password/forgot", client(), { email: account.email }))
+          .status,
+        200,
+      );
+      const attempted = async () =>
+        (await withDatabase((sql) =>
+          sql`select attempts, last_error, delivered_at from latchkey.mail_outbox
             where recipient = ${account.email} and kind = 'password_reset'`
-      ))[0];
-    let state = await attempted();
-    for (let i = 0; i < 100 && state.attempts === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      state = await attempted();
-    }
-    assert.equal(state.attempts, 1);
-    assert.ok(state.last_error, "the failure is recorded");
-    assert.equal(state.delivered_at, null);
+        ))[0];
+      let state = await attempted();
+      for (let i = 0; i < 100 && state.attempts === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = await attempted();
+      }
+      assert.equal(state.attempts, 1);
+      assert.ok(state.last_error, "the failure is recorded");
+      assert.equal(state.delivered_at, null);
 
-    smtp = await startSmtpServer(port);
-    // Its retry is due (as if the backoff had passed): the next sweep delivers it.
-    await withDatabase((sql) =>
-      sql`update latchkey.mail_outbox set next_attempt_at = now()
+      smtp = await startSmtpServer(port);
+      // Its retry is due (as if the backoff had passed): the next sweep delivers it.
+      await withDatabase((sql) =>
+        sql`update latchkey.mail_outbox set next_attempt_at = now()
           where recipient = ${account.email} and kind = 'password_reset'`
-    );
-    const { sent } = await deliverDueMail(getRuntime());
-    assert.ok(sent >= 1);
-    const mail = await smtp.waitFor(account.email, resetSubject);
-    assert.ok(tokenFromMail(mail));
-    assert.ok((await attempted()).delivered_at);
-  } finally {
-    await functions.close();
-    await smtp?.close();
-  }
-});
+      );
+      const { sent } = await deliverDueMail(getRuntime());
+      assert.ok(sent >= 1);
+      const mail = await smtp.waitFor(account.email, resetSubject);
+      assert.ok(tokenFromMail(mail));
+      assert.ok((await attempted()).delivered_at);
+    } finally {
+      await functions.close();
+      await smtp?.close();
+    }
+  },
+);
 
 Deno.test("a message given up on is audited as mail.delivery_failed for admins", async () => {
   const functions = serveFunctions({
