@@ -47,3 +47,14 @@ export async function sendFirstVerificationMail(
     log("warn", "verification_mail_not_queued", { userId, error: describeError(error) });
   }
 }
+
+/** The first link, queued after the answer (kept alive inside the edge runtime until done). */
+export function sendFirstVerificationMailLater(
+  runtime: Runtime,
+  userId: string,
+  email: string,
+): void {
+  const queued = sendFirstVerificationMail(runtime, userId, email);
+  (globalThis as { EdgeRuntime?: { waitUntil?: (p: Promise<unknown>) => void } }).EdgeRuntime
+    ?.waitUntil?.(queued);
+}

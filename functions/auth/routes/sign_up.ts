@@ -7,7 +7,7 @@ import { screenNewPassword } from "../../_shared/breached_passwords.ts";
 import { emailSchema, isReservedEmail, nameSchema, passwordSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
-import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
+import { sendFirstVerificationMailLater } from "../../_shared/email_verification.ts";
 
 // Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.
 export const signUpBody = z.strictObject({
@@ -65,6 +65,8 @@ export const signUpRoute = defineRoute({
     if (sqlState(error) === "23505") throw new ApiError("email_unavailable");
     throw error;
   }
-  await sendFirstVerificationMail(c.get("runtime"), row.id, row.email);
+  // After the answer, not before it: queuing the link is work only a new account gets, and a
+  // taken email must answer no faster than a new one.
+  sendFirstVerificationMailLater(c.get("runtime"), row.id, row.email);
   return respondWithNewSession(c, { ...row, email_verified_at: null }, grant, warnings);
 });
