@@ -4,10 +4,9 @@ import { parseArgon2idPhc } from "./passwords.ts";
 import { adminPermissions } from "./principal.ts";
 import { tierSchema } from "./users.ts";
 
-/** Inside Supabase's edge runtime (hosted, or `supabase functions serve`), not our gateway. */
-export function inEdgeRuntime(): boolean {
-  return "EdgeRuntime" in globalThis;
-}
+import { inEdgeRuntime } from "./edge_runtime.ts";
+
+export { inEdgeRuntime };
 
 const postgresUrl = z.url({
   protocol: /^postgres(ql)?$/,

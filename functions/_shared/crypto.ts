@@ -48,6 +48,16 @@ export function looksLikeSessionToken(token: string): boolean {
   return token.startsWith(sessionTokenPrefix) && /^lks_[A-Za-z0-9_-]{43}$/.test(token);
 }
 
+/** A reset or verification token: 256 random bits in base64url, sent only in a mail's link. */
+export function newAccountToken(): string {
+  return base64UrlEncode(randomBytes(32));
+}
+
+/** Whether a string can be an account token at all (anything else is refused unread). */
+export function looksLikeAccountToken(token: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(token);
+}
+
 export function hmacSha256Hex(secret: string, data: string): string {
   return createHmac("sha256", secret).update(data).digest("hex");
 }

@@ -1,6 +1,7 @@
 import { emailVerificationMail } from "./account_mail.ts";
-import { base64UrlEncode, randomBytes, sha256Hex } from "./crypto.ts";
+import { newAccountToken, sha256Hex } from "./crypto.ts";
 import { withinTimeout } from "./database.ts";
+import { continueAfterResponse } from "./edge_runtime.ts";
 import { describeError, log } from "./log.ts";
 import { mailerFor } from "./mailer.ts";
 import { deliverMailInBackground } from "./outbox.ts";
@@ -19,7 +20,7 @@ export async function queueVerificationMail(
 ): Promise<{ retryAfter: number; queued: boolean }> {
   const { config, sql } = runtime;
   if (!mailerFor(config)) return { retryAfter: 0, queued: false };
-  const token = base64UrlEncode(randomBytes(32));
+  const token = newAccountToken();
   const mail = emailVerificationMail(config, email, token);
   const [row] = await withinTimeout(
     sql,
@@ -54,7 +55,5 @@ export function sendFirstVerificationMailLater(
   userId: string,
   email: string,
 ): void {
-  const queued = sendFirstVerificationMail(runtime, userId, email);
-  (globalThis as { EdgeRuntime?: { waitUntil?: (p: Promise<unknown>) => void } }).EdgeRuntime
-    ?.waitUntil?.(queued);
+  continueAfterResponse(sendFirstVerificationMail(runtime, userId, email));
 }

@@ -1,4 +1,4 @@
-import { type RequestInfo, type Sql, sqlState, withinTimeout } from "./database.ts";
+import { type RequestInfo, requestJson, type Sql, sqlState, withinTimeout } from "./database.ts";
 
 /** One row of `latchkey.verify_api_key`. */
 export interface KeyCheckRow {
@@ -93,7 +93,7 @@ class KeyCheckLanes {
         sql,
         sql<KeyCheckRow[]>`
           select * from latchkey.verify_api_key(
-            decode(${only.hash}, 'hex'), ${sql.json({ ...only.request })})`,
+            decode(${only.hash}, 'hex'), ${requestJson(sql, only.request)})`,
       );
       return [row];
     }

@@ -1,4 +1,5 @@
 import type { Config } from "./config.ts";
+import { inEdgeRuntime } from "./edge_runtime.ts";
 
 const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = Exclude<keyof typeof levels, "silent">;
@@ -51,7 +52,7 @@ export function log(level: LogLevel, event: string, fields: Record<string, unkno
     // Errors are written at once, after what came before them.
     flushLogs();
     console.error(line);
-  } else if ("EdgeRuntime" in globalThis) {
+  } else if (inEdgeRuntime()) {
     // Supabase collects console output, one event per call.
     console.log(line);
   } else {

@@ -1,4 +1,5 @@
 import { withinTimeout } from "./database.ts";
+import { continueAfterResponse } from "./edge_runtime.ts";
 import { describeError, log } from "./log.ts";
 import { mailerFor, type MailKind } from "./mailer.ts";
 import type { Runtime } from "./runtime.ts";
@@ -89,9 +90,7 @@ export function deliverMailInBackground(runtime: Runtime, { now = false } = {}):
       if (sendAgain.delete(runtime)) deliverMailInBackground(runtime, { now: true });
     });
   inFlight.set(runtime, run);
-  // Inside the edge runtime, keep the isolate alive until the send is done.
-  (globalThis as { EdgeRuntime?: { waitUntil?: (p: Promise<unknown>) => void } }).EdgeRuntime
-    ?.waitUntil?.(run);
+  continueAfterResponse(run);
 }
 
 /** Resolves when no background send of this runtime is running (for a clean shutdown). */

@@ -50,6 +50,31 @@ drop policy if exists "Latchkey's own functions send mail" on latchkey.mail_outb
 create policy "Latchkey's own functions send mail" on latchkey.mail_outbox
   to current_user using (true) with check (true);
 
+-- One allowance of a throttle bucket (per client, per email), checked before it counts: 0 and
+-- counted, or the seconds to wait (not counted). For what must be limited before any work.
+create or replace function latchkey.take_client_allowance(
+  p_bucket text,
+  p_client text,
+  p_limit integer,
+  p_window interval
+)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_retry_after integer := latchkey.throttle_retry_after(p_bucket, p_client, p_limit, p_window);
+begin
+  if v_retry_after > 0 then
+    return v_retry_after;
+  end if;
+  perform latchkey.throttle_hit(p_bucket, p_client, p_limit, p_window);
+  return 0;
+end
+$$;
+revoke all on function latchkey.take_client_allowance(text, text, integer, interval) from public;
+
 -- Forgot-password, for any email, known or not: the same statement, one row back either way.
 -- Throttled per email (silently: the answer must not differ) and per client (429). For an
 -- account with a password, not banned, the previous reset tokens die, a new one is stored as
@@ -79,17 +104,13 @@ declare
   v_email_throttled boolean;
 begin
   queued := false;
-  retry_after := latchkey.throttle_retry_after('recovery_client', p_client, p_client_limit,
+  retry_after := latchkey.take_client_allowance('recovery_client', p_client, p_client_limit,
     interval '1 hour');
   if retry_after > 0 then
     return;
   end if;
-  perform latchkey.throttle_hit('recovery_client', p_client, p_client_limit, interval '1 hour');
-  v_email_throttled := latchkey.throttle_retry_after('reset_email', lower(p_email),
+  v_email_throttled := latchkey.take_client_allowance('reset_email', lower(p_email),
     p_email_limit, interval '1 hour') > 0;
-  if not v_email_throttled then
-    perform latchkey.throttle_hit('reset_email', lower(p_email), p_email_limit, interval '1 hour');
-  end if;
 
   select u.id, u.email into v_user
   from latchkey.users u
@@ -136,12 +157,11 @@ declare
   v_token record;
   v_revoked integer;
 begin
-  retry_after := latchkey.throttle_retry_after('recovery_client', p_client, p_client_limit,
+  retry_after := latchkey.take_client_allowance('recovery_client', p_client, p_client_limit,
     interval '1 hour');
   if retry_after > 0 then
     return;
   end if;
-  perform latchkey.throttle_hit('recovery_client', p_client, p_client_limit, interval '1 hour');
 
   update latchkey.account_tokens t set used_at = pg_catalog.now()
   where t.token_hash = p_token_hash and t.purpose = 'password_reset' and t.used_at is null

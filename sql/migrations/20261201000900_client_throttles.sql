@@ -139,28 +139,3 @@ $$;
 revoke all on function latchkey.record_failed_sign_in(
   text, uuid, text, text, interval, integer, integer, jsonb
 ) from public;
-
--- One allowance of a per-client bucket, checked before it counts: 0 and counted, or the
--- seconds to wait (not counted). For what must be limited per client before any work.
-create or replace function latchkey.take_client_allowance(
-  p_bucket text,
-  p_client text,
-  p_limit integer,
-  p_window interval
-)
-returns integer
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_retry_after integer := latchkey.throttle_retry_after(p_bucket, p_client, p_limit, p_window);
-begin
-  if v_retry_after > 0 then
-    return v_retry_after;
-  end if;
-  perform latchkey.throttle_hit(p_bucket, p_client, p_limit, p_window);
-  return 0;
-end
-$$;
-revoke all on function latchkey.take_client_allowance(text, text, integer, interval) from public;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { passwordResetMail } from "../../_shared/account_mail.ts";
-import { base64UrlEncode, randomBytes, sha256Hex } from "../../_shared/crypto.ts";
+import { newAccountToken, sha256Hex } from "../../_shared/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { clientIp, requestInfo } from "../../_shared/http.ts";
@@ -37,7 +37,7 @@ export const forgotPasswordRoute = defineRoute({
   const runtime = c.get("runtime");
   const { config, sql } = runtime;
   if (!mailerFor(config)) throw mailerNotConfigured();
-  const token = base64UrlEncode(randomBytes(32));
+  const token = newAccountToken();
   const mail = passwordResetMail(config, email, token);
   const [outcome] = await withinTimeout(
     sql,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sha256Hex } from "../../_shared/crypto.ts";
+import { looksLikeAccountToken, sha256Hex } from "../../_shared/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { clientIp, requestInfo } from "../../_shared/http.ts";
@@ -33,8 +33,7 @@ export const resetPasswordRoute = defineRoute({
   },
 }, async (c, { body: { token, newPassword } }) => {
   const { config, sql } = c.get("runtime");
-  // A reset token is 256 random bits in base64url: anything else cannot be one.
-  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw invalidToken();
+  if (!looksLikeAccountToken(token)) throw invalidToken();
   const warnings = await screenNewPassword(config, newPassword, "newPassword");
   const passwordHash = await hashPassword(newPassword);
   const [outcome] = await withinTimeout(

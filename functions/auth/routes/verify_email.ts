@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sha256Hex } from "../../_shared/crypto.ts";
+import { looksLikeAccountToken, sha256Hex } from "../../_shared/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
 import { clientIp, requestInfo } from "../../_shared/http.ts";
@@ -31,7 +31,7 @@ export const verifyEmailRoute = defineRoute({
   },
 }, async (c, { body: { token } }) => {
   const { config, sql } = c.get("runtime");
-  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw invalidToken();
+  if (!looksLikeAccountToken(token)) throw invalidToken();
   const [outcome] = await withinTimeout(
     sql,
     sql<{ user_id: string | null; retry_after: number }[]>`
