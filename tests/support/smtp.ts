@@ -1,5 +1,6 @@
 import { type AddressObject, simpleParser } from "mailparser";
 import type { Readable } from "node:stream";
+import { type InProcessFunctions, serveFunctions } from "./in_process.ts";
 import { SMTPServer } from "smtp-server";
 
 /** A message the test SMTP server accepted, parsed as a mail client would. */
@@ -103,4 +104,31 @@ export const realMailTestsIgnored = Deno.version.deno.startsWith("2.1.");
 /** A test that delivers real mail through this server (see `realMailTestsIgnored`). */
 export function realMailTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, ignore: realMailTestsIgnored, fn });
+}
+
+/** The front end the test links point to. */
+export const testAppUrl = "https://app.example.test";
+
+/**
+ * The functions in this process with a real SMTP server as their mailer (and one proxy hop, so
+ * tests name their clients), for `work`; both are closed afterwards.
+ */
+export async function withMailFunctions(
+  work: (functions: InProcessFunctions, smtp: TestSmtpServer) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const smtp = await startSmtpServer();
+  const functions = serveFunctions({
+    LATCHKEY_ENV: "test",
+    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
+    LATCHKEY_MAILER: smtp.url,
+    LATCHKEY_APP_URL: testAppUrl,
+    ...env,
+  });
+  try {
+    await work(functions, smtp);
+  } finally {
+    await functions.close();
+    await smtp.close();
+  }
 }

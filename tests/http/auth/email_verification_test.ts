@@ -1,38 +1,14 @@
 import assert from "node:assert/strict";
-import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
-import {
-  realMailTest,
-  startSmtpServer,
-  type TestSmtpServer,
-  tokenFromMail,
-} from "../../support/smtp.ts";
+import type { InProcessFunctions } from "../../support/in_process.ts";
+import { realMailTest, testAppUrl, tokenFromMail, withMailFunctions } from "../../support/smtp.ts";
 import { auditEventsFor, uniqueEmail, withDatabase } from "../../support/http.ts";
 
-const appUrl = "https://app.example.test";
+const appUrl = testAppUrl;
+const withMail = withMailFunctions;
 let clients = 0;
 const client = () => ({
   "x-forwarded-for": `198.19.${Math.floor(clients / 250)}.${clients++ % 250}`,
 });
-
-async function withMail(
-  work: (functions: InProcessFunctions, smtp: TestSmtpServer) => Promise<void>,
-  env: Record<string, string> = {},
-) {
-  const smtp = await startSmtpServer();
-  const functions = serveFunctions({
-    LATCHKEY_ENV: "test",
-    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
-    LATCHKEY_MAILER: smtp.url,
-    LATCHKEY_APP_URL: appUrl,
-    ...env,
-  });
-  try {
-    await work(functions, smtp);
-  } finally {
-    await functions.close();
-    await smtp.close();
-  }
-}
 
 async function signUp(functions: InProcessFunctions, password = "a verified password") {
   const email = uniqueEmail("verify");

@@ -70,6 +70,19 @@ Deno.test("rotation without overlap: the old key verifies as EXPIRED at once", a
   const dead = await call("POST", `/keys/${revoked.id}/rotate`, { token: owner.token, body: {} });
   assert.equal(dead.status, 409);
   assert.equal(errorOf(dead).code, "key_not_rotatable");
+  // Another user's key is not there for this caller; an id that is no key neither.
+  const stranger = await signUp("rotate-stranger");
+  for (const id of [rotated.body.id, crypto.randomUUID(), "not-an-id"]) {
+    const foreign = await call("POST", `/keys/${id}/rotate`, { token: stranger.token, body: {} });
+    assert.equal(foreign.status, 404, id);
+  }
+  assert.equal((await verifyKey(rotated.body.key)).body.code, "VALID");
+  const badOverlap = await call("POST", `/keys/${rotated.body.id}/rotate`, {
+    token: owner.token,
+    body: { overlapSeconds: 604_801 },
+  });
+  assert.equal(badOverlap.status, 400);
+  assert.equal(errorOf(badOverlap).details?.[0].path, "overlapSeconds");
 });
 
 Deno.test("during the overlap both keys draw on one rate limit and one set of credits", async () => {
