@@ -10,6 +10,7 @@ import { listUsersRoute } from "./routes/list_users.ts";
 import { setPasswordRoute } from "./routes/set_password.ts";
 import { updateUserRoute } from "./routes/update_user.ts";
 import { listUserSessionsRoute, revokeUserSessionsRoute } from "./routes/user_sessions.ts";
+import { warningsRoute } from "./routes/warnings.ts";
 
 /**
  * Function `admin` (API.md, "Function admin"). Any credential is a principal — a session, an
@@ -38,6 +39,7 @@ export const adminFunction: FunctionDefinition = {
     keyUsageRoute,
     exportAuditRoute,
     listAuditRoute,
+    warningsRoute,
   ],
 };
 

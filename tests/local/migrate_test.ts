@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { applyMigrations, readMigrations } from "../../functions/_local/migrate.ts";
+import { expectedSchemaVersion } from "../../functions/_shared/version.ts";
 import { withDatabase } from "../support/http.ts";
+
+Deno.test("the code expects the newest migration in sql/migrations (GET /admin/warnings)", async () => {
+  const migrations = await readMigrations();
+  assert.equal(expectedSchemaVersion, migrations.at(-1)!.version);
+});
 
 Deno.test("migrations are ordered, recorded, and a second run applies nothing", async () => {
   const migrations = await readMigrations();

@@ -26,8 +26,15 @@ export const listUsersQuery = z.strictObject({
   verified: z.enum(["true", "false"]).optional().meta({
     description: "false: only accounts whose address is not verified; true: only verified.",
   }),
+  banned: z.enum(["true", "false"]).optional().meta({
+    description: "true: only banned accounts; false: only accounts that are not banned.",
+  }),
   ...pageQuery,
 });
+
+function flag(value: "true" | "false" | undefined): boolean | null {
+  return value === undefined ? null : value === "true";
+}
 
 /**
  * `q` matches email or name, case-insensitively, as plain text (no wildcards). A substring
@@ -43,6 +50,7 @@ function qFilter(
 ) {
   return tx`and id = any(array(select latchkey.matching_user_ids(
     ${query.q!}, ${query.role ?? null}, ${query.tier ?? null},
+    ${flag(query.banned)}::boolean, ${flag(query.verified)}::boolean,
     ${cursor?.createdAt ?? null}::text::timestamptz, ${cursor?.id ?? null}::uuid,
     ${query.limit + 1})))`;
 }
@@ -67,6 +75,13 @@ export function usersPageQuery(
       ? tx`and email_verified_at is null`
       : query.verified === "true"
       ? tx`and email_verified_at is not null`
+      : tx``
+  }
+      ${
+    query.banned === "true"
+      ? tx`and banned_at is not null`
+      : query.banned === "false"
+      ? tx`and banned_at is null`
       : tx``
   }
       ${query.q ? qFilter(tx, query, cursor) : tx``}

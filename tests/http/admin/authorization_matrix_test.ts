@@ -302,6 +302,12 @@ const routes: Route[] = [
     request: () => Promise.resolve(["GET", "/admin/audit?limit=5"]),
     success: 200,
   },
+  {
+    name: "GET /admin/warnings",
+    permissions: ["users:read"],
+    request: () => Promise.resolve(["GET", "/admin/warnings"]),
+    success: 200,
+  },
 ];
 
 const granted: Record<Caller, string[] | null> = {

@@ -82,6 +82,8 @@ Deno.test({
         "tier": { tier: "pro" },
         "q": { q: "son4" },
         "role and q": { role: "user", q: "erson 12" },
+        "banned": { banned: "true" },
+        "banned and q": { banned: "true", q: "son4" },
         "no filter, deep cursor": { cursor: "x" },
       };
       for (const [name, raw] of Object.entries(userCases)) {
@@ -95,10 +97,14 @@ Deno.test({
         for (const node of onUsers) {
           assert.notEqual(node["Node Type"], "Seq Scan", `${name}: ${JSON.stringify(plan)}`);
         }
-        if (name === "email") {
+        const wanted: Record<string, string> = {
+          email: "users_email_lower_idx",
+          banned: "users_banned_created_at_id_idx",
+        };
+        if (wanted[name]) {
           assert.ok(
-            onUsers.some((node) => node["Index Name"] === "users_email_lower_idx"),
-            JSON.stringify(plan),
+            onUsers.some((node) => node["Index Name"] === wanted[name]),
+            `${name}: ${JSON.stringify(plan)}`,
           );
         }
       }

@@ -1,0 +1,58 @@
+import { adminKeyWarnings } from "../../_shared/admin_keys.ts";
+import { asCaller } from "../../_shared/http.ts";
+import { defineRoute } from "../../_shared/routes.ts";
+import { expectedSchemaVersion } from "../../_shared/version.ts";
+import { adminCredentials } from "../admin_credentials.ts";
+
+interface DeploymentState {
+  bootstrap_admin_on_first_password: boolean;
+  newest_migration: string | null;
+}
+
+/**
+ * What an operator should act on, for the console's first page: the health route's admin-key
+ * warnings with the keys' names, the bootstrap admin still on the password from the
+ * environment, and migrations this release expects that the database has not had.
+ */
+export const warningsRoute = defineRoute({
+  method: "get",
+  path: "/warnings",
+  summary: "The deployment's warnings (admin keys, bootstrap password, migrations)",
+  auth: adminCredentials,
+  permission: "users:read",
+  responses: {
+    200: "`{warnings: [{code, message}]}`; codes: admin_key_never_expires, " +
+      "admin_key_expires_soon, admin_key_expired, bootstrap_admin_first_password, " +
+      "migrations_pending, migrations_unknown.",
+  },
+}, async (c) => {
+  const [state] = await asCaller(
+    c,
+    (tx) => tx<DeploymentState[]>`select * from latchkey.deployment_state()`,
+  );
+  const warnings: { code: string; message: string }[] = adminKeyWarnings(
+    c.get("runtime").config,
+    { withNames: true },
+  );
+  if (state?.bootstrap_admin_on_first_password) {
+    warnings.push({
+      code: "bootstrap_admin_first_password",
+      message: "The bootstrap admin still signs in with the password it was created with " +
+        "(LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD): sign in, change it, and remove the variable.",
+    });
+  }
+  if (!state?.newest_migration) {
+    warnings.push({
+      code: "migrations_unknown",
+      message: "The database has no migration history (supabase_migrations.schema_migrations): " +
+        "apply sql/migrations with `supabase db push` or `deno task db:migrate`.",
+    });
+  } else if (state.newest_migration < expectedSchemaVersion) {
+    warnings.push({
+      code: "migrations_pending",
+      message: `The database's newest migration is ${state.newest_migration}; this release ` +
+        `expects ${expectedSchemaVersion}: run \`supabase db push\` (or \`deno task db:migrate\`).`,
+    });
+  }
+  return c.json({ warnings });
+});
