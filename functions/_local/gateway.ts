@@ -5,7 +5,9 @@ import { app as version, versionFunction } from "../version/app.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
 import { functionsBasePath } from "../_shared/openapi.ts";
 import { lazyDocument } from "../_shared/routes.ts";
+import { getRuntime } from "../_shared/runtime.ts";
 import { apiReferencePath, serveApiReference } from "./api_reference.ts";
+import { consolePath, serveConsole } from "./console_site.ts";
 
 /** The functions the gateway serves, by name; each app already answers under `/<name>`. */
 export const functionApps = { admin, auth, keys, version } as const;
@@ -23,7 +25,7 @@ function noFunctionHere() {
   const error = new ApiError("not_found", {
     message: `No function here. Functions: ${
       Object.keys(functionApps).map((fn) => `${functionsBasePath}/${fn}`).join(", ")
-    }; API reference: ${apiReferencePath}.`,
+    }; API reference: ${apiReferencePath}; console: ${consolePath}/.`,
   });
   return Response.json(errorEnvelope(error, requestId), {
     status: 404,
@@ -48,6 +50,12 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
   }
   if (url.pathname.startsWith(apiReferencePath) && ["GET", "HEAD"].includes(request.method)) {
     return serveApiReference(url.pathname).then((page) => page ?? noFunctionHere());
+  }
+  if (
+    (url.pathname === consolePath || url.pathname.startsWith(`${consolePath}/`)) &&
+    ["GET", "HEAD"].includes(request.method)
+  ) {
+    return serveConsole(url.pathname, getRuntime().config).then((page) => page ?? noFunctionHere());
   }
   const rest = url.pathname.startsWith(`${functionsBasePath}/`)
     ? url.pathname.slice(functionsBasePath.length)

@@ -299,6 +299,11 @@ export const configSchema = z.object({
   SUPABASE_URL: z.url().optional().describe(
     "Set by Supabase inside edge functions: the project URL (the default token issuer's base).",
   ),
+  SUPABASE_ANON_KEY: z.string().min(1).optional().describe(
+    "Set by Supabase inside edge functions: the project's public anon key. With " +
+      "LATCHKEY_IDENTITY=supabase the console (served by the local gateway) signs in to Supabase " +
+      "Auth with it; it is public by design.",
+  ),
   LATCHKEY_JWT_SIGNING_KEYS: jsonText.pipe(
     z.object({ keys: z.array(signingKeySchema).min(1) }, {
       error: 'expected a JWK set {"keys": [...]} of P-256 private keys (deno task jwt:keygen)',

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { buildApiReference } from "../../functions/_local/docs_build.ts";
 import { functionsUrl } from "../support/http.ts";
+import { serveFolder } from "../support/static_host.ts";
 
 /**
  * `deno task docs:build`: the API reference as static files, served by a plain static file
@@ -10,29 +11,6 @@ import { functionsUrl } from "../support/http.ts";
  */
 
 const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");
-
-/** The plainest static host: files of one folder by name, nothing else. */
-function serveFolder(folder: string) {
-  const types: Record<string, string> = {
-    html: "text/html; charset=utf-8",
-    js: "text/javascript",
-    css: "text/css",
-    json: "application/json",
-    png: "image/png",
-  };
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const name = new URL(request.url).pathname.slice(1) || "index.html";
-    if (!/^[a-z0-9._-]+$/i.test(name)) return new Response("not found", { status: 404 });
-    try {
-      const body = await Deno.readFile(`${folder}/${name}`);
-      return new Response(body, {
-        headers: { "content-type": types[name.split(".").pop()!] ?? "application/octet-stream" },
-      });
-    } catch {
-      return new Response("not found", { status: 404 });
-    }
-  });
-}
 
 Deno.test("the built reference lists the same operations as the running API's document", async () => {
   const folder = await Deno.makeTempDir({ prefix: "latchkey-docs-" });

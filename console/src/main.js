@@ -1,0 +1,170 @@
+import { api, ApiError, credential, loadConfig } from "./api.js";
+import { h, show } from "./dom.js";
+import { renderAudit } from "./views/audit.js";
+import { renderKeys } from "./views/keys.js";
+import { renderOverview } from "./views/overview.js";
+import { renderSignIn } from "./views/sign_in.js";
+import { renderUser } from "./views/user.js";
+import { renderUsers } from "./views/users.js";
+
+/**
+ * The console: a hash router over a handful of pages. Who the caller is and what they may do
+ * comes from GET /auth/session; pages hide or disable what the permissions do not cover, and
+ * every action is still decided by the API.
+ */
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const whoami = document.getElementById("whoami");
+const notice = document.getElementById("notice");
+
+let me = null;
+
+const pages = [
+  { path: "/", title: "Overview", render: renderOverview, needs: null },
+  { path: "/users", title: "Users", render: renderUsers, needs: "users:read" },
+  { path: "/keys", title: "Keys", render: renderKeys, needs: "keys:read" },
+  { path: "/audit", title: "Audit log", render: renderAudit, needs: "audit:read" },
+];
+
+function can(permission) {
+  return Boolean(me?.permissions?.includes(permission));
+}
+
+/** An error as the API put it: its message and the request id to quote to whoever runs it. */
+export function notify(error) {
+  if (!error) return show(notice);
+  if (typeof error === "string") {
+    return show(notice, h("div", { class: "notice ok" }, error));
+  }
+  const apiError = error instanceof ApiError ? error : null;
+  show(
+    notice,
+    h(
+      "div",
+      { class: "notice error" },
+      h("strong", {}, apiError ? `${apiError.message}` : String(error.message ?? error)),
+      apiError?.details?.length
+        ? h("ul", {}, apiError.details.map((d) => h("li", {}, `${d.path}: ${d.message}`)))
+        : null,
+      apiError?.requestId
+        ? h("small", { class: "request-id" }, `Request id: ${apiError.requestId}`)
+        : null,
+    ),
+  );
+  if (apiError?.status === 401 && credential.get()) signOutLocally();
+}
+
+function route() {
+  const [path, search = ""] = location.hash.replace(/^#/, "").split("?");
+  return { path: path || "/", params: new URLSearchParams(search) };
+}
+
+let pendingNotice = null;
+
+/** Goes to a page; `message` is shown once that page is drawn. */
+export function navigate(path, params = {}, message = null) {
+  pendingNotice = message;
+  const search = new URLSearchParams(
+    Object.entries(params).filter(([, value]) => value !== undefined && value !== ""),
+  ).toString();
+  location.hash = `#${path}${search ? `?${search}` : ""}`;
+}
+
+function signOutLocally() {
+  credential.clear();
+  me = null;
+  render();
+}
+
+async function signOut() {
+  const current = credential.get();
+  if (current?.kind === "session") {
+    await api("POST", "/auth/sign-out", { body: {} }).catch(() => {});
+  }
+  signOutLocally();
+}
+
+function drawChrome(active) {
+  if (!me) {
+    show(nav);
+    show(whoami);
+    return;
+  }
+  show(
+    nav,
+    h(
+      "ul",
+      {},
+      pages.filter((page) => !page.needs || can(page.needs)).map((page) =>
+        h(
+          "li",
+          {},
+          h("a", {
+            href: `#${page.path}`,
+            "aria-current": page === active ? "page" : false,
+          }, page.title),
+        )
+      ),
+    ),
+  );
+  const via = me.apiKey ? `API key ${me.apiKey.id.slice(0, 8)}…` : "session";
+  show(
+    whoami,
+    h("span", { class: "who" }, `${me.user.email} · ${me.user.role} · ${via}`),
+    h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
+  );
+}
+
+async function render() {
+  notify(pendingNotice);
+  pendingNotice = null;
+  const { path, params } = route();
+  if (!credential.get()) {
+    drawChrome(null);
+    return renderSignIn(main, { onSignedIn: afterSignIn, notify });
+  }
+  if (!me) {
+    try {
+      me = await api("GET", "/auth/session");
+    } catch (error) {
+      notify(error);
+      return;
+    }
+  }
+  const userPage = /^\/users\/([0-9a-f-]{36})$/i.exec(path);
+  const page = userPage ? pages[1] : pages.find((candidate) => candidate.path === path) ?? pages[0];
+  drawChrome(page);
+  document.title = `${page.title} · Latchkey Console`;
+  const context = { params, me, can, navigate, notify, refresh: render };
+  try {
+    if (page.needs && !can(page.needs)) {
+      show(main, h("h1", {}, page.title), h("p", {}, `Your role has no ${page.needs}.`));
+    } else if (userPage) {
+      await renderUser(main, { ...context, userId: userPage[1] });
+    } else {
+      await page.render(main, context);
+    }
+  } catch (error) {
+    notify(error);
+  }
+}
+
+async function afterSignIn(value) {
+  credential.set(value);
+  me = null;
+  if (location.hash) await render();
+  else navigate("/");
+}
+
+addEventListener("hashchange", render);
+try {
+  await loadConfig();
+  await render();
+} catch (error) {
+  show(
+    main,
+    h("h1", {}, "The console could not start"),
+    h("p", {}, String(error.message ?? error)),
+  );
+}

@@ -1,0 +1,114 @@
+import { api } from "../api.js";
+import { h, table, when } from "../dom.js";
+
+function keyState(key) {
+  if (key.revokedAt) return h("span", { class: "bad" }, "revoked");
+  if (key.expiresAt && new Date(key.expiresAt) <= new Date()) {
+    return h("span", { class: "bad" }, "expired");
+  }
+  if (key.enabled === false) return h("span", { class: "bad" }, "disabled");
+  if (key.replacedBy) return "rotated, overlapping";
+  return "active";
+}
+
+/**
+ * A new key's secret, shown once: the API never returns it again (a replay answers null), so
+ * the panel says so and offers a copy button.
+ */
+export function secretPanel(answer) {
+  const status = h("span", { role: "status", class: "muted" });
+  return h(
+    "div",
+    { class: "secret card", "aria-labelledby": "secret-title" },
+    h("h3", { id: "secret-title" }, `Key "${answer.name}" created`),
+    h("p", {}, "Copy it now: it is shown once and cannot be shown again."),
+    h(
+      "code",
+      { class: "secret-value", "data-testid": "new-key" },
+      answer.key ?? "(not shown: this was a replay)",
+    ),
+    " ",
+    answer.key
+      ? h("button", {
+        type: "button",
+        async onclick() {
+          try {
+            await navigator.clipboard.writeText(answer.key);
+            status.textContent = "Copied.";
+          } catch {
+            status.textContent = "Copying was refused by the browser; select the key and copy it.";
+          }
+        },
+      }, "Copy key")
+      : null,
+    " ",
+    status,
+  );
+}
+
+/** Keys with owner, type, last use and expiry; revoke and rotate where the caller may. */
+/** `refresh(secret?)` redraws the page, showing a new key's secret once when given. */
+export function keyTable(keys, { can, notify, refresh, showOwner }) {
+  const actions = (key) => {
+    if (key.revokedAt) return "—";
+    return h(
+      "span",
+      { class: "actions" },
+      can("keys:revoke")
+        ? h("button", {
+          type: "button",
+          class: "danger",
+          "aria-label": `Revoke key ${key.name}`,
+          async onclick() {
+            if (!confirm(`Revoke "${key.name}"? Anything using it stops working at once.`)) return;
+            try {
+              await api("POST", `/admin/keys/${key.id}/revoke`, { idempotent: true });
+              await refresh();
+              notify(`Revoked "${key.name}".`);
+            } catch (error) {
+              notify(error);
+            }
+          },
+        }, "Revoke")
+        : null,
+      can("keys:write") && !key.replacedBy
+        ? h("button", {
+          type: "button",
+          "aria-label": `Rotate key ${key.name}`,
+          async onclick() {
+            try {
+              const answer = await api("POST", `/admin/keys/${key.id}/rotate`, {
+                body: { overlapSeconds: 3600 },
+                idempotent: true,
+              });
+              await refresh(answer);
+            } catch (error) {
+              notify(error);
+            }
+          },
+        }, "Rotate")
+        : null,
+    );
+  };
+  return table(
+    "API keys",
+    [
+      ["Name", (key) => key.name],
+      ["Prefix", (key) => h("code", {}, key.keyPrefix)],
+      ...(showOwner
+        ? [[
+          "Owner",
+          (key) => h("a", { href: `#/users/${key.userId}` }, `${key.userId.slice(0, 8)}…`),
+        ]]
+        : []),
+      ["Type", (key) => key.keyType],
+      ["Scopes", (key) => key.scopes.join(", ") || "none"],
+      ["Last used", (key) => when(key.lastUsedAt)],
+      ["Expires", (key) => key.expiresAt ? when(key.expiresAt) : "never"],
+      ["State", keyState],
+      ["", actions],
+    ],
+    keys,
+    "No keys.",
+  );
+}

@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import { type Browser, chromium } from "playwright-core";
+import {
+  asAdminKey,
+  baseUrl,
+  call,
+  createAccount,
+  functionsUrl,
+  issueKey,
+  recordSecret,
+  signIn,
+  signUp,
+  uniqueEmail,
+} from "../support/http.ts";
+import {
+  chromiumPath,
+  curlJson,
+  notice,
+  openConsole,
+  recordPage,
+  signInWithPassword,
+} from "../support/console.ts";
+
+/**
+ * The Latchkey Console as support and admin people use it, in Debian's chromium: every page
+ * screenshotted (the README shows them) and checked with axe-core, no console error (a CSP
+ * violation is one), nothing loaded from another origin. Ignored, and counted as skipped by
+ * the test command, when there is no chromium.
+ */
+
+const consoleUrl = `${functionsUrl}/console/`;
+
+async function withBrowser(work: (browser: Browser) => Promise<void>) {
+  const browser = await chromium.launch({ executablePath: chromiumPath });
+  try {
+    await work(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+const browserTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, ignore: !chromiumPath, sanitizeResources: false, sanitizeOps: false, fn });
+
+browserTest("support flow: find a user, revoke their sessions, read the audit entry", async () => {
+  const support = await createAccount("support", "console-support");
+  const person = await signUp("console-target");
+  const second = await signIn(person.email, person.password);
+  assert.equal(second.status, 200);
+  const violations: Record<string, string[]> = {};
+
+  await withBrowser(async (browser) => {
+    const { page, errors, foreignRequests } = await openConsole(browser, consoleUrl, baseUrl);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await recordPage(page, "sign-in", violations);
+
+    // A wrong password: the envelope's message and its request id, nothing else.
+    await signInWithPassword(page, support.email, "not the password at all");
+    await notice(page).waitFor();
+    assert.match(await notice(page).innerText(), /The email or password is not correct/);
+    assert.match(await notice(page).innerText(), /Request id: [0-9a-f-]{36}/);
+
+    await signInWithPassword(page, support.email, support.password);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    assert.equal(await page.getByTestId("role").innerText(), "support");
+    assert.match(await page.locator("li", { hasText: "users:write" }).innerText(), /no:/);
+    assert.equal(await page.getByRole("link", { name: "Audit log" }).count(), 1);
+    await recordPage(page, "overview-support", violations);
+
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.getByLabel("Search email or name").fill(person.email.split("@")[0]);
+    await page.getByRole("button", { name: "Find" }).click();
+    await page.getByRole("link", { name: person.email }).click();
+    await page.getByRole("heading", { name: /Sessions \(2\)/ }).waitFor();
+    // What support may not do is not offered.
+    assert.equal(await page.getByRole("button", { name: "Ban" }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: "Set password" }).count(), 0);
+    await recordPage(page, "user-support", violations);
+
+    await page.getByRole("button", { name: "Revoke all sessions" }).click();
+    await page.getByText("Signed out everywhere.").waitFor();
+    await page.getByRole("heading", { name: /Sessions \(0\)/ }).waitFor();
+    assert.equal((await call("GET", "/auth/session", { token: person.token })).status, 401);
+
+    // The audit entry the revocation wrote, on the user's page and in the log with its JSON.
+    const trail = page.locator("section", {
+      has: page.getByRole("heading", { name: "Audit trail" }),
+    });
+    await trail.getByText("admin.sessions_revoked", { exact: true }).waitFor();
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByLabel("Action").fill("admin.sessions_revoked");
+    await page.getByLabel("Target id").fill(person.id);
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.locator("tbody tr").first().waitFor();
+    assert.equal(await page.locator("tbody tr").count(), 1);
+    await page.locator("summary", { hasText: "JSON" }).click();
+    const event = JSON.parse(await page.locator("pre.json").innerText());
+    assert.equal(event.action, "admin.sessions_revoked");
+    assert.equal(event.actorUserId, support.id);
+    assert.equal(event.targetId, person.id);
+    assert.equal(event.metadata.revokedSessions, 2);
+    await recordPage(page, "audit", violations);
+
+    // The export: the same log as NDJSON, through the browser's download.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export NDJSON" }).click(),
+    ]);
+    const exported = (await Deno.readTextFile(await download.path())).trim().split("\n")
+      .map((line) => JSON.parse(line));
+    assert.ok(exported.some((row) => row.id === event.id), "the event is in the export");
+
+    assert.deepEqual(errors, []);
+    assert.deepEqual(foreignRequests, []);
+  });
+  assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
+});
+
+browserTest("admin flow: create a user, make and copy a key, ban and unban", async () => {
+  const admin = await createAccount("admin", "console-admin");
+  const email = uniqueEmail("console-made");
+  const password = `console-${crypto.randomUUID()}`;
+  recordSecret(password);
+  const violations: Record<string, string[]> = {};
+
+  await withBrowser(async (browser) => {
+    const { page, errors, foreignRequests } = await openConsole(browser, consoleUrl, baseUrl);
+    await signInWithPassword(page, admin.email, admin.password);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    // The suite's X-Admin-Key has no expiry: the overview says so, by name.
+    await page.locator('[data-code="admin_key_never_expires"]').waitFor();
+    await recordPage(page, "overview-admin", violations);
+
+    await page.getByRole("link", { name: "Users" }).click();
+    const create = page.locator("form", {
+      has: page.getByRole("heading", { name: "Create a user" }),
+    });
+    await create.getByLabel("Email").fill(email);
+    await create.getByLabel("Name").fill("Made In Console");
+    await create.getByLabel("Password").fill(password);
+    await create.getByRole("button", { name: "Create user" }).click();
+    await page.getByRole("heading", { name: /Made In Console/ }).waitFor();
+    await page.getByText(`Created ${email}.`).waitFor();
+    const userId = new URL(page.url()).hash.split("/").pop()!;
+
+    const keyForm = page.locator("form", {
+      has: page.getByRole("heading", { name: "Create a key" }),
+    });
+    await keyForm.getByLabel("Name").fill("from-console");
+    await keyForm.getByRole("button", { name: "Create key" }).click();
+    const shown = await page.getByTestId("new-key").innerText();
+    recordSecret(shown);
+    await page.getByRole("button", { name: "Copy key" }).click();
+    await page.getByText("Copied.").waitFor();
+    const copied = await page.evaluate<string>("navigator.clipboard.readText()");
+    assert.equal(copied, shown);
+    await recordPage(page, "user-admin-new-key", violations);
+
+    const verify = () => curlJson(`${functionsUrl}/keys/verify`, { key: copied });
+    const valid = await verify();
+    assert.equal(valid.valid, true);
+    assert.equal(valid.userId, userId);
+
+    await page.getByLabel("Ban reason").fill("console test");
+    await page.getByRole("button", { name: "Ban" }).click();
+    await page.getByTestId("banned").waitFor();
+    assert.match(await page.getByTestId("banned").innerText(), /console test/);
+    assert.equal((await verify()).code, "OWNER_BANNED");
+
+    await page.getByRole("button", { name: "Unban" }).click();
+    await page.getByText("Unbanned.").waitFor();
+    assert.equal(await page.getByTestId("banned").count(), 0);
+    assert.equal((await verify()).code, "VALID");
+
+    // The key in the keys list, then revoked from there.
+    await page.getByRole("link", { name: "Keys" }).click();
+    await page.getByLabel("Owner id").fill(userId);
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("button", { name: "Revoke key from-console" }).click();
+    await page.getByText('Revoked "from-console".').waitFor();
+    await recordPage(page, "keys", violations);
+    assert.equal((await verify()).code, "REVOKED");
+
+    // An action the API refuses shows the envelope: the last admin cannot lose the role, but
+    // here a taken email is simpler — making the same person again is a conflict.
+    await page.getByRole("link", { name: "Users" }).click();
+    await create.getByLabel("Email").fill(email);
+    await create.getByLabel("Name").fill("Again");
+    await create.getByRole("button", { name: "Create user" }).click();
+    await notice(page).waitFor();
+    assert.match(await notice(page).innerText(), /Request id: [0-9a-f-]{36}/);
+    await recordPage(page, "users-admin", violations);
+
+    assert.deepEqual(errors, []);
+    assert.deepEqual(foreignRequests, []);
+  });
+  const [event] =
+    (await asAdminKey("GET", `/admin/audit?action=admin.user_created&actorId=${admin.id}`))
+      .body.events;
+  assert.equal(event.metadata.after.email, email);
+  assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
+});
+
+browserTest("an admin-scoped API key signs in and sees only what its scopes allow", async () => {
+  const admin = await createAccount("admin", "console-key-owner");
+  const key = await issueKey(admin.id, { name: "console", scopes: ["users:read", "audit:read"] });
+  recordSecret(key.key);
+  await withBrowser(async (browser) => {
+    const { page, errors } = await openConsole(browser, consoleUrl, baseUrl);
+    await page.getByLabel("Admin-scoped API key").fill(key.key);
+    await page.getByRole("button", { name: "Use key" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    assert.match(await page.locator("#whoami").innerText(), /API key/);
+    assert.equal(await page.getByRole("link", { name: "Users" }).count(), 1);
+    assert.equal(await page.getByRole("link", { name: "Keys" }).count(), 0);
+    // The key's scopes, not its owner's role: no user creation offered.
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.locator("tbody tr").first().waitFor();
+    assert.equal(await page.getByRole("heading", { name: "Create a user" }).count(), 0);
+    // A reload keeps the tab signed in; signing out forgets the key.
+    await page.reload();
+    await page.locator("tbody tr").first().waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.deepEqual(errors, []);
+  });
+});
+
+Deno.test("the gateway serves the console with a strict policy and no inline script", async () => {
+  const redirect = await fetch(`${functionsUrl}/console`, { redirect: "manual" });
+  assert.equal(redirect.status, 308);
+  assert.equal(redirect.headers.get("location"), "/functions/v1/console/");
+  const page = await fetch(consoleUrl);
+  const policy = page.headers.get("content-security-policy") ?? "";
+  for (
+    const directive of [
+      "default-src 'none'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "frame-ancestors 'none'",
+      "require-trusted-types-for 'script'",
+    ]
+  ) assert.ok(policy.includes(directive), `${directive} in ${policy}`);
+  const html = await page.text();
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "every script has a src");
+  assert.doesNotMatch(html, /style=/);
+  const missing = await fetch(`${functionsUrl}/console/src/nope.js`);
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+});

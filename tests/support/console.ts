@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import axe from "axe-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+
+/** Driving the Latchkey Console in chromium: one page, its errors, its checks. */
+
+export const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");
+export const screenshotDirectory = Deno.env.get("LATCHKEY_TEST_SCREENSHOTS") ??
+  new URL("../../.latchkey/screenshots", import.meta.url).pathname;
+
+export interface ConsolePage {
+  context: BrowserContext;
+  page: Page;
+  /** Requests to an origin other than the console's and the API's. */
+  foreignRequests: string[];
+  /** Console errors (a CSP violation is one) and uncaught exceptions. */
+  errors: string[];
+}
+
+/** A fresh browser context (its own sessionStorage) on the console at `url`. */
+export async function openConsole(
+  browser: Browser,
+  url: string,
+  apiOrigin: string,
+): Promise<ConsolePage> {
+  const origin = new URL(url).origin;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
+  const page = await context.newPage();
+  const opened: ConsolePage = { context, page, foreignRequests: [], errors: [] };
+  page.on("request", (request) => {
+    const requested = new URL(request.url());
+    if (![origin, apiOrigin].includes(requested.origin) && requested.protocol !== "blob:") {
+      opened.foreignRequests.push(request.url());
+    }
+  });
+  page.on("console", (message) => {
+    // A refused request logs an error too; the tests that expect one say so.
+    if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) {
+      opened.errors.push(message.text());
+    }
+  });
+  page.on("pageerror", (error) => opened.errors.push(error.message));
+  page.on("dialog", (dialog) => dialog.accept());
+  const response = await page.goto(url);
+  assert.equal(response?.status(), 200);
+  return opened;
+}
+
+export async function signInWithPassword(page: Page, email: string, password: string) {
+  await page.getByLabel("Email", { exact: true }).fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The notice the console shows (an API error's message and request id, or a success). */
+export function notice(page: Page) {
+  return page.locator("#notice .notice");
+}
+
+/** Saves a screenshot of the whole page as `console-<name>.png`. */
+export async function screenshot(page: Page, name: string) {
+  await Deno.mkdir(screenshotDirectory, { recursive: true });
+  await page.screenshot({ path: `${screenshotDirectory}/console-${name}.png`, fullPage: true });
+}
+
+/**
+ * axe-core's WCAG 2.x A/AA rules on the page as it is now; returns serious and critical
+ * violations. The script is evaluated by the driver, not injected as a tag, so the page's
+ * policy (no inline script) stays as users get it.
+ */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(axe.source);
+  const violations = await page.evaluate<{ id: string; impact: string; targets: string[] }[]>(`
+    axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    }).then((result) => result.violations.map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      targets: violation.nodes.map((node) => node.target.join(" ")),
+    })))`);
+  return violations
+    .filter((violation) => ["serious", "critical"].includes(violation.impact))
+    .map((violation) => `${violation.id}: ${violation.targets.join(", ")}`);
+}
+
+/** Screenshot and accessibility check of the page as it stands, under `name`. */
+export async function recordPage(page: Page, name: string, violations: Record<string, string[]>) {
+  await screenshot(page, name);
+  const found = await seriousViolations(page);
+  if (found.length > 0) violations[name] = found;
+}
+
+/** `curl` (the real one) against the API: what a person checking a key from a shell sees. */
+export async function curlJson(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const output = await new Deno.Command("curl", {
+    args: [
+      "--silent",
+      "--show-error",
+      "--max-time",
+      "10",
+      "-H",
+      "content-type: application/json",
+      "--data",
+      JSON.stringify(body),
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
