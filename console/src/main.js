@@ -116,13 +116,30 @@ function drawChrome(active) {
   );
 }
 
+let renders = 0;
+
+/**
+ * Draws the page the hash names into a fresh element and swaps it in only if no later
+ * navigation started meanwhile (a slow answer never overwrites a newer page). `#main` then
+ * carries `aria-busy="false"` and `data-view` = the hash it shows.
+ */
 async function render() {
+  const generation = ++renders;
+  main.setAttribute("aria-busy", "true");
   notify(pendingNotice);
   pendingNotice = null;
   const { path, params } = route();
+  const view = h("div", { class: "view" });
+  const done = () => {
+    if (generation !== renders) return;
+    main.replaceChildren(view);
+    main.setAttribute("aria-busy", "false");
+    main.dataset.view = location.hash;
+  };
   if (!credential.get()) {
     drawChrome(null);
-    return renderSignIn(main, { onSignedIn: afterSignIn, notify });
+    renderSignIn(view, { onSignedIn: afterSignIn, notify });
+    return done();
   }
   if (!me) {
     try {
@@ -139,15 +156,17 @@ async function render() {
   const context = { params, me, can, navigate, notify, refresh: render };
   try {
     if (page.needs && !can(page.needs)) {
-      show(main, h("h1", {}, page.title), h("p", {}, `Your role has no ${page.needs}.`));
+      show(view, h("h1", {}, page.title), h("p", {}, `Your role has no ${page.needs}.`));
     } else if (userPage) {
-      await renderUser(main, { ...context, userId: userPage[1] });
+      await renderUser(view, { ...context, userId: userPage[1] });
     } else {
-      await page.render(main, context);
+      await page.render(view, context);
     }
   } catch (error) {
-    notify(error);
+    show(view, h("h1", {}, page.title), h("p", {}, "This page could not be loaded."));
+    if (generation === renders) notify(error);
   }
+  done();
 }
 
 async function afterSignIn(value) {

@@ -18,6 +18,7 @@ import {
   notice,
   openConsole,
   recordPage,
+  shown,
   signInWithPassword,
 } from "../support/console.ts";
 
@@ -47,6 +48,8 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
   const person = await signUp("console-target");
   const second = await signIn(person.email, person.password);
   assert.equal(second.status, 200);
+  // Audited sign-ins elsewhere, so the log has more than one page of 10 even on its own.
+  for (let i = 0; i < 10; i++) await signUp("console-filler");
   const violations: Record<string, string[]> = {};
 
   await withBrowser(async (browser) => {
@@ -70,6 +73,8 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
     await page.getByRole("link", { name: "Users" }).click();
     await page.getByLabel("Search email or name").fill(person.email.split("@")[0]);
     await page.getByRole("button", { name: "Find" }).click();
+    await shown(page, "q=");
+    assert.equal(await page.locator("tbody tr").count(), 1, "the search finds one person");
     await page.getByRole("link", { name: person.email }).click();
     await page.getByRole("heading", { name: /Sessions \(2\)/ }).waitFor();
     // What support may not do is not offered.
@@ -91,7 +96,7 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
     await page.getByLabel("Action").fill("admin.sessions_revoked");
     await page.getByLabel("Target id").fill(person.id);
     await page.getByRole("button", { name: "Filter" }).click();
-    await page.locator("tbody tr").first().waitFor();
+    await shown(page, "action=admin.sessions_revoked");
     assert.equal(await page.locator("tbody tr").count(), 1);
     await page.locator("summary", { hasText: "JSON" }).click();
     const event = JSON.parse(await page.locator("pre.json").innerText());
@@ -100,6 +105,20 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
     assert.equal(event.targetId, person.id);
     assert.equal(event.metadata.revokedSessions, 2);
     await recordPage(page, "audit", violations);
+
+    // Cursor pages of the whole log: the next page starts older than this one ends.
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByLabel("Per page").selectOption("10");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await shown(page, "limit=10");
+    assert.equal(await page.locator("tbody tr").count(), 10);
+    const lastOnFirst = await page.locator("tbody tr time").last().getAttribute("datetime");
+    await page.getByRole("button", { name: "Next page" }).click();
+    await shown(page, "cursor=");
+    const firstOnSecond = await page.locator("tbody tr time").first().getAttribute("datetime");
+    assert.ok(firstOnSecond! <= lastOnFirst!, `${firstOnSecond} after ${lastOnFirst}`);
+    await page.goBack();
+    await page.getByRole("button", { name: "First page" }).waitFor({ state: "detached" });
 
     // The export: the same log as NDJSON, through the browser's download.
     const [download] = await Promise.all([
@@ -148,18 +167,42 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     });
     await keyForm.getByLabel("Name").fill("from-console");
     await keyForm.getByRole("button", { name: "Create key" }).click();
-    const shown = await page.getByTestId("new-key").innerText();
-    recordSecret(shown);
+    const secret = await page.getByTestId("new-key").innerText();
+    recordSecret(secret);
     await page.getByRole("button", { name: "Copy key" }).click();
     await page.getByText("Copied.").waitFor();
     const copied = await page.evaluate<string>("navigator.clipboard.readText()");
-    assert.equal(copied, shown);
+    assert.equal(copied, secret);
     await recordPage(page, "user-admin-new-key", violations);
 
-    const verify = () => curlJson(`${functionsUrl}/keys/verify`, { key: copied });
-    const valid = await verify();
-    assert.equal(valid.valid, true);
-    assert.equal(valid.userId, userId);
+    const first = await curlJson(`${functionsUrl}/keys/verify`, { key: copied });
+    assert.equal(first.valid, true);
+    assert.equal(first.userId, userId);
+
+    // Rotation: a new secret, shown once; the old key keeps working through the hour's overlap.
+    await page.getByRole("button", { name: "Rotate key from-console" }).click();
+    await page.getByTestId("new-key").filter({ hasNotText: copied }).waitFor();
+    const rotated = await page.getByTestId("new-key").innerText();
+    recordSecret(rotated);
+    assert.notEqual(rotated, copied);
+    assert.equal((await curlJson(`${functionsUrl}/keys/verify`, { key: copied })).code, "VALID");
+    const verify = () => curlJson(`${functionsUrl}/keys/verify`, { key: rotated });
+    assert.equal((await verify()).code, "VALID");
+    assert.equal(await page.getByRole("button", { name: "Rotate key from-console" }).count(), 1);
+
+    // Tier, then a password set for them (their sessions go; the new password works).
+    const change = page.locator("section", { has: page.getByRole("heading", { name: "Change" }) });
+    await change.getByLabel("Tier").fill("pro");
+    await change.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved.").waitFor();
+    assert.equal(await change.getByLabel("Tier").inputValue(), "pro");
+    const newPassword = `console-set-${crypto.randomUUID()}`;
+    recordSecret(newPassword);
+    await change.getByLabel("New password").fill(newPassword);
+    await change.getByRole("button", { name: "Set password" }).click();
+    await page.getByText("Password set; their sessions were revoked.").waitFor();
+    assert.equal((await signIn(email, newPassword)).status, 200);
+    assert.equal((await signIn(email, password)).status, 401);
 
     await page.getByLabel("Ban reason").fill("console test");
     await page.getByRole("button", { name: "Ban" }).click();
@@ -176,7 +219,9 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     await page.getByRole("link", { name: "Keys" }).click();
     await page.getByLabel("Owner id").fill(userId);
     await page.getByRole("button", { name: "Filter" }).click();
-    await page.getByRole("button", { name: "Revoke key from-console" }).click();
+    await shown(page, `userId=${userId}`);
+    // Newest first: the rotated key's successor, then the old one in its overlap.
+    await page.getByRole("button", { name: "Revoke key from-console" }).first().click();
     await page.getByText('Revoked "from-console".').waitFor();
     await recordPage(page, "keys", violations);
     assert.equal((await verify()).code, "REVOKED");
@@ -231,6 +276,7 @@ Deno.test("the gateway serves the console with a strict policy and no inline scr
   const redirect = await fetch(`${functionsUrl}/console`, { redirect: "manual" });
   assert.equal(redirect.status, 308);
   assert.equal(redirect.headers.get("location"), "/functions/v1/console/");
+  await redirect.body?.cancel();
   const page = await fetch(consoleUrl);
   const policy = page.headers.get("content-security-policy") ?? "";
   for (

@@ -53,6 +53,11 @@ export async function signInWithPassword(page: Page, email: string, password: st
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
+/** Waits until the console has drawn the page whose hash contains `hashPart`. */
+export async function shown(page: Page, hashPart: string) {
+  await page.locator(`#main[aria-busy="false"][data-view*="${hashPart}"]`).waitFor();
+}
+
 /** The notice the console shows (an API error's message and request id, or a success). */
 export function notice(page: Page) {
   return page.locator("#notice .notice");

@@ -1,5 +1,5 @@
 import { api, apiDownload } from "../api.js";
-import { field, formValues, h, show } from "../dom.js";
+import { field, formValues, h, select, show } from "../dom.js";
 import { auditTable } from "./audit_table.js";
 import { pager } from "./pager.js";
 
@@ -10,6 +10,8 @@ const toLocal = (iso) => {
   const date = new Date(iso);
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 };
+
+const perPage = [["10", "10"], ["25", "25"], ["50", "50"], ["100", "100"], ["200", "200"]];
 
 /** The audit log: actor, action, target and time filters, cursor pages, JSON, NDJSON export. */
 export async function renderAudit(main, { params, navigate, notify }) {
@@ -22,7 +24,7 @@ export async function renderAudit(main, { params, navigate, notify }) {
       since: query.since,
       until: query.until,
       cursor: query.cursor,
-      limit: 50,
+      limit: query.limit ?? 50,
     },
   });
 
@@ -75,6 +77,7 @@ export async function renderAudit(main, { params, navigate, notify }) {
         "Until",
         h("input", { name: "until", type: "datetime-local", value: toLocal(query.until) }),
       ),
+      field("Per page", select("limit", perPage, query.limit ?? "50")),
       h("button", { type: "submit" }, "Filter"),
     ),
     h(

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
-import { importJWK, type JWK, SignJWT } from "jose";
-import postgres from "postgres";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
 import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
+import {
+  asSupabaseAuth,
+  createAuthUser,
+  type SupabaseProject as Project,
+  supabaseProject,
+} from "../../support/supabase_auth.ts";
 
 /**
  * LATCHKEY_IDENTITY=supabase on the hosted-like test database: Supabase Auth is the identity
@@ -17,97 +21,6 @@ const ignore = !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
 const legacySecret = `supabase-legacy-secret-${crypto.randomUUID()}`;
 const adminKey = `identity-admin-key-${crypto.randomUUID()}`;
 recordSecret(legacySecret, adminKey);
-
-/** As Supabase Auth (GoTrue) connects: the owner of schema auth. */
-async function asSupabaseAuth<T>(work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const url = new URL(Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!);
-  url.username = "supabase_auth_admin";
-  const sql = postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} });
-  try {
-    return await work(sql);
-  } finally {
-    await sql.end();
-  }
-}
-
-interface AuthUser {
-  id: string;
-  email: string | null;
-}
-
-async function createAuthUser(
-  options: { email?: string | null; confirmed?: boolean; anonymous?: boolean } = {},
-): Promise<AuthUser> {
-  const id = crypto.randomUUID();
-  const email = options.email === undefined ? uniqueEmail("supabase") : options.email;
-  await asSupabaseAuth((sql) =>
-    sql`
-      insert into auth.users (id, aud, role, email, email_confirmed_at, raw_user_meta_data,
-        is_anonymous, created_at, updated_at)
-      values (${id}, 'authenticated', 'authenticated', ${email},
-        ${options.confirmed === false ? null : new Date()}, ${sql.json({ full_name: "Sam Base" })},
-        ${options.anonymous ?? false}, now(), now())`
-  );
-  return { id, email };
-}
-
-/** Supabase Auth's project: its JWKS endpoint, with keys that can be rotated in. */
-async function supabaseProject() {
-  const keys: (JWK & { kid: string })[] = [await newSigningKey()];
-  let fetches = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
-    if (new URL(request.url).pathname !== "/auth/v1/.well-known/jwks.json") {
-      return new Response("not found", { status: 404 });
-    }
-    fetches += 1;
-    return Response.json({
-      keys: keys.map(({ kty, crv, x, y, kid }) => ({ kty, crv, x, y, kid, alg: "ES256" })),
-    });
-  });
-  const url = `http://127.0.0.1:${server.addr.port}`;
-  return {
-    url,
-    keys,
-    fetches: () => fetches,
-    /** An access token as Supabase Auth issues one; `overrides` bends it for the attacks. */
-    async token(
-      user: AuthUser,
-      overrides: Record<string, unknown> = {},
-      signWith: { key?: JWK & { kid: string }; secret?: string } = {},
-    ) {
-      const now = Math.floor(Date.now() / 1000);
-      const claims = {
-        iss: `${url}/auth/v1`,
-        aud: "authenticated",
-        sub: user.id,
-        role: "authenticated",
-        email: user.email ?? "",
-        session_id: crypto.randomUUID(),
-        is_anonymous: false,
-        aal: "aal1",
-        amr: [{ method: "password", timestamp: now }],
-        iat: now,
-        exp: now + 3600,
-        ...overrides,
-      };
-      const jwt = new SignJWT(claims);
-      let token: string;
-      if (signWith.secret) {
-        token = await jwt.setProtectedHeader({ alg: "HS256", typ: "JWT" })
-          .sign(new TextEncoder().encode(signWith.secret));
-      } else {
-        const key = signWith.key ?? keys[0];
-        token = await jwt.setProtectedHeader({ alg: "ES256", typ: "JWT", kid: key.kid })
-          .sign(await importJWK(key, "ES256"));
-      }
-      recordSecret(token);
-      return token;
-    },
-    close: () => server.shutdown(),
-  };
-}
-
-type Project = Awaited<ReturnType<typeof supabaseProject>>;
 
 async function withIdentityMode(
   work: (served: InProcessFunctions, project: Project) => Promise<void>,
