@@ -11,6 +11,7 @@ import {
   signIn,
   signUp,
   uniqueEmail,
+  withDatabase,
 } from "../support/http.ts";
 import {
   chromiumPath,
@@ -220,6 +221,21 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     await page.getByLabel("Owner id").fill(userId);
     await page.getByRole("button", { name: "Filter" }).click();
     await shown(page, `userId=${userId}`);
+
+    // Unused for N days: the rotated-away key, moved three days into the past, and only it.
+    await withDatabase((sql) =>
+      sql`update latchkey.api_keys set created_at = now() - interval '3 days',
+            last_used_at = now() - interval '3 days'
+          where user_id = ${userId} and replaced_by is not null`
+    );
+    await page.getByLabel("Unused for days").fill("2");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await shown(page, "unusedForDays=2");
+    assert.equal(await page.locator("tbody tr").count(), 1);
+    assert.equal(await page.getByRole("button", { name: "Rotate key from-console" }).count(), 0);
+    await page.getByLabel("Unused for days").fill("");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.locator('#main[aria-busy="false"]:not([data-view*="unusedForDays"])').waitFor();
     // Newest first: the rotated key's successor, then the old one in its overlap.
     await page.getByRole("button", { name: "Revoke key from-console" }).first().click();
     await page.getByText('Revoked "from-console".').waitFor();

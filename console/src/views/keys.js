@@ -48,7 +48,7 @@ export async function renderKeys(main, context) {
           max: 3650,
           value: query.unusedForDays ?? "",
         }),
-        "Active keys not used in that many days (or never).",
+        "Active keys not used in that many days (never-used ones count from their creation).",
       ),
       h("button", { type: "submit" }, "Filter"),
     ),
