@@ -6,6 +6,7 @@ import { ApiError, errorEnvelope } from "../_shared/errors.ts";
 import { functionsBasePath } from "../_shared/openapi.ts";
 import { lazyDocument } from "../_shared/routes.ts";
 import { getRuntime } from "../_shared/runtime.ts";
+import { getPath } from "hono/utils/url";
 import { apiReferencePath, serveApiReference } from "./api_reference.ts";
 import { consolePath, serveConsole } from "./console_site.ts";
 
@@ -39,10 +40,11 @@ function noFunctionHere() {
 
 /**
  * Serves every function in one process at the URLs `supabase functions serve` uses:
- * `/functions/v1/<name>/...` is handed to that function's app as `/<name>/...`.
+ * `/functions/v1/<name>/...` goes to that function's app, which routes on `/<name>/...`.
  */
 export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
-  const url = new URL(request.url);
+  // The path alone, without parsing the whole URL (this runs on every request).
+  const url = { pathname: getPath(request) };
   if (url.pathname === `${functionsBasePath}/openapi.json`) {
     return Response.json(apiDocument(), {
       headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" },
@@ -62,13 +64,6 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
     : null;
   const name = rest?.split("/")[1] ?? "";
   if (rest === null || !Object.hasOwn(functionApps, name)) return noFunctionHere();
-  url.pathname = rest;
-  // A fresh Request (not `new Request(url, request)`): copying the original's abort signal
-  // makes Deno warn on every request.
-  const forwarded = new Request(url, {
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
-  });
-  return functionApps[name as keyof typeof functionApps].fetch(forwarded, info);
+  // As it came: each app routes on the part after /functions/v1 (createFunctionApp).
+  return functionApps[name as keyof typeof functionApps].fetch(request, info);
 }

@@ -7,7 +7,14 @@ import type { Runtime } from "./runtime.ts";
 import { looksLikeSessionToken, sha256Hex } from "./crypto.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
 import { ApiError } from "./errors.ts";
-import { type AppContext, type AppEnv, asCaller, clientIp, requestInfo } from "./http.ts";
+import {
+  type AppContext,
+  type AppEnv,
+  asCaller,
+  clientIp,
+  requestInfo,
+  withinFunction,
+} from "./http.ts";
 import {
   type AdminPermission,
   adminPermissions,
@@ -120,7 +127,10 @@ export async function authenticateApiKey(
       principal: null,
     };
   }
-  const row = await checkKey(sql, sha256Hex(key), request, config.LATCHKEY_KEY_CHECK_BATCH_MAX);
+  const row = await checkKey(sql, sha256Hex(key), request, {
+    maxBatch: config.LATCHKEY_KEY_CHECK_BATCH_MAX,
+    lanes: config.LATCHKEY_KEY_CHECK_LANES,
+  });
   // The function always returns a row; none means the connection died mid-answer (seen while
   // PostgreSQL shut down under load), which is the database's state, not a bug of the request.
   if (!row) {
@@ -342,7 +352,7 @@ export const requireSession = authenticate({ interactive: true });
 
 /** The path as sent (still percent-encoded), safe to store whatever bytes it names. */
 function requestPath(c: AppContext): string {
-  return new URL(c.req.url).pathname.slice(0, 500);
+  return withinFunction(new URL(c.req.url).pathname).slice(0, 500);
 }
 
 /** Refuses, with 403, a principal whose effective permissions lack `permission`. */

@@ -92,6 +92,11 @@ export const configSchema = z.object({
     "Checks of one key coalesced into one statement while a check of that key runs (1: each " +
       "alone). Each keeps its own answer and exact limits; a batch is one round trip and commit.",
   ),
+  LATCHKEY_KEY_CHECK_LANES: integer(1, 100).default(2).describe(
+    "Key checks in flight at once per isolate (at most the pool's connections), each a batch " +
+      "of waiting checks; the rest of the pool serves other routes. Fewer lanes make bigger " +
+      "batches (measured, 64 keys at 64 connections: 2 lanes ~4,200 req/s, 10 lanes ~3,000).",
+  ),
   LATCHKEY_DB_CONNECT_TIMEOUT_SECONDS: integer(1, 60).default(2).describe(
     "Seconds to wait for a database connection before answering 503.",
   ),

@@ -1,6 +1,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { getPath } from "hono/utils/url";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
@@ -29,12 +30,28 @@ export interface AppEnv {
 
 export type AppContext = Context<AppEnv>;
 
+const gatewayPrefix = "/functions/v1/";
+
+/**
+ * The path a function routes on: `/<name>/...`, as the edge runtime hands it over, also when
+ * the local gateway passes on a request for `/functions/v1/<name>/...` as it came (no copy of
+ * every request just to rewrite its URL). Audit rows record `/<name>/...` too.
+ */
+function functionPath(request: Request): string {
+  return withinFunction(getPath(request));
+}
+
+/** `/functions/v1/<name>/...` (the local gateway's URL) as `/<name>/...`; others unchanged. */
+export function withinFunction(path: string): string {
+  return path.startsWith(gatewayPrefix) ? path.slice(gatewayPrefix.length - 1) : path;
+}
+
 /**
  * A function's Hono app under `/<name>`, with what every function shares: request ids,
  * security headers, the body limit, one JSON line per request and the error envelope.
  */
 export function createFunctionApp(name: string): Hono<AppEnv> {
-  const app = new Hono<AppEnv>().basePath(`/${name}`);
+  const app = new Hono<AppEnv>({ getPath: functionPath }).basePath(`/${name}`);
   app.use(requestId({ generator: () => crypto.randomUUID() }));
   app.use(async (c, next) => {
     const started = performance.now();

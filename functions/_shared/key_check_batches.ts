@@ -117,18 +117,21 @@ export function keyCheckStats(sql: Sql): KeyCheckLanes["stats"] | null {
 }
 
 /**
- * Checks one key (by the hex SHA-256 of the key) through the client's lanes, one lane per
- * pooled connection: at most `maxBatch` checks per statement (1: no coalescing).
+ * Checks one key (by the hex SHA-256 of the key) through the client's lanes — `lanes`, at most
+ * one per pooled connection — with at most `maxBatch` checks per statement (1: no
+ * coalescing). Fewer lanes than connections leave the rest of the pool to other routes, and
+ * make bigger batches: less database work per check.
  */
 export function checkKey(
   sql: Sql,
   hash: string,
   request: RequestInfo,
-  maxBatch: number,
+  { maxBatch, lanes }: { maxBatch: number; lanes: number },
 ): Promise<KeyCheckRow | undefined> {
   let batches = batchesBySql.get(sql);
   if (!batches) {
-    batches = new KeyCheckLanes(sql, Math.max(1, Number(sql.options.max) || 1), maxBatch);
+    const laneCount = Math.max(1, Math.min(lanes, Number(sql.options.max) || 1));
+    batches = new KeyCheckLanes(sql, laneCount, maxBatch);
     batchesBySql.set(sql, batches);
   }
   return batches.check(hash, request);
