@@ -9,15 +9,19 @@ import postgres from "postgres";
 import { newSigningKey } from "../../functions/_local/jwt_keygen.ts";
 import { applyMigrations } from "../../functions/_local/migrate.ts";
 import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
-import { startTestServer } from "../support/server.ts";
+import { freePort, startTestServer } from "../support/server.ts";
 import { startTaskDenoFlags } from "../support/start_flags.ts";
-import { type Ceiling, pgbenchCeiling } from "./ceiling.ts";
+import { pgbenchCeiling } from "./ceiling.ts";
+import { type CpuShare, cpuShareDuring, describeShare } from "./cpu_share.ts";
+import { profileDuring } from "./profile.ts";
+import { type Argon2Capacity, argon2Capacity } from "./argon2_probe.ts";
 import { machineDetails, settingsLine } from "./machine.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ceilingOnly = Deno.args.includes("--ceiling-only");
 // `-- --verify-only`: the verify rows alone, printed, RESULTS.md left alone (for A/B runs).
 const verifyOnly = Deno.args.includes("--verify-only");
+const signInOnly = Deno.args.includes("--sign-in-only");
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -292,6 +296,148 @@ console.log(
   `server: ${server.baseUrl}, started in ${server.startupMs.toFixed(0)} ms, log ${server.logPath}`,
 );
 
+interface SignInRun {
+  workers: number;
+  result: WrkResult;
+  probeP50Ms: number;
+  peakRssMb: number;
+}
+
+/**
+ * Sign-in on the machine's cores (issue 15, item 4): 10 concurrent sign-ins of one person on a
+ * fresh server per hash-worker count (0: hashes on the main thread), with a probe of another
+ * route's latency meanwhile and the server's peak RSS; beside them, what argon2id alone does on
+ * one and two threads here.
+ */
+async function measureSignIns(): Promise<
+  { rows: string[]; runs: SignInRun[]; capacity: Argon2Capacity[] }
+> {
+  const capacity = await argon2Capacity();
+  for (const size of capacity) {
+    console.log(
+      `argon2id ${size.label}: ${size.perSecond[1].toFixed(1)} hashes/s on 1 thread, ${
+        size.perSecond[2].toFixed(1)
+      } on 2`,
+    );
+  }
+  const runs: SignInRun[] = [];
+  for (const workers of [0, 1, 2]) {
+    const server = await startTestServer(
+      database.url,
+      { ...serverEnv, LATCHKEY_HASH_WORKERS: String(workers) },
+      denoFlags,
+    );
+    try {
+      const api = `${server.baseUrl}/functions/v1`;
+      const person = {
+        email: `sign-in-${workers}-${Date.now()}@example.test`,
+        password: "sign-in bench password",
+      };
+      await fetch(`${api}/auth/sign-up/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "Sign-in bench", ...person }),
+      }).then((response) => response.text());
+      const body = JSON.stringify(person);
+      const script = `request = function()
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, ${JSON.stringify(body)})
+end`;
+      const probes: number[] = [];
+      let probing = true;
+      const probe = (async () => {
+        while (probing) {
+          const started = performance.now();
+          await (await fetch(`${api}/version`)).text();
+          probes.push(performance.now() - started);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      const result = await runWrk(`${api}/auth/sign-in/email`, 10, script);
+      probing = false;
+      await probe;
+      probes.sort((a, b) => a - b);
+      const run = {
+        workers,
+        result,
+        probeP50Ms: probes[Math.floor(probes.length / 2)],
+        peakRssMb: peakRssMb(server.pid),
+      };
+      runs.push(run);
+      console.log(
+        `sign-in, ${workers} hash workers: ${result.rps.toFixed(1)} req/s, p50 ${
+          result.p50Ms.toFixed(0)
+        } ms, p99 ${result.p99Ms.toFixed(0)} ms, non-2xx ${result.non2xx}; GET /version p50 ${
+          run.probeP50Ms.toFixed(1)
+        } ms meanwhile; peak RSS ${run.peakRssMb.toFixed(0)} MB`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  const rows = runs.map((run) =>
+    `| ${run.workers} | ${run.result.rps.toFixed(1)} | ${run.result.p50Ms.toFixed(0)} | ${
+      run.result.p99Ms.toFixed(0)
+    } | ${run.result.errors + run.result.non2xx} | ${run.probeP50Ms.toFixed(1)} | ${
+      run.peakRssMb.toFixed(0)
+    } |`
+  );
+  return { rows, runs, capacity };
+}
+
+/**
+ * The profile of the 64-key run: the same load on another shipped-defaults server, this one
+ * with the inspector on, sampled by V8's profiler. Says how busy the one JavaScript thread
+ * is and with what, and so how far that thread alone would let the HTTP path go.
+ */
+async function profileSixtyFourKeys(
+  keys: string[],
+  env: Record<string, string>,
+  ceilingTps: number,
+): Promise<string> {
+  const inspectPort = freePort();
+  const profiled = await startTestServer(database.url, env, [
+    ...denoFlags,
+    `--inspect=127.0.0.1:${inspectPort}`,
+  ]);
+  try {
+    const url = `${profiled.baseUrl}/functions/v1/keys/verify`;
+    await runWrk(url, 16, verifyScript(keys));
+    const { result: http, profile } = await profileDuring(
+      inspectPort,
+      () => runWrk(url, 64, verifyScript(keys)),
+    );
+    const idle = profile.byArea.find(([area]) => area.startsWith("idle"))?.[1] ?? 0;
+    const busy = 1 - idle;
+    const saturates = http.rps / busy;
+    const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+    console.log(
+      `profile, 64 keys: ${http.rps.toFixed(0)} req/s (inspector on), JavaScript thread busy ${
+        percent(busy)
+      }; saturates near ${saturates.toFixed(0)} req/s = ${
+        (saturates / ceilingTps).toFixed(2)
+      } of the ceiling`,
+    );
+    return `Profile of the 64-key run (tests/bench/profile.ts: V8's sampling profiler through the
+inspector, on a third shipped-defaults server started with \`--inspect\`; ${profile.samples}
+samples over ${seconds} s at 64 connections, ${http.rps.toFixed(0)} req/s with the profiler
+on). The server's one JavaScript thread was busy ${percent(busy)} of the time: at this rate it
+saturates near ${saturates.toFixed(0)} req/s, ${
+      (saturates / ceilingTps).toFixed(2)
+    } of the 64-key ceiling, which pgbench reaches by giving
+PostgreSQL both cores; over HTTP the thread, PostgreSQL and wrk share them (table above).
+
+| where the JavaScript thread's time went | share |
+| --- | ---: |
+${profile.byArea.map(([area, share]) => `| ${area} | ${percent(share)} |`).join("\n")}
+
+Top functions by self time: ${
+      profile.topFunctions.map(([name, share]) => `\`${name}\` ${percent(share)}`).join(", ")
+    }.`;
+  } finally {
+    await profiled.stop();
+  }
+}
+
 /**
  * The ceiling: the shipped defaults (info logging) on a fresh server process, one hot key and
  * 64, against pgbench running the same statement on the same database, in this run.
@@ -303,13 +449,25 @@ async function measureCeilings(keys: string[]) {
   const shipped = await startTestServer(database.url, shippedEnv, denoFlags);
   const ceilingRows: string[] = [];
   const ceilings: { name: string; share: number; p99Ms: number }[] = [];
+  const cpuRows: string[] = [];
+  const ceilingTps: Record<string, number> = {};
   try {
     const shippedApi = `${shipped.baseUrl}/functions/v1`;
     await runWrk(`${shippedApi}/keys/verify`, 16, verifyScript(keys));
     for (const [name, used] of [["one hot key", keys.slice(0, 1)], ["64 keys", keys]] as const) {
-      const ceiling: Ceiling = await pgbenchCeiling(binDirectory!, database.url, used, 64, seconds);
-      const http = await runWrk(`${shippedApi}/keys/verify`, 64, verifyScript(used));
+      // CPU by program inside each run (its first and last 2 s left out): the profile that
+      // says what the ceiling had that the HTTP run could not.
+      const window = { startAfterMs: 2_000, windowMs: Math.max(1, seconds - 4) * 1000 };
+      const { result: ceiling, share: pgbenchCpu } = await cpuShareDuring(
+        pgbenchCeiling(binDirectory!, database.url, used, 64, seconds),
+        window,
+      );
+      const { result: http, share: httpCpu } = await cpuShareDuring(
+        runWrk(`${shippedApi}/keys/verify`, 64, verifyScript(used)),
+        window,
+      );
       const share = http.rps / ceiling.tps;
+      ceilingTps[name] = ceiling.tps;
       ceilings.push({ name, share, p99Ms: http.p99Ms });
       console.log(
         `ceiling, ${name}: pgbench ${ceiling.tps.toFixed(0)} tps (avg ${
@@ -318,6 +476,8 @@ async function measureCeilings(keys: string[]) {
           share.toFixed(2)
         } of the ceiling`,
       );
+      console.log(`  CPU under pgbench: ${describeShare(pgbenchCpu)}`);
+      console.log(`  CPU under HTTP:    ${describeShare(httpCpu)}`);
       ceilingRows.push(
         `| ${name} | ${ceiling.tps.toFixed(0)} | ${ceiling.latencyMs.toFixed(2)} | ${
           http.rps.toFixed(0)
@@ -325,11 +485,21 @@ async function measureCeilings(keys: string[]) {
           http.errors + http.non2xx
         } |`,
       );
+      const postgresUnder = (cpu: CpuShare) => cpu.cores.postgres ?? 0;
+      cpuRows.push(
+        `| ${name} | pgbench | ${describeShare(pgbenchCpu)} | ${
+          (ceiling.tps / Math.max(postgresUnder(pgbenchCpu), 0.01)).toFixed(0)
+        } |`,
+        `| ${name} | HTTP (wrk → gateway) | ${describeShare(httpCpu)} | ${
+          (http.rps / Math.max(postgresUnder(httpCpu), 0.01)).toFixed(0)
+        } |`,
+      );
     }
   } finally {
     await shipped.stop();
   }
-  return { ceilingRows, ceilings };
+  const profileText = await profileSixtyFourKeys(keys, shippedEnv, ceilingTps["64 keys"]);
+  return { ceilingRows, ceilings, cpuRows, profileText };
 }
 
 const rows: string[] = [];
@@ -357,6 +527,13 @@ try {
   console.log(`created ${keys.length} keys; ${seconds}s per run, access log level ${logLevel}`);
   console.log(`RSS after setup: ${currentRssMb(server.pid).toFixed(0)} MB`);
 
+  if (signInOnly) {
+    // `-- --sign-in-only`: just the sign-in section, printed, RESULTS.md left alone.
+    await server.stop();
+    await measureSignIns();
+    await database.stop();
+    Deno.exit(0);
+  }
   if (ceilingOnly) {
     // `-- --ceiling-only`: just the ceiling section, printed, RESULTS.md left alone.
     await server.stop();
@@ -446,10 +623,28 @@ try {
   );
 
   await server.stop();
-  const { ceilingRows, ceilings } = await measureCeilings(keys);
+  const { ceilingRows, ceilings, cpuRows, profileText } = await measureCeilings(keys);
+  const signIns = await measureSignIns();
 
   const verify = results["POST /keys/verify"];
   const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);
+  // Bounded by the hash cost on the available cores: as many sign-ins a second as argon2id
+  // alone manages here on the better of one or two threads, less 10% for the rest of a sign-in.
+  const shippedCapacity = signIns.capacity[0].perSecond;
+  const hashBound = Math.max(shippedCapacity[1], shippedCapacity[2]);
+  const bestSignIn = signIns.runs.reduce((best, run) =>
+    run.result.rps > best.result.rps ? run : best
+  );
+  const shippedSignIn = signIns.runs.find((run) => run.workers === 0)!;
+  check(
+    shippedSignIn.result.rps >= 0.9 * hashBound,
+    `10 concurrent sign-ins with the shipped settings reach ≥ 0.9 of argon2id's throughput on ` +
+      `this machine's cores (${hashBound.toFixed(1)} hashes/s; measured ${
+        shippedSignIn.result.rps.toFixed(1)
+      } sign-ins/s, best with workers: ${
+        bestSignIn.result.rps.toFixed(1)
+      } at ${bestSignIn.workers})`,
+  );
   for (const ceiling of ceilings) {
     check(
       ceiling.share >= targets.ceilingShare && ceiling.p99Ms < targets.ceilingP99Ms,
@@ -534,6 +729,36 @@ each; the ceiling is pgbench (64 clients, prepared) running the hot path's one s
 | keys | pgbench tps | pgbench avg ms | verify req/s | p50 ms | p99 ms | share of ceiling | errors |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${ceilingRows.join("\n")}
+
+Sign-in on the machine's cores (issue 15, item 4): 10 concurrent sign-ins (one argon2id
+verification each) for ${seconds} s on a fresh server per \`LATCHKEY_HASH_WORKERS\`, settings
+as above; "other route" is the p50 of \`GET /version\` probed every 50 ms meanwhile.
+
+| hash workers | sign-ins/s | p50 ms | p99 ms | errors | other route p50 ms | peak RSS MB |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${signIns.rows.join("\n")}
+
+argon2id alone on this machine (tests/bench/argon2_probe.ts, worker threads, no server), hashes
+per second: ${
+    signIns.capacity.map((size) =>
+      `${size.label}: ${size.perSecond[1].toFixed(1)} on one thread, ${
+        size.perSecond[2].toFixed(1)
+      } on two at once`
+    ).join("; ")
+  }. Work that fits in a core's cache scales with the second core; the shipped 19 MiB per hash
+does not (memory-hard by design: two at once contend for the shared cache and memory), so
+sign-in throughput here is bounded by argon2id's throughput on one core whatever the workers.
+Workers keep the main thread free for other requests (the "other route" column) for more memory.
+
+Where the CPU went (tests/bench/cpu_share.ts: utime + stime of every process from /proc, by
+program, over each run's middle ${Math.max(1, seconds - 4)} s; 2 cores in all). The last column is
+verifications per second per core PostgreSQL used: how much database work one check costs.
+
+| keys | run | CPU by program | checks per PostgreSQL core-second |
+| --- | --- | --- | ---: |
+${cpuRows.join("\n")}
+
+${profileText}
 
 Targets:
 ${checks.join("\n")}
