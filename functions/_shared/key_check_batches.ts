@@ -39,7 +39,8 @@ interface PendingCheck {
 class KeyCheckLanes {
   private readonly lanes: { busy: boolean; waiting: PendingCheck[] }[];
   /** Statements sent and checks answered, for the tests and for diagnosis. */
-  readonly stats = { statements: 0, checks: 0, largestBatch: 0 };
+  readonly stats = { lanes: 0, statements: 0, checks: 0, largestBatch: 0, mostInFlight: 0 };
+  private inFlight = 0;
 
   constructor(
     private readonly sql: Sql,
@@ -47,6 +48,7 @@ class KeyCheckLanes {
     private readonly maxBatch: number,
   ) {
     this.lanes = Array.from({ length: laneCount }, () => ({ busy: false, waiting: [] }));
+    this.stats.lanes = laneCount;
   }
 
   check(hash: string, request: RequestInfo): Promise<KeyCheckRow | undefined> {
@@ -60,7 +62,10 @@ class KeyCheckLanes {
   private run(lane: KeyCheckLanes["lanes"][number]): void {
     lane.busy = true;
     const batch = lane.waiting.splice(0, this.maxBatch);
+    this.inFlight += 1;
+    this.stats.mostInFlight = Math.max(this.stats.mostInFlight, this.inFlight);
     this.answer(batch).finally(() => {
+      this.inFlight -= 1;
       if (lane.waiting.length > 0) this.run(lane);
       else lane.busy = false;
     });

@@ -41,3 +41,38 @@ Deno.test("coalesced key checks: one statement for many, each caller its own ans
     await functions.close();
   }
 });
+
+Deno.test("key checks hold at most LATCHKEY_KEY_CHECK_LANES connections; the rest of the pool is free", async () => {
+  const owner = await signUp("lanes");
+  const keys = await Promise.all(
+    Array.from({ length: 16 }, () => issueKey(owner.id, { rateLimitPerMinute: 100_000 })),
+  );
+  for (const [lanes, expected] of [[undefined, 2], ["3", 3], ["50", 6]] as const) {
+    const functions = serveFunctions({
+      LATCHKEY_ENV: "test",
+      LATCHKEY_DB_POOL_MAX: "6",
+      ...(lanes ? { LATCHKEY_KEY_CHECK_LANES: lanes } : {}),
+    });
+    try {
+      // 160 checks of 16 keys at once: never more statements in flight than lanes.
+      const checks = Promise.all(
+        Array.from(
+          { length: 160 },
+          (_, index) =>
+            functions.call("POST", "/keys/verify", {}, { key: keys[index % keys.length].key }),
+        ),
+      );
+      const answers = await checks;
+      assert.ok(answers.every((answer) => answer.body.code === "VALID"));
+      const stats = keyCheckStats(getRuntime().sql)!;
+      assert.equal(stats.lanes, expected, `lanes for LATCHKEY_KEY_CHECK_LANES=${lanes}`);
+      assert.ok(
+        stats.mostInFlight <= expected,
+        `${stats.mostInFlight} statements in flight with ${expected} lanes`,
+      );
+      assert.ok(stats.statements < 160, `${stats.statements} statements for 160 checks`);
+    } finally {
+      await functions.close();
+    }
+  }
+});
