@@ -32,7 +32,7 @@ function can(permission) {
 }
 
 /** An error as the API put it: its message and the request id to quote to whoever runs it. */
-export function notify(error) {
+function notify(error) {
   if (!error) return show(notice);
   if (typeof error === "string") {
     return show(notice, h("div", { class: "notice ok" }, error));
@@ -63,7 +63,7 @@ function route() {
 let pendingNotice = null;
 
 /** Goes to a page; `message` is shown once that page is drawn. */
-export function navigate(path, params = {}, message = null) {
+function navigate(path, params = {}, message = null) {
   pendingNotice = message;
   const search = new URLSearchParams(
     Object.entries(params).filter(([, value]) => value !== undefined && value !== ""),
@@ -153,7 +153,7 @@ async function render() {
   const page = userPage ? pages[1] : pages.find((candidate) => candidate.path === path) ?? pages[0];
   drawChrome(page);
   document.title = `${page.title} · Latchkey Console`;
-  const context = { params, me, can, navigate, notify, refresh: render };
+  const context = { params, me, can, navigate, notify };
   try {
     if (page.needs && !can(page.needs)) {
       show(view, h("h1", {}, page.title), h("p", {}, `Your role has no ${page.needs}.`));

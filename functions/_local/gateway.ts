@@ -44,23 +44,23 @@ function noFunctionHere() {
  */
 export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
   // The path alone, without parsing the whole URL (this runs on every request).
-  const url = { pathname: getPath(request) };
-  if (url.pathname === `${functionsBasePath}/openapi.json`) {
+  const path = getPath(request);
+  if (path === `${functionsBasePath}/openapi.json`) {
     return Response.json(apiDocument(), {
       headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" },
     });
   }
-  if (url.pathname.startsWith(apiReferencePath) && ["GET", "HEAD"].includes(request.method)) {
-    return serveApiReference(url.pathname).then((page) => page ?? noFunctionHere());
+  if (path.startsWith(apiReferencePath) && ["GET", "HEAD"].includes(request.method)) {
+    return serveApiReference(path).then((page) => page ?? noFunctionHere());
   }
   if (
-    (url.pathname === consolePath || url.pathname.startsWith(`${consolePath}/`)) &&
+    (path === consolePath || path.startsWith(`${consolePath}/`)) &&
     ["GET", "HEAD"].includes(request.method)
   ) {
-    return serveConsole(url.pathname, getRuntime().config).then((page) => page ?? noFunctionHere());
+    return serveConsole(path, getRuntime().config).then((page) => page ?? noFunctionHere());
   }
-  const rest = url.pathname.startsWith(`${functionsBasePath}/`)
-    ? url.pathname.slice(functionsBasePath.length)
+  const rest = path.startsWith(`${functionsBasePath}/`)
+    ? path.slice(functionsBasePath.length)
     : null;
   const name = rest?.split("/")[1] ?? "";
   if (rest === null || !Object.hasOwn(functionApps, name)) return noFunctionHere();

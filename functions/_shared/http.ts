@@ -16,6 +16,7 @@ import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
 import { deliverMailInBackground } from "./outbox.ts";
 import { pruneAuditInBackground } from "./audit_retention.ts";
 import { ensureFirstAdmin } from "./first_admin.ts";
+import { functionsBasePath } from "./openapi.ts";
 import { describeError, log, logEnabled } from "./log.ts";
 import type { Principal } from "./principal.ts";
 import { getRuntime, type Runtime } from "./runtime.ts";
@@ -30,7 +31,7 @@ export interface AppEnv {
 
 export type AppContext = Context<AppEnv>;
 
-const gatewayPrefix = "/functions/v1/";
+const gatewayPrefix = `${functionsBasePath}/`;
 
 /**
  * The path a function routes on: `/<name>/...`, as the edge runtime hands it over, also when

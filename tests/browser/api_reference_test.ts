@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { baseUrl, call, functionsUrl, signUp } from "../support/http.ts";
+import {
+  chromiumPath,
+  type PageWatch,
+  screenshotDirectory,
+  watchPage,
+} from "../support/browser.ts";
 
 /**
  * The API reference page in a real browser (Debian's chromium, driven by playwright-core).
@@ -8,31 +14,13 @@ import { baseUrl, call, functionsUrl, signUp } from "../support/http.ts";
  * file is ignored, never counted as passed.
  */
 
-const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");
-const screenshotDirectory = Deno.env.get("LATCHKEY_TEST_SCREENSHOTS") ??
-  new URL("../../.latchkey/screenshots", import.meta.url).pathname;
-
-interface OpenedPage {
+interface OpenedPage extends PageWatch {
   page: Page;
-  /** Requests the page made to any other origin. */
-  foreignRequests: string[];
-  /** Console errors (a CSP violation is one) and uncaught exceptions. */
-  errors: string[];
 }
 
 async function openReference(browser: Browser): Promise<OpenedPage> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const opened: OpenedPage = { page, foreignRequests: [], errors: [] };
-  page.on("request", (request) => {
-    const url = request.url();
-    if (!url.startsWith("data:") && new URL(url).origin !== baseUrl) {
-      opened.foreignRequests.push(url);
-    }
-  });
-  page.on("console", (message) => {
-    if (message.type() === "error") opened.errors.push(message.text());
-  });
-  page.on("pageerror", (error) => opened.errors.push(error.message));
+  const opened: OpenedPage = { page, ...watchPage(page, [baseUrl]) };
   const response = await page.goto(`${functionsUrl}/docs`);
   assert.equal(response?.status(), 200);
   await page.locator(".opblock").first().waitFor({ timeout: 15_000 });

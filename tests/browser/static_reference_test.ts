@@ -3,14 +3,13 @@ import { chromium } from "playwright-core";
 import { buildApiReference } from "../../functions/_local/docs_build.ts";
 import { functionsUrl } from "../support/http.ts";
 import { serveFolder } from "../support/static_host.ts";
+import { chromiumPath, watchPage } from "../support/browser.ts";
 
 /**
  * `deno task docs:build`: the API reference as static files, served by a plain static file
  * server (not the gateway), works in a real browser on its own: every operation shown, no
  * request to any other origin, no console error (a CSP violation would be one).
  */
-
-const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");
 
 Deno.test("the built reference lists the same operations as the running API's document", async () => {
   const folder = await Deno.makeTempDir({ prefix: "latchkey-docs-" });
@@ -49,16 +48,7 @@ Deno.test({
     const browser = await chromium.launch({ executablePath: chromiumPath });
     try {
       const page = await browser.newPage();
-      const foreign: string[] = [];
-      const errors: string[] = [];
-      page.on("request", (request) => {
-        const url = request.url();
-        if (!url.startsWith("data:") && new URL(url).origin !== origin) foreign.push(url);
-      });
-      page.on("console", (message) => {
-        if (message.type() === "error") errors.push(message.text());
-      });
-      page.on("pageerror", (error) => errors.push(error.message));
+      const { foreignRequests: foreign, errors } = watchPage(page, [origin]);
       const response = await page.goto(`${origin}/`);
       assert.equal(response?.status(), 200);
       await page.locator(".opblock").first().waitFor({ timeout: 15_000 });

@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
 import axe from "axe-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { type PageWatch, screenshotDirectory, watchPage } from "./browser.ts";
 
 /** Driving the Latchkey Console in chromium: one page, its errors, its checks. */
 
-export const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");
-export const screenshotDirectory = Deno.env.get("LATCHKEY_TEST_SCREENSHOTS") ??
-  new URL("../../.latchkey/screenshots", import.meta.url).pathname;
+export { chromiumPath } from "./browser.ts";
 
-export interface ConsolePage {
+export interface ConsolePage extends PageWatch {
   context: BrowserContext;
   page: Page;
-  /** Requests to an origin other than the console's and the API's. */
-  foreignRequests: string[];
-  /** Console errors (a CSP violation is one) and uncaught exceptions. */
-  errors: string[];
 }
 
 /** A fresh browser context (its own sessionStorage) on the console at `url`. */
@@ -27,20 +22,12 @@ export async function openConsole(
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
   const page = await context.newPage();
-  const opened: ConsolePage = { context, page, foreignRequests: [], errors: [] };
-  page.on("request", (request) => {
-    const requested = new URL(request.url());
-    if (![origin, apiOrigin].includes(requested.origin) && requested.protocol !== "blob:") {
-      opened.foreignRequests.push(request.url());
-    }
-  });
-  page.on("console", (message) => {
-    // A refused request logs an error too; the tests that expect one say so.
-    if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) {
-      opened.errors.push(message.text());
-    }
-  });
-  page.on("pageerror", (error) => opened.errors.push(error.message));
+  // A refused request logs an error too; the tests that expect one say so.
+  const opened: ConsolePage = {
+    context,
+    page,
+    ...watchPage(page, [origin, apiOrigin], /status of 4\d\d/),
+  };
   page.on("dialog", (dialog) => dialog.accept());
   const response = await page.goto(url);
   assert.equal(response?.status(), 200);

@@ -52,8 +52,8 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
     async close() {
       await server.shutdown();
       // Mail the requests queued is sent in the background: let it finish first, with a timer
-      // of our own keeping the event loop up (smtp-server and nodemailer wait on unref'd ones,
-      // which Deno 2.1 does not wait for).
+      // of our own keeping the event loop up (nodemailer waits on unref'd ones, which Deno 2.1
+      // does not wait for).
       const keepAlive = setInterval(() => {}, 20);
       try {
         await mailSettled(getRuntime());

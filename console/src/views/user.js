@@ -23,8 +23,7 @@ export async function renderUser(main, context) {
     event.preventDefault();
     const form = event.currentTarget;
     try {
-      const values = form instanceof HTMLFormElement ? formValues(form) : {};
-      await work(values);
+      await work(formValues(form));
       await refresh();
       notify(done);
     } catch (error) {
