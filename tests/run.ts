@@ -19,6 +19,8 @@ const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 let passed = 0;
 let failed = 0;
+/** Repeated after the summary: a log cut to its tail still names what failed. */
+const failedTestNames: string[] = [];
 let skipped = 0;
 
 /**
@@ -37,6 +39,12 @@ function banner(lines: string[]) {
 }
 
 /** Runs a command, echoing its output as it comes, and returns that output. */
+/** The "name => file:line" lines of deno test's closing FAILURES list. */
+function failuresListed(output: string): string[] {
+  const list = output.split(/\n ?FAILURES ?\n/).at(1)?.split(/\n(?:ok|FAILED) \|/)[0] ?? "";
+  return list.split("\n").filter((line) => line.includes(" => "));
+}
+
 async function runEchoed(program: string, args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(program, {
     args,
@@ -210,6 +218,7 @@ try {
   }
   if (!denoTests.success && !(summary && Number(summary[2]) > 0)) failed += 1;
   skipped += Number(/(\d+) ignored/.exec(denoTests.output)?.[1] ?? 0);
+  failedTestNames.push(...failuresListed(denoTests.output));
 
   // Both folders: the life cycle, then every operation of the generated reference, whose tests
   // check that each answer is a status the OpenAPI document lists.
@@ -286,6 +295,9 @@ try {
 }
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
+if (failedTestNames.length > 0) {
+  console.log(["\nfailed:", ...failedTestNames.map((name) => `  ${name}`)].join("\n"));
+}
 console.log(`\nDeno ${Deno.version.deno}, ${database.kind}, ${seconds}s`);
 console.log(`latchkey: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 Deno.exit(failed === 0 && passed > 0 ? 0 : 1);

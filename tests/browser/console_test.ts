@@ -18,6 +18,7 @@ import {
   curlJson,
   notice,
   openConsole,
+  openFromNav,
   recordPage,
   shown,
   signInWithPassword,
@@ -71,7 +72,7 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
     assert.equal(await page.getByRole("link", { name: "Audit log" }).count(), 1);
     await recordPage(page, "overview-support", violations);
 
-    await page.getByRole("link", { name: "Users" }).click();
+    await openFromNav(page, "Users", "#/users");
     await page.getByLabel("Search email or name").fill(person.email.split("@")[0]);
     await page.getByRole("button", { name: "Find" }).click();
     await shown(page, "q=");
@@ -93,7 +94,7 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
       has: page.getByRole("heading", { name: "Audit trail" }),
     });
     await trail.getByText("admin.sessions_revoked", { exact: true }).waitFor();
-    await page.getByRole("link", { name: "Audit log" }).click();
+    await openFromNav(page, "Audit log", "#/audit");
     await page.getByLabel("Action").fill("admin.sessions_revoked");
     await page.getByLabel("Target id").fill(person.id);
     await page.getByRole("button", { name: "Filter" }).click();
@@ -108,7 +109,7 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
     await recordPage(page, "audit", violations);
 
     // Cursor pages of the whole log: the next page starts older than this one ends.
-    await page.getByRole("link", { name: "Audit log" }).click();
+    await openFromNav(page, "Audit log", "#/audit");
     await page.getByLabel("Per page").selectOption("10");
     await page.getByRole("button", { name: "Filter" }).click();
     await shown(page, "limit=10");
@@ -151,7 +152,7 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     await page.locator('[data-code="admin_key_never_expires"]').waitFor();
     await recordPage(page, "overview-admin", violations);
 
-    await page.getByRole("link", { name: "Users" }).click();
+    await openFromNav(page, "Users", "#/users");
     const create = page.locator("form", {
       has: page.getByRole("heading", { name: "Create a user" }),
     });
@@ -217,7 +218,7 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     assert.equal((await verify()).code, "VALID");
 
     // The key in the keys list, then revoked from there.
-    await page.getByRole("link", { name: "Keys" }).click();
+    await openFromNav(page, "Keys", "#/keys");
     await page.getByLabel("Owner id").fill(userId);
     await page.getByRole("button", { name: "Filter" }).click();
     await shown(page, `userId=${userId}`);
@@ -244,7 +245,7 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
 
     // An action the API refuses shows the envelope: the last admin cannot lose the role, but
     // here a taken email is simpler — making the same person again is a conflict.
-    await page.getByRole("link", { name: "Users" }).click();
+    await openFromNav(page, "Users", "#/users");
     await create.getByLabel("Email").fill(email);
     await create.getByLabel("Name").fill("Again");
     await create.getByRole("button", { name: "Create user" }).click();
@@ -275,11 +276,12 @@ browserTest("an admin-scoped API key signs in and sees only what its scopes allo
     assert.equal(await page.getByRole("link", { name: "Users" }).count(), 1);
     assert.equal(await page.getByRole("link", { name: "Keys" }).count(), 0);
     // The key's scopes, not its owner's role: no user creation offered.
-    await page.getByRole("link", { name: "Users" }).click();
+    await openFromNav(page, "Users", "#/users");
     await page.locator("tbody tr").first().waitFor();
     assert.equal(await page.getByRole("heading", { name: "Create a user" }).count(), 0);
     // A reload keeps the tab signed in; signing out forgets the key.
     await page.reload();
+    await shown(page, "#/users");
     await page.locator("tbody tr").first().waitFor();
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();

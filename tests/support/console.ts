@@ -45,6 +45,15 @@ export async function shown(page: Page, hashPart: string) {
   await page.locator(`#main[aria-busy="false"][data-view*="${hashPart}"]`).waitFor();
 }
 
+/**
+ * Follows a nav link and waits until its page is drawn: until then the page before it, which
+ * may have the same form, is still on screen and would take the next click.
+ */
+export async function openFromNav(page: Page, name: string, hash: string) {
+  await page.getByRole("link", { name }).click();
+  await page.locator(`#main[aria-busy="false"][data-view="${hash}"]`).waitFor();
+}
+
 /** The notice the console shows (an API error's message and request id, or a success). */
 export function notice(page: Page) {
   return page.locator("#notice .notice");
