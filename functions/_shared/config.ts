@@ -332,7 +332,7 @@ export const configSchema = z.object({
       "/functions/v1/auth, else the URL the request came to.",
   ),
   LATCHKEY_AUDIT_RETENTION_DAYS: integer(1, 36_500).optional().describe(
-    "Days audit events are kept; older ones are deleted in batches of 5,000, at most every 10 " +
+    "Days audit events are kept; older ones are deleted in batches of 1,000, at most every 10 " +
       "minutes per isolate, after a request (each deletion audited as audit.pruned). Unset: kept " +
       "forever.",
   ),

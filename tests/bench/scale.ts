@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { applyMigrations } from "../../functions/_local/migrate.ts";
+import { pruneBatch } from "../../functions/_shared/audit_retention.ts";
 import { encodeCursor } from "../../functions/_shared/pagination.ts";
 import { taskArgs } from "../../functions/_local/task_args.ts";
 import {
@@ -228,10 +229,10 @@ async function measureRetention(url: string) {
     while (performance.now() - started < 30_000) {
       const before = performance.now();
       const [{ n }] = await sql<{ n: number }[]>`
-        select latchkey.prune_audit_events(${days}, 5000) as n`;
+        select latchkey.prune_audit_events(${days}, ${pruneBatch}) as n`;
       batchMs.push(performance.now() - before);
       deleted += n;
-      if (n < 5000) break;
+      if (n < pruneBatch) break;
     }
     const pruneSeconds = (performance.now() - started) / 1000;
     batchMs.sort((a, b) => a - b);
@@ -322,7 +323,9 @@ ${rows.join("\n")}
 
 Retention on the large audit log, both ways: batched deletes as \`LATCHKEY_AUDIT_RETENTION_DAYS\`
 runs them removed ${fmt(retention.deleted)} of the oldest events in ${retention.batches} batches of
-up to 5,000 (each its own transaction: p50 ${retention.p50BatchMs.toFixed(0)} ms, longest
+up to ${pruneBatch.toLocaleString("en")} (each its own transaction: p50 ${
+    retention.p50BatchMs.toFixed(0)
+  } ms, longest
 ${retention.maxBatchMs.toFixed(0)} ms, so no row lock is held longer), ${
     fmt(Math.round(retention.rowsPerSecond))
   } rows/s. The same log copied into a table partitioned by day (${
