@@ -76,9 +76,10 @@ class KeyCheckLanes {
       const rows = await this.query(batch);
       batch.forEach((pending, index) => pending.resolve(rows[index]));
     } catch (error) {
-      // A key in a rotation's overlap is metered on its successor's row, which another lane
-      // may hold: two such batches can deadlock, and PostgreSQL aborts one. Its checks run
-      // again one by one.
+      // A batch locks its keys' rows in the keys' hash order, so batches of other lanes and
+      // other isolates queue behind it rather than deadlock; but a key in a rotation's overlap
+      // is metered on its successor's row, out of that order, so two such batches still can,
+      // and PostgreSQL aborts one. Its checks run again one by one.
       if (batch.length > 1 && sqlState(error) === "40P01") {
         for (const pending of batch) await this.answer([pending]);
         return;

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import postgres from "postgres";
+import { sha256Hex } from "../../functions/_shared/crypto.ts";
 import { keyCheckStats } from "../../functions/_shared/key_check_batches.ts";
 import { getRuntime } from "../../functions/_shared/runtime.ts";
 import { serveFunctions } from "../support/in_process.ts";
@@ -74,5 +76,37 @@ Deno.test("key checks hold at most LATCHKEY_KEY_CHECK_LANES connections; the res
     } finally {
       await functions.close();
     }
+  }
+});
+
+Deno.test("batches from two isolates over the same keys queue on each other, never deadlock", async () => {
+  const owner = await signUp("lock-order");
+  const keys = await Promise.all(
+    Array.from({ length: 24 }, () => issueKey(owner.id, { rateLimitPerMinute: 100_000 })),
+  );
+  const checks = keys.map(({ key }) => ({ hash: sha256Hex(key), request: {} }));
+  // Two connections as two isolates' lanes, each sending its own batches of the same keys in
+  // opposite arrival orders: checked in arrival order, each would hold what the other wants.
+  const url = Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!;
+  const isolates = [postgres(url, { max: 1, onnotice: () => {} }), postgres(url, { max: 1 })];
+  try {
+    for (let round = 0; round < 15; round++) {
+      const started = performance.now();
+      const answers = await Promise.all(isolates.map((sql, index) => {
+        const batch = index === 0 ? checks : [...checks].reverse();
+        return sql<{ ordinality: string; code: string; key_id: string }[]>`
+          select ordinality, code, key_id from latchkey.verify_api_keys(${sql.json(batch)})`;
+      }));
+      // PostgreSQL's deadlock check runs after deadlock_timeout (1 s): a wait that long means one.
+      assert.ok(performance.now() - started < 900, `round ${round} took a deadlock check`);
+      for (const [index, rows] of answers.entries()) {
+        const sent = index === 0 ? keys : [...keys].reverse();
+        const byPlace = rows.toSorted((a, b) => Number(a.ordinality) - Number(b.ordinality));
+        assert.deepEqual(byPlace.map((row) => row.key_id), sent.map((key) => key.id));
+        assert.ok(rows.every((row) => row.code === "VALID"));
+      }
+    }
+  } finally {
+    await Promise.all(isolates.map((sql) => sql.end()));
   }
 });
