@@ -48,15 +48,23 @@ async function load(sql: postgres.Sql, size: Size) {
   const started = performance.now();
   await sql.unsafe(`
     set synchronous_commit = off;
-    insert into latchkey.users (email, name, role, tier, created_at)
+    -- One in 5,000 banned; nine in ten verified.
+    insert into latchkey.users (email, name, role, tier, created_at, banned_at,
+      email_verified_at)
     select 'user' || g || '@scale.example', 'Scale User ' || g,
       case when g % 10000 = 0 then 'admin' when g % 1000 = 0 then 'support' else 'user' end,
       case when g % 20 = 0 then 'pro' else 'free' end,
-      now() - g * interval '1 second'
+      now() - g * interval '1 second',
+      case when g % 5000 = 7 then now() - interval '1 day' end,
+      case when g % 10 <> 3 then now() - g * interval '1 second' end
     from generate_series(1, ${size.users}) g;
-    insert into latchkey.api_keys (user_id, name, key_prefix, key_hash, created_at)
+    -- A busy deployment's keys: all used within the hour but one in 10,000, last used when it
+    -- was made (up to 11 days ago at a million).
+    insert into latchkey.api_keys (user_id, name, key_prefix, key_hash, created_at, last_used_at)
     select u.id, 'key', 'lk_' || substr(md5(u.id::text), 1, 9),
-      sha256(convert_to(u.id::text || ':scale', 'UTF8')), u.created_at
+      sha256(convert_to(u.id::text || ':scale', 'UTF8')), u.created_at,
+      case when row_number() over (order by u.created_at) % 10000 = 5
+        then u.created_at else now() - interval '1 hour' end
     from latchkey.users u
     order by u.created_at
     limit ${size.keys};
@@ -134,9 +142,12 @@ async function probesFor(sql: postgres.Sql, api: string): Promise<Probe[]> {
     list("GET /admin/users?role=admin", "/admin/users?role=admin"),
     list("GET /admin/users?tier=pro", "/admin/users?tier=pro"),
     list("GET /admin/users?role=support&q=<part>", `/admin/users?role=support&q=user`),
+    list("GET /admin/users?banned=true", "/admin/users?banned=true"),
+    list("GET /admin/users?verified=false", "/admin/users?verified=false"),
     list("GET /admin/users, a deep cursor", `/admin/users?cursor=${userCursor}`),
     list("GET /admin/keys", "/admin/keys"),
     list("GET /admin/keys?userId=", `/admin/keys?userId=${middle.id}`),
+    list("GET /admin/keys?unusedForDays=7 (few stale)", "/admin/keys?unusedForDays=7"),
     list("GET /admin/audit", "/admin/audit"),
     list("GET /admin/audit?actorId=", `/admin/audit?actorId=${actor.id}`),
     list("GET /admin/audit?targetId=", `/admin/audit?targetId=${actor.id}`),

@@ -11,7 +11,8 @@ import {
 import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
-import { listPage, pageQuery } from "../../_shared/pagination.ts";
+import { type Transaction } from "../../_shared/database.ts";
+import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
 import { asRole, isRole } from "../../_shared/principal.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
@@ -41,24 +42,37 @@ export const listKeysRoute = defineRoute({
       c,
       query,
       "keys",
-      (tx, keyset, cursorAt) =>
-        tx<(ApiKeyRow & { cursor_at: string })[]>`
-            select ${tx(apiKeyColumns)}, ${cursorAt}
-            from latchkey.api_keys
-            where true
-              ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
-              ${
-          query.unusedForDays
-            ? tx`and revoked_at is null and (expires_at is null or expires_at > now())
-                and coalesce(last_used_at, created_at)
-                  < now() - make_interval(days => ${query.unusedForDays})`
-            : tx``
-        }
-              ${keyset}`,
+      (tx, keyset, cursorAt) => keysPageQuery(tx, query, keyset, cursorAt),
       apiKeyMetadata,
     ),
   );
 });
+
+/**
+ * One page of GET /admin/keys. `unusedForDays` compares the stored `last_active_at` (last use,
+ * or creation) on its own index, so the few stale keys of a busy deployment are found without
+ * walking every key; where most keys are stale, the newest-first walk finds a page at once and
+ * the planner takes that instead.
+ */
+export function keysPageQuery(
+  tx: Transaction,
+  query: z.output<typeof listKeysQuery>,
+  keyset: ReturnType<typeof keysetOf>,
+  cursorAt: ReturnType<typeof cursorColumn>,
+) {
+  return tx<(ApiKeyRow & { cursor_at: string })[]>`
+    select ${tx(apiKeyColumns)}, ${cursorAt}
+    from latchkey.api_keys
+    where true
+      ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
+      ${
+    query.unusedForDays
+      ? tx`and revoked_at is null and (expires_at is null or expires_at > now())
+        and last_active_at < now() - make_interval(days => ${query.unusedForDays})`
+      : tx``
+  }
+      ${keyset}`;
+}
 
 export const createKeyBody = z.strictObject({
   userId: uuidSchema,

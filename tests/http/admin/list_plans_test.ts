@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { applyMigrations } from "../../../functions/_local/migrate.ts";
+import { keysPageQuery, listKeysQuery } from "../../../functions/admin/routes/admin_keys.ts";
 import { auditPageQuery, listAuditQuery } from "../../../functions/admin/routes/list_audit.ts";
 import { listUsersQuery, usersPageQuery } from "../../../functions/admin/routes/list_users.ts";
 import { type Transaction, withCaller } from "../../../functions/_shared/database.ts";
@@ -58,7 +59,16 @@ Deno.test({
           'user', u.id, now() - g * interval '1 second'
         from generate_series(1, 5000) g
         join latchkey.users u on u.email = 'person' || (g % 100 + 1) || '@example.test';
+        -- A busy deployment's keys: all used within the hour but three, unused for months.
+        insert into latchkey.api_keys (user_id, name, key_prefix, key_hash, created_at,
+          last_used_at)
+        select u.id, 'key', 'lk_' || lpad(g::text, 9, '0'), sha256(convert_to('plan-key-' || g, 'UTF8')),
+          now() - interval '400 days' + g * interval '1 minute',
+          case when g % 1700 = 0 then now() - interval '90 days' else now() - interval '1 hour' end
+        from generate_series(1, 5000) g
+        join latchkey.users u on u.email = 'person' || (g % 100 + 1) || '@example.test';
         analyze latchkey.users;
+        analyze latchkey.api_keys;
         analyze latchkey.audit_events;`);
       const [someone] = await sql<{ id: string }[]>`
         select id from latchkey.users where email = 'person42@example.test'`;
@@ -124,6 +134,21 @@ Deno.test({
       assert.ok(
         nodes(search[0].Plan).some((node) => node["Index Name"] === "users_search_text_trgm_idx"),
         JSON.stringify(search),
+      );
+
+      // The few stale keys among many busy ones: found on their own index, not by walking every
+      // key newest first (which a plan without Seq Scans would also allow).
+      const stale = await explain((tx) =>
+        keysPageQuery(
+          tx,
+          listKeysQuery.parse({ unusedForDays: "30" }),
+          keysetOf(tx, null, 50),
+          cursorColumn(tx),
+        )
+      );
+      assert.ok(
+        stale.some((node) => node["Index Name"] === "api_keys_last_active_at_idx"),
+        `unusedForDays: ${JSON.stringify(stale)}`,
       );
 
       const auditCases: Record<string, Record<string, unknown>> = {
