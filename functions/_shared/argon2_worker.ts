@@ -1,6 +1,5 @@
 import { argon2id, type IArgon2Options } from "hash-wasm";
 import { parentPort } from "node:worker_threads";
-import { releaseHashMemory } from "./hash_memory.ts";
 
 /**
  * One argon2id computation at a time, off the isolate's main thread (passwords.ts starts one
@@ -8,9 +7,7 @@ import { releaseHashMemory } from "./hash_memory.ts";
  */
 parentPort!.on("message", async ({ id, options }: { id: number; options: IArgon2Options }) => {
   try {
-    const result = await argon2id(options);
-    releaseHashMemory();
-    parentPort!.postMessage({ id, result });
+    parentPort!.postMessage({ id, result: await argon2id(options) });
   } catch (error) {
     parentPort!.postMessage({ id, error: String(error) });
   }

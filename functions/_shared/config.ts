@@ -210,9 +210,8 @@ export const configSchema = z.object({
   LATCHKEY_HASH_WORKERS: integer(0, 16).default(0).describe(
     "Worker threads computing password hashes, one hash each at a time; 0: on the main thread, " +
       "one at a time. Workers keep the main thread free during sign-in bursts (measured: other " +
-      "requests' p50 35 ms → 1.5 ms under 10 concurrent sign-ins) for memory: each worker's own " +
-      "heap and one hash's 19 MiB (peak RSS 183 MB with none, 197 with 1, 283 with 2). Not in the " +
-      "edge runtime, which has no workers.",
+      "requests' p50 40 ms → 1 ms under 10 concurrent sign-ins) for more memory (peak RSS " +
+      "+150-200 MB). Not in the edge runtime, which has no workers.",
   ),
   LATCHKEY_MAX_ACTIVE_KEYS: integer(1, 10_000).default(25).describe(
     "Active (unrevoked, unexpired) keys a user may hold through POST /keys; admin-issued keys " +

@@ -2,7 +2,6 @@ import { argon2id } from "hash-wasm";
 import { Worker } from "node:worker_threads";
 import { base64Decode, constantTimeEqual, randomBytes } from "./crypto.ts";
 import { ApiError } from "./errors.ts";
-import { releaseHashMemory } from "./hash_memory.ts";
 
 /** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
 export const argon2Parameters = {
@@ -104,9 +103,7 @@ async function computeArgon2(options: Argon2Options): Promise<string | Uint8Arra
       hashesComputed += 1;
       if (workerCount > 0) return await inWorker(options);
       await yieldToEventLoop();
-      const result = await argon2id(options);
-      releaseHashMemory();
-      return result;
+      return await argon2id(options);
     } finally {
       running -= 1;
       waiting.shift()?.();
