@@ -38,13 +38,13 @@ function banner(lines: string[]) {
   console.error([rule, ...lines.map((line) => `!! ${line}`), rule].join("\n"));
 }
 
-/** Runs a command, echoing its output as it comes, and returns that output. */
 /** The "name => file:line" lines of deno test's closing FAILURES list. */
 function failuresListed(output: string): string[] {
   const list = output.split(/\n ?FAILURES ?\n/).at(1)?.split(/\n(?:ok|FAILED) \|/)[0] ?? "";
   return list.split("\n").filter((line) => line.includes(" => "));
 }
 
+/** Runs a command, echoing its output as it comes, and returns that output. */
 async function runEchoed(program: string, args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(program, {
     args,
@@ -198,12 +198,18 @@ try {
     ]);
     if (database.superuserUrl && Deno.env.get("CI")) failed += 1;
   }
+  // The compat pass names tests/local's files but the Supabase CLI's (Deno 2.1's test runner
+  // does not apply --ignore to a file inside a folder it was given).
+  const localTests = compatPass
+    ? [...Deno.readDirSync(`${root}tests/local`)].map((entry) => entry.name)
+      .filter((name) => name.endsWith("_test.ts") && name !== "supabase_cli_test.ts")
+      .sort().map((name) => `tests/local/${name}`)
+    : ["tests/local"];
   const denoTests = await runEchoed(Deno.execPath(), [
     "test",
     "--allow-all",
-    ...(compatPass ? ["--ignore=tests/local/supabase_cli_test.ts"] : []),
     "tests/unit",
-    "tests/local",
+    ...localTests,
     "tests/http",
     ...(compatPass ? [] : ["tests/browser"]),
     ...(functionalOnly ? [] : ["tests/concurrency", "tests/faults"]),
