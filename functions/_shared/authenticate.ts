@@ -127,10 +127,7 @@ export async function authenticateApiKey(
       principal: null,
     };
   }
-  const row = await checkKey(sql, sha256Hex(key), request, {
-    maxBatch: config.LATCHKEY_KEY_CHECK_BATCH_MAX,
-    lanes: config.LATCHKEY_KEY_CHECK_LANES,
-  });
+  const row = await checkKey(sql, sha256Hex(key), request, config);
   // The function always returns a row; none means the connection died mid-answer (seen while
   // PostgreSQL shut down under load), which is the database's state, not a bug of the request.
   if (!row) {

@@ -1,3 +1,4 @@
+import type { Config } from "./config.ts";
 import { type RequestInfo, requestJson, type Sql, sqlState, withinTimeout } from "./database.ts";
 
 /** One row of `latchkey.verify_api_key`. */
@@ -123,21 +124,23 @@ export function keyCheckStats(sql: Sql): KeyCheckLanes["stats"] | null {
 }
 
 /**
- * Checks one key (by the hex SHA-256 of the key) through the client's lanes — `lanes`, at most
- * one per pooled connection — with at most `maxBatch` checks per statement (1: no
- * coalescing). Fewer lanes than connections leave the rest of the pool to other routes, and
- * make bigger batches: less database work per check.
+ * Checks one key (by the hex SHA-256 of the key) through the client's lanes —
+ * LATCHKEY_KEY_CHECK_LANES, at most one per pooled connection — with at most
+ * LATCHKEY_KEY_CHECK_BATCH_MAX checks per statement (1: no coalescing). Fewer lanes than
+ * connections leave the rest of the pool to other routes, and make bigger batches: less
+ * database work per check. The settings are read once, when the client's lanes are made.
  */
 export function checkKey(
   sql: Sql,
   hash: string,
   request: RequestInfo,
-  { maxBatch, lanes }: { maxBatch: number; lanes: number },
+  config: Pick<Config, "LATCHKEY_KEY_CHECK_BATCH_MAX" | "LATCHKEY_KEY_CHECK_LANES">,
 ): Promise<KeyCheckRow | undefined> {
   let batches = batchesBySql.get(sql);
   if (!batches) {
-    const laneCount = Math.max(1, Math.min(lanes, Number(sql.options.max) || 1));
-    batches = new KeyCheckLanes(sql, laneCount, maxBatch);
+    const pool = Number(sql.options.max) || 1;
+    const laneCount = Math.max(1, Math.min(config.LATCHKEY_KEY_CHECK_LANES, pool));
+    batches = new KeyCheckLanes(sql, laneCount, config.LATCHKEY_KEY_CHECK_BATCH_MAX);
     batchesBySql.set(sql, batches);
   }
   return batches.check(hash, request);

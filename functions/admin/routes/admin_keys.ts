@@ -11,7 +11,7 @@ import {
 import { ApiError } from "../../_shared/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
-import { type Transaction } from "../../_shared/database.ts";
+import type { Transaction } from "../../_shared/database.ts";
 import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
 import { asRole, isRole } from "../../_shared/principal.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";
@@ -52,7 +52,7 @@ export const listKeysRoute = defineRoute({
  * One page of GET /admin/keys. `unusedForDays` compares the stored `last_active_at` (last use,
  * or creation) on its own index, so the few stale keys of a busy deployment are found without
  * walking every key; where most keys are stale, the newest-first walk finds a page at once and
- * the planner takes that instead.
+ * the planner may take that instead.
  */
 export function keysPageQuery(
   tx: Transaction,
