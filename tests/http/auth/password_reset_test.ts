@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertSamePace, pairedTimings } from "../../support/timing.ts";
 import { deliverDueMail } from "../../../functions/_shared/outbox.ts";
 import { getRuntime } from "../../../functions/_shared/runtime.ts";
 import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
@@ -136,39 +137,17 @@ Deno.test(
     await withMail(async (functions, smtp) => {
       // Within each address's hourly allowance (3), so every known request does the full work.
       const accounts = await Promise.all(Array.from({ length: 8 }, () => signUpIn(functions)));
-      const time = async (email: string) => {
-        const started = performance.now();
+      const forgot = async (email: string) => {
         const result = await functions.call("POST", "/auth/password/forgot", client(), { email });
-        const ms = performance.now() - started;
         assert.equal(result.status, 200);
         assert.deepEqual(result.body, { success: true });
-        return ms;
       };
-      // Paired samples, the order alternating within pairs: a burst of load from the tests
-      // running beside this one (or a known address's mail being sent after its answer) lands
-      // on both sides of a pair, and the median of the differences is what an attacker who
-      // repeats the comparison would see.
-      const differences: number[] = [];
-      const all: number[] = [];
-      for (let i = 0; i < 24; i++) {
-        const knownEmail = accounts[i % accounts.length].email;
-        const [known, unknown] = i % 2 === 0
-          ? [await time(knownEmail), await time(uniqueEmail("nobody"))]
-          : [await time(uniqueEmail("nobody")), await time(knownEmail)].reverse();
-        differences.push(known - unknown);
-        all.push(known, unknown);
-      }
-      const median = (samples: number[]) => {
-        const sorted = [...samples].sort((a, b) => a - b);
-        return (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-      };
-      const [difference, typical] = [median(differences), median(all)];
-      const [p50, gap] = [typical.toFixed(2), difference.toFixed(2)];
-      console.log(`  forgot p50 ${p50} ms; known minus unknown, p50 ${gap} ms`);
-      assert.ok(
-        Math.abs(difference) < Math.max(1.5, 0.25 * typical),
-        `known minus unknown: ${gap} ms of ${p50} ms`,
+      const timings = await pairedTimings(
+        24,
+        (i) => forgot(accounts[i % accounts.length].email),
+        () => forgot(uniqueEmail("nobody")),
       );
+      assertSamePace(timings, 0.25, 1.5);
       const resets = () => smtp.received.filter((mail) => mail.subject === resetSubject).length;
       for (let i = 0; i < 200 && resets() < 24; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));

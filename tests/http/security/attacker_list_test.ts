@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertSamePace, pairedTimings } from "../../support/timing.ts";
 import {
   adminKey,
   asAdminKey,
@@ -17,17 +18,6 @@ import {
  * The attacker's list (OWASP API Security Top 10, ASVS authentication and session items), one
  * test each. Some repeat, on purpose and in one place, what other files test in depth.
  */
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-async function timedMs(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return performance.now() - started;
-}
 
 Deno.test("API1 object-level authorization: another user's ids are 404 on every :id route", async () => {
   const victim = await signUp("bola-victim");
@@ -147,64 +137,45 @@ Deno.test("API4/ASVS 2.2 credential stuffing is throttled per account", async ()
   assert.deepEqual(answers.slice(10), [429, 429]);
 });
 
-Deno.test("ASVS 2.2 no user enumeration through sign-in: same answer, same time (50 samples)", async () => {
+Deno.test("ASVS 2.2 no user enumeration through sign-in: same answer, same time (54 pairs)", async () => {
   const accounts = await Promise.all(Array.from({ length: 6 }, (_, i) => signUp(`enum-${i}`)));
-  const wrongPassword: number[] = [];
-  const unknownEmail: number[] = [];
   let message = "";
-  for (let i = 0; i < 54; i++) {
-    const account = accounts[i % accounts.length];
-    wrongPassword.push(
-      await timedMs(async () => {
-        const result = await signIn(account.email, `wrong password ${i}`);
-        assert.equal(result.status, 401);
-        message = errorOf(result).message;
-      }),
-    );
-    unknownEmail.push(
-      await timedMs(async () => {
-        const result = await signIn(uniqueEmail("nobody"), `wrong password ${i}`);
-        assert.equal(result.status, 401);
-        assert.equal(errorOf(result).message, message);
-      }),
-    );
-  }
-  const a = median(wrongPassword);
-  const b = median(unknownEmail);
-  assert.ok(
-    Math.abs(a - b) / Math.max(a, b) < 0.2,
-    `medians ${a.toFixed(1)} vs ${b.toFixed(1)} ms`,
+  const timings = await pairedTimings(
+    54,
+    async (i) => {
+      const result = await signIn(accounts[i % accounts.length].email, `wrong password ${i}`);
+      assert.equal(result.status, 401);
+      message ||= errorOf(result).message;
+      assert.equal(errorOf(result).message, message);
+    },
+    async (i) => {
+      const result = await signIn(uniqueEmail("nobody"), `wrong password ${i}`);
+      assert.equal(result.status, 401);
+      message ||= errorOf(result).message;
+      assert.equal(errorOf(result).message, message);
+    },
   );
+  assertSamePace(timings, 0.2);
 });
 
 Deno.test("ASVS 2.2 no user enumeration through sign-up: taken and new emails take the same time", async () => {
   const taken = await signUp("enum-signup");
-  const takenTimes: number[] = [];
-  const newTimes: number[] = [];
-  for (let i = 0; i < 50; i++) {
-    takenTimes.push(
-      await timedMs(async () => {
-        const result = await call("POST", "/auth/sign-up/email", {
-          body: { name: "Again", email: taken.email, password: "0123456789ab" },
-        });
-        assert.equal(result.status, 409);
-      }),
-    );
-    newTimes.push(
-      await timedMs(async () => {
-        const result = await call("POST", "/auth/sign-up/email", {
-          body: { name: "New", email: uniqueEmail("enum-new"), password: "0123456789ab" },
-        });
-        assert.equal(result.status, 200);
-      }),
-    );
-  }
-  const a = median(takenTimes);
-  const b = median(newTimes);
-  assert.ok(
-    Math.abs(a - b) / Math.max(a, b) < 0.2,
-    `medians ${a.toFixed(1)} vs ${b.toFixed(1)} ms`,
+  const timings = await pairedTimings(
+    50,
+    async () => {
+      const result = await call("POST", "/auth/sign-up/email", {
+        body: { name: "Again", email: taken.email, password: "0123456789ab" },
+      });
+      assert.equal(result.status, 409);
+    },
+    async () => {
+      const result = await call("POST", "/auth/sign-up/email", {
+        body: { name: "New", email: uniqueEmail("enum-new"), password: "0123456789ab" },
+      });
+      assert.equal(result.status, 200);
+    },
   );
+  assertSamePace(timings, 0.2);
 });
 
 Deno.test("ASVS 3.2 session fixation: a sign-in never adopts a token the client brought", async () => {
@@ -265,20 +236,10 @@ Deno.test("API2 expired and revoked keys are refused on their next use", async (
 Deno.test("X-Admin-Key comparison takes the same time for near and far misses", async () => {
   const near = adminKey.slice(0, -1) + (adminKey.endsWith("a") ? "b" : "a");
   const far = "z".repeat(adminKey.length);
-  const nearTimes: number[] = [];
-  const farTimes: number[] = [];
-  for (let i = 0; i < 100; i++) {
-    nearTimes.push(
-      await timedMs(() => call("GET", "/admin/users", { headers: { "x-admin-key": near } })),
-    );
-    farTimes.push(
-      await timedMs(() => call("GET", "/admin/users", { headers: { "x-admin-key": far } })),
-    );
-  }
-  const a = median(nearTimes);
-  const b = median(farTimes);
-  assert.ok(
-    Math.abs(a - b) / Math.max(a, b) < 0.3,
-    `medians ${a.toFixed(2)} vs ${b.toFixed(2)} ms`,
+  const timings = await pairedTimings(
+    100,
+    () => call("GET", "/admin/users", { headers: { "x-admin-key": near } }),
+    () => call("GET", "/admin/users", { headers: { "x-admin-key": far } }),
   );
+  assertSamePace(timings, 0.3);
 });
