@@ -3,6 +3,7 @@ import { app as auth, authFunction } from "../auth/app.ts";
 import { app as keys, keysFunction } from "../keys/app.ts";
 import { app as version, versionFunction } from "../version/app.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
+import { apiResponseHeaders } from "../_shared/http.ts";
 import { functionsBasePath } from "../_shared/openapi.ts";
 import { lazyDocument } from "../_shared/routes.ts";
 import { getRuntime } from "../_shared/runtime.ts";
@@ -30,11 +31,7 @@ function noFunctionHere() {
   });
   return Response.json(errorEnvelope(error, requestId), {
     status: 404,
-    headers: {
-      "x-request-id": requestId,
-      "cache-control": "no-store",
-      "x-content-type-options": "nosniff",
-    },
+    headers: [...apiResponseHeaders, ["x-request-id", requestId]],
   });
 }
 
@@ -47,7 +44,7 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
   const path = getPath(request);
   if (path === `${functionsBasePath}/openapi.json`) {
     return Response.json(apiDocument(), {
-      headers: { "cache-control": "no-store", "x-content-type-options": "nosniff" },
+      headers: [...apiResponseHeaders, ["x-request-id", crypto.randomUUID()]],
     });
   }
   if (path.startsWith(apiReferencePath) && ["GET", "HEAD"].includes(request.method)) {

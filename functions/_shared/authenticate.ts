@@ -333,12 +333,13 @@ export function authenticate(options: AuthenticateOptions = {}) {
         headers: principal.rateLimit ? rateLimitHeaders(principal.rateLimit) : {},
       });
     }
-    await next();
+    // Before the route (after it, Hono would copy the finished response to add them).
     if (principal.rateLimit) {
       for (const [name, value] of Object.entries(rateLimitHeaders(principal.rateLimit))) {
         c.header(name, value);
       }
     }
+    await next();
   });
 }
 

@@ -3,7 +3,6 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { getPath } from "hono/utils/url";
 import { requestId } from "hono/request-id";
-import { secureHeaders } from "hono/secure-headers";
 import type { z } from "zod";
 import {
   isDatabaseUnavailable,
@@ -57,8 +56,10 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
   app.use(async (c, next) => {
     const started = performance.now();
     c.set("runtime", getRuntime());
+    // Before the route, so a route may override one (the JWKS is cacheable). Set after it, a
+    // header makes Hono copy the finished response (measured: 9% of the JS thread's time).
+    for (const [header, value] of apiResponseHeaders) c.header(header, value);
     await next();
-    c.header("Cache-Control", "no-store");
     if (!logEnabled("info")) return;
     const principal = c.get("principal");
     log("info", "request", {
@@ -70,7 +71,6 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
       principal: principal ? { kind: principal.kind, id: principal.credentialId } : null,
     });
   });
-  app.use(secureHeaders({ crossOriginResourcePolicy: false }));
   app.use((c, next) => {
     const origin = c.req.header("origin");
     const allowed = c.get("runtime").config.LATCHKEY_CORS_ORIGINS;
@@ -90,6 +90,20 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
   app.notFound((c) => respondWithError(new ApiError("not_found"), c));
   return app;
 }
+
+/**
+ * What every API response carries: OWASP's set for REST APIs. Not hono's secureHeaders: it
+ * writes a document's headers (cross-origin isolation, DNS prefetch, legacy IE and Flash, XSS
+ * auditor) onto JSON, after the route, into the finished response.
+ */
+export const apiResponseHeaders: readonly [string, string][] = [
+  ["Cache-Control", "no-store"],
+  ["Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"],
+  ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
+  ["X-Content-Type-Options", "nosniff"],
+  ["X-Frame-Options", "DENY"],
+  ["Referrer-Policy", "no-referrer"],
+];
 
 let corsMiddleware: { origins: string[]; handler: MiddlewareHandler } | undefined;
 

@@ -143,6 +143,9 @@ Deno.test({
       assert.deepEqual(discovery.body.id_token_signing_alg_values_supported, ["ES256"]);
       const jwks = await served.call("GET", "/auth/.well-known/jwks.json");
       assert.equal(jwks.body.keys.length, 2, "every public half, for rotation");
+      // Verifiers may cache the public keys (the route's own Cache-Control, not the API's).
+      assert.equal(jwks.headers.get("cache-control"), "public, max-age=300");
+      assert.equal(discovery.headers.get("cache-control"), "public, max-age=300");
       for (const key of jwks.body.keys) {
         assert.equal(key.d, undefined, "never a private part");
         assert.equal(key.alg, "ES256");

@@ -3,7 +3,7 @@ import { baseUrl, call, createKey, signIn, signUp } from "../../support/http.ts"
 
 const listed = "https://app.example.test";
 
-Deno.test("credential responses are no-store and every response is nosniff", async () => {
+Deno.test("every response is no-store, nosniff, never framed, and no more", async () => {
   const account = await signUp("headers");
   const responses = [
     await signIn(account.email, account.password),
@@ -11,12 +11,25 @@ Deno.test("credential responses are no-store and every response is nosniff", asy
     await call("GET", "/auth/session", { token: account.token }),
     await call("GET", "/version"),
     await call("GET", "/nope"),
+    await call("GET", "/auth/nope"),
+    await call("GET", "/openapi.json"),
     await call("POST", "/auth/sign-in/email", { body: { email: "x" } }),
   ];
   for (const response of responses) {
     assert.equal(response.headers.get("cache-control"), "no-store");
     assert.equal(response.headers.get("x-content-type-options"), "nosniff");
     assert.ok(response.headers.get("x-request-id"));
+    assert.equal(
+      response.headers.get("content-security-policy"),
+      "default-src 'none'; frame-ancestors 'none'",
+    );
+    assert.equal(response.headers.get("x-frame-options"), "DENY");
+    assert.match(response.headers.get("strict-transport-security") ?? "", /^max-age=\d+/);
+    assert.equal(response.headers.get("referrer-policy"), "no-referrer");
+    // A document's headers (and obsolete ones) have no business on JSON.
+    for (const header of ["x-xss-protection", "x-dns-prefetch-control", "origin-agent-cluster"]) {
+      assert.equal(response.headers.get(header), null, header);
+    }
   }
 });
 
