@@ -1,4 +1,4 @@
-import { startTaskDenoFlags } from "./start_flags.ts";
+import { startTaskDenoFlags, withDenoFlags } from "./start_flags.ts";
 
 /** The real gateway (`functions/_local/start.ts`) as a child process, for HTTP tests. */
 export interface TestServer {
@@ -36,8 +36,7 @@ export async function startTestServer(
       Deno.execPath(),
       "run",
       "--allow-all",
-      ...await startTaskDenoFlags(),
-      ...denoFlags,
+      ...withDenoFlags(await startTaskDenoFlags(), denoFlags),
       new URL("../../functions/_local/start.ts", import.meta.url).pathname,
     ],
     env: {

@@ -8,3 +8,19 @@ export async function startTaskDenoFlags(): Promise<string[]> {
   );
   return String(config.tasks.start).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
 }
+
+/**
+ * The start task's flags with `extra` applied: V8 flags merged into its one `--v8-flags` (Deno
+ * 2.1 refuses the option twice), a V8 flag given again replacing the task's value.
+ */
+export function withDenoFlags(startFlags: string[], extra: string[]): string[] {
+  const isV8 = (flag: string) => flag.startsWith("--v8-flags=");
+  const v8 = new Map<string, string>();
+  for (const flag of [...startFlags, ...extra].filter(isV8)) {
+    for (const setting of flag.slice("--v8-flags=".length).split(",").filter(Boolean)) {
+      v8.set(setting.split("=")[0], setting);
+    }
+  }
+  const others = [...startFlags, ...extra].filter((flag) => !isV8(flag));
+  return v8.size ? [`--v8-flags=${[...v8.values()].join(",")}`, ...others] : others;
+}
