@@ -1,5 +1,6 @@
 import { argon2id, type IArgon2Options } from "hash-wasm";
 import { parentPort } from "node:worker_threads";
+import { releaseHashMemory } from "./hash_memory.ts";
 
 /**
  * One argon2id computation at a time, off the isolate's main thread (passwords.ts starts one
@@ -8,6 +9,7 @@ import { parentPort } from "node:worker_threads";
 parentPort!.on("message", async ({ id, options }: { id: number; options: IArgon2Options }) => {
   try {
     parentPort!.postMessage({ id, result: await argon2id(options) });
+    releaseHashMemory();
   } catch (error) {
     parentPort!.postMessage({ id, error: String(error) });
   }

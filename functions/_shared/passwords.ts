@@ -13,12 +13,14 @@ export const argon2Parameters = {
 
 export const passwordLength = { min: 10, max: 256 } as const;
 
-// argon2 runs on the main thread, one at a time, each first yielding to the event loop (chained
-// on promises alone, a queue of 50 hashes ran back to back for seconds while no socket was
-// served); or, with LATCHKEY_HASH_WORKERS, in worker threads, so the main thread keeps serving
-// sockets while hashes run on other cores (not in the edge runtime, which has no workers).
+// argon2 runs in LATCHKEY_HASH_WORKERS worker threads (one by default), so the main thread
+// keeps serving sockets while hashes run on another core; or, with none (the edge runtime has
+// no workers), on the main thread, one at a time, each first yielding to the event loop
+// (chained on promises alone, a queue of 50 hashes ran back to back for seconds while no
+// socket was served).
 // Either way at most one hash per slot runs at once, so memory is bounded: 19 MiB of WASM
-// memory per slot (plus a worker's own heap), never one allocation per waiting request.
+// memory per slot (plus a worker's own heap and the memory of hashes done but not yet
+// collected: hash_memory.ts), never one allocation per waiting request.
 // The queue is bounded (LATCHKEY_HASH_QUEUE_MAX): past it a request answers 503 `overloaded`
 // at once instead of waiting behind seconds of hashing (hosted isolates count CPU time, and a
 // flood of sign-ins must not starve everyone's).

@@ -78,3 +78,14 @@ export async function startTestServer(
     },
   };
 }
+
+/** A process's resident memory now, in MB. */
+export function rssMb(pid: number): number {
+  let status: string;
+  try {
+    status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  } catch {
+    throw new Error(`the server (pid ${pid}) is gone: out of memory? Its log says.`);
+  }
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}

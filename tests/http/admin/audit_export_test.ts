@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { asAdminKey, call, signUp, withDatabase } from "../../support/http.ts";
-import { startTestServer } from "../../support/server.ts";
+import { rssMb, startTestServer } from "../../support/server.ts";
 
 /**
  * GET /admin/audit/export streams a time range as NDJSON with constant memory: 100,000 events
@@ -23,16 +23,6 @@ function liveHeapAfterFullGcs(log: string): number[] {
   return [...log.matchAll(/Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \(/g)].map((m) =>
     Number(m[1])
   );
-}
-
-function rssMb(pid: number): number {
-  let status: string;
-  try {
-    status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  } catch {
-    throw new Error(`the server (pid ${pid}) is gone: out of memory? Its log says.`);
-  }
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
 }
 
 Deno.test("the export streams 100,000 events oldest first, in the range, with flat memory", async () => {
