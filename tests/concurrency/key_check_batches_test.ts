@@ -110,3 +110,32 @@ Deno.test("batches from two isolates over the same keys queue on each other, nev
     await Promise.all(isolates.map((sql) => sql.end()));
   }
 });
+
+Deno.test("a batch whose earlier check wrote an audit event commits with the WAL flush", async () => {
+  const owner = await signUp("durable-audit");
+  const revoked = await issueKey(owner.id, { rateLimitPerMinute: 100_000 });
+  await withDatabase((sql) =>
+    sql`update latchkey.api_keys set revoked_at = now() where id = ${revoked.id}`
+  );
+  // A batch checks in hash order: the valid key must come after the audited rejection.
+  let valid = await issueKey(owner.id, { rateLimitPerMinute: 100_000 });
+  while (sha256Hex(valid.key) < sha256Hex(revoked.key)) {
+    valid = await issueKey(owner.id, { rateLimitPerMinute: 100_000 });
+  }
+  const checks = [valid, revoked].map((key) => ({ hash: sha256Hex(key.key), request: {} }));
+  const { codes, setting, audited } = await withDatabase((sql) =>
+    sql.begin(async (tx) => {
+      const rows = await tx<{ code: string }[]>`
+        select code from latchkey.verify_api_keys(${tx.json(checks)})`;
+      const [{ setting }] = await tx<{ setting: string }[]>`
+        select current_setting('synchronous_commit') as setting`;
+      const [{ audited }] = await tx<{ audited: number }[]>`
+        select count(*)::int as audited from latchkey.audit_events
+        where action = 'api_key.rejected' and target_id = ${revoked.id}`;
+      return { codes: rows.map((row) => row.code), setting, audited };
+    })
+  );
+  assert.deepEqual(codes.sort(), ["REVOKED", "VALID"]);
+  assert.equal(audited, 1, "the rejection is audited");
+  assert.equal(setting, "on", "so the batch's commit waits for its WAL flush");
+});
