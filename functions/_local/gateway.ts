@@ -3,7 +3,7 @@ import { app as auth, authFunction } from "../auth/app.ts";
 import { app as keys, keysFunction } from "../keys/app.ts";
 import { app as version, versionFunction } from "../version/app.ts";
 import { ApiError, errorEnvelope } from "../_shared/errors.ts";
-import { apiResponseHeaders } from "../_shared/http.ts";
+import { apiHeadersWithRequestId } from "../_shared/http.ts";
 import { functionsBasePath } from "../_shared/openapi.ts";
 import { lazyDocument } from "../_shared/routes.ts";
 import { getRuntime } from "../_shared/runtime.ts";
@@ -31,7 +31,7 @@ function noFunctionHere() {
   });
   return Response.json(errorEnvelope(error, requestId), {
     status: 404,
-    headers: [...apiResponseHeaders, ["x-request-id", requestId]],
+    headers: apiHeadersWithRequestId(requestId),
   });
 }
 
@@ -43,9 +43,7 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
   // The path alone, without parsing the whole URL (this runs on every request).
   const path = getPath(request);
   if (path === `${functionsBasePath}/openapi.json`) {
-    return Response.json(apiDocument(), {
-      headers: [...apiResponseHeaders, ["x-request-id", crypto.randomUUID()]],
-    });
+    return Response.json(apiDocument(), { headers: apiHeadersWithRequestId(crypto.randomUUID()) });
   }
   if (path.startsWith(apiReferencePath) && ["GET", "HEAD"].includes(request.method)) {
     return serveApiReference(path).then((page) => page ?? noFunctionHere());

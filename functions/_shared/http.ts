@@ -96,7 +96,7 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
  * writes a document's headers (cross-origin isolation, DNS prefetch, legacy IE and Flash, XSS
  * auditor) onto JSON, after the route, into the finished response.
  */
-export const apiResponseHeaders: readonly [string, string][] = [
+const apiResponseHeaders: readonly [string, string][] = [
   ["Cache-Control", "no-store"],
   ["Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"],
   ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
@@ -104,6 +104,11 @@ export const apiResponseHeaders: readonly [string, string][] = [
   ["X-Frame-Options", "DENY"],
   ["Referrer-Policy", "no-referrer"],
 ];
+
+/** The API's headers for a response made outside a function's app (the gateway's own). */
+export function apiHeadersWithRequestId(requestId: string): [string, string][] {
+  return [...apiResponseHeaders, ["x-request-id", requestId]];
+}
 
 let corsMiddleware: { origins: string[]; handler: MiddlewareHandler } | undefined;
 
