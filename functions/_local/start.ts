@@ -49,13 +49,26 @@ const server = serveGateway(config, gatewayHandler, (port) => {
   console.log(lines.join("\n"));
 });
 
+/**
+ * How long requests in flight get to finish after a stop signal. `shutdown()` alone can wait
+ * forever: for a request whose client never sends the rest of its body, and on Deno 2.1 for a
+ * client's idle keep-alive connection (seen in CI: the process outlived its SIGTERM).
+ */
+const drainMs = 5_000;
+
 let stopping = false;
 async function stop(signal: Deno.Signal) {
   if (stopping) return;
   stopping = true;
   flushLogs();
   console.log(`Received ${signal}; stopping.`);
-  await server.shutdown();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const drained = await Promise.race([
+    server.shutdown().then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), drainMs)),
+  ]);
+  clearTimeout(timer);
+  if (!drained) console.log(`Connections still open after ${drainMs / 1000} s; stopping anyway.`);
   await sql.end({ timeout: 5 });
   await target.close();
   Deno.exit(0);
