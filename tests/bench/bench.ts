@@ -11,7 +11,7 @@ import { applyMigrations } from "../../functions/_local/migrate.ts";
 import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
 import { freePort, startTestServer } from "../support/server.ts";
 import { startTaskDenoFlags } from "../support/start_flags.ts";
-import { pgbenchCeiling } from "./ceiling.ts";
+import { type Ceiling, pgbenchCeiling } from "./ceiling.ts";
 import { type CpuShare, cpuShareDuring, describeShare } from "./cpu_share.ts";
 import { profileDuring } from "./profile.ts";
 import { type Argon2Capacity, argon2Capacity } from "./argon2_probe.ts";
@@ -450,6 +450,7 @@ async function measureCeilings(keys: string[]) {
   const ceilingRows: string[] = [];
   const ceilings: { name: string; share: number; p99Ms: number }[] = [];
   const cpuRows: string[] = [];
+  const latencyBounds: string[] = [];
   const ceilingTps: Record<string, number> = {};
   try {
     const shippedApi = `${shipped.baseUrl}/functions/v1`;
@@ -472,19 +473,20 @@ async function measureCeilings(keys: string[]) {
       console.log(
         `ceiling, ${name}: pgbench ${ceiling.tps.toFixed(0)} tps (avg ${
           ceiling.latencyMs.toFixed(2)
-        } ms); verify ${http.rps.toFixed(0)} req/s, p99 ${http.p99Ms.toFixed(2)} ms: ${
-          share.toFixed(2)
-        } of the ceiling`,
+        } ms, p99 ${ceiling.p99Ms.toFixed(2)} ms); verify ${http.rps.toFixed(0)} req/s, p99 ${
+          http.p99Ms.toFixed(2)
+        } ms: ${share.toFixed(2)} of the ceiling`,
       );
       console.log(`  CPU under pgbench: ${describeShare(pgbenchCpu)}`);
       console.log(`  CPU under HTTP:    ${describeShare(httpCpu)}`);
       ceilingRows.push(
         `| ${name} | ${ceiling.tps.toFixed(0)} | ${ceiling.latencyMs.toFixed(2)} | ${
-          http.rps.toFixed(0)
-        } | ${http.p50Ms.toFixed(2)} | ${http.p99Ms.toFixed(2)} | ${share.toFixed(2)} | ${
-          http.errors + http.non2xx
-        } |`,
+          ceiling.p99Ms.toFixed(2)
+        } | ${http.rps.toFixed(0)} | ${http.p50Ms.toFixed(2)} | ${http.p99Ms.toFixed(2)} | ${
+          share.toFixed(2)
+        } | ${http.errors + http.non2xx} |`,
       );
+      latencyBounds.push(latencyBound(name, http, httpCpu, ceiling));
       const postgresUnder = (cpu: CpuShare) => cpu.cores.postgres ?? 0;
       cpuRows.push(
         `| ${name} | pgbench | ${describeShare(pgbenchCpu)} | ${
@@ -499,7 +501,25 @@ async function measureCeilings(keys: string[]) {
     await shipped.stop();
   }
   const profileText = await profileSixtyFourKeys(keys, shippedEnv, ceilingTps["64 keys"]);
-  return { ceilingRows, ceilings, cpuRows, profileText };
+  return { ceilingRows, ceilings, cpuRows, latencyBounds, profileText };
+}
+
+/**
+ * A run's latency beside what bounds it: with 64 connections always busy, the mean is 64 / the
+ * rate (Little's law); the rate, by what each program spends per request and what is idle.
+ */
+function latencyBound(name: string, http: WrkResult, cpu: CpuShare, ceiling: Ceiling): string {
+  const perRequestMs = (cores: number) => (cores * 1000) / http.rps;
+  const busy = Object.values(cpu.cores).reduce((sum, cores) => sum + cores, 0);
+  const programs = Object.entries(cpu.cores).filter(([, cores]) => cores >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([program, cores]) => `${program} ${perRequestMs(cores).toFixed(3)}`).join(", ");
+  return `- ${name}: ${http.rps.toFixed(0)} req/s, so ${(64_000 / http.rps).toFixed(1)} ms ` +
+    `mean latency at 64 connections; p50 ${http.p50Ms.toFixed(1)}, p99 ${
+      http.p99Ms.toFixed(1)
+    } ms. CPU per verification, all programs: ${perRequestMs(busy).toFixed(3)} ms ` +
+    `(${programs}), ${cpu.idleCores.toFixed(2)} cores idle. PostgreSQL alone (pgbench, 64 ` +
+    `clients): p50 ${ceiling.p50Ms.toFixed(1)}, p99 ${ceiling.p99Ms.toFixed(1)} ms.`;
 }
 
 const rows: string[] = [];
@@ -623,7 +643,9 @@ try {
   );
 
   await server.stop();
-  const { ceilingRows, ceilings, cpuRows, profileText } = await measureCeilings(keys);
+  const { ceilingRows, ceilings, cpuRows, latencyBounds, profileText } = await measureCeilings(
+    keys,
+  );
   const signIns = await measureSignIns();
 
   const verify = results["POST /keys/verify"];
@@ -725,9 +747,11 @@ Verification against the database's ceiling (issue 15): a second server process 
 defaults (info logging; settings as above but for \`LATCHKEY_LOG_LEVEL\`), 64 connections, ${seconds} s
 each; the ceiling is pgbench (64 clients, prepared) running the hot path's one statement,
 \`select * from latchkey.verify_api_key(<hash>, '{}')\`, on the same database just before.
+pgbench's p99 comes from its per-statement log (\`--log\`): what each statement waited with 64
+clients on this machine's cores, the database's own latency at this concurrency.
 
-| keys | pgbench tps | pgbench avg ms | verify req/s | p50 ms | p99 ms | share of ceiling | errors |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| keys | pgbench tps | pgbench avg ms | pgbench p99 ms | verify req/s | p50 ms | p99 ms | share of ceiling | errors |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${ceilingRows.join("\n")}
 
 Sign-in on the machine's cores (issue 15, item 4): 10 concurrent sign-ins (one argon2id
@@ -757,6 +781,14 @@ verifications per second per core PostgreSQL used: how much database work one ch
 | keys | run | CPU by program | checks per PostgreSQL core-second |
 | --- | --- | --- | ---: |
 ${cpuRows.join("\n")}
+
+What bounds the p99 at 64 connections: a closed loop's mean latency is its connections over its
+rate (Little's law), so p99 < 25 ms needs more than 2,560 req/s with no spread at all, and about
+twice that with a p99 twice the mean. Per run: the CPU every program spent per verification
+(the load generator's too: they share this machine's two cores), the cores left idle, and the
+database's own latency at this concurrency.
+
+${latencyBounds.join("\n")}
 
 ${profileText}
 

@@ -8,6 +8,9 @@ import { sha256Hex } from "../../functions/_shared/crypto.ts";
 export interface Ceiling {
   tps: number;
   latencyMs: number;
+  /** From pgbench's per-statement log: what each of the 64 clients waited. */
+  p50Ms: number;
+  p99Ms: number;
 }
 
 export async function pgbenchCeiling(
@@ -36,6 +39,8 @@ export async function pgbenchCeiling(
         `--client=${clients}`,
         `--jobs=${Math.min(2, clients)}`,
         `--time=${seconds}`,
+        "--log",
+        `--log-prefix=${directory}/statements`,
         ...files,
         databaseUrl,
       ],
@@ -48,8 +53,25 @@ export async function pgbenchCeiling(
     if (!output.success || !tps || !latency) {
       throw new Error(`pgbench failed:\n${text}\n${new TextDecoder().decode(output.stderr)}`);
     }
-    return { tps: Number(tps), latencyMs: Number(latency) };
+    const { p50Ms, p99Ms } = await statementPercentiles(directory);
+    return { tps: Number(tps), latencyMs: Number(latency), p50Ms, p99Ms };
   } finally {
     await Deno.remove(directory, { recursive: true });
   }
+}
+
+/** p50 and p99 of the statements in pgbench's logs (one line per statement, µs in column 3). */
+async function statementPercentiles(directory: string): Promise<{ p50Ms: number; p99Ms: number }> {
+  const latencies: number[] = [];
+  for await (const entry of Deno.readDir(directory)) {
+    if (!entry.name.startsWith("statements")) continue;
+    for (const line of (await Deno.readTextFile(`${directory}/${entry.name}`)).split("\n")) {
+      const microseconds = Number(line.split(" ")[2]);
+      if (line && Number.isFinite(microseconds)) latencies.push(microseconds / 1000);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (share: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(share * latencies.length))];
+  return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
