@@ -51,8 +51,9 @@ const server = serveGateway(config, gatewayHandler, (port) => {
 
 /**
  * How long requests in flight get to finish after a stop signal. `shutdown()` alone can wait
- * forever: for a request whose client never sends the rest of its body, and on Deno 2.1 for a
- * client's idle keep-alive connection (seen in CI: the process outlived its SIGTERM).
+ * forever: for a request whose client never sends the rest of its body, and once on Deno 2.1
+ * after a database outage, with one client connection still open (the process outlived its
+ * SIGTERM by minutes; an idle keep-alive connection alone does not do it).
  */
 const drainMs = 5_000;
 
