@@ -2,6 +2,7 @@ import { createDatabase } from "../_shared/database.ts";
 import { flushLogs } from "../_shared/log.ts";
 import { installRuntime } from "../_shared/runtime.ts";
 import { latchkeyVersion } from "../_shared/version.ts";
+import { settlesWithin } from "../_shared/within.ts";
 import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
 import { functionApps, functionsBasePath, gatewayHandler } from "./gateway.ts";
 import { applyMigrations } from "./migrate.ts";
@@ -63,13 +64,9 @@ async function stop(signal: Deno.Signal) {
   stopping = true;
   flushLogs();
   console.log(`Received ${signal}; stopping.`);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const drained = await Promise.race([
-    server.shutdown().then(() => true),
-    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), drainMs)),
-  ]);
-  clearTimeout(timer);
-  if (!drained) console.log(`Connections still open after ${drainMs / 1000} s; stopping anyway.`);
+  if (!await settlesWithin(server.shutdown(), drainMs)) {
+    console.log(`Connections still open after ${drainMs / 1000} s; stopping anyway.`);
+  }
   await sql.end({ timeout: 5 });
   await target.close();
   Deno.exit(0);

@@ -9,7 +9,7 @@ import postgres from "postgres";
 import { newSigningKey } from "../../functions/_local/jwt_keygen.ts";
 import { applyMigrations } from "../../functions/_local/migrate.ts";
 import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
-import { freePort, startTestServer } from "../support/server.ts";
+import { freePort, rssMb, startTestServer } from "../support/server.ts";
 import { startTaskDenoFlags } from "../support/start_flags.ts";
 import { type Ceiling, pgbenchCeiling } from "./ceiling.ts";
 import { type CpuShare, cpuShareDuring, describeShare } from "./cpu_share.ts";
@@ -51,11 +51,6 @@ async function ensureWrk(): Promise<void> {
     stderr: "inherit",
   }).output();
   if (!install.success) throw new Error("could not install wrk: apt-get install wrk");
-}
-
-function currentRssMb(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
 function peakRssMb(pid: number): number {
@@ -225,7 +220,7 @@ end
   const scriptPath = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(scriptPath, script);
   const rss: number[] = [];
-  const sampler = setInterval(() => rss.push(currentRssMb(pid)), 1000);
+  const sampler = setInterval(() => rss.push(rssMb(pid)), 1000);
   const output = await new Deno.Command("wrk", {
     args: [
       "-t2",
@@ -545,7 +540,7 @@ try {
     keys.push(created.key);
   }
   console.log(`created ${keys.length} keys; ${seconds}s per run, access log level ${logLevel}`);
-  console.log(`RSS after setup: ${currentRssMb(server.pid).toFixed(0)} MB`);
+  console.log(`RSS after setup: ${rssMb(server.pid).toFixed(0)} MB`);
 
   if (signInOnly) {
     // `-- --sign-in-only`: just the sign-in section, printed, RESULTS.md left alone.
@@ -563,7 +558,7 @@ try {
   }
   // Warm up the JIT, the pool and PostgreSQL's caches; not reported.
   await runWrk(`${api}/keys/verify`, 16, verifyScript(keys));
-  console.log(`RSS after warm-up: ${currentRssMb(server.pid).toFixed(0)} MB`);
+  console.log(`RSS after warm-up: ${rssMb(server.pid).toFixed(0)} MB`);
 
   const scenarios = [
     { name: "POST /keys/verify", url: `${api}/keys/verify`, script: verifyScript(keys) },

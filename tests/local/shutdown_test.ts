@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { settlesWithin } from "../../functions/_shared/within.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 const databaseUrl = Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!;
@@ -16,12 +17,7 @@ async function openUnfinishedRequest(baseUrl: string): Promise<Deno.TcpConn> {
 /** SIGTERM, then the seconds until the process exited; a process alive after 15 s is killed. */
 async function secondsToStop(server: TestServer): Promise<number> {
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const exited = await Promise.race([
-    server.stop().then(() => true),
-    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 15_000)),
-  ]);
-  clearTimeout(timer);
+  const exited = await settlesWithin(server.stop(), 15_000);
   if (!exited) {
     Deno.kill(server.pid, "SIGKILL");
     await server.stop();
