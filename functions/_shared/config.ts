@@ -362,6 +362,9 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** LATCHKEY_ENV names of a machine of one's own, where the request's Host may name the issuer. */
+const localEnvironments = new Set(["development", "test"]);
+
 // Cross-field rules, kept apart so configSchema.shape stays a plain field list.
 const configRules = configSchema.superRefine((config, context) => {
   if (config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD && config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH) {
@@ -385,6 +388,40 @@ const configRules = configSchema.superRefine((config, context) => {
       path: ["LATCHKEY_IDENTITY"],
       message: "supabase needs SUPABASE_URL (set inside Supabase's functions; set it locally to " +
         "the project URL): Supabase Auth's issuer and keys are found from it",
+    });
+  }
+  if (config.LATCHKEY_IDENTITY === "supabase" && config.LATCHKEY_JWT_SECRET) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_JWT_SECRET"],
+      message: "with LATCHKEY_IDENTITY=supabase a token's sub is a Supabase Auth user, and an " +
+        "HS256 secret PostgREST accepts is the project's, which Supabase Auth accepts too: a " +
+        "key's token would be a Supabase Auth session. Sign with LATCHKEY_JWT_SIGNING_KEYS and " +
+        "register Latchkey as a third-party (custom OIDC) issuer",
+    });
+  }
+  const supabaseIssuer = config.SUPABASE_URL
+    ? `${config.SUPABASE_URL.replace(/\/+$/, "")}/auth/v1`
+    : null;
+  if (supabaseIssuer && config.LATCHKEY_JWT_ISSUER?.replace(/\/+$/, "") === supabaseIssuer) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_JWT_ISSUER"],
+      message: "this is Supabase Auth's issuer: Latchkey's tokens must never pass for Supabase " +
+        "Auth's; use the auth function's URL (the default)",
+    });
+  }
+  const signs = Boolean(config.LATCHKEY_JWT_SIGNING_KEYS || config.LATCHKEY_JWT_SECRET);
+  if (
+    signs && !localEnvironments.has(config.LATCHKEY_ENV) && !config.LATCHKEY_JWT_ISSUER &&
+    !config.SUPABASE_URL
+  ) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_JWT_ISSUER"],
+      message: `outside ${[...localEnvironments].join(" and ")} a signing deployment needs a ` +
+        "fixed issuer (else tokens and the OpenID configuration would name whatever Host a " +
+        "request sent): set it, or SUPABASE_URL",
     });
   }
   if (config.LATCHKEY_MAILER === "log" && config.LATCHKEY_ENV === "production") {

@@ -67,6 +67,10 @@ export const errorCatalog = {
     status: 503,
     message: "Too many password checks are waiting; retry shortly.",
   },
+  upstream_unavailable: {
+    status: 503,
+    message: "A service this needs did not answer; retry shortly.",
+  },
   database_unavailable: {
     status: 503,
     message: "The database is unavailable; retry shortly.",

@@ -25,6 +25,8 @@ export interface AppEnv {
     requestId: string;
     runtime: Runtime;
     principal: Principal;
+    /** The route declared `idempotent` (routes.ts), so it may honour Idempotency-Key. */
+    idempotent: boolean;
   };
 }
 
@@ -70,6 +72,20 @@ export function createFunctionApp(name: string): Hono<AppEnv> {
       durationMs: Math.round((performance.now() - started) * 100) / 100,
       principal: principal ? { kind: principal.kind, id: principal.credentialId } : null,
     });
+  });
+  // The request's URL is built from its Host header: one that is not a host (a port out of
+  // range, a space) would make every later `new URL(c.req.url)` throw, mid-route.
+  app.use((c, next) => {
+    if (!URL.canParse(c.req.url)) {
+      throw new ApiError("validation_failed", {
+        message: "The Host header is not a valid host.",
+        details: [{
+          path: "Host",
+          message: "Send a host name or address, with a port up to 65535.",
+        }],
+      });
+    }
+    return next();
   });
   app.use((c, next) => {
     const origin = c.req.header("origin");

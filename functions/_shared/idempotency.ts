@@ -26,6 +26,10 @@ export async function respondIdempotently(
   c: AppContext,
   work: (tx: Transaction) => Promise<RouteResult>,
 ): Promise<Response> {
+  if (!c.get("idempotent")) {
+    // A bug, caught by any test of the route: its document would not list the header.
+    throw new Error("a route honours Idempotency-Key without declaring `idempotent: true`");
+  }
   const key = c.req.header("idempotency-key");
   if (key === undefined) {
     const result = await asCaller(c, work);

@@ -1,7 +1,8 @@
 import { importJWK, type JWK, SignJWT } from "jose";
 import type { Config } from "./config.ts";
 import { ApiError } from "./errors.ts";
-import type { Principal } from "./principal.ts";
+import { type Principal, type Role, rolePermissions, roles } from "./principal.ts";
+import { supabaseAudience, supabaseAuthHoldsKey } from "./supabase_identity.ts";
 
 /**
  * Access tokens for Supabase's Data API: a Latchkey session or API key turned into a short-lived
@@ -11,13 +12,12 @@ import type { Principal } from "./principal.ts";
  * LATCHKEY_JWT_SECRET, a project's legacy JWT secret. jose does the signing.
  */
 
-/** Audience and database role Supabase gives signed-in users; PostgREST switches to the role. */
-export const supabaseAudience = "authenticated";
-
 interface Signer {
   alg: "ES256" | "HS256";
   kid?: string;
   key: CryptoKey | Uint8Array;
+  /** The public half (ES256), compared with the keys Supabase Auth holds. */
+  publicKey?: { x: string; y: string };
 }
 
 const signers = new WeakMap<Config, Promise<Signer | null>>();
@@ -39,6 +39,7 @@ async function importSigner(config: Config): Promise<Signer | null> {
       alg: "ES256",
       kid: first.kid,
       key: await importJWK(first as JWK, "ES256") as CryptoKey,
+      publicKey: { x: first.x, y: first.y },
     };
   }
   if (config.LATCHKEY_JWT_SECRET) {
@@ -72,13 +73,34 @@ export function signingAlgorithm(config: Config): "ES256" | "HS256" | null {
  * the function's name (the local gateway). A verifier compares it with the issuer it trusts.
  */
 export function issuerFor(config: Config, requestUrl: string): string {
+  const configured = configuredIssuer(config);
+  if (configured) return configured;
+  // Development only (config refuses a signer without an issuer elsewhere): the request's Host.
+  const url = new URL(requestUrl);
+  const at = url.pathname.indexOf("/auth/");
+  return `${url.origin}${at >= 0 ? url.pathname.slice(0, at) : ""}/auth`;
+}
+
+/** The issuer the configuration fixes, if it does: LATCHKEY_JWT_ISSUER, else SUPABASE_URL's. */
+export function configuredIssuer(config: Config): string | null {
   if (config.LATCHKEY_JWT_ISSUER) return config.LATCHKEY_JWT_ISSUER.replace(/\/+$/, "");
   if (config.SUPABASE_URL) {
     return `${config.SUPABASE_URL.replace(/\/+$/, "")}/functions/v1/auth`;
   }
-  const url = new URL(requestUrl);
-  const at = url.pathname.indexOf("/auth/");
-  return `${url.origin}${at >= 0 ? url.pathname.slice(0, at) : ""}/auth`;
+  return null;
+}
+
+/**
+ * What a key's token says its bearer is: the highest role whose every permission the key
+ * holds, so a policy on `app_role` never grants a key more than its scopes (an admin's
+ * `users:read` key is a `user` there). A session carries its user's role.
+ */
+export function tokenRole(principal: Principal): Role {
+  if (principal.kind !== "api_key") return principal.role;
+  const held = new Set<string>(principal.permissions);
+  return [...roles].reverse().find((role) =>
+    rolePermissions[role].every((permission) => held.has(permission))
+  ) ?? "user";
 }
 
 export interface AccessToken {
@@ -102,6 +124,18 @@ export async function mintAccessToken(
         "`deno task jwt:keygen`) or LATCHKEY_JWT_SECRET (the project's legacy JWT secret).",
     });
   }
+  // LATCHKEY_IDENTITY=supabase: `sub` is an auth.users id, so a key Supabase Auth also holds
+  // would make every minted token a Supabase Auth session (config refuses the shared secret).
+  if (
+    config.LATCHKEY_IDENTITY === "supabase" && signer.publicKey &&
+    await supabaseAuthHoldsKey(config, signer.publicKey)
+  ) {
+    throw new ApiError("not_configured", {
+      message: "Latchkey's signing key is one of Supabase Auth's own keys, so its tokens would " +
+        "be Supabase Auth sessions: remove it from the project's JWT signing keys and register " +
+        "Latchkey as a third-party (custom OIDC) issuer instead.",
+    });
+  }
   const issuedAt = Math.floor(Date.now() / 1000);
   const expiresIn = config.LATCHKEY_JWT_TTL_SECONDS;
   const credential = principal.kind === "api_key"
@@ -109,9 +143,11 @@ export async function mintAccessToken(
     : { session_id: principal.credentialId };
   const token = await new SignJWT({
     role: supabaseAudience,
-    app_role: principal.role,
+    app_role: tokenRole(principal),
     email: principal.user?.email,
-    is_anonymous: false,
+    // Supabase Auth's claim: a policy on `email` must also check this.
+    email_verified: principal.user?.emailVerifiedAt != null,
+    is_anonymous: principal.anonymous === true,
     ...credential,
   })
     .setProtectedHeader({ alg: signer.alg, typ: "JWT", ...(signer.kid ? { kid: signer.kid } : {}) })

@@ -41,6 +41,11 @@ export interface RouteDoc {
   permission?: AdminPermission;
   /** Latchkey's own account routes: 404 when Supabase Auth owns identity (LATCHKEY_IDENTITY). */
   ownIdentityOnly?: boolean;
+  /**
+   * Honours `Idempotency-Key` (documented as a header parameter with its 400 and 409); a route
+   * that reads the header without saying so fails (idempotency.ts).
+   */
+  idempotent?: true;
   /** What the handler checks beyond `permission`, in words. */
   permissionNote?: string;
   body?: z.ZodType;
@@ -66,6 +71,13 @@ function standardResponses(doc: RouteDoc): Record<number, string> {
     responses[400] = errorDescription("validation_failed", " `details` lists each failing field.");
   }
   if (doc.body) responses[415] = errorDescription("unsupported_media_type");
+  if (doc.idempotent) {
+    responses[400] = errorDescription(
+      "validation_failed",
+      " `details` lists each failing field, `Idempotency-Key` included (1 to 255 characters).",
+    );
+    responses[409] = errorDescription("idempotency_key_reused");
+  }
   if (doc.ownIdentityOnly) {
     responses[404] = "`not_found`: with LATCHKEY_IDENTITY=supabase, Supabase Auth owns this.";
   }
@@ -140,6 +152,15 @@ function jsonSchema(schema: z.ZodType) {
   return rest;
 }
 
+const idempotencyKeyParameter = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description: "A retry with the same key and request replays the first answer " +
+    "(`Idempotency-Replayed: true`) instead of acting twice.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
+};
+
 function operation(name: string, doc: RouteDoc) {
   const pathParameters = [...doc.path.matchAll(/:(\w+)/g)].map(([, param]) => ({
     name: param,
@@ -179,7 +200,11 @@ function operation(name: string, doc: RouteDoc) {
       }
       : {}),
     security: doc.auth.length ? doc.auth.map((scheme) => ({ [scheme]: [] })) : [],
-    parameters: [...pathParameters, ...queryParameters],
+    parameters: [
+      ...pathParameters,
+      ...queryParameters,
+      ...(doc.idempotent ? [idempotencyKeyParameter] : []),
+    ],
     ...(doc.body
       ? {
         requestBody: {

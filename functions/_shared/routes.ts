@@ -46,6 +46,7 @@ export function defineRoute<const D extends RouteDoc>(
   return {
     doc,
     handler: async (c) => {
+      c.set("idempotent", doc.idempotent === true);
       // After the credential checks (registered before this), so a stranger learns nothing
       // about the body a route expects from its validation errors.
       const input = {

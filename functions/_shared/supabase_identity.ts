@@ -1,7 +1,13 @@
-import { createRemoteJWKSet, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from "jose";
+import {
+  createRemoteJWKSet,
+  type JWTPayload,
+  jwtVerify,
+  type JWTVerifyGetKey,
+  type RemoteJWKSet,
+} from "jose";
 import type { Config } from "./config.ts";
+import { ApiError } from "./errors.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
-import { supabaseAudience } from "./jwt.ts";
 import { type Principal, rolePermissions } from "./principal.ts";
 import { userProfile, type UserRow } from "./users.ts";
 
@@ -13,6 +19,9 @@ import { userProfile, type UserRow } from "./users.ts";
  * issuer, audience and role; then one SQL call checks the auth user still exists and finds or
  * creates its Latchkey user (same id).
  */
+
+/** Audience and database role Supabase gives signed-in users; PostgREST switches to the role. */
+export const supabaseAudience = "authenticated";
 
 /** A JWT's shape (three base64url parts, a JSON header): never a Latchkey token or key. */
 export function looksLikeJwt(token: string): boolean {
@@ -31,15 +40,27 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const jwksCooldownMs = 5_000;
 const jwksMaxAgeMs = 10 * 60_000;
 
+const projectKeySets = new WeakMap<Config, RemoteJWKSet>();
+
+/** The project's JWKS, Supabase Auth's signing keys, fetched and cached by jose. */
+function projectKeySet(config: Config): RemoteJWKSet {
+  let keySet = projectKeySets.get(config);
+  if (!keySet) {
+    keySet = createRemoteJWKSet(
+      new URL(`${supabaseAuthIssuer(config)}/.well-known/jwks.json`),
+      { cooldownDuration: jwksCooldownMs, cacheMaxAge: jwksMaxAgeMs },
+    );
+    projectKeySets.set(config, keySet);
+  }
+  return keySet;
+}
+
 const keyResolvers = new WeakMap<Config, JWTVerifyGetKey>();
 
 function keyResolverFor(config: Config): JWTVerifyGetKey {
   let resolver = keyResolvers.get(config);
   if (!resolver) {
-    const jwks = createRemoteJWKSet(
-      new URL(`${supabaseAuthIssuer(config)}/.well-known/jwks.json`),
-      { cooldownDuration: jwksCooldownMs, cacheMaxAge: jwksMaxAgeMs },
-    );
+    const jwks = projectKeySet(config);
     const secret = config.LATCHKEY_SUPABASE_JWT_SECRET
       ? new TextEncoder().encode(config.LATCHKEY_SUPABASE_JWT_SECRET)
       : null;
@@ -53,6 +74,55 @@ function keyResolverFor(config: Config): JWTVerifyGetKey {
     keyResolvers.set(config, resolver);
   }
   return resolver;
+}
+
+/** The public half of a P-256 key, as compared with Supabase Auth's keys. */
+export interface PublicEcKey {
+  x: string;
+  y: string;
+}
+
+/** `holds` null: the last fetch failed. */
+const trustChecks = new WeakMap<Config, { holds: boolean | null; until: number }>();
+// After a failed fetch the answer stays "unavailable" this long, so a flood of mints cannot
+// become a flood of fetches to Supabase Auth.
+const failedFetchPauseMs = 5_000;
+
+/**
+ * Whether Supabase Auth holds `key` among its own signing keys. Supabase Auth verifies a token
+ * with whichever of its keys the header's `kid` names (or, for HS256, the project's legacy
+ * secret), checks neither `iss` nor `aud`, and loads the user named by `sub`
+ * (supabase/auth, `internal/api/auth.go`, `parseJWTClaims` and `maybeLoadUserOrSession`): a
+ * token we sign with a key it holds is a Supabase Auth session of that user, good for
+ * `PUT /auth/v1/user` (a new password). Read from the project's JWKS, at most every 10 minutes;
+ * an unreadable JWKS throws `upstream_unavailable` (we never sign on a guess).
+ */
+export async function supabaseAuthHoldsKey(config: Config, key: PublicEcKey): Promise<boolean> {
+  const known = trustChecks.get(config);
+  if (known && known.until > Date.now()) {
+    if (known.holds === null) throw supabaseKeysUnavailable();
+    return known.holds;
+  }
+  const keySet = projectKeySet(config);
+  try {
+    if (!keySet.fresh) await keySet.reload();
+  } catch (cause) {
+    trustChecks.set(config, { holds: null, until: Date.now() + failedFetchPauseMs });
+    throw supabaseKeysUnavailable(cause);
+  }
+  const holds = (keySet.jwks()?.keys ?? []).some((held) =>
+    held.kty === "EC" && held.x === key.x && held.y === key.y
+  );
+  trustChecks.set(config, { holds, until: Date.now() + jwksMaxAgeMs });
+  return holds;
+}
+
+function supabaseKeysUnavailable(cause?: unknown): ApiError {
+  return new ApiError("upstream_unavailable", {
+    message: "Supabase Auth's signing keys could not be read, and a token is signed only once " +
+      "they show Latchkey's key is not among them; retry shortly.",
+    cause,
+  });
 }
 
 /** The verified claims of a Supabase Auth access token for a signed-in user, or null. */
@@ -69,6 +139,8 @@ export async function verifySupabaseAccessToken(
     });
     // The anon and service_role keys are JWTs of the same issuer, and nobody's session.
     if (payload.role !== supabaseAudience) return null;
+    // Latchkey's own tokens name the key they were minted with; Supabase Auth's never do.
+    if ("key_id" in payload) return null;
     if (!uuidPattern.test(payload.sub!)) return null;
     return payload;
   } catch {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { newSigningKey } from "../../functions/_local/jwt_keygen.ts";
 import { recordSecret } from "../support/http.ts";
 import { startTestServer } from "../support/server.ts";
 import { chromiumPath, notice, openConsole, signInWithPassword } from "../support/console.ts";
@@ -27,7 +28,7 @@ Deno.test({
       SUPABASE_URL: project.url,
       SUPABASE_ANON_KEY: anonKey,
       LATCHKEY_ADMIN_KEY: adminKey,
-      LATCHKEY_JWT_SECRET: `console-token-secret-${crypto.randomUUID()}`,
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
       LATCHKEY_LOG_LEVEL: "warn",
     });
     const browser = await chromium.launch({ executablePath: chromiumPath });

@@ -137,3 +137,30 @@ Deno.test("each function serves its own openapi.json, no credential needed", asy
     );
   }
 });
+
+Deno.test("every operation that honours Idempotency-Key documents the header, its 400 and 409", async () => {
+  const spec = (await call("GET", "/openapi.json")).body;
+  const documented: string[] = [];
+  for (const [path, operations] of Object.entries(spec.paths as Record<string, object>)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const header = operation.parameters.find((parameter: { name: string }) =>
+        parameter.name === "Idempotency-Key"
+      );
+      if (!header) continue;
+      documented.push(`${method.toUpperCase()} ${path}`);
+      assert.equal(header.in, "header");
+      assert.ok(operation.responses["400"] && operation.responses["409"], `${method} ${path}`);
+    }
+  }
+  // The routes that call respondIdempotently; one that did without declaring it answers 500
+  // (idempotency.ts), which every test of the route would see.
+  assert.deepEqual(documented.sort(), [
+    "POST /admin/keys",
+    "POST /admin/keys/{id}/revoke",
+    "POST /admin/keys/{id}/rotate",
+    "POST /admin/users",
+    "POST /admin/users/{id}/password",
+    "POST /keys",
+    "POST /keys/{id}/rotate",
+  ]);
+});

@@ -98,6 +98,17 @@ Deno.test("inside the edge runtime: request lines off, warnings kept, one proxy 
   }
 });
 
+/** The problems loadConfig names for `env`; fails the test when it accepts it. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail(`accepted ${JSON.stringify(env)}`);
+}
+
 Deno.test("token signing: a JWK set of P-256 keys, or a secret, never both; bad keys named", async () => {
   const { newSigningKey } = await import("../../functions/_local/jwt_keygen.ts");
   const key = await newSigningKey();
@@ -105,15 +116,6 @@ Deno.test("token signing: a JWK set of P-256 keys, or a secret, never both; bad 
   assert.equal(config.LATCHKEY_JWT_SIGNING_KEYS?.[0].kid, key.kid);
   assert.equal(config.LATCHKEY_JWT_TTL_SECONDS, 600);
 
-  const problemsOf = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      return error.problems;
-    }
-    assert.fail(`accepted ${JSON.stringify(env)}`);
-  };
   const bad = [
     "not json",
     JSON.stringify({ keys: [] }),
@@ -135,4 +137,42 @@ Deno.test("token signing: a JWK set of P-256 keys, or a secret, never both; bad 
   assert.ok(both[0].startsWith("LATCHKEY_JWT_SECRET: set LATCHKEY_JWT_SIGNING_KEYS or"), both[0]);
   assert.ok(problemsOf({ LATCHKEY_JWT_SECRET: "short" })[0].includes("at least 32"));
   assert.ok(problemsOf({ LATCHKEY_JWT_TTL_SECONDS: "7200" })[0].includes("60 to 3600"));
+});
+
+Deno.test("config refuses every setup whose tokens Supabase Auth would take as its own sessions", () => {
+  const secret = "s".repeat(40);
+  const supabaseUrl = "https://ref.supabase.co";
+  const sharedSecret = problemsOf({
+    LATCHKEY_IDENTITY: "supabase",
+    SUPABASE_URL: supabaseUrl,
+    LATCHKEY_JWT_SECRET: secret,
+  });
+  assert.equal(sharedSecret.length, 1, sharedSecret.join("\n"));
+  assert.ok(sharedSecret[0].startsWith("LATCHKEY_JWT_SECRET: with LATCHKEY_IDENTITY=supabase"));
+  assert.match(sharedSecret[0], /third-party \(custom OIDC\) issuer/);
+  // Latchkey's own identity keeps the legacy-secret recipe: its users are not auth.users.
+  assert.doesNotThrow(() => loadConfig({ SUPABASE_URL: supabaseUrl, LATCHKEY_JWT_SECRET: secret }));
+  for (const issuer of [`${supabaseUrl}/auth/v1`, `${supabaseUrl}/auth/v1/`]) {
+    const problems = problemsOf({ SUPABASE_URL: supabaseUrl, LATCHKEY_JWT_ISSUER: issuer });
+    assert.ok(problems[0]?.startsWith("LATCHKEY_JWT_ISSUER: this is Supabase Auth's"), issuer);
+  }
+});
+
+Deno.test("outside development and test, a signing deployment names its issuer", () => {
+  const signing = { LATCHKEY_JWT_SECRET: "s".repeat(40) };
+  const problems = problemsOf({ ...signing, LATCHKEY_ENV: "staging" });
+  assert.ok(problems[0]?.startsWith("LATCHKEY_JWT_ISSUER: outside development and test"));
+  for (const env of ["development", "test"]) {
+    assert.doesNotThrow(() => loadConfig({ ...signing, LATCHKEY_ENV: env }));
+  }
+  assert.doesNotThrow(() =>
+    loadConfig({ ...signing, LATCHKEY_ENV: "staging", SUPABASE_URL: "https://ref.supabase.co" })
+  );
+  assert.doesNotThrow(() =>
+    loadConfig({
+      ...signing,
+      LATCHKEY_ENV: "production",
+      LATCHKEY_JWT_ISSUER: "https://api.example.com/auth",
+    })
+  );
 });

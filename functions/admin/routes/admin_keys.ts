@@ -104,6 +104,7 @@ export const createKeyBody = z.strictObject({
 export const createKeyRoute = defineRoute({
   method: "post",
   path: "/keys",
+  idempotent: true,
   summary: "Create a key for any user (keyType human, ci or integration)",
   auth: adminCredentials,
   permission: "keys:write",
@@ -172,6 +173,7 @@ export const createKeyRoute = defineRoute({
 export const revokeKeyRoute = defineRoute({
   method: "post",
   path: "/keys/:id/revoke",
+  idempotent: true,
   summary: "Revoke any key",
   auth: adminCredentials,
   permission: "keys:revoke",

@@ -49,6 +49,7 @@ export const createUserBody = z.strictObject({
 export const createUserRoute = defineRoute({
   method: "post",
   path: "/users",
+  idempotent: true,
   summary: "Create a user or a service account; Idempotency-Key honoured",
   auth: adminCredentials,
   permission: "users:write",

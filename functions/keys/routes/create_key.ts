@@ -26,6 +26,7 @@ export const createKeyBody = z.strictObject({
 export const createKeyRoute = defineRoute({
   method: "post",
   path: "/",
+  idempotent: true,
   summary: "Create an API key (the secret is shown once); Idempotency-Key honoured",
   auth: ["session"],
   body: createKeyBody,

@@ -6,6 +6,7 @@ import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 export const rotateKeyRoute = defineRoute({
   method: "post",
   path: "/:id/rotate",
+  idempotent: true,
   summary: "Rotate one of the caller's keys: a new secret, the old one works for the overlap; " +
     "Idempotency-Key honoured",
   auth: ["session"],

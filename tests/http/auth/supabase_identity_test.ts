@@ -31,7 +31,8 @@ async function withIdentityMode(
     LATCHKEY_IDENTITY: "supabase",
     SUPABASE_URL: project.url,
     LATCHKEY_SUPABASE_JWT_SECRET: legacySecret,
-    LATCHKEY_JWT_SECRET: `latchkey-token-secret-${crypto.randomUUID()}`,
+    // Latchkey's own signing key, which Supabase Auth does not hold (third-party auth).
+    LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
     LATCHKEY_ADMIN_KEY: adminKey,
     ...env,
   });

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { decodeJwt, SignJWT } from "jose";
+import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
+import { recordSecret } from "../../support/http.ts";
+import { serveFunctions } from "../../support/in_process.ts";
+import { createAuthUser, supabaseProject } from "../../support/supabase_auth.ts";
+import { supabaseAuthVerdict } from "../../support/supabase_auth_rules.ts";
+
+/**
+ * LATCHKEY_IDENTITY=supabase: `sub` of a minted token is an auth.users id, so a token Supabase
+ * Auth can verify would be a Supabase Auth session, good for changing the user's password. Each
+ * minted token is judged by Supabase Auth's own rules (tests/support/supabase_auth_rules.ts).
+ */
+
+const ignore = !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
+const legacySecret = `supabase-legacy-secret-${crypto.randomUUID()}`;
+recordSecret(legacySecret);
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+Deno.test({
+  name: "a key's token is never a Supabase Auth session (Supabase Auth's rules refuse it)",
+  ignore,
+  async fn() {
+    const project = await supabaseProject();
+    const ours = await newSigningKey();
+    const served = serveFunctions({
+      LATCHKEY_IDENTITY: "supabase",
+      SUPABASE_URL: project.url,
+      LATCHKEY_SUPABASE_JWT_SECRET: legacySecret,
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [ours] }),
+    });
+    try {
+      const user = await createAuthUser();
+      const session = await project.token(user);
+      const created = await served.call("POST", "/keys", bearer(session), { name: "ci" });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      recordSecret(created.body.key);
+      const minted = await served.call("POST", "/auth/token", { "x-api-key": created.body.key });
+      assert.equal(minted.status, 200, JSON.stringify(minted.body));
+      const token = minted.body.access_token;
+      recordSecret(token);
+      assert.equal(decodeJwt(token).sub, user.id, "auth.uid() is still the key's owner");
+
+      const trust = { legacySecret, keys: project.keys };
+      const verdict = await supabaseAuthVerdict(token, trust);
+      assert.equal(verdict.accepted, false, "Supabase Auth must not take a key's token");
+      assert.match((verdict as { reason: string }).reason, /unrecognized JWT kid/);
+      // Nor does our own verifier of Supabase sessions.
+      assert.equal((await served.call("GET", "/auth/session", bearer(token))).status, 401);
+
+      // The rules are not vacuous: the same claims signed as the README's legacy-secret recipe
+      // signed them (HS256, no kid) are a Supabase Auth session, and our verifier refuses them
+      // by their key_id even so.
+      const legacyMinted = await new SignJWT(decodeJwt(token))
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .sign(new TextEncoder().encode(legacySecret));
+      recordSecret(legacyMinted);
+      assert.equal((await supabaseAuthVerdict(legacyMinted, trust)).accepted, true);
+      const asSession = await served.call("GET", "/auth/session", bearer(legacyMinted));
+      assert.equal(asSession.status, 401, "a token naming a key_id is not a Supabase session");
+    } finally {
+      await served.close();
+      await project.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a signing key Supabase Auth also holds mints nothing (501), and says how to fix it",
+  ignore,
+  async fn() {
+    const project = await supabaseProject();
+    const ours = await newSigningKey();
+    // The README's old recipe: Latchkey's key imported into the project's JWT signing keys.
+    project.keys.push(ours);
+    const served = serveFunctions({
+      LATCHKEY_IDENTITY: "supabase",
+      SUPABASE_URL: project.url,
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [ours] }),
+    });
+    try {
+      const user = await createAuthUser();
+      const session = await project.token(user);
+      const created = await served.call("POST", "/keys", bearer(session), { name: "ci" });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      recordSecret(created.body.key);
+      const minted = await served.call("POST", "/auth/token", { "x-api-key": created.body.key });
+      assert.equal(minted.status, 501, JSON.stringify(minted.body));
+      assert.equal(minted.body.error.code, "not_configured");
+      assert.match(minted.body.error.message, /third-party/);
+      assert.equal(minted.body.access_token, undefined);
+    } finally {
+      await served.close();
+      await project.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an anonymous Supabase user's token mints a token that still says is_anonymous",
+  ignore,
+  async fn() {
+    const project = await supabaseProject();
+    const served = serveFunctions({
+      LATCHKEY_IDENTITY: "supabase",
+      SUPABASE_URL: project.url,
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
+    });
+    try {
+      const user = await createAuthUser({ email: null, anonymous: true });
+      const session = await project.token(user, { is_anonymous: true });
+      const minted = await served.call("POST", "/auth/token", bearer(session));
+      assert.equal(minted.status, 200, JSON.stringify(minted.body));
+      recordSecret(minted.body.access_token);
+      assert.equal(decodeJwt(minted.body.access_token).is_anonymous, true);
+    } finally {
+      await served.close();
+      await project.close();
+    }
+  },
+});
