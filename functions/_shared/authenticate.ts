@@ -11,8 +11,8 @@ import {
   type AppContext,
   type AppEnv,
   asCaller,
-  clientIp,
   requestInfo,
+  throttleClient,
   withinFunction,
 } from "./http.ts";
 import {
@@ -226,6 +226,12 @@ async function principalFor(c: AppContext, token: string): Promise<Principal> {
   }
   if (looksLikeSessionToken(token) && !isWellFormedApiKey(token)) {
     const principal = await authenticateSessionToken(sql, token);
+    // A session from before verification was required: sign-in would not give one now.
+    if (
+      principal && config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION && !principal.user?.emailVerifiedAt
+    ) {
+      throw new ApiError("email_not_verified");
+    }
     if (principal) return principal;
     throw new ApiError("unauthorized", {
       message: "The session token is invalid, expired or revoked. Sign in again.",
@@ -274,7 +280,7 @@ async function authenticateAdminKey(c: AppContext, presented: string): Promise<v
       message: "X-Admin-Key is not enabled here (set LATCHKEY_ADMIN_KEY_SHA256 to enable it).",
     });
   }
-  const client = clientIp(c) ?? "unknown";
+  const client = throttleClient(c);
   const limit = config.LATCHKEY_ADMIN_KEY_MAX_FAILURES;
   const window = `${config.LATCHKEY_ADMIN_KEY_FAILURE_WINDOW_MINUTES} minutes`;
   const match = matchAdminKey(entries, presented);

@@ -150,8 +150,9 @@ export const configSchema = z.object({
   ),
   LATCHKEY_REQUIRE_EMAIL_VERIFICATION: z.enum(["true", "false"]).default("false")
     .transform((value) => value === "true").describe(
-      "true: sign-in of an account whose address is not verified answers 403 " +
-        "email_not_verified (whether or not the password was right, so it does not tell).",
+      "true: an account whose address is not verified gets no session and no key: sign-up " +
+        "answers without a session, and sign-in with the right password answers 403 " +
+        "email_not_verified (a wrong one 401, as for an unknown email).",
     ),
   LATCHKEY_PASSWORD_BREACH_CHECK: z.enum(["off", "warn", "block"]).default("off").describe(
     "Check new passwords against Pwned Passwords' k-anonymity range API (only 5 hex characters " +
@@ -241,6 +242,10 @@ export const configSchema = z.object({
     "Proxies in front that append to X-Forwarded-For; the client IP (audit, throttling) is the " +
       "entry that many hops from the right. 0 (the local gateway's default): the connection's " +
       "address, the header ignored. Inside the edge runtime the default is 1: Supabase's gateway.",
+  ),
+  LATCHKEY_IPV6_CLIENT_PREFIX: integer(32, 128).default(64).describe(
+    "Per-client throttles count an IPv6 client by this many leading bits of its address (a /64 " +
+      "is what one subscriber gets; 128: each address apart). IPv4 addresses count one by one.",
   ),
   LATCHKEY_ADMIN_KEY_MAX_FAILURES: integer(1, 10_000).default(10).describe(
     "Wrong X-Admin-Key guesses one client may make within the window before it gets 429.",

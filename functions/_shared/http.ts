@@ -11,6 +11,7 @@ import {
   type Transaction,
   withCaller,
 } from "./database.ts";
+import { clientGroup } from "./client_groups.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./errors.ts";
 import { deliverMailInBackground } from "./outbox.ts";
 import { pruneAuditInBackground } from "./audit_retention.ts";
@@ -308,6 +309,16 @@ export function clientIp(c: AppContext): string | null {
     .filter(Boolean);
   if (remote) chain.push(remote);
   return chain[Math.max(0, chain.length - 1 - hops)]?.slice(0, 100) ?? null;
+}
+
+/**
+ * The client as every per-client throttle counts it: its address (clientIp), an IPv6 one by
+ * its prefix (LATCHKEY_IPV6_CLIENT_PREFIX, /64 by default). Audit rows keep the full address.
+ */
+export function throttleClient(c: AppContext): string {
+  const address = clientIp(c);
+  if (address === null) return "unknown";
+  return clientGroup(address, c.get("runtime").config.LATCHKEY_IPV6_CLIENT_PREFIX);
 }
 
 /** The request's id and origin, as stored with the audit events it causes. */

@@ -1,6 +1,6 @@
 import { requestJson, withinTimeout } from "../_shared/database.ts";
 import { ApiError } from "../_shared/errors.ts";
-import { type AppContext, clientIp, requestInfo } from "../_shared/http.ts";
+import { type AppContext, requestInfo, throttleClient } from "../_shared/http.ts";
 
 export interface SignInCandidate {
   user_id: string | null;
@@ -9,6 +9,8 @@ export interface SignInCandidate {
   retry_after_seconds: number;
   throttled_by: "client" | "email_client" | "email" | null;
   email_verified: boolean | null;
+  /** The reserved attempt (its failure row); null when a throttle refused it. */
+  attempt_id: string | null;
 }
 
 export type FailureReason =
@@ -25,47 +27,60 @@ const throttledMessages = {
   email: "This account is getting many failed sign-ins; retry shortly.",
 };
 
+/** A password check under the sign-in throttles, already counted as a failure. */
+export interface SignInAttempt {
+  candidate: SignInCandidate;
+  /** Audits the failure (a wrong current password is audited by its route). */
+  failed(reason: Exclude<FailureReason, "throttled">): Promise<void>;
+  /** The password was right: the attempt is given back to every budget. */
+  succeeded(): Promise<void>;
+}
+
 /**
- * The sign-in throttles, checked before any hash (one statement, known email or not): the
- * (email, client) lock-out, the client's allowance across emails and the email's ceiling
- * across clients. Returns the candidate; throws 429 when a throttle holds.
+ * Reserves one password check before any hash (one statement, known email or not): the
+ * (email, client) lock-out, the client's allowance across emails and the email's ceiling are
+ * checked and the attempt counted against all three under locks on its client and email, so
+ * the budgets hold however many attempts arrive at once. Throws 429 when a throttle holds.
  */
-export async function beginSignIn(
-  c: AppContext,
-  email: string,
-  recordFailure: (userId: string | null, reason: FailureReason) => Promise<unknown>,
-): Promise<SignInCandidate> {
+export async function reserveSignIn(c: AppContext, email: string): Promise<SignInAttempt> {
   const { sql, config } = c.get("runtime");
+  const client = throttleClient(c);
+  const window = config.LATCHKEY_SIGN_IN_WINDOW_MINUTES;
+  const request = requestJson(sql, requestInfo(c));
   const [candidate] = await withinTimeout(
     sql,
     sql<SignInCandidate[]>`
-      select * from latchkey.begin_sign_in(
-        ${email}, ${clientIp(c) ?? "unknown"}, ${config.LATCHKEY_SIGN_IN_MAX_FAILURES},
-        make_interval(mins => ${config.LATCHKEY_SIGN_IN_WINDOW_MINUTES}),
-        ${config.LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT},
+      select * from latchkey.reserve_sign_in(
+        ${email}, ${client}, ${config.LATCHKEY_SIGN_IN_MAX_FAILURES},
+        make_interval(mins => ${window}), ${config.LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT},
         ${config.LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL})`,
   );
-  if (candidate.retry_after_seconds > 0) {
-    await recordFailure(candidate.user_id, "throttled");
+  const audit = (reason: FailureReason) =>
+    withinTimeout(
+      sql,
+      sql`select latchkey.audit_failed_sign_in(
+        ${email}, ${candidate.user_id}, ${reason}, ${request})`,
+    );
+  if (candidate.retry_after_seconds > 0 || candidate.attempt_id === null) {
+    await audit("throttled");
     throw new ApiError("too_many_requests", {
       message: throttledMessages[candidate.throttled_by ?? "email_client"],
       headers: { "Retry-After": String(candidate.retry_after_seconds) },
     });
   }
-  return candidate;
-}
-
-/** Records a failed sign-in (or wrong current password) against every throttle it feeds. */
-export function failureRecorder(c: AppContext, email: string) {
-  const { sql, config } = c.get("runtime");
-  const request = requestJson(sql, requestInfo(c));
-  return (userId: string | null, reason: FailureReason) =>
-    withinTimeout(
-      sql,
-      sql`select latchkey.record_failed_sign_in(${email}, ${userId}, ${reason},
-        ${clientIp(c) ?? "unknown"},
-        make_interval(mins => ${config.LATCHKEY_SIGN_IN_WINDOW_MINUTES}),
-        ${config.LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT},
-        ${config.LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL}, ${request})`,
-    );
+  return {
+    candidate,
+    async failed(reason) {
+      if (reason !== "wrong_current_password") await audit(reason);
+    },
+    async succeeded() {
+      await withinTimeout(
+        sql,
+        sql`select latchkey.release_sign_in(
+          ${candidate.attempt_id}, ${email}, ${client}, make_interval(mins => ${window}),
+          ${config.LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT},
+          ${config.LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL})`,
+      );
+    },
+  };
 }

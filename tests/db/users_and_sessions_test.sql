@@ -1,6 +1,6 @@
 -- RLS and grants on users and sessions, proven as the API roles with a caller's claims.
 begin;
-select plan(26);
+select plan(30);
 
 insert into latchkey.users (id, email, name, password_hash, role) values
   ('11111111-1111-4111-8111-111111111111', 'alice@db.test', 'Alice', '$argon2id$not-real', 'user'),
@@ -89,6 +89,22 @@ select throws_ok(
   $$select * from latchkey.begin_sign_in('bob@db.test', '203.0.113.9', 10, interval '15 minutes', 50, 100)$$,
   '42501', null, 'the sign-in lookup (which returns hashes) is not callable by API roles'
 );
+select throws_ok(
+  $$select * from latchkey.reserve_sign_in('bob@db.test', '203.0.113.9', 10, interval '15 minutes', 50, 100)$$,
+  '42501', null, 'reserving a sign-in attempt (which returns hashes) is not callable by API roles'
+);
+select throws_ok(
+  $$select latchkey.release_sign_in(1, 'bob@db.test', '203.0.113.9', interval '15 minutes', 50, 100)$$,
+  '42501', null, 'giving an attempt back to the throttles is not callable by API roles'
+);
+select throws_ok(
+  $$select latchkey.audit_failed_sign_in('bob@db.test', null, 'wrong_password', '{}')$$,
+  '42501', null, 'auditing failed sign-ins is not callable by API roles'
+);
+select throws_ok(
+  $$select latchkey.end_unproven_holdings('22222222-2222-4222-8222-222222222222')$$,
+  '42501', null, 'ending an account''s sessions and keys is not callable by API roles'
+);
 
 select throws_ok(
   $$select * from latchkey.request_password_reset('bob@db.test', sha256('t'), interval '30 minutes',
@@ -96,7 +112,7 @@ select throws_ok(
   '42501', null, 'forgot-password (which writes tokens and mail) is not callable by API roles'
 );
 select throws_ok(
-  $$select * from latchkey.reset_password(sha256('t'), 'hash', 'c', 30, '{}')$$,
+  $$select * from latchkey.reset_password(sha256('t'), 'hash', '{}')$$,
   '42501', null, 'a reset (which sets passwords) is not callable by API roles'
 );
 select throws_ok(

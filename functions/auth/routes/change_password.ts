@@ -5,7 +5,7 @@ import { asCaller, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 import { defineRoute } from "../../_shared/routes.ts";
-import { beginSignIn, failureRecorder } from "../sign_in_throttles.ts";
+import { reserveSignIn } from "../sign_in_throttles.ts";
 import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 
 export const changePasswordBody = z.strictObject({
@@ -42,11 +42,10 @@ export const changePasswordRoute = defineRoute({
   // A wrong current password is a failed sign-in: the same throttles, checked before the hash,
   // so a stolen session cannot guess the password at leisure.
   const email = principal.user!.email;
-  const recordFailure = failureRecorder(c, email);
-  await beginSignIn(c, email, recordFailure);
+  const attempt = await reserveSignIn(c, email);
   const check = storedHash ? await verifyPassword(currentPassword, storedHash) : { matches: false };
   if (!check.matches) {
-    await recordFailure(principal.userId, "wrong_current_password");
+    await attempt.failed("wrong_current_password");
     await asCaller(c, (tx) =>
       tx`select latchkey.record_audit_event(
           'auth.password_change_failed', 'user', ${principal.userId})`);
@@ -55,6 +54,7 @@ export const changePasswordRoute = defineRoute({
     });
   }
 
+  await attempt.succeeded();
   const warnings = await screenNewPassword(c.get("runtime").config, newPassword, "newPassword");
   const newHash = await hashPassword(newPassword);
   await withinTimeout(

@@ -3,7 +3,7 @@ import { passwordResetMail } from "../../_shared/account_mail.ts";
 import { newAccountToken, sha256Hex } from "../../_shared/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { clientIp, requestInfo } from "../../_shared/http.ts";
+import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { mailerFor } from "../../_shared/mailer.ts";
 import { deliverMailInBackground } from "../../_shared/outbox.ts";
 import { defineRoute } from "../../_shared/routes.ts";
@@ -45,7 +45,7 @@ export const forgotPasswordRoute = defineRoute({
       select * from latchkey.request_password_reset(
         ${email}, decode(${sha256Hex(token)}, 'hex'),
         make_interval(mins => ${config.LATCHKEY_PASSWORD_RESET_TTL_MINUTES}),
-        ${mail.subject}, ${mail.text}, ${mail.html}, ${clientIp(c) ?? "unknown"},
+        ${mail.subject}, ${mail.text}, ${mail.html}, ${throttleClient(c)},
         ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR},
         ${config.LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR}, ${requestJson(sql, requestInfo(c))})`,
   );

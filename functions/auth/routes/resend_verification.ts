@@ -4,7 +4,7 @@ import { mailerFor } from "../../_shared/mailer.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
 import { withinTimeout } from "../../_shared/database.ts";
-import { clientIp } from "../../_shared/http.ts";
+import { throttleClient } from "../../_shared/http.ts";
 
 export const resendVerificationRoute = defineRoute({
   method: "post",
@@ -28,7 +28,7 @@ export const resendVerificationRoute = defineRoute({
   const [{ retry_after }] = await withinTimeout(
     runtime.sql,
     runtime.sql<{ retry_after: number }[]>`
-      select latchkey.take_client_allowance('recovery_client', ${clientIp(c) ?? "unknown"},
+      select latchkey.take_client_allowance('recovery_client', ${throttleClient(c)},
         ${runtime.config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR}, '1 hour') as retry_after`,
   );
   if (retry_after > 0) throw recoveryThrottled(retry_after);

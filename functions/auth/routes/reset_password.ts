@@ -2,7 +2,7 @@ import { z } from "zod";
 import { looksLikeAccountToken, sha256Hex } from "../../_shared/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { clientIp, requestInfo } from "../../_shared/http.ts";
+import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { passwordSchema } from "../../_shared/users.ts";
@@ -27,23 +27,30 @@ export const resetPasswordRoute = defineRoute({
   ownIdentityOnly: true,
   body: resetPasswordBody,
   responses: {
-    200: "`{success: true}`: the password is set; every session of the account is revoked.",
+    200: "`{success: true}`: the password is set; every session of the account is revoked (and, " +
+      "when this first proves the address, every API key and pending link too).",
     400: "`invalid_token`: unknown, used or expired; or the new password breaks the rules.",
     429: "Too many recovery requests from this client; see Retry-After.",
   },
 }, async (c, { body: { token, newPassword } }) => {
   const { config, sql } = c.get("runtime");
   if (!looksLikeAccountToken(token)) throw invalidToken();
+  // The client's allowance first: a throttled client makes no breach lookup and no hash.
+  const [{ retry_after }] = await withinTimeout(
+    sql,
+    sql<{ retry_after: number }[]>`
+      select latchkey.take_client_allowance('recovery_client', ${throttleClient(c)},
+        ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR}, '1 hour') as retry_after`,
+  );
+  if (retry_after > 0) throw recoveryThrottled(retry_after);
   const warnings = await screenNewPassword(config, newPassword, "newPassword");
   const passwordHash = await hashPassword(newPassword);
   const [outcome] = await withinTimeout(
     sql,
-    sql<{ user_id: string | null; retry_after: number }[]>`
+    sql<{ user_id: string | null }[]>`
       select * from latchkey.reset_password(decode(${sha256Hex(token)}, 'hex'), ${passwordHash},
-        ${clientIp(c) ?? "unknown"}, ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR},
         ${requestJson(sql, requestInfo(c))})`,
   );
-  if (outcome.retry_after > 0) throw recoveryThrottled(outcome.retry_after);
   if (!outcome.user_id) throw invalidToken();
   return c.json({ success: true, ...warningsField(warnings) });
 });

@@ -11,7 +11,7 @@ import {
 import { emailSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
-import { beginSignIn, failureRecorder } from "../sign_in_throttles.ts";
+import { reserveSignIn } from "../sign_in_throttles.ts";
 import { queueVerificationMail } from "../../_shared/email_verification.ts";
 
 export const signInBody = z.strictObject({
@@ -32,33 +32,34 @@ export const signInRoute = defineRoute({
     200: "`{user, session}`; sets the session cookie.",
     401: "Wrong email or password (the same answer for both).",
     403: "`account_banned`: the account is suspended; `email_not_verified`: " +
-      "LATCHKEY_REQUIRE_EMAIL_VERIFICATION is on and the address is not confirmed (the same " +
-      "answer for a right or wrong password).",
+      "LATCHKEY_REQUIRE_EMAIL_VERIFICATION is on, the password is right and the address is not " +
+      "confirmed (a wrong password answers 401, as for an unknown email).",
     429: "Too many failed sign-ins for this email from this client, from this client across " +
       "emails, or for this email across clients (a ceiling that slows); see Retry-After.",
   },
 }, async (c, { body: { email, password } }) => {
   const { sql, config } = c.get("runtime");
   const request = requestJson(sql, requestInfo(c));
-  const recordFailure = failureRecorder(c, email);
-  const candidate = await beginSignIn(c, email, recordFailure);
+  const attempt = await reserveSignIn(c, email);
+  const { candidate } = attempt;
 
   // Unknown emails and accounts without a password pay for one hash too, and get the same
   // answer as a wrong password, so neither timing nor message reveals who has an account.
   if (!candidate.user_id || !candidate.password_hash) {
     await burnPasswordCheck(password);
-    await recordFailure(candidate.user_id, candidate.user_id ? "no_password" : "unknown_email");
+    await attempt.failed(candidate.user_id ? "no_password" : "unknown_email");
     throw new ApiError("invalid_credentials");
   }
   const check = await verifyPassword(password, candidate.password_hash);
-  // With verification required, an unverified account answers the same whether or not the
-  // password was right; only the right one sends (in the background) a new link.
-  const unverified = config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION && !candidate.email_verified;
   if (!check.matches) {
-    await recordFailure(candidate.user_id, "wrong_password");
-    throw new ApiError(unverified ? "email_not_verified" : "invalid_credentials");
+    // The same answer as an unknown email, verified address or not: only the password's owner
+    // learns that the account exists.
+    await attempt.failed("wrong_password");
+    throw new ApiError("invalid_credentials");
   }
+  const unverified = config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION && !candidate.email_verified;
   if (unverified && !candidate.is_banned) {
+    await attempt.succeeded();
     queueVerificationMail(
       c.get("runtime"),
       candidate.user_id,
@@ -68,9 +69,10 @@ export const signInRoute = defineRoute({
     throw new ApiError("email_not_verified");
   }
   if (candidate.is_banned) {
-    await recordFailure(candidate.user_id, "banned");
+    await attempt.failed("banned");
     throw new ApiError("account_banned");
   }
+  await attempt.succeeded();
 
   const rehashed = check.needsRehash ? await hashPassword(password) : null;
   const grant = newSessionGrant(config);

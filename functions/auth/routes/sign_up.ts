@@ -1,10 +1,16 @@
 import { z } from "zod";
 import { requestJson, sqlState, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { clientIp, requestInfo } from "../../_shared/http.ts";
+import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
-import { screenNewPassword } from "../../_shared/breached_passwords.ts";
-import { emailSchema, isReservedEmail, nameSchema, passwordSchema } from "../../_shared/users.ts";
+import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
+import {
+  emailSchema,
+  isReservedEmail,
+  nameSchema,
+  passwordSchema,
+  userProfile,
+} from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { sendFirstVerificationMailLater } from "../../_shared/email_verification.ts";
@@ -24,7 +30,9 @@ export const signUpRoute = defineRoute({
   ownIdentityOnly: true,
   body: signUpBody,
   responses: {
-    200: "`{user, session}`; the session token is also set as a cookie.",
+    200: "`{user, session}`; the session token is also set as a cookie. With " +
+      "LATCHKEY_REQUIRE_EMAIL_VERIFICATION `session` is null: the account gets none (nor keys) " +
+      "until its address is proven by the link mailed to it.",
     400: "Invalid body (role and tier are refused).",
     409: "The email cannot be used.",
     429: "Too many sign-ups from this client (LATCHKEY_SIGN_UP_PER_CLIENT_PER_HOUR).",
@@ -35,7 +43,7 @@ export const signUpRoute = defineRoute({
   const [{ retry_after }] = await withinTimeout(
     sql,
     sql<{ retry_after: number }[]>`
-      select latchkey.take_client_allowance('sign_up_client', ${clientIp(c) ?? "unknown"},
+      select latchkey.take_client_allowance('sign_up_client', ${throttleClient(c)},
         ${config.LATCHKEY_SIGN_UP_PER_CLIENT_PER_HOUR}, '1 hour') as retry_after`,
   );
   if (retry_after > 0) {
@@ -51,15 +59,17 @@ export const signUpRoute = defineRoute({
   // the bootstrap task: a stranger who signs up first must not end up owning them (and the
   // answer is the one a taken email gets).
   if (isReservedEmail(config, body.email)) throw new ApiError("email_unavailable");
-  const grant = newSessionGrant(config);
+  // Until the address is proven, whoever signed up with it may be anyone: no session then.
+  const grant = config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION ? null : newSessionGrant(config);
   let row: SessionStartRow;
   try {
     [row] = await withinTimeout(
       sql,
       sql<SessionStartRow[]>`
         select * from latchkey.sign_up(
-          ${body.email}, ${body.name}, ${passwordHash}, decode(${grant.tokenHashHex}, 'hex'),
-          ${grant.expiresAt}, ${requestJson(sql, requestInfo(c))})`,
+          ${body.email}, ${body.name}, ${passwordHash},
+          decode(${grant?.tokenHashHex ?? null}, 'hex'), ${grant?.expiresAt ?? null},
+          ${requestJson(sql, requestInfo(c))})`,
     );
   } catch (error) {
     if (sqlState(error) === "23505") throw new ApiError("email_unavailable");
@@ -68,5 +78,9 @@ export const signUpRoute = defineRoute({
   // After the answer, not before it: queuing the link is work only a new account gets, and a
   // taken email must answer no faster than a new one.
   sendFirstVerificationMailLater(c.get("runtime"), row.id, row.email);
-  return respondWithNewSession(c, { ...row, email_verified_at: null }, grant, warnings);
+  const created = { ...row, email_verified_at: null };
+  if (!grant) {
+    return c.json({ user: userProfile(created), session: null, ...warningsField(warnings) });
+  }
+  return respondWithNewSession(c, created, grant, warnings);
 });

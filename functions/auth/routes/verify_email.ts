@@ -2,7 +2,7 @@ import { z } from "zod";
 import { looksLikeAccountToken, sha256Hex } from "../../_shared/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { clientIp, requestInfo } from "../../_shared/http.ts";
+import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { userProfile, type UserRow } from "../../_shared/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";
@@ -36,7 +36,7 @@ export const verifyEmailRoute = defineRoute({
     sql,
     sql<{ user_id: string | null; retry_after: number }[]>`
       select * from latchkey.verify_email(decode(${sha256Hex(token)}, 'hex'),
-        ${clientIp(c) ?? "unknown"}, ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR},
+        ${throttleClient(c)}, ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR},
         ${requestJson(sql, requestInfo(c))})`,
   );
   if (outcome.retry_after > 0) throw recoveryThrottled(outcome.retry_after);

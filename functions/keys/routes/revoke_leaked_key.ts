@@ -3,7 +3,7 @@ import { isWellFormedApiKey } from "../../_shared/api_key_format.ts";
 import { sha256Hex } from "../../_shared/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
 import { ApiError } from "../../_shared/errors.ts";
-import { clientIp, requestInfo } from "../../_shared/http.ts";
+import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 export const revokeLeakedBody = z.strictObject({
@@ -32,7 +32,7 @@ export const revokeLeakedKeyRoute = defineRoute({
     sql,
     sql<{ retry_after: number }[]>`
       select latchkey.revoke_leaked_key(decode(${sha256Hex(key)}, 'hex'),
-        ${clientIp(c) ?? "unknown"}, ${config.LATCHKEY_LEAK_REPORTS_PER_MINUTE}, '1 minute',
+        ${throttleClient(c)}, ${config.LATCHKEY_LEAK_REPORTS_PER_MINUTE}, '1 minute',
         ${requestJson(sql, requestInfo(c))}) as retry_after`,
   );
   if (retry_after > 0) {

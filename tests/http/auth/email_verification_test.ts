@@ -18,7 +18,7 @@ async function signUp(functions: InProcessFunctions, password = "a verified pass
     password,
   });
   assert.equal(result.status, 200);
-  return { email, password, id: result.body.user.id, token: result.body.session.token, result };
+  return { email, password, id: result.body.user.id, token: result.body.session?.token, result };
 }
 
 Deno.test(
@@ -31,6 +31,10 @@ Deno.test(
       assert.equal(mail.subject, "Confirm your email address");
       assert.ok(mail.text.includes(`${appUrl}/verify-email#token=`));
       const token = tokenFromMail(mail);
+      const key = await functions.call("POST", "/keys", {
+        authorization: `Bearer ${account.token}`,
+      }, { name: "made before the proof" });
+      assert.equal(key.status, 201);
 
       const verified = await functions.call("POST", "/auth/email/verify", client(), { token });
       assert.equal(verified.status, 200);
@@ -39,21 +43,33 @@ Deno.test(
       const [event] = await auditEventsFor(verified.headers.get("x-request-id")!);
       assert.equal(event.action, "auth.email_verified");
 
-      const session = await functions.call("GET", "/auth/session", {
+      // The first proof of the address ends what was made before it, by whoever that was.
+      const before = await functions.call("GET", "/auth/session", {
         authorization: `Bearer ${account.token}`,
       });
-      assert.equal(session.body.user.emailVerifiedAt, verified.body.user.emailVerifiedAt);
+      assert.equal(before.status, 401, "the session from before the proof has ended");
+      assert.deepEqual(event.metadata, {
+        email: account.email,
+        sessionsRevoked: 1,
+        keysRevoked: 1,
+      });
+      const keyNow = await functions.call("POST", "/keys/verify", {}, { key: key.body.key });
+      assert.equal(keyNow.body.code, "REVOKED");
       const signIn = await functions.call("POST", "/auth/sign-in/email", client(), {
         email: account.email,
         password: account.password,
       });
       assert.equal(signIn.body.user.emailVerifiedAt, verified.body.user.emailVerifiedAt);
+      const session = await functions.call("GET", "/auth/session", {
+        authorization: `Bearer ${signIn.body.session.token}`,
+      });
+      assert.equal(session.body.user.emailVerifiedAt, verified.body.user.emailVerifiedAt);
 
       const again = await functions.call("POST", "/auth/email/verify", client(), { token });
       assert.equal(again.status, 400);
       assert.equal(again.body.error.code, "invalid_token");
       const resend = await functions.call("POST", "/auth/email/resend", {
-        authorization: `Bearer ${account.token}`,
+        authorization: `Bearer ${signIn.body.session.token}`,
       });
       assert.deepEqual(resend.body, { success: true, alreadyVerified: true });
     });
@@ -84,10 +100,12 @@ Deno.test("resend sends a new link (the old one dies) and is limited per hour", 
 });
 
 Deno.test(
-  "LATCHKEY_REQUIRE_EMAIL_VERIFICATION: unverified sign-in is 403 whether or not the password is right",
+  "LATCHKEY_REQUIRE_EMAIL_VERIFICATION: no session until verified; a wrong password is 401 as for nobody",
   async () => {
     await withMail(async (functions, smtp) => {
       const account = await signUp(functions);
+      assert.equal(account.result.body.session, null, "sign-up gives an unproven account nothing");
+      assert.equal(account.result.headers.get("set-cookie"), null);
       await smtp.waitFor(account.email);
       smtp.received.length = 0;
       const right = await functions.call("POST", "/auth/sign-in/email", client(), {
@@ -99,9 +117,10 @@ Deno.test(
         password: "not the password at all",
       });
       assert.equal(right.status, 403);
-      assert.equal(wrong.status, 403);
       assert.equal(right.body.error.code, "email_not_verified");
-      assert.equal(right.body.error.message, wrong.body.error.message);
+      // A wrong password tells nothing about the account: the answer an unknown email gets.
+      assert.equal(wrong.status, 401);
+      assert.equal(wrong.body.error.code, "invalid_credentials");
       assert.equal(right.headers.get("set-cookie"), null, "no session for an unverified account");
       // The right password sent a new link; following it lets the owner in.
       const token = tokenFromMail(await smtp.waitFor(account.email));

@@ -104,6 +104,52 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "pre-registration: whoever held the address before the owner's reset keeps no session, key or link",
+  async () => {
+    await withMail(async (functions, smtp) => {
+      // The attacker signs up with the victim's address and a password of their own, makes a
+      // key, and waits.
+      const squatter = await signUpIn(functions, "the attacker's password");
+      const auth = { authorization: `Bearer ${squatter.token}` };
+      const key = await functions.call("POST", "/keys", auth, { name: "sleeper" });
+      assert.equal(key.status, 201);
+      // The victim cannot sign up, so they recover the address.
+      const taken = await functions.call("POST", "/auth/sign-up/email", client(), {
+        name: "Victim",
+        email: squatter.email,
+        password: "the victim's password",
+      });
+      assert.equal(taken.status, 409);
+      await functions.call("POST", "/auth/password/forgot", client(), { email: squatter.email });
+      const token = tokenFromMail(await smtp.waitFor(squatter.email, resetSubject));
+      const reset = await functions.call("POST", "/auth/password/reset", client(), {
+        token,
+        newPassword: "the victim's password",
+      });
+      assert.equal(reset.status, 200);
+      const [event] = await auditEventsFor(reset.headers.get("x-request-id")!);
+      assert.deepEqual(event.metadata, {
+        sessionsRevoked: 1,
+        keysRevoked: 1,
+        firstProofOfAddress: true,
+      });
+
+      const verified = await functions.call("POST", "/keys/verify", {}, { key: key.body.key });
+      assert.equal(verified.body.code, "REVOKED", "the attacker's key is dead");
+      const usedKey = await functions.call("GET", "/auth/session", { "x-api-key": key.body.key });
+      assert.equal(usedKey.status, 401);
+      assert.equal((await functions.call("GET", "/auth/session", auth)).status, 401);
+      const [{ pending }] = await withDatabase((sql) =>
+        sql<{ pending: number }[]>`
+          select count(*)::int as pending from latchkey.account_tokens
+          where user_id = ${squatter.id} and used_at is null`
+      );
+      assert.equal(pending, 0, "the sign-up's verification link died too");
+    });
+  },
+);
+
 Deno.test("a newer reset link kills the older one; an expired link is refused", async () => {
   await withMail(async (functions, smtp) => {
     const account = await signUpIn(functions);
@@ -161,6 +207,12 @@ Deno.test(
 );
 
 Deno.test("forgot is throttled per address (silently) and per client (429)", async () => {
+  // A breach-check API that counts its lookups: a throttled reset must not make one.
+  let lookups = 0;
+  const breachApi = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    lookups += 1;
+    return new Response("");
+  });
   await withMail(async (functions, smtp) => {
     const account = await signUpIn(functions);
     for (let i = 0; i < 5; i++) {
@@ -185,16 +237,26 @@ Deno.test("forgot is throttled per address (silently) and per client (429)", asy
       );
     }
     assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
+    const lookupsBefore = lookups;
     const refused = await functions.call("POST", "/auth/password/reset", one, {
       token: "A".repeat(43),
       newPassword: "whatever it may be",
     });
     assert.equal(refused.status, 429, "reset shares the client's recovery allowance");
     assert.ok(Number(refused.headers.get("retry-after")) > 0);
+    assert.equal(lookups, lookupsBefore, "a throttled reset makes no breach lookup (nor hash)");
+    const allowed = await functions.call("POST", "/auth/password/reset", client(), {
+      token: "A".repeat(43),
+      newPassword: "whatever it may be",
+    });
+    assert.equal(allowed.status, 400);
+    assert.equal(lookups, lookupsBefore + 1, "the counting API is the one consulted");
   }, {
     LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR: "2",
     LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR: "4",
-  });
+    LATCHKEY_PASSWORD_BREACH_CHECK: "warn",
+    LATCHKEY_PASSWORD_BREACH_API_URL: `http://127.0.0.1:${breachApi.addr.port}/range/`,
+  }).finally(() => breachApi.shutdown());
 });
 
 Deno.test(

@@ -166,3 +166,67 @@ Deno.test("a flood of unknown-email sign-ins from one client leaves another's si
     );
   });
 });
+
+Deno.test("32 wrong passwords sent at once from one client: exactly the budget is tried", async () => {
+  await withLimits({ LATCHKEY_SIGN_IN_MAX_FAILURES: "10" }, async (functions) => {
+    const owner = await account(functions);
+    const attacker = newClient();
+    const answers = await Promise.all(
+      Array.from({ length: 32 }, (_, i) => signIn(functions, attacker, owner.email, `guess ${i}`)),
+    );
+    const statuses = answers.map((answer) => answer.status).sort();
+    assert.deepEqual(statuses, [...Array(10).fill(401), ...Array(22).fill(429)]);
+    // A right password gives its reserved attempt back: the owner's own successes never count.
+    const home = newClient();
+    for (let i = 0; i < 12; i++) {
+      assert.equal((await signIn(functions, home, owner.email, owner.password)).status, 200);
+    }
+  });
+});
+
+Deno.test("an IPv6 /64 is one client to every per-client throttle; another /64 is another", async () => {
+  const adminKey = `throttle-admin-key-${crypto.randomUUID()}`;
+  await withLimits({
+    LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR: "4",
+    LATCHKEY_ADMIN_KEY: adminKey,
+    LATCHKEY_ADMIN_KEY_MAX_FAILURES: "3",
+  }, async (functions) => {
+    let host = 0;
+    const inPrefix = (prefix: string) => ({
+      "x-forwarded-for": `${prefix}${(++host).toString(16)}`,
+    });
+    const statuses = [];
+    for (let i = 0; i < 6; i++) {
+      const result = await functions.call(
+        "POST",
+        "/auth/password/forgot",
+        inPrefix("2001:db8:5:6::"),
+        {
+          email: uniqueEmail("v6"),
+        },
+      );
+      statuses.push(result.status);
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429], "one /64, many addresses");
+    const elsewhere = await functions.call(
+      "POST",
+      "/auth/password/forgot",
+      inPrefix("2001:db8:5:7::"),
+      {
+        email: uniqueEmail("v6"),
+      },
+    );
+    assert.equal(elsewhere.status, 200, "the next /64 is another client");
+
+    const guesses = [];
+    for (let i = 0; i < 5; i++) {
+      const result = await functions.call("GET", "/admin/users", {
+        ...inPrefix("2001:db8:9:9::"),
+        "x-admin-key": `wrong-${i}-${"x".repeat(40)}`,
+      });
+      guesses.push(result.status);
+    }
+    // The third wrong guess spends the budget of 3 and is itself refused.
+    assert.deepEqual(guesses, [401, 401, 429, 429, 429], "one /64, many guessers");
+  });
+});
