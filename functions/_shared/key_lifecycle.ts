@@ -67,6 +67,11 @@ export async function rotateKey(
         decode(${generated.keyHashHex}, 'hex'), make_interval(secs => ${overlapSeconds}))`;
     if (outcome === "not_found") throw new ApiError("not_found", { message: noSuchKey });
     if (outcome === "forbidden") throw access.forbidden;
+    if (outcome === "admin_locked") {
+      throw new ApiError("forbidden", {
+        message: "An admin disabled this key or set its metadata; only an admin can change that.",
+      });
+    }
     if (outcome === "already_rotated") {
       throw new ApiError("key_not_rotatable", {
         message: "This key was rotated already; rotate the key that replaced it (replacedBy).",

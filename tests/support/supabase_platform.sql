@@ -44,6 +44,7 @@ create table auth.users (
   raw_user_meta_data jsonb,
   is_sso_user boolean not null default false,
   is_anonymous boolean not null default false,
+  banned_until timestamptz,
   created_at timestamptz,
   updated_at timestamptz,
   deleted_at timestamptz

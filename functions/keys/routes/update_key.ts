@@ -10,7 +10,8 @@ export const updateKeyRoute = defineRoute({
   body: ownerKeyPatch,
   responses: {
     200: "The key's metadata after the change.",
-    403: "`interactive_session_required`: an API key may change only itself.",
+    403: "`interactive_session_required`: an API key may change only itself; `forbidden`: an " +
+      "admin disabled the key or set its metadata, and only an admin can change that.",
     404: "No such key of yours.",
   },
 }, async (c, { body }) => {

@@ -264,3 +264,43 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "a ban in Supabase Auth reaches Latchkey (sessions, keys, tokens); an email change is followed",
+  ignore,
+  async fn() {
+    await withIdentityMode(async (served, project) => {
+      const user = await createAuthUser();
+      const token = await project.token(user);
+      const created = await served.call("POST", "/keys", bearer(token), { name: "to be banned" });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      recordSecret(created.body.key);
+
+      const newEmail = `moved-${user.email}`;
+      await asSupabaseAuth((sql) =>
+        sql`update auth.users set email = ${newEmail} where id = ${user.id}`
+      );
+      const moved = await served.call("GET", "/auth/session", bearer(token));
+      assert.equal(moved.status, 200);
+      assert.equal(moved.body.user.email, newEmail, "the Latchkey user follows the change");
+
+      await asSupabaseAuth((sql) =>
+        sql`update auth.users set banned_until = now() + interval '100 years' where id = ${user.id}`
+      );
+      assert.equal((await served.call("GET", "/auth/session", bearer(token))).status, 401);
+      const verified = await served.call("POST", "/keys/verify", {}, { key: created.body.key });
+      assert.equal(verified.body.code, "OWNER_BANNED");
+      const minted = await served.call("POST", "/auth/token", { "x-api-key": created.body.key });
+      assert.equal(minted.status, 403);
+      assert.equal(minted.body.error.code, "account_banned");
+
+      // Lifted there, lifted here.
+      await asSupabaseAuth((sql) =>
+        sql`update auth.users set banned_until = now() - interval '1 minute' where id = ${user.id}`
+      );
+      const again = await served.call("POST", "/keys/verify", {}, { key: created.body.key });
+      assert.equal(again.body.code, "VALID");
+    });
+  },
+});

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { auditEventsFor, call, createKey, errorOf, signUp, verifyKey } from "../../support/http.ts";
+import {
+  asAdminKey,
+  auditEventsFor,
+  call,
+  createKey,
+  errorOf,
+  signUp,
+  verifyKey,
+} from "../../support/http.ts";
 
 Deno.test("a disabled key verifies as DISABLED and is refused everywhere until enabled again", async () => {
   const owner = await signUp("key-disable");
@@ -109,4 +117,51 @@ Deno.test("PATCH /keys/:id: an API key changes only itself; another user's key i
   });
   assert.equal(foreign.status, 404);
   assert.equal((await verifyKey(first.key)).body.code, "VALID");
+});
+
+Deno.test("what an admin set the owner cannot undo: an admin's disable and metadata, through rotations too", async () => {
+  const owner = await signUp("admin-set");
+  const created = await createKey(owner.token, { name: "governed" });
+  const patchAsOwner = (id: string, body: Record<string, unknown>) =>
+    call("PATCH", `/keys/${id}`, { token: owner.token, body });
+  const adminSet = await asAdminKey("PATCH", `/admin/keys/${created.id}`, {
+    body: { enabled: false, metadata: { plan: "free" } },
+  });
+  assert.equal(adminSet.status, 200, JSON.stringify(adminSet.body));
+
+  const enable = await patchAsOwner(created.id, { enabled: true });
+  assert.equal(enable.status, 403);
+  assert.match(errorOf(enable).message, /only an admin/);
+  const upgrade = await patchAsOwner(created.id, { metadata: { plan: "enterprise" } });
+  assert.equal(upgrade.status, 403);
+  assert.equal((await verifyKey(created.key)).body.code, "DISABLED");
+  assert.equal(
+    (await patchAsOwner(created.id, { name: "renamed" })).status,
+    200,
+    "the rest is theirs",
+  );
+
+  // A rotation by the owner hands the admin's settings to the new key.
+  const rotated = await call("POST", `/keys/${created.id}/rotate`, {
+    token: owner.token,
+    body: { overlapSeconds: 60 },
+  });
+  assert.equal(rotated.status, 201, JSON.stringify(rotated.body));
+  assert.equal((await patchAsOwner(rotated.body.id, { enabled: true })).status, 403);
+  assert.equal((await verifyKey(rotated.body.key)).body.code, "DISABLED");
+
+  // An admin lifts it; then the owner's switch is the owner's again. The metadata stays the admin's.
+  const lifted = await asAdminKey("PATCH", `/admin/keys/${rotated.body.id}`, {
+    body: { enabled: true },
+  });
+  assert.equal(lifted.status, 200);
+  assert.equal((await patchAsOwner(rotated.body.id, { enabled: false })).status, 200);
+  assert.equal((await patchAsOwner(rotated.body.id, { enabled: true })).status, 200);
+  const valid = await verifyKey(rotated.body.key);
+  assert.equal(valid.body.code, "VALID");
+  assert.deepEqual(valid.body.metadata, { plan: "free" });
+  assert.equal(
+    (await patchAsOwner(rotated.body.id, { metadata: { plan: "enterprise" } })).status,
+    403,
+  );
 });

@@ -140,3 +140,23 @@ Deno.test("rotation needs the owner's session; an Idempotency-Key replay never s
   const keys = await call("GET", "/keys", { token: owner.token });
   assert.equal(keys.body.keys.length, 2, "one rotation, not two");
 });
+
+Deno.test("a key in its rotation's overlap answers to its successor's current limit", async () => {
+  const owner = await signUp("rotate-limit");
+  const created = await createKey(owner.token, { name: "overlap", rateLimitPerMinute: 60 });
+  const rotated = await call("POST", `/keys/${created.id}/rotate`, {
+    token: owner.token,
+    body: { overlapSeconds: 3600 },
+  });
+  assert.equal(rotated.status, 201);
+  const lowered = await asAdminKey("PATCH", `/admin/keys/${rotated.body.id}`, {
+    body: { rateLimitPerMinute: 2 },
+  });
+  assert.equal(lowered.status, 200, JSON.stringify(lowered.body));
+  const codes = [];
+  for (let i = 0; i < 12; i++) codes.push((await verifyKey(created.key)).body.code);
+  assert.deepEqual(codes, [...Array(2).fill("VALID"), ...Array(10).fill("RATE_LIMITED")]);
+  // An admin's disable of the successor stops the old key too.
+  await asAdminKey("PATCH", `/admin/keys/${rotated.body.id}`, { body: { enabled: false } });
+  assert.equal((await verifyKey(created.key)).body.code, "DISABLED");
+});
