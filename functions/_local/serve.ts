@@ -1,4 +1,6 @@
 import type { Config } from "../_shared/config.ts";
+import { ApiError, errorEnvelope } from "../_shared/errors.ts";
+import { apiHeadersWithRequestId } from "../_shared/http.ts";
 
 /**
  * How the local gateway listens. On loopback: plain `Deno.serve`. Beyond loopback, in front of
@@ -63,7 +65,7 @@ export interface DeadlineOptions {
   requestTimeoutMs: number;
 }
 
-/** Larger request heads are refused (the connection is closed), as a proxy would. */
+/** Larger request heads are refused with 431, as a proxy would. */
 const maxHeadBytes = 32 * 1024;
 const headEnd = [13, 10, 13, 10];
 
@@ -107,6 +109,11 @@ export function serveWithDeadlines(
     open.add(close);
     try {
       const received = await readHead(conn);
+      if (received === "too_large") {
+        clearTimeout(headerDeadline);
+        await refuseLargeHead(conn);
+        return;
+      }
       if (!received) return;
       clearTimeout(headerDeadline);
       upstream = await Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port });
@@ -142,8 +149,40 @@ export function serveWithDeadlines(
   };
 }
 
-/** Reads up to the end of the request head; null when the client went away or sent too much. */
-async function readHead(conn: Deno.Conn): Promise<{ head: Uint8Array; rest: Uint8Array } | null> {
+/**
+ * 431 with the error envelope, as the functions answer everything else. The rest of the head is
+ * then read and dropped for a moment: closing on unread bytes would reset the connection and
+ * the client could lose the answer.
+ */
+async function refuseLargeHead(conn: Deno.Conn): Promise<void> {
+  const requestId = crypto.randomUUID();
+  const body = JSON.stringify(errorEnvelope(new ApiError("request_header_too_large"), requestId));
+  const head = [
+    "HTTP/1.1 431 Request Header Fields Too Large",
+    "Content-Type: application/json",
+    `Content-Length: ${new TextEncoder().encode(body).length}`,
+    "Connection: close",
+    ...apiHeadersWithRequestId(requestId).map(([name, value]) => `${name}: ${value}`),
+  ].join("\r\n");
+  await writeAll(conn, new TextEncoder().encode(`${head}\r\n\r\n${body}`));
+  await conn.closeWrite();
+  const sink = new Uint8Array(64 * 1024);
+  const until = Date.now() + 1_000;
+  let drained = 0;
+  while (Date.now() < until && drained < 1024 * 1024) {
+    const read = await conn.read(sink);
+    if (read === null) return;
+    drained += read;
+  }
+}
+
+/**
+ * Reads up to the end of the request head; null when the client went away, "too_large" past
+ * maxHeadBytes.
+ */
+async function readHead(
+  conn: Deno.Conn,
+): Promise<{ head: Uint8Array; rest: Uint8Array } | null | "too_large"> {
   let buffer = new Uint8Array(0);
   const chunk = new Uint8Array(16 * 1024);
   while (true) {
@@ -157,7 +196,7 @@ async function readHead(conn: Deno.Conn): Promise<{ head: Uint8Array; rest: Uint
     if (end >= 0) {
       return { head: buffer.subarray(0, end), rest: buffer.subarray(end + headEnd.length) };
     }
-    if (buffer.length > maxHeadBytes) return null;
+    if (buffer.length > maxHeadBytes) return "too_large";
   }
 }
 

@@ -125,8 +125,8 @@ export const configSchema = z.object({
   ).optional().describe(
     "Where account mail goes: log (the server log; the default outside production, refused in " +
       "it), none (recovery routes answer 501; the default in production), smtp(s)://user:pass@" +
-      "host:port, or an https:// webhook receiving {to, subject, text, html, kind} signed in " +
-      "X-Latchkey-Signature. Hosted Supabase blocks outbound ports 25 and 587: use 465 or 2587.",
+      "host:port (in production smtp:// requires STARTTLS), or an https:// webhook receiving " +
+      "{to, subject, text, html, kind} signed in X-Latchkey-Signature. Hosted Supabase blocks outbound ports 25 and 587: use 465 or 2587.",
   ),
   LATCHKEY_MAIL_FROM: z.string().min(3).max(320).default("Latchkey <no-reply@latchkey.invalid>")
     .describe("The From of account mail (SMTP)."),
@@ -163,7 +163,9 @@ export const configSchema = z.object({
       "The range API the breach check asks (<url><first 5 hex of SHA-1>).",
     ),
   LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR: integer(1, 100).default(3).describe(
-    "Reset mails one address gets per hour; beyond, forgot still answers 200 and sends nothing.",
+    "Reset mails one address gets per hour from one client (so a stranger cannot spend the " +
+      "owner's), and ten times as many from all clients; beyond, forgot still answers 200 and " +
+      "sends nothing.",
   ),
   LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR: integer(1, 100_000).default(30).describe(
     "Forgot and reset requests one client may make per hour (GCRA); beyond, 429 Retry-After.",
@@ -336,6 +338,16 @@ export const configSchema = z.object({
     "iss of access tokens: the auth function's public URL. Unset: SUPABASE_URL + " +
       "/functions/v1/auth, else the URL the request came to.",
   ),
+  LATCHKEY_AUDIT_EXPORTS_MAX: integer(1, 100).default(1).describe(
+    "Audit exports (GET /admin/audit/export) one isolate runs at once, each holding a database " +
+      "connection while its client reads; beyond, 429. One caller runs one export at a time.",
+  ),
+  LATCHKEY_AUDIT_EXPORT_IDLE_SECONDS: integer(1, 3600).default(30).describe(
+    "An audit export whose client reads nothing for this long is ended (its connection freed).",
+  ),
+  LATCHKEY_AUDIT_EXPORT_MAX_SECONDS: integer(10, 86_400).default(900).describe(
+    "Longest an audit export may run; it ends there, without a last newline.",
+  ),
   LATCHKEY_AUDIT_RETENTION_DAYS: integer(1, 36_500).optional().describe(
     "Days audit events are kept; older ones are deleted in batches of 1,000, at most every 10 " +
       "minutes per isolate, after a request (each deletion audited as audit.pruned). Unset: kept " +
@@ -435,6 +447,17 @@ const configRules = configSchema.superRefine((config, context) => {
       path: ["LATCHKEY_MAILER"],
       message: "log prints reset links in the server log; in production use smtp(s):// or an " +
         "https:// webhook (or none)",
+    });
+  }
+  if (
+    config.LATCHKEY_ENV === "production" && config.LATCHKEY_MAILER?.startsWith("smtp://") &&
+    /[?&](ignoreTLS|requireTLS|opportunisticTLS|secure)=/i.test(config.LATCHKEY_MAILER)
+  ) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_MAILER"],
+      message: "in production smtp:// always requires STARTTLS (or use smtps://): drop the URL's " +
+        "TLS parameters",
     });
   }
   if (config.LATCHKEY_MAILER?.startsWith("http") && !config.LATCHKEY_MAILER_WEBHOOK_SECRET) {

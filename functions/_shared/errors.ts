@@ -48,6 +48,10 @@ export const errorCatalog = {
       "The last active admin cannot be demoted, banned or deleted; make another admin first.",
   },
   payload_too_large: { status: 413, message: "The request body is too large." },
+  request_header_too_large: {
+    status: 431,
+    message: "The request's headers are too large (at most 32 KiB in all).",
+  },
   unsupported_media_type: {
     status: 415,
     message: "Send the request body as JSON (Content-Type: application/json).",

@@ -67,11 +67,6 @@ export async function rotateKey(
         decode(${generated.keyHashHex}, 'hex'), make_interval(secs => ${overlapSeconds}))`;
     if (outcome === "not_found") throw new ApiError("not_found", { message: noSuchKey });
     if (outcome === "forbidden") throw access.forbidden;
-    if (outcome === "admin_locked") {
-      throw new ApiError("forbidden", {
-        message: "An admin disabled this key or set its metadata; only an admin can change that.",
-      });
-    }
     if (outcome === "already_rotated") {
       throw new ApiError("key_not_rotatable", {
         message: "This key was rotated already; rotate the key that replaced it (replacedBy).",
@@ -151,6 +146,11 @@ export async function updateKey(
       select latchkey.update_api_key(${id}, ${tx.json(effective as never)}) as outcome`;
     if (outcome === "not_found") throw new ApiError("not_found", { message: noSuchKey });
     if (outcome === "forbidden") throw access.forbidden;
+    if (outcome === "admin_locked") {
+      throw new ApiError("forbidden", {
+        message: "An admin disabled this key or set its metadata; only an admin can change that.",
+      });
+    }
     await tx`
       select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
         jsonb_build_object('changed', to_jsonb(${Object.keys(effective)}::text[])))`;

@@ -45,8 +45,17 @@ const logMailer: Mailer = {
   },
 };
 
-function smtpMailer(url: string, from: string): Mailer {
-  const transport = nodemailer.createTransport(url, { from });
+/**
+ * `smtps://` is TLS from the first byte; `smtp://` upgrades with STARTTLS when the server offers
+ * it. In production (`requireTls`) a server that does not offer it gets nothing: the password
+ * and the links would go in clear text. A URL's own TLS settings cannot turn that off (config
+ * refuses them, and ours are applied last).
+ */
+function smtpMailer(url: string, from: string, requireTls: boolean): Mailer {
+  const transport = nodemailer.createTransport(
+    requireTls && url.startsWith("smtp://") ? { url, requireTLS: true } : url,
+    { from },
+  );
   return {
     async send(message) {
       await transport.sendMail({
@@ -87,7 +96,7 @@ export function mailerFor(config: Config): Mailer | null {
     mailer = target === "log"
       ? logMailer
       : target.startsWith("smtp")
-      ? smtpMailer(target, config.LATCHKEY_MAIL_FROM)
+      ? smtpMailer(target, config.LATCHKEY_MAIL_FROM, config.LATCHKEY_ENV === "production")
       : webhookMailer(target, config.LATCHKEY_MAILER_WEBHOOK_SECRET!);
     mailers.set(config, mailer);
   }

@@ -11,6 +11,9 @@
 -- A Supabase ban reaches Latchkey (item 10): a Supabase Auth user whose auth.users.banned_until
 -- lies ahead is refused as a session and their keys verify OWNER_BANNED; an email changed in
 -- Supabase Auth is followed by the Latchkey user (and so by sessions and tokens).
+--
+-- A stranger cannot spend an address's reset mails (item 14): the per-address budget counts
+-- per (address, client), under a ceiling across clients ten times as high.
 
 alter table latchkey.api_keys
   add column if not exists admin_disabled boolean not null default false,
@@ -402,5 +405,61 @@ begin
   end if;
   return query select v_user.id, v_user.email, v_user.name, v_user.role, v_user.tier,
     v_user.created_at, v_auth.is_anonymous;
+end
+$$;
+
+create or replace function latchkey.request_password_reset(
+  p_email text,
+  p_token_hash bytea,
+  p_ttl interval,
+  p_subject text,
+  p_text text,
+  p_html text,
+  p_client text,
+  p_client_limit integer,
+  p_email_limit integer,
+  p_request jsonb,
+  out retry_after integer,
+  out queued boolean
+)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_user record;
+  v_email_throttled boolean;
+begin
+  queued := false;
+  retry_after := latchkey.take_client_allowance('recovery_client', p_client, p_client_limit,
+    interval '1 hour');
+  if retry_after > 0 then
+    return;
+  end if;
+  -- The address's budget is per client, so a stranger's requests cannot spend the owner's;
+  -- across clients a ceiling ten times as high keeps the address from being flooded.
+  v_email_throttled := latchkey.take_client_allowance('reset_email_client',
+    lower(p_email) || ' ' || coalesce(p_client, 'unknown'), p_email_limit, interval '1 hour') > 0
+    or latchkey.take_client_allowance('reset_email', lower(p_email), p_email_limit * 10,
+      interval '1 hour') > 0;
+
+  select u.id, u.email into v_user
+  from latchkey.users u
+  where lower(u.email) = lower(p_email) and u.password_hash is not null and u.banned_at is null;
+  if found and not v_email_throttled then
+    update latchkey.account_tokens set used_at = pg_catalog.now()
+    where user_id = v_user.id and purpose = 'password_reset' and used_at is null;
+    insert into latchkey.account_tokens (token_hash, user_id, purpose, email, expires_at)
+    values (p_token_hash, v_user.id, 'password_reset', v_user.email, pg_catalog.now() + p_ttl);
+    insert into latchkey.mail_outbox (kind, recipient, subject, text_body, html_body)
+    values ('password_reset', v_user.email, p_subject, p_text, p_html);
+    queued := true;
+  end if;
+  -- Every request is audited, known email or not: the same durable write (and commit flush)
+  -- either way, so the timing does not tell them apart.
+  perform latchkey.append_audit_event(
+    'anonymous', null, null, 'auth.password_reset_requested', 'user', v_user.id, p_request,
+    pg_catalog.jsonb_build_object('mailed', queued)
+  );
 end
 $$;

@@ -181,8 +181,13 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     assert.equal(first.valid, true);
     assert.equal(first.userId, userId);
 
-    // Rotation: a new secret, shown once; the old key keeps working through the hour's overlap.
+    // Rotation asks how long the old secret may work: "stops now" is the default (a leak);
+    // a planned rotation picks an hour, and the old key keeps working through it.
     await page.getByRole("button", { name: "Rotate key from-console" }).click();
+    const overlap = page.getByLabel("Old secret of from-console works for");
+    assert.equal(await overlap.inputValue(), "0");
+    await overlap.selectOption("3600");
+    await page.getByRole("button", { name: "Rotate key from-console now" }).click();
     await page.getByTestId("new-key").filter({ hasNotText: copied }).waitFor();
     const rotated = await page.getByTestId("new-key").innerText();
     recordSecret(rotated);

@@ -83,6 +83,19 @@ Deno.test("beyond loopback, stalled heads and bodies are cut at their deadlines"
     assert.match(oneRequest.received, /^HTTP\/1\.1 200/);
     assert.ok(oneRequest.ms < 900, `closed after the answer, ${oneRequest.ms} ms`);
 
+    // A 100 KB header gets the answer a proxy would give, in the API's envelope.
+    const large = await Deno.connect({ hostname: "127.0.0.1", port });
+    const largeStarted = performance.now();
+    const bigHead = encoder.encode(
+      `GET /functions/v1/version HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`,
+    );
+    for (let sent = 0; sent < bigHead.length;) sent += await large.write(bigHead.subarray(sent));
+    const refused = await untilClosed(large, largeStarted);
+    assert.match(refused.received, /^HTTP\/1\.1 431 /);
+    const envelope = JSON.parse(refused.received.slice(refused.received.indexOf("\r\n\r\n") + 4));
+    assert.equal(envelope.error.code, "request_header_too_large");
+    assert.match(refused.received, /x-request-id: [0-9a-f-]{36}/i);
+
     // The handler sees the client's address, not the guard's loopback hop.
     const address = externalAddress();
     if (address) {

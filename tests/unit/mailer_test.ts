@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, mailerTarget } from "../../functions/_shared/config.ts";
 import { hmacSha256Hex } from "../../functions/_shared/crypto.ts";
+import { startSmtpServer } from "../support/smtp.ts";
 import {
   mailerFor,
   webhookSignature,
@@ -76,5 +77,37 @@ Deno.test("the webhook mailer posts {to, subject, text, html, kind} signed so th
     assert.notEqual(v1, hmacSha256Hex("another secret of at least 32 chars!", `${t}.${body}`));
   } finally {
     await receiver.shutdown();
+  }
+});
+
+Deno.test("in production smtp:// sends nothing to a server that offers no STARTTLS", async () => {
+  // The test server offers no STARTTLS (tests/support/smtp_process.ts), like the attacker's
+  // man in the middle who strips it.
+  const smtp = await startSmtpServer();
+  const message = {
+    to: "ada@example.com",
+    subject: "Reset your password",
+    text: "the link",
+    html: "<p>the link</p>",
+    kind: "password_reset" as const,
+  };
+  try {
+    const production = mailerFor(
+      loadConfig({ LATCHKEY_ENV: "production", LATCHKEY_MAILER: smtp.url }),
+    )!;
+    await assert.rejects(() => production.send(message), /STARTTLS/);
+    production.close?.();
+    const development = mailerFor(loadConfig({ LATCHKEY_MAILER: smtp.url }))!;
+    await development.send(message);
+    development.close?.();
+    await smtp.waitFor("ada@example.com");
+    assert.equal(smtp.received.length, 1, "only the development mailer delivered");
+    assert.throws(
+      () =>
+        loadConfig({ LATCHKEY_ENV: "production", LATCHKEY_MAILER: `${smtp.url}?ignoreTLS=true` }),
+      (error) => error instanceof ConfigError && /STARTTLS/.test(error.message),
+    );
+  } finally {
+    await smtp.close();
   }
 });

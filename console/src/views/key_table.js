@@ -46,6 +46,49 @@ export function secretPanel(answer) {
   );
 }
 
+/** How long the old secret may keep working after a rotation; the first is the default. */
+const overlaps = [
+  ["0", "stops now (a leaked key)"],
+  ["3600", "1 hour"],
+  ["86400", "1 day"],
+  ["604800", "7 days"],
+];
+
+/**
+ * Rotation asks how long the old secret keeps working: "stops now" for a leaked key (the
+ * default), or an overlap for a planned one while its users move to the new secret.
+ */
+function rotateChoice(key, { notify, refresh }) {
+  const overlap = h(
+    "select",
+    { "aria-label": `Old secret of ${key.name} works for` },
+    overlaps.map(([value, label]) => h("option", { value }, label)),
+  );
+  const confirmButton = h("button", {
+    type: "button",
+    "aria-label": `Rotate key ${key.name} now`,
+    async onclick() {
+      confirmButton.disabled = true;
+      try {
+        const answer = await api("POST", `/admin/keys/${key.id}/rotate`, {
+          body: { overlapSeconds: Number(overlap.value) },
+          idempotent: true,
+        });
+        await refresh(answer);
+      } catch (error) {
+        confirmButton.disabled = false;
+        notify(error);
+      }
+    },
+  }, "Rotate now");
+  return h(
+    "span",
+    { class: "rotate-choice" },
+    h("label", {}, "Old secret works for ", overlap),
+    confirmButton,
+  );
+}
+
 /** Keys with owner, type, last use and expiry; revoke and rotate where the caller may. */
 /** `refresh(secret?)` redraws the page, showing a new key's secret once when given. */
 export function keyTable(keys, { can, notify, refresh, showOwner }) {
@@ -75,16 +118,8 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
         ? h("button", {
           type: "button",
           "aria-label": `Rotate key ${key.name}`,
-          async onclick() {
-            try {
-              const answer = await api("POST", `/admin/keys/${key.id}/rotate`, {
-                body: { overlapSeconds: 3600 },
-                idempotent: true,
-              });
-              await refresh(answer);
-            } catch (error) {
-              notify(error);
-            }
+          onclick(event) {
+            event.currentTarget.replaceWith(rotateChoice(key, { notify, refresh }));
           },
         }, "Rotate")
         : null,

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { asAdminKey, call, signUp, withDatabase } from "../../support/http.ts";
+import {
+  asAdminKey,
+  call,
+  createAccount,
+  createKey,
+  recordSecret,
+  signUp,
+  withDatabase,
+} from "../../support/http.ts";
+import { serveFunctions } from "../../support/in_process.ts";
 import { rssMb, startTestServer } from "../../support/server.ts";
 
 /**
@@ -114,6 +123,61 @@ Deno.test("the export streams 100,000 events oldest first, in the range, with fl
       where action = 'audit.exported' and metadata ->> 'since' = ${since}`
   );
   assert.ok(exports >= 2, "each export is audited");
+});
+
+Deno.test("unread exports cannot take the pool: bounded per caller and per isolate, ended when idle", async () => {
+  const adminKey = `export-bound-key-${crypto.randomUUID()}`;
+  recordSecret(adminKey);
+  const served = serveFunctions({
+    LATCHKEY_ADMIN_KEY: adminKey,
+    LATCHKEY_DB_POOL_MAX: "4",
+    LATCHKEY_AUDIT_EXPORTS_MAX: "2",
+    LATCHKEY_AUDIT_EXPORT_IDLE_SECONDS: "2",
+  });
+  const [first, second] = [await createAccount("admin"), await createAccount("admin")];
+  const user = await signUp("export-bystander");
+  const { key } = await createKey(user.token);
+  const started: Response[] = [];
+  const open = async (headers: Record<string, string>) => {
+    // The 100,000 events of the first test, never read: each export stalls on its client.
+    const response = await fetch(
+      `${served.base}/admin/audit/export?since=${since}&until=${until}`,
+      { headers },
+    );
+    if (response.status === 200) started.push(response);
+    else await response.body?.cancel();
+    return response.status;
+  };
+  try {
+    const byKey = { "x-admin-key": adminKey };
+    assert.equal(await open(byKey), 200);
+    assert.equal(await open(byKey), 429, "one export per caller at a time");
+    assert.equal(await open({ authorization: `Bearer ${first.token}` }), 200);
+    const third = { authorization: `Bearer ${second.token}` };
+    const refusals = await Promise.all(Array.from({ length: 10 }, () => open(third)));
+    assert.deepEqual(refusals, Array(10).fill(429), "at most LATCHKEY_AUDIT_EXPORTS_MAX at once");
+
+    // The hot path and health still have connections.
+    for (let i = 0; i < 5; i++) {
+      const began = performance.now();
+      assert.equal((await served.call("GET", "/version/health")).status, 200);
+      const verified = await served.call("POST", "/keys/verify", {}, { key });
+      assert.equal(verified.body.code, "VALID");
+      assert.ok(performance.now() - began < 1000, "answered at once");
+    }
+
+    // Unread for LATCHKEY_AUDIT_EXPORT_IDLE_SECONDS, the exports end and free their slots.
+    let status = 429;
+    const deadline = Date.now() + 15_000;
+    while (status !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      status = await open(third);
+    }
+    assert.equal(status, 200, "an idle export was ended and its slot given back");
+  } finally {
+    await Promise.all(started.map((response) => response.body?.cancel().catch(() => {})));
+    await served.close();
+  }
 });
 
 Deno.test("the export needs audit:read and a since, and refuses bad times", async () => {
