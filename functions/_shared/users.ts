@@ -61,6 +61,7 @@ export interface AdminUserRow extends UserRow {
   banned_at: Date | null;
   ban_reason: string | null;
   last_sign_in_at: Date | null;
+  credits: number | null;
 }
 
 export const adminUserColumns = [
@@ -75,6 +76,7 @@ export const adminUserColumns = [
   "banned_at",
   "ban_reason",
   "last_sign_in_at",
+  "credits",
 ];
 
 export function adminUserView(row: AdminUserRow) {
@@ -84,5 +86,7 @@ export function adminUserView(row: AdminUserRow) {
     bannedAt: row.banned_at?.toISOString() ?? null,
     banReason: row.ban_reason,
     lastSignInAt: row.last_sign_in_at?.toISOString() ?? null,
+    /** The account's budget of verifications, drawn on by every key; null: none. */
+    credits: row.credits,
   };
 }

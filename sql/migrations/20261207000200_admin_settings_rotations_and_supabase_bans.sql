@@ -12,12 +12,22 @@
 -- lies ahead is refused as a session and their keys verify OWNER_BANNED; an email changed in
 -- Supabase Auth is followed by the Latchkey user (and so by sessions and tokens).
 --
+-- Credits per account, beside credits per key (item 19): `users.credits`, set by an admin,
+-- is a budget every key of the account draws on (each VALID verification takes one from it
+-- and from the key's own credits, if the key has them); null, the default, is no account
+-- budget. So an account an admin meters cannot escape by minting a key of its own. The user's
+-- row is locked before the key's meter, and batches go user by user, so locks keep one order.
+--
 -- A stranger cannot spend an address's reset mails (item 14): the per-address budget counts
 -- per (address, client), under a ceiling across clients ten times as high.
 
 alter table latchkey.api_keys
   add column if not exists admin_disabled boolean not null default false,
   add column if not exists admin_metadata boolean not null default false;
+
+alter table latchkey.users
+  add column if not exists credits integer check (credits >= 0);
+grant select (credits), update (credits) on latchkey.users to latchkey_caller;
 
 -- A key's name, enabled flag and metadata, by its owner (an API key only itself) or a key
 -- writer who reaches the owner; credits and refill and rate limit by a key writer only.
@@ -149,7 +159,7 @@ begin
     case when s.id is null then k.remaining else s.remaining end as remaining,
     coalesce(k.replaced_by, k.id) as limits_key,
     k.last_used_at, u.email, u.name, u.role, u.tier, u.created_at, u.banned_at,
-    u.email_verified_at,
+    u.email_verified_at, u.credits is not null as metered_account,
     exists (select 1 from latchkey.supabase_identities i where i.user_id = k.user_id)
       as from_supabase_auth
   into v_key
@@ -188,6 +198,12 @@ begin
   -- locked, as everything else that can be: the lock is held until commit.
   if pg_catalog.current_setting('latchkey.audited', true) is distinct from 'on' then
     perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  end if;
+
+  -- A metered account's row is locked before the key's meter: every check takes its locks in
+  -- the order user, then key (verify_api_keys sorts a batch the same way).
+  if v_code is null and v_key.metered_account then
+    perform 1 from latchkey.users u where u.id = v_key.user_id for update;
   end if;
 
   if v_code is null then
@@ -245,6 +261,13 @@ begin
           )
         );
       end if;
+    elsif v_key.metered_account and not exists (
+      select 1 from latchkey.users u where u.id = v_key.user_id and u.credits > 0
+    ) then
+      -- The account's budget is spent: the meter counted it valid; it is a refusal.
+      v_code := 'USAGE_EXCEEDED';
+      v_credits := 0;
+      perform latchkey.count_key_outcome(v_key.id, v_now, -1, 0, 1);
     elsif v_key.remaining is not null then
       -- Exact under concurrency: the row lock serialises takers, and each rechecks the credit
       -- it takes. A refill is due once the interval's boundary has passed since the last one.
@@ -283,6 +306,9 @@ begin
 
   if v_code is null then
     v_code := 'VALID';
+    if v_key.metered_account then
+      update latchkey.users u set credits = u.credits - 1 where u.id = v_key.user_id;
+    end if;
     if v_key.last_used_at is null or v_key.last_used_at < v_now - interval '1 minute' then
       -- Rechecked under the row lock, so a burst at the minute's turn writes once.
       update latchkey.api_keys set last_used_at = v_now
@@ -463,3 +489,48 @@ begin
   );
 end
 $$;
+
+-- Batches of key checks lock in one order: each check's owner (a metered account's row is
+-- locked first), then the key's hash; a key's own checks keep their arrival order.
+create or replace function latchkey.verify_api_keys(p_checks jsonb)
+returns table (
+  ordinality bigint,
+  code text,
+  key_id uuid,
+  user_id uuid,
+  scopes text[],
+  rate_limit integer,
+  rate_limit_remaining integer,
+  reset_at timestamptz,
+  credits_remaining integer,
+  metadata jsonb,
+  user_email text,
+  user_name text,
+  user_role text,
+  user_tier text,
+  user_created_at timestamptz,
+  user_email_verified_at timestamptz
+)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_check record;
+begin
+  for v_check in
+    select c.n, c.item
+    from pg_catalog.jsonb_array_elements(p_checks) with ordinality as c (item, n)
+    left join latchkey.api_keys k
+      on k.key_hash = pg_catalog.decode(c.item ->> 'hash', 'hex')
+    order by k.user_id, c.item ->> 'hash' collate "C", c.n
+  loop
+    return query
+      select v_check.n, v.*
+      from latchkey.verify_api_key(
+        pg_catalog.decode(v_check.item ->> 'hash', 'hex'), v_check.item -> 'request'
+      ) as v;
+  end loop;
+end
+$$;
+revoke all on function latchkey.verify_api_keys(jsonb) from public;

@@ -20,6 +20,10 @@ export const updateUserBody = z.strictObject({
   tier: tierSchema.optional(),
   banned: z.boolean().optional(),
   banReason: z.string().trim().min(1).max(500).optional(),
+  credits: z.number().int().min(0).max(1_000_000_000).nullable().optional().meta({
+    description: "The account's budget of verifications: every key of the account (its own " +
+      "self-service keys too) draws one per VALID verification; null removes it.",
+  }),
 }).refine((body) => Object.keys(body).length > 0, { message: "Change at least one field." })
   .refine((body) => body.banReason === undefined || body.banned === true, {
     path: ["banReason"],
@@ -27,7 +31,13 @@ export const updateUserBody = z.strictObject({
   });
 
 function auditState(row: AdminUserRow) {
-  return { name: row.name, role: row.role, tier: row.tier, banned: row.banned_at !== null };
+  return {
+    name: row.name,
+    role: row.role,
+    tier: row.tier,
+    banned: row.banned_at !== null,
+    credits: row.credits,
+  };
 }
 
 // Banning revokes the user's sessions and makes their keys answer OWNER_BANNED at once
@@ -35,7 +45,7 @@ function auditState(row: AdminUserRow) {
 export const updateUserRoute = defineRoute({
   method: "patch",
   path: "/users/:id",
-  summary: "Change name, role, tier or ban",
+  summary: "Change name, role, tier, ban or the account's credits",
   auth: adminCredentials,
   permission: "users:write",
   permissionNote: "and roles:write to change a role; the caller must hold every permission of " +
@@ -65,6 +75,7 @@ export const updateUserRoute = defineRoute({
           name = ${body.name ?? before.name},
           role = ${body.role ?? before.role},
           tier = ${body.tier ?? before.tier},
+          credits = ${body.credits === undefined ? before.credits : body.credits},
           banned_at = ${
       body.banned === undefined
         ? before.banned_at

@@ -12,7 +12,9 @@ export const tokenRoute = defineRoute({
   responses: {
     200: '`{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with ' +
       "Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and " +
-      "Latchkey's (`app_role`, `session_id` or `key_id`, `scopes` for a key, `email`).",
+      "Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold " +
+      "in full; `session_id` or `key_id`; `scopes` for a key; `email`, `email_verified`, " +
+      "`is_anonymous`).",
     429: "`rate_limited`: the API key's rate limit is used up; minting counts as a use.",
     501: "`not_configured`: neither LATCHKEY_JWT_SIGNING_KEYS nor LATCHKEY_JWT_SECRET is set.",
   },

@@ -46,6 +46,8 @@ export const openIdConfigurationRoute = defineRoute({
       "role",
       "app_role",
       "email",
+      "email_verified",
+      "is_anonymous",
       "session_id",
       "key_id",
       "scopes",

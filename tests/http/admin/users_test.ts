@@ -112,12 +112,14 @@ Deno.test("PATCH changes name, tier and role, auditing before and after", async 
     role: "user",
     tier: "free",
     banned: false,
+    credits: null,
   });
   assert.deepEqual(event.metadata.after, {
     name: "Renamed",
     role: "support",
     tier: "pro",
     banned: false,
+    credits: null,
   });
 
   const empty = await call("PATCH", `/admin/users/${target.id}`, { token: admin.token, body: {} });

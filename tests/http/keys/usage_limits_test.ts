@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   asAdminKey,
   call,
+  createKey,
   errorOf,
   issueKey,
   signUp,
@@ -100,4 +101,38 @@ Deno.test("only key writers set usage limits: not on self-service keys, not thro
   );
   assert.equal(outcome, "forbidden");
   assert.equal((await verifyKey(issued.key)).body.remaining, 1);
+});
+
+Deno.test("account credits: every key of a metered account draws on one budget, its own keys too", async () => {
+  const owner = await signUp("account-credits");
+  const issued = await issueKey(owner.id, { name: "metered", remaining: 5 });
+  const metered = await asAdminKey("PATCH", `/admin/users/${owner.id}`, { body: { credits: 6 } });
+  assert.equal(metered.status, 200, JSON.stringify(metered.body));
+  assert.equal(metered.body.user.credits, 6);
+  // The escape the review found: a key of the user's own, with no credits of its own.
+  const own = await createKey(owner.token, { name: "self-made" });
+  const codes = [];
+  for (const key of [issued.key, own.key, issued.key, own.key, issued.key, own.key]) {
+    codes.push((await verifyKey(key)).body.code);
+  }
+  assert.deepEqual(codes, Array(6).fill("VALID"));
+  assert.equal((await verifyKey(own.key)).body.code, "USAGE_EXCEEDED", "the account's budget");
+  assert.equal((await verifyKey(issued.key)).body.code, "USAGE_EXCEEDED", "2 of the key's left");
+  const shown = await asAdminKey("GET", `/admin/users/${owner.id}`);
+  assert.equal(shown.body.user.credits, 0);
+
+  // Exact at any concurrency: 7 credits, 30 checks at once over both keys.
+  await asAdminKey("PATCH", `/admin/users/${owner.id}`, { body: { credits: 7 } });
+  const burst = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => verifyKey(i % 2 ? own.key : issued.key)),
+  );
+  const valid = burst.filter((result) => result.body.code === "VALID").length;
+  const issuedValid = burst.filter((result, i) => i % 2 === 0 && result.body.code === "VALID")
+    .length;
+  assert.equal(valid, 7, "exactly the account's credits");
+  assert.ok(issuedValid <= 2, "and never more than the issued key's own");
+
+  // Unmetered again: the self-made key is unlimited, the issued one keeps its own credits.
+  await asAdminKey("PATCH", `/admin/users/${owner.id}`, { body: { credits: null } });
+  assert.equal((await verifyKey(own.key)).body.code, "VALID");
 });
