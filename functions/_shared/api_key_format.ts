@@ -12,7 +12,6 @@ const checksumLength = 6; // 62^6 > 2^32
 const keyPattern = new RegExp(
   `^([a-z][a-z0-9]{0,9})_([0-9A-Za-z]{${secretLength}})([0-9A-Za-z]{${checksumLength}})$`,
 );
-export const keyPrefixPattern = /^[a-z][a-z0-9]{0,9}$/;
 
 /** How many leading characters of a key lists show. */
 export const displayPrefixLength = 12;

@@ -1,8 +1,6 @@
 import { z } from "zod";
-import { keyPrefixPattern } from "./api_key_format.ts";
-import { parseArgon2idPhc } from "./passwords.ts";
+import { keyPrefixPattern, parseArgon2idPhc, tierSchema } from "./fields.ts";
 import { adminPermissions } from "./principal.ts";
-import { tierSchema } from "./users.ts";
 
 import { inEdgeRuntime } from "./edge_runtime.ts";
 

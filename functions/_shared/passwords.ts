@@ -1,6 +1,8 @@
 import { argon2id } from "hash-wasm";
 import { Worker } from "node:worker_threads";
-import { base64Decode, constantTimeEqual, randomBytes } from "./crypto.ts";
+import { constantTimeEqual, randomBytes } from "./crypto.ts";
+import { parseArgon2idPhc } from "./fields.ts";
+
 import { ApiError } from "./errors.ts";
 
 /** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
@@ -123,34 +125,6 @@ export async function hashPassword(password: string): Promise<string> {
     ...argon2Parameters,
     outputType: "encoded",
   }) as string;
-}
-
-interface PhcArgon2id {
-  memorySize: number;
-  iterations: number;
-  parallelism: number;
-  salt: Uint8Array;
-  hash: Uint8Array;
-}
-
-// Bounds on stored parameters, so a hostile hash (say, from configuration) cannot make one
-// verification take minutes or gigabytes.
-const maxMemoryKiB = 256 * 1024;
-const maxIterations = 10;
-const maxParallelism = 8;
-
-export function parseArgon2idPhc(phc: string): PhcArgon2id | null {
-  const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/
-    .exec(phc);
-  if (!match) return null;
-  const [memorySize, iterations, parallelism] = match.slice(1, 4).map(Number);
-  const salt = base64Decode(match[4]);
-  const hash = base64Decode(match[5]);
-  if (!salt || !hash || salt.length < 8 || hash.length < 16 || hash.length > 64) return null;
-  if (memorySize < 8 * parallelism || memorySize > maxMemoryKiB) return null;
-  if (iterations < 1 || iterations > maxIterations) return null;
-  if (parallelism < 1 || parallelism > maxParallelism) return null;
-  return { memorySize, iterations, parallelism, salt, hash };
 }
 
 export interface PasswordCheck {

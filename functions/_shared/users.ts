@@ -49,9 +49,6 @@ export const passwordSchema = z.string()
   .max(passwordLength.max, `Use at most ${passwordLength.max} characters.`)
   .meta({ examples: ["correct horse battery staple"] });
 
-export const tierSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "Use a lowercase tier name.")
-  .meta({ examples: ["pro"] });
-
 export const nameSchema = z.string().trim().min(1, "Enter a name.").max(200)
   .meta({ examples: ["Ada Lovelace"] });
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseArgon2idPhc } from "../../functions/_shared/fields.ts";
 import { argon2id } from "hash-wasm";
 import { ApiError } from "../../functions/_shared/errors.ts";
 import {
@@ -8,7 +9,6 @@ import {
   configurePasswordHashing,
   decoyPhc,
   hashPassword,
-  parseArgon2idPhc,
   verifyPassword,
 } from "../../functions/_shared/passwords.ts";
 

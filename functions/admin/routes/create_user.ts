@@ -14,9 +14,9 @@ import {
   nameSchema,
   passwordSchema,
   serviceAccountDomain,
-  tierSchema,
 } from "../../_shared/users.ts";
 import { requireReach } from "../../_shared/reach.ts";
+import { tierSchema } from "../../_shared/fields.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 

@@ -8,9 +8,9 @@ import {
   type AdminUserRow,
   adminUserView,
   nameSchema,
-  tierSchema,
 } from "../../_shared/users.ts";
 import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
+import { tierSchema } from "../../_shared/fields.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
