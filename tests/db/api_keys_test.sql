@@ -1,4 +1,4 @@
--- RLS and grants on API keys and their rate-limit windows.
+-- RLS and grants on API keys and their meters (the rate limiter's GCRA state).
 begin;
 select plan(14);
 

@@ -46,3 +46,19 @@ Deno.test({
     }
   },
 });
+
+Deno.test("every table of schema latchkey has a pgTAP proof of who may read and write it", async () => {
+  const schemaText = await Deno.readTextFile(schemaFile);
+  const tables = [...schemaText.matchAll(/^create table latchkey\.(\w+) \(/gm)].map((m) => m[1]);
+  assert.ok(tables.length >= 15, `${tables.length} tables in sql/schema.sql`);
+  let proofs = "";
+  for await (const entry of Deno.readDir(new URL("../db/", import.meta.url))) {
+    if (entry.name.endsWith("_test.sql")) {
+      proofs += await Deno.readTextFile(new URL(`../db/${entry.name}`, import.meta.url));
+    }
+  }
+  const unproven = tables.filter((table) =>
+    !new RegExp(`latchkey\\.${table}\\b|'${table}'`).test(proofs)
+  );
+  assert.deepEqual(unproven, [], "tables without a proof in tests/db");
+});
