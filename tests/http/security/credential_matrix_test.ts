@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { credentialCheckOf } from "../../../functions/_shared/openapi.ts";
+import {
+  adminPermissions,
+  type Role,
+  rolePermissions,
+} from "../../../functions/_shared/principal.ts";
+import { type Operation, operations } from "../../support/catalogue.ts";
+import {
+  adminKey,
+  asAdminKey,
+  call,
+  createAccount,
+  issueKey,
+  withDatabase,
+} from "../../support/http.ts";
+
+/**
+ * Every declared route × every kind of caller, the expected answer derived from the route's
+ * declaration (its `auth` list and `permission`), never listed by hand: a new route is covered
+ * because it is declared, and a new kind of caller does not compile until `expected` knows it.
+ * A caller the credential check admits may still be refused by the route itself (a body it
+ * lacks, an id that is nobody's, an account beyond its reach); what is asserted is that the
+ * credential check answers exactly as declared. (The admin routes' full answers, reach
+ * included, are tests/http/admin/authorization_matrix_test.ts.)
+ */
+
+const kinds = [
+  "none",
+  "user session",
+  "support session",
+  "admin session",
+  "key without the route's scope",
+  "key with the route's scope",
+  "admin key missing the route's permission",
+  "X-Admin-Key",
+  "revoked key",
+  "expired key",
+  "disabled key",
+  "banned owner's session",
+] as const;
+type Kind = typeof kinds[number];
+
+type Expectation = "admitted" | { status: 401 | 403; code: string };
+
+const unauthorized: Expectation = { status: 401, code: "unauthorized" };
+const forbidden: Expectation = { status: 403, code: "forbidden" };
+
+function sessionOf(role: Role, operation: Operation): Expectation {
+  const { permission } = operation.doc;
+  return permission && !rolePermissions[role].includes(permission) ? forbidden : "admitted";
+}
+
+/** What the credential check must answer `kind` on `operation`, from its declaration alone. */
+function expected(operation: Operation, kind: Kind): Expectation {
+  const check = credentialCheckOf(operation.doc.auth);
+  if (check === "none") return "admitted";
+  const { permission } = operation.doc;
+  const asKey = (holds: boolean): Expectation =>
+    check === "sessionOnly"
+      ? { status: 403, code: "interactive_session_required" }
+      : holds
+      ? "admitted"
+      : forbidden;
+  switch (kind) {
+    case "none":
+    case "revoked key":
+    case "expired key":
+    case "disabled key":
+    case "banned owner's session":
+      return unauthorized;
+    case "X-Admin-Key":
+      // Read on admin routes only; elsewhere the request simply has no credential.
+      return check === "adminKey" ? "admitted" : unauthorized;
+    case "user session":
+      return sessionOf("user", operation);
+    case "support session":
+      return sessionOf("support", operation);
+    case "admin session":
+      return sessionOf("admin", operation);
+    case "key without the route's scope":
+      return asKey(!permission);
+    case "key with the route's scope":
+      return asKey(true);
+    case "admin key missing the route's permission":
+      return asKey(!permission);
+  }
+}
+
+/** The refusals only the credential check gives; anything else means it admitted the caller. */
+function refusedByCredentialCheck(
+  status: number,
+  body: { error?: { code?: string; message?: string } } | null,
+  permission: string | undefined,
+): boolean {
+  const code = body?.error?.code;
+  if (status === 401) return code === "unauthorized";
+  if (status !== 403) return false;
+  return code === "interactive_session_required" ||
+    (code === "forbidden" && body?.error?.message === `This needs the ${permission} permission.`);
+}
+
+async function key(userId: string, scopes: string[]) {
+  return (await issueKey(userId, { name: "matrix", scopes, rateLimitPerMinute: 100_000 })).key;
+}
+
+Deno.test("credential matrix: every declared route × every kind of caller, as declared", async () => {
+  const user = await createAccount("user", "cred-user");
+  const support = await createAccount("support", "cred-support");
+  const admin = await createAccount("admin", "cred-admin");
+  const banned = await createAccount("user", "cred-banned");
+  const ban = await asAdminKey("PATCH", `/admin/users/${banned.id}`, { body: { banned: true } });
+  assert.equal(ban.status, 200);
+
+  // Keys of the admin holding exactly the route's permission, or all but it.
+  const withScope = new Map<string, string>();
+  const withoutPermission = new Map<string, string>();
+  for (const permission of adminPermissions) {
+    withScope.set(permission, await key(admin.id, [permission]));
+    withoutPermission.set(
+      permission,
+      await key(admin.id, adminPermissions.filter((held) => held !== permission)),
+    );
+  }
+  const allScopes = await key(admin.id, [...adminPermissions]);
+  const userKey = await key(user.id, ["compile"]);
+  const revoked = await issueKey(user.id, { name: "revoked" });
+  await asAdminKey("POST", `/admin/keys/${revoked.id}/revoke`);
+  const expired = await issueKey(user.id, { name: "expired" });
+  await withDatabase((sql) =>
+    sql`update latchkey.api_keys set expires_at = now() - interval '1 second'
+        where id = ${expired.id}`
+  );
+  const disabled = await issueKey(user.id, { name: "disabled" });
+  await asAdminKey("PATCH", `/admin/keys/${disabled.id}`, { body: { enabled: false } });
+
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const headersFor = (kind: Kind, { doc }: Operation): Record<string, string> => {
+    switch (kind) {
+      case "none":
+        return {};
+      case "user session":
+        return bearer(user.token);
+      case "support session":
+        return bearer(support.token);
+      case "admin session":
+        return bearer(admin.token);
+      case "key without the route's scope":
+        return { "x-api-key": userKey };
+      case "key with the route's scope":
+        return { "x-api-key": doc.permission ? withScope.get(doc.permission)! : allScopes };
+      case "admin key missing the route's permission":
+        return { "x-api-key": doc.permission ? withoutPermission.get(doc.permission)! : userKey };
+      case "X-Admin-Key":
+        return { "x-admin-key": adminKey };
+      case "revoked key":
+        return { "x-api-key": revoked.key };
+      case "expired key":
+        return { "x-api-key": expired.key };
+      case "disabled key":
+        return { "x-api-key": disabled.key };
+      case "banned owner's session":
+        return bearer(banned.token);
+    }
+  };
+
+  // Signing out ends the session the rest of the matrix uses: last.
+  const ordered = [...operations].sort((a, b) =>
+    Number(a.path === "/auth/sign-out") - Number(b.path === "/auth/sign-out")
+  );
+  const wrong: string[] = [];
+  let cells = 0;
+  for (const operation of ordered) {
+    // Nobody's id: an admitted caller meets the route's own 404, never another account.
+    const path = operation.path.replace(":id", crypto.randomUUID());
+    for (const kind of kinds) {
+      const result = await call(operation.method, path, { headers: headersFor(kind, operation) });
+      cells += 1;
+      const want = expected(operation, kind);
+      const refused = refusedByCredentialCheck(
+        result.status,
+        result.body,
+        operation.doc.permission,
+      );
+      const matches = want === "admitted"
+        ? !refused
+        : result.status === want.status && result.body?.error?.code === want.code;
+      if (!matches) {
+        wrong.push(
+          `${operation.method} ${operation.path} as ${kind}: ${result.status} ` +
+            `${JSON.stringify(result.body).slice(0, 160)} (expected ${JSON.stringify(want)})`,
+        );
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
+  assert.equal(cells, operations.length * kinds.length);
+  console.log(`  ${operations.length} routes × ${kinds.length} kinds of caller = ${cells} cells`);
+});
