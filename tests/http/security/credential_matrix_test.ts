@@ -5,7 +5,10 @@ import {
   type Role,
   rolePermissions,
 } from "../../../functions/_shared/principal.ts";
+import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { type Operation, operations } from "../../support/catalogue.ts";
+import { serveFunctions } from "../../support/in_process.ts";
+import { createAuthUser, supabaseProject } from "../../support/supabase_auth.ts";
 import {
   adminKey,
   asAdminKey,
@@ -41,7 +44,7 @@ const kinds = [
 ] as const;
 type Kind = typeof kinds[number];
 
-type Expectation = "admitted" | { status: 401 | 403; code: string };
+type Expectation = "admitted" | { status: 401 | 403 | 404; code: string };
 
 const unauthorized: Expectation = { status: 401, code: "unauthorized" };
 const forbidden: Expectation = { status: 403, code: "forbidden" };
@@ -196,4 +199,53 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
   assert.deepEqual(wrong, []);
   assert.equal(cells, operations.length * kinds.length);
   console.log(`  ${operations.length} routes × ${kinds.length} kinds of caller = ${cells} cells`);
+});
+
+Deno.test({
+  name: "credential matrix, LATCHKEY_IDENTITY=supabase: a Supabase Auth token on every route",
+  ignore: !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL"),
+  async fn() {
+    const project = await supabaseProject();
+    const served = serveFunctions({
+      LATCHKEY_IDENTITY: "supabase",
+      SUPABASE_URL: project.url,
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
+    });
+    try {
+      const token = await project.token(await createAuthUser());
+      const wrong: string[] = [];
+      const ordered = [...operations].sort((a, b) =>
+        Number(a.path === "/auth/sign-out") - Number(b.path === "/auth/sign-out")
+      );
+      for (const operation of ordered) {
+        const path = operation.path.replace(":id", crypto.randomUUID());
+        const result = await served.call(operation.method, path, {
+          authorization: `Bearer ${token}`,
+        });
+        // Supabase Auth owns Latchkey's own account routes: they are not there.
+        const want: Expectation = operation.doc.ownIdentityOnly
+          ? { status: 404, code: "not_found" }
+          : expected(operation, "user session");
+        const refused = refusedByCredentialCheck(
+          result.status,
+          result.body,
+          operation.doc.permission,
+        );
+        const matches = want === "admitted"
+          ? !refused
+          : result.status === want.status && result.body?.error?.code === want.code;
+        if (!matches) {
+          wrong.push(
+            `${operation.method} ${operation.path}: ${result.status} (expected ${
+              JSON.stringify(want)
+            })`,
+          );
+        }
+      }
+      assert.deepEqual(wrong, []);
+    } finally {
+      await served.close();
+      await project.close();
+    }
+  },
 });
