@@ -8,8 +8,10 @@ export interface AdminKeyEntry {
   expiresAt: Date | null;
 }
 
-/** The name the single LATCHKEY_ADMIN_KEY[_SHA256] is audited under. */
-export const singleAdminKeyName = "LATCHKEY_ADMIN_KEY";
+/** The single key is named by the variable that holds it: what an operator must change. */
+function singleAdminKeyName(config: Config): string {
+  return config.LATCHKEY_ADMIN_KEY ? "LATCHKEY_ADMIN_KEY" : "LATCHKEY_ADMIN_KEY_SHA256";
+}
 
 function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
@@ -23,7 +25,7 @@ export function configuredAdminKeys(config: Config): AdminKeyEntry[] {
     ? hexBytes(config.LATCHKEY_ADMIN_KEY_SHA256)
     : null;
   return [
-    ...(single ? [{ name: singleAdminKeyName, digest: single, expiresAt: null }] : []),
+    ...(single ? [{ name: singleAdminKeyName(config), digest: single, expiresAt: null }] : []),
     ...(config.LATCHKEY_ADMIN_KEYS ?? []).map((entry) => ({
       name: entry.name,
       digest: hexBytes(entry.sha256),

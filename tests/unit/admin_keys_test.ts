@@ -75,3 +75,15 @@ Deno.test("adminKeyWarnings: never, within 7 days, expired; nothing for a key go
     ),
   );
 });
+
+Deno.test("a warning names the variable that is set: LATCHKEY_ADMIN_KEY_SHA256 when it is that", () => {
+  const config = loadConfig({ LATCHKEY_ADMIN_KEY_SHA256: "ab".repeat(32) });
+  const [warning] = adminKeyWarnings(config);
+  assert.equal(warning.code, "admin_key_never_expires");
+  assert.match(warning.message, /"LATCHKEY_ADMIN_KEY_SHA256"/);
+  // A deployment whose only key has an expiry (the deploy recipe's) has nothing to fix.
+  const recipe = loadConfig({
+    LATCHKEY_ADMIN_KEYS: JSON.stringify([entry("ops", "a key", "2027-06-01T00:00:00Z")]),
+  });
+  assert.deepEqual(adminKeyWarnings(recipe, { now: Date.parse("2026-12-07T00:00:00Z") }), []);
+});

@@ -24,6 +24,6 @@ Deno.test("the README's task table lists every task in deno.json, and only those
     readme.indexOf("## Tasks"),
     readme.indexOf("\n## ", readme.indexOf("## Tasks") + 1),
   );
-  const listed = [...section.matchAll(/^\| `deno task ([\w:]+)/gm)].map((match) => match[1]);
+  const listed = [...section.matchAll(/^\| `deno task ([\w:-]+)/gm)].map((match) => match[1]);
   assert.deepEqual([...listed].sort(), Object.keys(tasks).sort());
 });
