@@ -191,6 +191,10 @@ export function respondWithError(thrown: unknown, c: Context<AppEnv>): Response 
     });
   }
   const headers: Record<string, string> = { "Cache-Control": "no-store", ...error.headers };
+  // Refused before its body was read: the server will not read it either, and a connection
+  // with unread bytes cannot carry another request. Say so, or a client reuses it and its next
+  // request meets a closed connection (seen with Deno 2.1 on both sides).
+  if (c.req.raw.body !== null && !c.req.raw.bodyUsed) headers["Connection"] = "close";
   if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="latchkey"';
   if (error.status === 503) headers["Retry-After"] ??= "1";
   return c.json(errorEnvelope(error, c.get("requestId")), error.status as 400, headers);

@@ -18,8 +18,7 @@ export type FailureReason =
   | "no_password"
   | "wrong_password"
   | "wrong_current_password"
-  | "banned"
-  | "throttled";
+  | "banned";
 
 const throttledMessages = {
   client: "Too many failed sign-ins from this client; retry later.",
@@ -31,9 +30,37 @@ const throttledMessages = {
 export interface SignInAttempt {
   candidate: SignInCandidate;
   /** Audits the failure (a wrong current password is audited by its route). */
-  failed(reason: Exclude<FailureReason, "throttled">): Promise<void>;
+  failed(reason: FailureReason): Promise<void>;
   /** The password was right: the attempt is given back to every budget. */
   succeeded(): Promise<void>;
+}
+
+type ThrottleKind = keyof typeof throttledMessages;
+
+/**
+ * Refusals this isolate has been told of, until when (ms since the epoch), per configuration.
+ * A throttle's refusal only ever lasts at least as long as the Retry-After it answered, so
+ * until then the same client (or pair, or email) is refused from memory: a flood of refused
+ * sign-ins costs the database nothing and leaves its connections to everyone else. Those
+ * refusals are not counted in the audit row's repeatsInPreviousMinute.
+ */
+const knownRefusals = new WeakMap<object, Map<string, number>>();
+const maxKnownRefusals = 10_000;
+
+function refusalKeys(email: string, client: string): Record<ThrottleKind, string> {
+  const address = email.toLowerCase();
+  return {
+    client: `client ${client}`,
+    email_client: `pair ${address} ${client}`,
+    email: `email ${address}`,
+  };
+}
+
+function throttled(kind: ThrottleKind, retryAfterSeconds: number): ApiError {
+  return new ApiError("too_many_requests", {
+    message: throttledMessages[kind],
+    headers: { "Retry-After": String(retryAfterSeconds) },
+  });
 }
 
 /**
@@ -46,6 +73,16 @@ export async function reserveSignIn(c: AppContext, email: string): Promise<SignI
   const { sql, config } = c.get("runtime");
   const client = throttleClient(c);
   const window = config.LATCHKEY_SIGN_IN_WINDOW_MINUTES;
+  let known = knownRefusals.get(config);
+  if (!known) knownRefusals.set(config, known = new Map());
+  const keys = refusalKeys(email, client);
+  const now = Date.now();
+  for (const kind of Object.keys(keys) as ThrottleKind[]) {
+    const until = known.get(keys[kind]);
+    if (until === undefined) continue;
+    if (until > now) throw throttled(kind, Math.ceil((until - now) / 1000));
+    known.delete(keys[kind]);
+  }
   const request = requestJson(sql, requestInfo(c));
   const [candidate] = await withinTimeout(
     sql,
@@ -53,7 +90,7 @@ export async function reserveSignIn(c: AppContext, email: string): Promise<SignI
       select * from latchkey.reserve_sign_in(
         ${email}, ${client}, ${config.LATCHKEY_SIGN_IN_MAX_FAILURES},
         make_interval(mins => ${window}), ${config.LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT},
-        ${config.LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL})`,
+        ${config.LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL}, ${request})`,
   );
   const audit = (reason: FailureReason) =>
     withinTimeout(
@@ -61,12 +98,13 @@ export async function reserveSignIn(c: AppContext, email: string): Promise<SignI
       sql`select latchkey.audit_failed_sign_in(
         ${email}, ${candidate.user_id}, ${reason}, ${request})`,
     );
+  // A refusal was audited by the reservation itself: one round trip for a flood's each request.
   if (candidate.retry_after_seconds > 0 || candidate.attempt_id === null) {
-    await audit("throttled");
-    throw new ApiError("too_many_requests", {
-      message: throttledMessages[candidate.throttled_by ?? "email_client"],
-      headers: { "Retry-After": String(candidate.retry_after_seconds) },
-    });
+    const kind = candidate.throttled_by ?? "email_client";
+    // The oldest entries go first once the map is full (a Map keeps insertion order).
+    if (known.size >= maxKnownRefusals) known.delete(known.keys().next().value!);
+    known.set(keys[kind], now + candidate.retry_after_seconds * 1000);
+    throw throttled(kind, candidate.retry_after_seconds);
   }
   return {
     candidate,

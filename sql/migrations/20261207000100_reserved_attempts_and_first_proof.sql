@@ -15,16 +15,48 @@
 alter table latchkey.sign_in_failures
   add column if not exists id bigint generated always as identity;
 
+-- A sign-in a throttle refused: audited once a minute per email, with how many there were.
+-- Only a counter is written otherwise, and a lost count is cheap: that commit does not wait for
+-- the WAL flush, so a flood of refusals does not queue on the disk.
+create or replace function latchkey.audit_refused_sign_in(
+  p_email text,
+  p_user_id uuid,
+  p_request jsonb
+)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_repeats integer := latchkey.first_in_minute(
+    'auth.sign_in_throttled:' || pg_catalog.encode(latchkey.email_hash(p_email), 'hex')
+  );
+begin
+  if v_repeats is null then
+    perform pg_catalog.set_config('synchronous_commit', 'off', true);
+    return;
+  end if;
+  perform latchkey.append_audit_event(
+    'anonymous', null, null, 'auth.sign_in_failed', 'user', p_user_id, p_request,
+    pg_catalog.jsonb_build_object('reason', 'throttled', 'repeatsInPreviousMinute', v_repeats)
+  );
+end
+$$;
+revoke all on function latchkey.audit_refused_sign_in(text, uuid, jsonb) from public;
+
 -- One attempt, reserved: the same row begin_sign_in returns, and when no throttle holds, the
 -- attempt's id (its failure row), already counted against the (email, client) lock-out, the
--- client's allowance and the email's ceiling.
+-- client's allowance and the email's ceiling. A refusal is audited here (once a minute per
+-- email, with the repeats), so a flood of refused attempts costs one round trip each.
 create or replace function latchkey.reserve_sign_in(
   p_email text,
   p_client text,
   p_max_failures integer,
   p_window interval,
   p_client_failures integer,
-  p_email_failures integer
+  p_email_failures integer,
+  p_request jsonb
 )
 returns table (
   user_id uuid, password_hash text, is_banned boolean, retry_after_seconds integer,
@@ -44,6 +76,7 @@ begin
   from latchkey.begin_sign_in(p_email, p_client, p_max_failures, p_window, p_client_failures,
     p_email_failures);
   if v_candidate.retry_after_seconds > 0 then
+    perform latchkey.audit_refused_sign_in(p_email, v_candidate.user_id, p_request);
     return query select v_candidate.user_id, v_candidate.password_hash, v_candidate.is_banned,
       v_candidate.retry_after_seconds, v_candidate.throttled_by, v_candidate.email_verified,
       null::bigint;
@@ -66,7 +99,9 @@ begin
   select * into v_candidate
   from latchkey.begin_sign_in(p_email, p_client, p_max_failures, p_window, p_client_failures,
     p_email_failures);
-  if v_candidate.retry_after_seconds = 0 then
+  if v_candidate.retry_after_seconds > 0 then
+    perform latchkey.audit_refused_sign_in(p_email, v_candidate.user_id, p_request);
+  else
     insert into latchkey.sign_in_failures (email_hash, client_hash, failed_at)
     values (v_email_hash, latchkey.client_hash(p_client), pg_catalog.clock_timestamp())
     returning id into v_attempt;
@@ -78,8 +113,9 @@ begin
     v_attempt;
 end
 $$;
-revoke all on function latchkey.reserve_sign_in(text, text, integer, interval, integer, integer)
-  from public;
+revoke all on function latchkey.reserve_sign_in(
+  text, text, integer, interval, integer, integer, jsonb
+) from public;
 
 -- The right password: the reserved attempt was no failure. Its row goes and each budget gets
 -- back the one step the reservation took (GCRA: the allowance moves back one interval).
@@ -112,8 +148,7 @@ $$;
 revoke all on function latchkey.release_sign_in(bigint, text, text, interval, integer, integer)
   from public;
 
--- A failed or refused sign-in, audited (its failure was counted when it was reserved): once a
--- minute per email for the refusals of a throttle, with how many there were.
+-- A failed sign-in, audited (its failure was counted when it was reserved).
 create or replace function latchkey.audit_failed_sign_in(
   p_email text,
   p_user_id uuid,
@@ -125,24 +160,10 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_repeats integer := 0;
 begin
-  if p_reason = 'throttled' then
-    v_repeats := latchkey.first_in_minute(
-      'auth.sign_in_throttled:' || pg_catalog.encode(latchkey.email_hash(p_email), 'hex')
-    );
-    if v_repeats is null then
-      return;
-    end if;
-  end if;
   perform latchkey.append_audit_event(
     'anonymous', null, null, 'auth.sign_in_failed', 'user', p_user_id, p_request,
-    pg_catalog.jsonb_build_object('reason', p_reason) || case
-      when p_reason = 'throttled'
-        then pg_catalog.jsonb_build_object('repeatsInPreviousMinute', v_repeats)
-      else '{}'::jsonb
-    end
+    pg_catalog.jsonb_build_object('reason', p_reason)
   );
 end
 $$;

@@ -1,6 +1,6 @@
 -- RLS and grants on users and sessions, proven as the API roles with a caller's claims.
 begin;
-select plan(30);
+select plan(31);
 
 insert into latchkey.users (id, email, name, password_hash, role) values
   ('11111111-1111-4111-8111-111111111111', 'alice@db.test', 'Alice', '$argon2id$not-real', 'user'),
@@ -90,12 +90,16 @@ select throws_ok(
   '42501', null, 'the sign-in lookup (which returns hashes) is not callable by API roles'
 );
 select throws_ok(
-  $$select * from latchkey.reserve_sign_in('bob@db.test', '203.0.113.9', 10, interval '15 minutes', 50, 100)$$,
+  $$select * from latchkey.reserve_sign_in('bob@db.test', '203.0.113.9', 10, interval '15 minutes', 50, 100, '{}')$$,
   '42501', null, 'reserving a sign-in attempt (which returns hashes) is not callable by API roles'
 );
 select throws_ok(
   $$select latchkey.release_sign_in(1, 'bob@db.test', '203.0.113.9', interval '15 minutes', 50, 100)$$,
   '42501', null, 'giving an attempt back to the throttles is not callable by API roles'
+);
+select throws_ok(
+  $$select latchkey.audit_refused_sign_in('bob@db.test', null, '{}')$$,
+  '42501', null, 'auditing refused sign-ins is not callable by API roles'
 );
 select throws_ok(
   $$select latchkey.audit_failed_sign_in('bob@db.test', null, 'wrong_password', '{}')$$,

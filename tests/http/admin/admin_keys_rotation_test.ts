@@ -38,7 +38,7 @@ Deno.test("LATCHKEY_ADMIN_KEYS: each live entry works and is audited by name; an
       const [key, name] of [
         [keys.current, "ops-current"],
         [keys.soon, "ops-soon"],
-        [keys.single, "LATCHKEY_ADMIN_KEY"],
+        [keys.single, "LATCHKEY_ADMIN_KEY_SHA256"],
       ]
     ) {
       const used = await functions.call("GET", "/admin/users?limit=1", {
