@@ -405,24 +405,32 @@ CREATE OR REPLACE FUNCTION latchkey.audit_failed_sign_in(p_email text, p_user_id
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-declare
-  v_repeats integer := 0;
 begin
-  if p_reason = 'throttled' then
-    v_repeats := latchkey.first_in_minute(
-      'auth.sign_in_throttled:' || pg_catalog.encode(latchkey.email_hash(p_email), 'hex')
-    );
-    if v_repeats is null then
-      return;
-    end if;
+  perform latchkey.append_audit_event(
+    'anonymous', null, null, 'auth.sign_in_failed', 'user', p_user_id, p_request,
+    pg_catalog.jsonb_build_object('reason', p_reason)
+  );
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.audit_refused_sign_in(p_email text, p_user_id uuid, p_request jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_repeats integer := latchkey.first_in_minute(
+    'auth.sign_in_throttled:' || pg_catalog.encode(latchkey.email_hash(p_email), 'hex')
+  );
+begin
+  if v_repeats is null then
+    perform pg_catalog.set_config('synchronous_commit', 'off', true);
+    return;
   end if;
   perform latchkey.append_audit_event(
     'anonymous', null, null, 'auth.sign_in_failed', 'user', p_user_id, p_request,
-    pg_catalog.jsonb_build_object('reason', p_reason) || case
-      when p_reason = 'throttled'
-        then pg_catalog.jsonb_build_object('repeatsInPreviousMinute', v_repeats)
-      else '{}'::jsonb
-    end
+    pg_catalog.jsonb_build_object('reason', 'throttled', 'repeatsInPreviousMinute', v_repeats)
   );
 end
 $function$;
@@ -1320,7 +1328,7 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.reserve_sign_in(p_email text, p_client text, p_max_failures integer, p_window interval, p_client_failures integer, p_email_failures integer)
+CREATE OR REPLACE FUNCTION latchkey.reserve_sign_in(p_email text, p_client text, p_max_failures integer, p_window interval, p_client_failures integer, p_email_failures integer, p_request jsonb)
  RETURNS TABLE(user_id uuid, password_hash text, is_banned boolean, retry_after_seconds integer, throttled_by text, email_verified boolean, attempt_id bigint)
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -1336,6 +1344,7 @@ begin
   from latchkey.begin_sign_in(p_email, p_client, p_max_failures, p_window, p_client_failures,
     p_email_failures);
   if v_candidate.retry_after_seconds > 0 then
+    perform latchkey.audit_refused_sign_in(p_email, v_candidate.user_id, p_request);
     return query select v_candidate.user_id, v_candidate.password_hash, v_candidate.is_banned,
       v_candidate.retry_after_seconds, v_candidate.throttled_by, v_candidate.email_verified,
       null::bigint;
@@ -1358,7 +1367,9 @@ begin
   select * into v_candidate
   from latchkey.begin_sign_in(p_email, p_client, p_max_failures, p_window, p_client_failures,
     p_email_failures);
-  if v_candidate.retry_after_seconds = 0 then
+  if v_candidate.retry_after_seconds > 0 then
+    perform latchkey.audit_refused_sign_in(p_email, v_candidate.user_id, p_request);
+  else
     insert into latchkey.sign_in_failures (email_hash, client_hash, failed_at)
     values (v_email_hash, latchkey.client_hash(p_client), pg_catalog.clock_timestamp())
     returning id into v_attempt;

@@ -29,26 +29,46 @@ try {
 }
 installRuntime({ config, sql });
 
-const server = serveGateway(config, gatewayHandler, (port) => {
-  const host = config.LATCHKEY_HOST === "0.0.0.0" || config.LATCHKEY_HOST === "127.0.0.1"
-    ? "localhost"
-    : config.LATCHKEY_HOST;
-  const base = `http://${host}:${port}${functionsBasePath}`;
-  const lines = [
-    `Latchkey ${latchkeyVersion} (${config.LATCHKEY_ENV}) on Deno ${Deno.version.deno}`,
-    `  database    ${target.description}`,
-    `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
-    `  seed        ${seeded}`,
-    ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
-    `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
-    ...(isLoopback(config.LATCHKEY_HOST) ? [] : [
-      `  deadlines   ${config.LATCHKEY_HEADER_TIMEOUT_SECONDS} s for request headers, ` +
-      `${config.LATCHKEY_REQUEST_TIMEOUT_SECONDS} s per request (one per connection)`,
-    ]),
-    "Press Ctrl-C to stop.",
-  ];
-  console.log(lines.join("\n"));
-});
+const server = await listenOrExit(() =>
+  serveGateway(config, gatewayHandler, (port) => {
+    const host = config.LATCHKEY_HOST === "0.0.0.0" || config.LATCHKEY_HOST === "127.0.0.1"
+      ? "localhost"
+      : config.LATCHKEY_HOST;
+    const base = `http://${host}:${port}${functionsBasePath}`;
+    const lines = [
+      `Latchkey ${latchkeyVersion} (${config.LATCHKEY_ENV}) on Deno ${Deno.version.deno}`,
+      `  database    ${target.description}`,
+      `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
+      `  seed        ${seeded}`,
+      ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
+      `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
+      ...(isLoopback(config.LATCHKEY_HOST) ? [] : [
+        `  deadlines   ${config.LATCHKEY_HEADER_TIMEOUT_SECONDS} s for request headers, ` +
+        `${config.LATCHKEY_REQUEST_TIMEOUT_SECONDS} s per request (one per connection)`,
+      ]),
+      "Press Ctrl-C to stop.",
+    ];
+    console.log(lines.join("\n"));
+  })
+);
+
+/** The gateway listening, or one line saying what is in the way and how to fix it. */
+async function listenOrExit<T>(listen: () => T): Promise<T> {
+  try {
+    return listen();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    console.error(
+      `latchkey: ${config.LATCHKEY_HOST}:${config.LATCHKEY_PORT} is already in use (another ` +
+        "`deno task start`?). Stop that process, or pick a free port: LATCHKEY_PORT=54329 " +
+        "deno task start",
+    );
+    // The database was opened for nothing: close it so the data directory is left clean.
+    await sql.end();
+    await target.close();
+    Deno.exit(1);
+  }
+}
 
 /**
  * How long requests in flight get to finish after a stop signal. `shutdown()` alone can wait

@@ -29,10 +29,15 @@ Deno.test({
         return;
       }
       const committed = await Deno.readTextFile(schemaFile).catch(() => "");
-      assert.ok(
-        committed === dumped,
-        "sql/schema.sql is stale: run `deno task db:schema` and commit it with the migration",
-      );
+      if (committed !== dumped) {
+        const [was, is] = [committed.split("\n"), dumped.split("\n")];
+        const line = is.findIndex((text, index) => text !== was[index]);
+        assert.fail(
+          "sql/schema.sql is stale: run `deno task db:schema` and commit it with the migration " +
+            `(first difference at line ${line + 1}: file ${JSON.stringify(was[line])}, ` +
+            `database ${JSON.stringify(is[line])})`,
+        );
+      }
       assert.match(dumped, /create or replace function latchkey\.verify_api_key\(/i);
       assert.match(dumped, /create table latchkey\.api_keys \(/);
     } finally {

@@ -35,3 +35,21 @@ Deno.test("deno task start with bad values stops at once, one line per variable:
   assert.ok(!result.stderr.includes("hunter2secret"), "the password is not echoed");
   assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
 });
+
+Deno.test("a port already in use is one line with the fix, not a stack trace", async () => {
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (holder.addr as Deno.NetAddr).port;
+  try {
+    const result = await start({
+      LATCHKEY_PORT: String(port),
+      DATABASE_URL: Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!,
+    });
+    assert.equal(result.code, 1);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0], new RegExp(`^latchkey: 127\\.0\\.0\\.1:${port} is already in use`));
+    assert.match(lines[0], /LATCHKEY_PORT=/);
+  } finally {
+    holder.close();
+  }
+});
