@@ -4,6 +4,7 @@ import { installRuntime } from "../_shared/runtime.ts";
 import { latchkeyVersion } from "../_shared/version.ts";
 import { settlesWithin } from "../_shared/within.ts";
 import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
+import { withDevelopmentSigningKey } from "./development_signing_key.ts";
 import { functionApps, functionsBasePath, gatewayHandler } from "./gateway.ts";
 import { applyMigrations } from "./migrate.ts";
 import { isLoopback, serveGateway } from "./serve.ts";
@@ -13,7 +14,8 @@ import { describeSeedOutcome, runSeed, SeedRefused } from "./seed.ts";
  * `deno task start`: the whole service in one process, at the URLs the Supabase CLI uses,
  * on DATABASE_URL or, without one, an embedded PGlite.
  */
-const config = loadConfigOrExit();
+const signing = await withDevelopmentSigningKey(loadConfigOrExit());
+const config = signing.config;
 const target = await openDatabaseTarget(config);
 const sql = createDatabase(config, { url: target.url, maxConnections: target.maxConnections });
 const applied = await applyMigrations(sql);
@@ -40,6 +42,7 @@ const server = await listenOrExit(() =>
       `  database    ${target.description}`,
       `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
       `  seed        ${seeded}`,
+      ...(signing.note ? [`  signing     ${signing.note}`] : []),
       ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
       `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
       ...(isLoopback(config.LATCHKEY_HOST) ? [] : [

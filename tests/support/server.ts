@@ -7,6 +7,8 @@ export interface TestServer {
   pid: number;
   /** Milliseconds from spawning the process to its first healthy answer. */
   startupMs: number;
+  /** Its LATCHKEY_DATA_DIR. */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -25,6 +27,8 @@ export async function startTestServer(
   const port = freePort();
   const spawnedAt = performance.now();
   const logPath = await Deno.makeTempFile({ prefix: "latchkey-server-", suffix: ".log" });
+  // Its own data directory (the development signing key lives there), never the checkout's.
+  const dataDir = env.LATCHKEY_DATA_DIR ?? await Deno.makeTempDir({ prefix: "latchkey-data-" });
   // The server writes its log straight to the file, as under a process manager: a pump in
   // this process would be a slow reader that backs the pipe up and stalls the server's writes.
   const child = new Deno.Command("sh", {
@@ -43,6 +47,7 @@ export async function startTestServer(
       DATABASE_URL: databaseUrl,
       LATCHKEY_PORT: String(port),
       LATCHKEY_ENV: "test",
+      LATCHKEY_DATA_DIR: dataDir,
       NO_COLOR: "1",
       ...env,
     },
@@ -72,9 +77,11 @@ export async function startTestServer(
     logPath,
     pid: child.pid,
     startupMs: performance.now() - spawnedAt,
+    dataDir,
     async stop() {
       if (!exited) child.kill("SIGTERM");
       await child.status;
+      if (!env.LATCHKEY_DATA_DIR) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
 }
