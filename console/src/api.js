@@ -59,13 +59,19 @@ function queryString(query) {
 }
 
 /** Calls `path` under the functions' URL; resolves with the parsed body, or throws ApiError. */
-export async function api(method, path, { query, body, token, idempotent } = {}) {
+export async function api(
+  method,
+  path,
+  { query, body, token, idempotent, idempotencyKey } = {},
+) {
   const headers = { accept: "application/json" };
   const bearer = token ?? credential.get()?.token;
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  // A retried click must not make a second user or key.
-  if (idempotent) headers["idempotency-key"] = crypto.randomUUID();
+  // A retried click must not make a second user or key. A form that may be sent again after a
+  // failure passes its own key, kept until it succeeds.
+  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+  else if (idempotent) headers["idempotency-key"] = crypto.randomUUID();
   let response;
   try {
     response = await fetch(`${config.apiUrl}${path}${queryString(query)}`, {

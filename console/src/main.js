@@ -177,6 +177,12 @@ async function afterSignIn(value) {
 }
 
 addEventListener("hashchange", render);
+// The skip link moves focus to the page's content; as a plain #main link the router would read
+// it as a route and show the overview instead.
+document.querySelector("a.skip")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 try {
   await loadConfig();
   await render();

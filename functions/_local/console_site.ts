@@ -19,6 +19,7 @@ const types: Record<string, string> = {
   js: "text/javascript; charset=utf-8",
   css: "text/css; charset=utf-8",
   json: "application/json",
+  svg: "image/svg+xml",
 };
 
 export interface ConsoleSettings {

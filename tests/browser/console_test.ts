@@ -153,6 +153,18 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     await recordPage(page, "overview-admin", violations);
 
     await openFromNav(page, "Users", "#/users");
+    // The skip link moves focus to the content and leaves the page where it is.
+    const skip = page.getByRole("link", { name: "Skip to content" });
+    await skip.focus();
+    await skip.press("Enter");
+    assert.equal(new URL(page.url()).hash, "#/users");
+    assert.equal(await page.evaluate<string>("document.activeElement?.id"), "main");
+    // A favicon of its own: no 404 for /favicon.ico on every load.
+    const icon = await page.evaluate<string>(
+      "fetch(document.querySelector('link[rel=icon]').href).then((r) => r.status + ' ' + " +
+        "r.headers.get('content-type'))",
+    );
+    assert.equal(icon, "200 image/svg+xml");
     const create = page.locator("form", {
       has: page.getByRole("heading", { name: "Create a user" }),
     });
@@ -168,8 +180,11 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
       has: page.getByRole("heading", { name: "Create a key" }),
     });
     await keyForm.getByLabel("Name").fill("from-console");
-    await keyForm.getByRole("button", { name: "Create key" }).click();
+    // A double click makes one key: the button is busy, and the form keeps its Idempotency-Key.
+    await keyForm.getByRole("button", { name: "Create key" }).dblclick();
     const secret = await page.getByTestId("new-key").innerText();
+    const made = await asAdminKey("GET", `/admin/keys?userId=${userId}`);
+    assert.equal(made.body.keys.length, 1, "one key for one double click");
     recordSecret(secret);
     await page.getByRole("button", { name: "Copy key" }).click();
     await page.getByText("Copied.").waitFor();

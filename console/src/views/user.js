@@ -180,7 +180,14 @@ export async function renderUser(main, context) {
   );
 }
 
+/**
+ * One key per submission, however often it is clicked: the button is busy while the request is
+ * out, and the form keeps one Idempotency-Key until a key is made (a lost answer, sent again,
+ * replays instead of making a second key).
+ */
 function createKeyForm(userId, { notify, refresh }) {
+  const idempotencyKey = crypto.randomUUID();
+  const button = h("button", { type: "submit" }, "Create key");
   return h(
     "form",
     {
@@ -188,7 +195,10 @@ function createKeyForm(userId, { notify, refresh }) {
       "aria-label": "Create an API key",
       async onsubmit(event) {
         event.preventDefault();
+        if (button.disabled) return;
         const values = formValues(event.currentTarget);
+        button.disabled = true;
+        button.setAttribute("aria-busy", "true");
         try {
           const answer = await api("POST", "/admin/keys", {
             body: {
@@ -198,10 +208,12 @@ function createKeyForm(userId, { notify, refresh }) {
               ...(values.expiresInDays ? { expiresInDays: Number(values.expiresInDays) } : {}),
               keyType: values.keyType ?? "human",
             },
-            idempotent: true,
+            idempotencyKey,
           });
           await refresh(answer);
         } catch (error) {
+          button.disabled = false;
+          button.removeAttribute("aria-busy");
           notify(error);
         }
       },
@@ -225,6 +237,6 @@ function createKeyForm(userId, { notify, refresh }) {
         "human",
       ),
     ),
-    h("button", { type: "submit" }, "Create key"),
+    button,
   );
 }
