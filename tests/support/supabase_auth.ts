@@ -2,6 +2,7 @@ import { importJWK, type JWK, SignJWT } from "jose";
 import postgres from "postgres";
 import { newSigningKey } from "../../functions/_local/jwt_keygen.ts";
 import { recordSecret, uniqueEmail } from "./http.ts";
+import { type InProcessFunctions, serveFunctions } from "./in_process.ts";
 
 /** As Supabase Auth (GoTrue) connects: the owner of schema auth. */
 export async function asSupabaseAuth<T>(work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
@@ -139,3 +140,29 @@ export async function supabaseProject({ anonKey = "" } = {}) {
 }
 
 export type SupabaseProject = Awaited<ReturnType<typeof supabaseProject>>;
+
+/**
+ * The functions in this process with LATCHKEY_IDENTITY=supabase against a Supabase project of
+ * the test's (`project.keys` may be changed before the first token is verified), signing with a
+ * key of Latchkey's own that Supabase Auth does not hold; both closed afterwards.
+ */
+export async function withSupabaseIdentity(
+  work: (served: InProcessFunctions, project: SupabaseProject) => Promise<void>,
+  env: Record<string, string> = {},
+  prepare: (project: SupabaseProject) => void = () => {},
+): Promise<void> {
+  const project = await supabaseProject();
+  prepare(project);
+  const served = serveFunctions({
+    LATCHKEY_IDENTITY: "supabase",
+    SUPABASE_URL: project.url,
+    LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
+    ...env,
+  });
+  try {
+    await work(served, project);
+  } finally {
+    await served.close();
+    await project.close();
+  }
+}

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { decodeJwt, SignJWT } from "jose";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { recordSecret } from "../../support/http.ts";
-import { serveFunctions } from "../../support/in_process.ts";
-import { createAuthUser, supabaseProject } from "../../support/supabase_auth.ts";
+import type { InProcessFunctions } from "../../support/in_process.ts";
+import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
 import { supabaseAuthVerdict } from "../../support/supabase_auth_rules.ts";
 
 /**
@@ -18,25 +18,22 @@ recordSecret(legacySecret);
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** A key its owner made with a Supabase Auth session. */
+async function keyOf(served: InProcessFunctions, session: string): Promise<string> {
+  const created = await served.call("POST", "/keys", bearer(session), { name: "ci" });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  recordSecret(created.body.key);
+  return created.body.key;
+}
+
 Deno.test({
   name: "a key's token is never a Supabase Auth session (Supabase Auth's rules refuse it)",
   ignore,
-  async fn() {
-    const project = await supabaseProject();
-    const ours = await newSigningKey();
-    const served = serveFunctions({
-      LATCHKEY_IDENTITY: "supabase",
-      SUPABASE_URL: project.url,
-      LATCHKEY_SUPABASE_JWT_SECRET: legacySecret,
-      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [ours] }),
-    });
-    try {
+  fn: () =>
+    withSupabaseIdentity(async (served, project) => {
       const user = await createAuthUser();
-      const session = await project.token(user);
-      const created = await served.call("POST", "/keys", bearer(session), { name: "ci" });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      recordSecret(created.body.key);
-      const minted = await served.call("POST", "/auth/token", { "x-api-key": created.body.key });
+      const key = await keyOf(served, await project.token(user));
+      const minted = await served.call("POST", "/auth/token", { "x-api-key": key });
       assert.equal(minted.status, 200, JSON.stringify(minted.body));
       const token = minted.body.access_token;
       recordSecret(token);
@@ -59,64 +56,40 @@ Deno.test({
       assert.equal((await supabaseAuthVerdict(legacyMinted, trust)).accepted, true);
       const asSession = await served.call("GET", "/auth/session", bearer(legacyMinted));
       assert.equal(asSession.status, 401, "a token naming a key_id is not a Supabase session");
-    } finally {
-      await served.close();
-      await project.close();
-    }
-  },
+    }, { LATCHKEY_SUPABASE_JWT_SECRET: legacySecret }),
 });
 
 Deno.test({
   name: "a signing key Supabase Auth also holds mints nothing (501), and says how to fix it",
   ignore,
   async fn() {
-    const project = await supabaseProject();
     const ours = await newSigningKey();
-    // The README's old recipe: Latchkey's key imported into the project's JWT signing keys.
-    project.keys.push(ours);
-    const served = serveFunctions({
-      LATCHKEY_IDENTITY: "supabase",
-      SUPABASE_URL: project.url,
-      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [ours] }),
-    });
-    try {
-      const user = await createAuthUser();
-      const session = await project.token(user);
-      const created = await served.call("POST", "/keys", bearer(session), { name: "ci" });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      recordSecret(created.body.key);
-      const minted = await served.call("POST", "/auth/token", { "x-api-key": created.body.key });
-      assert.equal(minted.status, 501, JSON.stringify(minted.body));
-      assert.equal(minted.body.error.code, "not_configured");
-      assert.match(minted.body.error.message, /third-party/);
-      assert.equal(minted.body.access_token, undefined);
-    } finally {
-      await served.close();
-      await project.close();
-    }
+    await withSupabaseIdentity(
+      async (served, project) => {
+        const key = await keyOf(served, await project.token(await createAuthUser()));
+        const minted = await served.call("POST", "/auth/token", { "x-api-key": key });
+        assert.equal(minted.status, 501, JSON.stringify(minted.body));
+        assert.equal(minted.body.error.code, "not_configured");
+        assert.match(minted.body.error.message, /third-party/);
+        assert.equal(minted.body.access_token, undefined);
+      },
+      { LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [ours] }) },
+      // The README's old recipe: Latchkey's key imported into the project's JWT signing keys.
+      (project) => project.keys.push(ours),
+    );
   },
 });
 
 Deno.test({
   name: "an anonymous Supabase user's token mints a token that still says is_anonymous",
   ignore,
-  async fn() {
-    const project = await supabaseProject();
-    const served = serveFunctions({
-      LATCHKEY_IDENTITY: "supabase",
-      SUPABASE_URL: project.url,
-      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
-    });
-    try {
+  fn: () =>
+    withSupabaseIdentity(async (served, project) => {
       const user = await createAuthUser({ email: null, anonymous: true });
       const session = await project.token(user, { is_anonymous: true });
       const minted = await served.call("POST", "/auth/token", bearer(session));
       assert.equal(minted.status, 200, JSON.stringify(minted.body));
       recordSecret(minted.body.access_token);
       assert.equal(decodeJwt(minted.body.access_token).is_anonymous, true);
-    } finally {
-      await served.close();
-      await project.close();
-    }
-  },
+    }),
 });

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
-import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
+import type { InProcessFunctions } from "../../support/in_process.ts";
 import {
   asSupabaseAuth,
   createAuthUser,
   type SupabaseProject as Project,
-  supabaseProject,
+  withSupabaseIdentity,
 } from "../../support/supabase_auth.ts";
 
 /**
@@ -22,26 +22,15 @@ const legacySecret = `supabase-legacy-secret-${crypto.randomUUID()}`;
 const adminKey = `identity-admin-key-${crypto.randomUUID()}`;
 recordSecret(legacySecret, adminKey);
 
-async function withIdentityMode(
+function withIdentityMode(
   work: (served: InProcessFunctions, project: Project) => Promise<void>,
   env: Record<string, string> = {},
 ) {
-  const project = await supabaseProject();
-  const served = serveFunctions({
-    LATCHKEY_IDENTITY: "supabase",
-    SUPABASE_URL: project.url,
+  return withSupabaseIdentity(work, {
     LATCHKEY_SUPABASE_JWT_SECRET: legacySecret,
-    // Latchkey's own signing key, which Supabase Auth does not hold (third-party auth).
-    LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
     LATCHKEY_ADMIN_KEY: adminKey,
     ...env,
   });
-  try {
-    await work(served, project);
-  } finally {
-    await served.close();
-    await project.close();
-  }
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -5,10 +5,8 @@ import {
   type Role,
   rolePermissions,
 } from "../../../functions/_shared/principal.ts";
-import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { type Operation, operations } from "../../support/catalogue.ts";
-import { serveFunctions } from "../../support/in_process.ts";
-import { createAuthUser, supabaseProject } from "../../support/supabase_auth.ts";
+import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
 import {
   adminKey,
   asAdminKey,
@@ -103,6 +101,21 @@ function refusedByCredentialCheck(
     (code === "forbidden" && body?.error?.message === `This needs the ${permission} permission.`);
 }
 
+/** Whether an answer is what the credential check must give (admitted: not one of its refusals). */
+function answersAsDeclared(
+  want: Expectation,
+  result: { status: number; body: { error?: { code?: string; message?: string } } | null },
+  permission: string | undefined,
+): boolean {
+  if (want === "admitted") return !refusedByCredentialCheck(result.status, result.body, permission);
+  return result.status === want.status && result.body?.error?.code === want.code;
+}
+
+/** The catalogue with sign-out last: it ends the session every other route is called with. */
+const signOutLast = [...operations].sort((a, b) =>
+  Number(a.path === "/auth/sign-out") - Number(b.path === "/auth/sign-out")
+);
+
 async function key(userId: string, scopes: string[]) {
   return (await issueKey(userId, { name: "matrix", scopes, rateLimitPerMinute: 100_000 })).key;
 }
@@ -167,28 +180,16 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
     }
   };
 
-  // Signing out ends the session the rest of the matrix uses: last.
-  const ordered = [...operations].sort((a, b) =>
-    Number(a.path === "/auth/sign-out") - Number(b.path === "/auth/sign-out")
-  );
   const wrong: string[] = [];
   let cells = 0;
-  for (const operation of ordered) {
+  for (const operation of signOutLast) {
     // Nobody's id: an admitted caller meets the route's own 404, never another account.
     const path = operation.path.replace(":id", crypto.randomUUID());
     for (const kind of kinds) {
       const result = await call(operation.method, path, { headers: headersFor(kind, operation) });
       cells += 1;
       const want = expected(operation, kind);
-      const refused = refusedByCredentialCheck(
-        result.status,
-        result.body,
-        operation.doc.permission,
-      );
-      const matches = want === "admitted"
-        ? !refused
-        : result.status === want.status && result.body?.error?.code === want.code;
-      if (!matches) {
+      if (!answersAsDeclared(want, result, operation.doc.permission)) {
         wrong.push(
           `${operation.method} ${operation.path} as ${kind}: ${result.status} ` +
             `${JSON.stringify(result.body).slice(0, 160)} (expected ${JSON.stringify(want)})`,
@@ -204,20 +205,11 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
 Deno.test({
   name: "credential matrix, LATCHKEY_IDENTITY=supabase: a Supabase Auth token on every route",
   ignore: !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL"),
-  async fn() {
-    const project = await supabaseProject();
-    const served = serveFunctions({
-      LATCHKEY_IDENTITY: "supabase",
-      SUPABASE_URL: project.url,
-      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
-    });
-    try {
+  fn: () =>
+    withSupabaseIdentity(async (served, project) => {
       const token = await project.token(await createAuthUser());
       const wrong: string[] = [];
-      const ordered = [...operations].sort((a, b) =>
-        Number(a.path === "/auth/sign-out") - Number(b.path === "/auth/sign-out")
-      );
-      for (const operation of ordered) {
+      for (const operation of signOutLast) {
         const path = operation.path.replace(":id", crypto.randomUUID());
         const result = await served.call(operation.method, path, {
           authorization: `Bearer ${token}`,
@@ -226,15 +218,7 @@ Deno.test({
         const want: Expectation = operation.doc.ownIdentityOnly
           ? { status: 404, code: "not_found" }
           : expected(operation, "user session");
-        const refused = refusedByCredentialCheck(
-          result.status,
-          result.body,
-          operation.doc.permission,
-        );
-        const matches = want === "admitted"
-          ? !refused
-          : result.status === want.status && result.body?.error?.code === want.code;
-        if (!matches) {
+        if (!answersAsDeclared(want, result, operation.doc.permission)) {
           wrong.push(
             `${operation.method} ${operation.path}: ${result.status} (expected ${
               JSON.stringify(want)
@@ -243,9 +227,5 @@ Deno.test({
         }
       }
       assert.deepEqual(wrong, []);
-    } finally {
-      await served.close();
-      await project.close();
-    }
-  },
+    }),
 });

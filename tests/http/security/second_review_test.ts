@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
+import { adminPermissions, rolePermissions } from "../../../functions/_shared/principal.ts";
 import {
   asAdminKey,
   baseUrl,
@@ -33,21 +34,12 @@ Deno.test("a key's token claims what the key may do, never more of its owner's r
     body: { role: "admin" },
   });
   assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
-  const cases: [string[], string][] = [
+  const cases: [readonly string[], string][] = [
     [["users:read"], "user"],
     [[], "user"],
     [["compile"], "user"],
-    [["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"], "support"],
-    [[
-      "users:read",
-      "keys:read",
-      "keys:revoke",
-      "sessions:revoke",
-      "audit:read",
-      "users:write",
-      "keys:write",
-      "roles:write",
-    ], "admin"],
+    [rolePermissions.support, "support"],
+    [adminPermissions, "admin"],
   ];
   for (const [scopes, role] of cases) {
     const { key } = await issueKey(adminId, { name: `scopes ${scopes.length}`, scopes });
