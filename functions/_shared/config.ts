@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { keyPrefixPattern, parseArgon2idPhc, tierSchema } from "./fields.ts";
+import {
+  issuerUrl,
+  keyPrefixPattern,
+  parseArgon2idPhc,
+  supabaseAuthIssuerOf,
+  tierSchema,
+} from "./fields.ts";
 import { adminPermissions } from "./principal.ts";
 
 import { inEdgeRuntime } from "./edge_runtime.ts";
@@ -415,10 +421,10 @@ const configRules = configSchema.superRefine((config, context) => {
         "register Latchkey as a third-party (custom OIDC) issuer",
     });
   }
-  const supabaseIssuer = config.SUPABASE_URL
-    ? `${config.SUPABASE_URL.replace(/\/+$/, "")}/auth/v1`
-    : null;
-  if (supabaseIssuer && config.LATCHKEY_JWT_ISSUER?.replace(/\/+$/, "") === supabaseIssuer) {
+  if (
+    config.SUPABASE_URL && config.LATCHKEY_JWT_ISSUER &&
+    issuerUrl(config.LATCHKEY_JWT_ISSUER) === supabaseAuthIssuerOf(config.SUPABASE_URL)
+  ) {
     context.addIssue({
       code: "custom",
       path: ["LATCHKEY_JWT_ISSUER"],

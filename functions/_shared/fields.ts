@@ -10,6 +10,16 @@ import { base64Decode } from "./crypto.ts";
 export const tierSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "Use a lowercase tier name.")
   .meta({ examples: ["pro"] });
 
+/** A URL as issuers compare it: without trailing slashes. */
+export function issuerUrl(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+/** Supabase Auth's issuer on a project: the project URL's `/auth/v1`. */
+export function supabaseAuthIssuerOf(supabaseUrl: string): string {
+  return `${issuerUrl(supabaseUrl)}/auth/v1`;
+}
+
 /** The prefix of an API key (`lk` in `lk_…`). */
 export const keyPrefixPattern = /^[a-z][a-z0-9]{0,9}$/;
 

@@ -1,6 +1,7 @@
 import { importJWK, type JWK, SignJWT } from "jose";
 import type { Config } from "./config.ts";
 import { ApiError } from "./errors.ts";
+import { issuerUrl } from "./fields.ts";
 import { type Principal, type Role, rolePermissions, roles } from "./principal.ts";
 import { supabaseAudience, supabaseAuthHoldsKey } from "./supabase_identity.ts";
 
@@ -83,10 +84,8 @@ export function issuerFor(config: Config, requestUrl: string): string {
 
 /** The issuer the configuration fixes, if it does: LATCHKEY_JWT_ISSUER, else SUPABASE_URL's. */
 export function configuredIssuer(config: Config): string | null {
-  if (config.LATCHKEY_JWT_ISSUER) return config.LATCHKEY_JWT_ISSUER.replace(/\/+$/, "");
-  if (config.SUPABASE_URL) {
-    return `${config.SUPABASE_URL.replace(/\/+$/, "")}/functions/v1/auth`;
-  }
+  if (config.LATCHKEY_JWT_ISSUER) return issuerUrl(config.LATCHKEY_JWT_ISSUER);
+  if (config.SUPABASE_URL) return `${issuerUrl(config.SUPABASE_URL)}/functions/v1/auth`;
   return null;
 }
 

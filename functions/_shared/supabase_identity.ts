@@ -7,6 +7,7 @@ import {
 } from "jose";
 import type { Config } from "./config.ts";
 import { ApiError } from "./errors.ts";
+import { supabaseAuthIssuerOf } from "./fields.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
 import { type Principal, rolePermissions } from "./principal.ts";
 import { userProfile, type UserRow } from "./users.ts";
@@ -30,7 +31,7 @@ export function looksLikeJwt(token: string): boolean {
 
 /** Supabase Auth's issuer: the project URL's `/auth/v1`. */
 export function supabaseAuthIssuer(config: Config): string {
-  return `${config.SUPABASE_URL!.replace(/\/+$/, "")}/auth/v1`;
+  return supabaseAuthIssuerOf(config.SUPABASE_URL!);
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
