@@ -1,20 +1,33 @@
 /**
- * `deno task test`: brings its own database, starts the real gateway on it, and runs the unit,
- * HTTP and browser tests (Deno.test), the Postman collection (newman) and the pgTAP proofs
- * (pg_prove). Ends with one summary line; anything that could not run is said loudly and
- * counted as skipped, never as passed.
+ * `deno task test`: brings its own database, and runs the unit, HTTP and browser tests
+ * (Deno.test), the Postman collection (newman) and the pgTAP proofs (pg_prove) against real
+ * gateways. The work is shared among workers (LATCHKEY_TEST_WORKERS, default: the machine's
+ * cores + 2), each with its own database copied from one migrated template and its own gateway,
+ * taking the next part of the plan (tests/support/test_plan.ts) when free. Ends with one summary
+ * line; anything that could not run is said loudly and counted as skipped, never as passed.
  */
 import postgres from "postgres";
 import { applyMigrations } from "../functions/_local/migrate.ts";
-import { provisionTestDatabase } from "./support/database.ts";
-import { startTestServer } from "./support/server.ts";
-import { ensureChromium, ensureNewman, ensurePgTap, ensureSupabaseCli } from "./support/tools.ts";
+import { cloneDatabase, provisionTestDatabase } from "./support/database.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
+import {
+  type PlanItem,
+  planItems,
+  readDurations,
+  readTestOutput,
+  stripAnsi,
+  writeDurations,
+} from "./support/test_plan.ts";
+import {
+  ensureChromium,
+  ensureNewman,
+  ensurePgBouncer,
+  ensurePgTap,
+  ensureSupabaseCli,
+} from "./support/tools.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const started = performance.now();
-// Deno colours its summary line; the counts are read from the plain text.
-// deno-lint-ignore no-control-regex
-const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 let passed = 0;
 let failed = 0;
@@ -37,46 +50,57 @@ function banner(lines: string[]) {
   console.error([rule, ...lines.map((line) => `!! ${line}`), rule].join("\n"));
 }
 
-/** The "name => file:line" lines of deno test's closing FAILURES list. */
-function failuresListed(output: string): string[] {
-  const list = output.split(/\n ?FAILURES ?\n/).at(1)?.split(/\n(?:ok|FAILED) \|/)[0] ?? "";
-  return list.split("\n").filter((line) => line.includes(" => "));
-}
-
-/** Runs a command, echoing its output as it comes, and returns that output. */
-async function runEchoed(program: string, args: string[], env: Record<string, string> = {}) {
+/**
+ * Runs a command and returns its output, stdout and stderr together. Echoed as it comes when
+ * the command runs alone; kept and printed whole by the caller when workers run side by side,
+ * so that one part's output is never cut into another's.
+ */
+async function runCommand(
+  program: string,
+  args: string[],
+  { env = {}, echo = false, timeoutMs }: {
+    env?: Record<string, string>;
+    echo?: boolean;
+    timeoutMs?: number;
+  } = {},
+) {
   const child = new Deno.Command(program, {
     args,
     env,
     cwd: root,
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
+  let timedOut = false;
+  const timer = timeoutMs
+    ? setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs)
+    : undefined;
   let text = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stdout) {
-    const piece = decoder.decode(chunk, { stream: true });
-    text += piece;
-    await Deno.stdout.write(chunk);
-  }
+  const collect = async (stream: ReadableStream<Uint8Array>, to: typeof Deno.stdout) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      if (echo) await to.write(chunk);
+    }
+  };
+  await Promise.all([collect(child.stdout, Deno.stdout), collect(child.stderr, Deno.stderr)]);
   const status = await child.status;
-  return { success: status.success, output: stripAnsi(text) };
+  clearTimeout(timer);
+  if (timedOut) text += `\n!! killed after ${timeoutMs! / 1000} s\n`;
+  return { success: status.success && !timedOut, output: stripAnsi(text), timedOut };
 }
 
-/** The shipped Postman collection, run whole by newman against the gateway; counts its assertions. */
+/** The shipped Postman collection, run whole by newman against a gateway; counts its assertions. */
 async function runPostmanCollection(
+  newman: string,
   baseUrl: string,
   admin: { email: string; password: string; key: string },
 ) {
-  const newman = await ensureNewman();
-  if (!newman) {
-    notRun(["The Postman collection was NOT run: Node.js/npm could not provide newman."], {
-      failUnderCi: true,
-    });
-    return { passed: 0, failed: 0 };
-  }
   const report = await Deno.makeTempFile({ suffix: ".json" });
-  const run = await runEchoed("node", [
+  const run = await runCommand("node", [
     newman,
     "run",
     "tests/postman/latchkey.postman_collection.json",
@@ -96,32 +120,57 @@ async function runPostmanCollection(
     report,
     "--color",
     "off",
-  ]);
+  ], { timeoutMs: partTimeoutMs });
   try {
     const stats = JSON.parse(await Deno.readTextFile(report)).run.stats;
     const failures = stats.assertions.failed + stats.requests.failed;
     return {
+      output: run.output,
       passed: stats.assertions.total - stats.assertions.failed,
       failed: failures + (run.success || failures > 0 ? 0 : 1),
     };
   } catch {
-    return { passed: 0, failed: 1 };
+    return { output: run.output, passed: 0, failed: 1 };
   } finally {
     await Deno.remove(report).catch(() => {});
   }
 }
 
+/** The pgTAP proofs in tests/db, by pg_prove, against a database of their own. */
+async function runPgTapProofs(databaseUrl: string) {
+  const url = new URL(databaseUrl);
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(`${root}tests/db`)) {
+    if (entry.name.endsWith("_test.sql")) files.push(`tests/db/${entry.name}`);
+  }
+  const pgProve = await runCommand("pg_prove", [
+    "--host",
+    url.hostname,
+    "--port",
+    url.port,
+    "--username",
+    decodeURIComponent(url.username),
+    "--dbname",
+    decodeURIComponent(url.pathname.slice(1)),
+    ...files.sort(),
+  ], { timeoutMs: partTimeoutMs });
+  const tests = /Tests=(\d+)/.exec(pgProve.output);
+  const failures = [...pgProve.output.matchAll(/Failed (\d+)\/(\d+) subtests/g)]
+    .reduce((sum, match) => sum + Number(match[1]), 0);
+  return {
+    output: pgProve.output,
+    passed: tests ? Number(tests[1]) - failures : 0,
+    failed: failures + (!pgProve.success && failures === 0 ? 1 : 0),
+  };
+}
+
 /**
  * Tests whose outcome is not the Deno's serving the functions, left out of the compat pass:
- * the Supabase CLI's (migrations it pushes) and the minute's-turn attack on the rate limiter
- * (the database's limiter; the test waits 30 s on average for the clock's minute to turn).
+ * the Supabase CLI's (migrations it pushes).
  */
-const sameOnEveryDeno = [
-  "tests/local/supabase_cli_test.ts",
-  "tests/http/keys/rate_limit_minute_turn_test.ts",
-];
+const sameOnEveryDeno = ["tests/local/supabase_cli_test.ts"];
 
-/** The private parts of the development signing key the gateway made, for the log check. */
+/** The private parts of the development signing key a gateway made, for the log check. */
 function developmentSigningKeys(dataDir: string): string[] {
   try {
     const set = JSON.parse(Deno.readTextFileSync(`${dataDir}/jwt-signing-keys.json`));
@@ -144,14 +193,51 @@ function testFilesIn(folder: string): string[] {
 }
 
 /**
+ * Seconds of CPU a process has used (Linux's /proc), and with `reaped` those of the children it
+ * has waited for; 0 where there is no /proc.
+ */
+function cpuSeconds(pid: number, { reaped = false } = {}): number {
+  try {
+    // The fields after the command's closing parenthesis; utime is the 14th field of the line.
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    const [utime, stime, cutime, cstime] = fields.slice(11, 15);
+    return (utime + stime + (reaped ? cutime + cstime : 0)) / 100;
+  } catch {
+    return 0;
+  }
+}
+let cpuReport = "CPU: not measured";
+
+/** A part of the suite that hangs is killed and counted as failed, not waited for. */
+const partTimeoutMs = 300_000;
+
+/**
  * `deno task test -- <file or folder> ...` runs only those Deno tests (a contributor's quick
- * loop); the rest of the suite is then counted as not run.
+ * loop); the rest of the suite is then counted as not run. `--write-durations` rewrites
+ * tests/durations.json from this run's times (the plan's weights).
  */
 const chosen = Deno.args.filter((arg) => !arg.startsWith("-"));
-class PartRun extends Error {}
+const recordDurations = Deno.args.includes("--write-durations");
+const workerCount = Number(
+  Deno.env.get("LATCHKEY_TEST_WORKERS") ?? navigator.hardwareConcurrency + 2,
+);
+if (!Number.isInteger(workerCount) || workerCount < 1) {
+  console.error("LATCHKEY_TEST_WORKERS must be a whole number of at least 1");
+  Deno.exit(2);
+}
 
 const database = await provisionTestDatabase();
 console.log(`test database: ${database.description}`);
+const servers: TestServer[] = [];
+// Stopped by hand (Ctrl-C, kill): no cluster or gateway is left running behind.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await Promise.all(servers.map((server) => server.stop()));
+    await database.stop();
+    Deno.exit(130);
+  });
+}
 // LATCHKEY_TEST_PROFILE=functional leaves out the concurrency and fault tests, for a quick run.
 // =compat is CI's second pass, on the edge runtime's Deno: everything whose outcome depends on
 // the Deno serving the functions, so not the browser tests (static pages in chromium) nor
@@ -162,7 +248,7 @@ const compatPass = profile === "compat";
 if (functionalOnly) console.log("profile: functional (no concurrency or fault tests)");
 if (compatPass) {
   console.log(
-    "profile: compat (not the browser, Supabase CLI or minute's-turn tests: not this Deno's)",
+    "profile: compat (not the browser or Supabase CLI tests: not this Deno's)",
   );
 }
 if (database.kind === "pglite") {
@@ -172,48 +258,24 @@ if (database.kind === "pglite") {
   ]);
 }
 
-let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
+/** One worker: its database, its gateway, and the environment its tests read. */
+interface Worker {
+  name: string;
+  server: TestServer;
+  env: Record<string, string>;
+}
+
 try {
   const sql = postgres(database.url, { max: 1, prepare: false, onnotice: () => {} });
   const applied = await applyMigrations(sql);
   console.log(`migrations: ${applied.length} applied`);
   await sql.end();
-  // pgTAP is not trusted: the platform's superuser installs it (on hosted, from the dashboard),
-  // and the proofs then run as postgres like everything else. In schema public, which every
-  // role may use, so its assertions still resolve while a proof runs as latchkey_caller (on
-  // hosted that role gets no usage on schema extensions, and neither does it here).
-  let pgTapAvailable = false;
-  if (database.kind !== "pglite" && await ensurePgTap()) {
-    const platform = postgres(database.superuserUrl ?? database.url, {
-      max: 1,
-      onnotice: () => {},
-    });
-    pgTapAvailable = await platform`create extension if not exists pgtap with schema public`
-      .then(() => true, () => false);
-    await platform.end();
-  }
 
-  const secretsFile = await Deno.makeTempFile({ prefix: "latchkey-secrets-" });
-  // A fresh X-Admin-Key per run: tests use it to create support and admin accounts.
-  const adminKey = `test-admin-key-${crypto.randomUUID()}`;
-  // The start command seeds this first admin; the Postman collection signs in with it.
-  const bootstrapEmail = "bootstrap-admin@latchkey.test";
-  const bootstrapPassword = `bootstrap-${crypto.randomUUID()}`;
-  server = await startTestServer(database.url, {
-    LATCHKEY_CORS_ORIGINS: "https://app.example.test",
-    // As behind one proxy: tests name their client in X-Forwarded-For (support/http.ts).
-    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
-    // A tier with low self-service caps, for tests/http/security/review_findings_test.ts.
-    LATCHKEY_TIER_LIMITS: '{"capped": {"maxActiveKeys": 3, "maxRateLimitPerMinute": 100}}',
-    LATCHKEY_ADMIN_KEY: adminKey,
-    LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: bootstrapEmail,
-    LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: bootstrapPassword,
-    // No signing key: POST /auth/token signs with the development key the start command makes
-    // (the Postman collection passes against a plain start); its private part must never be
-    // logged.
-  });
-  console.log(`gateway: ${server.baseUrl} (log: ${server.logPath})`);
-
+  // Tools first, one after another (apt-get takes one install at a time): the pooler tests'
+  // PgBouncer too, so that no two workers install at once.
+  const wholeSuite = chosen.length === 0;
+  const pgTapInstalled = wholeSuite && database.kind !== "pglite" && await ensurePgTap();
+  const newman = wholeSuite ? await ensureNewman() : null;
   const chromium = compatPass ? null : await ensureChromium();
   // Without chromium the browser tests are ignored by Deno.test, and counted as skipped below.
   if (!chromium && !compatPass) {
@@ -236,131 +298,234 @@ try {
     ]);
     if (database.superuserUrl && Deno.env.get("CI")) failed += 1;
   }
-  const folders = chosen.length > 0 ? chosen : [
-    "tests/unit",
-    "tests/local",
-    "tests/http",
-    ...(compatPass ? [] : ["tests/browser"]),
-    ...(functionalOnly ? [] : ["tests/concurrency", "tests/faults"]),
-  ];
-  // The compat pass names each file but those (Deno 2.1's test runner does not apply --ignore
-  // to a file inside a folder it was given).
-  const denoTests = await runEchoed(Deno.execPath(), [
-    "test",
-    "--allow-all",
-    ...(compatPass
-      ? folders.flatMap(testFilesIn).filter((file) => !sameOnEveryDeno.includes(file))
-      : folders),
-  ], {
-    LATCHKEY_TEST_BASE_URL: server.baseUrl,
-    LATCHKEY_TEST_DATABASE_URL: database.url,
-    LATCHKEY_TEST_DATABASE_KIND: database.kind,
-    ...(database.superuserUrl ? { LATCHKEY_TEST_SUPERUSER_URL: database.superuserUrl } : {}),
-    LATCHKEY_TEST_ADMIN_KEY: adminKey,
-    LATCHKEY_TEST_BOOTSTRAP_EMAIL: bootstrapEmail,
-    LATCHKEY_TEST_BOOTSTRAP_PASSWORD: bootstrapPassword,
-    LATCHKEY_TEST_SECRETS_FILE: secretsFile,
-    LATCHKEY_TEST_SERVER_LOG: server.logPath,
-    ...(chromium ? { LATCHKEY_TEST_CHROMIUM: chromium } : {}),
-    ...(supabaseCli ? { LATCHKEY_TEST_SUPABASE_CLI: supabaseCli } : {}),
-  });
-  const summary = /(\d+) passed.*?\| (\d+) failed/.exec(denoTests.output);
-  if (summary) {
-    passed += Number(summary[1]);
-    failed += Number(summary[2]);
-  }
-  if (!denoTests.success && !(summary && Number(summary[2]) > 0)) failed += 1;
-  skipped += Number(/(\d+) ignored/.exec(denoTests.output)?.[1] ?? 0);
-  failedTestNames.push(...failuresListed(denoTests.output));
+  const folders = wholeSuite
+    ? [
+      "tests/unit",
+      "tests/local",
+      "tests/http",
+      ...(compatPass ? [] : ["tests/browser"]),
+      ...(functionalOnly ? [] : ["tests/concurrency", "tests/faults"]),
+    ]
+    : chosen;
+  const files = folders.flatMap(testFilesIn)
+    .filter((file) => !(compatPass && sameOnEveryDeno.includes(file)));
+  if (files.some((file) => file.startsWith("tests/faults/"))) await ensurePgBouncer();
 
-  if (chosen.length > 0) {
+  // Type-checked once here; the workers' deno test then skips it (each would check again).
+  // The whole suite checks what `deno task check` checks, which Deno then finds in its cache.
+  const check = await runCommand(
+    Deno.execPath(),
+    ["check", ...(wholeSuite ? ["functions", "tests"] : files)],
+  );
+  if (!check.success) {
+    console.log(`${check.output}\nnot ok - deno check`);
+    failed += 1;
+  }
+
+  // pgTAP is not trusted: the platform's superuser installs it (on hosted, from the dashboard),
+  // and the proofs then run as postgres like everything else. In schema public, which every
+  // role may use, so its assertions still resolve while a proof runs as latchkey_caller (on
+  // hosted that role gets no usage on schema extensions, and neither does it here). In a copy
+  // of its own when the cluster is ours, so that no other database has the extension.
+  let pgTapUrl: string | null = null;
+  if (pgTapInstalled) {
+    const copy = database.superuserUrl
+      ? await cloneDatabase(database.superuserUrl, "latchkey_test", "latchkey_pgtap")
+      : { url: database.url, superuserUrl: database.url };
+    const platform = postgres(copy.superuserUrl, { max: 1, onnotice: () => {} });
+    pgTapUrl = await platform`create extension if not exists pgtap with schema public`
+      .then(() => copy.url, () => null);
+    await platform.end();
+  }
+
+  const secretsFile = await Deno.makeTempFile({ prefix: "latchkey-secrets-" });
+  // A fresh X-Admin-Key per run: tests use it to create support and admin accounts.
+  const adminKey = `test-admin-key-${crypto.randomUUID()}`;
+  // The start command seeds this first admin; the Postman collection signs in with it.
+  const bootstrapEmail = "bootstrap-admin@latchkey.test";
+  const bootstrapPassword = `bootstrap-${crypto.randomUUID()}`;
+
+  // One database per worker, copied from the migrated one, which is then left alone as the
+  // template. Without a cluster of ours (TEST_DATABASE_URL, PGlite) one worker uses it as is.
+  const workerDatabases = database.superuserUrl
+    ? []
+    : [{ url: database.url, superuserUrl: undefined as string | undefined }];
+  for (let i = 1; database.superuserUrl && i <= workerCount; i++) {
+    workerDatabases.push(
+      await cloneDatabase(database.superuserUrl, "latchkey_test", `latchkey_worker_${i}`),
+    );
+  }
+  const workers: Worker[] = await Promise.all(workerDatabases.map(async (copy, i) => {
+    const server = await startTestServer(copy.url, {
+      LATCHKEY_CORS_ORIGINS: "https://app.example.test",
+      // As behind one proxy: tests name their client in X-Forwarded-For (support/http.ts).
+      LATCHKEY_TRUSTED_PROXY_HOPS: "1",
+      // A tier with low self-service caps, for tests/http/security/review_findings_test.ts.
+      LATCHKEY_TIER_LIMITS: '{"capped": {"maxActiveKeys": 3, "maxRateLimitPerMinute": 100}}',
+      LATCHKEY_ADMIN_KEY: adminKey,
+      LATCHKEY_BOOTSTRAP_ADMIN_EMAIL: bootstrapEmail,
+      LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: bootstrapPassword,
+      // No signing key: POST /auth/token signs with the development key the start command
+      // makes (the Postman collection passes against a plain start); its private part must
+      // never be logged.
+    });
+    servers.push(server);
+    return {
+      name: `worker ${i + 1}`,
+      server,
+      env: {
+        LATCHKEY_TEST_BASE_URL: server.baseUrl,
+        LATCHKEY_TEST_DATABASE_URL: copy.url,
+        LATCHKEY_TEST_DATABASE_KIND: database.kind,
+        ...(copy.superuserUrl ? { LATCHKEY_TEST_SUPERUSER_URL: copy.superuserUrl } : {}),
+        LATCHKEY_TEST_ADMIN_KEY: adminKey,
+        LATCHKEY_TEST_BOOTSTRAP_EMAIL: bootstrapEmail,
+        LATCHKEY_TEST_BOOTSTRAP_PASSWORD: bootstrapPassword,
+        LATCHKEY_TEST_SECRETS_FILE: secretsFile,
+        LATCHKEY_TEST_SERVER_LOG: server.logPath,
+        ...(chromium ? { LATCHKEY_TEST_CHROMIUM: chromium } : {}),
+        ...(supabaseCli ? { LATCHKEY_TEST_SUPABASE_CLI: supabaseCli } : {}),
+      },
+    };
+  }));
+  console.log(
+    `${workers.length} worker(s), each with its own database and gateway: ` +
+      workers.map((worker) => worker.server.baseUrl).join(", "),
+  );
+
+  // The plan: the Deno test files, the Postman collection and the pgTAP proofs, heaviest first.
+  const durations = readDurations();
+  type Part = PlanItem & { kind: "deno" | "postman" | "pgtap" };
+  const parts: Part[] = planItems(files, durations).map((item) => ({ ...item, kind: "deno" }));
+  if (newman) parts.push({ kind: "postman", files: ["tests/postman"], weight: 0 });
+  if (pgTapUrl) parts.push({ kind: "pgtap", files: ["tests/db"], weight: 0 });
+  for (const part of parts) {
+    if (part.kind !== "deno") part.weight = durations[part.files[0]] ?? 10;
+  }
+  parts.sort((a, b) => b.weight - a.weight);
+  const measured: Record<string, number> = {};
+
+  const runPart = async (part: Part, worker: Worker) => {
+    const partStarted = performance.now();
+    let result: { output: string; passed: number; failed: number };
+    if (part.kind === "postman") {
+      result = await runPostmanCollection(newman!, worker.server.baseUrl, {
+        email: bootstrapEmail,
+        password: bootstrapPassword,
+        key: adminKey,
+      });
+    } else if (part.kind === "pgtap") {
+      result = await runPgTapProofs(pgTapUrl!);
+    } else {
+      const run = await runCommand(
+        Deno.execPath(),
+        ["test", "--no-check", "--allow-all", ...part.files],
+        { env: worker.env, timeoutMs: partTimeoutMs },
+      );
+      const outcome = readTestOutput(run.output);
+      Object.assign(measured, outcome.secondsByFile);
+      skipped += outcome.ignored;
+      failedTestNames.push(...outcome.failures);
+      if (run.timedOut) failedTestNames.push(`${part.files.join(", ")}: killed after 300 s`);
+      result = {
+        output: run.output,
+        passed: outcome.passed,
+        // A run that failed with no failed test (a file that did not load) is one failure.
+        failed: outcome.failed + (!run.success && outcome.failed === 0 ? 1 : 0),
+      };
+    }
+    const seconds = (performance.now() - partStarted) / 1000;
+    if (part.kind !== "deno") measured[part.files[0]] = seconds;
+    passed += result.passed;
+    failed += result.failed;
+    console.log(
+      `\n=== ${worker.name}: ${part.files.join(" ")} (${seconds.toFixed(1)} s, ` +
+        `${result.passed} passed, ${result.failed} failed)\n${result.output.trimEnd()}`,
+    );
+  };
+
+  const queue = [...parts];
+  await Promise.all(workers.map(async (worker) => {
+    for (let part = queue.shift(); part; part = queue.shift()) await runPart(part, worker);
+  }));
+
+  if (!wholeSuite) {
     notRun([
       `Only ${chosen.join(", ")} ran: the Postman collection, the secrets-in-log check and the`,
       "pgTAP proofs did NOT (run `deno task test` with no arguments for the whole suite).",
     ], { failUnderCi: true });
-    throw new PartRun();
-  }
-  // Both folders: the life cycle, then every operation of the generated reference, whose tests
-  // check that each answer is a status the OpenAPI document lists.
-  const postman = await runPostmanCollection(server.baseUrl, {
-    email: bootstrapEmail,
-    password: bootstrapPassword,
-    key: adminKey,
-  });
-  passed += postman.passed;
-  failed += postman.failed;
-
-  // Secrets never in logs: every password, token and key the suite handled, against every
-  // line the gateway wrote during the suite.
-  const secrets = new Set(
-    [
-      ...(await Deno.readTextFile(secretsFile)).split("\n"),
-      adminKey,
-      bootstrapPassword,
-      ...developmentSigningKeys(server.dataDir),
-    ]
-      .filter((secret) => secret.length >= 10),
-  );
-  const serverLog = await Deno.readTextFile(server.logPath);
-  const leaked = [...secrets].filter((secret) => serverLog.includes(secret));
-  const logLines = serverLog.split("\n").length;
-  if (leaked.length === 0 && secrets.size > 100 && logLines > 500) {
-    console.log(`ok - no secret in the server log (${secrets.size} secrets, ${logLines} lines)`);
-    passed += 1;
   } else {
-    console.log(
-      `not ok - secrets in the server log: ${leaked.length} of ${secrets.size} leaked, ` +
-        `${logLines} lines checked`,
+    if (!newman) {
+      notRun(["The Postman collection was NOT run: Node.js/npm could not provide newman."], {
+        failUnderCi: true,
+      });
+    }
+    if (!pgTapUrl) {
+      notRun([
+        "pgTAP proofs in tests/db were NOT run: " +
+        (database.kind === "pglite"
+          ? "PGlite has no pgTAP."
+          : "pg_prove or the pgtap extension is missing and apt-get could not install them."),
+        "Install them: apt-get install postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl",
+      ], { failUnderCi: true });
+    }
+
+    // Secrets never in logs: every password, token and key the suite handled, against every
+    // line every gateway wrote during the suite.
+    const secrets = new Set(
+      [
+        ...(await Deno.readTextFile(secretsFile)).split("\n"),
+        adminKey,
+        bootstrapPassword,
+        ...workers.flatMap((worker) => developmentSigningKeys(worker.server.dataDir)),
+      ]
+        .filter((secret) => secret.length >= 10),
     );
-    failed += 1;
-  }
-
-  if (!pgTapAvailable) {
-    notRun([
-      "pgTAP proofs in tests/db were NOT run: " +
-      (database.kind === "pglite"
-        ? "PGlite has no pgTAP."
-        : "pg_prove or the pgtap extension is missing and apt-get could not install them."),
-      "Install them: apt-get install postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl",
-    ], { failUnderCi: true });
-  } else {
-    const url = new URL(database.url);
-    const files: string[] = [];
-    for await (const entry of Deno.readDir(`${root}tests/db`)) {
-      if (entry.name.endsWith("_test.sql")) files.push(`tests/db/${entry.name}`);
+    const serverLog = (await Promise.all(
+      workers.map((worker) => Deno.readTextFile(worker.server.logPath)),
+    )).join("\n");
+    const leaked = [...secrets].filter((secret) => serverLog.includes(secret));
+    const logLines = serverLog.split("\n").length;
+    if (leaked.length === 0 && secrets.size > 100 && logLines > 500) {
+      console.log(
+        `ok - no secret in the servers' logs (${secrets.size} secrets, ${logLines} lines)`,
+      );
+      passed += 1;
+    } else {
+      console.log(
+        `not ok - secrets in the servers' logs: ${leaked.length} of ${secrets.size} leaked, ` +
+          `${logLines} lines checked`,
+      );
+      failed += 1;
     }
-    const pgProve = await runEchoed("pg_prove", [
-      "--host",
-      url.hostname,
-      "--port",
-      url.port,
-      "--username",
-      decodeURIComponent(url.username),
-      "--dbname",
-      url.pathname.slice(1),
-      ...files.sort(),
-    ]);
-    const tests = /Tests=(\d+)/.exec(pgProve.output);
-    const failures = [...pgProve.output.matchAll(/Failed (\d+)\/(\d+) subtests/g)]
-      .reduce((sum, match) => sum + Number(match[1]), 0);
-    if (tests) {
-      passed += Number(tests[1]) - failures;
-      failed += failures;
-    }
-    if (!pgProve.success && failures === 0) failed += 1;
   }
-} catch (error) {
-  // A partial run ends after its Deno tests (above); anything else is a real failure.
-  if (!(error instanceof PartRun)) throw error;
+  if (recordDurations) {
+    if (wholeSuite && failed === 0) {
+      writeDurations(measured);
+      console.log("tests/durations.json written from this run");
+    } else {
+      console.log("tests/durations.json NOT written: only a whole run that passes writes it");
+    }
+  }
 } finally {
-  await server?.stop();
+  // Where the machine's time went, read before the gateways and the cluster are gone.
+  const gatewaySeconds = servers.reduce((sum, server) => sum + cpuSeconds(server.pid), 0);
+  const postmaster = database.dataDirectory
+    ? Number(Deno.readTextFileSync(`${database.dataDirectory}/postmaster.pid`).split("\n")[0])
+    : null;
+  const databaseSeconds = postmaster ? cpuSeconds(postmaster, { reaped: true }) : 0;
+  await Promise.all(servers.map((server) => server.stop()));
   await database.stop();
+  // Everything else this process waited for: deno test, newman, pg_prove, chromium, the CLI.
+  const restSeconds = cpuSeconds(Deno.pid, { reaped: true }) - gatewaySeconds;
+  cpuReport = `CPU: gateways ${gatewaySeconds.toFixed(0)} s, database ` +
+    `${databaseSeconds.toFixed(0)} s, tests and their tools ${restSeconds.toFixed(0)} s`;
 }
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 if (failedTestNames.length > 0) {
   console.log(["\nfailed:", ...failedTestNames.map((name) => `  ${name}`)].join("\n"));
 }
-console.log(`\nDeno ${Deno.version.deno}, ${database.kind}, ${seconds}s`);
+console.log(`\nDeno ${Deno.version.deno}, ${database.kind}, ${seconds}s; ${cpuReport}`);
 console.log(`latchkey: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 Deno.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -5,10 +5,10 @@ import {
   createKey,
   defaultPassword,
   issueKey,
+  minutesTouched,
   signUp,
   uniqueEmail,
   verifyKey,
-  waitForFreshMinute,
   withDatabase,
 } from "../support/http.ts";
 
@@ -20,9 +20,8 @@ import {
 async function exactlyLimit(limit: number, parallel: number) {
   const owner = await signUp("rate-exact");
   const created = await createKey(owner.token, { name: "exact", rateLimitPerMinute: limit });
-  await waitForFreshMinute();
-  const results = await Promise.all(
-    Array.from({ length: parallel }, () => verifyKey(created.key)),
+  const [results, minutes] = await minutesTouched(() =>
+    Promise.all(Array.from({ length: parallel }, () => verifyKey(created.key)))
   );
   const ok = results.filter((result) => result.status === 200);
   const limited = results.filter((result) => result.status === 429);
@@ -36,7 +35,7 @@ async function exactlyLimit(limit: number, parallel: number) {
     sql`select count(*)::int as count from latchkey.audit_events
         where action = 'api_key.rate_limited' and target_id = ${created.id}`
   );
-  assert.equal(count, 1, "rate limiting is audited once per window");
+  assert.ok(count >= 1 && count <= minutes, `audited once a minute: ${count} in ${minutes}`);
 }
 
 Deno.test("with limit L, N > L parallel requests in one window give exactly L successes", async () => {

@@ -100,6 +100,34 @@ export async function createPlatformDatabase(superuserUrl: string, name: string)
 }
 
 /**
+ * A copy of a migrated database on one of our clusters (CREATE DATABASE … TEMPLATE), for one
+ * worker of the suite: migrating once and copying is much quicker than migrating each. Returns
+ * its URLs as the demoted `postgres` and as the platform's superuser.
+ */
+export async function cloneDatabase(
+  superuserUrl: string,
+  template: string,
+  name: string,
+): Promise<{ url: string; superuserUrl: string }> {
+  const maintenance = new URL(superuserUrl);
+  maintenance.pathname = "/postgres";
+  const admin = postgres(maintenance.toString(), { max: 1, onnotice: () => {} });
+  const quoted = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
+  try {
+    await admin.unsafe(`create database ${quoted(name)} template ${quoted(template)}`);
+    // A database's own grants are not copied with it (supabase_platform.sql's first grant).
+    await admin.unsafe(`grant all on database ${quoted(name)} to postgres`);
+  } finally {
+    await admin.end();
+  }
+  const target = new URL(superuserUrl);
+  target.pathname = `/${encodeURIComponent(name)}`;
+  const asSuperuser = target.toString();
+  target.username = "postgres";
+  return { url: target.toString(), superuserUrl: asSuperuser };
+}
+
+/**
  * A throwaway cluster set up as hosted Supabase sets up a project (`supabase_roles.sql`,
  * `supabase_platform.sql`: `supabase_admin` the bootstrap and only superuser, `postgres` demoted,
  * the API roles, schemas `auth` and `extensions`): initdb in a temp directory, tuned for tests (fsync off unless

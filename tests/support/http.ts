@@ -209,12 +209,22 @@ export async function verifyKey(key: string, scope?: string): Promise<CallResult
   return await call("POST", "/keys/verify", { body: scope ? { key, scope } : { key } });
 }
 
-/** Waits past the minute's turn when it is close, so a burst stays in one window. */
-export async function waitForFreshMinute(needSeconds = 10): Promise<void> {
-  const intoMinute = (Date.now() / 1000) % 60;
-  if (intoMinute > 60 - needSeconds) {
-    await new Promise((resolve) => setTimeout(resolve, (60 - intoMinute + 0.2) * 1000));
-  }
+/**
+ * Runs `work` and says how many of the database clock's minutes it touched: 1, or 2 when it
+ * crossed a minute's turn. Refusals are audited once a minute of that clock (first_in_minute),
+ * so a burst writes one row a minute it touched at most, and the tests expect exactly that
+ * rather than wait for a minute's start.
+ */
+export async function minutesTouched<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const minute = () =>
+    withDatabase(async (sql) => {
+      const [row] = await sql<{ minute: number }[]>`
+        select extract(epoch from date_trunc('minute', now()))::bigint / 60 as minute`;
+      return Number(row.minute);
+    });
+  const first = await minute();
+  const result = await work();
+  return [result, await minute() - first + 1];
 }
 
 /** The X-Admin-Key the test server was started with. */

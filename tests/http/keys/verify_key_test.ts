@@ -4,9 +4,9 @@ import {
   call,
   createKey,
   errorOf,
+  minutesTouched,
   signUp,
   verifyKey,
-  waitForFreshMinute,
   withDatabase,
 } from "../../support/http.ts";
 
@@ -111,26 +111,27 @@ Deno.test("verify answers INSUFFICIENT_SCOPE for a scope the key lacks", async (
 Deno.test("verify answers RATE_LIMITED with 429, the headers, and one audit row per window", async () => {
   const owner = await signUp("verify-limit");
   const created = await createKey(owner.token, { name: "tiny", rateLimitPerMinute: 2 });
-  await waitForFreshMinute();
   assert.equal((await verifyKey(created.key)).body.code, "VALID");
   const last = await verifyKey(created.key);
   assert.equal(last.body.code, "VALID");
   assert.equal(last.body.rateLimit.remaining, 0);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const limited = await verifyKey(created.key);
-    assert.equal(limited.status, 429);
-    assert.equal(limited.body.valid, false);
-    assert.equal(limited.body.code, "RATE_LIMITED");
-    assert.equal(limited.body.error.code, "rate_limited");
-    assert.equal(limited.body.error.requestId, limited.headers.get("x-request-id"));
-    assert.equal(limited.headers.get("ratelimit-remaining"), "0");
-    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
-  }
+  const [, minutes] = await minutesTouched(async () => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const limited = await verifyKey(created.key);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body.valid, false);
+      assert.equal(limited.body.code, "RATE_LIMITED");
+      assert.equal(limited.body.error.code, "rate_limited");
+      assert.equal(limited.body.error.requestId, limited.headers.get("x-request-id"));
+      assert.equal(limited.headers.get("ratelimit-remaining"), "0");
+      assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    }
+  });
   const [{ count }] = await withDatabase((sql) =>
     sql`select count(*)::int as count from latchkey.audit_events
         where action = 'api_key.rate_limited' and target_id = ${created.id}`
   );
-  assert.equal(count, 1);
+  assert.ok(count >= 1 && count <= minutes, `${count} rows in ${minutes} minute(s)`);
 });
 
 Deno.test("verify touches last_used_at, at most once a minute", async () => {
