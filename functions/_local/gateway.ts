@@ -2,7 +2,7 @@ import { adminFunction, app as admin } from "../admin/app.ts";
 import { app as auth, authFunction } from "../auth/app.ts";
 import { app as keys, keysFunction } from "../keys/app.ts";
 import { app as version, versionFunction } from "../version/app.ts";
-import { ApiError, errorEnvelope } from "../_shared/errors.ts";
+import { ApiError, errorEnvelope } from "../_shared/ground/errors.ts";
 import { apiHeadersWithRequestId } from "../_shared/http.ts";
 import { functionsBasePath } from "../_shared/openapi.ts";
 import { lazyDocument } from "../_shared/routes.ts";

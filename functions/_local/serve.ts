@@ -1,5 +1,5 @@
 import type { Config } from "../_shared/config.ts";
-import { ApiError, errorEnvelope } from "../_shared/errors.ts";
+import { ApiError, errorEnvelope } from "../_shared/ground/errors.ts";
 import { apiHeadersWithRequestId } from "../_shared/http.ts";
 
 /**

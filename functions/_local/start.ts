@@ -1,8 +1,8 @@
 import { createDatabase } from "../_shared/database.ts";
 import { flushLogs } from "../_shared/log.ts";
 import { installRuntime } from "../_shared/runtime.ts";
-import { latchkeyVersion } from "../_shared/version.ts";
-import { settlesWithin } from "../_shared/within.ts";
+import { latchkeyVersion } from "../_shared/ground/version.ts";
+import { settlesWithin } from "../_shared/ground/settles_within.ts";
 import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
 import { withDevelopmentSigningKey } from "./development_signing_key.ts";
 import { functionApps, functionsBasePath, gatewayHandler } from "./gateway.ts";

@@ -4,9 +4,9 @@ import { isWellFormedApiKey } from "./api_key_format.ts";
 import { configuredAdminKeys, matchAdminKey } from "./admin_keys.ts";
 import { checkKey } from "./key_check_batches.ts";
 import type { Runtime } from "./runtime.ts";
-import { looksLikeSessionToken, sha256Hex } from "./crypto.ts";
+import { looksLikeSessionToken, sha256Hex } from "./ground/crypto.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "./ground/errors.ts";
 import {
   type AppContext,
   type AppEnv,
@@ -23,7 +23,7 @@ import {
   type Principal,
   type RateLimitState,
   rolePermissions,
-} from "./principal.ts";
+} from "./ground/principal.ts";
 import { authenticateSupabaseToken, looksLikeJwt } from "./supabase_identity.ts";
 import { userProfile, type UserRow } from "./users.ts";
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Config } from "./config.ts";
-import { ApiError } from "./errors.ts";
-import { fetchTextWithin } from "./fetch_within.ts";
+import { ApiError } from "./ground/errors.ts";
+import { fetchTextWithin } from "./ground/fetch_within.ts";
 import { describeError, log } from "./log.ts";
 
 export interface PasswordWarning {

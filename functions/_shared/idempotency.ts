@@ -1,6 +1,6 @@
-import { sha256Hex } from "./crypto.ts";
+import { sha256Hex } from "./ground/crypto.ts";
 import { type Transaction } from "./database.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "./ground/errors.ts";
 import { type AppContext, asCaller } from "./http.ts";
 
 export interface RouteResult {

@@ -9,7 +9,7 @@ import {
   remainingSchema,
 } from "./api_keys.ts";
 import type { Transaction } from "./database.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "./ground/errors.ts";
 import { type AppContext, asCaller } from "./http.ts";
 import { respondIdempotently } from "./idempotency.ts";
 

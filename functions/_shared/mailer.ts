@@ -1,7 +1,7 @@
 import nodemailer from "nodemailer";
 import { type Config, mailerTarget } from "./config.ts";
-import { hmacSha256Hex } from "./crypto.ts";
-import { fetchTextWithin } from "./fetch_within.ts";
+import { hmacSha256Hex } from "./ground/crypto.ts";
+import { fetchTextWithin } from "./ground/fetch_within.ts";
 import { log } from "./log.ts";
 
 export type MailKind = "password_reset" | "email_verification";

@@ -1,5 +1,5 @@
 import { withinTimeout } from "./database.ts";
-import { continueAfterResponse } from "./edge_runtime.ts";
+import { continueAfterResponse } from "./ground/edge_runtime.ts";
 import { describeError, log } from "./log.ts";
 import { mailerFor, type MailKind } from "./mailer.ts";
 import type { Runtime } from "./runtime.ts";

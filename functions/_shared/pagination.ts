@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { base64Decode, base64UrlEncode } from "./crypto.ts";
+import { base64Decode, base64UrlEncode } from "./ground/crypto.ts";
 import { type Sql, type Transaction } from "./database.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "./ground/errors.ts";
 import { type AppContext, asCaller } from "./http.ts";
 import { uuidSchema } from "./ids.ts";
 

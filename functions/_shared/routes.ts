@@ -7,7 +7,7 @@ import {
   requirePermission,
   requireSession,
 } from "./authenticate.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "./ground/errors.ts";
 import {
   type AppContext,
   type AppEnv,

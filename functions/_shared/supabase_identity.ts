@@ -6,10 +6,10 @@ import {
   type RemoteJWKSet,
 } from "jose";
 import type { Config } from "./config.ts";
-import { ApiError } from "./errors.ts";
-import { supabaseAuthIssuerOf } from "./fields.ts";
+import { ApiError } from "./ground/errors.ts";
+import { supabaseAuthIssuerOf } from "./ground/fields.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
-import { type Principal, rolePermissions } from "./principal.ts";
+import { type Principal, rolePermissions } from "./ground/principal.ts";
 import { userProfile, type UserRow } from "./users.ts";
 
 /**

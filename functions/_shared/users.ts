@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Config } from "./config.ts";
-import { isRole, type Role, type UserProfile } from "./principal.ts";
+import { isRole, type Role, type UserProfile } from "./ground/principal.ts";
 import { passwordLength } from "./passwords.ts";
 
 /** The columns of `latchkey.users` that API responses are built from. */

@@ -1,5 +1,5 @@
 import type { Transaction } from "../_shared/database.ts";
-import { ApiError } from "../_shared/errors.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
 import type { AppContext } from "../_shared/http.ts";
 import { pathId } from "../_shared/ids.ts";
 import { requireReach } from "../_shared/reach.ts";

@@ -1,5 +1,5 @@
 import { requestJson, withinTimeout } from "../_shared/database.ts";
-import { ApiError } from "../_shared/errors.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
 import { type AppContext, requestInfo, throttleClient } from "../_shared/http.ts";
 
 export interface SignInCandidate {

@@ -1,5 +1,5 @@
 import { apiKeyColumns, type ApiKeyRow } from "../_shared/api_keys.ts";
-import { ApiError } from "../_shared/errors.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
 import type { AppContext } from "../_shared/http.ts";
 import { pathId } from "../_shared/ids.ts";
 import { type KeyAccess, noSuchKey } from "../_shared/key_lifecycle.ts";

@@ -1,8 +1,8 @@
 import { adminKeyWarnings } from "../_shared/admin_keys.ts";
 import { withinTimeout } from "../_shared/database.ts";
-import { ApiError } from "../_shared/errors.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
 import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";
-import { latchkeyVersion } from "../_shared/version.ts";
+import { latchkeyVersion } from "../_shared/ground/version.ts";
 
 const versionRoute = defineRoute({
   method: "get",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { sha256Hex } from "../../functions/_shared/crypto.ts";
+import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
 import { keyCheckStats } from "../../functions/_shared/key_check_batches.ts";
 import { getRuntime } from "../../functions/_shared/runtime.ts";
 import { serveFunctions } from "../support/in_process.ts";

@@ -5,7 +5,7 @@ import {
   matchAdminKey,
 } from "../../functions/_shared/admin_keys.ts";
 import { ConfigError, loadConfig } from "../../functions/_shared/config.ts";
-import { sha256Hex } from "../../functions/_shared/crypto.ts";
+import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
 
 const entry = (name: string, key: string, expiresAt?: string) => ({
   name,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig, mailerTarget } from "../../functions/_shared/config.ts";
-import { hmacSha256Hex } from "../../functions/_shared/crypto.ts";
+import { hmacSha256Hex } from "../../functions/_shared/ground/crypto.ts";
 import { startSmtpServer } from "../support/smtp.ts";
 import {
   mailerFor,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { parseArgon2idPhc } from "../../functions/_shared/fields.ts";
+import { parseArgon2idPhc } from "../../functions/_shared/ground/fields.ts";
 import { argon2id } from "hash-wasm";
-import { ApiError } from "../../functions/_shared/errors.ts";
+import { ApiError } from "../../functions/_shared/ground/errors.ts";
 import {
   argon2Parameters,
   argon2Runs,

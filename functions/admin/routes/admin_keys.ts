@@ -8,12 +8,12 @@ import {
   refillSchema,
   remainingSchema,
 } from "../../_shared/api_keys.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
 import type { Transaction } from "../../_shared/database.ts";
 import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
-import { asRole, isRole } from "../../_shared/principal.ts";
+import { asRole, isRole } from "../../_shared/ground/principal.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { sqlState } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
-import { roles } from "../../_shared/principal.ts";
+import { roles } from "../../_shared/ground/principal.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
@@ -16,7 +16,7 @@ import {
   serviceAccountDomain,
 } from "../../_shared/users.ts";
 import { requireReach } from "../../_shared/reach.ts";
-import { tierSchema } from "../../_shared/fields.ts";
+import { tierSchema } from "../../_shared/ground/fields.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { type AppContext, asCaller } from "../../_shared/http.ts";
-import { settlesWithin } from "../../_shared/within.ts";
+import { settlesWithin } from "../../_shared/ground/settles_within.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { auditEventView, type AuditRow } from "./list_audit.ts";

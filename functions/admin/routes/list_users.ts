@@ -8,7 +8,7 @@ import {
   listPage,
   pageQuery,
 } from "../../_shared/pagination.ts";
-import { roles } from "../../_shared/principal.ts";
+import { roles } from "../../_shared/ground/principal.ts";
 import {
   adminUserColumns,
   type AdminUserRow,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";

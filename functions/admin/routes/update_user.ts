@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { asCaller } from "../../_shared/http.ts";
-import { roles } from "../../_shared/principal.ts";
+import { roles } from "../../_shared/ground/principal.ts";
 import { requireReach } from "../../_shared/reach.ts";
 import {
   adminUserColumns,
@@ -10,7 +10,7 @@ import {
   nameSchema,
 } from "../../_shared/users.ts";
 import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
-import { tierSchema } from "../../_shared/fields.ts";
+import { tierSchema } from "../../_shared/ground/fields.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { asCaller, requestInfo } from "../../_shared/http.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { passwordResetMail } from "../../_shared/account_mail.ts";
-import { newAccountToken, sha256Hex } from "../../_shared/crypto.ts";
+import { newAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { mailerFor } from "../../_shared/mailer.ts";
 import { deliverMailInBackground } from "../../_shared/outbox.ts";

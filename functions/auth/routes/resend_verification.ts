@@ -1,5 +1,5 @@
 import { queueVerificationMail } from "../../_shared/email_verification.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { mailerFor } from "../../_shared/mailer.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { looksLikeAccountToken, sha256Hex } from "../../_shared/crypto.ts";
+import { looksLikeAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { defineRoute } from "../../_shared/routes.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { requestJson, sqlState, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";

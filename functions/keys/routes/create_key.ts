@@ -6,7 +6,7 @@ import {
   type ApiKeyRow,
   keyMetadataSchema,
 } from "../../_shared/api_keys.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";

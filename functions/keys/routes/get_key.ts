@@ -1,7 +1,7 @@
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { asCaller } from "../../_shared/http.ts";
 import { pathId } from "../../_shared/ids.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 const noSuchKey = "No such API key.";

@@ -1,6 +1,6 @@
 import { asCaller } from "../../_shared/http.ts";
 import { pathId } from "../../_shared/ids.ts";
-import { ApiError } from "../../_shared/errors.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 // A session revokes any of its owner's keys; an API key only itself, so a leaked key can be

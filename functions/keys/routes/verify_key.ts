@@ -4,7 +4,7 @@ import {
   authenticateApiKey,
   rateLimitHeaders,
 } from "../../_shared/authenticate.ts";
-import { ApiError, errorEnvelope } from "../../_shared/errors.ts";
+import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
 import { requestInfo } from "../../_shared/http.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 

@@ -4,7 +4,7 @@ import {
   adminPermissions,
   type Role,
   rolePermissions,
-} from "../../../functions/_shared/principal.ts";
+} from "../../../functions/_shared/ground/principal.ts";
 import { type Operation, operations } from "../../support/catalogue.ts";
 import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
 import {
