@@ -1,4 +1,4 @@
-import { configSchema } from "../_shared/config.ts";
+import { configSchema } from "../_shared/config/config.ts";
 import { taskArgs } from "./task_args.ts";
 
 /**

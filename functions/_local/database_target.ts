@@ -1,4 +1,4 @@
-import { type Config, ConfigError, databaseUrl, loadConfig } from "../_shared/config.ts";
+import { type Config, ConfigError, databaseUrl, loadConfig } from "../_shared/config/config.ts";
 import { createDatabase, type Sql } from "../_shared/database.ts";
 
 const gatewayPoolSize = 10;

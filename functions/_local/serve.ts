@@ -1,4 +1,4 @@
-import type { Config } from "../_shared/config.ts";
+import type { Config } from "../_shared/config/config.ts";
 import { ApiError, errorEnvelope } from "../_shared/ground/errors.ts";
 import { apiHeadersWithRequestId } from "../_shared/http.ts";
 

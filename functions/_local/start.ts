@@ -1,5 +1,5 @@
 import { createDatabase } from "../_shared/database.ts";
-import { flushLogs } from "../_shared/log.ts";
+import { flushLogs } from "../_shared/config/log.ts";
 import { installRuntime } from "../_shared/runtime.ts";
 import { latchkeyVersion } from "../_shared/ground/version.ts";
 import { settlesWithin } from "../_shared/ground/settles_within.ts";

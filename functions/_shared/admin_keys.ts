@@ -1,4 +1,4 @@
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { constantTimeEqual, sha256 } from "./ground/crypto.ts";
 
 /** One accepted X-Admin-Key: its name (audited with each use), digest and expiry. */

@@ -1,6 +1,6 @@
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
-import { type Config, databaseUrl } from "./config.ts";
+import { type Config, databaseUrl } from "./config/config.ts";
 import { denoTlsSocket, needsDenoTls } from "./deno_tls.ts";
 import { installPortImmediates, needsPortImmediates } from "./deno_timers.ts";
 import { ApiError } from "./ground/errors.ts";

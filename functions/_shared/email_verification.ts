@@ -2,7 +2,7 @@ import { emailVerificationMail } from "./account_mail.ts";
 import { newAccountToken, sha256Hex } from "./ground/crypto.ts";
 import { withinTimeout } from "./database.ts";
 import { continueAfterResponse } from "./ground/edge_runtime.ts";
-import { describeError, log } from "./log.ts";
+import { describeError, log } from "./config/log.ts";
 import { mailerFor } from "./mailer.ts";
 import { deliverMailInBackground } from "./outbox.ts";
 import type { Runtime } from "./runtime.ts";

@@ -1,6 +1,6 @@
 import type { Runtime } from "./runtime.ts";
 import { sqlState, withinTimeout } from "./database.ts";
-import { log } from "./log.ts";
+import { log } from "./config/log.ts";
 import { hashPassword } from "./passwords.ts";
 
 /**

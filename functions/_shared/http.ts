@@ -17,7 +17,7 @@ import { deliverMailInBackground } from "./outbox.ts";
 import { pruneAuditInBackground } from "./audit_retention.ts";
 import { ensureFirstAdmin } from "./first_admin.ts";
 import { functionsBasePath } from "./openapi.ts";
-import { describeError, log, logEnabled } from "./log.ts";
+import { describeError, log, logEnabled } from "./config/log.ts";
 import type { Principal } from "./ground/principal.ts";
 import { getRuntime, type Runtime } from "./runtime.ts";
 

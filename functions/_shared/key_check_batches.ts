@@ -1,4 +1,4 @@
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { type RequestInfo, requestJson, type Sql, sqlState, withinTimeout } from "./database.ts";
 
 /** One row of `latchkey.verify_api_key`. */

@@ -1,6 +1,6 @@
 import { withinTimeout } from "./database.ts";
 import { continueAfterResponse } from "./ground/edge_runtime.ts";
-import { describeError, log } from "./log.ts";
+import { describeError, log } from "./config/log.ts";
 import { mailerFor, type MailKind } from "./mailer.ts";
 import type { Runtime } from "./runtime.ts";
 

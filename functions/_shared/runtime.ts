@@ -1,7 +1,7 @@
 import { adminKeyWarnings } from "./admin_keys.ts";
-import { type Config, loadConfig } from "./config.ts";
+import { type Config, loadConfig } from "./config/config.ts";
 import { createDatabase, type Sql } from "./database.ts";
-import { configureLogs, log } from "./log.ts";
+import { configureLogs, log } from "./config/log.ts";
 import { configurePasswordHashing } from "./passwords.ts";
 
 /** What every request needs: the parsed configuration and the isolate's database client. */

@@ -1,4 +1,4 @@
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { ApiError } from "./ground/errors.ts";
 import { type Role, rolePermissions } from "./ground/principal.ts";
 

@@ -5,7 +5,7 @@ import {
   type JWTVerifyGetKey,
   type RemoteJWKSet,
 } from "jose";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { ApiError } from "./ground/errors.ts";
 import { supabaseAuthIssuerOf } from "./ground/fields.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";

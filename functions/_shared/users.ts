@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { isRole, type Role, type UserProfile } from "./ground/principal.ts";
 import { passwordLength } from "./passwords.ts";
 

@@ -1,6 +1,6 @@
 import { deleteCookie, setCookie } from "hono/cookie";
 import { sessionCookieName } from "../_shared/authenticate.ts";
-import type { Config } from "../_shared/config.ts";
+import type { Config } from "../_shared/config/config.ts";
 import { newSessionToken, sha256Hex } from "../_shared/ground/crypto.ts";
 import type { AppContext } from "../_shared/http.ts";
 import { userProfile, type UserRow } from "../_shared/users.ts";

@@ -4,7 +4,7 @@ import {
   configuredAdminKeys as adminKeyEntries,
   matchAdminKey,
 } from "../../functions/_shared/admin_keys.ts";
-import { ConfigError, loadConfig } from "../../functions/_shared/config.ts";
+import { ConfigError, loadConfig } from "../../functions/_shared/config/config.ts";
 import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
 
 const entry = (name: string, key: string, expiresAt?: string) => ({

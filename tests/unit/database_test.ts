@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { usePreparedStatements } from "../../functions/_shared/database.ts";
 
 Deno.test("prepared statements are on, except through a transaction pooler", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, mailerTarget } from "../../functions/_shared/config.ts";
+import { ConfigError, loadConfig, mailerTarget } from "../../functions/_shared/config/config.ts";
 import { hmacSha256Hex } from "../../functions/_shared/ground/crypto.ts";
 import { startSmtpServer } from "../support/smtp.ts";
 import {

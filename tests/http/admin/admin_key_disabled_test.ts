@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { app as adminApp } from "../../../functions/admin/app.ts";
-import { loadConfig } from "../../../functions/_shared/config.ts";
+import { loadConfig } from "../../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../../functions/_shared/database.ts";
 import { getRuntime, installRuntime } from "../../../functions/_shared/runtime.ts";
 

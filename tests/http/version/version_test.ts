@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../../../functions/_shared/config.ts";
+import { loadConfig } from "../../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../../functions/_shared/database.ts";
 import { installRuntime } from "../../../functions/_shared/runtime.ts";
 import { latchkeyVersion } from "../../../functions/_shared/ground/version.ts";

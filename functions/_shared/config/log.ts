@@ -1,5 +1,5 @@
 import type { Config } from "./config.ts";
-import { inEdgeRuntime } from "./ground/edge_runtime.ts";
+import { inEdgeRuntime } from "../ground/edge_runtime.ts";
 
 const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = Exclude<keyof typeof levels, "silent">;

@@ -5,10 +5,10 @@ import {
   parseArgon2idPhc,
   supabaseAuthIssuerOf,
   tierSchema,
-} from "./ground/fields.ts";
-import { adminPermissions } from "./ground/principal.ts";
+} from "../ground/fields.ts";
+import { adminPermissions } from "../ground/principal.ts";
 
-import { inEdgeRuntime } from "./ground/edge_runtime.ts";
+import { inEdgeRuntime } from "../ground/edge_runtime.ts";
 
 export { inEdgeRuntime };
 
