@@ -1,4 +1,4 @@
-import { createDatabase } from "../_shared/database.ts";
+import { createDatabase } from "../_shared/db/database.ts";
 import { flushLogs } from "../_shared/config/log.ts";
 import { installRuntime } from "../_shared/runtime.ts";
 import { latchkeyVersion } from "../_shared/ground/version.ts";

@@ -1,4 +1,4 @@
-import { withinTimeout } from "./database.ts";
+import { withinTimeout } from "./db/database.ts";
 import type { Runtime } from "./runtime.ts";
 import { describeError, log } from "./config/log.ts";
 

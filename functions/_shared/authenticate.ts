@@ -5,7 +5,7 @@ import { configuredAdminKeys, matchAdminKey } from "./admin_keys.ts";
 import { checkKey } from "./key_check_batches.ts";
 import type { Runtime } from "./runtime.ts";
 import { looksLikeSessionToken, sha256Hex } from "./ground/crypto.ts";
-import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
+import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./db/database.ts";
 import { ApiError } from "./ground/errors.ts";
 import {
   type AppContext,

@@ -1,6 +1,6 @@
 import { emailVerificationMail } from "./account_mail.ts";
 import { newAccountToken, sha256Hex } from "./ground/crypto.ts";
-import { withinTimeout } from "./database.ts";
+import { withinTimeout } from "./db/database.ts";
 import { continueAfterResponse } from "./ground/edge_runtime.ts";
 import { describeError, log } from "./config/log.ts";
 import { mailerFor } from "./mailer.ts";

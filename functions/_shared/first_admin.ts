@@ -1,5 +1,5 @@
 import type { Runtime } from "./runtime.ts";
-import { sqlState, withinTimeout } from "./database.ts";
+import { sqlState, withinTimeout } from "./db/database.ts";
 import { log } from "./config/log.ts";
 import { hashPassword } from "./passwords.ts";
 

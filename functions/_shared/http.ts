@@ -10,7 +10,7 @@ import {
   sqlState,
   type Transaction,
   withCaller,
-} from "./database.ts";
+} from "./db/database.ts";
 import { clientGroup } from "./client_groups.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "./ground/errors.ts";
 import { deliverMailInBackground } from "./outbox.ts";

@@ -1,5 +1,5 @@
 import { sha256Hex } from "./ground/crypto.ts";
-import { type Transaction } from "./database.ts";
+import { type Transaction } from "./db/database.ts";
 import { ApiError } from "./ground/errors.ts";
 import { type AppContext, asCaller } from "./http.ts";
 

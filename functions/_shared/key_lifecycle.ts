@@ -8,7 +8,7 @@ import {
   refillSchema,
   remainingSchema,
 } from "./api_keys.ts";
-import type { Transaction } from "./database.ts";
+import type { Transaction } from "./db/database.ts";
 import { ApiError } from "./ground/errors.ts";
 import { type AppContext, asCaller } from "./http.ts";
 import { respondIdempotently } from "./idempotency.ts";

@@ -1,4 +1,4 @@
-import { withinTimeout } from "./database.ts";
+import { withinTimeout } from "./db/database.ts";
 import { continueAfterResponse } from "./ground/edge_runtime.ts";
 import { describeError, log } from "./config/log.ts";
 import { mailerFor, type MailKind } from "./mailer.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { base64Decode, base64UrlEncode } from "./ground/crypto.ts";
-import { type Sql, type Transaction } from "./database.ts";
+import { type Sql, type Transaction } from "./db/database.ts";
 import { ApiError } from "./ground/errors.ts";
 import { type AppContext, asCaller } from "./http.ts";
 import { uuidSchema } from "./ids.ts";

@@ -1,6 +1,6 @@
 import { adminKeyWarnings } from "./admin_keys.ts";
 import { type Config, loadConfig } from "./config/config.ts";
-import { createDatabase, type Sql } from "./database.ts";
+import { createDatabase, type Sql } from "./db/database.ts";
 import { configureLogs, log } from "./config/log.ts";
 import { configurePasswordHashing } from "./passwords.ts";
 

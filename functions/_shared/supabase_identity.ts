@@ -8,7 +8,7 @@ import {
 import type { Config } from "./config/config.ts";
 import { ApiError } from "./ground/errors.ts";
 import { supabaseAuthIssuerOf } from "./ground/fields.ts";
-import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./database.ts";
+import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./db/database.ts";
 import { type Principal, rolePermissions } from "./ground/principal.ts";
 import { userProfile, type UserRow } from "./users.ts";
 

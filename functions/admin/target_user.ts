@@ -1,4 +1,4 @@
-import type { Transaction } from "../_shared/database.ts";
+import type { Transaction } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
 import type { AppContext } from "../_shared/http.ts";
 import { pathId } from "../_shared/ids.ts";

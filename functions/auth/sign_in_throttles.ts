@@ -1,4 +1,4 @@
-import { requestJson, withinTimeout } from "../_shared/database.ts";
+import { requestJson, withinTimeout } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
 import { type AppContext, requestInfo, throttleClient } from "../_shared/http.ts";
 

@@ -1,5 +1,5 @@
 import { adminKeyWarnings } from "../_shared/admin_keys.ts";
-import { withinTimeout } from "../_shared/database.ts";
+import { withinTimeout } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
 import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";
 import { latchkeyVersion } from "../_shared/ground/version.ts";

@@ -5,7 +5,7 @@ import {
   isWellFormedApiKey,
 } from "../../functions/_shared/api_key_format.ts";
 import { authenticateApiKey } from "../../functions/_shared/authenticate.ts";
-import type { Sql } from "../../functions/_shared/database.ts";
+import type { Sql } from "../../functions/_shared/db/database.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 
 Deno.test("generated keys have the prefix, 43 secret characters and a 6-character checksum", () => {

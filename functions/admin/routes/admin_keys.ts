@@ -11,7 +11,7 @@ import {
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/ids.ts";
-import type { Transaction } from "../../_shared/database.ts";
+import type { Transaction } from "../../_shared/db/database.ts";
 import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
 import { asRole, isRole } from "../../_shared/ground/principal.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";

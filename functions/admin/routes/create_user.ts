@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sqlState } from "../../_shared/database.ts";
+import { sqlState } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";

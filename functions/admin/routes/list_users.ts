@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Transaction } from "../../_shared/database.ts";
+import type { Transaction } from "../../_shared/db/database.ts";
 import {
   type cursorColumn,
   type CursorPosition,

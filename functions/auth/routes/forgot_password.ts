@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { passwordResetMail } from "../../_shared/account_mail.ts";
 import { newAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
+import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { mailerFor } from "../../_shared/mailer.ts";

@@ -3,7 +3,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { mailerFor } from "../../_shared/mailer.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
-import { withinTimeout } from "../../_shared/database.ts";
+import { withinTimeout } from "../../_shared/db/database.ts";
 import { throttleClient } from "../../_shared/http.ts";
 
 export const resendVerificationRoute = defineRoute({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
+import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo } from "../../_shared/http.ts";
 import {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { looksLikeAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
+import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http.ts";
 import { defineRoute } from "../../_shared/routes.ts";

@@ -4,7 +4,7 @@ import { applyMigrations } from "../../../functions/_local/migrate.ts";
 import { keysPageQuery, listKeysQuery } from "../../../functions/admin/routes/admin_keys.ts";
 import { auditPageQuery, listAuditQuery } from "../../../functions/admin/routes/list_audit.ts";
 import { listUsersQuery, usersPageQuery } from "../../../functions/admin/routes/list_users.ts";
-import { type Transaction, withCaller } from "../../../functions/_shared/database.ts";
+import { type Transaction, withCaller } from "../../../functions/_shared/db/database.ts";
 import {
   cursorColumn,
   type CursorPosition,

@@ -1,10 +1,10 @@
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
 import postgres from "postgres";
-import { type Config, databaseUrl } from "./config/config.ts";
+import { type Config, databaseUrl } from "../config/config.ts";
 import { denoTlsSocket, needsDenoTls } from "./deno_tls.ts";
 import { installPortImmediates, needsPortImmediates } from "./deno_timers.ts";
-import { ApiError } from "./ground/errors.ts";
-import type { Principal } from "./ground/principal.ts";
+import { ApiError } from "../ground/errors.ts";
+import type { Principal } from "../ground/principal.ts";
 
 // Before any client exists: on Deno 2.1, postgres.js crashes the process under load without it.
 if (needsPortImmediates) installPortImmediates();
