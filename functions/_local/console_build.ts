@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { functionsBasePath } from "../_shared/openapi.ts";
+import { functionsBasePath } from "../_shared/http/openapi.ts";
 import { buildConsole } from "./console_site.ts";
 import { taskArgs } from "./task_args.ts";
 

@@ -1,4 +1,4 @@
-import { functionsBasePath } from "../_shared/openapi.ts";
+import { functionsBasePath } from "../_shared/http/openapi.ts";
 import type { Config } from "../_shared/config/config.ts";
 
 /**

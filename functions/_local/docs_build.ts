@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { adminFunction } from "../admin/app.ts";
 import { authFunction } from "../auth/app.ts";
 import { keysFunction } from "../keys/app.ts";
-import { functionsBasePath } from "../_shared/openapi.ts";
+import { functionsBasePath } from "../_shared/http/openapi.ts";
 import { lazyDocument } from "../_shared/routes.ts";
 import { versionFunction } from "../version/app.ts";
 import {

@@ -14,7 +14,7 @@ import {
   requestInfo,
   throttleClient,
   withinFunction,
-} from "./http.ts";
+} from "./http/function_app.ts";
 import {
   type AdminPermission,
   adminPermissions,

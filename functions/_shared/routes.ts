@@ -14,13 +14,13 @@ import {
   createFunctionApp,
   readJsonBody,
   readQuery,
-} from "./http.ts";
+} from "./http/function_app.ts";
 import {
   type CredentialCheck,
   credentialCheckOf,
   openApiDocument,
   type RouteDoc,
-} from "./openapi.ts";
+} from "./http/openapi.ts";
 
 /**
  * A route is declared once: its OpenAPI description and its handler. The method, the path, the

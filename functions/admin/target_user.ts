@@ -1,7 +1,7 @@
 import type { Transaction } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
-import type { AppContext } from "../_shared/http.ts";
-import { pathId } from "../_shared/ids.ts";
+import type { AppContext } from "../_shared/http/function_app.ts";
+import { pathId } from "../_shared/http/ids.ts";
 import { requireReach } from "../_shared/reach.ts";
 import { adminUserColumns, type AdminUserRow, userProfile } from "../_shared/users.ts";
 

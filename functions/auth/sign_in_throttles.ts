@@ -1,6 +1,6 @@
 import { requestJson, withinTimeout } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
-import { type AppContext, requestInfo, throttleClient } from "../_shared/http.ts";
+import { type AppContext, requestInfo, throttleClient } from "../_shared/http/function_app.ts";
 
 export interface SignInCandidate {
   user_id: string | null;

@@ -3,7 +3,7 @@ import { adminFunction } from "../../functions/admin/app.ts";
 import { authFunction } from "../../functions/auth/app.ts";
 import { keysFunction } from "../../functions/keys/app.ts";
 import type { FunctionDefinition } from "../../functions/_shared/routes.ts";
-import type { RouteDoc } from "../../functions/_shared/openapi.ts";
+import type { RouteDoc } from "../../functions/_shared/http/openapi.ts";
 import { versionFunction } from "../../functions/version/app.ts";
 
 /**

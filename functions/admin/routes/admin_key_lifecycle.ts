@@ -1,7 +1,7 @@
 import { apiKeyColumns, type ApiKeyRow } from "../../_shared/api_keys.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import type { AppContext } from "../../_shared/http.ts";
-import { pathId } from "../../_shared/ids.ts";
+import type { AppContext } from "../../_shared/http/function_app.ts";
+import { pathId } from "../../_shared/http/ids.ts";
 import {
   type KeyAccess,
   keyUsage,

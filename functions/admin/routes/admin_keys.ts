@@ -9,10 +9,10 @@ import {
   remainingSchema,
 } from "../../_shared/api_keys.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
-import { pathId, uuidSchema } from "../../_shared/ids.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
+import { pathId, uuidSchema } from "../../_shared/http/ids.ts";
 import type { Transaction } from "../../_shared/db/database.ts";
-import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
+import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/http/pagination.ts";
 import { asRole, isRole } from "../../_shared/ground/principal.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { sqlState } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";

@@ -1,4 +1,4 @@
-import { asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http/function_app.ts";
 import { adminUserColumns, type AdminUserRow, adminUserView } from "../../_shared/users.ts";
 import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";

@@ -7,7 +7,7 @@ import {
   type keysetOf,
   listPage,
   pageQuery,
-} from "../../_shared/pagination.ts";
+} from "../../_shared/http/pagination.ts";
 import { roles } from "../../_shared/ground/principal.ts";
 import {
   adminUserColumns,

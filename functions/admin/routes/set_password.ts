@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
 import { passwordSchema } from "../../_shared/users.ts";

@@ -1,4 +1,4 @@
-import { asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http/function_app.ts";
 import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
 import {
   beyondReachText,

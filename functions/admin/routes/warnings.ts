@@ -1,5 +1,5 @@
 import { adminKeyWarnings } from "../../_shared/admin_keys.ts";
-import { asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { expectedSchemaVersion } from "../../_shared/ground/version.ts";
 import { adminCredentials } from "../admin_credentials.ts";

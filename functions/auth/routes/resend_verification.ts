@@ -4,7 +4,7 @@ import { mailerFor } from "../../_shared/mailer.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
 import { withinTimeout } from "../../_shared/db/database.ts";
-import { throttleClient } from "../../_shared/http.ts";
+import { throttleClient } from "../../_shared/http/function_app.ts";
 
 export const resendVerificationRoute = defineRoute({
   method: "post",

@@ -7,7 +7,7 @@ import {
   keyMetadataSchema,
 } from "../../_shared/api_keys.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { checkedScopes } from "../../_shared/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { selfServiceLimits } from "../self_service_limits.ts";

@@ -1,6 +1,6 @@
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { asCaller } from "../../_shared/http.ts";
-import { pathId } from "../../_shared/ids.ts";
+import { asCaller } from "../../_shared/http/function_app.ts";
+import { pathId } from "../../_shared/http/ids.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 

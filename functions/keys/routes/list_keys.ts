@@ -1,5 +1,5 @@
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 export const listKeysRoute = defineRoute({

@@ -3,7 +3,7 @@ import { isWellFormedApiKey } from "../../_shared/api_key_format.ts";
 import { sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 export const revokeLeakedBody = z.strictObject({

@@ -5,7 +5,7 @@ import {
   rateLimitHeaders,
 } from "../../_shared/authenticate.ts";
 import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
-import { requestInfo } from "../../_shared/http.ts";
+import { requestInfo } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 export const verifyBody = z.strictObject({

@@ -9,7 +9,7 @@ import {
   cursorColumn,
   type CursorPosition,
   keysetOf,
-} from "../../../functions/_shared/pagination.ts";
+} from "../../../functions/_shared/http/pagination.ts";
 import { adminKeyPrincipal } from "../../../functions/_shared/authenticate.ts";
 import { createPlatformDatabase } from "../../support/database.ts";
 

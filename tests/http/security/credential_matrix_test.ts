@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { credentialCheckOf } from "../../../functions/_shared/openapi.ts";
+import { credentialCheckOf } from "../../../functions/_shared/http/openapi.ts";
 import {
   adminPermissions,
   type Role,

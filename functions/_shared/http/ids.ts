@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ApiError } from "./ground/errors.ts";
+import { ApiError } from "../ground/errors.ts";
 
 export const uuidSchema = z.uuid("Expected a UUID.");
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { errorCatalog } from "./ground/errors.ts";
-import type { AdminPermission } from "./ground/principal.ts";
-import { latchkeyVersion } from "./ground/version.ts";
+import { errorCatalog } from "../ground/errors.ts";
+import type { AdminPermission } from "../ground/principal.ts";
+import { latchkeyVersion } from "../ground/version.ts";
 
 /**
  * OpenAPI 3.1 from the zod schemas that validate requests: a route's body and query schemas

@@ -10,16 +10,16 @@ import {
   sqlState,
   type Transaction,
   withCaller,
-} from "./db/database.ts";
+} from "../db/database.ts";
 import { clientGroup } from "./client_groups.ts";
-import { ApiError, type ErrorDetail, errorEnvelope } from "./ground/errors.ts";
-import { deliverMailInBackground } from "./outbox.ts";
-import { pruneAuditInBackground } from "./audit_retention.ts";
-import { ensureFirstAdmin } from "./first_admin.ts";
+import { ApiError, type ErrorDetail, errorEnvelope } from "../ground/errors.ts";
+import { deliverMailInBackground } from "../outbox.ts";
+import { pruneAuditInBackground } from "../audit_retention.ts";
+import { ensureFirstAdmin } from "../first_admin.ts";
 import { functionsBasePath } from "./openapi.ts";
-import { describeError, log, logEnabled } from "./config/log.ts";
-import type { Principal } from "./ground/principal.ts";
-import { getRuntime, type Runtime } from "./runtime.ts";
+import { describeError, log, logEnabled } from "../config/log.ts";
+import type { Principal } from "../ground/principal.ts";
+import { getRuntime, type Runtime } from "../runtime.ts";
 
 export interface AppEnv {
   Variables: {
