@@ -5,7 +5,7 @@ import { app as versionApp } from "../../functions/version/app.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../functions/_shared/db/database.ts";
 import { getRuntime, installRuntime } from "../../functions/_shared/runtime.ts";
-import { mailSettled } from "../../functions/_shared/outbox.ts";
+import { mailSettled } from "../../functions/_shared/mail/outbox.ts";
 
 /**
  * The auth, keys, admin and version functions in this process, as one edge isolate would run them,

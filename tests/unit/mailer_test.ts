@@ -6,7 +6,7 @@ import {
   mailerFor,
   webhookSignature,
   webhookSignatureHeader,
-} from "../../functions/_shared/mailer.ts";
+} from "../../functions/_shared/mail/mailer.ts";
 
 const secret = "a webhook secret of at least 32 characters";
 

@@ -13,7 +13,7 @@ import {
 } from "../db/database.ts";
 import { clientGroup } from "./client_groups.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "../ground/errors.ts";
-import { deliverMailInBackground } from "../outbox.ts";
+import { deliverMailInBackground } from "../mail/outbox.ts";
 import { pruneAuditInBackground } from "../audit_retention.ts";
 import { ensureFirstAdmin } from "../first_admin.ts";
 import { functionsBasePath } from "./openapi.ts";

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { passwordResetMail } from "../../_shared/account_mail.ts";
+import { passwordResetMail } from "../../_shared/mail/account_mail.ts";
 import { newAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
-import { mailerFor } from "../../_shared/mailer.ts";
-import { deliverMailInBackground } from "../../_shared/outbox.ts";
+import { mailerFor } from "../../_shared/mail/mailer.ts";
+import { deliverMailInBackground } from "../../_shared/mail/outbox.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { emailSchema } from "../../_shared/users.ts";
 

@@ -1,6 +1,6 @@
 import { queueVerificationMail } from "../../_shared/email_verification.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { mailerFor } from "../../_shared/mailer.ts";
+import { mailerFor } from "../../_shared/mail/mailer.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
 import { withinTimeout } from "../../_shared/db/database.ts";

@@ -1,8 +1,8 @@
 import nodemailer from "nodemailer";
-import { type Config, mailerTarget } from "./config/config.ts";
-import { hmacSha256Hex } from "./ground/crypto.ts";
-import { fetchTextWithin } from "./ground/fetch_within.ts";
-import { log } from "./config/log.ts";
+import { type Config, mailerTarget } from "../config/config.ts";
+import { hmacSha256Hex } from "../ground/crypto.ts";
+import { fetchTextWithin } from "../ground/fetch_within.ts";
+import { log } from "../config/log.ts";
 
 export type MailKind = "password_reset" | "email_verification";
 

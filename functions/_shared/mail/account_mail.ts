@@ -1,4 +1,4 @@
-import type { Config } from "./config/config.ts";
+import type { Config } from "../config/config.ts";
 import type { MailMessage } from "./mailer.ts";
 
 function escapeHtml(text: string): string {
