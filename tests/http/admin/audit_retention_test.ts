@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pruneAudit, pruneBatch } from "../../../functions/_shared/audit_retention.ts";
+import { pruneAudit, pruneBatch } from "../../../functions/_shared/audit/audit_retention.ts";
 import { loadConfig } from "../../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../../functions/_shared/db/database.ts";
 import { withDatabase } from "../../support/http.ts";

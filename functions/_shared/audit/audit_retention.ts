@@ -1,6 +1,6 @@
-import { withinTimeout } from "./db/database.ts";
-import type { Runtime } from "./runtime.ts";
-import { describeError, log } from "./config/log.ts";
+import { withinTimeout } from "../db/database.ts";
+import type { Runtime } from "../runtime.ts";
+import { describeError, log } from "../config/log.ts";
 
 /**
  * LATCHKEY_AUDIT_RETENTION_DAYS without a cron job: after a request, at most every 10 minutes
