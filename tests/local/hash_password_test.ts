@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { verifyPassword } from "../../functions/_shared/passwords.ts";
+import { verifyPassword } from "../../functions/_shared/passwords/passwords.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 
 /** `deno task hash-password`, as an operator runs it: the password piped in, never an argument. */

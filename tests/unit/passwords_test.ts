@@ -10,7 +10,7 @@ import {
   decoyPhc,
   hashPassword,
   verifyPassword,
-} from "../../functions/_shared/passwords.ts";
+} from "../../functions/_shared/passwords/passwords.ts";
 
 Deno.test("hashPassword makes an OWASP-parameter argon2id PHC string with a random salt", async () => {
   const first = await hashPassword("correct horse battery");

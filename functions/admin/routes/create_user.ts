@@ -2,8 +2,8 @@ import { z } from "zod";
 import { sqlState } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
-import { hashPassword } from "../../_shared/passwords.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
+import { hashPassword } from "../../_shared/passwords/passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
 import { roles } from "../../_shared/ground/principal.ts";
 import {

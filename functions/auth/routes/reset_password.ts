@@ -3,11 +3,11 @@ import { looksLikeAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
-import { hashPassword } from "../../_shared/passwords.ts";
+import { hashPassword } from "../../_shared/passwords/passwords.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { passwordSchema } from "../../_shared/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 
 export const resetPasswordBody = z.strictObject({
   token: z.string().max(200).meta({ examples: ["<the token from the link's #token=>"] }),

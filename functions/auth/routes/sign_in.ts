@@ -7,7 +7,7 @@ import {
   hashPassword,
   passwordLength,
   verifyPassword,
-} from "../../_shared/passwords.ts";
+} from "../../_shared/passwords/passwords.ts";
 import { emailSchema } from "../../_shared/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";

@@ -2,8 +2,8 @@ import { z } from "zod";
 import { requestJson, sqlState, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
-import { hashPassword } from "../../_shared/passwords.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
+import { hashPassword } from "../../_shared/passwords/passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 import {
   emailSchema,
   isReservedEmail,

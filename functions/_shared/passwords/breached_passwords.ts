@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type { Config } from "./config/config.ts";
-import { ApiError } from "./ground/errors.ts";
-import { fetchTextWithin } from "./ground/fetch_within.ts";
-import { describeError, log } from "./config/log.ts";
+import type { Config } from "../config/config.ts";
+import { ApiError } from "../ground/errors.ts";
+import { fetchTextWithin } from "../ground/fetch_within.ts";
+import { describeError, log } from "../config/log.ts";
 
 export interface PasswordWarning {
   code: "password_breached";

@@ -1,9 +1,9 @@
 import { argon2id } from "hash-wasm";
 import { Worker } from "node:worker_threads";
-import { constantTimeEqual, randomBytes } from "./ground/crypto.ts";
-import { parseArgon2idPhc } from "./ground/fields.ts";
+import { constantTimeEqual, randomBytes } from "../ground/crypto.ts";
+import { parseArgon2idPhc } from "../ground/fields.ts";
 
-import { ApiError } from "./ground/errors.ts";
+import { ApiError } from "../ground/errors.ts";
 
 /** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
 export const argon2Parameters = {
