@@ -25,7 +25,7 @@ import {
   rolePermissions,
 } from "./ground/principal.ts";
 import { authenticateSupabaseToken, looksLikeJwt } from "./supabase_identity.ts";
-import { userProfile, type UserRow } from "./users.ts";
+import { userProfile, type UserRow } from "./accounts/users.ts";
 
 export const sessionCookieName = "latchkey.session_token";
 

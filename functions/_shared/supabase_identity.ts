@@ -10,7 +10,7 @@ import { ApiError } from "./ground/errors.ts";
 import { supabaseAuthIssuerOf } from "./ground/fields.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./db/database.ts";
 import { type Principal, rolePermissions } from "./ground/principal.ts";
-import { userProfile, type UserRow } from "./users.ts";
+import { userProfile, type UserRow } from "./accounts/users.ts";
 
 /**
  * LATCHKEY_IDENTITY=supabase: Supabase Auth owns sign-up, sign-in and passwords, and its access

@@ -3,7 +3,7 @@ import { sessionCookieName } from "../_shared/authenticate.ts";
 import type { Config } from "../_shared/config/config.ts";
 import { newSessionToken, sha256Hex } from "../_shared/ground/crypto.ts";
 import type { AppContext } from "../_shared/http/function_app.ts";
-import { userProfile, type UserRow } from "../_shared/users.ts";
+import { userProfile, type UserRow } from "../_shared/accounts/users.ts";
 import { type PasswordWarning, warningsField } from "../_shared/passwords/breached_passwords.ts";
 
 /** A session about to be created: the token goes to the client once, its hash to the database. */

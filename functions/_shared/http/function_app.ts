@@ -15,7 +15,7 @@ import { clientGroup } from "./client_groups.ts";
 import { ApiError, type ErrorDetail, errorEnvelope } from "../ground/errors.ts";
 import { deliverMailInBackground } from "../mail/outbox.ts";
 import { pruneAuditInBackground } from "../audit/audit_retention.ts";
-import { ensureFirstAdmin } from "../first_admin.ts";
+import { ensureFirstAdmin } from "../accounts/first_admin.ts";
 import { functionsBasePath } from "./openapi.ts";
 import { describeError, log, logEnabled } from "../config/log.ts";
 import type { Principal } from "../ground/principal.ts";

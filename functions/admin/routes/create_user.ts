@@ -4,7 +4,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
-import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
+import { sendFirstVerificationMail } from "../../_shared/accounts/email_verification.ts";
 import { roles } from "../../_shared/ground/principal.ts";
 import {
   adminUserColumns,
@@ -14,7 +14,7 @@ import {
   nameSchema,
   passwordSchema,
   serviceAccountDomain,
-} from "../../_shared/users.ts";
+} from "../../_shared/accounts/users.ts";
 import { requireReach } from "../../_shared/reach.ts";
 import { tierSchema } from "../../_shared/ground/fields.ts";
 import { defineRoute } from "../../_shared/routes.ts";

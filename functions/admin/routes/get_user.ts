@@ -1,5 +1,9 @@
 import { asCaller } from "../../_shared/http/function_app.ts";
-import { adminUserColumns, type AdminUserRow, adminUserView } from "../../_shared/users.ts";
+import {
+  adminUserColumns,
+  type AdminUserRow,
+  adminUserView,
+} from "../../_shared/accounts/users.ts";
 import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";

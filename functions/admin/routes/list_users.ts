@@ -14,7 +14,7 @@ import {
   type AdminUserRow,
   adminUserView,
   emailSchema,
-} from "../../_shared/users.ts";
+} from "../../_shared/accounts/users.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 

@@ -3,7 +3,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
-import { passwordSchema } from "../../_shared/users.ts";
+import { passwordSchema } from "../../_shared/accounts/users.ts";
 import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";

@@ -8,7 +8,7 @@ import {
   type AdminUserRow,
   adminUserView,
   nameSchema,
-} from "../../_shared/users.ts";
+} from "../../_shared/accounts/users.ts";
 import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { tierSchema } from "../../_shared/ground/fields.ts";
 import { defineRoute } from "../../_shared/routes.ts";

@@ -1,4 +1,4 @@
-import { queueVerificationMail } from "../../_shared/email_verification.ts";
+import { queueVerificationMail } from "../../_shared/accounts/email_verification.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { mailerFor } from "../../_shared/mail/mailer.ts";
 import { defineRoute } from "../../_shared/routes.ts";

@@ -8,11 +8,11 @@ import {
   passwordLength,
   verifyPassword,
 } from "../../_shared/passwords/passwords.ts";
-import { emailSchema } from "../../_shared/users.ts";
+import { emailSchema } from "../../_shared/accounts/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { reserveSignIn } from "../sign_in_throttles.ts";
-import { queueVerificationMail } from "../../_shared/email_verification.ts";
+import { queueVerificationMail } from "../../_shared/accounts/email_verification.ts";
 
 export const signInBody = z.strictObject({
   email: emailSchema,

@@ -10,10 +10,10 @@ import {
   nameSchema,
   passwordSchema,
   userProfile,
-} from "../../_shared/users.ts";
+} from "../../_shared/accounts/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
 import { defineRoute } from "../../_shared/routes.ts";
-import { sendFirstVerificationMailLater } from "../../_shared/email_verification.ts";
+import { sendFirstVerificationMailLater } from "../../_shared/accounts/email_verification.ts";
 
 // Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.
 export const signUpBody = z.strictObject({

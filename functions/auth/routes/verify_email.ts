@@ -4,7 +4,7 @@ import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";
-import { userProfile, type UserRow } from "../../_shared/users.ts";
+import { userProfile, type UserRow } from "../../_shared/accounts/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";
 
 export const verifyEmailBody = z.strictObject({

@@ -1,7 +1,7 @@
-import type { Runtime } from "./runtime.ts";
-import { sqlState, withinTimeout } from "./db/database.ts";
-import { log } from "./config/log.ts";
-import { hashPassword } from "./passwords/passwords.ts";
+import type { Runtime } from "../runtime.ts";
+import { sqlState, withinTimeout } from "../db/database.ts";
+import { log } from "../config/log.ts";
+import { hashPassword } from "../passwords/passwords.ts";
 
 /**
  * The first admin, from the functions' own secrets. On a hosted project nothing of ours runs

@@ -1,11 +1,11 @@
-import { emailVerificationMail } from "./mail/account_mail.ts";
-import { newAccountToken, sha256Hex } from "./ground/crypto.ts";
-import { withinTimeout } from "./db/database.ts";
-import { continueAfterResponse } from "./ground/edge_runtime.ts";
-import { describeError, log } from "./config/log.ts";
-import { mailerFor } from "./mail/mailer.ts";
-import { deliverMailInBackground } from "./mail/outbox.ts";
-import type { Runtime } from "./runtime.ts";
+import { emailVerificationMail } from "../mail/account_mail.ts";
+import { newAccountToken, sha256Hex } from "../ground/crypto.ts";
+import { withinTimeout } from "../db/database.ts";
+import { continueAfterResponse } from "../ground/edge_runtime.ts";
+import { describeError, log } from "../config/log.ts";
+import { mailerFor } from "../mail/mailer.ts";
+import { deliverMailInBackground } from "../mail/outbox.ts";
+import type { Runtime } from "../runtime.ts";
 
 /**
  * Queues a verification link for the account's address (not for one verified already, nor

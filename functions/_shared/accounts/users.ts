@@ -1,7 +1,7 @@
 import { z } from "zod";
-import type { Config } from "./config/config.ts";
-import { isRole, type Role, type UserProfile } from "./ground/principal.ts";
-import { passwordLength } from "./passwords/passwords.ts";
+import type { Config } from "../config/config.ts";
+import { isRole, type Role, type UserProfile } from "../ground/principal.ts";
+import { passwordLength } from "../passwords/passwords.ts";
 
 /** The columns of `latchkey.users` that API responses are built from. */
 export interface UserRow {
