@@ -1,8 +1,8 @@
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
-import { isWellFormedApiKey } from "./api_key_format.ts";
+import { isWellFormedApiKey } from "./keys/api_key_format.ts";
 import { configuredAdminKeys, matchAdminKey } from "./admin_keys.ts";
-import { checkKey } from "./key_check_batches.ts";
+import { checkKey } from "./keys/key_check_batches.ts";
 import type { Runtime } from "./runtime.ts";
 import { looksLikeSessionToken, sha256Hex } from "./ground/crypto.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./db/database.ts";

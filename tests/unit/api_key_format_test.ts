@@ -3,7 +3,7 @@ import {
   crc32,
   generateApiKey,
   isWellFormedApiKey,
-} from "../../functions/_shared/api_key_format.ts";
+} from "../../functions/_shared/keys/api_key_format.ts";
 import { authenticateApiKey } from "../../functions/_shared/authenticate.ts";
 import type { Sql } from "../../functions/_shared/db/database.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";

@@ -1,4 +1,4 @@
-import { apiKeyColumns, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { apiKeyColumns, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import type { AppContext } from "../../_shared/http/function_app.ts";
 import { pathId } from "../../_shared/http/ids.ts";
@@ -11,7 +11,7 @@ import {
   rotateKeyBody,
   updateKey,
   writerKeyPatch,
-} from "../../_shared/key_lifecycle.ts";
+} from "../../_shared/keys/key_lifecycle.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 

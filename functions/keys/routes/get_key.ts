@@ -1,4 +1,4 @@
-import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
 import { asCaller } from "../../_shared/http/function_app.ts";
 import { pathId } from "../../_shared/http/ids.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";

@@ -1,4 +1,4 @@
-import { keyUsage, keyUsageQuery } from "../../_shared/key_lifecycle.ts";
+import { keyUsage, keyUsageQuery } from "../../_shared/keys/key_lifecycle.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 

@@ -1,4 +1,4 @@
-import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
+import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
 import { asCaller } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 

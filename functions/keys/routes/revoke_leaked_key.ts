@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isWellFormedApiKey } from "../../_shared/api_key_format.ts";
+import { isWellFormedApiKey } from "../../_shared/keys/api_key_format.ts";
 import { sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";

@@ -1,4 +1,4 @@
-import { ownerKeyPatch, updateKey } from "../../_shared/key_lifecycle.ts";
+import { ownerKeyPatch, updateKey } from "../../_shared/keys/key_lifecycle.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 

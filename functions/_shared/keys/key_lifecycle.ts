@@ -8,10 +8,10 @@ import {
   refillSchema,
   remainingSchema,
 } from "./api_keys.ts";
-import type { Transaction } from "./db/database.ts";
-import { ApiError } from "./ground/errors.ts";
-import { type AppContext, asCaller } from "./http/function_app.ts";
-import { respondIdempotently } from "./http/idempotency.ts";
+import type { Transaction } from "../db/database.ts";
+import { ApiError } from "../ground/errors.ts";
+import { type AppContext, asCaller } from "../http/function_app.ts";
+import { respondIdempotently } from "../http/idempotency.ts";
 
 /**
  * What the owner's and the admin's twins of rotate, update and usage share. The twins differ

@@ -1,6 +1,6 @@
-import type { Config } from "./config/config.ts";
-import { ApiError } from "./ground/errors.ts";
-import { type Role, rolePermissions } from "./ground/principal.ts";
+import type { Config } from "../config/config.ts";
+import { ApiError } from "../ground/errors.ts";
+import { type Role, rolePermissions } from "../ground/principal.ts";
 
 /**
  * Checks requested key scopes: application scopes (LATCHKEY_SCOPES) are free for any role,

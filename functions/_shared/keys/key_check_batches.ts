@@ -1,5 +1,11 @@
-import type { Config } from "./config/config.ts";
-import { type RequestInfo, requestJson, type Sql, sqlState, withinTimeout } from "./db/database.ts";
+import type { Config } from "../config/config.ts";
+import {
+  type RequestInfo,
+  requestJson,
+  type Sql,
+  sqlState,
+  withinTimeout,
+} from "../db/database.ts";
 
 /** One row of `latchkey.verify_api_key`. */
 export interface KeyCheckRow {

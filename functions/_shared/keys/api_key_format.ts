@@ -1,4 +1,4 @@
-import { randomBytes, sha256Hex } from "./ground/crypto.ts";
+import { randomBytes, sha256Hex } from "../ground/crypto.ts";
 
 /**
  * API keys look like `lk_<43 base62 characters of secret><6 base62 characters of CRC32>`,
