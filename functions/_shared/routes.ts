@@ -6,7 +6,7 @@ import {
   requireCredential,
   requirePermission,
   requireSession,
-} from "./authenticate.ts";
+} from "./identity/authenticate.ts";
 import { ApiError } from "./ground/errors.ts";
 import {
   type AppContext,

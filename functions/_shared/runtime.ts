@@ -1,4 +1,4 @@
-import { adminKeyWarnings } from "./admin_keys.ts";
+import { adminKeyWarnings } from "./identity/static_admin_key.ts";
 import { type Config, loadConfig } from "./config/config.ts";
 import { createDatabase, type Sql } from "./db/database.ts";
 import { configureLogs, log } from "./config/log.ts";

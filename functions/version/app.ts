@@ -1,4 +1,4 @@
-import { adminKeyWarnings } from "../_shared/admin_keys.ts";
+import { adminKeyWarnings } from "../_shared/identity/static_admin_key.ts";
 import { withinTimeout } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
 import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";

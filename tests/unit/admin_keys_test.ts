@@ -3,7 +3,7 @@ import {
   adminKeyWarnings,
   configuredAdminKeys as adminKeyEntries,
   matchAdminKey,
-} from "../../functions/_shared/admin_keys.ts";
+} from "../../functions/_shared/identity/static_admin_key.ts";
 import { ConfigError, loadConfig } from "../../functions/_shared/config/config.ts";
 import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
 

@@ -14,7 +14,7 @@ import { pathId, uuidSchema } from "../../_shared/http/ids.ts";
 import type { Transaction } from "../../_shared/db/database.ts";
 import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/http/pagination.ts";
 import { asRole, isRole } from "../../_shared/ground/principal.ts";
-import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";
+import { requireHeldScopes, requireReach } from "../../_shared/identity/reach.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";

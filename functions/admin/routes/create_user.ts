@@ -15,7 +15,7 @@ import {
   passwordSchema,
   serviceAccountDomain,
 } from "../../_shared/accounts/users.ts";
-import { requireReach } from "../../_shared/reach.ts";
+import { requireReach } from "../../_shared/identity/reach.ts";
 import { tierSchema } from "../../_shared/ground/fields.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";

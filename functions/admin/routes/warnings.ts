@@ -1,4 +1,4 @@
-import { adminKeyWarnings } from "../../_shared/admin_keys.ts";
+import { adminKeyWarnings } from "../../_shared/identity/static_admin_key.ts";
 import { asCaller } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 import { expectedSchemaVersion } from "../../_shared/ground/version.ts";

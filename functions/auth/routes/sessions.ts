@@ -1,5 +1,5 @@
 import { asCaller } from "../../_shared/http/function_app.ts";
-import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
+import { type SessionListRow, sessionView } from "../../_shared/identity/sessions.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 export const sessionsRoute = defineRoute({

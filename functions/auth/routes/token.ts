@@ -1,4 +1,4 @@
-import { issuerFor, mintAccessToken } from "../../_shared/jwt.ts";
+import { issuerFor, mintAccessToken } from "../../_shared/identity/jwt.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 // The body is never read, like sign-out's. A key's token is one use of the key: the credential

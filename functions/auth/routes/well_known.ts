@@ -1,4 +1,4 @@
-import { issuerFor, publicJwks, signingAlgorithm } from "../../_shared/jwt.ts";
+import { issuerFor, publicJwks, signingAlgorithm } from "../../_shared/identity/jwt.ts";
 import { defineRoute } from "../../_shared/routes.ts";
 
 // What a verifier (PostgREST, Supabase third-party auth, any JOSE library) needs to trust our

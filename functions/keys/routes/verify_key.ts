@@ -3,7 +3,7 @@ import {
   type ApiKeyCode,
   authenticateApiKey,
   rateLimitHeaders,
-} from "../../_shared/authenticate.ts";
+} from "../../_shared/identity/authenticate.ts";
 import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
 import { requestInfo } from "../../_shared/http/function_app.ts";
 import { defineRoute } from "../../_shared/routes.ts";

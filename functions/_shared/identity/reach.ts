@@ -1,11 +1,11 @@
-import { ApiError } from "./ground/errors.ts";
+import { ApiError } from "../ground/errors.ts";
 import {
   type AdminPermission,
   isAdminPermission,
   type Principal,
   type Role,
   rolePermissions,
-} from "./ground/principal.ts";
+} from "../ground/principal.ts";
 
 /**
  * A credential never reaches above itself: it may not act on an account whose role holds a

@@ -1,12 +1,12 @@
 import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
-import { isWellFormedApiKey } from "./keys/api_key_format.ts";
-import { configuredAdminKeys, matchAdminKey } from "./admin_keys.ts";
-import { checkKey } from "./keys/key_check_batches.ts";
-import type { Runtime } from "./runtime.ts";
-import { looksLikeSessionToken, sha256Hex } from "./ground/crypto.ts";
-import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./db/database.ts";
-import { ApiError } from "./ground/errors.ts";
+import { isWellFormedApiKey } from "../keys/api_key_format.ts";
+import { configuredAdminKeys, matchAdminKey } from "./static_admin_key.ts";
+import { checkKey } from "../keys/key_check_batches.ts";
+import type { Runtime } from "../runtime.ts";
+import { looksLikeSessionToken, sha256Hex } from "../ground/crypto.ts";
+import { type RequestInfo, requestJson, type Sql, withinTimeout } from "../db/database.ts";
+import { ApiError } from "../ground/errors.ts";
 import {
   type AppContext,
   type AppEnv,
@@ -14,7 +14,7 @@ import {
   requestInfo,
   throttleClient,
   withinFunction,
-} from "./http/function_app.ts";
+} from "../http/function_app.ts";
 import {
   type AdminPermission,
   adminPermissions,
@@ -23,9 +23,9 @@ import {
   type Principal,
   type RateLimitState,
   rolePermissions,
-} from "./ground/principal.ts";
+} from "../ground/principal.ts";
 import { authenticateSupabaseToken, looksLikeJwt } from "./supabase_identity.ts";
-import { userProfile, type UserRow } from "./accounts/users.ts";
+import { userProfile, type UserRow } from "../accounts/users.ts";
 
 export const sessionCookieName = "latchkey.session_token";
 

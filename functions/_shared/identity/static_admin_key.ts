@@ -1,5 +1,5 @@
-import type { Config } from "./config/config.ts";
-import { constantTimeEqual, sha256 } from "./ground/crypto.ts";
+import type { Config } from "../config/config.ts";
+import { constantTimeEqual, sha256 } from "../ground/crypto.ts";
 
 /** One accepted X-Admin-Key: its name (audited with each use), digest and expiry. */
 export interface AdminKeyEntry {

@@ -5,12 +5,12 @@ import {
   type JWTVerifyGetKey,
   type RemoteJWKSet,
 } from "jose";
-import type { Config } from "./config/config.ts";
-import { ApiError } from "./ground/errors.ts";
-import { supabaseAuthIssuerOf } from "./ground/fields.ts";
-import { type RequestInfo, requestJson, type Sql, withinTimeout } from "./db/database.ts";
-import { type Principal, rolePermissions } from "./ground/principal.ts";
-import { userProfile, type UserRow } from "./accounts/users.ts";
+import type { Config } from "../config/config.ts";
+import { ApiError } from "../ground/errors.ts";
+import { supabaseAuthIssuerOf } from "../ground/fields.ts";
+import { type RequestInfo, requestJson, type Sql, withinTimeout } from "../db/database.ts";
+import { type Principal, rolePermissions } from "../ground/principal.ts";
+import { userProfile, type UserRow } from "../accounts/users.ts";
 
 /**
  * LATCHKEY_IDENTITY=supabase: Supabase Auth owns sign-up, sign-in and passwords, and its access

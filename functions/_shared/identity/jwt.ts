@@ -1,8 +1,8 @@
 import { importJWK, type JWK, SignJWT } from "jose";
-import type { Config } from "./config/config.ts";
-import { ApiError } from "./ground/errors.ts";
-import { issuerUrl } from "./ground/fields.ts";
-import { type Principal, type Role, rolePermissions, roles } from "./ground/principal.ts";
+import type { Config } from "../config/config.ts";
+import { ApiError } from "../ground/errors.ts";
+import { issuerUrl } from "../ground/fields.ts";
+import { type Principal, type Role, rolePermissions, roles } from "../ground/principal.ts";
 import { supabaseAudience, supabaseAuthHoldsKey } from "./supabase_identity.ts";
 
 /**
