@@ -3,7 +3,7 @@ import { adminFunction } from "../admin/app.ts";
 import { authFunction } from "../auth/app.ts";
 import { keysFunction } from "../keys/app.ts";
 import { functionsBasePath } from "../_shared/http/openapi.ts";
-import { lazyDocument } from "../_shared/routes.ts";
+import { lazyDocument } from "../_shared/api/routes.ts";
 import { versionFunction } from "../version/app.ts";
 import {
   assetBytes,

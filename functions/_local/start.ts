@@ -1,6 +1,6 @@
 import { createDatabase } from "../_shared/db/database.ts";
 import { flushLogs } from "../_shared/config/log.ts";
-import { installRuntime } from "../_shared/runtime.ts";
+import { installRuntime } from "../_shared/api/isolate.ts";
 import { latchkeyVersion } from "../_shared/ground/version.ts";
 import { settlesWithin } from "../_shared/ground/settles_within.ts";
 import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";

@@ -1,7 +1,7 @@
 import { adminKeyWarnings } from "../_shared/identity/static_admin_key.ts";
 import { withinTimeout } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
-import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";
+import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/api/routes.ts";
 import { latchkeyVersion } from "../_shared/ground/version.ts";
 
 const versionRoute = defineRoute({

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { adminFunction, app as adminApp } from "../../functions/admin/app.ts";
 import { app as authApp, authFunction } from "../../functions/auth/app.ts";
 import { app as keysApp, keysFunction } from "../../functions/keys/app.ts";
-import type { Route } from "../../functions/_shared/routes.ts";
+import type { Route } from "../../functions/_shared/api/routes.ts";
 import { app as versionApp, versionFunction } from "../../functions/version/app.ts";
 import { call } from "../support/http.ts";
 

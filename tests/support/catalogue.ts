@@ -2,7 +2,7 @@ import { z } from "zod";
 import { adminFunction } from "../../functions/admin/app.ts";
 import { authFunction } from "../../functions/auth/app.ts";
 import { keysFunction } from "../../functions/keys/app.ts";
-import type { FunctionDefinition } from "../../functions/_shared/routes.ts";
+import type { FunctionDefinition } from "../../functions/_shared/api/routes.ts";
 import type { RouteDoc } from "../../functions/_shared/http/openapi.ts";
 import { versionFunction } from "../../functions/version/app.ts";
 

@@ -4,7 +4,7 @@ import { app as keysApp } from "../../functions/keys/app.ts";
 import { app as versionApp } from "../../functions/version/app.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../functions/_shared/db/database.ts";
-import { getRuntime, installRuntime } from "../../functions/_shared/runtime.ts";
+import { getRuntime, installRuntime } from "../../functions/_shared/api/isolate.ts";
 import { mailSettled } from "../../functions/_shared/mail/outbox.ts";
 
 /**

@@ -19,7 +19,7 @@ import { ensureFirstAdmin } from "../accounts/first_admin.ts";
 import { functionsBasePath } from "./openapi.ts";
 import { describeError, log, logEnabled } from "../config/log.ts";
 import type { Principal } from "../ground/principal.ts";
-import { getRuntime, type Runtime } from "../runtime.ts";
+import { getRuntime, type Runtime } from "../api/isolate.ts";
 
 export interface AppEnv {
   Variables: {

@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { isWellFormedApiKey } from "../keys/api_key_format.ts";
 import { configuredAdminKeys, matchAdminKey } from "./static_admin_key.ts";
 import { checkKey } from "../keys/key_check_batches.ts";
-import type { Runtime } from "../runtime.ts";
+import type { Runtime } from "../api/isolate.ts";
 import { looksLikeSessionToken, sha256Hex } from "../ground/crypto.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";

@@ -12,7 +12,7 @@ import {
   updateKey,
   writerKeyPatch,
 } from "../../_shared/keys/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 const beyondReach = "The key's owner has a role holding a permission the caller lacks.";

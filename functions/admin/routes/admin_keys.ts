@@ -16,7 +16,7 @@ import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/http/
 import { asRole, isRole } from "../../_shared/ground/principal.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/identity/reach.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listKeysQuery = z.strictObject({

@@ -17,7 +17,7 @@ import {
 } from "../../_shared/accounts/users.ts";
 import { requireReach } from "../../_shared/identity/reach.ts";
 import { tierSchema } from "../../_shared/ground/fields.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 // Service accounts hold automation's keys, so deleting a person never kills a pipeline's key.

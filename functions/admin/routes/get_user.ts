@@ -5,7 +5,7 @@ import {
   adminUserView,
 } from "../../_shared/accounts/users.ts";
 import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const getUserRoute = defineRoute({

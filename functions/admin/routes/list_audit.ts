@@ -7,7 +7,7 @@ import {
   listPage,
   pageQuery,
 } from "../../_shared/http/pagination.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listAuditQuery = z.strictObject({

@@ -15,7 +15,7 @@ import {
   adminUserView,
   emailSchema,
 } from "../../_shared/accounts/users.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listUsersQuery = z.strictObject({

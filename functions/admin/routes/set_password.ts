@@ -5,7 +5,7 @@ import { hashPassword } from "../../_shared/passwords/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 import { passwordSchema } from "../../_shared/accounts/users.ts";
 import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const setPasswordBody = z.strictObject({ newPassword: passwordSchema });

@@ -11,7 +11,7 @@ import {
 } from "../../_shared/accounts/users.ts";
 import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { tierSchema } from "../../_shared/ground/fields.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const updateUserBody = z.strictObject({

@@ -7,7 +7,7 @@ import {
   targetUserId,
   userWithinReach,
 } from "../target_user.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listUserSessionsRoute = defineRoute({

@@ -1,6 +1,6 @@
 import { adminKeyWarnings } from "../../_shared/identity/static_admin_key.ts";
 import { asCaller } from "../../_shared/http/function_app.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { expectedSchemaVersion } from "../../_shared/ground/version.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 

@@ -4,7 +4,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { asCaller, requestInfo } from "../../_shared/http/function_app.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords/passwords.ts";
 import { passwordSchema } from "../../_shared/accounts/users.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { reserveSignIn } from "../sign_in_throttles.ts";
 import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 

@@ -6,7 +6,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
 import { mailerFor } from "../../_shared/mail/mailer.ts";
 import { deliverMailInBackground } from "../../_shared/mail/outbox.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { emailSchema } from "../../_shared/accounts/users.ts";
 
 export const forgotPasswordBody = z.strictObject({ email: emailSchema });

@@ -1,7 +1,7 @@
 import { queueVerificationMail } from "../../_shared/accounts/email_verification.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { mailerFor } from "../../_shared/mail/mailer.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
 import { withinTimeout } from "../../_shared/db/database.ts";
 import { throttleClient } from "../../_shared/http/function_app.ts";

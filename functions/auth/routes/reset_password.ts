@@ -4,7 +4,7 @@ import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
 import { hashPassword } from "../../_shared/passwords/passwords.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { passwordSchema } from "../../_shared/accounts/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";
 import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";

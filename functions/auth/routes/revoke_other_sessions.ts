@@ -1,5 +1,5 @@
 import { asCaller } from "../../_shared/http/function_app.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const revokeOtherSessionsRoute = defineRoute({
   method: "post",

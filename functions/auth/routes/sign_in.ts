@@ -10,7 +10,7 @@ import {
 } from "../../_shared/passwords/passwords.ts";
 import { emailSchema } from "../../_shared/accounts/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { reserveSignIn } from "../sign_in_throttles.ts";
 import { queueVerificationMail } from "../../_shared/accounts/email_verification.ts";
 

@@ -12,7 +12,7 @@ import {
   userProfile,
 } from "../../_shared/accounts/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { sendFirstVerificationMailLater } from "../../_shared/accounts/email_verification.ts";
 
 // Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.

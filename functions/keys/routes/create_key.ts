@@ -9,7 +9,7 @@ import {
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { selfServiceLimits } from "../self_service_limits.ts";
 
 const defaultRateLimitPerMinute = 60;

@@ -2,7 +2,7 @@ import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/key
 import { asCaller } from "../../_shared/http/function_app.ts";
 import { pathId } from "../../_shared/http/ids.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 const noSuchKey = "No such API key.";
 

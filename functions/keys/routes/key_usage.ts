@@ -1,5 +1,5 @@
 import { keyUsage, keyUsageQuery } from "../../_shared/keys/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 
 export const keyUsageRoute = defineRoute({

@@ -4,7 +4,7 @@ import { sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const revokeLeakedBody = z.strictObject({
   key: z.string().max(512, "An API key is at most 512 characters.")

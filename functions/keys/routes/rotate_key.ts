@@ -1,5 +1,5 @@
 import { rotateKey, rotateKeyBody } from "../../_shared/keys/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 
 // A session only, like minting: a leaked key must not be able to renew itself.

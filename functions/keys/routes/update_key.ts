@@ -1,5 +1,5 @@
 import { ownerKeyPatch, updateKey } from "../../_shared/keys/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 
 export const updateKeyRoute = defineRoute({

@@ -6,7 +6,7 @@ import {
 } from "../../_shared/identity/authenticate.ts";
 import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
 import { requestInfo } from "../../_shared/http/function_app.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const verifyBody = z.strictObject({
   key: z.string().max(512, "An API key is at most 512 characters.")

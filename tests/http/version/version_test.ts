@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../../functions/_shared/db/database.ts";
-import { installRuntime } from "../../../functions/_shared/runtime.ts";
+import { installRuntime } from "../../../functions/_shared/api/isolate.ts";
 import { latchkeyVersion } from "../../../functions/_shared/ground/version.ts";
 import { app as versionApp } from "../../../functions/version/app.ts";
 import { call, errorOf } from "../../support/http.ts";

@@ -6,21 +6,21 @@ import {
   requireCredential,
   requirePermission,
   requireSession,
-} from "./identity/authenticate.ts";
-import { ApiError } from "./ground/errors.ts";
+} from "../identity/authenticate.ts";
+import { ApiError } from "../ground/errors.ts";
 import {
   type AppContext,
   type AppEnv,
   createFunctionApp,
   readJsonBody,
   readQuery,
-} from "./http/function_app.ts";
+} from "../http/function_app.ts";
 import {
   type CredentialCheck,
   credentialCheckOf,
   openApiDocument,
   type RouteDoc,
-} from "./http/openapi.ts";
+} from "../http/openapi.ts";
 
 /**
  * A route is declared once: its OpenAPI description and its handler. The method, the path, the

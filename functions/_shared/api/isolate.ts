@@ -1,8 +1,8 @@
-import { adminKeyWarnings } from "./identity/static_admin_key.ts";
-import { type Config, loadConfig } from "./config/config.ts";
-import { createDatabase, type Sql } from "./db/database.ts";
-import { configureLogs, log } from "./config/log.ts";
-import { configurePasswordHashing } from "./passwords/passwords.ts";
+import { adminKeyWarnings } from "../identity/static_admin_key.ts";
+import { type Config, loadConfig } from "../config/config.ts";
+import { createDatabase, type Sql } from "../db/database.ts";
+import { configureLogs, log } from "../config/log.ts";
+import { configurePasswordHashing } from "../passwords/passwords.ts";
 
 /** What every request needs: the parsed configuration and the isolate's database client. */
 export interface Runtime {
