@@ -1,6 +1,6 @@
 import type { Transaction } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
-import type { AppContext } from "../_shared/http/function_app.ts";
+import type { AppContext } from "../_shared/http/context.ts";
 import { pathId } from "../_shared/http/ids.ts";
 import { requireReach } from "../_shared/identity/reach.ts";
 import { adminUserColumns, type AdminUserRow, userProfile } from "../_shared/accounts/users.ts";

@@ -2,7 +2,7 @@ import { deleteCookie, setCookie } from "hono/cookie";
 import { sessionCookieName } from "../_shared/identity/authenticate.ts";
 import type { Config } from "../_shared/config/config.ts";
 import { newSessionToken, sha256Hex } from "../_shared/ground/crypto.ts";
-import type { AppContext } from "../_shared/http/function_app.ts";
+import type { AppContext } from "../_shared/http/context.ts";
 import { userProfile, type UserRow } from "../_shared/accounts/users.ts";
 import { type PasswordWarning, warningsField } from "../_shared/passwords/breached_passwords.ts";
 

@@ -1,6 +1,7 @@
 import { requestJson, withinTimeout } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
-import { type AppContext, requestInfo, throttleClient } from "../_shared/http/function_app.ts";
+import { type AppContext } from "../_shared/http/context.ts";
+import { requestInfo, throttleClient } from "../_shared/http/request.ts";
 
 export interface SignInCandidate {
   user_id: string | null;

@@ -5,7 +5,7 @@ import { continueAfterResponse } from "../ground/edge_runtime.ts";
 import { describeError, log } from "../config/log.ts";
 import { mailerFor } from "../mail/mailer.ts";
 import { deliverMailInBackground } from "../mail/outbox.ts";
-import type { Runtime } from "../api/isolate.ts";
+import type { Runtime } from "../db/runtime.ts";
 
 /**
  * Queues a verification link for the account's address (not for one verified already, nor

@@ -1,4 +1,4 @@
-import type { Runtime } from "../api/isolate.ts";
+import type { Runtime } from "../db/runtime.ts";
 import { sqlState, withinTimeout } from "../db/database.ts";
 import { log } from "../config/log.ts";
 import { hashPassword } from "../passwords/passwords.ts";

@@ -1,15 +1,11 @@
 import { adminKeyWarnings } from "../identity/static_admin_key.ts";
-import { type Config, loadConfig } from "../config/config.ts";
-import { createDatabase, type Sql } from "../db/database.ts";
+import { loadConfig } from "../config/config.ts";
+import { createDatabase } from "../db/database.ts";
+import type { Runtime } from "../db/runtime.ts";
 import { configureLogs, log } from "../config/log.ts";
 import { configurePasswordHashing } from "../passwords/passwords.ts";
 
-/** What every request needs: the parsed configuration and the isolate's database client. */
-export interface Runtime {
-  config: Config;
-  sql: Sql;
-}
-
+/** The isolate's one runtime: installed by the local start command, or built on first use. */
 let current: Runtime | undefined;
 
 /** Used by the local start command, which owns the database it created. */

@@ -8,19 +8,19 @@ import {
   requireSession,
 } from "../identity/authenticate.ts";
 import { ApiError } from "../ground/errors.ts";
-import {
-  type AppContext,
-  type AppEnv,
-  createFunctionApp,
-  readJsonBody,
-  readQuery,
-} from "../http/function_app.ts";
+import { type AppContext, type AppEnv } from "../http/context.ts";
+import { createFunctionApp, type FunctionAppWiring } from "../http/function_app.ts";
+import { readJsonBody, readQuery } from "../http/request.ts";
 import {
   type CredentialCheck,
   credentialCheckOf,
   openApiDocument,
   type RouteDoc,
 } from "../http/openapi.ts";
+import { ensureFirstAdmin } from "../accounts/first_admin.ts";
+import { pruneAuditInBackground } from "../audit/audit_retention.ts";
+import { deliverMailInBackground } from "../mail/outbox.ts";
+import { getRuntime } from "./isolate.ts";
 
 /**
  * A route is declared once: its OpenAPI description and its handler. The method, the path, the
@@ -110,11 +110,22 @@ export function lazyDocument(functions: FunctionDefinition[], serverUrl?: string
 }
 
 /**
+ * What every function's shell runs around its requests: before the first route of an isolate,
+ * the configured first admin is made sure of; after each answer, audit events past their
+ * retention are pruned and due mail is sent (each at most every few minutes, in the background).
+ */
+const wiring: FunctionAppWiring = {
+  runtime: getRuntime,
+  beforeRoute: [ensureFirstAdmin],
+  afterResponse: [pruneAuditInBackground, deliverMailInBackground],
+};
+
+/**
  * A function's app: the shared middleware, `/<name>/openapi.json` (no credential), then each
  * route in the given order (a literal path such as `/verify` must precede `/:id`).
  */
 export function functionApp(definition: FunctionDefinition): Hono<AppEnv> {
-  const app = createFunctionApp(definition.name);
+  const app = createFunctionApp(definition.name, wiring);
   const document = lazyDocument([definition]);
   app.get("/openapi.json", (c) => c.json(document()));
   for (const { doc, handler } of definition.routes) {

@@ -1,5 +1,5 @@
 import { withinTimeout } from "../db/database.ts";
-import type { Runtime } from "../api/isolate.ts";
+import type { Runtime } from "../db/runtime.ts";
 import { describeError, log } from "../config/log.ts";
 
 /**

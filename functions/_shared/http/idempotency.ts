@@ -1,7 +1,8 @@
 import { sha256Hex } from "../ground/crypto.ts";
 import { type Transaction } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
-import { type AppContext, asCaller } from "./function_app.ts";
+import { type AppContext } from "./context.ts";
+import { asCaller } from "./request.ts";
 
 export interface RouteResult {
   status: 200 | 201;

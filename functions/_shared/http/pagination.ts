@@ -2,7 +2,8 @@ import { z } from "zod";
 import { base64Decode, base64UrlEncode } from "../ground/crypto.ts";
 import { type Sql, type Transaction } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
-import { type AppContext, asCaller } from "./function_app.ts";
+import { type AppContext } from "./context.ts";
+import { asCaller } from "./request.ts";
 import { uuidSchema } from "./ids.ts";
 
 /** `limit` and `cursor`, as every list route takes them. */

@@ -3,18 +3,13 @@ import { createMiddleware } from "hono/factory";
 import { isWellFormedApiKey } from "../keys/api_key_format.ts";
 import { configuredAdminKeys, matchAdminKey } from "./static_admin_key.ts";
 import { checkKey } from "../keys/key_check_batches.ts";
-import type { Runtime } from "../api/isolate.ts";
+import type { Runtime } from "../db/runtime.ts";
 import { looksLikeSessionToken, sha256Hex } from "../ground/crypto.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
-import {
-  type AppContext,
-  type AppEnv,
-  asCaller,
-  requestInfo,
-  throttleClient,
-  withinFunction,
-} from "../http/function_app.ts";
+import { type AppContext, type AppEnv } from "../http/context.ts";
+import { asCaller, requestInfo, throttleClient } from "../http/request.ts";
+import { withinFunction } from "../http/function_app.ts";
 import {
   type AdminPermission,
   adminPermissions,

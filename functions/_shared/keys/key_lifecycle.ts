@@ -10,7 +10,8 @@ import {
 } from "./api_keys.ts";
 import type { Transaction } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
-import { type AppContext, asCaller } from "../http/function_app.ts";
+import { type AppContext } from "../http/context.ts";
+import { asCaller } from "../http/request.ts";
 import { respondIdempotently } from "../http/idempotency.ts";
 
 /**

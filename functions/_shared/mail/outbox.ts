@@ -2,7 +2,7 @@ import { withinTimeout } from "../db/database.ts";
 import { continueAfterResponse } from "../ground/edge_runtime.ts";
 import { describeError, log } from "../config/log.ts";
 import { mailerFor, type MailKind } from "./mailer.ts";
-import type { Runtime } from "../api/isolate.ts";
+import type { Runtime } from "../db/runtime.ts";
 
 /**
  * Mail leaves from `latchkey.mail_outbox`, written in the transaction that made its token.

@@ -1,6 +1,6 @@
 import { apiKeyColumns, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import type { AppContext } from "../../_shared/http/function_app.ts";
+import type { AppContext } from "../../_shared/http/context.ts";
 import { pathId } from "../../_shared/http/ids.ts";
 import {
   type KeyAccess,

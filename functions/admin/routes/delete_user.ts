@@ -1,4 +1,4 @@
-import { asCaller } from "../../_shared/http/function_app.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { asCaller } from "../../_shared/http/function_app.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { roles } from "../../_shared/ground/principal.ts";
 import { requireReach } from "../../_shared/identity/reach.ts";
 import {

@@ -1,5 +1,5 @@
 import { adminKeyWarnings } from "../../_shared/identity/static_admin_key.ts";
-import { asCaller } from "../../_shared/http/function_app.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { expectedSchemaVersion } from "../../_shared/ground/version.ts";
 import { adminCredentials } from "../admin_credentials.ts";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { asCaller, requestInfo } from "../../_shared/http/function_app.ts";
+import { asCaller, requestInfo } from "../../_shared/http/request.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords/passwords.ts";
 import { passwordSchema } from "../../_shared/accounts/users.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";

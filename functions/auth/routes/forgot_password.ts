@@ -3,7 +3,7 @@ import { passwordResetMail } from "../../_shared/mail/account_mail.ts";
 import { newAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { mailerFor } from "../../_shared/mail/mailer.ts";
 import { deliverMailInBackground } from "../../_shared/mail/outbox.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";

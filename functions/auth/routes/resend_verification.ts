@@ -4,7 +4,7 @@ import { mailerFor } from "../../_shared/mail/mailer.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
 import { withinTimeout } from "../../_shared/db/database.ts";
-import { throttleClient } from "../../_shared/http/function_app.ts";
+import { throttleClient } from "../../_shared/http/request.ts";
 
 export const resendVerificationRoute = defineRoute({
   method: "post",

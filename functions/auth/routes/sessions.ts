@@ -1,4 +1,4 @@
-import { asCaller } from "../../_shared/http/function_app.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { type SessionListRow, sessionView } from "../../_shared/identity/sessions.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 

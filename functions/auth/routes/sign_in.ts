@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { requestInfo } from "../../_shared/http/function_app.ts";
+import { requestInfo } from "../../_shared/http/request.ts";
 import {
   burnPasswordCheck,
   hashPassword,

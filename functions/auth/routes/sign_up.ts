@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { requestJson, sqlState, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { hashPassword } from "../../_shared/passwords/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 import {

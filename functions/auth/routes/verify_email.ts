@@ -2,7 +2,7 @@ import { z } from "zod";
 import { looksLikeAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { userProfile, type UserRow } from "../../_shared/accounts/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";

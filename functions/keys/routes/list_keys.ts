@@ -1,5 +1,5 @@
 import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
-import { asCaller } from "../../_shared/http/function_app.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const listKeysRoute = defineRoute({

@@ -1,4 +1,4 @@
-import { asCaller } from "../../_shared/http/function_app.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { pathId } from "../../_shared/http/ids.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";

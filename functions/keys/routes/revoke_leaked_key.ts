@@ -3,7 +3,7 @@ import { isWellFormedApiKey } from "../../_shared/keys/api_key_format.ts";
 import { sha256Hex } from "../../_shared/ground/crypto.ts";
 import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http/function_app.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const revokeLeakedBody = z.strictObject({

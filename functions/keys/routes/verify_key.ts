@@ -5,7 +5,7 @@ import {
   rateLimitHeaders,
 } from "../../_shared/identity/authenticate.ts";
 import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
-import { requestInfo } from "../../_shared/http/function_app.ts";
+import { requestInfo } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const verifyBody = z.strictObject({
