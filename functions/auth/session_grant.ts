@@ -1,5 +1,5 @@
 import { deleteCookie, setCookie } from "hono/cookie";
-import { sessionCookieName } from "../_shared/identity/authenticate.ts";
+import { sessionCookieName } from "../_shared/identity/credentials.ts";
 import type { Config } from "../_shared/config/config.ts";
 import { newSessionToken, sha256Hex } from "../_shared/ground/crypto.ts";
 import type { AppContext } from "../_shared/http/context.ts";

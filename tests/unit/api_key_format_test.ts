@@ -4,7 +4,7 @@ import {
   generateApiKey,
   isWellFormedApiKey,
 } from "../../functions/_shared/keys/api_key_format.ts";
-import { authenticateApiKey } from "../../functions/_shared/identity/authenticate.ts";
+import { authenticateApiKey } from "../../functions/_shared/identity/api_key_check.ts";
 import type { Sql } from "../../functions/_shared/db/database.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 

@@ -8,9 +8,7 @@ import { isDatabaseUnavailable, sqlState } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
 import { ApiError, errorEnvelope } from "../ground/errors.ts";
 import type { AppEnv } from "./context.ts";
-import { functionsBasePath } from "./openapi.ts";
-
-const gatewayPrefix = `${functionsBasePath}/`;
+import { withinFunction } from "./request.ts";
 
 /**
  * The path a function routes on: `/<name>/...`, as the edge runtime hands it over, also when
@@ -19,11 +17,6 @@ const gatewayPrefix = `${functionsBasePath}/`;
  */
 function functionPath(request: Request): string {
   return withinFunction(getPath(request));
-}
-
-/** `/functions/v1/<name>/...` (the local gateway's URL) as `/<name>/...`; others unchanged. */
-export function withinFunction(path: string): string {
-  return path.startsWith(gatewayPrefix) ? path.slice(gatewayPrefix.length - 1) : path;
 }
 
 /**

@@ -3,6 +3,14 @@ import { type RequestInfo, type Transaction, withCaller } from "../db/database.t
 import { ApiError, type ErrorDetail } from "../ground/errors.ts";
 import { clientGroup } from "./client_groups.ts";
 import type { AppContext } from "./context.ts";
+import { functionsBasePath } from "./openapi.ts";
+
+const gatewayPrefix = `${functionsBasePath}/`;
+
+/** `/functions/v1/<name>/...` (the local gateway's URL) as `/<name>/...`; others unchanged. */
+export function withinFunction(path: string): string {
+  return path.startsWith(gatewayPrefix) ? path.slice(gatewayPrefix.length - 1) : path;
+}
 
 /** At most this many details in one answer: 7,000 unknown fields must not make a 400 KB error. */
 export const maxErrorDetails = 20;

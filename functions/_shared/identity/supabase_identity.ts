@@ -11,6 +11,7 @@ import { supabaseAuthIssuerOf } from "../ground/fields.ts";
 import { type RequestInfo, requestJson, type Sql, withinTimeout } from "../db/database.ts";
 import { type Principal, rolePermissions } from "../ground/principal.ts";
 import { userProfile, type UserRow } from "../accounts/users.ts";
+import type { Runtime } from "../db/runtime.ts";
 
 /**
  * LATCHKEY_IDENTITY=supabase: Supabase Auth owns sign-up, sign-in and passwords, and its access
@@ -189,4 +190,24 @@ export async function authenticateSupabaseToken(
     rateLimit: null,
     anonymous: row.is_anonymous || claims.is_anonymous === true,
   };
+}
+
+/**
+ * With LATCHKEY_IDENTITY=supabase, what a presented token that is no API key must be: Supabase
+ * Auth's access token is the session (Latchkey's own session tokens are not). Its principal,
+ * or 401.
+ */
+export async function supabaseTokenPrincipal(
+  { config, sql }: Runtime,
+  token: string,
+  request: RequestInfo,
+): Promise<Principal> {
+  const principal = looksLikeJwt(token)
+    ? await authenticateSupabaseToken(config, sql, token, request)
+    : null;
+  if (principal) return principal;
+  throw new ApiError("unauthorized", {
+    message: "The Supabase Auth access token is invalid or expired, or its user is gone. " +
+      "Sign in with Supabase Auth again.",
+  });
 }

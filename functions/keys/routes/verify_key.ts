@@ -3,7 +3,7 @@ import {
   type ApiKeyCode,
   authenticateApiKey,
   rateLimitHeaders,
-} from "../../_shared/identity/authenticate.ts";
+} from "../../_shared/identity/api_key_check.ts";
 import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
 import { requestInfo } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";

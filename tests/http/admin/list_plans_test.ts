@@ -10,7 +10,7 @@ import {
   type CursorPosition,
   keysetOf,
 } from "../../../functions/_shared/http/pagination.ts";
-import { adminKeyPrincipal } from "../../../functions/_shared/identity/authenticate.ts";
+import { adminKeyPrincipal } from "../../../functions/_shared/identity/static_admin_key_check.ts";
 import { createPlatformDatabase } from "../../support/database.ts";
 
 /**
