@@ -1,6 +1,6 @@
 import { emailVerificationMail } from "../mail/account_mail.ts";
 import { newAccountToken, sha256Hex } from "../ground/crypto.ts";
-import { withinTimeout } from "../db/database.ts";
+import { withStatementTimeout } from "../db/database.ts";
 import { continueAfterResponse } from "../ground/edge_runtime.ts";
 import { describeError, log } from "../config/log.ts";
 import { mailerFor } from "../mail/mailer.ts";
@@ -22,7 +22,7 @@ export async function queueVerificationMail(
   if (!mailerFor(config)) return { retryAfter: 0, queued: false };
   const token = newAccountToken();
   const mail = emailVerificationMail(config, email, token);
-  const [row] = await withinTimeout(
+  const [row] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number; queued: boolean }[]>`
       select * from latchkey.queue_email_verification(${userId}, decode(${sha256Hex(token)}, 'hex'),

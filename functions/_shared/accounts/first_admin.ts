@@ -1,5 +1,5 @@
 import type { Runtime } from "../db/runtime.ts";
-import { sqlState, withinTimeout } from "../db/database.ts";
+import { sqlState, withStatementTimeout } from "../db/database.ts";
 import { log } from "../config/log.ts";
 import { hashPassword } from "../passwords/passwords.ts";
 
@@ -34,7 +34,7 @@ async function createFirstAdmin({ config, sql }: Runtime): Promise<void> {
   const password = config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD;
   const givenHash = config.LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD_HASH;
   if (!email || (!password && !givenHash)) return;
-  const [{ exists }] = await withinTimeout(
+  const [{ exists }] = await withStatementTimeout(
     sql,
     sql<{ exists: boolean }[]>`
       select exists (select from latchkey.users where lower(email) = lower(${email}))`,
@@ -42,7 +42,7 @@ async function createFirstAdmin({ config, sql }: Runtime): Promise<void> {
   if (exists) return;
   const passwordHash = givenHash ?? await hashPassword(password!);
   try {
-    const [{ outcome }] = await withinTimeout(
+    const [{ outcome }] = await withStatementTimeout(
       sql,
       sql<{ outcome: string }[]>`
         select latchkey.bootstrap_admin(${email}, ${passwordHash}, false) as outcome`,

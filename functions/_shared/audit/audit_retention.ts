@@ -1,4 +1,4 @@
-import { withinTimeout } from "../db/database.ts";
+import { withStatementTimeout } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
 import { describeError, log } from "../config/log.ts";
 
@@ -31,7 +31,7 @@ export function pruneAuditInBackground(runtime: Runtime): void {
 export async function pruneAudit({ sql }: Runtime, days: number): Promise<number> {
   let total = 0;
   for (let batch = 0; batch < batchesPerRun; batch++) {
-    const [{ deleted }] = await withinTimeout(
+    const [{ deleted }] = await withStatementTimeout(
       sql,
       sql<
         { deleted: number }[]
@@ -41,7 +41,7 @@ export async function pruneAudit({ sql }: Runtime, days: number): Promise<number
     if (deleted < pruneBatch) break;
   }
   if (total > 0) {
-    await withinTimeout(
+    await withStatementTimeout(
       sql,
       sql`
         select latchkey.append_audit_event('system', null, null, 'audit.pruned', null, null,

@@ -110,7 +110,7 @@ export function createDatabase(config: Config, options: DatabaseOptions = {}): S
     // Nothing but application_name at connect time: a transaction pooler drops startup
     // parameters (Supavisor) or refuses the connection over them (PgBouncer as Supabase's
     // Dedicated Pooler: "unsupported startup parameter: statement_timeout"). The statement
-    // timeout is set per transaction (withCaller) or kept by the client (withinTimeout).
+    // timeout is set per transaction (withCaller) or kept by the client (withStatementTimeout).
     connection: { application_name: "latchkey" },
     onnotice: () => {},
   });
@@ -127,7 +127,7 @@ const statementTimeouts = new WeakMap<Sql, number>();
  * pass through PgBouncer and Supavisor to the server connection running the statement; one
  * still waiting for a connection is dropped from the queue.
  */
-export async function withinTimeout<T extends readonly postgres.MaybeRow[]>(
+export async function withStatementTimeout<T extends readonly postgres.MaybeRow[]>(
   sql: Sql,
   query: postgres.PendingQuery<T>,
 ): Promise<postgres.RowList<T>> {

@@ -8,7 +8,7 @@ import { isDatabaseUnavailable, sqlState } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
 import { ApiError, errorEnvelope } from "../ground/errors.ts";
 import type { AppEnv } from "./context.ts";
-import { withinFunction } from "./request.ts";
+import { functionRelativePath } from "./request.ts";
 
 /**
  * The path a function routes on: `/<name>/...`, as the edge runtime hands it over, also when
@@ -16,7 +16,7 @@ import { withinFunction } from "./request.ts";
  * every request just to rewrite its URL). Audit rows record `/<name>/...` too.
  */
 function functionPath(request: Request): string {
-  return withinFunction(getPath(request));
+  return functionRelativePath(getPath(request));
 }
 
 /**

@@ -8,7 +8,7 @@ import { functionsBasePath } from "./openapi.ts";
 const gatewayPrefix = `${functionsBasePath}/`;
 
 /** `/functions/v1/<name>/...` (the local gateway's URL) as `/<name>/...`; others unchanged. */
-export function withinFunction(path: string): string {
+export function functionRelativePath(path: string): string {
   return path.startsWith(gatewayPrefix) ? path.slice(gatewayPrefix.length - 1) : path;
 }
 

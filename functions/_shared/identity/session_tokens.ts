@@ -1,5 +1,5 @@
 import { looksLikeSessionToken, sha256Hex } from "../ground/crypto.ts";
-import { type Sql, withinTimeout } from "../db/database.ts";
+import { type Sql, withStatementTimeout } from "../db/database.ts";
 import { type Principal, rolePermissions } from "../ground/principal.ts";
 import { userProfile, type UserRow } from "../accounts/users.ts";
 
@@ -16,7 +16,7 @@ export async function authenticateSessionToken(
   token: string,
 ): Promise<Principal | null> {
   if (!looksLikeSessionToken(token)) return null;
-  const [row] = await withinTimeout(
+  const [row] = await withStatementTimeout(
     sql,
     sql<SessionRow[]>`
       select s.*, u.email_verified_at

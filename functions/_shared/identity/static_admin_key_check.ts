@@ -1,9 +1,9 @@
 import { configuredAdminKeys, matchAdminKey } from "./static_admin_key.ts";
-import { requestJson, withinTimeout } from "../db/database.ts";
+import { requestJson, withStatementTimeout } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
 import { adminPermissions, type Principal } from "../ground/principal.ts";
 import type { AppContext } from "../http/context.ts";
-import { asCaller, requestInfo, throttleClient, withinFunction } from "../http/request.ts";
+import { asCaller, functionRelativePath, requestInfo, throttleClient } from "../http/request.ts";
 
 /**
  * The request side of the static X-Admin-Key (static_admin_key.ts holds the configured keys):
@@ -52,7 +52,7 @@ export async function authenticateAdminKey(c: AppContext, presented: string): Pr
     ? match.expiresAt
     : null;
   if (!match || expired) {
-    const [{ retry_after }] = await withinTimeout(
+    const [{ retry_after }] = await withStatementTimeout(
       sql,
       sql<{ retry_after: number }[]>`
         select latchkey.record_admin_key_failure(${client}, ${limit}, ${window}::interval,
@@ -80,5 +80,5 @@ export async function authenticateAdminKey(c: AppContext, presented: string): Pr
 
 /** The path as sent (still percent-encoded), safe to store whatever bytes it names. */
 function requestPath(c: AppContext): string {
-  return withinFunction(new URL(c.req.url).pathname).slice(0, 500);
+  return functionRelativePath(new URL(c.req.url).pathname).slice(0, 500);
 }

@@ -8,7 +8,7 @@ import {
 import type { Config } from "../config/config.ts";
 import { ApiError } from "../ground/errors.ts";
 import { supabaseAuthIssuerOf } from "../ground/fields.ts";
-import { type RequestInfo, requestJson, type Sql, withinTimeout } from "../db/database.ts";
+import { type RequestInfo, requestJson, type Sql, withStatementTimeout } from "../db/database.ts";
 import { type Principal, rolePermissions } from "../ground/principal.ts";
 import { userProfile, type UserRow } from "../accounts/users.ts";
 import type { Runtime } from "../db/runtime.ts";
@@ -164,7 +164,7 @@ export async function authenticateSupabaseToken(
 ): Promise<Principal | null> {
   const claims = await verifySupabaseAccessToken(config, token);
   if (!claims) return null;
-  const [row] = await withinTimeout(
+  const [row] = await withStatementTimeout(
     sql,
     sql<SupabaseUserRow[]>`
       select * from latchkey.authenticate_supabase_user(

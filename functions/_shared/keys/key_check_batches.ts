@@ -4,7 +4,7 @@ import {
   requestJson,
   type Sql,
   sqlState,
-  withinTimeout,
+  withStatementTimeout,
 } from "../db/database.ts";
 
 /** One row of `latchkey.verify_api_key`. */
@@ -102,7 +102,7 @@ class KeyCheckLanes {
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     if (batch.length === 1) {
       const [only] = batch;
-      const [row] = await withinTimeout(
+      const [row] = await withStatementTimeout(
         sql,
         sql<KeyCheckRow[]>`
           select * from latchkey.verify_api_key(
@@ -111,7 +111,7 @@ class KeyCheckLanes {
       return [row];
     }
     const checks = batch.map(({ hash, request }) => ({ hash, request }));
-    const rows = await withinTimeout(
+    const rows = await withStatementTimeout(
       sql,
       sql<(KeyCheckRow & { ordinality: string })[]>`
         select * from latchkey.verify_api_keys(${sql.json(checks as never)})`,

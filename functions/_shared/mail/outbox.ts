@@ -1,4 +1,4 @@
-import { withinTimeout } from "../db/database.ts";
+import { withStatementTimeout } from "../db/database.ts";
 import { continueAfterResponse } from "../ground/edge_runtime.ts";
 import { describeError, log } from "../config/log.ts";
 import { mailerFor, type MailKind } from "./mailer.ts";
@@ -38,7 +38,7 @@ export async function deliverDueMail(runtime: Runtime): Promise<{ sent: number; 
   if (!mailer) return totals;
   const { sql } = runtime;
   while (true) {
-    const claimed = await withinTimeout(
+    const claimed = await withStatementTimeout(
       sql,
       sql<ClaimedMail[]>`select * from latchkey.claim_mail(${batch})`,
     );
@@ -63,7 +63,7 @@ export async function deliverDueMail(runtime: Runtime): Promise<{ sent: number; 
           error: describeError(error),
         });
       }
-      await withinTimeout(
+      await withStatementTimeout(
         sql,
         sql`select latchkey.record_mail_attempt(${mail.id}, ${failure}, ${maxMailAttempts})`,
       );

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { asCaller, requestInfo } from "../../_shared/http/request.ts";
 import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords/passwords.ts";
@@ -34,7 +34,7 @@ export const changePasswordRoute = defineRoute({
   const { sql } = c.get("runtime");
   const request = requestInfo(c);
 
-  const [{ password_hash: storedHash }] = await withinTimeout(
+  const [{ password_hash: storedHash }] = await withStatementTimeout(
     sql,
     sql<{ password_hash: string | null }[]>`
       select latchkey.password_hash_of(${principal.userId}) as password_hash`,
@@ -57,7 +57,7 @@ export const changePasswordRoute = defineRoute({
   await attempt.succeeded();
   const warnings = await screenNewPassword(c.get("runtime").config, newPassword, "newPassword");
   const newHash = await hashPassword(newPassword);
-  await withinTimeout(
+  await withStatementTimeout(
     sql,
     sql`
       select latchkey.change_password(

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { passwordResetMail } from "../../_shared/mail/account_mail.ts";
 import { newAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { mailerFor } from "../../_shared/mail/mailer.ts";
@@ -39,7 +39,7 @@ export const forgotPasswordRoute = defineRoute({
   if (!mailerFor(config)) throw mailerNotConfigured();
   const token = newAccountToken();
   const mail = passwordResetMail(config, email, token);
-  const [outcome] = await withinTimeout(
+  const [outcome] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number; queued: boolean }[]>`
       select * from latchkey.request_password_reset(

@@ -3,7 +3,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { mailerFor } from "../../_shared/mail/mailer.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
-import { withinTimeout } from "../../_shared/db/database.ts";
+import { withStatementTimeout } from "../../_shared/db/database.ts";
 import { throttleClient } from "../../_shared/http/request.ts";
 
 export const resendVerificationRoute = defineRoute({
@@ -25,7 +25,7 @@ export const resendVerificationRoute = defineRoute({
   const user = principal.user!;
   if (user.emailVerifiedAt) return c.json({ success: true, alreadyVerified: true });
   // Per client too, like every account route: many sessions on one client share it.
-  const [{ retry_after }] = await withinTimeout(
+  const [{ retry_after }] = await withStatementTimeout(
     runtime.sql,
     runtime.sql<{ retry_after: number }[]>`
       select latchkey.take_client_allowance('recovery_client', ${throttleClient(c)},

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo } from "../../_shared/http/request.ts";
 import {
@@ -76,7 +76,7 @@ export const signInRoute = defineRoute({
 
   const rehashed = check.needsRehash ? await hashPassword(password) : null;
   const grant = newSessionGrant(config);
-  const [row] = await withinTimeout(
+  const [row] = await withStatementTimeout(
     sql,
     sql<SessionStartRow[]>`
       select s.*, u.email_verified_at from latchkey.start_session(

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { requestJson, sqlState, withinTimeout } from "../../_shared/db/database.ts";
+import { requestJson, sqlState, withStatementTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { hashPassword } from "../../_shared/passwords/passwords.ts";
@@ -40,7 +40,7 @@ export const signUpRoute = defineRoute({
 }, async (c, { body }) => {
   const { sql, config } = c.get("runtime");
   // Per client, before any hash: probing which emails are taken (409) costs the prober.
-  const [{ retry_after }] = await withinTimeout(
+  const [{ retry_after }] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number }[]>`
       select latchkey.take_client_allowance('sign_up_client', ${throttleClient(c)},
@@ -63,7 +63,7 @@ export const signUpRoute = defineRoute({
   const grant = config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION ? null : newSessionGrant(config);
   let row: SessionStartRow;
   try {
-    [row] = await withinTimeout(
+    [row] = await withStatementTimeout(
       sql,
       sql<SessionStartRow[]>`
         select * from latchkey.sign_up(

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isWellFormedApiKey } from "../../_shared/keys/api_key_format.ts";
 import { sha256Hex } from "../../_shared/ground/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/db/database.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
@@ -28,7 +28,7 @@ export const revokeLeakedKeyRoute = defineRoute({
   },
 }, async (c, { body: { key } }) => {
   const { config, sql } = c.get("runtime");
-  const [{ retry_after }] = await withinTimeout(
+  const [{ retry_after }] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number }[]>`
       select latchkey.revoke_leaked_key(decode(${sha256Hex(key)}, 'hex'),
