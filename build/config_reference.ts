@@ -1,5 +1,5 @@
-import { configSchema } from "../_shared/config/config.ts";
-import { taskArgs } from "./task_args.ts";
+import { configSchema } from "../functions/_shared/config/config.ts";
+import { taskArgs } from "../functions/_local/task_args.ts";
 
 /**
  * `deno task config:reference`: the configuration reference as a Markdown table, made from the
@@ -35,7 +35,7 @@ if (import.meta.main) {
   if (!taskArgs().includes("--write")) {
     console.log(table);
   } else {
-    const readmeUrl = new URL("../../README.md", import.meta.url);
+    const readmeUrl = new URL("../README.md", import.meta.url);
     const readme = await Deno.readTextFile(readmeUrl);
     const start = readme.indexOf(readmeMarkers.start);
     const end = readme.indexOf(readmeMarkers.end);

@@ -1,5 +1,5 @@
-import { apiDocument } from "./gateway.ts";
-import { taskArgs } from "./task_args.ts";
+import { apiDocument } from "../functions/_local/deployed_functions.ts";
+import { taskArgs } from "../functions/_local/task_args.ts";
 
 /**
  * `deno task postman`: the shipped Postman collection's "API reference" folder, generated from
@@ -11,7 +11,7 @@ import { taskArgs } from "./task_args.ts";
  */
 
 export const collectionUrl = new URL(
-  "../../tests/postman/latchkey.postman_collection.json",
+  "../tests/postman/latchkey.postman_collection.json",
   import.meta.url,
 );
 export const referenceFolderName = "API reference (generated)";

@@ -1,18 +1,15 @@
 import { parseArgs } from "node:util";
-import { adminFunction } from "../admin/app.ts";
-import { authFunction } from "../auth/app.ts";
-import { keysFunction } from "../keys/app.ts";
-import { functionsBasePath } from "../_shared/http/openapi.ts";
-import { lazyDocument } from "../_shared/api/routes.ts";
-import { versionFunction } from "../version/app.ts";
+import { functionsBasePath } from "../functions/_shared/http/openapi.ts";
+import { lazyDocument } from "../functions/_shared/api/routes.ts";
 import {
   assetBytes,
   assets,
   contentSecurityPolicy,
   referencePage,
   startScript,
-} from "./api_reference.ts";
-import { taskArgs } from "./task_args.ts";
+} from "../functions/_local/api_reference.ts";
+import { functionDefinitions } from "../functions/_local/deployed_functions.ts";
+import { taskArgs } from "../functions/_local/task_args.ts";
 
 /**
  * The API reference as static files, for any static host: hosted edge functions cannot serve
@@ -26,10 +23,7 @@ export async function buildApiReference(
   serverUrl: string,
 ): Promise<string[]> {
   await Deno.mkdir(outDirectory, { recursive: true });
-  const document = lazyDocument(
-    [adminFunction, authFunction, keysFunction, versionFunction],
-    serverUrl,
-  )();
+  const document = lazyDocument(functionDefinitions, serverUrl)();
   const origin = URL.canParse(serverUrl) ? [new URL(serverUrl).origin] : [];
   // frame-ancestors is ignored in a meta tag, and browsers log an error saying so.
   const policy = contentSecurityPolicy(origin).split("; ")

@@ -1,4 +1,4 @@
-import type { Sql } from "../_shared/db/database.ts";
+import type { Sql } from "../functions/_shared/db/database.ts";
 
 /**
  * Schema `latchkey` as the migrations leave it, as one SQL text that diffs well: tables with

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { functionsBasePath } from "../_shared/http/openapi.ts";
-import { buildConsole } from "./console_site.ts";
-import { taskArgs } from "./task_args.ts";
+import { functionsBasePath } from "../functions/_shared/http/openapi.ts";
+import { buildConsole } from "../functions/_local/console_site.ts";
+import { taskArgs } from "../functions/_local/task_args.ts";
 
 /**
  * `deno task console:build [-- --out dist/console --api-url https://<ref>.supabase.co/functions/v1
