@@ -7,10 +7,7 @@ import {
   tierSchema,
 } from "../ground/fields.ts";
 import { adminPermissions } from "../ground/principal.ts";
-
 import { inEdgeRuntime } from "../ground/edge_runtime.ts";
-
-export { inEdgeRuntime };
 
 const postgresUrl = z.url({
   protocol: /^postgres(ql)?$/,

@@ -15,7 +15,7 @@ export const functionsBasePath = "/functions/v1";
 export type Credential = "session" | "apiKey" | "adminKey";
 
 /**
- * What a route's `auth` list means, decided here once for the check (routes.ts) and the
+ * What a route's `auth` list means, decided here once for the check (api/routes.ts) and the
  * document: nothing; an interactive session only; a session or an API key; or, on admin
  * routes, the X-Admin-Key as well.
  */
@@ -33,7 +33,7 @@ export interface RouteDoc {
   path: string;
   summary: string;
   /**
-   * Accepted credentials, enforced from this list (routes.ts): empty means none is needed;
+   * Accepted credentials, enforced from this list (api/routes.ts): empty means none is needed;
    * `session` alone refuses API keys; `adminKey` also takes sessions and keys.
    */
   auth: Credential[];
