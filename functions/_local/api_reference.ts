@@ -1,5 +1,5 @@
 import swaggerUiDirectory from "swagger-ui-dist/absolute-path.js";
-import { functionsBasePath } from "../_shared/openapi.ts";
+import { functionsBasePath } from "../_shared/http/openapi.ts";
 
 /**
  * The API reference page of the local gateway, `/functions/v1/docs`: Swagger UI (from npm,

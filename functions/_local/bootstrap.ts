@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { taskArgs } from "./task_args.ts";
-import { generateApiKey } from "../_shared/api_key_format.ts";
+import { generateApiKey } from "../_shared/keys/api_key_format.ts";
 import { runWithDatabase } from "./database_target.ts";
 import { applyMigrations } from "./migrate.ts";
 

@@ -1,5 +1,5 @@
-import { functionsBasePath } from "../_shared/openapi.ts";
-import type { Config } from "../_shared/config.ts";
+import { functionsBasePath } from "../_shared/http/openapi.ts";
+import type { Config } from "../_shared/config/config.ts";
 
 /**
  * The Latchkey Console (`console/`): a static web app, plain ES modules and one stylesheet, no

@@ -1,5 +1,5 @@
-import { type Config, ConfigError, databaseUrl, loadConfig } from "../_shared/config.ts";
-import { createDatabase, type Sql } from "../_shared/database.ts";
+import { type Config, ConfigError, databaseUrl, loadConfig } from "../_shared/config/config.ts";
+import { createDatabase, type Sql } from "../_shared/db/database.ts";
 
 const gatewayPoolSize = 10;
 

@@ -1,4 +1,4 @@
-import { type Config, configSchema } from "../_shared/config.ts";
+import { type Config, configSchema } from "../_shared/config/config.ts";
 import { newSigningKey } from "./jwt_keygen.ts";
 
 /**

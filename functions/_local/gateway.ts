@@ -1,26 +1,11 @@
-import { adminFunction, app as admin } from "../admin/app.ts";
-import { app as auth, authFunction } from "../auth/app.ts";
-import { app as keys, keysFunction } from "../keys/app.ts";
-import { app as version, versionFunction } from "../version/app.ts";
-import { ApiError, errorEnvelope } from "../_shared/errors.ts";
-import { apiHeadersWithRequestId } from "../_shared/http.ts";
-import { functionsBasePath } from "../_shared/openapi.ts";
-import { lazyDocument } from "../_shared/routes.ts";
-import { getRuntime } from "../_shared/runtime.ts";
 import { getPath } from "hono/utils/url";
+import { ApiError, errorEnvelope } from "../_shared/ground/errors.ts";
+import { apiHeadersWithRequestId } from "../_shared/http/function_app.ts";
+import { functionsBasePath } from "../_shared/http/openapi.ts";
+import { getRuntime } from "../_shared/api/isolate.ts";
 import { apiReferencePath, serveApiReference } from "./api_reference.ts";
 import { consolePath, serveConsole } from "./console_site.ts";
-
-/** The functions the gateway serves, by name; each app already answers under `/<name>`. */
-export const functionApps = { admin, auth, keys, version } as const;
-
-export { functionsBasePath };
-
-/** The whole API, every function's routes in one OpenAPI document. */
-export const apiDocument = lazyDocument(
-  [adminFunction, authFunction, keysFunction, versionFunction],
-  functionsBasePath,
-);
+import { apiDocument, functionApps } from "./deployed_functions.ts";
 
 function noFunctionHere() {
   const requestId = crypto.randomUUID();
@@ -60,5 +45,5 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
   const name = rest?.split("/")[1] ?? "";
   if (rest === null || !Object.hasOwn(functionApps, name)) return noFunctionHere();
   // As it came: each app routes on the part after /functions/v1 (createFunctionApp).
-  return functionApps[name as keyof typeof functionApps].fetch(request, info);
+  return functionApps[name].fetch(request, info);
 }

@@ -1,4 +1,4 @@
-import { hashPassword, passwordLength } from "../_shared/passwords.ts";
+import { hashPassword, passwordLength } from "../_shared/passwords/passwords.ts";
 import { taskArgs } from "./task_args.ts";
 
 /**

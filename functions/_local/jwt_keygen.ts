@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../_shared/config.ts";
+import { ConfigError, loadConfig } from "../_shared/config/config.ts";
 import { taskArgs } from "./task_args.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { Sql } from "../_shared/database.ts";
+import type { Sql } from "../_shared/db/database.ts";
 
 const migrationsDirectory = new URL("../../sql/migrations/", import.meta.url);
 const migrationFile = /^(\d{14})_([a-z0-9_]+)\.sql$/;

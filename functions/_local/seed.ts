@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { taskArgs } from "./task_args.ts";
-import type { Config } from "../_shared/config.ts";
-import { type Sql, sqlState } from "../_shared/database.ts";
-import { hashPassword } from "../_shared/passwords.ts";
+import type { Config } from "../_shared/config/config.ts";
+import { type Sql, sqlState } from "../_shared/db/database.ts";
+import { hashPassword } from "../_shared/passwords/passwords.ts";
 import { applyMigrations } from "./migrate.ts";
 
 const seedFile = new URL("../../sql/seed.sql", import.meta.url);

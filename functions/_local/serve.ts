@@ -1,6 +1,6 @@
-import type { Config } from "../_shared/config.ts";
-import { ApiError, errorEnvelope } from "../_shared/errors.ts";
-import { apiHeadersWithRequestId } from "../_shared/http.ts";
+import type { Config } from "../_shared/config/config.ts";
+import { ApiError, errorEnvelope } from "../_shared/ground/errors.ts";
+import { apiHeadersWithRequestId } from "../_shared/http/function_app.ts";
 
 /**
  * How the local gateway listens. On loopback: plain `Deno.serve`. Beyond loopback, in front of

@@ -1,4 +1,4 @@
-import type { Credential } from "../_shared/openapi.ts";
+import type { Credential } from "../_shared/http/openapi.ts";
 
 /**
  * Every admin route takes any credential — a session, an API key whose effective permissions

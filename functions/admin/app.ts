@@ -1,4 +1,4 @@
-import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
+import { functionApp, type FunctionDefinition } from "../_shared/api/routes.ts";
 import { keyUsageRoute, rotateKeyRoute, updateKeyRoute } from "./routes/admin_key_lifecycle.ts";
 import { createKeyRoute, listKeysRoute, revokeKeyRoute } from "./routes/admin_keys.ts";
 import { createUserRoute } from "./routes/create_user.ts";

@@ -1,9 +1,9 @@
-import type { Transaction } from "../_shared/database.ts";
-import { ApiError } from "../_shared/errors.ts";
-import type { AppContext } from "../_shared/http.ts";
-import { pathId } from "../_shared/ids.ts";
-import { requireReach } from "../_shared/reach.ts";
-import { adminUserColumns, type AdminUserRow, userProfile } from "../_shared/users.ts";
+import type { Transaction } from "../_shared/db/database.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
+import type { AppContext } from "../_shared/http/context.ts";
+import { pathId } from "../_shared/http/ids.ts";
+import { requireReach } from "../_shared/identity/reach.ts";
+import { adminUserColumns, type AdminUserRow, userProfile } from "../_shared/accounts/users.ts";
 
 export const noSuchUserText = "No such user.";
 

@@ -1,4 +1,4 @@
-import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
+import { functionApp, type FunctionDefinition } from "../_shared/api/routes.ts";
 import { changePasswordRoute } from "./routes/change_password.ts";
 import { forgotPasswordRoute } from "./routes/forgot_password.ts";
 import { resetPasswordRoute } from "./routes/reset_password.ts";

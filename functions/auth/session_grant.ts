@@ -1,10 +1,10 @@
 import { deleteCookie, setCookie } from "hono/cookie";
-import { sessionCookieName } from "../_shared/authenticate.ts";
-import type { Config } from "../_shared/config.ts";
-import { newSessionToken, sha256Hex } from "../_shared/crypto.ts";
-import type { AppContext } from "../_shared/http.ts";
-import { userProfile, type UserRow } from "../_shared/users.ts";
-import { type PasswordWarning, warningsField } from "../_shared/breached_passwords.ts";
+import { sessionCookieName } from "../_shared/identity/credentials.ts";
+import type { Config } from "../_shared/config/config.ts";
+import { newSessionToken, sha256Hex } from "../_shared/ground/crypto.ts";
+import type { AppContext } from "../_shared/http/context.ts";
+import { userProfile, type UserRow } from "../_shared/accounts/users.ts";
+import { type PasswordWarning, warningsField } from "../_shared/passwords/breached_passwords.ts";
 
 /** A session about to be created: the token goes to the client once, its hash to the database. */
 export interface SessionGrant {

@@ -1,6 +1,7 @@
-import { requestJson, withinTimeout } from "../_shared/database.ts";
-import { ApiError } from "../_shared/errors.ts";
-import { type AppContext, requestInfo, throttleClient } from "../_shared/http.ts";
+import { requestJson, withStatementTimeout } from "../_shared/db/database.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
+import { type AppContext } from "../_shared/http/context.ts";
+import { requestInfo, throttleClient } from "../_shared/http/request.ts";
 
 export interface SignInCandidate {
   user_id: string | null;
@@ -84,7 +85,7 @@ export async function reserveSignIn(c: AppContext, email: string): Promise<SignI
     known.delete(keys[kind]);
   }
   const request = requestJson(sql, requestInfo(c));
-  const [candidate] = await withinTimeout(
+  const [candidate] = await withStatementTimeout(
     sql,
     sql<SignInCandidate[]>`
       select * from latchkey.reserve_sign_in(
@@ -93,7 +94,7 @@ export async function reserveSignIn(c: AppContext, email: string): Promise<SignI
         ${config.LATCHKEY_SIGN_IN_FAILURES_PER_EMAIL}, ${request})`,
   );
   const audit = (reason: FailureReason) =>
-    withinTimeout(
+    withStatementTimeout(
       sql,
       sql`select latchkey.audit_failed_sign_in(
         ${email}, ${candidate.user_id}, ${reason}, ${request})`,
@@ -112,7 +113,7 @@ export async function reserveSignIn(c: AppContext, email: string): Promise<SignI
       if (reason !== "wrong_current_password") await audit(reason);
     },
     async succeeded() {
-      await withinTimeout(
+      await withStatementTimeout(
         sql,
         sql`select latchkey.release_sign_in(
           ${candidate.attempt_id}, ${email}, ${client}, make_interval(mins => ${window}),

@@ -1,4 +1,4 @@
-import { functionApp, type FunctionDefinition } from "../_shared/routes.ts";
+import { functionApp, type FunctionDefinition } from "../_shared/api/routes.ts";
 import { createKeyRoute } from "./routes/create_key.ts";
 import { getKeyRoute } from "./routes/get_key.ts";
 import { keyUsageRoute } from "./routes/key_usage.ts";

@@ -1,8 +1,8 @@
-import { apiKeyColumns, type ApiKeyRow } from "../_shared/api_keys.ts";
-import { ApiError } from "../_shared/errors.ts";
-import type { AppContext } from "../_shared/http.ts";
-import { pathId } from "../_shared/ids.ts";
-import { type KeyAccess, noSuchKey } from "../_shared/key_lifecycle.ts";
+import { apiKeyColumns, type ApiKeyRow } from "../_shared/keys/api_keys.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
+import type { AppContext } from "../_shared/http/context.ts";
+import { pathId } from "../_shared/http/ids.ts";
+import { type KeyAccess, noSuchKey } from "../_shared/keys/key_lifecycle.ts";
 
 /** The `:id` of a `/keys/:id` route. */
 export function ownKeyId(c: AppContext): string {

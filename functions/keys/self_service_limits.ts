@@ -1,4 +1,4 @@
-import type { Config } from "../_shared/config.ts";
+import type { Config } from "../_shared/config/config.ts";
 
 export interface SelfServiceLimits {
   maxActiveKeys: number;

@@ -1,8 +1,8 @@
-import { adminKeyWarnings } from "../_shared/admin_keys.ts";
-import { withinTimeout } from "../_shared/database.ts";
-import { ApiError } from "../_shared/errors.ts";
-import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/routes.ts";
-import { latchkeyVersion } from "../_shared/version.ts";
+import { adminKeyWarnings } from "../_shared/identity/static_admin_key.ts";
+import { withStatementTimeout } from "../_shared/db/database.ts";
+import { ApiError } from "../_shared/ground/errors.ts";
+import { defineRoute, functionApp, type FunctionDefinition } from "../_shared/api/routes.ts";
+import { latchkeyVersion } from "../_shared/ground/version.ts";
 
 const versionRoute = defineRoute({
   method: "get",
@@ -29,7 +29,7 @@ const healthRoute = defineRoute({
 }, async (c) => {
   try {
     const { sql } = c.get("runtime");
-    await withinTimeout(sql, sql`select 1`);
+    await withStatementTimeout(sql, sql`select 1`);
   } catch (error) {
     throw new ApiError("database_unavailable", {
       details: [{ path: "database", message: "unavailable" }],

@@ -3,7 +3,7 @@
  * (`latchkey.verify_api_key`) with as many clients as the HTTP run has connections, no HTTP,
  * no Deno. What the service reaches over HTTP is measured against it.
  */
-import { sha256Hex } from "../../functions/_shared/crypto.ts";
+import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
 
 export interface Ceiling {
   tps: number;

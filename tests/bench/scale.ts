@@ -9,8 +9,8 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { applyMigrations } from "../../functions/_local/migrate.ts";
-import { pruneBatch } from "../../functions/_shared/audit_retention.ts";
-import { encodeCursor } from "../../functions/_shared/pagination.ts";
+import { pruneBatch } from "../../functions/_shared/audit/audit_retention.ts";
+import { encodeCursor } from "../../functions/_shared/http/pagination.ts";
 import { taskArgs } from "../../functions/_local/task_args.ts";
 import {
   createPlatformDatabase,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { buildApiReference } from "../../functions/_local/docs_build.ts";
+import { buildApiReference } from "../../build/static_docs.ts";
 import { functionsUrl } from "../support/http.ts";
 import { serveFolder } from "../support/static_host.ts";
 import { chromiumPath, watchPage } from "../support/browser.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { sha256Hex } from "../../functions/_shared/crypto.ts";
-import { keyCheckStats } from "../../functions/_shared/key_check_batches.ts";
-import { getRuntime } from "../../functions/_shared/runtime.ts";
+import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
+import { keyCheckStats } from "../../functions/_shared/keys/key_check_batches.ts";
+import { getRuntime } from "../../functions/_shared/api/isolate.ts";
 import { serveFunctions } from "../support/in_process.ts";
 import { issueKey, signUp, withDatabase } from "../support/http.ts";
 

@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
-import { adminFunction, app as adminApp } from "../../functions/admin/app.ts";
-import { app as authApp, authFunction } from "../../functions/auth/app.ts";
-import { app as keysApp, keysFunction } from "../../functions/keys/app.ts";
-import type { Route } from "../../functions/_shared/routes.ts";
-import { app as versionApp, versionFunction } from "../../functions/version/app.ts";
+import type { Route } from "../../functions/_shared/api/routes.ts";
+import { functionApps, functionDefinitions } from "../../functions/_local/deployed_functions.ts";
 import { call } from "../support/http.ts";
 
 // deno-lint-ignore no-explicit-any
 type Item = any;
 
-const functions = {
-  admin: { app: adminApp, routes: adminFunction.routes },
-  auth: { app: authApp, routes: authFunction.routes },
-  keys: { app: keysApp, routes: keysFunction.routes },
-  version: { app: versionApp, routes: versionFunction.routes },
-};
+const functions = Object.fromEntries(
+  functionDefinitions.map(({ name, routes }) => [name, { app: functionApps[name], routes }]),
+);
 
 Deno.test("every route a function serves is a declared route, and nothing else", () => {
   for (const [name, { app, routes }] of Object.entries(functions)) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hashPassword } from "../../functions/_shared/passwords.ts";
+import { hashPassword } from "../../functions/_shared/passwords/passwords.ts";
 import {
   call,
   defaultPassword,

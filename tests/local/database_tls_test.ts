@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { loadConfig } from "../../functions/_shared/config.ts";
-import { createDatabase } from "../../functions/_shared/database.ts";
-import { needsDenoTls } from "../../functions/_shared/deno_tls.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createDatabase } from "../../functions/_shared/db/database.ts";
+import { needsDenoTls } from "../../functions/_shared/db/deno_tls.ts";
 import { findPostgresBinaries, startEphemeralCluster } from "../support/database.ts";
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../../functions/_shared/config.ts";
-import { createDatabase } from "../../functions/_shared/database.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createDatabase } from "../../functions/_shared/db/database.ts";
 
 /**
  * A URL written for another client still connects: `pgbouncer=true` (Prisma's hint, common in

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { verifyPassword } from "../../functions/_shared/passwords.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+import { verifyPassword } from "../../functions/_shared/passwords/passwords.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
 
 /** `deno task hash-password`, as an operator runs it: the password piped in, never an argument. */
 async function hashPasswordTask(stdin: string, args: string[] = []) {

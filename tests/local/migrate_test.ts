@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { applyMigrations, readMigrations } from "../../functions/_local/migrate.ts";
-import { expectedSchemaVersion } from "../../functions/_shared/version.ts";
+import { expectedSchemaVersion } from "../../functions/_shared/ground/version.ts";
 import { withDatabase } from "../support/http.ts";
 
 Deno.test("the code expects the newest migration in sql/migrations (GET /admin/warnings)", async () => {

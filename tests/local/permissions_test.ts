@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rolePermissions, roles } from "../../functions/_shared/principal.ts";
+import { rolePermissions, roles } from "../../functions/_shared/ground/principal.ts";
 import { withDatabase } from "../support/http.ts";
 
 // SQL is the source of truth; the TypeScript mirror must say exactly the same.

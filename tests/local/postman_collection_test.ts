@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { apiDocument as builtDocument } from "../../functions/_local/gateway.ts";
+import { apiDocument as builtDocument } from "../../functions/_local/deployed_functions.ts";
 import {
   collectionUrl,
   exampleOf,
   lifeCycleFolderName,
   referenceFolder,
   referenceFolderName,
-} from "../../functions/_local/postman_collection.ts";
+} from "../../build/postman_collection.ts";
 
 // deno-lint-ignore no-explicit-any
 type Item = any;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { applyMigrations } from "../../functions/_local/migrate.ts";
-import { dumpSchema } from "../../functions/_local/schema_dump.ts";
+import { dumpSchema } from "../../build/schema_dump.ts";
 import { createPlatformDatabase } from "../support/database.ts";
 
 /**

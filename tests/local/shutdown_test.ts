@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { settlesWithin } from "../../functions/_shared/within.ts";
+import { settlesWithin } from "../../functions/_shared/ground/settles_within.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 const databaseUrl = Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!;

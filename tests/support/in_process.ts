@@ -2,10 +2,10 @@ import { app as adminApp } from "../../functions/admin/app.ts";
 import { app as authApp } from "../../functions/auth/app.ts";
 import { app as keysApp } from "../../functions/keys/app.ts";
 import { app as versionApp } from "../../functions/version/app.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
-import { createDatabase } from "../../functions/_shared/database.ts";
-import { getRuntime, installRuntime } from "../../functions/_shared/runtime.ts";
-import { mailSettled } from "../../functions/_shared/outbox.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { createDatabase } from "../../functions/_shared/db/database.ts";
+import { getRuntime, installRuntime } from "../../functions/_shared/api/isolate.ts";
+import { mailSettled } from "../../functions/_shared/mail/outbox.ts";
 
 /**
  * The auth, keys, admin and version functions in this process, as one edge isolate would run them,

@@ -3,9 +3,9 @@ import {
   adminKeyWarnings,
   configuredAdminKeys as adminKeyEntries,
   matchAdminKey,
-} from "../../functions/_shared/admin_keys.ts";
-import { ConfigError, loadConfig } from "../../functions/_shared/config.ts";
-import { sha256Hex } from "../../functions/_shared/crypto.ts";
+} from "../../functions/_shared/identity/static_admin_key.ts";
+import { ConfigError, loadConfig } from "../../functions/_shared/config/config.ts";
+import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
 
 const entry = (name: string, key: string, expiresAt?: string) => ({
   name,

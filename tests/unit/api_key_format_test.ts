@@ -3,10 +3,10 @@ import {
   crc32,
   generateApiKey,
   isWellFormedApiKey,
-} from "../../functions/_shared/api_key_format.ts";
-import { authenticateApiKey } from "../../functions/_shared/authenticate.ts";
-import type { Sql } from "../../functions/_shared/database.ts";
-import { loadConfig } from "../../functions/_shared/config.ts";
+} from "../../functions/_shared/keys/api_key_format.ts";
+import { authenticateApiKey } from "../../functions/_shared/identity/api_key_check.ts";
+import type { Sql } from "../../functions/_shared/db/database.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
 
 Deno.test("generated keys have the prefix, 43 secret characters and a 6-character checksum", () => {
   const keys = Array.from({ length: 200 }, () => generateApiKey("lk"));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { clientGroup } from "../../functions/_shared/client_groups.ts";
+import { clientGroup } from "../../functions/_shared/http/client_groups.ts";
 
 Deno.test("throttles count an IPv6 client by its prefix, an IPv4 client by its address", () => {
   assert.equal(clientGroup("192.0.2.7", 64), "192.0.2.7");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, databaseUrl, loadConfig } from "../../functions/_shared/config.ts";
+import { ConfigError, databaseUrl, loadConfig } from "../../functions/_shared/config/config.ts";
 import { selfServiceLimits } from "../../functions/keys/self_service_limits.ts";
 
 Deno.test("loadConfig applies the documented defaults", () => {

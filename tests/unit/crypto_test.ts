@@ -6,7 +6,7 @@ import {
   looksLikeSessionToken,
   newSessionToken,
   sha256Hex,
-} from "../../functions/_shared/crypto.ts";
+} from "../../functions/_shared/ground/crypto.ts";
 
 Deno.test("session tokens are 256 random bits behind the lks_ prefix", () => {
   const tokens = new Set(Array.from({ length: 100 }, newSessionToken));

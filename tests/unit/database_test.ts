@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../../functions/_shared/config.ts";
-import { usePreparedStatements } from "../../functions/_shared/database.ts";
+import { loadConfig } from "../../functions/_shared/config/config.ts";
+import { usePreparedStatements } from "../../functions/_shared/db/database.ts";
 
 Deno.test("prepared statements are on, except through a transaction pooler", () => {
   const auto = loadConfig({});

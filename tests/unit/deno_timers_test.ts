@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { portImmediates } from "../../functions/_shared/deno_timers.ts";
+import { portImmediates } from "../../functions/_shared/db/deno_timers.ts";
 
 const { setImmediate, clearImmediate } = portImmediates();
 const turn = () => new Promise((resolve) => setTimeout(resolve, 5));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { configureLogs, flushLogs, log } from "../../functions/_shared/log.ts";
+import { configureLogs, flushLogs, log } from "../../functions/_shared/config/log.ts";
 
 /** The lines `work` logs: buffered lines leave through stdout when flushed. */
 function captured(work: () => void): string[] {

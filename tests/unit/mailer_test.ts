@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, mailerTarget } from "../../functions/_shared/config.ts";
-import { hmacSha256Hex } from "../../functions/_shared/crypto.ts";
+import { ConfigError, loadConfig, mailerTarget } from "../../functions/_shared/config/config.ts";
+import { hmacSha256Hex } from "../../functions/_shared/ground/crypto.ts";
 import { startSmtpServer } from "../support/smtp.ts";
 import {
   mailerFor,
   webhookSignature,
   webhookSignatureHeader,
-} from "../../functions/_shared/mailer.ts";
+} from "../../functions/_shared/mail/mailer.ts";
 
 const secret = "a webhook secret of at least 32 characters";
 

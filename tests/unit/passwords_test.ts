@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { parseArgon2idPhc } from "../../functions/_shared/fields.ts";
+import { parseArgon2idPhc } from "../../functions/_shared/ground/fields.ts";
 import { argon2id } from "hash-wasm";
-import { ApiError } from "../../functions/_shared/errors.ts";
+import { ApiError } from "../../functions/_shared/ground/errors.ts";
 import {
   argon2Parameters,
   argon2Runs,
@@ -10,7 +10,7 @@ import {
   decoyPhc,
   hashPassword,
   verifyPassword,
-} from "../../functions/_shared/passwords.ts";
+} from "../../functions/_shared/passwords/passwords.ts";
 
 Deno.test("hashPassword makes an OWASP-parameter argon2id PHC string with a random salt", async () => {
   const first = await hashPassword("correct horse battery");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { configReferenceRows, readmeMarkers } from "../../functions/_local/config_reference.ts";
+import { configReferenceRows, readmeMarkers } from "../../build/config_reference.ts";
 
 // The README's configuration table is generated from the schema; this keeps them in step.
 Deno.test("the README's configuration table is the one the schema generates", async () => {

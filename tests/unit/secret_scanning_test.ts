@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateApiKey } from "../../functions/_shared/api_key_format.ts";
+import { generateApiKey } from "../../functions/_shared/keys/api_key_format.ts";
 
 /**
  * The secret-scanning pattern the README publishes (gitleaks rule / GitHub custom pattern),

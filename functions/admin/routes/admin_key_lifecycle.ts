@@ -1,7 +1,7 @@
-import { apiKeyColumns, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import type { AppContext } from "../../_shared/http.ts";
-import { pathId } from "../../_shared/ids.ts";
+import { apiKeyColumns, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import type { AppContext } from "../../_shared/http/context.ts";
+import { pathId } from "../../_shared/http/ids.ts";
 import {
   type KeyAccess,
   keyUsage,
@@ -11,8 +11,10 @@ import {
   rotateKeyBody,
   updateKey,
   writerKeyPatch,
-} from "../../_shared/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+} from "../../_shared/keys/key_lifecycle.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 const beyondReach = "The key's owner has a role holding a permission the caller lacks.";
@@ -47,7 +49,12 @@ export const updateKeyRoute = defineRoute({
     404: "No such key.",
   },
 }, async (c, { body }) => {
-  return await updateKey(c, keyId(c), body, anyKeyAccess(), "admin.key_updated");
+  const id = keyId(c);
+  const updated = await asCaller(
+    c,
+    (tx) => updateKey(tx, id, body, anyKeyAccess(), "admin.key_updated"),
+  );
+  return c.json({ success: true, ...updated });
 });
 
 export const rotateKeyRoute = defineRoute({
@@ -69,7 +76,19 @@ export const rotateKeyRoute = defineRoute({
       "with another request.",
   },
 }, async (c, { body }) => {
-  return await rotateKey(c, keyId(c), body, anyKeyAccess(), "admin.key_rotated");
+  const id = keyId(c);
+  const keyPrefix = c.get("runtime").config.LATCHKEY_KEY_PREFIX;
+  return await respondIdempotently(c, async (tx) => {
+    const rotated = await rotateKey(tx, id, body, anyKeyAccess(), {
+      keyPrefix,
+      auditAction: "admin.key_rotated",
+    });
+    return {
+      status: 201,
+      body: { success: true, ...rotated.metadata, key: rotated.key },
+      replayBody: { success: true, ...rotated.metadata, key: null },
+    };
+  });
 });
 
 export const keyUsageRoute = defineRoute({
@@ -84,5 +103,6 @@ export const keyUsageRoute = defineRoute({
     404: "No such key.",
   },
 }, async (c, { query }) => {
-  return await keyUsage(c, keyId(c), query, anyKeyAccess());
+  const id = keyId(c);
+  return c.json(await asCaller(c, (tx) => keyUsage(tx, id, query, anyKeyAccess())));
 });

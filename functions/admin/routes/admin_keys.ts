@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { generateApiKey } from "../../_shared/api_key_format.ts";
+import { generateApiKey } from "../../_shared/keys/api_key_format.ts";
 import {
   apiKeyColumns,
   apiKeyMetadata,
@@ -7,16 +7,16 @@ import {
   keyMetadataSchema,
   refillSchema,
   remainingSchema,
-} from "../../_shared/api_keys.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
-import { pathId, uuidSchema } from "../../_shared/ids.ts";
-import type { Transaction } from "../../_shared/database.ts";
-import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
-import { asRole, isRole } from "../../_shared/principal.ts";
-import { requireHeldScopes, requireReach } from "../../_shared/reach.ts";
-import { checkedScopes } from "../../_shared/scopes.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+} from "../../_shared/keys/api_keys.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
+import { pathId, uuidSchema } from "../../_shared/http/ids.ts";
+import type { Transaction } from "../../_shared/db/database.ts";
+import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/http/pagination.ts";
+import { asRole, isRole } from "../../_shared/ground/principal.ts";
+import { requireHeldScopes, requireReach } from "../../_shared/identity/reach.ts";
+import { checkedScopes } from "../../_shared/keys/scopes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listKeysQuery = z.strictObject({

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { sqlState } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
-import { hashPassword } from "../../_shared/passwords.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
-import { sendFirstVerificationMail } from "../../_shared/email_verification.ts";
-import { roles } from "../../_shared/principal.ts";
+import { sqlState } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
+import { hashPassword } from "../../_shared/passwords/passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
+import { sendFirstVerificationMail } from "../../_shared/accounts/email_verification.ts";
+import { roles } from "../../_shared/ground/principal.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
@@ -14,10 +14,10 @@ import {
   nameSchema,
   passwordSchema,
   serviceAccountDomain,
-} from "../../_shared/users.ts";
-import { requireReach } from "../../_shared/reach.ts";
-import { tierSchema } from "../../_shared/fields.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+} from "../../_shared/accounts/users.ts";
+import { requireReach } from "../../_shared/identity/reach.ts";
+import { tierSchema } from "../../_shared/ground/fields.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 // Service accounts hold automation's keys, so deleting a person never kills a pipeline's key.

@@ -1,6 +1,6 @@
-import { asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 // The user's sessions and keys go with them (foreign keys cascade); audit rows stay.

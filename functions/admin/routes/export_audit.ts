@@ -1,8 +1,9 @@
 import { z } from "zod";
-import { ApiError } from "../../_shared/errors.ts";
-import { type AppContext, asCaller } from "../../_shared/http.ts";
-import { settlesWithin } from "../../_shared/within.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { type AppContext } from "../../_shared/http/context.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { settlesWithin } from "../../_shared/ground/settles_within.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { auditEventView, type AuditRow } from "./list_audit.ts";
 

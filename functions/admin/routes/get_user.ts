@@ -1,7 +1,11 @@
-import { asCaller } from "../../_shared/http.ts";
-import { adminUserColumns, type AdminUserRow, adminUserView } from "../../_shared/users.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import {
+  adminUserColumns,
+  type AdminUserRow,
+  adminUserView,
+} from "../../_shared/accounts/users.ts";
 import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const getUserRoute = defineRoute({

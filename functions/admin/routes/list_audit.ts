@@ -1,8 +1,13 @@
 import { z } from "zod";
-import { uuidSchema } from "../../_shared/ids.ts";
-import type { Transaction } from "../../_shared/database.ts";
-import { type cursorColumn, type keysetOf, listPage, pageQuery } from "../../_shared/pagination.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { uuidSchema } from "../../_shared/http/ids.ts";
+import type { Transaction } from "../../_shared/db/database.ts";
+import {
+  type cursorColumn,
+  type keysetOf,
+  listPage,
+  pageQuery,
+} from "../../_shared/http/pagination.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listAuditQuery = z.strictObject({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Transaction } from "../../_shared/database.ts";
+import type { Transaction } from "../../_shared/db/database.ts";
 import {
   type cursorColumn,
   type CursorPosition,
@@ -7,15 +7,15 @@ import {
   type keysetOf,
   listPage,
   pageQuery,
-} from "../../_shared/pagination.ts";
-import { roles } from "../../_shared/principal.ts";
+} from "../../_shared/http/pagination.ts";
+import { roles } from "../../_shared/ground/principal.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
   adminUserView,
   emailSchema,
-} from "../../_shared/users.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+} from "../../_shared/accounts/users.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listUsersQuery = z.strictObject({

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { ApiError } from "../../_shared/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
-import { hashPassword } from "../../_shared/passwords.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
-import { passwordSchema } from "../../_shared/users.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
+import { hashPassword } from "../../_shared/passwords/passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
+import { passwordSchema } from "../../_shared/accounts/users.ts";
 import { beyondReachText, noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const setPasswordBody = z.strictObject({ newPassword: passwordSchema });

@@ -1,17 +1,17 @@
 import { z } from "zod";
-import { ApiError } from "../../_shared/errors.ts";
-import { asCaller } from "../../_shared/http.ts";
-import { roles } from "../../_shared/principal.ts";
-import { requireReach } from "../../_shared/reach.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { roles } from "../../_shared/ground/principal.ts";
+import { requireReach } from "../../_shared/identity/reach.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
   adminUserView,
   nameSchema,
-} from "../../_shared/users.ts";
+} from "../../_shared/accounts/users.ts";
 import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
-import { tierSchema } from "../../_shared/fields.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { tierSchema } from "../../_shared/ground/fields.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const updateUserBody = z.strictObject({

@@ -1,5 +1,5 @@
-import { asCaller } from "../../_shared/http.ts";
-import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { type SessionListRow, sessionView } from "../../_shared/identity/sessions.ts";
 import {
   beyondReachText,
   noSuchUserText,
@@ -7,7 +7,7 @@ import {
   targetUserId,
   userWithinReach,
 } from "../target_user.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listUserSessionsRoute = defineRoute({

@@ -1,7 +1,7 @@
-import { adminKeyWarnings } from "../../_shared/admin_keys.ts";
-import { asCaller } from "../../_shared/http.ts";
-import { defineRoute } from "../../_shared/routes.ts";
-import { expectedSchemaVersion } from "../../_shared/version.ts";
+import { adminKeyWarnings } from "../../_shared/identity/static_admin_key.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { expectedSchemaVersion } from "../../_shared/ground/version.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 interface DeploymentState {

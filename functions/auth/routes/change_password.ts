@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { asCaller, requestInfo } from "../../_shared/http.ts";
-import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords.ts";
-import { passwordSchema } from "../../_shared/users.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { asCaller, requestInfo } from "../../_shared/http/request.ts";
+import { hashPassword, passwordLength, verifyPassword } from "../../_shared/passwords/passwords.ts";
+import { passwordSchema } from "../../_shared/accounts/users.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { reserveSignIn } from "../sign_in_throttles.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 
 export const changePasswordBody = z.strictObject({
   currentPassword: z.string().min(1, "Enter your current password.").max(passwordLength.max)
@@ -34,7 +34,7 @@ export const changePasswordRoute = defineRoute({
   const { sql } = c.get("runtime");
   const request = requestInfo(c);
 
-  const [{ password_hash: storedHash }] = await withinTimeout(
+  const [{ password_hash: storedHash }] = await withStatementTimeout(
     sql,
     sql<{ password_hash: string | null }[]>`
       select latchkey.password_hash_of(${principal.userId}) as password_hash`,
@@ -57,7 +57,7 @@ export const changePasswordRoute = defineRoute({
   await attempt.succeeded();
   const warnings = await screenNewPassword(c.get("runtime").config, newPassword, "newPassword");
   const newHash = await hashPassword(newPassword);
-  await withinTimeout(
+  await withStatementTimeout(
     sql,
     sql`
       select latchkey.change_password(

@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { passwordResetMail } from "../../_shared/account_mail.ts";
-import { newAccountToken, sha256Hex } from "../../_shared/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http.ts";
-import { mailerFor } from "../../_shared/mailer.ts";
-import { deliverMailInBackground } from "../../_shared/outbox.ts";
-import { defineRoute } from "../../_shared/routes.ts";
-import { emailSchema } from "../../_shared/users.ts";
+import { passwordResetMail } from "../../_shared/mail/account_mail.ts";
+import { newAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
+import { mailerFor } from "../../_shared/mail/mailer.ts";
+import { deliverMailInBackground } from "../../_shared/mail/outbox.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { emailSchema } from "../../_shared/accounts/users.ts";
 
 export const forgotPasswordBody = z.strictObject({ email: emailSchema });
 
@@ -39,7 +39,7 @@ export const forgotPasswordRoute = defineRoute({
   if (!mailerFor(config)) throw mailerNotConfigured();
   const token = newAccountToken();
   const mail = passwordResetMail(config, email, token);
-  const [outcome] = await withinTimeout(
+  const [outcome] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number; queued: boolean }[]>`
       select * from latchkey.request_password_reset(

@@ -1,10 +1,10 @@
-import { queueVerificationMail } from "../../_shared/email_verification.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { mailerFor } from "../../_shared/mailer.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { queueVerificationMail } from "../../_shared/accounts/email_verification.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { mailerFor } from "../../_shared/mail/mailer.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { mailerNotConfigured, recoveryThrottled } from "./forgot_password.ts";
-import { withinTimeout } from "../../_shared/database.ts";
-import { throttleClient } from "../../_shared/http.ts";
+import { withStatementTimeout } from "../../_shared/db/database.ts";
+import { throttleClient } from "../../_shared/http/request.ts";
 
 export const resendVerificationRoute = defineRoute({
   method: "post",
@@ -25,7 +25,7 @@ export const resendVerificationRoute = defineRoute({
   const user = principal.user!;
   if (user.emailVerifiedAt) return c.json({ success: true, alreadyVerified: true });
   // Per client too, like every account route: many sessions on one client share it.
-  const [{ retry_after }] = await withinTimeout(
+  const [{ retry_after }] = await withStatementTimeout(
     runtime.sql,
     runtime.sql<{ retry_after: number }[]>`
       select latchkey.take_client_allowance('recovery_client', ${throttleClient(c)},

@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { looksLikeAccountToken, sha256Hex } from "../../_shared/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http.ts";
-import { hashPassword } from "../../_shared/passwords.ts";
-import { defineRoute } from "../../_shared/routes.ts";
-import { passwordSchema } from "../../_shared/users.ts";
+import { looksLikeAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
+import { hashPassword } from "../../_shared/passwords/passwords.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { passwordSchema } from "../../_shared/accounts/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 
 export const resetPasswordBody = z.strictObject({
   token: z.string().max(200).meta({ examples: ["<the token from the link's #token=>"] }),
@@ -36,7 +36,7 @@ export const resetPasswordRoute = defineRoute({
   const { config, sql } = c.get("runtime");
   if (!looksLikeAccountToken(token)) throw invalidToken();
   // The client's allowance first: a throttled client makes no breach lookup and no hash.
-  const [{ retry_after }] = await withinTimeout(
+  const [{ retry_after }] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number }[]>`
       select latchkey.take_client_allowance('recovery_client', ${throttleClient(c)},
@@ -45,7 +45,7 @@ export const resetPasswordRoute = defineRoute({
   if (retry_after > 0) throw recoveryThrottled(retry_after);
   const warnings = await screenNewPassword(config, newPassword, "newPassword");
   const passwordHash = await hashPassword(newPassword);
-  const [outcome] = await withinTimeout(
+  const [outcome] = await withStatementTimeout(
     sql,
     sql<{ user_id: string | null }[]>`
       select * from latchkey.reset_password(decode(${sha256Hex(token)}, 'hex'), ${passwordHash},

@@ -1,5 +1,5 @@
-import { asCaller } from "../../_shared/http.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const revokeOtherSessionsRoute = defineRoute({
   method: "post",

@@ -1,4 +1,4 @@
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 // With a session: `{user, session, permissions}` (the token is not echoed: it was shown once,
 // at sign-in). With an API key: `{user, session: null, apiKey: {id, scopes}, permissions}`, the

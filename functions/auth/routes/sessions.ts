@@ -1,6 +1,6 @@
-import { asCaller } from "../../_shared/http.ts";
-import { type SessionListRow, sessionView } from "../../_shared/sessions.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { type SessionListRow, sessionView } from "../../_shared/identity/sessions.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const sessionsRoute = defineRoute({
   method: "get",

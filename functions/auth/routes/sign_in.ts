@@ -1,18 +1,18 @@
 import { z } from "zod";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { requestInfo } from "../../_shared/http.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { requestInfo } from "../../_shared/http/request.ts";
 import {
   burnPasswordCheck,
   hashPassword,
   passwordLength,
   verifyPassword,
-} from "../../_shared/passwords.ts";
-import { emailSchema } from "../../_shared/users.ts";
+} from "../../_shared/passwords/passwords.ts";
+import { emailSchema } from "../../_shared/accounts/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { reserveSignIn } from "../sign_in_throttles.ts";
-import { queueVerificationMail } from "../../_shared/email_verification.ts";
+import { queueVerificationMail } from "../../_shared/accounts/email_verification.ts";
 
 export const signInBody = z.strictObject({
   email: emailSchema,
@@ -76,7 +76,7 @@ export const signInRoute = defineRoute({
 
   const rehashed = check.needsRehash ? await hashPassword(password) : null;
   const grant = newSessionGrant(config);
-  const [row] = await withinTimeout(
+  const [row] = await withStatementTimeout(
     sql,
     sql<SessionStartRow[]>`
       select s.*, u.email_verified_at from latchkey.start_session(

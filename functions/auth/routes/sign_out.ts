@@ -1,6 +1,6 @@
-import { asCaller } from "../../_shared/http.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { clearSessionCookie } from "../session_grant.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 // The body is never read: no body, `{}` and an empty JSON body all sign out the same way.
 export const signOutRoute = defineRoute({

@@ -1,19 +1,19 @@
 import { z } from "zod";
-import { requestJson, sqlState, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http.ts";
-import { hashPassword } from "../../_shared/passwords.ts";
-import { screenNewPassword, warningsField } from "../../_shared/breached_passwords.ts";
+import { requestJson, sqlState, withStatementTimeout } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
+import { hashPassword } from "../../_shared/passwords/passwords.ts";
+import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 import {
   emailSchema,
   isReservedEmail,
   nameSchema,
   passwordSchema,
   userProfile,
-} from "../../_shared/users.ts";
+} from "../../_shared/accounts/users.ts";
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
-import { defineRoute } from "../../_shared/routes.ts";
-import { sendFirstVerificationMailLater } from "../../_shared/email_verification.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { sendFirstVerificationMailLater } from "../../_shared/accounts/email_verification.ts";
 
 // Strict: a body carrying `role` or `tier` (or anything else) is refused, never honoured.
 export const signUpBody = z.strictObject({
@@ -40,7 +40,7 @@ export const signUpRoute = defineRoute({
 }, async (c, { body }) => {
   const { sql, config } = c.get("runtime");
   // Per client, before any hash: probing which emails are taken (409) costs the prober.
-  const [{ retry_after }] = await withinTimeout(
+  const [{ retry_after }] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number }[]>`
       select latchkey.take_client_allowance('sign_up_client', ${throttleClient(c)},
@@ -63,7 +63,7 @@ export const signUpRoute = defineRoute({
   const grant = config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION ? null : newSessionGrant(config);
   let row: SessionStartRow;
   try {
-    [row] = await withinTimeout(
+    [row] = await withStatementTimeout(
       sql,
       sql<SessionStartRow[]>`
         select * from latchkey.sign_up(

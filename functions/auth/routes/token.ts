@@ -1,5 +1,5 @@
-import { issuerFor, mintAccessToken } from "../../_shared/jwt.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { issuerFor, mintAccessToken } from "../../_shared/identity/jwt.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 // The body is never read, like sign-out's. A key's token is one use of the key: the credential
 // check that ran before this counted it against the key's rate limit and touched last_used_at,

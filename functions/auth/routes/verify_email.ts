@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { looksLikeAccountToken, sha256Hex } from "../../_shared/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http.ts";
-import { defineRoute } from "../../_shared/routes.ts";
-import { userProfile, type UserRow } from "../../_shared/users.ts";
+import { looksLikeAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { userProfile, type UserRow } from "../../_shared/accounts/users.ts";
 import { recoveryThrottled } from "./forgot_password.ts";
 
 export const verifyEmailBody = z.strictObject({
@@ -32,7 +32,7 @@ export const verifyEmailRoute = defineRoute({
 }, async (c, { body: { token } }) => {
   const { config, sql } = c.get("runtime");
   if (!looksLikeAccountToken(token)) throw invalidToken();
-  const [outcome] = await withinTimeout(
+  const [outcome] = await withStatementTimeout(
     sql,
     sql<{ user_id: string | null; retry_after: number }[]>`
       select * from latchkey.verify_email(decode(${sha256Hex(token)}, 'hex'),
@@ -41,7 +41,7 @@ export const verifyEmailRoute = defineRoute({
   );
   if (outcome.retry_after > 0) throw recoveryThrottled(outcome.retry_after);
   if (!outcome.user_id) throw invalidToken();
-  const [user] = await withinTimeout(
+  const [user] = await withStatementTimeout(
     sql,
     sql<UserRow[]>`
       select id, email, name, role, tier, created_at, email_verified_at

@@ -1,5 +1,5 @@
-import { issuerFor, publicJwks, signingAlgorithm } from "../../_shared/jwt.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { issuerFor, publicJwks, signingAlgorithm } from "../../_shared/identity/jwt.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 // What a verifier (PostgREST, Supabase third-party auth, any JOSE library) needs to trust our
 // tokens: the public halves of the signing keys, and where to find them from the issuer.

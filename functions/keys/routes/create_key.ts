@@ -1,15 +1,15 @@
 import { z } from "zod";
-import { generateApiKey } from "../../_shared/api_key_format.ts";
+import { generateApiKey } from "../../_shared/keys/api_key_format.ts";
 import {
   apiKeyColumns,
   apiKeyMetadata,
   type ApiKeyRow,
   keyMetadataSchema,
-} from "../../_shared/api_keys.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { respondIdempotently } from "../../_shared/idempotency.ts";
-import { checkedScopes } from "../../_shared/scopes.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+} from "../../_shared/keys/api_keys.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
+import { checkedScopes } from "../../_shared/keys/scopes.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 import { selfServiceLimits } from "../self_service_limits.ts";
 
 const defaultRateLimitPerMinute = 60;

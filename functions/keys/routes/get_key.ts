@@ -1,8 +1,8 @@
-import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { asCaller } from "../../_shared/http.ts";
-import { pathId } from "../../_shared/ids.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { pathId } from "../../_shared/http/ids.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 const noSuchKey = "No such API key.";
 

@@ -1,5 +1,6 @@
-import { keyUsage, keyUsageQuery } from "../../_shared/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { keyUsage, keyUsageQuery } from "../../_shared/keys/key_lifecycle.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 
 export const keyUsageRoute = defineRoute({
@@ -14,5 +15,6 @@ export const keyUsageRoute = defineRoute({
     404: "No such key of yours.",
   },
 }, async (c, { query }) => {
-  return await keyUsage(c, ownKeyId(c), query, ownKeyAccess(c));
+  const [id, access] = [ownKeyId(c), ownKeyAccess(c)];
+  return c.json(await asCaller(c, (tx) => keyUsage(tx, id, query, access)));
 });

@@ -1,6 +1,6 @@
-import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/api_keys.ts";
-import { asCaller } from "../../_shared/http.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const listKeysRoute = defineRoute({
   method: "get",

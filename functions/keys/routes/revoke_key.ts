@@ -1,7 +1,7 @@
-import { asCaller } from "../../_shared/http.ts";
-import { pathId } from "../../_shared/ids.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { pathId } from "../../_shared/http/ids.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 // A session revokes any of its owner's keys; an API key only itself, so a leaked key can be
 // killed with itself but cannot take its owner's other keys down (RLS says the same).

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { isWellFormedApiKey } from "../../_shared/api_key_format.ts";
-import { sha256Hex } from "../../_shared/crypto.ts";
-import { requestJson, withinTimeout } from "../../_shared/database.ts";
-import { ApiError } from "../../_shared/errors.ts";
-import { requestInfo, throttleClient } from "../../_shared/http.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { isWellFormedApiKey } from "../../_shared/keys/api_key_format.ts";
+import { sha256Hex } from "../../_shared/ground/crypto.ts";
+import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const revokeLeakedBody = z.strictObject({
   key: z.string().max(512, "An API key is at most 512 characters.")
@@ -28,7 +28,7 @@ export const revokeLeakedKeyRoute = defineRoute({
   },
 }, async (c, { body: { key } }) => {
   const { config, sql } = c.get("runtime");
-  const [{ retry_after }] = await withinTimeout(
+  const [{ retry_after }] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number }[]>`
       select latchkey.revoke_leaked_key(decode(${sha256Hex(key)}, 'hex'),

@@ -1,5 +1,6 @@
-import { rotateKey, rotateKeyBody } from "../../_shared/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { rotateKey, rotateKeyBody } from "../../_shared/keys/key_lifecycle.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 
 // A session only, like minting: a leaked key must not be able to renew itself.
@@ -20,5 +21,17 @@ export const rotateKeyRoute = defineRoute({
       "with another request.",
   },
 }, async (c, { body }) => {
-  return await rotateKey(c, ownKeyId(c), body, ownKeyAccess(c), "api_key.rotated");
+  const [id, access] = [ownKeyId(c), ownKeyAccess(c)];
+  const keyPrefix = c.get("runtime").config.LATCHKEY_KEY_PREFIX;
+  return await respondIdempotently(c, async (tx) => {
+    const rotated = await rotateKey(tx, id, body, access, {
+      keyPrefix,
+      auditAction: "api_key.rotated",
+    });
+    return {
+      status: 201,
+      body: { success: true, ...rotated.metadata, key: rotated.key },
+      replayBody: { success: true, ...rotated.metadata, key: null },
+    };
+  });
 });

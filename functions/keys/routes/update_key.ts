@@ -1,5 +1,6 @@
-import { ownerKeyPatch, updateKey } from "../../_shared/key_lifecycle.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+import { ownerKeyPatch, updateKey } from "../../_shared/keys/key_lifecycle.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
+import { asCaller } from "../../_shared/http/request.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 
 export const updateKeyRoute = defineRoute({
@@ -15,5 +16,7 @@ export const updateKeyRoute = defineRoute({
     404: "No such key of yours.",
   },
 }, async (c, { body }) => {
-  return await updateKey(c, ownKeyId(c), body, ownKeyAccess(c), "api_key.updated");
+  const [id, access] = [ownKeyId(c), ownKeyAccess(c)];
+  const updated = await asCaller(c, (tx) => updateKey(tx, id, body, access, "api_key.updated"));
+  return c.json({ success: true, ...updated });
 });

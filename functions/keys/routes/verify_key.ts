@@ -3,10 +3,10 @@ import {
   type ApiKeyCode,
   authenticateApiKey,
   rateLimitHeaders,
-} from "../../_shared/authenticate.ts";
-import { ApiError, errorEnvelope } from "../../_shared/errors.ts";
-import { requestInfo } from "../../_shared/http.ts";
-import { defineRoute } from "../../_shared/routes.ts";
+} from "../../_shared/identity/api_key_check.ts";
+import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
+import { requestInfo } from "../../_shared/http/request.ts";
+import { defineRoute } from "../../_shared/api/routes.ts";
 
 export const verifyBody = z.strictObject({
   key: z.string().max(512, "An API key is at most 512 characters.")

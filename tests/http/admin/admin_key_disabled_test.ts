@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { app as adminApp } from "../../../functions/admin/app.ts";
-import { loadConfig } from "../../../functions/_shared/config.ts";
-import { createDatabase } from "../../../functions/_shared/database.ts";
-import { getRuntime, installRuntime } from "../../../functions/_shared/runtime.ts";
+import { loadConfig } from "../../../functions/_shared/config/config.ts";
+import { createDatabase } from "../../../functions/_shared/db/database.ts";
+import { getRuntime, installRuntime } from "../../../functions/_shared/api/isolate.ts";
 
 Deno.test("without LATCHKEY_ADMIN_KEY, X-Admin-Key is refused and says how to enable it", async () => {
   // The admin app over real HTTP, configured without an admin key.

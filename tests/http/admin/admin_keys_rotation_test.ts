@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sha256Hex } from "../../../functions/_shared/crypto.ts";
+import { sha256Hex } from "../../../functions/_shared/ground/crypto.ts";
 import { serveFunctions } from "../../support/in_process.ts";
 import { auditEventsFor } from "../../support/http.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { pruneAudit, pruneBatch } from "../../../functions/_shared/audit_retention.ts";
-import { loadConfig } from "../../../functions/_shared/config.ts";
-import { createDatabase } from "../../../functions/_shared/database.ts";
+import { pruneAudit, pruneBatch } from "../../../functions/_shared/audit/audit_retention.ts";
+import { loadConfig } from "../../../functions/_shared/config/config.ts";
+import { createDatabase } from "../../../functions/_shared/db/database.ts";
 import { withDatabase } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
 

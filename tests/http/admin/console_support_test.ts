@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { expectedSchemaVersion } from "../../../functions/_shared/version.ts";
+import { expectedSchemaVersion } from "../../../functions/_shared/ground/version.ts";
 import {
   asAdminKey,
   call,

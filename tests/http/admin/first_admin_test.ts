@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../../../functions/_shared/config.ts";
-import { createDatabase } from "../../../functions/_shared/database.ts";
-import { ensureFirstAdmin } from "../../../functions/_shared/first_admin.ts";
+import { loadConfig } from "../../../functions/_shared/config/config.ts";
+import { createDatabase } from "../../../functions/_shared/db/database.ts";
+import { ensureFirstAdmin } from "../../../functions/_shared/accounts/first_admin.ts";
 import { signUp, withDatabase } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
 

@@ -4,13 +4,13 @@ import { applyMigrations } from "../../../functions/_local/migrate.ts";
 import { keysPageQuery, listKeysQuery } from "../../../functions/admin/routes/admin_keys.ts";
 import { auditPageQuery, listAuditQuery } from "../../../functions/admin/routes/list_audit.ts";
 import { listUsersQuery, usersPageQuery } from "../../../functions/admin/routes/list_users.ts";
-import { type Transaction, withCaller } from "../../../functions/_shared/database.ts";
+import { type Transaction, withCaller } from "../../../functions/_shared/db/database.ts";
 import {
   cursorColumn,
   type CursorPosition,
   keysetOf,
-} from "../../../functions/_shared/pagination.ts";
-import { adminKeyPrincipal } from "../../../functions/_shared/authenticate.ts";
+} from "../../../functions/_shared/http/pagination.ts";
+import { adminKeyPrincipal } from "../../../functions/_shared/identity/static_admin_key_check.ts";
 import { createPlatformDatabase } from "../../support/database.ts";
 
 /**

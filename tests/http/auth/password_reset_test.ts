@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertSamePace, pairedTimings } from "../../support/timing.ts";
-import { deliverDueMail } from "../../../functions/_shared/outbox.ts";
-import { getRuntime } from "../../../functions/_shared/runtime.ts";
+import { deliverDueMail } from "../../../functions/_shared/mail/outbox.ts";
+import { getRuntime } from "../../../functions/_shared/api/isolate.ts";
 import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
 import {
   startSmtpServer,

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { credentialCheckOf } from "../../../functions/_shared/openapi.ts";
+import { credentialCheckOf } from "../../../functions/_shared/http/openapi.ts";
 import {
   adminPermissions,
   type Role,
   rolePermissions,
-} from "../../../functions/_shared/principal.ts";
+} from "../../../functions/_shared/ground/principal.ts";
 import { type Operation, operations } from "../../support/catalogue.ts";
 import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
 import {

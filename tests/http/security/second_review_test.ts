@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
-import { adminPermissions, rolePermissions } from "../../../functions/_shared/principal.ts";
+import { adminPermissions, rolePermissions } from "../../../functions/_shared/ground/principal.ts";
 import {
   asAdminKey,
   baseUrl,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../../../functions/_shared/config.ts";
-import { createDatabase } from "../../../functions/_shared/database.ts";
-import { installRuntime } from "../../../functions/_shared/runtime.ts";
-import { latchkeyVersion } from "../../../functions/_shared/version.ts";
+import { loadConfig } from "../../../functions/_shared/config/config.ts";
+import { createDatabase } from "../../../functions/_shared/db/database.ts";
+import { installRuntime } from "../../../functions/_shared/api/isolate.ts";
+import { latchkeyVersion } from "../../../functions/_shared/ground/version.ts";
 import { app as versionApp } from "../../../functions/version/app.ts";
 import { call, errorOf } from "../../support/http.ts";
 

@@ -1,0 +1,252 @@
+import { z } from "zod";
+import { errorCatalog } from "../ground/errors.ts";
+import type { AdminPermission } from "../ground/principal.ts";
+import { latchkeyVersion } from "../ground/version.ts";
+
+/**
+ * OpenAPI 3.1 from the zod schemas that validate requests: a route's body and query schemas
+ * are the very objects its handler parses with, turned into JSON Schema by zod. A test checks
+ * that every route a function serves is documented, and nothing else.
+ */
+
+/** Where the functions live, locally and on Supabase (`https://<ref>.supabase.co/functions/v1`). */
+export const functionsBasePath = "/functions/v1";
+
+export type Credential = "session" | "apiKey" | "adminKey";
+
+/**
+ * What a route's `auth` list means, decided here once for the check (api/routes.ts) and the
+ * document: nothing; an interactive session only; a session or an API key; or, on admin
+ * routes, the X-Admin-Key as well.
+ */
+export type CredentialCheck = "none" | "sessionOnly" | "sessionOrKey" | "adminKey";
+
+export function credentialCheckOf(auth: Credential[]): CredentialCheck {
+  if (auth.length === 0) return "none";
+  if (auth.includes("adminKey")) return "adminKey";
+  return auth.includes("apiKey") ? "sessionOrKey" : "sessionOnly";
+}
+
+export interface RouteDoc {
+  method: "get" | "post" | "patch" | "delete";
+  /** Hono style, relative to the function: `/users/:id`. */
+  path: string;
+  summary: string;
+  /**
+   * Accepted credentials, enforced from this list (api/routes.ts): empty means none is needed;
+   * `session` alone refuses API keys; `adminKey` also takes sessions and keys.
+   */
+  auth: Credential[];
+  /** Enforced too: a principal without it gets 403. */
+  permission?: AdminPermission;
+  /** Latchkey's own account routes: 404 when Supabase Auth owns identity (LATCHKEY_IDENTITY). */
+  ownIdentityOnly?: boolean;
+  /**
+   * Honours `Idempotency-Key` (documented as a header parameter with its 400 and 409); a route
+   * that reads the header without saying so fails (idempotency.ts).
+   */
+  idempotent?: true;
+  /** What the handler checks beyond `permission`, in words. */
+  permissionNote?: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /**
+   * Status → what it means; errors get the envelope. The answers every such route gives
+   * (400 for a bad body or query, 415 for a body that is not JSON, 401 without a credential, 403
+   * for a missing permission or an API key on a session-only route) are added unless the route
+   * describes them itself.
+   */
+  responses: Record<number, string>;
+}
+
+/** `code`: the message clients get, from the error catalog. */
+function errorDescription(code: keyof typeof errorCatalog, extra = ""): string {
+  return `\`${code}\`: ${errorCatalog[code].message}${extra}`;
+}
+
+/** The answers a route gives by its declaration alone, before its own. */
+function standardResponses(doc: RouteDoc): Record<number, string> {
+  const responses: Record<number, string> = {};
+  if (doc.body || doc.query) {
+    responses[400] = errorDescription("validation_failed", " `details` lists each failing field.");
+  }
+  if (doc.body) responses[415] = errorDescription("unsupported_media_type");
+  if (doc.idempotent) {
+    responses[400] = errorDescription(
+      "validation_failed",
+      " `details` lists each failing field, `Idempotency-Key` included (1 to 255 characters).",
+    );
+    responses[409] = errorDescription("idempotency_key_reused");
+  }
+  if (doc.ownIdentityOnly) {
+    responses[404] = "`not_found`: with LATCHKEY_IDENTITY=supabase, Supabase Auth owns this.";
+  }
+  const check = credentialCheckOf(doc.auth);
+  if (check !== "none") {
+    responses[401] = errorDescription(
+      "unauthorized",
+      check === "adminKey" ? " A wrong X-Admin-Key is refused the same way." : "",
+    );
+  }
+  if (check === "adminKey") {
+    responses[429] = errorDescription(
+      "too_many_requests",
+      " After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when).",
+    );
+  }
+  if (doc.permission) {
+    responses[403] = errorDescription("forbidden", ` It needs \`${doc.permission}\`.`);
+  } else if (check === "sessionOnly") {
+    responses[403] = errorDescription("interactive_session_required");
+  }
+  return responses;
+}
+
+const securitySchemes = {
+  session: {
+    type: "http",
+    scheme: "bearer",
+    description: "A session token (`lks_…`) from sign-up or sign-in, or the " +
+      "`latchkey.session_token` cookie.",
+  },
+  apiKey: {
+    type: "apiKey",
+    in: "header",
+    name: "x-api-key",
+    description: "An API key (`lk_…`); `Authorization: Bearer <key>` works too.",
+  },
+  adminKey: {
+    type: "apiKey",
+    in: "header",
+    name: "X-Admin-Key",
+    description: "The static admin key from LATCHKEY_ADMIN_KEY(_SHA256); admin routes only.",
+  },
+} as const;
+
+const errorEnvelopeSchema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message", "requestId"],
+      properties: {
+        code: { type: "string", enum: Object.keys(errorCatalog) },
+        message: { type: "string" },
+        details: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["path", "message"],
+            properties: { path: { type: "string" }, message: { type: "string" } },
+          },
+        },
+        requestId: { type: "string" },
+      },
+    },
+  },
+};
+
+function jsonSchema(schema: z.ZodType) {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+  return rest;
+}
+
+const idempotencyKeyParameter = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description: "A retry with the same key and request replays the first answer " +
+    "(`Idempotency-Replayed: true`) instead of acting twice.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
+};
+
+function operation(name: string, doc: RouteDoc) {
+  const pathParameters = [...doc.path.matchAll(/:(\w+)/g)].map(([, param]) => ({
+    name: param,
+    in: "path",
+    required: true,
+    schema: { type: "string", format: "uuid" },
+  }));
+  const query = doc.query ? jsonSchema(doc.query) as { properties?: Record<string, unknown> } : {};
+  const queryParameters = Object.entries(query.properties ?? {}).map(([param, schema]) => ({
+    name: param,
+    in: "query",
+    required: false,
+    schema,
+  }));
+  const described = { ...standardResponses(doc), ...doc.responses };
+  const responses = Object.fromEntries(
+    Object.entries(described).sort(([a], [b]) => Number(a) - Number(b)).map((
+      [status, description],
+    ) => [
+      status,
+      Number(status) >= 400
+        ? {
+          description,
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        }
+        : { description, content: { "application/json": { schema: { type: "object" } } } },
+    ]),
+  );
+  return {
+    tags: [name],
+    summary: doc.summary,
+    ...(doc.permission
+      ? {
+        description: `Needs the \`${doc.permission}\` permission${
+          doc.permissionNote ? ` (${doc.permissionNote})` : ""
+        }.`,
+      }
+      : {}),
+    security: doc.auth.length ? doc.auth.map((scheme) => ({ [scheme]: [] })) : [],
+    parameters: [
+      ...pathParameters,
+      ...queryParameters,
+      ...(doc.idempotent ? [idempotencyKeyParameter] : []),
+    ],
+    ...(doc.body
+      ? {
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: jsonSchema(doc.body) } },
+        },
+      }
+      : {}),
+    responses,
+  };
+}
+
+/** The OpenAPI document of one or more functions, under `serverUrl`. */
+/** One edge function as the document shows it: a tag with its routes. */
+export interface FunctionDoc {
+  name: string;
+  description: string;
+  routes: RouteDoc[];
+}
+
+export function openApiDocument(functions: FunctionDoc[], serverUrl: string = functionsBasePath) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const { name, routes } of functions) {
+    for (const doc of routes) {
+      const path = `/${name}${doc.path === "/" ? "" : doc.path}`.replace(/:(\w+)/g, "{$1}");
+      paths[path] ??= {};
+      paths[path][doc.method] = operation(name, doc);
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Latchkey",
+      version: latchkeyVersion,
+      description: "Accounts, sessions, API keys and admin access for a Supabase backend. " +
+        "Every error is `{error: {code, message, details?, requestId}}`; any route may also " +
+        "answer 413 for a body over the limit and 503 (with Retry-After) while the database is " +
+        "unreachable.",
+    },
+    servers: [{ url: serverUrl }],
+    tags: functions.map(({ name, description }) => ({ name, description })),
+    paths,
+    components: { securitySchemes, schemas: { Error: errorEnvelopeSchema } },
+  };
+}

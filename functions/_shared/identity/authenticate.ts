@@ -1,0 +1,110 @@
+import { createMiddleware } from "hono/factory";
+import { isWellFormedApiKey } from "../keys/api_key_format.ts";
+import { looksLikeSessionToken } from "../ground/crypto.ts";
+import { ApiError } from "../ground/errors.ts";
+import type { AppContext, AppEnv } from "../http/context.ts";
+import { requestInfo } from "../http/request.ts";
+import type { AdminPermission, Principal } from "../ground/principal.ts";
+import { type ApiKeyCode, authenticateApiKey, rateLimitHeaders } from "./api_key_check.ts";
+import { presentedCredential } from "./credentials.ts";
+import { authenticateSessionToken } from "./session_tokens.ts";
+import { authenticateAdminKey } from "./static_admin_key_check.ts";
+import { supabaseTokenPrincipal } from "./supabase_identity.ts";
+
+/**
+ * The credential middleware: which check a presented credential goes to (X-Admin-Key where
+ * the route takes it, else the Supabase Auth token, the session token or the API key), the
+ * principal it becomes, and the refusals. The checks themselves live beside it, one a file.
+ */
+
+const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
+  MALFORMED: new ApiError("unauthorized", {
+    message: "The API key is malformed; check that it was copied whole.",
+  }),
+  NOT_FOUND: new ApiError("unauthorized", { message: "The API key is not valid." }),
+  REVOKED: new ApiError("unauthorized", { message: "The API key has been revoked." }),
+  EXPIRED: new ApiError("unauthorized", { message: "The API key has expired." }),
+  DISABLED: new ApiError("unauthorized", {
+    message: "The API key is disabled; its owner or an admin can enable it again.",
+  }),
+  OWNER_BANNED: new ApiError("account_banned"),
+  RATE_LIMITED: new ApiError("rate_limited"),
+  USAGE_EXCEEDED: new ApiError("usage_exceeded"),
+};
+
+async function principalFor(c: AppContext, token: string): Promise<Principal> {
+  const { config, sql } = c.get("runtime");
+  if (config.LATCHKEY_IDENTITY === "supabase" && !isWellFormedApiKey(token)) {
+    return await supabaseTokenPrincipal(c.get("runtime"), token, requestInfo(c));
+  }
+  if (looksLikeSessionToken(token) && !isWellFormedApiKey(token)) {
+    const principal = await authenticateSessionToken(sql, token);
+    // A session from before verification was required: sign-in would not give one now.
+    if (
+      principal && config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION && !principal.user?.emailVerifiedAt
+    ) {
+      throw new ApiError("email_not_verified");
+    }
+    if (principal) return principal;
+    throw new ApiError("unauthorized", {
+      message: "The session token is invalid, expired or revoked. Sign in again.",
+    });
+  }
+  const outcome = await authenticateApiKey(c.get("runtime"), token, requestInfo(c));
+  if (outcome.principal) return outcome.principal;
+  const refusal = keyRefusals[outcome.code as Exclude<ApiKeyCode, "VALID">];
+  throw new ApiError(refusal.code, {
+    message: refusal.message,
+    headers: outcome.rateLimit ? rateLimitHeaders(outcome.rateLimit) : {},
+  });
+}
+
+export interface AuthenticateOptions {
+  /** Refuse API keys with 403 `interactive_session_required`. */
+  interactive?: boolean;
+  /** Accept the static `X-Admin-Key` (admin routes only); every use is audited. */
+  adminKey?: boolean;
+}
+
+/** Authenticates the request's credential into `principal`. */
+export function authenticate(options: AuthenticateOptions = {}) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const presentedAdminKey = options.adminKey ? c.req.header("x-admin-key") : undefined;
+    if (presentedAdminKey !== undefined) {
+      await authenticateAdminKey(c, presentedAdminKey);
+      await next();
+      return;
+    }
+    const token = presentedCredential(c);
+    if (!token) throw new ApiError("unauthorized");
+    const principal = await principalFor(c, token);
+    c.set("principal", principal);
+    if (options.interactive && principal.kind !== "session") {
+      throw new ApiError("interactive_session_required", {
+        headers: principal.rateLimit ? rateLimitHeaders(principal.rateLimit) : {},
+      });
+    }
+    // Before the route (after it, Hono would copy the finished response to add them).
+    if (principal.rateLimit) {
+      for (const [name, value] of Object.entries(rateLimitHeaders(principal.rateLimit))) {
+        c.header(name, value);
+      }
+    }
+    await next();
+  });
+}
+
+/** Any credential: a session or an API key. */
+export const requireCredential = authenticate();
+/** Only an interactive session (sign-out, password change, minting keys). */
+export const requireSession = authenticate({ interactive: true });
+
+/** Refuses, with 403, a principal whose effective permissions lack `permission`. */
+export function requirePermission(permission: AdminPermission) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (!c.get("principal").permissions.includes(permission)) {
+      throw new ApiError("forbidden", { message: `This needs the ${permission} permission.` });
+    }
+    await next();
+  });
+}

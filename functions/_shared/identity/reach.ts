@@ -1,0 +1,45 @@
+import { ApiError } from "../ground/errors.ts";
+import {
+  type AdminPermission,
+  isAdminPermission,
+  type Principal,
+  type Role,
+  rolePermissions,
+} from "../ground/principal.ts";
+
+/**
+ * A credential never reaches above itself: it may not act on an account whose role holds a
+ * permission it lacks (else a users:write key sets an admin's password and signs in as them),
+ * nor grant a permission it does not hold. RLS says the same (`caller_reaches_role`,
+ * `caller_holds_scopes`); these checks come first so the answer names what is missing.
+ */
+
+/** The permissions of `role` that `principal` lacks; none means it reaches that role. */
+export function permissionsBeyond(principal: Principal, role: Role): AdminPermission[] {
+  return rolePermissions[role].filter((permission) => !principal.permissions.includes(permission));
+}
+
+/** 403 unless the principal holds every permission of `role`. `action`: "Setting a password". */
+export function requireReach(principal: Principal, role: Role, action: string): void {
+  const missing = permissionsBeyond(principal, role);
+  if (missing.length) {
+    throw new ApiError("forbidden", {
+      message: `${action} on an account with role ${role} needs every permission that role ` +
+        `holds; this credential lacks ${missing.join(", ")}.`,
+    });
+  }
+}
+
+/** 403 unless the principal holds every admin permission among `scopes`. */
+export function requireHeldScopes(principal: Principal, scopes: readonly string[]): void {
+  const missing = scopes.filter((scope) =>
+    isAdminPermission(scope) && !principal.permissions.includes(scope)
+  );
+  if (missing.length) {
+    throw new ApiError("forbidden", {
+      message: `A credential cannot grant what it does not hold; this one lacks ${
+        missing.join(", ")
+      }.`,
+    });
+  }
+}

@@ -1,0 +1,153 @@
+import type { Config } from "../config/config.ts";
+import {
+  type RequestInfo,
+  requestJson,
+  type Sql,
+  sqlState,
+  withStatementTimeout,
+} from "../db/database.ts";
+
+/** One row of `latchkey.verify_api_key`. */
+export interface KeyCheckRow {
+  code: string;
+  key_id: string | null;
+  user_id: string | null;
+  scopes: string[] | null;
+  rate_limit: number | null;
+  rate_limit_remaining: number | null;
+  reset_at: Date | null;
+  credits_remaining: number | null;
+  metadata: Record<string, unknown> | null;
+  user_email: string;
+  user_name: string;
+  user_role: string;
+  user_tier: string;
+  user_created_at: Date;
+  user_email_verified_at: Date | null;
+}
+
+interface PendingCheck {
+  hash: string;
+  request: RequestInfo;
+  resolve: (row: KeyCheckRow | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Coalesces key checks in lanes: a key's checks always take the same lane (by its hash), and a
+ * lane runs one statement at a time, so checks that arrive while their lane is busy go
+ * together as one `latchkey.verify_api_keys` statement when it is free. There are as many
+ * lanes as the pool has connections, and two lanes never touch one key's rows, so batches
+ * never wait on each other's locks (a batch holds its rows until it commits). A hot key under
+ * load pays one round trip, one commit and one lock of its meter row per batch instead of per
+ * check. Each check still runs the same function, in arrival order, so limits stay exact and
+ * each caller gets its own answer.
+ */
+class KeyCheckLanes {
+  private readonly lanes: { busy: boolean; waiting: PendingCheck[] }[];
+  /** Statements sent and checks answered, for the tests and for diagnosis. */
+  readonly stats = { lanes: 0, statements: 0, checks: 0, largestBatch: 0, mostInFlight: 0 };
+  private inFlight = 0;
+
+  constructor(
+    private readonly sql: Sql,
+    laneCount: number,
+    private readonly maxBatch: number,
+  ) {
+    this.lanes = Array.from({ length: laneCount }, () => ({ busy: false, waiting: [] }));
+    this.stats.lanes = laneCount;
+  }
+
+  check(hash: string, request: RequestInfo): Promise<KeyCheckRow | undefined> {
+    return new Promise((resolve, reject) => {
+      const lane = this.lanes[parseInt(hash.slice(0, 8), 16) % this.lanes.length];
+      lane.waiting.push({ hash, request, resolve, reject });
+      if (!lane.busy) this.run(lane);
+    });
+  }
+
+  private run(lane: KeyCheckLanes["lanes"][number]): void {
+    lane.busy = true;
+    const batch = lane.waiting.splice(0, this.maxBatch);
+    this.inFlight += 1;
+    this.stats.mostInFlight = Math.max(this.stats.mostInFlight, this.inFlight);
+    this.answer(batch).finally(() => {
+      this.inFlight -= 1;
+      if (lane.waiting.length > 0) this.run(lane);
+      else lane.busy = false;
+    });
+  }
+
+  private async answer(batch: PendingCheck[]): Promise<void> {
+    try {
+      const rows = await this.query(batch);
+      batch.forEach((pending, index) => pending.resolve(rows[index]));
+    } catch (error) {
+      // A batch locks its keys' rows in the keys' hash order, so batches of other lanes and
+      // other isolates queue behind it rather than deadlock; but a key in a rotation's overlap
+      // is metered on its successor's row, out of that order, so two such batches still can,
+      // and PostgreSQL aborts one. Its checks run again one by one.
+      if (batch.length > 1 && sqlState(error) === "40P01") {
+        for (const pending of batch) await this.answer([pending]);
+        return;
+      }
+      batch.forEach((pending) => pending.reject(error));
+    }
+  }
+
+  private async query(batch: PendingCheck[]): Promise<(KeyCheckRow | undefined)[]> {
+    const sql = this.sql;
+    this.stats.statements += 1;
+    this.stats.checks += batch.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    if (batch.length === 1) {
+      const [only] = batch;
+      const [row] = await withStatementTimeout(
+        sql,
+        sql<KeyCheckRow[]>`
+          select * from latchkey.verify_api_key(
+            decode(${only.hash}, 'hex'), ${requestJson(sql, only.request)})`,
+      );
+      return [row];
+    }
+    const checks = batch.map(({ hash, request }) => ({ hash, request }));
+    const rows = await withStatementTimeout(
+      sql,
+      sql<(KeyCheckRow & { ordinality: string })[]>`
+        select * from latchkey.verify_api_keys(${sql.json(checks as never)})`,
+    );
+    const answers: (KeyCheckRow | undefined)[] = new Array(batch.length);
+    for (const row of rows) answers[Number(row.ordinality) - 1] = row;
+    return answers;
+  }
+}
+
+const batchesBySql = new WeakMap<Sql, KeyCheckLanes>();
+
+/** How the client's checks were sent so far; null before its first check. */
+export function keyCheckStats(sql: Sql): KeyCheckLanes["stats"] | null {
+  return batchesBySql.get(sql)?.stats ?? null;
+}
+
+/**
+ * Checks one key (by the hex SHA-256 of the key) through the client's lanes —
+ * LATCHKEY_KEY_CHECK_LANES, at most one per pooled connection — with at most
+ * LATCHKEY_KEY_CHECK_BATCH_MAX checks per statement (1: no coalescing). Fewer lanes than
+ * connections leave the rest of the pool to other routes, and make bigger batches: less
+ * database work per check. The settings are read once, when the client's lanes are made.
+ */
+export function checkKey(
+  sql: Sql,
+  hash: string,
+  request: RequestInfo,
+  config: Pick<Config, "LATCHKEY_KEY_CHECK_BATCH_MAX" | "LATCHKEY_KEY_CHECK_LANES">,
+): Promise<KeyCheckRow | undefined> {
+  let batches = batchesBySql.get(sql);
+  if (!batches) {
+    const pool = Number(sql.options.max) || 1;
+    const laneCount = Math.max(1, Math.min(config.LATCHKEY_KEY_CHECK_LANES, pool));
+    batches = new KeyCheckLanes(sql, laneCount, config.LATCHKEY_KEY_CHECK_BATCH_MAX);
+    batchesBySql.set(sql, batches);
+  }
+  return batches.check(hash, request);
+}

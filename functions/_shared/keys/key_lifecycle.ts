@@ -1,0 +1,252 @@
+import { z } from "zod";
+import { generateApiKey } from "./api_key_format.ts";
+import {
+  apiKeyColumns,
+  apiKeyMetadata,
+  type ApiKeyRow,
+  keyMetadataSchema,
+  refillSchema,
+  remainingSchema,
+} from "./api_keys.ts";
+import type { Transaction } from "../db/database.ts";
+import { ApiError } from "../ground/errors.ts";
+
+/**
+ * What the owner's and the admin's twins of rotate, update and usage share. The twins differ
+ * in who may see the key (`findKey`: the owner's own keys, or every key a key reader sees) and
+ * in the audit action; the database decides who may change it. Each runs in the caller's
+ * transaction and returns what it found or made; the routes answer (a refusal is an ApiError).
+ */
+export interface KeyAccess {
+  /** The key as the caller sees it, or null (404). */
+  findKey: (tx: Transaction, id: string) => Promise<ApiKeyRow | null>;
+  /** Why the database refused a key the caller can see. */
+  forbidden: ApiError;
+}
+
+export const noSuchKey = "No such API key.";
+
+async function visibleKey(tx: Transaction, access: KeyAccess, id: string): Promise<ApiKeyRow> {
+  const key = await access.findKey(tx, id);
+  if (!key) throw new ApiError("not_found", { message: noSuchKey });
+  return key;
+}
+
+async function keyById(tx: Transaction, id: string): Promise<ApiKeyRow> {
+  const [row] = await tx<ApiKeyRow[]>`
+    select ${tx(apiKeyColumns)} from latchkey.api_keys where id = ${id}`;
+  return row;
+}
+
+export const rotateKeyBody = z.strictObject({
+  overlapSeconds: z.number().int().min(0).max(604_800).optional().meta({
+    description: "How long the old key keeps working (0 to 7 days; default 0: it stops now).",
+    examples: [3600],
+  }),
+});
+
+/** A rotation's outcome: the new key's metadata (with the old key's end) and its secret. */
+export interface RotatedKey {
+  metadata: ReturnType<typeof apiKeyMetadata> & { previousKey: { id: string; expiresAt: string } };
+  /** The new secret, shown once: an idempotent replay answers `key: null` (it is never stored). */
+  key: string;
+}
+
+/**
+ * A new secret for the key; the old one works until now + overlap, sharing the new key's rate
+ * limit and credits.
+ */
+export async function rotateKey(
+  tx: Transaction,
+  id: string,
+  body: z.output<typeof rotateKeyBody>,
+  access: KeyAccess,
+  { keyPrefix, auditAction }: { keyPrefix: string; auditAction: string },
+): Promise<RotatedKey> {
+  const generated = generateApiKey(keyPrefix);
+  const overlapSeconds = body.overlapSeconds ?? 0;
+  await visibleKey(tx, access, id);
+  const [{ outcome, new_key_id }] = await tx<{ outcome: string; new_key_id: string | null }[]>`
+    select * from latchkey.rotate_api_key(${id}, ${generated.keyPrefix},
+      decode(${generated.keyHashHex}, 'hex'), make_interval(secs => ${overlapSeconds}))`;
+  if (outcome === "not_found") throw new ApiError("not_found", { message: noSuchKey });
+  if (outcome === "forbidden") throw access.forbidden;
+  if (outcome === "already_rotated") {
+    throw new ApiError("key_not_rotatable", {
+      message: "This key was rotated already; rotate the key that replaced it (replacedBy).",
+    });
+  }
+  if (outcome === "not_active") {
+    throw new ApiError("key_not_rotatable", {
+      message: "This key is revoked or expired; create a new key instead.",
+    });
+  }
+  const [created, previous] = [await keyById(tx, new_key_id!), await keyById(tx, id)];
+  await tx`
+    select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
+      jsonb_build_object('newKeyId', ${created.id}::text, 'oldKeyId', ${id}::text,
+        'overlapSeconds', ${overlapSeconds}::int,
+        'oldKeyExpiresAt', ${previous.expires_at!.toISOString()}::text))`;
+  return {
+    metadata: {
+      ...apiKeyMetadata(created),
+      previousKey: { id, expiresAt: previous.expires_at!.toISOString() },
+    },
+    key: generated.key,
+  };
+}
+
+/** What an owner may change on its key. */
+export const ownerKeyChanges = {
+  name: z.string().trim().min(1, "Name the key.").max(200).optional(),
+  enabled: z.boolean().optional().meta({
+    description: "false: the key verifies as DISABLED and is refused as a credential until " +
+      "enabled again (unlike revocation, this can be undone).",
+  }),
+  metadata: keyMetadataSchema.optional(),
+};
+
+/** What only a key writer may change besides. */
+export const writerKeyChanges = {
+  ...ownerKeyChanges,
+  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  remaining: remainingSchema.nullable().optional().meta({
+    description: "Credits left; null removes the usage limit (and its refill).",
+  }),
+  refill: refillSchema.nullable().optional(),
+};
+
+const atLeastOneChange = (body: Record<string, unknown>) => Object.keys(body).length > 0;
+
+export const ownerKeyPatch = z.strictObject(ownerKeyChanges)
+  .refine(atLeastOneChange, "Give at least one of name, enabled, metadata.");
+
+export const writerKeyPatch = z.strictObject(writerKeyChanges)
+  .refine(atLeastOneChange, "Give at least one change.")
+  // Removing the credits removes their refill.
+  .transform((body) => body.remaining === null ? { ...body, refill: null } : body);
+
+export type KeyChanges = Partial<z.output<typeof writerKeyPatch>>;
+
+/**
+ * Applies the changes through the database's own check of who may change what; audited.
+ * Returns the key's metadata after the change.
+ */
+export async function updateKey(
+  tx: Transaction,
+  id: string,
+  changes: KeyChanges,
+  access: KeyAccess,
+  auditAction: string,
+): Promise<ReturnType<typeof apiKeyMetadata>> {
+  const before = await visibleKey(tx, access, id);
+  // A refill on a key with no credits yet starts it full.
+  const effective = changes.refill && changes.remaining === undefined && before.remaining === null
+    ? { ...changes, remaining: changes.refill.amount }
+    : changes;
+  const [{ outcome }] = await tx<{ outcome: string }[]>`
+    select latchkey.update_api_key(${id}, ${tx.json(effective as never)}) as outcome`;
+  if (outcome === "not_found") throw new ApiError("not_found", { message: noSuchKey });
+  if (outcome === "forbidden") throw access.forbidden;
+  if (outcome === "admin_locked") {
+    throw new ApiError("forbidden", {
+      message: "An admin disabled this key or set its metadata; only an admin can change that.",
+    });
+  }
+  await tx`
+    select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
+      jsonb_build_object('changed', to_jsonb(${Object.keys(effective)}::text[])))`;
+  return apiKeyMetadata(await keyById(tx, id));
+}
+
+const maxBuckets = { hour: 24 * 31, day: 366 } as const;
+const bucketMs = { hour: 3600_000, day: 24 * 3600_000 } as const;
+
+export const keyUsageQuery = z.strictObject({
+  since: z.iso.datetime({ offset: true }).optional().meta({
+    description: "Start (default: 24 hours before `until` by hour, 30 days by day).",
+  }),
+  until: z.iso.datetime({ offset: true }).optional().meta({ description: "End (default: now)." }),
+  granularity: z.enum(["hour", "day"]).default("hour"),
+}).transform((query, context) => {
+  const until = query.until ? Date.parse(query.until) : Date.now();
+  const since = query.since
+    ? Date.parse(query.since)
+    : until - (query.granularity === "hour" ? 24 : 30 * 24) * 3600_000;
+  if (since >= until) {
+    context.addIssue({ code: "custom", path: ["since"], message: "since must precede until." });
+    return z.NEVER;
+  }
+  if ((until - since) / bucketMs[query.granularity] > maxBuckets[query.granularity]) {
+    context.addIssue({
+      code: "custom",
+      path: ["since"],
+      message: `At most ${maxBuckets[query.granularity]} ${query.granularity}s at a time.`,
+    });
+    return z.NEVER;
+  }
+  return { since: new Date(since), until: new Date(until), granularity: query.granularity };
+});
+
+interface UsageBucketRow {
+  start: string;
+  valid: number;
+  rate_limited: number;
+  rejected: number;
+}
+
+/** A key's verifications per bucket, every bucket of the range present. */
+export interface KeyUsage {
+  keyId: string;
+  granularity: "hour" | "day";
+  buckets: { start: string; valid: number; rateLimited: number; rejected: number }[];
+}
+
+/**
+ * Verifications of the key per hour or day (UTC), every bucket of the range present, empty
+ * ones as zeros, read as the caller (the usage rows' policy defers to the key's).
+ */
+export async function keyUsage(
+  tx: Transaction,
+  id: string,
+  query: z.output<typeof keyUsageQuery>,
+  access: KeyAccess,
+): Promise<KeyUsage> {
+  const step = query.granularity === "hour" ? "1 hour" : "24 hours";
+  await visibleKey(tx, access, id);
+  // The hours that are over are history; the current one (and a previous one not yet
+  // saved) is still on the key's meter row.
+  const rows = await tx<UsageBucketRow[]>`
+    with counts as (
+      select hour, valid, rate_limited, rejected from latchkey.api_key_usage
+      where key_id = ${id}
+      union all
+      select hour, valid, rate_limited, rejected from latchkey.api_key_meters
+      where key_id = ${id}
+      union all
+      select prev_hour, prev_valid, prev_rate_limited, prev_rejected
+      from latchkey.api_key_meters
+      where key_id = ${id} and not prev_saved and prev_hour is not null
+    )
+    select to_char(s.start at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as start,
+      coalesce(sum(u.valid), 0)::int as valid,
+      coalesce(sum(u.rate_limited), 0)::int as rate_limited,
+      coalesce(sum(u.rejected), 0)::int as rejected
+    from generate_series(
+      date_trunc(${query.granularity}, ${query.since.toISOString()}::timestamptz, 'UTC'),
+      ${query.until.toISOString()}::timestamptz, ${step}::interval
+    ) as s (start)
+    left join counts u on u.hour >= s.start and u.hour < s.start + ${step}::interval
+    group by s.start
+    order by s.start`;
+  return {
+    keyId: id,
+    granularity: query.granularity,
+    buckets: rows.map((row) => ({
+      start: row.start,
+      valid: row.valid,
+      rateLimited: row.rate_limited,
+      rejected: row.rejected,
+    })),
+  };
+}

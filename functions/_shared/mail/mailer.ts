@@ -1,0 +1,104 @@
+import nodemailer from "nodemailer";
+import { type Config, mailerTarget } from "../config/config.ts";
+import { hmacSha256Hex } from "../ground/crypto.ts";
+import { fetchTextWithin } from "../ground/fetch_within.ts";
+import { log } from "../config/log.ts";
+
+export type MailKind = "password_reset" | "email_verification";
+
+/** One message as the outbox keeps it and every mailer sends it. */
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  kind: MailKind;
+}
+
+/** Delivers one message or throws; the outbox retries what throws. */
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
+  close?(): void;
+}
+
+/** The header a webhook receiver checks: `t=<unix seconds>,v1=<hex HMAC-SHA256>`. */
+export const webhookSignatureHeader = "X-Latchkey-Signature";
+
+/**
+ * The signature of a webhook delivery: HMAC-SHA256 with LATCHKEY_MAILER_WEBHOOK_SECRET over
+ * `<t>.<body>`, so a receiver can tell the body came from us and is fresh (reject old `t`).
+ */
+export function webhookSignature(secret: string, timestamp: number, body: string): string {
+  return `t=${timestamp},v1=${hmacSha256Hex(secret, `${timestamp}.${body}`)}`;
+}
+
+/** `log`: development only (config refuses it in production); the message, link included. */
+const logMailer: Mailer = {
+  send(message) {
+    log("info", "mail_logged", {
+      to: message.to,
+      kind: message.kind,
+      subject: message.subject,
+      text: message.text,
+    });
+    return Promise.resolve();
+  },
+};
+
+/**
+ * `smtps://` is TLS from the first byte; `smtp://` upgrades with STARTTLS when the server offers
+ * it. In production (`requireTls`) a server that does not offer it gets nothing: the password
+ * and the links would go in clear text. A URL's own TLS settings cannot turn that off (config
+ * refuses them, and ours are applied last).
+ */
+function smtpMailer(url: string, from: string, requireTls: boolean): Mailer {
+  const transport = nodemailer.createTransport(
+    requireTls && url.startsWith("smtp://") ? { url, requireTLS: true } : url,
+    { from },
+  );
+  return {
+    async send(message) {
+      await transport.sendMail({
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        headers: { "X-Latchkey-Kind": message.kind },
+      });
+    },
+    close: () => transport.close(),
+  };
+}
+
+function webhookMailer(url: string, secret: string): Mailer {
+  return {
+    async send(message) {
+      const body = JSON.stringify(message);
+      const signature = webhookSignature(secret, Math.floor(Date.now() / 1000), body);
+      const response = await fetchTextWithin(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", [webhookSignatureHeader]: signature },
+        body,
+      }, 10_000);
+      if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
+    },
+  };
+}
+
+const mailers = new WeakMap<Config, Mailer>();
+
+/** The configured mailer (LATCHKEY_MAILER), one per configuration; null for `none`. */
+export function mailerFor(config: Config): Mailer | null {
+  const target = mailerTarget(config);
+  if (target === "none") return null;
+  let mailer = mailers.get(config);
+  if (!mailer) {
+    mailer = target === "log"
+      ? logMailer
+      : target.startsWith("smtp")
+      ? smtpMailer(target, config.LATCHKEY_MAIL_FROM, config.LATCHKEY_ENV === "production")
+      : webhookMailer(target, config.LATCHKEY_MAILER_WEBHOOK_SECRET!);
+    mailers.set(config, mailer);
+  }
+  return mailer;
+}

@@ -1,0 +1,176 @@
+import { argon2id } from "hash-wasm";
+import { Worker } from "node:worker_threads";
+import { constantTimeEqual, randomBytes } from "../ground/crypto.ts";
+import { parseArgon2idPhc } from "../ground/fields.ts";
+
+import { ApiError } from "../ground/errors.ts";
+
+/** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
+export const argon2Parameters = {
+  memorySize: 19 * 1024,
+  iterations: 2,
+  parallelism: 1,
+  hashLength: 32,
+} as const;
+
+export const passwordLength = { min: 10, max: 256 } as const;
+
+// argon2 runs in LATCHKEY_HASH_WORKERS worker threads (one by default), so the main thread
+// keeps serving sockets while hashes run on another core; or, with none (the edge runtime has
+// no workers), on the main thread, one at a time, each first yielding to the event loop
+// (chained on promises alone, a queue of 50 hashes ran back to back for seconds while no
+// socket was served).
+// Either way at most one hash per slot runs at once, so memory is bounded: 19 MiB of WASM
+// memory per slot (plus a worker's own heap and the memory of hashes done but not yet
+// collected: hash_memory.ts), never one allocation per waiting request.
+// The queue is bounded (LATCHKEY_HASH_QUEUE_MAX): past it a request answers 503 `overloaded`
+// at once instead of waiting behind seconds of hashing (hosted isolates count CPU time, and a
+// flood of sign-ins must not starve everyone's).
+let queued = 0;
+let queueLimit = 32;
+let hashesComputed = 0;
+let workerCount = 0;
+let running = 0;
+const waiting: (() => void)[] = [];
+/** A hash's usual cost here, for the Retry-After of an overloaded answer. */
+const typicalHashMs = 100;
+const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Sets the hash queue's bound and worker count (from the configuration, at start-up). */
+export function configurePasswordHashing(options: { queueLimit: number; workers?: number }): void {
+  queueLimit = options.queueLimit;
+  workerCount = options.workers ?? 0;
+}
+
+/** How many argon2 computations this isolate has run (tests count the cost of a route). */
+export function argon2Runs(): number {
+  return hashesComputed;
+}
+
+type Argon2Options = Parameters<typeof argon2id>[0];
+
+/** Idle argon2 workers, started on first use, at most `workerCount`. */
+const idleWorkers: Worker[] = [];
+let nextJob = 0;
+
+function takeWorker(): Worker {
+  const idle = idleWorkers.pop();
+  if (idle) return idle;
+  return new Worker(new URL("./argon2_worker.ts", import.meta.url));
+}
+
+function inWorker(options: Argon2Options): Promise<string | Uint8Array> {
+  const worker = takeWorker();
+  const id = ++nextJob;
+  return new Promise<string | Uint8Array>((resolve, reject) => {
+    const onMessage = (message: { id: number; result?: string | Uint8Array; error?: string }) => {
+      if (message.id !== id) return;
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+      // Idle, a worker does not keep the process alive (tests and tasks exit; the gateway
+      // serves anyway); busy, it does, so its answer is awaited.
+      worker.unref();
+      idleWorkers.push(worker);
+      if (message.error !== undefined) reject(new Error(message.error));
+      else resolve(message.result!);
+    };
+    const onError = (error: Error) => {
+      // A dead worker is not reused; the next hash starts another.
+      worker.off("message", onMessage);
+      reject(error);
+    };
+    worker.on("message", onMessage);
+    worker.once("error", onError);
+    worker.ref();
+    worker.postMessage({ id, options });
+  });
+}
+
+/** argon2id within the isolate's slots (one per worker, or one on the main thread). */
+async function computeArgon2(options: Argon2Options): Promise<string | Uint8Array> {
+  if (queued >= queueLimit) {
+    throw new ApiError("overloaded", {
+      headers: {
+        "Retry-After": String(
+          Math.max(1, Math.ceil(queued * typicalHashMs / 1000 / Math.max(workerCount, 1))),
+        ),
+      },
+    });
+  }
+  queued += 1;
+  try {
+    if (running >= Math.max(workerCount, 1)) {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    running += 1;
+    try {
+      hashesComputed += 1;
+      if (workerCount > 0) return await inWorker(options);
+      await yieldToEventLoop();
+      return await argon2id(options);
+    } finally {
+      running -= 1;
+      waiting.shift()?.();
+    }
+  } finally {
+    queued -= 1;
+  }
+}
+
+/** Hashes a password into an argon2id PHC string. */
+export async function hashPassword(password: string): Promise<string> {
+  return await computeArgon2({
+    password,
+    salt: randomBytes(16),
+    ...argon2Parameters,
+    outputType: "encoded",
+  }) as string;
+}
+
+export interface PasswordCheck {
+  matches: boolean;
+  /** The stored hash was made with other parameters and should be replaced. */
+  needsRehash: boolean;
+}
+
+/** Checks a password against a PHC string in constant time; a malformed hash never matches. */
+export async function verifyPassword(password: string, phc: string): Promise<PasswordCheck> {
+  const stored = parseArgon2idPhc(phc);
+  // A malformed hash is checked against the decoy, at the same cost, and never matches.
+  const parsed = stored ?? parseArgon2idPhc(decoyPhc)!;
+  const computed = await computeArgon2({
+    // hash-wasm refuses an empty password; pay for a hash anyway, and never match.
+    password: password === "" ? "\u0000" : password,
+    salt: parsed.salt,
+    memorySize: parsed.memorySize,
+    iterations: parsed.iterations,
+    parallelism: parsed.parallelism,
+    hashLength: parsed.hash.length,
+    outputType: "binary",
+  }) as Uint8Array;
+  return {
+    matches: stored !== null && password !== "" && constantTimeEqual(computed, parsed.hash),
+    needsRehash: stored !== null && (
+      parsed.memorySize !== argon2Parameters.memorySize ||
+      parsed.iterations !== argon2Parameters.iterations ||
+      parsed.parallelism !== argon2Parameters.parallelism ||
+      parsed.hash.length !== argon2Parameters.hashLength
+    ),
+  };
+}
+
+/**
+ * The hash unknown emails are checked against: shipped, not made on first use, so an unknown
+ * email costs exactly one hash even in a fresh isolate (hosted counts each isolate's CPU). Made
+ * with argon2Parameters from a random password nobody kept; a test fails if they drift apart.
+ */
+export const decoyPhc =
+  "$argon2id$v=19$m=19456,t=2,p=1$hvcJDszW2gQb40jp7yIthg$nCzSEBpODzwpbs314u7IX+T5U5Ty4d+g4jR8i5um8uU";
+
+/**
+ * Spends the same work as checking a real password, for unknown emails and accounts without
+ * a password, so response time does not tell whether an account exists.
+ */
+export async function burnPasswordCheck(password: string): Promise<void> {
+  await verifyPassword(password, decoyPhc);
+}
