@@ -209,6 +209,8 @@ function cpuSeconds(pid: number, { reaped = false } = {}): number {
 }
 let cpuReport = "CPU: not measured";
 
+const secondsSince = (start: number) => ((performance.now() - start) / 1000).toFixed(0);
+
 /** A part of the suite that hangs is killed and counted as failed, not waited for. */
 const partTimeoutMs = 300_000;
 
@@ -345,12 +347,24 @@ try {
   const bootstrapEmail = "bootstrap-admin@latchkey.test";
   const bootstrapPassword = `bootstrap-${crypto.randomUUID()}`;
 
+  // The plan: the Deno test files, the Postman collection and the pgTAP proofs, heaviest first.
+  const durations = readDurations();
+  type Part = PlanItem & { kind: "deno" | "postman" | "pgtap" };
+  const parts: Part[] = planItems(files, durations).map((item) => ({ ...item, kind: "deno" }));
+  if (newman) parts.push({ kind: "postman", files: ["tests/postman"], weight: 0 });
+  if (pgTapUrl) parts.push({ kind: "pgtap", files: ["tests/db"], weight: 0 });
+  for (const part of parts) {
+    if (part.kind !== "deno") part.weight = durations[part.files[0]] ?? 10;
+  }
+  parts.sort((a, b) => b.weight - a.weight);
+
   // One database per worker, copied from the migrated one, which is then left alone as the
   // template. Without a cluster of ours (TEST_DATABASE_URL, PGlite) one worker uses it as is.
   const workerDatabases = database.superuserUrl
     ? []
     : [{ url: database.url, superuserUrl: undefined as string | undefined }];
-  for (let i = 1; database.superuserUrl && i <= workerCount; i++) {
+  // No more workers than parts (a partial run of one file needs one).
+  for (let i = 1; database.superuserUrl && i <= Math.min(workerCount, parts.length); i++) {
     workerDatabases.push(
       await cloneDatabase(database.superuserUrl, "latchkey_test", `latchkey_worker_${i}`),
     );
@@ -389,20 +403,11 @@ try {
     };
   }));
   console.log(
-    `${workers.length} worker(s), each with its own database and gateway: ` +
+    `${secondsSince(started)} s in, ${workers.length} worker(s), each with its own database ` +
+      `and gateway: ` +
       workers.map((worker) => worker.server.baseUrl).join(", "),
   );
 
-  // The plan: the Deno test files, the Postman collection and the pgTAP proofs, heaviest first.
-  const durations = readDurations();
-  type Part = PlanItem & { kind: "deno" | "postman" | "pgtap" };
-  const parts: Part[] = planItems(files, durations).map((item) => ({ ...item, kind: "deno" }));
-  if (newman) parts.push({ kind: "postman", files: ["tests/postman"], weight: 0 });
-  if (pgTapUrl) parts.push({ kind: "pgtap", files: ["tests/db"], weight: 0 });
-  for (const part of parts) {
-    if (part.kind !== "deno") part.weight = durations[part.files[0]] ?? 10;
-  }
-  parts.sort((a, b) => b.weight - a.weight);
   const measured: Record<string, number> = {};
 
   const runPart = async (part: Part, worker: Worker) => {
@@ -439,7 +444,8 @@ try {
     passed += result.passed;
     failed += result.failed;
     console.log(
-      `\n=== ${worker.name}: ${part.files.join(" ")} (${seconds.toFixed(1)} s, ` +
+      `\n=== ${worker.name}, ${secondsSince(started)} s in: ${part.files.join(" ")} ` +
+        `(${seconds.toFixed(1)} s, ` +
         `${result.passed} passed, ${result.failed} failed)\n${result.output.trimEnd()}`,
     );
   };

@@ -24,7 +24,7 @@ if (!name || !out) {
   Deno.exit(2);
 }
 
-await runWithDatabase(async (sql, _target, config) => {
+await runWithDatabase("deno task bootstrap", async (sql, _target, config) => {
   await applyMigrations(sql);
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
   let keyId: string;

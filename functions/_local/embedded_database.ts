@@ -1,6 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { holderFile, takeFiles } from "./embedded_holder.ts";
 
 export interface EmbeddedDatabase {
   url: string;
@@ -9,23 +10,37 @@ export interface EmbeddedDatabase {
 
 /**
  * PostgreSQL compiled to WASM, stored under `dataDirectory` and served on a loopback port, so
- * a fresh machine runs Latchkey with nothing but Deno.
+ * a fresh machine runs Latchkey with nothing but Deno. Only one process opens the files: the
+ * others (tasks beside `deno task start`, psql) connect to the URL it records.
  */
-export async function startEmbeddedDatabase(dataDirectory: string): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(
+  dataDirectory: string,
+  holder: string,
+): Promise<EmbeddedDatabase> {
   await Deno.mkdir(dataDirectory, { recursive: true });
-  // pg_trgm backs the admin's substring search of users, as it does on Supabase.
-  const db = await PGlite.create(`${dataDirectory}/pgdata`, { extensions: { pg_trgm } });
-  // PGlite itself runs one query at a time. The socket server queues queries from several
-  // connections and keeps a transaction's queries together, so psql or the test suite can
-  // connect beside the server (which itself uses one connection).
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 100 });
-  await server.start();
-  const port = Number(String(server.getServerConn()).split(":").pop());
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async close() {
-      await server.stop();
-      await db.close();
-    },
-  };
+  const record = await takeFiles(dataDirectory, holder);
+  const release = () => Deno.remove(holderFile(dataDirectory)).catch(() => {});
+  try {
+    // pg_trgm backs the admin's substring search of users, as it does on Supabase.
+    const db = await PGlite.create(`${dataDirectory}/pgdata`, { extensions: { pg_trgm } });
+    // PGlite itself runs one query at a time. The socket server queues queries from several
+    // connections and keeps a transaction's queries together, so tasks, psql or the test suite
+    // can connect beside the server (which itself uses one connection).
+    const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 100 });
+    await server.start();
+    const port = Number(String(server.getServerConn()).split(":").pop());
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    Deno.writeTextFileSync(holderFile(dataDirectory), JSON.stringify({ ...record, url }));
+    return {
+      url,
+      async close() {
+        await server.stop();
+        await db.close();
+        await release();
+      },
+    };
+  } catch (error) {
+    await release();
+    throw error;
+  }
 }

@@ -53,7 +53,7 @@ export async function applyMigrations(sql: Sql, directory?: URL): Promise<Migrat
 
 if (import.meta.main) {
   const { runWithDatabase } = await import("./database_target.ts");
-  await runWithDatabase(async (sql, target) => {
+  await runWithDatabase("deno task db:migrate", async (sql, target) => {
     const applied = await applyMigrations(sql);
     console.log(
       applied.length

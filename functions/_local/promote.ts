@@ -12,7 +12,7 @@ if (positionals.length !== 1) {
   console.error("usage: deno task promote -- <email> [--role user|support|admin]");
   Deno.exit(2);
 }
-await runWithDatabase(async (sql) => {
+await runWithDatabase("deno task promote", async (sql) => {
   try {
     await sql`select latchkey.promote_user(${positionals[0]}, ${values.role!})`;
     console.log(`${positionals[0]} is now ${values.role} (audited; their sessions were revoked)`);

@@ -78,7 +78,7 @@ if (import.meta.main) {
     options: { "promote-existing": { type: "boolean", default: false } },
   });
   const { runWithDatabase } = await import("./database_target.ts");
-  await runWithDatabase(async (sql, target, config) => {
+  await runWithDatabase("deno task db:seed", async (sql, target, config) => {
     const applied = await applyMigrations(sql);
     console.log(`${target.description}: ${applied.length} migration(s) applied`);
     try {

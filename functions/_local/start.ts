@@ -3,7 +3,7 @@ import { flushLogs } from "../_shared/config/log.ts";
 import { installRuntime } from "../_shared/api/isolate.ts";
 import { latchkeyVersion } from "../_shared/ground/version.ts";
 import { settlesWithin } from "../_shared/ground/settles_within.ts";
-import { loadConfigOrExit, openDatabaseTarget } from "./database_target.ts";
+import { loadConfigOrExit, openDatabaseTarget, serverHolder } from "./database_target.ts";
 import { withDevelopmentSigningKey } from "./development_signing_key.ts";
 import { functionsBasePath } from "../_shared/http/openapi.ts";
 import { functionApps } from "./deployed_functions.ts";
@@ -18,7 +18,7 @@ import { describeSeedOutcome, runSeed, SeedRefused } from "./seed.ts";
  */
 const signing = await withDevelopmentSigningKey(loadConfigOrExit());
 const config = signing.config;
-const target = await openDatabaseTarget(config);
+const target = await openDatabaseTarget(config, serverHolder);
 const sql = createDatabase(config, { url: target.url, maxConnections: target.maxConnections });
 const applied = await applyMigrations(sql);
 let seeded: string;

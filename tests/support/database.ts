@@ -205,7 +205,7 @@ export async function provisionTestDatabase(): Promise<TestDatabase> {
   if (binDirectory) return await startEphemeralCluster(binDirectory);
   const { startEmbeddedDatabase } = await import("../../functions/_local/embedded_database.ts");
   const dataDirectory = await Deno.makeTempDir({ prefix: "latchkey-pglite-" });
-  const embedded = await startEmbeddedDatabase(dataDirectory);
+  const embedded = await startEmbeddedDatabase(dataDirectory, "deno task test");
   return {
     kind: "pglite",
     url: embedded.url,

@@ -44,7 +44,8 @@ export async function startTestServer(
       new URL("../../functions/_local/start.ts", import.meta.url).pathname,
     ],
     env: {
-      DATABASE_URL: databaseUrl,
+      // "": none, the embedded default.
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       LATCHKEY_PORT: String(port),
       LATCHKEY_ENV: "test",
       LATCHKEY_DATA_DIR: dataDir,
