@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { call, createKey, signUp } from "../support/http.ts";
+import { call, createKey, functionsUrl, signUp } from "../support/http.ts";
 
 // The gateway's own log, as it wrote it during this run (tests/run.ts passes the path).
 const serverLog = Deno.env.get("LATCHKEY_TEST_SERVER_LOG");
@@ -44,5 +44,30 @@ Deno.test({
     for (const secret of [account.token, key, account.password]) {
       assert.ok(!all.includes(secret), "no token, key or password in the log");
     }
+  },
+});
+
+Deno.test({
+  name: "a body sent in chunks is limited like any other, and Deno logs no warning about it",
+  ignore: !serverLog,
+  async fn() {
+    const chunked = (bytes: number) =>
+      fetch(`${functionsUrl}/auth/sign-in/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        // A stream: sent with Transfer-Encoding: chunked, no Content-Length.
+        body: new Blob([
+          JSON.stringify({ email: "chunked@example.test", password: "x".repeat(bytes) }),
+        ])
+          .stream(),
+      });
+    const small = await chunked(20);
+    assert.equal(small.status, 401, "read whole and answered like a sent-at-once body");
+    await small.body?.cancel();
+    const huge = await chunked(2_000_000);
+    assert.equal(huge.status, 413);
+    assert.equal((await huge.json()).error.code, "payload_too_large");
+    const all = await Deno.readTextFile(serverLog!);
+    assert.ok(!all.includes("legacy behavior"), "Deno's legacy-abort warning is not in the log");
   },
 });
