@@ -1284,50 +1284,6 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.request_password_reset(p_email text, p_token_hash bytea, p_ttl interval, p_subject text, p_text text, p_html text, p_client text, p_client_limit integer, p_email_limit integer, p_request jsonb, OUT retry_after integer, OUT queued boolean)
- RETURNS record
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-  v_user record;
-  v_email_throttled boolean;
-begin
-  queued := false;
-  retry_after := latchkey.take_client_allowance('recovery_client', p_client, p_client_limit,
-    interval '1 hour');
-  if retry_after > 0 then
-    return;
-  end if;
-  -- The address's budget is per client, so a stranger's requests cannot spend the owner's;
-  -- across clients a ceiling ten times as high keeps the address from being flooded.
-  v_email_throttled := latchkey.take_client_allowance('reset_email_client',
-    lower(p_email) || ' ' || coalesce(p_client, 'unknown'), p_email_limit, interval '1 hour') > 0
-    or latchkey.take_client_allowance('reset_email', lower(p_email), p_email_limit * 10,
-      interval '1 hour') > 0;
-
-  select u.id, u.email into v_user
-  from latchkey.users u
-  where lower(u.email) = lower(p_email) and u.password_hash is not null and u.banned_at is null;
-  if found and not v_email_throttled then
-    update latchkey.account_tokens set used_at = pg_catalog.now()
-    where user_id = v_user.id and purpose = 'password_reset' and used_at is null;
-    insert into latchkey.account_tokens (token_hash, user_id, purpose, email, expires_at)
-    values (p_token_hash, v_user.id, 'password_reset', v_user.email, pg_catalog.now() + p_ttl);
-    insert into latchkey.mail_outbox (kind, recipient, subject, text_body, html_body)
-    values ('password_reset', v_user.email, p_subject, p_text, p_html);
-    queued := true;
-  end if;
-  -- Every request is audited, known email or not: the same durable write (and commit flush)
-  -- either way, so the timing does not tell them apart.
-  perform latchkey.append_audit_event(
-    'anonymous', null, null, 'auth.password_reset_requested', 'user', v_user.id, p_request,
-    pg_catalog.jsonb_build_object('mailed', queued)
-  );
-end
-$function$;
-
 CREATE OR REPLACE FUNCTION latchkey.reserve_sign_in(p_email text, p_client text, p_max_failures integer, p_window interval, p_client_failures integer, p_email_failures integer, p_request jsonb)
  RETURNS TABLE(user_id uuid, password_hash text, is_banned boolean, retry_after_seconds integer, throttled_by text, email_verified boolean, attempt_id bigint)
  LANGUAGE plpgsql
@@ -1570,6 +1526,44 @@ AS $function$
     valid = u.valid + excluded.valid,
     rate_limited = u.rate_limited + excluded.rate_limited,
     rejected = u.rejected + excluded.rejected
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.send_password_reset(p_email text, p_token_hash bytea, p_ttl interval, p_subject text, p_text text, p_html text, p_client text, p_email_limit integer, p_request jsonb, OUT queued boolean)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_user record;
+  v_email_throttled boolean;
+begin
+  queued := false;
+  -- The address's budget is per client, so a stranger's requests cannot spend the owner's;
+  -- across clients a ceiling ten times as high keeps the address from being flooded.
+  v_email_throttled := latchkey.take_client_allowance('reset_email_client',
+    lower(p_email) || ' ' || coalesce(p_client, 'unknown'), p_email_limit, interval '1 hour') > 0
+    or latchkey.take_client_allowance('reset_email', lower(p_email), p_email_limit * 10,
+      interval '1 hour') > 0;
+
+  select u.id, u.email into v_user
+  from latchkey.users u
+  where lower(u.email) = lower(p_email) and u.password_hash is not null and u.banned_at is null;
+  if found and not v_email_throttled then
+    update latchkey.account_tokens set used_at = pg_catalog.now()
+    where user_id = v_user.id and purpose = 'password_reset' and used_at is null;
+    insert into latchkey.account_tokens (token_hash, user_id, purpose, email, expires_at)
+    values (p_token_hash, v_user.id, 'password_reset', v_user.email, pg_catalog.now() + p_ttl);
+    insert into latchkey.mail_outbox (kind, recipient, subject, text_body, html_body)
+    values ('password_reset', v_user.email, p_subject, p_text, p_html);
+    queued := true;
+  end if;
+  -- Every request is audited, known email or not.
+  perform latchkey.append_audit_event(
+    'anonymous', null, null, 'auth.password_reset_requested', 'user', v_user.id, p_request,
+    pg_catalog.jsonb_build_object('mailed', queued)
+  );
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.sign_up(p_email text, p_name text, p_password_hash text, p_token_hash bytea, p_expires_at timestamp with time zone, p_request jsonb)

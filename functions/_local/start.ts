@@ -3,6 +3,7 @@ import { flushLogs } from "../_shared/config/log.ts";
 import { installRuntime } from "../_shared/api/isolate.ts";
 import { latchkeyVersion } from "../_shared/ground/version.ts";
 import { settlesWithin } from "../_shared/ground/settles_within.ts";
+import { workAfterResponsesSettled } from "../_shared/ground/edge_runtime.ts";
 import { loadConfigOrExit, openDatabaseTarget, serverHolder } from "./database_target.ts";
 import { withDevelopmentSigningKey } from "./development_signing_key.ts";
 import { functionsBasePath } from "../_shared/http/openapi.ts";
@@ -92,6 +93,8 @@ async function stop(signal: Deno.Signal) {
   if (!await settlesWithin(server.shutdown(), drainMs)) {
     console.log(`Connections still open after ${drainMs / 1000} s; stopping anyway.`);
   }
+  // Work begun after answers (an account's reset mail, a first verification link) ends first.
+  await settlesWithin(workAfterResponsesSettled(), drainMs);
   await sql.end({ timeout: 5 });
   await target.close();
   Deno.exit(0);

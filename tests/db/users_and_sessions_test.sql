@@ -111,8 +111,8 @@ select throws_ok(
 );
 
 select throws_ok(
-  $$select * from latchkey.request_password_reset('bob@db.test', sha256('t'), interval '30 minutes',
-    's', 't', 'h', 'c', 30, 3, '{}')$$,
+  $$select latchkey.send_password_reset('bob@db.test', sha256('t'), interval '30 minutes',
+    's', 't', 'h', 'c', 3, '{}')$$,
   '42501', null, 'forgot-password (which writes tokens and mail) is not callable by API roles'
 );
 select throws_ok(

@@ -6,6 +6,7 @@ import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../functions/_shared/db/database.ts";
 import { getRuntime, installRuntime } from "../../functions/_shared/api/isolate.ts";
 import { mailSettled } from "../../functions/_shared/mail/outbox.ts";
+import { workAfterResponsesSettled } from "../../functions/_shared/ground/edge_runtime.ts";
 
 /**
  * The auth, keys, admin and version functions in this process, as one edge isolate would run them,
@@ -21,6 +22,8 @@ export interface InProcessFunctions {
     body?: unknown,
     // deno-lint-ignore no-explicit-any -- tests read whatever the route answered
   ): Promise<{ status: number; headers: Headers; body: any }>;
+  /** Resolves once the work the answers left behind (mail, writes after the answer) is done. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,10 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
       });
       return { status: response.status, headers: response.headers, body: await response.json() };
     },
+    async settled() {
+      await workAfterResponsesSettled();
+      await mailSettled(getRuntime());
+    },
     async close() {
       client.close();
       await server.shutdown();
@@ -61,6 +68,7 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
       // does not wait for).
       const keepAlive = setInterval(() => {}, 20);
       try {
+        await workAfterResponsesSettled();
         await mailSettled(getRuntime());
       } finally {
         clearInterval(keepAlive);

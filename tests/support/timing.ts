@@ -10,13 +10,21 @@ export async function pairedTimings(
   pairs: number,
   first: (i: number) => Promise<unknown>,
   second: (i: number) => Promise<unknown>,
+  { between = () => Promise.resolve() }: {
+    /** Untimed, before each timed request: e.g. waiting for the work the last one left. */
+    between?: () => Promise<unknown>;
+  } = {},
 ): Promise<{ differenceMs: number; typicalMs: number }> {
   const differences: number[] = [];
   const all: number[] = [];
+  const timed = async (work: () => Promise<unknown>) => {
+    await between();
+    return await timedMs(work);
+  };
   for (let i = 0; i < pairs; i++) {
     const [a, b] = i % 2 === 0
-      ? [await timedMs(() => first(i)), await timedMs(() => second(i))]
-      : [await timedMs(() => second(i)), await timedMs(() => first(i))].reverse();
+      ? [await timed(() => first(i)), await timed(() => second(i))]
+      : [await timed(() => second(i)), await timed(() => first(i))].reverse();
     differences.push(a - b);
     all.push(a, b);
   }

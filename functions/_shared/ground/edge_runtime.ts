@@ -8,10 +8,21 @@ export function inEdgeRuntime(): boolean {
   return "EdgeRuntime" in globalThis;
 }
 
+const afterResponses = new Set<Promise<void>>();
+
 /**
  * Work started after the answer: inside the edge runtime the isolate is kept alive until it
- * settles (elsewhere the process outlives it anyway).
+ * settles (elsewhere the process outlives it anyway). Its failure is the work's to report.
  */
 export function continueAfterResponse(work: Promise<unknown>): void {
-  (globalThis as EdgeRuntimeGlobal).EdgeRuntime?.waitUntil?.(work);
+  const tracked: Promise<void> = work.then(() => {}, () => {}).finally(() => {
+    afterResponses.delete(tracked);
+  });
+  afterResponses.add(tracked);
+  (globalThis as EdgeRuntimeGlobal).EdgeRuntime?.waitUntil?.(tracked);
+}
+
+/** Resolves once the work started after answers has settled (for a clean shutdown). */
+export async function workAfterResponsesSettled(): Promise<void> {
+  while (afterResponses.size > 0) await Promise.all(afterResponses);
 }

@@ -1,12 +1,15 @@
 import { z } from "zod";
 import { passwordResetMail } from "../../_shared/mail/account_mail.ts";
 import { newAccountToken, sha256Hex } from "../../_shared/ground/crypto.ts";
-import { requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
+import { type RequestInfo, requestJson, withStatementTimeout } from "../../_shared/db/database.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { requestInfo, throttleClient } from "../../_shared/http/request.ts";
 import { mailerFor } from "../../_shared/mail/mailer.ts";
 import { deliverMailInBackground } from "../../_shared/mail/outbox.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
+import { continueAfterResponse } from "../../_shared/ground/edge_runtime.ts";
+import { describeError, log } from "../../_shared/config/log.ts";
+import type { Runtime } from "../../_shared/db/runtime.ts";
 import { emailSchema } from "../../_shared/accounts/users.ts";
 
 export const forgotPasswordBody = z.strictObject({ email: emailSchema });
@@ -37,22 +40,46 @@ export const forgotPasswordRoute = defineRoute({
   const runtime = c.get("runtime");
   const { config, sql } = runtime;
   if (!mailerFor(config)) throw mailerNotConfigured();
-  const token = newAccountToken();
-  const mail = passwordResetMail(config, email, token);
-  const [outcome] = await withStatementTimeout(
+  // Before the answer only what every email costs alike: the client's allowance.
+  const [{ retry_after }] = await withStatementTimeout(
     sql,
-    sql<{ retry_after: number; queued: boolean }[]>`
-      select * from latchkey.request_password_reset(
-        ${email}, decode(${sha256Hex(token)}, 'hex'),
-        make_interval(mins => ${config.LATCHKEY_PASSWORD_RESET_TTL_MINUTES}),
-        ${mail.subject}, ${mail.text}, ${mail.html}, ${throttleClient(c)},
-        ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR},
-        ${config.LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR}, ${requestJson(sql, requestInfo(c))})`,
+    sql<{ retry_after: number }[]>`
+      select latchkey.take_client_allowance('recovery_client', ${throttleClient(c)},
+        ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR}, '1 hour') as retry_after`,
   );
-  if (outcome.retry_after > 0) throw recoveryThrottled(outcome.retry_after);
-  if (outcome.queued) deliverMailInBackground(runtime, { now: true });
+  if (retry_after > 0) throw recoveryThrottled(retry_after);
+  // After it, the rest: an account's token and mail are writes an unknown email does not get,
+  // and would make its answer later.
+  continueAfterResponse(sendPasswordReset(runtime, email, throttleClient(c), requestInfo(c)));
   return c.json({ success: true });
 });
+
+async function sendPasswordReset(
+  runtime: Runtime,
+  email: string,
+  client: string,
+  request: RequestInfo,
+): Promise<void> {
+  const { config, sql } = runtime;
+  const token = newAccountToken();
+  const mail = passwordResetMail(config, email, token);
+  try {
+    const [{ queued }] = await withStatementTimeout(
+      sql,
+      sql<{ queued: boolean }[]>`
+        select latchkey.send_password_reset(
+          ${email}, decode(${sha256Hex(token)}, 'hex'),
+          make_interval(mins => ${config.LATCHKEY_PASSWORD_RESET_TTL_MINUTES}),
+          ${mail.subject}, ${mail.text}, ${mail.html}, ${client},
+          ${config.LATCHKEY_PASSWORD_RESET_PER_EMAIL_PER_HOUR}, ${requestJson(sql, request)})
+          as queued`,
+    );
+    if (queued) deliverMailInBackground(runtime, { now: true });
+  } catch (error) {
+    // The answer is gone: the person asks again; the operator reads this.
+    log("warn", "password_reset_not_queued", { error: describeError(error) });
+  }
+}
 
 export function recoveryThrottled(retryAfter: number): ApiError {
   return new ApiError("too_many_requests", {

@@ -188,10 +188,13 @@ Deno.test(
         assert.equal(result.status, 200);
         assert.deepEqual(result.body, { success: true });
       };
+      // Each request timed on its own: what a known address leaves behind (its mail being sent)
+      // is done before the next is timed, so the comparison is of the answers alone.
       const timings = await pairedTimings(
         24,
         (i) => forgot(accounts[i % accounts.length].email),
         () => forgot(uniqueEmail("nobody")),
+        { between: () => functions.settled() },
       );
       assertSamePace(timings, 0.25, 1.5);
       const resets = () => smtp.received.filter((mail) => mail.subject === resetSubject).length;
