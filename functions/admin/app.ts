@@ -4,6 +4,7 @@ import { createKeyRoute, listKeysRoute, revokeKeyRoute } from "./routes/admin_ke
 import { createUserRoute } from "./routes/create_user.ts";
 import { deleteUserRoute } from "./routes/delete_user.ts";
 import { getUserRoute } from "./routes/get_user.ts";
+import { auditActionsRoute } from "./routes/audit_actions.ts";
 import { exportAuditRoute } from "./routes/export_audit.ts";
 import { listAuditRoute } from "./routes/list_audit.ts";
 import { listUsersRoute } from "./routes/list_users.ts";
@@ -38,6 +39,7 @@ export const adminFunction: FunctionDefinition = {
     rotateKeyRoute,
     keyUsageRoute,
     exportAuditRoute,
+    auditActionsRoute,
     listAuditRoute,
     warningsRoute,
   ],

@@ -5,6 +5,7 @@ import {
   baseUrl,
   call,
   createAccount,
+  createKey,
   functionsUrl,
   issueKey,
   recordSecret,
@@ -20,6 +21,7 @@ import {
   openConsole,
   openFromNav,
   recordPage,
+  refusedStatuses,
   shown,
   signInWithPassword,
 } from "../support/console.ts";
@@ -131,7 +133,8 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
       .map((line) => JSON.parse(line));
     assert.ok(exported.some((row) => row.id === event.id), "the event is in the export");
 
-    assert.deepEqual(errors, []);
+    // The wrong password's 401, and nothing else.
+    assert.deepEqual(refusedStatuses(errors), [401]);
     assert.deepEqual(foreignRequests, []);
   });
   assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
@@ -268,18 +271,110 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     await openFromNav(page, "Users", "#/users");
     await create.getByLabel("Email").fill(email);
     await create.getByLabel("Name").fill("Again");
+    await create.getByLabel("Password").fill(password);
     await create.getByRole("button", { name: "Create user" }).click();
     await notice(page).waitFor();
+    assert.match(await notice(page).innerText(), /A user with this email exists/);
     assert.match(await notice(page).innerText(), /Request id: [0-9a-f-]{36}/);
     await recordPage(page, "users-admin", violations);
 
-    assert.deepEqual(errors, []);
+    // The taken email's 409, and nothing else.
+    assert.deepEqual(refusedStatuses(errors), [409]);
     assert.deepEqual(foreignRequests, []);
   });
   const [event] =
     (await asAdminKey("GET", `/admin/audit?action=admin.user_created&actorId=${admin.id}`))
       .body.events;
   assert.equal(event.metadata.after.email, email);
+  assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
+});
+
+browserTest("support's pages: only what reaches, the user's whole trail, who acted", async () => {
+  const support = await createAccount("support", "edges-support");
+  const admin = await createAccount("admin", "edges-admin");
+  await issueKey(admin.id, { name: "admin-key" });
+  const person = await signUp("edges-person");
+  await createKey(person.token, { name: "person-key" });
+  // A ban and an unban, each with a long unbroken client name: an event's JSON wraps in its cell.
+  const headers = { "user-agent": `latchkey-tests/${"x".repeat(400)}` };
+  for (const banned of [true, false]) {
+    const answer = await asAdminKey("PATCH", `/admin/users/${person.id}`, {
+      body: { banned },
+      headers,
+    });
+    assert.equal(answer.status, 200);
+  }
+  // The ban ended their sessions: one again, for support to revoke.
+  assert.equal((await signIn(person.email, person.password)).status, 200);
+  const violations: Record<string, string[]> = {};
+
+  await withBrowser(async (browser) => {
+    const { page, errors, foreignRequests } = await openConsole(browser, consoleUrl, baseUrl);
+    await signInWithPassword(page, support.email, support.password);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+
+    // An admin's page: support reads it but is offered nothing the API would refuse (403).
+    await page.goto(`${consoleUrl}#/users/${admin.id}`);
+    await shown(page, admin.id);
+    await page.getByRole("heading", { name: /Sessions \(1\)/ }).waitFor();
+    await page.getByRole("cell", { name: "admin-key", exact: true }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Revoke all sessions" }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: "Revoke key admin-key" }).count(), 0);
+
+    // A user's page: support may act there, and the trail has the key's events too.
+    await page.goto(`${consoleUrl}#/users/${person.id}`);
+    await shown(page, person.id);
+    assert.equal(await page.getByRole("button", { name: "Revoke all sessions" }).count(), 1);
+    assert.equal(await page.getByRole("button", { name: "Revoke key person-key" }).count(), 1);
+    const trail = page.locator("section", {
+      has: page.getByRole("heading", { name: "Audit trail" }),
+    });
+    const created = trail.locator("tr", { has: page.getByText("api_key.created") });
+    await created.waitFor();
+    // Who acted: their email, the ids on hover.
+    const actor = created.getByRole("link", { name: person.email });
+    assert.match((await actor.getAttribute("title"))!, new RegExp(person.id));
+    assert.equal(await trail.getByText(/session [0-9a-f]{8}…/).count(), 0);
+
+    // The JSON of the ban wraps inside its cell, at a narrow width too.
+    await page.setViewportSize({ width: 800, height: 900 });
+    const banned = trail.locator("tr", { hasText: "admin.user_updated" }).first();
+    await banned.locator("summary", { hasText: "JSON" }).click();
+    assert.match(await banned.locator("pre.json").innerText(), /x{400}/);
+    const fits = await banned.locator("pre.json").evaluate((pre) => {
+      const cell = pre.closest("td")!.getBoundingClientRect();
+      const box = pre.getBoundingClientRect();
+      const root = pre.ownerDocument.documentElement;
+      return {
+        wraps: pre.scrollWidth <= pre.clientWidth,
+        inCell: box.right <= cell.right + 0.5,
+        inPage: root.scrollWidth <= root.clientWidth,
+      };
+    });
+    assert.deepEqual(fits, { wraps: true, inCell: true, inPage: true });
+    await recordPage(page, "user-support-trail", violations);
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // The action filter suggests the actions that exist; a ban is admin.user_updated.
+    await page.getByRole("link", { name: "All events about this user" }).click();
+    await shown(page, `subject=${person.id}`);
+    await page.getByText("api_key.created", { exact: true }).waitFor();
+    const action = page.getByLabel("Action");
+    assert.notEqual(await action.getAttribute("placeholder"), "admin.user_banned");
+    const suggested = await page.locator(`datalist#${await action.getAttribute("list")} option`)
+      .evaluateAll((options) => options.map((option) => option.getAttribute("value")));
+    assert.ok(suggested.includes("admin.user_updated"), suggested.join(" "));
+    assert.ok(suggested.includes("api_key.created"));
+    assert.ok(!suggested.includes("admin.user_banned"));
+    await action.fill("admin.user_updated");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await shown(page, "action=admin.user_updated");
+    assert.equal(await page.locator("tbody tr").count(), 2, "the ban and the unban");
+    await recordPage(page, "audit-subject", violations);
+
+    assert.deepEqual(errors, []);
+    assert.deepEqual(foreignRequests, []);
+  });
   assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
 });
 

@@ -22,16 +22,27 @@ export async function openConsole(
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
   const page = await context.newPage();
-  // A refused request logs an error too; the tests that expect one say so.
-  const opened: ConsolePage = {
-    context,
-    page,
-    ...watchPage(page, [origin, apiOrigin], /status of 4\d\d/),
-  };
+  // Every console error counts, a refused request's too: a test expecting one says which
+  // (refusedStatuses).
+  const opened: ConsolePage = { context, page, ...watchPage(page, [origin, apiOrigin]) };
   page.on("dialog", (dialog) => dialog.accept());
   const response = await page.goto(url);
   assert.equal(response?.status(), 200);
   return opened;
+}
+
+/**
+ * The console errors as the statuses of the refused requests that logged them, in order; any
+ * other error stays whole, so `assert.deepEqual(refusedStatuses(errors), [401])` fails on it.
+ */
+export function refusedStatuses(errors: string[]): (number | string)[] {
+  return errors.map((error) => {
+    const status = error.match(
+      /^Failed to load resource: the server responded with a status of (\d{3})\b/,
+    )
+      ?.[1];
+    return status ? Number(status) : error;
+  });
 }
 
 export async function signInWithPassword(page: Page, email: string, password: string) {

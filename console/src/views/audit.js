@@ -13,20 +13,27 @@ const toLocal = (iso) => {
 
 const perPage = [["10", "10"], ["25", "25"], ["50", "50"], ["100", "100"], ["200", "200"]];
 
-/** The audit log: actor, action, target and time filters, cursor pages, JSON, NDJSON export. */
+/**
+ * The audit log: actor, action, target, user and time filters, cursor pages, JSON, NDJSON
+ * export.
+ */
 export async function renderAudit(main, { params, navigate, notify }) {
   const query = Object.fromEntries(params);
-  const page = await api("GET", "/admin/audit", {
-    query: {
-      actorId: query.actorId,
-      action: query.action,
-      targetId: query.targetId,
-      since: query.since,
-      until: query.until,
-      cursor: query.cursor,
-      limit: query.limit ?? 50,
-    },
-  });
+  const [page, { actions }] = await Promise.all([
+    api("GET", "/admin/audit", {
+      query: {
+        actorId: query.actorId,
+        action: query.action,
+        targetId: query.targetId,
+        subject: query.subject,
+        since: query.since,
+        until: query.until,
+        cursor: query.cursor,
+        limit: query.limit ?? 50,
+      },
+    }),
+    api("GET", "/admin/audit/actions"),
+  ]);
 
   async function exportRange() {
     const since = query.since ?? new Date(Date.now() - 86_400_000).toISOString();
@@ -66,9 +73,27 @@ export async function renderAudit(main, { params, navigate, notify }) {
       field("Actor id", h("input", { name: "actorId", value: query.actorId ?? "", size: 36 })),
       field(
         "Action",
-        h("input", { name: "action", value: query.action ?? "", placeholder: "admin.user_banned" }),
+        h("input", {
+          name: "action",
+          value: query.action ?? "",
+          list: "audit-actions",
+          autocomplete: "off",
+          size: 30,
+        }),
+        "Bans are admin.user_updated.",
+      ),
+      // The actions that exist, from the API's catalogue: the field suggests only real ones.
+      h(
+        "datalist",
+        { id: "audit-actions" },
+        actions.map(({ action, description }) => h("option", { value: action }, description)),
       ),
       field("Target id", h("input", { name: "targetId", value: query.targetId ?? "", size: 36 })),
+      field(
+        "About user (id)",
+        h("input", { name: "subject", value: query.subject ?? "", size: 36 }),
+        "The user, their keys and sessions.",
+      ),
       field(
         "Since",
         h("input", { name: "since", type: "datetime-local", value: toLocal(query.since) }),

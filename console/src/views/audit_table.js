@@ -1,5 +1,43 @@
 import { h, table, when } from "../dom.js";
 
+const actorKinds = {
+  admin_key: "admin key",
+  anonymous: "anonymous",
+  system: "system",
+};
+
+/**
+ * Who acted, as people know them: the user's email (their name for a service account's
+ * reserved address would say no more), the ids a click or a hover away.
+ */
+function actor(event) {
+  const ids = [
+    event.actorUserId ? `user ${event.actorUserId}` : null,
+    event.actorCredentialId ? `${event.actorKind} ${event.actorCredentialId}` : null,
+  ].filter(Boolean).join(", ");
+  const label = actorKinds[event.actorKind] ?? event.actorKind;
+  if (!event.actorUserId) return h("span", { title: ids || null }, label);
+  return h(
+    "a",
+    { href: `#/users/${event.actorUserId}`, title: ids },
+    event.actorEmail ?? `user ${event.actorUserId.slice(0, 8)}…`,
+    event.actorKind === "api_key" ? " (API key)" : null,
+  );
+}
+
+function target(event) {
+  if (!event.targetId) return "—";
+  const title = `${event.targetKind} ${event.targetId}`;
+  if (event.targetKind === "user") {
+    return h(
+      "a",
+      { href: `#/users/${event.targetId}`, title },
+      event.targetEmail ?? `user ${event.targetId.slice(0, 8)}…`,
+    );
+  }
+  return h("span", { title }, `${event.targetKind} ${event.targetId.slice(0, 8)}…`);
+}
+
 /** Audit events, each with its full JSON a click away. */
 export function auditTable(events, caption = "Audit events, newest first") {
   return table(
@@ -7,23 +45,8 @@ export function auditTable(events, caption = "Audit events, newest first") {
     [
       ["When", (event) => when(event.createdAt)],
       ["Action", (event) => h("code", {}, event.action)],
-      ["Actor", (event) =>
-        event.actorUserId
-          ? h(
-            "a",
-            { href: `#/users/${event.actorUserId}` },
-            `${event.actorKind} ${event.actorUserId.slice(0, 8)}…`,
-          )
-          : event.actorKind],
-      [
-        "Target",
-        (event) =>
-          event.targetKind === "user" && event.targetId
-            ? h("a", { href: `#/users/${event.targetId}` }, `user ${event.targetId.slice(0, 8)}…`)
-            : event.targetId
-            ? `${event.targetKind} ${event.targetId.slice(0, 8)}…`
-            : "—",
-      ],
+      ["Actor", actor],
+      ["Target", target],
       ["Detail", (event) =>
         h(
           "details",

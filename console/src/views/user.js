@@ -5,18 +5,22 @@ import { keyTable, secretPanel } from "./key_table.js";
 
 /**
  * One person: profile and account state, the changes the caller may make (role, tier, ban,
- * password), their sessions, their keys and what the audit log says about them.
+ * password), their sessions, their keys and what the audit log says about them and those.
  */
 export async function renderUser(main, context) {
-  const { userId, can, notify } = context;
-  const [{ user }, sessions, keys, audit] = await Promise.all([
+  const { userId, notify } = context;
+  const [{ user, callerMay }, sessions, keys, audit] = await Promise.all([
     api("GET", `/admin/users/${userId}`),
     api("GET", `/admin/users/${userId}/sessions`),
-    can("keys:read") ? api("GET", "/admin/keys", { query: { userId, limit: 200 } }) : null,
-    can("audit:read")
-      ? api("GET", "/admin/audit", { query: { targetId: userId, limit: 25 } })
+    context.can("keys:read") ? api("GET", "/admin/keys", { query: { userId, limit: 200 } }) : null,
+    context.can("audit:read")
+      ? api("GET", "/admin/audit", { query: { subject: userId, limit: 25 } })
       : null,
   ]);
+  // Not what the credential may do anywhere, but here: a change to an account whose role holds
+  // a permission the caller lacks is refused, so the API says which of its permissions reach
+  // this one, and nothing else is offered.
+  const can = (permission) => callerMay.includes(permission);
   const refresh = (secret) => renderUser(main, { ...context, secret });
 
   const act = (work, done) => async (event) => {
@@ -173,8 +177,8 @@ export async function renderUser(main, context) {
         "section",
         { class: "card", "aria-labelledby": "trail" },
         h("h2", { id: "trail" }, "Audit trail"),
-        auditTable(audit.events, "Events about this user, newest first"),
-        h("p", {}, h("a", { href: `#/audit?targetId=${userId}` }, "All events about this user")),
+        auditTable(audit.events, "Events about this user, their keys and sessions, newest first"),
+        h("p", {}, h("a", { href: `#/audit?subject=${userId}` }, "All events about this user")),
       )
       : null,
   );

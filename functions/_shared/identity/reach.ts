@@ -19,6 +19,21 @@ export function permissionsBeyond(principal: Principal, role: Role): AdminPermis
   return rolePermissions[role].filter((permission) => !principal.permissions.includes(permission));
 }
 
+/** The permissions that only read: they need no reach over the account they read. */
+const readingPermissions: readonly AdminPermission[] = ["users:read", "keys:read", "audit:read"];
+
+/**
+ * What `principal` may do to an account with role `role`: every permission it holds when it
+ * reaches that role, else only its reading ones (the API answers 403 to the rest). The console
+ * offers an action on a user's page only when its permission is here.
+ */
+export function permissionsOver(principal: Principal, role: Role): AdminPermission[] {
+  const reaches = permissionsBeyond(principal, role).length === 0;
+  return principal.permissions.filter((permission) =>
+    reaches || readingPermissions.includes(permission)
+  );
+}
+
 /** 403 unless the principal holds every permission of `role`. `action`: "Setting a password". */
 export function requireReach(principal: Principal, role: Role, action: string): void {
   const missing = permissionsBeyond(principal, role);

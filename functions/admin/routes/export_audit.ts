@@ -5,7 +5,7 @@ import { asCaller } from "../../_shared/http/request.ts";
 import { settlesWithin } from "../../_shared/ground/settles_within.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
-import { auditEventView, type AuditRow } from "./list_audit.ts";
+import { auditColumns, auditEventView, type AuditRow } from "./list_audit.ts";
 
 export const exportAuditQuery = z.strictObject({
   since: z.iso.datetime({ offset: true }),
@@ -102,8 +102,7 @@ async function streamExport(
     // connection until the result is read).
     await tx`
       declare audit_export no scroll cursor for
-      select id, created_at, actor_kind, actor_user_id, actor_credential_id, action,
-        target_kind, target_id, request_id, ip_address, user_agent, metadata
+      select ${auditColumns(tx)}
       from latchkey.audit_events
       where created_at >= ${query.since}::timestamptz and created_at < ${until}::timestamptz
       order by created_at, id`;

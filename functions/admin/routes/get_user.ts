@@ -3,10 +3,12 @@ import {
   adminUserColumns,
   type AdminUserRow,
   adminUserView,
+  userProfile,
 } from "../../_shared/accounts/users.ts";
 import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
+import { permissionsOver } from "../../_shared/identity/reach.ts";
 
 export const getUserRoute = defineRoute({
   method: "get",
@@ -14,7 +16,12 @@ export const getUserRoute = defineRoute({
   summary: "One user, with account state",
   auth: adminCredentials,
   permission: "users:read",
-  responses: { 200: "`{user}`.", 404: noSuchUserText },
+  responses: {
+    200: "`{user, callerMay}`: `callerMay` lists the caller's permissions it may use on this " +
+      "account — all of them when it holds every permission of the account's role, else only " +
+      "users:read, keys:read and audit:read (the changes would be answered 403).",
+    404: noSuchUserText,
+  },
 }, async (c) => {
   const id = targetUserId(c);
   const [row] = await asCaller(
@@ -22,5 +29,6 @@ export const getUserRoute = defineRoute({
     (tx) => tx<AdminUserRow[]>`select ${tx(adminUserColumns)} from latchkey.users where id = ${id}`,
   );
   if (!row) throw noSuchUser();
-  return c.json({ user: adminUserView(row) });
+  const callerMay = permissionsOver(c.get("principal"), userProfile(row).role);
+  return c.json({ user: adminUserView(row), callerMay });
 });

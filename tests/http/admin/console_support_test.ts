@@ -4,7 +4,9 @@ import {
   asAdminKey,
   call,
   createAccount,
+  createKey,
   issueKey,
+  signIn,
   signUp,
   withDatabase,
 } from "../../support/http.ts";
@@ -100,4 +102,104 @@ Deno.test("GET /admin/warnings: the bootstrap password and the migrations, for u
   const person = await signUp("warnings-person");
   assert.equal((await call("GET", "/admin/warnings", { token: person.token })).status, 403);
   assert.equal((await call("GET", "/admin/warnings")).status, 401);
+});
+
+Deno.test("GET /admin/users/:id says which of the caller's permissions reach that account", async () => {
+  const support = await createAccount("support", "reach-support");
+  const otherSupport = await createAccount("support", "reach-support-2");
+  const admin = await createAccount("admin", "reach-admin");
+  const person = await signUp("reach-person");
+  const callerMay = async (token: string, id: string) => {
+    const answer = await call("GET", `/admin/users/${id}`, { token });
+    assert.equal(answer.status, 200);
+    return answer.body.callerMay;
+  };
+  const supportPermissions = [
+    "users:read",
+    "keys:read",
+    "keys:revoke",
+    "sessions:revoke",
+    "audit:read",
+  ];
+  // Support reads an admin, and changes nothing there: the API refuses what is not listed.
+  assert.deepEqual(await callerMay(support.token, admin.id), [
+    "users:read",
+    "keys:read",
+    "audit:read",
+  ]);
+  const refused = await call("DELETE", `/admin/users/${admin.id}/sessions`, {
+    token: support.token,
+  });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(await callerMay(support.token, person.id), supportPermissions);
+  assert.deepEqual(await callerMay(support.token, otherSupport.id), supportPermissions);
+  const everything = (await asAdminKey("GET", `/admin/users/${admin.id}`)).body.callerMay;
+  assert.equal(everything.length, 8);
+  assert.deepEqual(await callerMay(admin.token, admin.id), everything);
+});
+
+Deno.test("GET /admin/audit?subject= finds the events about a user, their keys and sessions", async () => {
+  const person = await signUp("subject-person");
+  const stranger = await signUp("subject-stranger");
+  const key = await createKey(person.token, { name: "subject key" });
+  assert.equal((await call("DELETE", `/keys/${key.id}`, { token: person.token })).status, 200);
+  const second = await signIn(person.email, person.password);
+  const sessionId = second.body.session.id;
+  const signOut = await call("POST", "/auth/sign-out", { token: second.body.session.token });
+  assert.equal(signOut.status, 200);
+  const support = await createAccount("support", "subject-support");
+
+  type Event = {
+    action: string;
+    targetId: string;
+    actorUserId: string | null;
+    actorEmail: string | null;
+    targetEmail: string | null;
+  };
+  const events = async (query: string, token = support.token): Promise<Event[]> => {
+    const answer = await call("GET", `/admin/audit?${query}&limit=200`, { token });
+    assert.equal(answer.status, 200);
+    return answer.body.events;
+  };
+  const about = await events(`subject=${person.id}`);
+  const actions = about.map((event) => event.action).sort();
+  for (const action of ["api_key.created", "api_key.revoked", "auth.sign_out", "auth.sign_up"]) {
+    assert.ok(actions.includes(action), `${action} in ${actions}`);
+  }
+  for (const event of about) {
+    assert.ok([person.id, key.id, sessionId].includes(event.targetId), JSON.stringify(event));
+  }
+  assert.ok(!about.some((event) => event.targetId === stranger.id));
+  // targetId alone misses the key's events, filed under the key's id.
+  const byTarget = await events(`targetId=${person.id}`);
+  assert.ok(!byTarget.some((event) => event.action === "api_key.created"));
+
+  // Who acted, by email; a user target by email too.
+  const created = about.find((event) => event.action === "api_key.created")!;
+  assert.equal(created.actorUserId, person.id);
+  assert.equal(created.actorEmail, person.email);
+  const signedUp = about.find((event) => event.action === "auth.sign_up")!;
+  assert.equal(signedUp.targetEmail, person.email);
+
+  // RLS still decides: a key that reads the audit log but neither keys nor users finds only
+  // the events filed under the user, and no one else's email.
+  const admin = await createAccount("admin", "subject-admin");
+  const auditOnly = await issueKey(admin.id, { name: "audit only", scopes: ["audit:read"] });
+  const narrow = await events(`subject=${person.id}`, auditOnly.key);
+  assert.ok(narrow.length > 0);
+  assert.ok(narrow.every((event) => event.targetId === person.id), JSON.stringify(narrow));
+  assert.ok(narrow.every((event) => event.actorEmail === null && event.targetEmail === null));
+});
+
+Deno.test("GET /admin/audit/actions lists the actions events record", async () => {
+  const support = await createAccount("support", "actions-support");
+  const answer = await call("GET", "/admin/audit/actions", { token: support.token });
+  assert.equal(answer.status, 200);
+  const names = answer.body.actions.map((entry: { action: string }) => entry.action);
+  assert.ok(names.includes("admin.user_updated"));
+  assert.ok(names.includes("api_key.created"));
+  assert.ok(!names.includes("admin.user_banned"), "bans are recorded as admin.user_updated");
+  assert.deepEqual(names, [...names].sort());
+  const person = await signUp("actions-person");
+  assert.equal((await call("GET", "/admin/audit/actions", { token: person.token })).status, 403);
 });

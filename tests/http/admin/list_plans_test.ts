@@ -154,6 +154,7 @@ Deno.test({
       const auditCases: Record<string, Record<string, unknown>> = {
         "actor": { actorId: someone.id },
         "target": { targetId: someone.id },
+        "subject (the user, their keys and sessions)": { subject: someone.id },
         "action": { action: "auth.sign_in" },
         "time range": { since: new Date(Date.now() - 3600_000).toISOString() },
         "actor with a cursor": { actorId: someone.id, cursor: "x" },
