@@ -132,7 +132,7 @@ Deno.test("unread exports cannot take the pool: bounded per caller and per isola
     LATCHKEY_ADMIN_KEY: adminKey,
     LATCHKEY_DB_POOL_MAX: "4",
     LATCHKEY_AUDIT_EXPORTS_MAX: "2",
-    LATCHKEY_AUDIT_EXPORT_IDLE_SECONDS: "2",
+    LATCHKEY_AUDIT_EXPORT_IDLE_SECONDS: "4",
   });
   const [first, second] = [await createAccount("admin"), await createAccount("admin")];
   const user = await signUp("export-bystander");
@@ -157,13 +157,15 @@ Deno.test("unread exports cannot take the pool: bounded per caller and per isola
     const refusals = await Promise.all(Array.from({ length: 10 }, () => open(third)));
     assert.deepEqual(refusals, Array(10).fill(429), "at most LATCHKEY_AUDIT_EXPORTS_MAX at once");
 
-    // The hot path and health still have connections.
+    // The hot path and health still have connections: answered well before an export could
+    // have ended for idleness and given its connection back (4 s).
     for (let i = 0; i < 5; i++) {
       const began = performance.now();
       assert.equal((await served.call("GET", "/version/health")).status, 200);
       const verified = await served.call("POST", "/keys/verify", {}, { key });
       assert.equal(verified.body.code, "VALID");
-      assert.ok(performance.now() - began < 1000, "answered at once");
+      const ms = performance.now() - began;
+      assert.ok(ms < 2000, `answered in ${ms.toFixed(0)} ms, not after an export's end`);
     }
 
     // Unread for LATCHKEY_AUDIT_EXPORT_IDLE_SECONDS, the exports end and free their slots.
