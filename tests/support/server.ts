@@ -57,7 +57,8 @@ export async function startTestServer(
   }).spawn();
 
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  // Generous: the embedded PGlite migrating itself on a machine the parallel suite keeps busy.
+  const deadline = Date.now() + 120_000;
   let exited = false;
   child.status.then(() => exited = true);
   while (true) {
