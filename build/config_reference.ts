@@ -3,11 +3,14 @@ import { taskArgs } from "../functions/_local/task_args.ts";
 
 /**
  * `deno task config:reference`: the configuration reference as a Markdown table, made from the
- * one zod schema every variable is parsed by. `-- --write` puts it into README.md between the
- * config-reference markers (and a test fails when the README and the schema disagree).
+ * one zod schema every variable is parsed by. `-- --write` puts it into docs/configuration.md
+ * between the config-reference markers (and a test fails when that page and the schema disagree).
  */
 
-export const readmeMarkers = {
+/** The page the table lives in, relative to the repository's root. */
+export const referencePage = "docs/configuration.md";
+
+export const referenceMarkers = {
   start: "<!-- config-reference:start -->",
   end: "<!-- config-reference:end -->",
 };
@@ -35,15 +38,17 @@ if (import.meta.main) {
   if (!taskArgs().includes("--write")) {
     console.log(table);
   } else {
-    const readmeUrl = new URL("../README.md", import.meta.url);
-    const readme = await Deno.readTextFile(readmeUrl);
-    const start = readme.indexOf(readmeMarkers.start);
-    const end = readme.indexOf(readmeMarkers.end);
-    if (start < 0 || end < start) throw new Error("README.md has no config-reference markers");
+    const pageUrl = new URL(`../${referencePage}`, import.meta.url);
+    const page = await Deno.readTextFile(pageUrl);
+    const start = page.indexOf(referenceMarkers.start);
+    const end = page.indexOf(referenceMarkers.end);
+    if (start < 0 || end < start) {
+      throw new Error(`${referencePage} has no config-reference markers`);
+    }
     await Deno.writeTextFile(
-      readmeUrl,
-      `${readme.slice(0, start + readmeMarkers.start.length)}\n\n${table}\n\n${readme.slice(end)}`,
+      pageUrl,
+      `${page.slice(0, start + referenceMarkers.start.length)}\n\n${table}\n\n${page.slice(end)}`,
     );
-    console.log("README.md: configuration reference updated (run deno fmt)");
+    console.log(`${referencePage}: configuration reference updated (run deno fmt)`);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * What `deno task test` needs beyond Deno, installed on first use: newman and the Supabase CLI
  * from npm into `.tools/`, and from Debian packages (as root, or with password-less sudo)
- * chromium for the browser test, pgTAP for the SQL proofs and PgBouncer for the pooler tests.
+ * chromium for the browser test, pgTAP for the SQL proofs, PgBouncer for the pooler tests and jq
+ * for the README's commands.
  * Each returns null/false when it cannot, and the runner says loudly what was not run.
  */
 
@@ -75,6 +76,13 @@ export async function ensurePgTap(): Promise<boolean> {
     "libtap-parser-sourcehandler-pgtap-perl",
   ]);
   return await pgTapInstalled();
+}
+
+/** jq from Debian: README.md's examples pipe every answer through it (readme_commands_test). */
+export async function ensureJq(): Promise<boolean> {
+  if (await which("jq")) return true;
+  await aptInstall(["jq"]);
+  return await which("jq");
 }
 
 /** PgBouncer from Debian, to put a transaction pooler in front of the test database. */

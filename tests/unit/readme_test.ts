@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
-import { configReferenceRows, readmeMarkers } from "../../build/config_reference.ts";
+import {
+  configReferenceRows,
+  referenceMarkers,
+  referencePage,
+} from "../../build/config_reference.ts";
 
-// The README's configuration table is generated from the schema; this keeps them in step.
-Deno.test("the README's configuration table is the one the schema generates", async () => {
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const section = readme.slice(
-    readme.indexOf(readmeMarkers.start),
-    readme.indexOf(readmeMarkers.end),
-  );
+// The configuration table (docs/configuration.md) is generated from the schema; this keeps them
+// in step.
+Deno.test("the configuration page's table is the one the schema generates", async () => {
+  const page = await Deno.readTextFile(new URL(`../../${referencePage}`, import.meta.url));
+  const start = page.indexOf(referenceMarkers.start);
+  const end = page.indexOf(referenceMarkers.end);
+  assert.ok(start >= 0 && end > start, `${referencePage} has the config-reference markers`);
+  const section = page.slice(start, end);
   const rows = section.split("\n")
     .filter((line) => line.startsWith("| `"))
     .map((line) => line.split("|").slice(1, -1).map((cell) => cell.trim()));
@@ -15,15 +20,11 @@ Deno.test("the README's configuration table is the one the schema generates", as
   assert.ok(rows.length >= 20);
 });
 
-Deno.test("the README's task table lists every task in deno.json, and only those", async () => {
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+Deno.test("the task table (docs/tasks.md) lists every task in deno.json, and only those", async () => {
+  const page = await Deno.readTextFile(new URL("../../docs/tasks.md", import.meta.url));
   const { tasks } = JSON.parse(
     await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
   );
-  const section = readme.slice(
-    readme.indexOf("## Tasks"),
-    readme.indexOf("\n## ", readme.indexOf("## Tasks") + 1),
-  );
-  const listed = [...section.matchAll(/^\| `deno task ([\w:-]+)/gm)].map((match) => match[1]);
+  const listed = [...page.matchAll(/^\| `deno task ([\w:-]+)/gm)].map((match) => match[1]);
   assert.deepEqual([...listed].sort(), Object.keys(tasks).sort());
 });

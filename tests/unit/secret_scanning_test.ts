@@ -2,17 +2,17 @@ import assert from "node:assert/strict";
 import { generateApiKey } from "../../functions/_shared/keys/api_key_format.ts";
 
 /**
- * The secret-scanning pattern the README publishes (gitleaks rule / GitHub custom pattern),
- * read from the README itself: it finds every generated key, in text as scanners see it, and
+ * The secret-scanning pattern docs/http-api.md publishes (gitleaks rule / GitHub custom pattern),
+ * read from that page itself: it finds every generated key, in text as scanners see it, and
  * none of the near misses.
  */
-const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-const block = /<!-- secret-scanning:start -->([\s\S]*?)<!-- secret-scanning:end -->/.exec(readme)
+const page = await Deno.readTextFile(new URL("../../docs/http-api.md", import.meta.url));
+const block = /<!-- secret-scanning:start -->([\s\S]*?)<!-- secret-scanning:end -->/.exec(page)
   ?.[1];
 const published = /regex = '''(.*)'''/.exec(block ?? "")?.[1];
 
 Deno.test("the published secret-scanning pattern finds generated keys and no near misses", () => {
-  assert.ok(published, "the README publishes the pattern between its markers");
+  assert.ok(published, "docs/http-api.md publishes the pattern between its markers");
   const pattern = new RegExp(published!, "g");
   for (let i = 0; i < 200; i++) {
     const { key } = generateApiKey("lk");
