@@ -1,4 +1,5 @@
 import { type InProcessFunctions, serveFunctions } from "./in_process.ts";
+import { startTestServer } from "./server.ts";
 
 /** A message the test SMTP server accepted, parsed as a mail client would. */
 export interface ReceivedMail {
@@ -115,6 +116,49 @@ export async function withMailFunctions(
     await work(functions, smtp);
   } finally {
     await functions.close();
+    await smtp.close();
+  }
+}
+
+/**
+ * As withMailFunctions, but the functions are a gateway process of their own (`deno task
+ * start`), for tests that time answers: a client in the functions' own process shares their
+ * event loop with the work they begin after answering (a mail being sent), and would time that
+ * too, which no client over the network sees.
+ */
+export async function withMailGateway(
+  work: (functions: InProcessFunctions, smtp: TestSmtpServer) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const smtp = await startSmtpServer();
+  const server = await startTestServer(Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!, {
+    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
+    LATCHKEY_MAILER: smtp.url,
+    LATCHKEY_APP_URL: testAppUrl,
+    LATCHKEY_LOG_LEVEL: "warn",
+    ...env,
+  });
+  const base = `${server.baseUrl}/functions/v1`;
+  const client = Deno.createHttpClient({});
+  try {
+    await work({
+      base,
+      async call(method, path, headers = {}, body) {
+        const response = await fetch(`${base}${path}`, {
+          method,
+          headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+          body: body ? JSON.stringify(body) : undefined,
+          client,
+        });
+        return { status: response.status, headers: response.headers, body: await response.json() };
+      },
+      // Its work after answers is its own process's; the tests wait for what it sends instead.
+      settled: () => Promise.resolve(),
+      close: () => server.stop(),
+    }, smtp);
+  } finally {
+    client.close();
+    await server.stop();
     await smtp.close();
   }
 }

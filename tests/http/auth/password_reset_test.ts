@@ -9,6 +9,7 @@ import {
   type TestSmtpServer,
   tokenFromMail,
   withMailFunctions,
+  withMailGateway,
 } from "../../support/smtp.ts";
 import { auditEventsFor, uniqueEmail, withDatabase } from "../../support/http.ts";
 
@@ -180,7 +181,9 @@ Deno.test("a newer reset link kills the older one; an expired link is refused", 
 Deno.test(
   "forgot answers the same for unknown emails, sends them nothing, takes the same time",
   async () => {
-    await withMail(async (functions, smtp) => {
+    // The functions in a process of their own: timed from here, as a client over the network
+    // times them, not sharing their event loop with the mail they send after answering.
+    await withMailGateway(async (functions, smtp) => {
       // Within each address's hourly allowance (3), so every known request does the full work.
       const accounts = await Promise.all(Array.from({ length: 8 }, () => signUpIn(functions)));
       const forgot = async (email: string) => {
@@ -188,16 +191,26 @@ Deno.test(
         assert.equal(result.status, 200);
         assert.deepEqual(result.body, { success: true });
       };
-      // Each request timed on its own: what a known address leaves behind (its mail being sent)
-      // is done before the next is timed, so the comparison is of the answers alone.
+      const resets = () => smtp.received.filter((mail) => mail.subject === resetSubject).length;
+      // Each request timed on its own: the mail a known address gets is delivered before the
+      // next is timed, so the comparison is of the answers alone.
+      let known = 0;
       const timings = await pairedTimings(
         24,
-        (i) => forgot(accounts[i % accounts.length].email),
+        (i) => {
+          known += 1;
+          return forgot(accounts[i % accounts.length].email);
+        },
         () => forgot(uniqueEmail("nobody")),
-        { between: () => functions.settled() },
+        {
+          async between() {
+            for (let i = 0; i < 100 && resets() < known; i++) {
+              await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+          },
+        },
       );
       assertSamePace(timings, 0.25, 1.5);
-      const resets = () => smtp.received.filter((mail) => mail.subject === resetSubject).length;
       for (let i = 0; i < 200 && resets() < 24; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -205,7 +218,7 @@ Deno.test(
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(resets(), 24, "and none for the unknown ones");
       assert.ok(smtp.received.every((mail) => accounts.some((acc) => mail.to.includes(acc.email))));
-    });
+    }, { LATCHKEY_MAIL_FROM: "Latchkey <accounts@example.test>" });
   },
 );
 
