@@ -326,6 +326,20 @@ browserTest("support's pages: only what reaches, the user's whole trail, who act
     await shown(page, person.id);
     assert.equal(await page.getByRole("button", { name: "Revoke all sessions" }).count(), 1);
     assert.equal(await page.getByRole("button", { name: "Revoke key person-key" }).count(), 1);
+
+    // The Keys page likewise: the admin's key is listed, not offered for revoking (support
+    // may revoke keys, but not an admin's; it may rotate none).
+    const keysOf = [[admin, "admin-key", 0], [person, "person-key", 1]] as const;
+    for (const [owner, key, offered] of keysOf) {
+      await page.goto(`${consoleUrl}#/keys?userId=${owner.id}`);
+      await shown(page, `userId=${owner.id}`);
+      await page.getByRole("cell", { name: key, exact: true }).waitFor();
+      const revoke = page.getByRole("button", { name: `Revoke key ${key}` });
+      assert.equal(await revoke.count(), offered, `Revoke ${key}`);
+      assert.equal(await page.getByRole("button", { name: `Rotate key ${key}` }).count(), 0);
+    }
+    await page.goto(`${consoleUrl}#/users/${person.id}`);
+    await shown(page, person.id);
     const trail = page.locator("section", {
       has: page.getByRole("heading", { name: "Audit trail" }),
     });

@@ -89,15 +89,19 @@ function rotateChoice(key, { notify, refresh }) {
   );
 }
 
-/** Keys with owner, type, last use and expiry; revoke and rotate where the caller may. */
-/** `refresh(secret?)` redraws the page, showing a new key's secret once when given. */
+/**
+ * Keys with owner, type, last use and expiry; revoke and rotate where the caller may: on this
+ * page (`can`) and on the key's owner (its `callerMay`, the API's reach rule).
+ * `refresh(secret?)` redraws the page, showing a new key's secret once when given.
+ */
 export function keyTable(keys, { can, notify, refresh, showOwner }) {
   const actions = (key) => {
     if (key.revokedAt) return "—";
+    const may = (permission) => can(permission) && key.callerMay.includes(permission);
     return h(
       "span",
       { class: "actions" },
-      can("keys:revoke")
+      may("keys:revoke")
         ? h("button", {
           type: "button",
           class: "danger",
@@ -114,7 +118,7 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
           },
         }, "Revoke")
         : null,
-      can("keys:write") && !key.replacedBy
+      may("keys:write") && !key.replacedBy
         ? h("button", {
           type: "button",
           "aria-label": `Rotate key ${key.name}`,

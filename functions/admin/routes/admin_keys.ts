@@ -17,6 +17,7 @@ import { asRole, isRole } from "../../_shared/ground/principal.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/identity/reach.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
+import { permissionsOver } from "../../_shared/identity/reach.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listKeysQuery = z.strictObject({
@@ -35,15 +36,24 @@ export const listKeysRoute = defineRoute({
   auth: adminCredentials,
   permission: "keys:read",
   query: listKeysQuery,
-  responses: { 200: "`{keys, limit, nextCursor}`." },
+  responses: {
+    200: "`{keys, limit, nextCursor}`; each key's `callerMay` lists the caller's permissions " +
+      "that reach its owner (as on GET /admin/users/:id), so a console offers only those.",
+  },
 }, async (c, { query }) => {
+  const principal = c.get("principal");
   return c.json(
     await listPage(
       c,
       query,
       "keys",
       (tx, keyset, cursorAt) => keysPageQuery(tx, query, keyset, cursorAt),
-      apiKeyMetadata,
+      (row) => ({
+        ...apiKeyMetadata(row),
+        callerMay: row.owner_role && isRole(row.owner_role)
+          ? permissionsOver(principal, row.owner_role)
+          : [],
+      }),
     ),
   );
 });
@@ -60,8 +70,8 @@ export function keysPageQuery(
   keyset: ReturnType<typeof keysetOf>,
   cursorAt: ReturnType<typeof cursorColumn>,
 ) {
-  return tx<(ApiKeyRow & { cursor_at: string })[]>`
-    select ${tx(apiKeyColumns)}, ${cursorAt}
+  return tx<(ApiKeyRow & { owner_role: string | null; cursor_at: string })[]>`
+    select ${tx(apiKeyColumns)}, latchkey.user_role(user_id) as owner_role, ${cursorAt}
     from latchkey.api_keys
     where true
       ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
