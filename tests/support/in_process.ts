@@ -29,6 +29,19 @@ export interface InProcessFunctions {
 
 const apps = { admin: adminApp, auth: authApp, keys: keysApp, version: versionApp };
 
+/** Calls over `client` to the functions at `base`, JSON both ways. */
+export function jsonCaller(base: string, client: Deno.HttpClient): InProcessFunctions["call"] {
+  return async (method, path, headers = {}, body) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+      client,
+    });
+    return { status: response.status, headers: response.headers, body: await response.json() };
+  };
+}
+
 export function serveFunctions(env: Record<string, string>): InProcessFunctions {
   // The test database unless the test names one (as hosted does, through SUPABASE_DB_URL).
   const database = env.SUPABASE_DB_URL || env.LATCHKEY_DB_URL
@@ -47,15 +60,7 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
   const client = Deno.createHttpClient({});
   return {
     base,
-    async call(method, path, headers = {}, body) {
-      const response = await fetch(`${base}${path}`, {
-        method,
-        headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
-        body: body ? JSON.stringify(body) : undefined,
-        client,
-      });
-      return { status: response.status, headers: response.headers, body: await response.json() };
-    },
+    call: jsonCaller(base, client),
     async settled() {
       await workAfterResponsesSettled();
       await mailSettled(getRuntime());

@@ -1,4 +1,4 @@
-import { type InProcessFunctions, serveFunctions } from "./in_process.ts";
+import { type InProcessFunctions, jsonCaller, serveFunctions } from "./in_process.ts";
 import { startTestServer } from "./server.ts";
 
 /** A message the test SMTP server accepted, parsed as a mail client would. */
@@ -143,15 +143,7 @@ export async function withMailGateway(
   try {
     await work({
       base,
-      async call(method, path, headers = {}, body) {
-        const response = await fetch(`${base}${path}`, {
-          method,
-          headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
-          body: body ? JSON.stringify(body) : undefined,
-          client,
-        });
-        return { status: response.status, headers: response.headers, body: await response.json() };
-      },
+      call: jsonCaller(base, client),
       // Its work after answers is its own process's; the tests wait for what it sends instead.
       settled: () => Promise.resolve(),
       close: () => server.stop(),
