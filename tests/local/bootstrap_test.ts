@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runDeno } from "../support/deno_run.ts";
 import { hashPassword } from "../../functions/_shared/passwords/passwords.ts";
 import {
   call,
@@ -10,23 +11,12 @@ import {
   withDatabase,
 } from "../support/http.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-
 /** Runs one of the local tasks' scripts against the test database, as `deno task` would. */
-async function runTask(script: string, args: string[], env: Record<string, string> = {}) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `functions/_local/${script}`, "--", ...args],
-    cwd: root,
-    env: { DATABASE_URL: Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!, NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function runTask(script: string, args: string[], env: Record<string, string> = {}) {
+  return runDeno(["run", "--allow-all", `functions/_local/${script}`, "--", ...args], {
+    DATABASE_URL: Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!,
+    ...env,
+  });
 }
 
 function bootstrapEnv(email: string, password = defaultPassword) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { findPostgresBinaries } from "../support/database.ts";
+import { runDeno } from "../support/deno_run.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
 
 /**
@@ -9,25 +10,10 @@ import { startTestServer, type TestServer } from "../support/server.ts";
  * reach the same database through it, so what they write is seen at once and kept.
  */
 
-const root = new URL("../../", import.meta.url).pathname;
 const password = "correct horse battery staple";
 
-async function deno(args: string[], dataDir: string) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: root,
-    // No DATABASE_URL: the embedded default, as in Quick start.
-    env: { LATCHKEY_DATA_DIR: dataDir, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
+// No DATABASE_URL: the embedded default, as in Quick start.
+const deno = (args: string[], dataDir: string) => runDeno(args, { LATCHKEY_DATA_DIR: dataDir });
 
 const task = (name: string, args: string[], dataDir: string) =>
   deno(["task", "--quiet", name, "--", ...args], dataDir);

@@ -1,23 +1,13 @@
 import assert from "node:assert/strict";
-
-const root = new URL("../../", import.meta.url).pathname;
+import { runDeno } from "../support/deno_run.ts";
 
 /** `deno task start`'s script with only the given environment, as a user would run it. */
-async function start(env: Record<string, string>) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "functions/_local/start.ts"],
-    cwd: root,
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      NO_COLOR: "1",
-      ...env,
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+function start(env: Record<string, string>) {
+  return runDeno(["run", "--allow-all", "functions/_local/start.ts"], {
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: Deno.env.get("HOME") ?? "",
+    ...env,
+  }, { clearEnv: true });
 }
 
 Deno.test("deno task start with bad values stops at once, one line per variable: name, problem, fix", async () => {

@@ -4,8 +4,7 @@ import { app as keysApp } from "../../functions/keys/app.ts";
 import { app as versionApp } from "../../functions/version/app.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../functions/_shared/db/database.ts";
-import { getRuntime, installRuntime } from "../../functions/_shared/api/isolate.ts";
-import { mailSettled } from "../../functions/_shared/mail/outbox.ts";
+import { installRuntime } from "../../functions/_shared/api/isolate.ts";
 import { workAfterResponsesSettled } from "../../functions/_shared/ground/edge_runtime.ts";
 
 /**
@@ -61,10 +60,8 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
   return {
     base,
     call: jsonCaller(base, client),
-    async settled() {
-      await workAfterResponsesSettled();
-      await mailSettled(getRuntime());
-    },
+    // A send begun after an answer is such work too (continueAfterResponse), resends included.
+    settled: workAfterResponsesSettled,
     async close() {
       client.close();
       await server.shutdown();
@@ -74,7 +71,6 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
       const keepAlive = setInterval(() => {}, 20);
       try {
         await workAfterResponsesSettled();
-        await mailSettled(getRuntime());
       } finally {
         clearInterval(keepAlive);
       }

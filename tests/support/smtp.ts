@@ -96,6 +96,15 @@ export function tokenFromMail(mail: ReceivedMail): string {
 /** The front end the test links point to. */
 export const testAppUrl = "https://app.example.test";
 
+/** Mail through `smtp`, links to the test app, and one proxy hop, so tests name their clients. */
+function mailingEnv(smtp: TestSmtpServer): Record<string, string> {
+  return {
+    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
+    LATCHKEY_MAILER: smtp.url,
+    LATCHKEY_APP_URL: testAppUrl,
+  };
+}
+
 /**
  * The functions in this process with a real SMTP server as their mailer (and one proxy hop, so
  * tests name their clients), for `work`; both are closed afterwards.
@@ -105,13 +114,7 @@ export async function withMailFunctions(
   env: Record<string, string> = {},
 ): Promise<void> {
   const smtp = await startSmtpServer();
-  const functions = serveFunctions({
-    LATCHKEY_ENV: "test",
-    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
-    LATCHKEY_MAILER: smtp.url,
-    LATCHKEY_APP_URL: testAppUrl,
-    ...env,
-  });
+  const functions = serveFunctions({ LATCHKEY_ENV: "test", ...mailingEnv(smtp), ...env });
   try {
     await work(functions, smtp);
   } finally {
@@ -132,9 +135,7 @@ export async function withMailGateway(
 ): Promise<void> {
   const smtp = await startSmtpServer();
   const server = await startTestServer(Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!, {
-    LATCHKEY_TRUSTED_PROXY_HOPS: "1",
-    LATCHKEY_MAILER: smtp.url,
-    LATCHKEY_APP_URL: testAppUrl,
+    ...mailingEnv(smtp),
     LATCHKEY_LOG_LEVEL: "warn",
     ...env,
   });

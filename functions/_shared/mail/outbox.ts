@@ -27,7 +27,6 @@ interface ClaimedMail {
 
 const lastSweep = new WeakMap<Runtime, number>();
 const sending = new WeakSet<Runtime>();
-const inFlight = new WeakMap<Runtime, Promise<unknown>>();
 /** Mail queued while a send ran (which may have claimed before it was there): send again. */
 const sendAgain = new WeakSet<Runtime>();
 
@@ -89,11 +88,5 @@ export function deliverMailInBackground(runtime: Runtime, { now = false } = {}):
       sending.delete(runtime);
       if (sendAgain.delete(runtime)) deliverMailInBackground(runtime, { now: true });
     });
-  inFlight.set(runtime, run);
   continueAfterResponse(run);
-}
-
-/** Resolves when no background send of this runtime is running (for a clean shutdown). */
-export async function mailSettled(runtime: Runtime): Promise<void> {
-  while (sending.has(runtime)) await inFlight.get(runtime);
 }

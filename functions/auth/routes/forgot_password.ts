@@ -40,17 +40,18 @@ export const forgotPasswordRoute = defineRoute({
   const runtime = c.get("runtime");
   const { config, sql } = runtime;
   if (!mailerFor(config)) throw mailerNotConfigured();
+  const client = throttleClient(c);
   // Before the answer only what every email costs alike: the client's allowance.
   const [{ retry_after }] = await withStatementTimeout(
     sql,
     sql<{ retry_after: number }[]>`
-      select latchkey.take_client_allowance('recovery_client', ${throttleClient(c)},
+      select latchkey.take_client_allowance('recovery_client', ${client},
         ${config.LATCHKEY_RECOVERY_PER_CLIENT_PER_HOUR}, '1 hour') as retry_after`,
   );
   if (retry_after > 0) throw recoveryThrottled(retry_after);
   // After it, the rest: an account's token and mail are writes an unknown email does not get,
   // and would make its answer later.
-  continueAfterResponse(sendPasswordReset(runtime, email, throttleClient(c), requestInfo(c)));
+  continueAfterResponse(sendPasswordReset(runtime, email, client, requestInfo(c)));
   return c.json({ success: true });
 });
 
