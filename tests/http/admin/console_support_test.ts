@@ -203,3 +203,16 @@ Deno.test("GET /admin/audit/actions lists the actions events record", async () =
   const person = await signUp("actions-person");
   assert.equal((await call("GET", "/admin/audit/actions", { token: person.token })).status, 403);
 });
+
+Deno.test("GET /admin/audit?subject= that is not a user id is a 400 naming the field", async () => {
+  for (const subject of ["not-a-uuid", "'; drop table latchkey.users; --", ""]) {
+    const query = new URLSearchParams({ subject });
+    const result = await asAdminKey("GET", `/admin/audit?${query}`);
+    assert.equal(result.status, 400, subject);
+    assert.equal(result.body.error.code, "validation_failed");
+    assert.deepEqual(
+      result.body.error.details.map((detail: { path: string }) => detail.path),
+      ["subject"],
+    );
+  }
+});
