@@ -16,12 +16,14 @@ import { type CpuShare, cpuShareDuring, describeShare } from "./cpu_share.ts";
 import { profileDuring } from "./profile.ts";
 import { type Argon2Capacity, argon2Capacity } from "./argon2_probe.ts";
 import { machineDetails, settingsLine } from "./machine.ts";
+import { type EdgeMemory, measureEdgeMemory } from "./edge_memory.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ceilingOnly = Deno.args.includes("--ceiling-only");
 // `-- --verify-only`: the verify rows alone, printed, RESULTS.md left alone (for A/B runs).
 const verifyOnly = Deno.args.includes("--verify-only");
 const signInOnly = Deno.args.includes("--sign-in-only");
+const memoryOnly = Deno.args.includes("--memory-only");
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -34,6 +36,8 @@ const targets = {
   verifyP99Ms64: 25,
   verifyP50Ms1: 1.5,
   rssMb: 150,
+  // Issue 27: hashing bursts with the edge runtime's settings stay within a hosted isolate.
+  edgeIsolateMb: 256,
   // Issue 15: with the shipped defaults, verify at 64 connections reaches this share of what
   // pgbench gets from the same statement, one hot key or 64, with p99 under 25 ms.
   ceilingShare: 0.8,
@@ -379,6 +383,18 @@ end`;
   return { rows, runs, capacity };
 }
 
+function describeEdgeMemory(run: EdgeMemory): string {
+  return `Memory with the edge runtime's settings (tests/bench/edge_memory.ts, issue 27): ${run.deno}, ` +
+    `no hash worker, no \`--expose-gc\`, 10 clients at once signing in, signing up and changing ` +
+    `passwords for ${run.seconds} s: ${run.requests} requests (${run.failures} failed), ` +
+    `${run.hashingPerSecond.toFixed(1)} argon2id hashes/s. Peak RSS ${
+      run.peakRssMb.toFixed(0)
+    } MB (idle before: ${run.idleRssMb.toFixed(0)} MB), peak V8 heap used ${
+      run.peakHeapUsedMb.toFixed(0)
+    } MB, peak external memory ${run.peakExternalMb.toFixed(0)} MB (V8's own figures, read ` +
+    "through the inspector every 100 ms); a hosted isolate has 256 MB.";
+}
+
 /**
  * The profile of the 64-key run: the same load on another shipped-defaults server, this one
  * with the inspector on, sampled by V8's profiler. Says how busy the one JavaScript thread
@@ -549,6 +565,13 @@ try {
     await database.stop();
     Deno.exit(0);
   }
+  if (memoryOnly) {
+    // `-- --memory-only`: just the edge-memory section, printed, RESULTS.md left alone.
+    await server.stop();
+    console.log(describeEdgeMemory(await measureEdgeMemory(database.url, serverEnv, seconds)));
+    await database.stop();
+    Deno.exit(0);
+  }
   if (ceilingOnly) {
     // `-- --ceiling-only`: just the ceiling section, printed, RESULTS.md left alone.
     await server.stop();
@@ -642,6 +665,8 @@ try {
     keys,
   );
   const signIns = await measureSignIns();
+  const edgeMemory = await measureEdgeMemory(database.url, serverEnv, seconds);
+  console.log(describeEdgeMemory(edgeMemory));
 
   const verify = results["POST /keys/verify"];
   const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);
@@ -671,6 +696,13 @@ try {
         }, p99 ${ceiling.p99Ms.toFixed(2)} ms)`,
     );
   }
+  check(
+    edgeMemory.peakRssMb < targets.edgeIsolateMb && edgeMemory.failures === 0,
+    `hashing bursts with the edge runtime's settings (${edgeMemory.deno}, no hash worker): peak ` +
+      `RSS < ${targets.edgeIsolateMb} MB, no failed request (measured ${
+        edgeMemory.peakRssMb.toFixed(0)
+      } MB, ${edgeMemory.failures} failed)`,
+  );
   check(
     verify[64].rps >= targets.verifyRps64,
     `verify at 64 connections ≥ ${targets.verifyRps64} req/s (measured ${
@@ -768,6 +800,8 @@ per second: ${
 does not (memory-hard by design: two at once contend for the shared cache and memory), so
 sign-in throughput here is bounded by argon2id's throughput on one core whatever the workers.
 Workers keep the main thread free for other requests (the "other route" column) for more memory.
+
+${describeEdgeMemory(edgeMemory)}
 
 Where the CPU went (tests/bench/cpu_share.ts: utime + stime of every process from /proc, by
 program, over each run's middle ${Math.max(1, seconds - 4)} s; 2 cores in all). The last column is

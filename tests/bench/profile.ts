@@ -4,6 +4,7 @@
  * zod, Latchkey, GC, idle) and the top functions. The benchmark's answer to "where does the
  * time go" on the key check.
  */
+import { openInspector } from "./inspector.ts";
 
 export interface ProfileSummary {
   samples: number;
@@ -34,26 +35,8 @@ export async function profileDuring<T>(
   port: number,
   run: () => Promise<T>,
 ): Promise<{ result: T; profile: ProfileSummary }> {
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const socket = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    socket.onopen = resolve;
-    socket.onerror = reject;
-  });
-  let nextId = 0;
-  const answers = new Map<number, (result: unknown) => void>();
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    answers.get(message.id)?.(message.result);
-    answers.delete(message.id);
-  };
-  // deno-lint-ignore no-explicit-any -- CDP answers, read field by field below
-  const send = (method: string, params = {}): Promise<any> =>
-    new Promise((resolve) => {
-      nextId += 1;
-      answers.set(nextId, resolve);
-      socket.send(JSON.stringify({ id: nextId, method, params }));
-    });
+  const inspector = await openInspector(port);
+  const send = inspector.send;
   try {
     await send("Profiler.enable");
     await send("Profiler.setSamplingInterval", { interval: 500 });
@@ -62,7 +45,7 @@ export async function profileDuring<T>(
     const { profile } = await send("Profiler.stop");
     return { result, profile: summarize(profile) };
   } finally {
-    socket.close();
+    inspector.close();
   }
 }
 

@@ -23,6 +23,8 @@ export async function startTestServer(
   databaseUrl: string,
   env: Record<string, string> = {},
   denoFlags: string[] = [],
+  /** Another Deno to serve with (the benchmark's edge-memory run uses Deno 2.1). */
+  deno = Deno.execPath(),
 ): Promise<TestServer> {
   const port = freePort();
   const spawnedAt = performance.now();
@@ -37,7 +39,7 @@ export async function startTestServer(
       'log="$1"; shift; exec "$@" >>"$log" 2>&1',
       "sh",
       logPath,
-      Deno.execPath(),
+      deno,
       "run",
       "--allow-all",
       ...withDenoFlags(await startTaskDenoFlags(), denoFlags),

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { timedMs } from "../support/timing.ts";
 import { parseArgon2idPhc } from "../../functions/_shared/ground/fields.ts";
-import { argon2id } from "hash-wasm";
 import { ApiError } from "../../functions/_shared/ground/errors.ts";
 import {
   argon2Parameters,
@@ -12,6 +11,11 @@ import {
   hashPassword,
   verifyPassword,
 } from "../../functions/_shared/passwords/passwords.ts";
+import {
+  argon2id,
+  encodeArgon2idPhc,
+  reusedMemoryKiB,
+} from "../../functions/_shared/passwords/argon2id.ts";
 
 Deno.test("hashPassword makes an OWASP-parameter argon2id PHC string with a random salt", async () => {
   const first = await hashPassword("correct horse battery");
@@ -27,23 +31,58 @@ Deno.test("verifyPassword accepts the right password only", async () => {
     needsRehash: false,
   });
   assert.equal((await verifyPassword("correct horse batterY", phc)).matches, false);
-  assert.equal((await verifyPassword("", phc)).matches, false);
+  for (const short of ["", "a", "\u0001", "\u0000"]) {
+    assert.equal((await verifyPassword(short, phc)).matches, false, JSON.stringify(short));
+  }
 });
 
 Deno.test("a hash made with other parameters still verifies and asks for a rehash", async () => {
-  const weaker = await argon2id({
-    password: "legacy password",
+  const input = {
+    password: new TextEncoder().encode("legacy password"),
     salt: crypto.getRandomValues(new Uint8Array(16)),
     memorySize: 4096,
     iterations: 3,
     parallelism: 1,
     hashLength: 32,
-    outputType: "encoded",
-  });
+  };
+  const weaker = encodeArgon2idPhc(input, await argon2id(input));
   assert.deepEqual(await verifyPassword("legacy password", weaker), {
     matches: true,
     needsRehash: true,
   });
+});
+
+// Made by another implementation (hash-wasm 4.13.0, which Latchkey used until 2026-12): every
+// hash stored before the change still verifies, including a password beyond ASCII (hashed as
+// its UTF-8 bytes) and one with four lanes and more memory than the kept instance uses.
+const otherImplementation = [
+  [
+    "correct horse battery",
+    "$argon2id$v=19$m=19456,t=2,p=1$BwcHBwcHBwcHBwcHBwcHBw$WLRGUa13/B3MXznFse33FId4O++DaYL6ulYUMEhpRqE",
+  ],
+  [
+    "pässwörd ünïcode ✓",
+    "$argon2id$v=19$m=19456,t=2,p=1$BwcHBwcHBwcHBwcHBwcHBw$DtBL/eXYkr2NQqfwSSsULqHwM1LbaN4S+U+mNvTU2JM",
+  ],
+  [
+    "four lanes, more memory",
+    "$argon2id$v=19$m=65536,t=1,p=4$BwcHBwcHBwcHBwcHBwcHBw$VYp9hrS1tqd0IMyJnBTSYZAaRaWB4oVyfAOMpqEHQdk",
+  ],
+] as const;
+
+Deno.test("hashes another argon2id implementation made verify, and only with their password", async () => {
+  assert.ok(65536 > reusedMemoryKiB, "the third hash runs on an instance of its own");
+  for (const [password, phc] of otherImplementation) {
+    assert.equal((await verifyPassword(password, phc)).matches, true, password);
+    assert.equal((await verifyPassword(`${password} `, phc)).matches, false, password);
+  }
+  // Same salt and parameters as the first: the same tag, so the encoding matches too.
+  const input = {
+    password: new TextEncoder().encode(otherImplementation[0][0]),
+    salt: new Uint8Array(16).fill(7),
+    ...argon2Parameters,
+  };
+  assert.equal(encodeArgon2idPhc(input, await argon2id(input)), otherImplementation[0][1]);
 });
 
 Deno.test("malformed or hostile PHC strings never match and are not run", async () => {

@@ -208,14 +208,14 @@ export const configSchema = z.object({
     "Comma-separated application scopes any user may put on their API keys (e.g. compile,deploy).",
   ),
   LATCHKEY_HASH_QUEUE_MAX: integer(1, 10_000).default(32).describe(
-    "Password hashes (about 0.1 s each) that may wait per isolate; beyond, sign-up, sign-in and " +
+    "Password hashes (about 50 ms each) that may wait per isolate; beyond, sign-up, sign-in and " +
       "password changes answer 503 overloaded with Retry-After.",
   ),
   LATCHKEY_HASH_WORKERS: integer(0, 16).default(() => inEdgeRuntime() ? 0 : 1).describe(
     "Worker threads computing password hashes, one hash each at a time; 0: on the main thread, " +
       "one at a time (the edge runtime's default: it has no workers). One worker keeps the main " +
       "thread free during sign-in bursts (measured, 10 concurrent sign-ins: other requests' p50 " +
-      "20-90 ms → 1.6 ms; peak RSS 339 → 220 MB, the worker collecting each hash's memory).",
+      "20-90 ms → 1.6 ms). Each thread hashes in one 19 MiB memory it reuses.",
   ),
   LATCHKEY_MAX_ACTIVE_KEYS: integer(1, 10_000).default(25).describe(
     "Active (unrevoked, unexpired) keys a user may hold through POST /keys; admin-issued keys " +

@@ -4,7 +4,7 @@ import { base64Decode } from "./crypto.ts";
 /**
  * Field shapes that the configuration and the domain both read: a tier's name, a key prefix,
  * an argon2id PHC string. They live here, below both, so the configuration imports no domain
- * module (nor, through one, hash-wasm and the hash workers).
+ * module (nor, through one, the argon2id WebAssembly and the hash workers).
  */
 
 export const tierSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "Use a lowercase tier name.")

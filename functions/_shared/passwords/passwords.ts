@@ -1,9 +1,15 @@
-import { argon2id } from "hash-wasm";
 import { Worker } from "node:worker_threads";
 import { constantTimeEqual, randomBytes } from "../ground/crypto.ts";
 import { parseArgon2idPhc } from "../ground/fields.ts";
 
 import { ApiError } from "../ground/errors.ts";
+import {
+  argon2id,
+  type Argon2idInput,
+  encodeArgon2idPhc,
+  hashWorkerData,
+  shortestPasswordBytes,
+} from "./argon2id.ts";
 
 /** OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane. */
 export const argon2Parameters = {
@@ -20,9 +26,9 @@ export const passwordLength = { min: 10, max: 256 } as const;
 // no workers), on the main thread, one at a time, each first yielding to the event loop
 // (chained on promises alone, a queue of 50 hashes ran back to back for seconds while no
 // socket was served).
-// Either way at most one hash per slot runs at once, so memory is bounded: 19 MiB of WASM
-// memory per slot (plus a worker's own heap and the memory of hashes done but not yet
-// collected: hash_memory.ts), never one allocation per waiting request.
+// Either way at most one hash per slot runs at once, so memory is bounded: one 19 MiB WASM
+// memory per slot, reused by each hash (argon2id.ts), plus a worker's own heap; never one
+// allocation per waiting request.
 // The queue is bounded (LATCHKEY_HASH_QUEUE_MAX): past it a request answers 503 `overloaded`
 // at once instead of waiting behind seconds of hashing (hosted isolates count CPU time, and a
 // flood of sign-ins must not starve everyone's).
@@ -33,7 +39,7 @@ let workerCount = 0;
 let running = 0;
 const waiting: (() => void)[] = [];
 /** A hash's usual cost here, for the Retry-After of an overloaded answer. */
-const typicalHashMs = 100;
+const typicalHashMs = 50;
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Sets the hash queue's bound and worker count (from the configuration, at start-up). */
@@ -47,8 +53,6 @@ export function argon2Runs(): number {
   return hashesComputed;
 }
 
-type Argon2Options = Parameters<typeof argon2id>[0];
-
 /** Idle argon2 workers, started on first use, at most `workerCount`. */
 const idleWorkers: Worker[] = [];
 let nextJob = 0;
@@ -56,14 +60,14 @@ let nextJob = 0;
 function takeWorker(): Worker {
   const idle = idleWorkers.pop();
   if (idle) return idle;
-  return new Worker(new URL("./argon2_worker.ts", import.meta.url));
+  return new Worker(new URL("./argon2id.ts", import.meta.url), { workerData: hashWorkerData });
 }
 
-function inWorker(options: Argon2Options): Promise<string | Uint8Array> {
+function inWorker(input: Argon2idInput): Promise<Uint8Array> {
   const worker = takeWorker();
   const id = ++nextJob;
-  return new Promise<string | Uint8Array>((resolve, reject) => {
-    const onMessage = (message: { id: number; result?: string | Uint8Array; error?: string }) => {
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const onMessage = (message: { id: number; result?: Uint8Array; error?: string }) => {
       if (message.id !== id) return;
       worker.off("message", onMessage);
       worker.off("error", onError);
@@ -82,12 +86,12 @@ function inWorker(options: Argon2Options): Promise<string | Uint8Array> {
     worker.on("message", onMessage);
     worker.once("error", onError);
     worker.ref();
-    worker.postMessage({ id, options });
+    worker.postMessage({ id, input });
   });
 }
 
 /** argon2id within the isolate's slots (one per worker, or one on the main thread). */
-async function computeArgon2(options: Argon2Options): Promise<string | Uint8Array> {
+async function computeArgon2(input: Argon2idInput): Promise<Uint8Array> {
   if (queued >= queueLimit) {
     throw new ApiError("overloaded", {
       headers: {
@@ -105,9 +109,9 @@ async function computeArgon2(options: Argon2Options): Promise<string | Uint8Arra
     running += 1;
     try {
       hashesComputed += 1;
-      if (workerCount > 0) return await inWorker(options);
+      if (workerCount > 0) return await inWorker(input);
       await yieldToEventLoop();
-      return await argon2id(options);
+      return await argon2id(input);
     } finally {
       running -= 1;
       waiting.shift()?.();
@@ -119,12 +123,12 @@ async function computeArgon2(options: Argon2Options): Promise<string | Uint8Arra
 
 /** Hashes a password into an argon2id PHC string. */
 export async function hashPassword(password: string): Promise<string> {
-  return await computeArgon2({
-    password,
+  const input = {
+    password: new TextEncoder().encode(password),
     salt: randomBytes(16),
     ...argon2Parameters,
-    outputType: "encoded",
-  }) as string;
+  };
+  return encodeArgon2idPhc(input, await computeArgon2(input));
 }
 
 export interface PasswordCheck {
@@ -138,18 +142,19 @@ export async function verifyPassword(password: string, phc: string): Promise<Pas
   const stored = parseArgon2idPhc(phc);
   // A malformed hash is checked against the decoy, at the same cost, and never matches.
   const parsed = stored ?? parseArgon2idPhc(decoyPhc)!;
+  const bytes = new TextEncoder().encode(password);
+  // Too short for the hasher: pay for a hash of a stand-in anyway, and never match.
+  const checkable = bytes.length >= shortestPasswordBytes;
   const computed = await computeArgon2({
-    // hash-wasm refuses an empty password; pay for a hash anyway, and never match.
-    password: password === "" ? "\u0000" : password,
+    password: checkable ? bytes : new Uint8Array(shortestPasswordBytes),
     salt: parsed.salt,
     memorySize: parsed.memorySize,
     iterations: parsed.iterations,
     parallelism: parsed.parallelism,
     hashLength: parsed.hash.length,
-    outputType: "binary",
-  }) as Uint8Array;
+  });
   return {
-    matches: stored !== null && password !== "" && constantTimeEqual(computed, parsed.hash),
+    matches: stored !== null && checkable && constantTimeEqual(computed, parsed.hash),
     needsRehash: stored !== null && (
       parsed.memorySize !== argon2Parameters.memorySize ||
       parsed.iterations !== argon2Parameters.iterations ||
