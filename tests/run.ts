@@ -9,6 +9,7 @@
 import postgres from "postgres";
 import { applyMigrations } from "../functions/_local/migrate.ts";
 import { cloneDatabase, provisionTestDatabase } from "./support/database.ts";
+import { testsLockFlag } from "./support/deno_run.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import {
   type PlanItem,
@@ -317,7 +318,7 @@ try {
   // The whole suite checks what `deno task check` checks, which Deno then finds in its cache.
   const check = await runCommand(
     Deno.execPath(),
-    ["check", ...(wholeSuite ? ["functions", "tests"] : files)],
+    ["check", testsLockFlag, ...(wholeSuite ? ["functions", "tests"] : files)],
   );
   if (!check.success) {
     console.log(`${check.output}\nnot ok - deno check`);
@@ -424,7 +425,7 @@ try {
     } else {
       const run = await runCommand(
         Deno.execPath(),
-        ["test", "--no-check", "--allow-all", ...part.files],
+        ["test", testsLockFlag, "--no-check", "--allow-all", ...part.files],
         { env: worker.env, timeoutMs: partTimeoutMs },
       );
       const outcome = readTestOutput(run.output);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "../support/browser.ts";
 import { baseUrl, call, functionsUrl, signUp } from "../support/http.ts";
 import {
   chromiumPath,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromium } from "../support/browser.ts";
 import { newSigningKey } from "../../functions/_local/jwt_keygen.ts";
 import { recordSecret } from "../support/http.ts";
 import { startTestServer } from "../support/server.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium } from "../support/browser.ts";
 import {
   asAdminKey,
   baseUrl,

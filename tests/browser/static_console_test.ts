@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromium } from "../support/browser.ts";
 import { buildConsole } from "../../functions/_local/console_site.ts";
 import { createAccount, functionsUrl } from "../support/http.ts";
 import { freePort, startTestServer } from "../support/server.ts";

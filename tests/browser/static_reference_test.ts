@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromium } from "../support/browser.ts";
 import { buildApiReference } from "../../build/static_docs.ts";
 import { functionsUrl } from "../support/http.ts";
 import { serveFolder } from "../support/static_host.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createClient, FunctionsHttpError } from "@supabase/supabase-js";
+// deno-lint-ignore no-import-prefix -- test-only, so not in deno.json (docs/testing.md, lockfiles)
+import { createClient, FunctionsHttpError } from "npm:@supabase/supabase-js@2.119.1";
 import { baseUrl, defaultPassword, uniqueEmail } from "../support/http.ts";
 
 // How Supabase users call functions: the client targets `<supabaseUrl>/functions/v1/<name>`.

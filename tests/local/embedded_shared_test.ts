@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { sharedBuffers } from "../../functions/_local/embedded_database.ts";
 import { findPostgresBinaries } from "../support/database.ts";
 import { runDeno } from "../support/deno_run.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -94,6 +95,9 @@ Deno.test({
       try {
         const rows = await sql`select role from latchkey.users where email = ${ada}`;
         assert.equal(rows[0].role, "admin");
+        // The setting that keeps the idle server's memory down reaches PostgreSQL.
+        const [{ shared_buffers }] = await sql`show shared_buffers`;
+        assert.equal(shared_buffers, sharedBuffers);
       } finally {
         await sql.end();
       }

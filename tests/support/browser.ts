@@ -1,4 +1,9 @@
-import type { Page } from "playwright-core";
+// deno-lint-ignore no-import-prefix -- test-only, so not in deno.json (docs/testing.md, lockfiles)
+import type { Page } from "npm:playwright-core@1.65.1";
+
+// The one place the browser tests take playwright-core from, so its version is written twice,
+// both here.
+export { type Browser, type BrowserContext, chromium, type Page } from "npm:playwright-core@1.65.1";
 
 /** Debian's chromium for the browser tests, from the test command; unset: they are ignored. */
 export const chromiumPath = Deno.env.get("LATCHKEY_TEST_CHROMIUM");

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
-import axe from "axe-core";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { type PageWatch, screenshotDirectory, watchPage } from "./browser.ts";
+// deno-lint-ignore no-import-prefix -- test-only, so not in deno.json (docs/testing.md, lockfiles)
+import axe from "npm:axe-core@4.14.1";
+import {
+  type Browser,
+  type BrowserContext,
+  type Page,
+  type PageWatch,
+  screenshotDirectory,
+  watchPage,
+} from "./browser.ts";
 
 /** Driving the Latchkey Console in chromium: one page, its errors, its checks. */
 

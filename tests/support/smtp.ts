@@ -1,4 +1,5 @@
 import { type InProcessFunctions, jsonCaller, serveFunctions } from "./in_process.ts";
+import { testsLockFlag } from "./deno_run.ts";
 import { startTestServer } from "./server.ts";
 
 /** A message the test SMTP server accepted, parsed as a mail client would. */
@@ -31,6 +32,7 @@ export async function startSmtpServer(port = 0): Promise<TestSmtpServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      testsLockFlag,
       "--allow-net",
       "--allow-env",
       "--allow-read",

@@ -1,6 +1,8 @@
-import { type AddressObject, simpleParser } from "mailparser";
+// deno-lint-ignore no-import-prefix -- test-only, so not in deno.json (docs/testing.md, lockfiles)
+import { type AddressObject, simpleParser } from "npm:mailparser@3.14.2";
 import type { Readable } from "node:stream";
-import { SMTPServer } from "smtp-server";
+// deno-lint-ignore no-import-prefix -- test-only, so not in deno.json (docs/testing.md, lockfiles)
+import { SMTPServer } from "npm:smtp-server@3.21.6";
 
 /**
  * The test SMTP server as a process of its own (`deno run tests/support/smtp_process.ts

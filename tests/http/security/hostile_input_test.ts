@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- test-only, so not in deno.json (docs/testing.md, lockfiles)
+import fc from "npm:fast-check@4.10.2";
 import type postgres from "postgres";
 import { operations } from "../../support/catalogue.ts";
 import {
