@@ -9,6 +9,7 @@ import {
   configurePasswordHashing,
   decoyPhc,
   hashPassword,
+  hashWorkersAlive,
   verifyPassword,
 } from "../../functions/_shared/passwords/passwords.ts";
 import {
@@ -186,5 +187,19 @@ Deno.test("with hash workers, hashes and checks are right and the main thread st
     assert.ok(performance.now() - started >= 50, "the lags were sampled while hashing");
   } finally {
     configurePasswordHashing({ queueLimit: 32, workers: 0 });
+  }
+});
+
+Deno.test("an idle hash worker stops, and the next hash starts one again", async () => {
+  configurePasswordHashing({ queueLimit: 32, workers: 1, workerIdleMs: 200 });
+  try {
+    const phc = await hashPassword("correct horse battery");
+    assert.equal(hashWorkersAlive(), 1);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(hashWorkersAlive(), 0, "stopped after 200 ms idle");
+    assert.equal((await verifyPassword("correct horse battery", phc)).matches, true);
+    assert.equal(hashWorkersAlive(), 1);
+  } finally {
+    configurePasswordHashing({ queueLimit: 32, workers: 0, workerIdleMs: 60_000 });
   }
 });

@@ -43,9 +43,19 @@ const typicalHashMs = 50;
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Sets the hash queue's bound and worker count (from the configuration, at start-up). */
-export function configurePasswordHashing(options: { queueLimit: number; workers?: number }): void {
+export function configurePasswordHashing(
+  options: { queueLimit: number; workers?: number; workerIdleMs?: number },
+): void {
   queueLimit = options.queueLimit;
   workerCount = options.workers ?? 0;
+  workerIdleMs = options.workerIdleMs ?? workerIdleMs;
+  // Workers started under the former settings that are idle now go; busy ones finish first.
+  for (const worker of idleWorkers.splice(0)) stopWorker(worker);
+}
+
+/** Hash workers that exist now, busy or idle. */
+export function hashWorkersAlive(): number {
+  return workersAlive;
 }
 
 /** How many argon2 computations this isolate has run (tests count the cost of a route). */
@@ -57,10 +67,41 @@ export function argon2Runs(): number {
 const idleWorkers: Worker[] = [];
 let nextJob = 0;
 
+/**
+ * A worker idle this long is stopped: with its own V8 heap and its 19 MiB hash memory it holds
+ * about 20-50 MB that a quiet server does not need; the next hash starts one again (~50 ms).
+ */
+let workerIdleMs = 60_000;
+let workersAlive = 0;
+const idleSince = new Map<Worker, ReturnType<typeof setTimeout>>();
+
+function stopWorker(worker: Worker): void {
+  clearTimeout(idleSince.get(worker));
+  idleSince.delete(worker);
+  workersAlive -= 1;
+  worker.terminate();
+}
+
 function takeWorker(): Worker {
   const idle = idleWorkers.pop();
-  if (idle) return idle;
+  if (idle) {
+    clearTimeout(idleSince.get(idle));
+    idleSince.delete(idle);
+    return idle;
+  }
+  workersAlive += 1;
   return new Worker(new URL("./argon2id.ts", import.meta.url), { workerData: hashWorkerData });
+}
+
+function putWorkerBack(worker: Worker): void {
+  idleWorkers.push(worker);
+  const stop = setTimeout(() => {
+    idleWorkers.splice(idleWorkers.indexOf(worker), 1);
+    stopWorker(worker);
+  }, workerIdleMs);
+  // The timer alone does not keep a test or a task alive.
+  Deno.unrefTimer(stop);
+  idleSince.set(worker, stop);
 }
 
 function inWorker(input: Argon2idInput): Promise<Uint8Array> {
@@ -74,12 +115,13 @@ function inWorker(input: Argon2idInput): Promise<Uint8Array> {
       // Idle, a worker does not keep the process alive (tests and tasks exit; the gateway
       // serves anyway); busy, it does, so its answer is awaited.
       worker.unref();
-      idleWorkers.push(worker);
+      putWorkerBack(worker);
       if (message.error !== undefined) reject(new Error(message.error));
       else resolve(message.result!);
     };
     const onError = (error: Error) => {
       // A dead worker is not reused; the next hash starts another.
+      workersAlive -= 1;
       worker.off("message", onMessage);
       reject(error);
     };
