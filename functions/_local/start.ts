@@ -12,6 +12,10 @@ import { gatewayHandler } from "./gateway.ts";
 import { applyMigrations } from "./migrate.ts";
 import { isLoopback, serveGateway } from "./serve.ts";
 import { describeSeedOutcome, runSeed, SeedRefused } from "./seed.ts";
+import { stopIdleHashWorkersAfter } from "../_shared/passwords/passwords.ts";
+
+/** A hash worker idle this long stops, its memory with it; the next hash starts one (~50 ms). */
+const idleHashWorkerMs = 60_000;
 
 /**
  * `deno task start`: the whole service in one process, at the URLs the Supabase CLI uses,
@@ -33,6 +37,7 @@ try {
   Deno.exit(1);
 }
 installRuntime({ config, sql });
+stopIdleHashWorkersAfter(idleHashWorkerMs);
 
 const server = await listenOrExit(() =>
   serveGateway(config, gatewayHandler, (port) => {

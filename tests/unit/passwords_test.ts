@@ -10,6 +10,7 @@ import {
   decoyPhc,
   hashPassword,
   hashWorkersAlive,
+  stopIdleHashWorkersAfter,
   verifyPassword,
 } from "../../functions/_shared/passwords/passwords.ts";
 import {
@@ -191,7 +192,8 @@ Deno.test("with hash workers, hashes and checks are right and the main thread st
 });
 
 Deno.test("an idle hash worker stops, and the next hash starts one again", async () => {
-  configurePasswordHashing({ queueLimit: 32, workers: 1, workerIdleMs: 200 });
+  configurePasswordHashing({ queueLimit: 32, workers: 1 });
+  stopIdleHashWorkersAfter(200);
   try {
     const phc = await hashPassword("correct horse battery");
     assert.equal(hashWorkersAlive(), 1);
@@ -200,6 +202,7 @@ Deno.test("an idle hash worker stops, and the next hash starts one again", async
     assert.equal((await verifyPassword("correct horse battery", phc)).matches, true);
     assert.equal(hashWorkersAlive(), 1);
   } finally {
-    configurePasswordHashing({ queueLimit: 32, workers: 0, workerIdleMs: 60_000 });
+    stopIdleHashWorkersAfter(null);
+    configurePasswordHashing({ queueLimit: 32, workers: 0 });
   }
 });

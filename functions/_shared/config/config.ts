@@ -215,8 +215,8 @@ export const configSchema = z.object({
     "Worker threads computing password hashes, one hash each at a time; 0: on the main thread, " +
       "one at a time (the edge runtime's default: it has no workers). One worker keeps the main " +
       "thread free during sign-in bursts (measured, 10 concurrent sign-ins: other requests' p50 " +
-      "20-90 ms → 1.6 ms). Each thread hashes in one 19 MiB memory it reuses; a worker idle for a " +
-      "minute stops.",
+      "20-90 ms → 1.6 ms). Each thread hashes in one 19 MiB memory it reuses; under deno task start " +
+      "a worker idle for a minute stops.",
   ),
   LATCHKEY_MAX_ACTIVE_KEYS: integer(1, 10_000).default(25).describe(
     "Active (unrevoked, unexpired) keys a user may hold through POST /keys; admin-issued keys " +

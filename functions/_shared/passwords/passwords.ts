@@ -44,13 +44,23 @@ const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Sets the hash queue's bound and worker count (from the configuration, at start-up). */
 export function configurePasswordHashing(
-  options: { queueLimit: number; workers?: number; workerIdleMs?: number },
+  options: { queueLimit: number; workers?: number },
 ): void {
   queueLimit = options.queueLimit;
   workerCount = options.workers ?? 0;
-  workerIdleMs = options.workerIdleMs ?? workerIdleMs;
   // Workers started under the former settings that are idle now go; busy ones finish first.
   for (const worker of idleWorkers.splice(0)) stopWorker(worker);
+}
+
+/**
+ * From now on a hash worker idle for `milliseconds` stops: with its own V8 heap and its 19 MiB
+ * hash memory it holds about 20-50 MB that a quiet server does not need (measured: 256 MB right
+ * after the Postman run, 206 MB a minute later); the next hash starts one again. The start
+ * command turns it on; a process that imports the functions (tests, tasks) keeps its workers
+ * until it exits, with no timer of this module pending.
+ */
+export function stopIdleHashWorkersAfter(milliseconds: number | null): void {
+  workerIdleMs = milliseconds;
 }
 
 /** Hash workers that exist now, busy or idle. */
@@ -67,11 +77,8 @@ export function argon2Runs(): number {
 const idleWorkers: Worker[] = [];
 let nextJob = 0;
 
-/**
- * A worker idle this long is stopped: with its own V8 heap and its 19 MiB hash memory it holds
- * about 20-50 MB that a quiet server does not need; the next hash starts one again (~50 ms).
- */
-let workerIdleMs = 60_000;
+/** How long a worker may idle before it stops; null: never (stopIdleHashWorkersAfter). */
+let workerIdleMs: number | null = null;
 let workersAlive = 0;
 const idleSince = new Map<Worker, ReturnType<typeof setTimeout>>();
 
@@ -95,6 +102,7 @@ function takeWorker(): Worker {
 
 function putWorkerBack(worker: Worker): void {
   idleWorkers.push(worker);
+  if (workerIdleMs === null) return;
   const stop = setTimeout(() => {
     idleWorkers.splice(idleWorkers.indexOf(worker), 1);
     stopWorker(worker);
