@@ -220,11 +220,17 @@ const unavailableClientCodes = new Set([
   "EHOSTUNREACH",
 ]);
 
+// The socket calls whose failure means the connection, not the request, failed. Deno 2.1's
+// node:net reports a write to a connection PostgreSQL dropped as `write UNKNOWN` (code
+// "UNKNOWN", syscall "write") where Node and Deno 2.9 say EPIPE or ECONNRESET.
+const socketCalls = new Set(["connect", "read", "write"]);
+
 /** True when an error thrown by postgres.js means the database is down or overloaded. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const code = String((error as { code?: unknown }).code ?? "");
   if (unavailableSqlStates.has(code) || unavailableClientCodes.has(code)) return true;
+  if (socketCalls.has(String((error as { syscall?: unknown }).syscall ?? ""))) return true;
   const errno = String((error as { errno?: unknown }).errno ?? "");
   return unavailableClientCodes.has(errno) || error instanceof Deno.errors.ConnectionRefused;
 }
