@@ -219,6 +219,53 @@ create policy "Latchkey's own functions send mail" on latchkey.mail_outbox as pe
   using (true)
   with check (true);
 
+create table latchkey.mfa_factors (
+  id uuid not null,
+  user_id uuid not null,
+  type text not null,
+  name text not null,
+  secret_ciphertext bytea,
+  confirmed_at timestamp with time zone,
+  last_used_at timestamp with time zone,
+  last_used_step bigint,
+  created_at timestamp with time zone default now() not null,
+  constraint mfa_factors_check CHECK (type <> 'totp'::text OR secret_ciphertext IS NOT NULL),
+  constraint mfa_factors_name_check CHECK (length(name) >= 1 AND length(name) <= 100),
+  constraint mfa_factors_pkey PRIMARY KEY (id),
+  constraint mfa_factors_secret_ciphertext_check CHECK (length(secret_ciphertext) >= 29 AND length(secret_ciphertext) <= 200),
+  constraint mfa_factors_type_check CHECK (type = 'totp'::text),
+  constraint mfa_factors_user_id_fkey FOREIGN KEY (user_id) REFERENCES latchkey.users(id) ON DELETE CASCADE
+);
+alter table latchkey.mfa_factors enable row level security;
+alter table latchkey.mfa_factors force row level security;
+CREATE INDEX mfa_factors_user_id_created_at_idx ON latchkey.mfa_factors USING btree (user_id, created_at);
+create policy "Callers read their own factors" on latchkey.mfa_factors as permissive for select to latchkey_caller
+  using ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)));
+create policy "Callers rename their own factors" on latchkey.mfa_factors as permissive for update to latchkey_caller
+  using ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)))
+  with check ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)));
+create policy "Latchkey's own functions manage factors" on latchkey.mfa_factors as permissive for all to postgres
+  using (true)
+  with check (true);
+
+create table latchkey.mfa_recovery_codes (
+  code_hash bytea not null,
+  user_id uuid not null,
+  used_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  constraint mfa_recovery_codes_code_hash_check CHECK (length(code_hash) = 32),
+  constraint mfa_recovery_codes_pkey PRIMARY KEY (code_hash),
+  constraint mfa_recovery_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES latchkey.users(id) ON DELETE CASCADE
+);
+alter table latchkey.mfa_recovery_codes enable row level security;
+alter table latchkey.mfa_recovery_codes force row level security;
+CREATE INDEX mfa_recovery_codes_user_id_idx ON latchkey.mfa_recovery_codes USING btree (user_id) WHERE (used_at IS NULL);
+create policy "Callers read their own recovery codes' state" on latchkey.mfa_recovery_codes as permissive for select to latchkey_caller
+  using ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)));
+create policy "Latchkey's own functions manage recovery codes" on latchkey.mfa_recovery_codes as permissive for all to postgres
+  using (true)
+  with check (true);
+
 create table latchkey.permissions (
   name text not null,
   description text not null,
@@ -368,6 +415,52 @@ create policy "User admins delete accounts within their reach" on latchkey.users
   using ((( SELECT latchkey.caller_has_permission('users:write'::text) AS caller_has_permission) AND latchkey.caller_reaches_role(role)));
 
 -- Functions
+
+CREATE OR REPLACE FUNCTION latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[])
+ RETURNS TABLE(outcome text, recovery_codes_issued boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_user_id uuid := latchkey.current_user_id();
+  v_was_confirmed boolean;
+  v_issued boolean := false;
+begin
+  select f.confirmed_at is not null into v_was_confirmed
+  from latchkey.mfa_factors f
+  where f.id = p_id and f.user_id = v_user_id and f.type = 'totp'
+  for update;
+  if not found then
+    return query select 'not_found'::text, false;
+    return;
+  end if;
+  update latchkey.mfa_factors f set
+    last_used_step = p_step,
+    last_used_at = pg_catalog.now(),
+    confirmed_at = coalesce(f.confirmed_at, pg_catalog.now())
+  where f.id = p_id and (f.last_used_step is null or f.last_used_step < p_step);
+  if not found then
+    perform latchkey.record_audit_event('auth.factor_verify_failed', 'factor', p_id,
+      pg_catalog.jsonb_build_object('reason', 'replayed'));
+    return query select 'replayed'::text, false;
+    return;
+  end if;
+  if not v_was_confirmed and not exists (
+    select 1 from latchkey.mfa_recovery_codes c where c.user_id = v_user_id and c.used_at is null
+  ) then
+    delete from latchkey.mfa_recovery_codes c where c.user_id = v_user_id;
+    insert into latchkey.mfa_recovery_codes (code_hash, user_id)
+    select h, v_user_id from pg_catalog.unnest(p_recovery_code_hashes) h;
+    v_issued := true;
+  end if;
+  perform latchkey.record_audit_event(
+    case when v_was_confirmed then 'auth.factor_verified' else 'auth.factor_confirmed' end,
+    'factor', p_id, pg_catalog.jsonb_build_object('recoveryCodesIssued', v_issued));
+  return query select
+    case when v_was_confirmed then 'verified' else 'confirmed' end, v_issued;
+end
+$function$;
 
 CREATE OR REPLACE FUNCTION latchkey.another_active_admin_exists(p_user_id uuid)
  RETURNS boolean
@@ -961,6 +1054,30 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_user_id uuid := latchkey.current_user_id();
+begin
+  if v_user_id is null then
+    raise exception 'a caller is required' using errcode = '42501';
+  end if;
+  perform 1 from latchkey.users where id = v_user_id for update;
+  if (select count(*) from latchkey.mfa_factors where user_id = v_user_id) >= p_max_factors then
+    return 'limit_reached';
+  end if;
+  insert into latchkey.mfa_factors (id, user_id, type, name, secret_ciphertext)
+  values (p_id, v_user_id, 'totp', p_name, p_secret_ciphertext);
+  perform latchkey.record_audit_event('auth.factor_enrolled', 'factor', p_id,
+    pg_catalog.jsonb_build_object('type', 'totp', 'name', p_name));
+  return 'enrolled';
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.first_in_minute(p_subject text)
  RETURNS integer
  LANGUAGE plpgsql
@@ -1284,6 +1401,33 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.remove_factor(p_id uuid)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_user_id uuid := latchkey.current_user_id();
+  v_factor record;
+begin
+  delete from latchkey.mfa_factors f where f.id = p_id and f.user_id = v_user_id
+  returning f.type, f.name, f.confirmed_at is not null as confirmed into v_factor;
+  if not found then
+    return false;
+  end if;
+  if not exists (
+    select 1 from latchkey.mfa_factors f where f.user_id = v_user_id and f.confirmed_at is not null
+  ) then
+    delete from latchkey.mfa_recovery_codes c where c.user_id = v_user_id;
+  end if;
+  perform latchkey.record_audit_event('auth.factor_removed', 'factor', p_id,
+    pg_catalog.jsonb_build_object('type', v_factor.type, 'name', v_factor.name,
+      'confirmed', v_factor.confirmed));
+  return true;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.reserve_sign_in(p_email text, p_client text, p_max_failures integer, p_window interval, p_client_failures integer, p_email_failures integer, p_request jsonb)
  RETURNS TABLE(user_id uuid, password_hash text, is_banned boolean, retry_after_seconds integer, throttled_by text, email_verified boolean, attempt_id bigint)
  LANGUAGE plpgsql
@@ -1599,6 +1743,28 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.spend_recovery_code(p_code_hash bytea)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_left integer;
+begin
+  update latchkey.mfa_recovery_codes set used_at = pg_catalog.now()
+  where code_hash = p_code_hash and user_id = latchkey.current_user_id() and used_at is null;
+  if not found then
+    return false;
+  end if;
+  select count(*) into v_left from latchkey.mfa_recovery_codes
+  where user_id = latchkey.current_user_id() and used_at is null;
+  perform latchkey.record_audit_event('auth.recovery_code_used', 'user',
+    latchkey.current_user_id(), pg_catalog.jsonb_build_object('recoveryCodesLeft', v_left));
+  return true;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.start_session(p_user_id uuid, p_token_hash bytea, p_expires_at timestamp with time zone, p_request jsonb, p_rehashed_password text DEFAULT NULL::text)
  RETURNS TABLE(id uuid, email text, name text, role text, tier text, created_at timestamp with time zone, session_id uuid, session_expires_at timestamp with time zone)
  LANGUAGE plpgsql
@@ -1701,6 +1867,19 @@ AS $function$
     ),
     0
   )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.totp_factors_to_check(p_id uuid)
+ RETURNS TABLE(id uuid, secret_ciphertext bytea, confirmed boolean)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select f.id, f.secret_ciphertext, f.confirmed_at is not null
+  from latchkey.mfa_factors f
+  where f.user_id = latchkey.current_user_id() and f.type = 'totp'
+    and (f.id = p_id or (p_id is null and f.confirmed_at is not null))
+  order by f.created_at, f.id
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.update_api_key(p_id uuid, p_changes jsonb)
@@ -2074,11 +2253,15 @@ grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_t
 grant UPDATE (revoked_at) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, id) on latchkey.audit_events to latchkey_audit_pruner;
 grant UPDATE (response, status) on latchkey.idempotency_records to latchkey_caller;
+grant SELECT (confirmed_at, created_at, id, last_used_at, name, type, user_id) on latchkey.mfa_factors to latchkey_caller;
+grant UPDATE (name) on latchkey.mfa_factors to latchkey_caller;
+grant SELECT (created_at, used_at, user_id) on latchkey.mfa_recovery_codes to latchkey_caller;
 grant SELECT (created_at, expires_at, id, ip_address, revoked_at, user_agent, user_id) on latchkey.sessions to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.sessions to latchkey_caller;
 grant INSERT (email, is_service_account, name, password_hash, role, tier) on latchkey.users to latchkey_caller;
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
+grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_has_permission(p_permission text) to latchkey_caller;
 grant execute on function latchkey.caller_has_role(VARIADIC p_roles text[]) to latchkey_caller;
@@ -2092,12 +2275,16 @@ grant execute on function latchkey.current_idempotency_owner() to latchkey_calle
 grant execute on function latchkey.current_principal_kind() to latchkey_caller;
 grant execute on function latchkey.current_user_id() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
+grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
+grant execute on function latchkey.remove_factor(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
+grant execute on function latchkey.spend_recovery_code(p_code_hash bytea) to latchkey_caller;
 grant execute on function latchkey.throttle_retry_after(p_bucket text, p_subject text, p_limit integer, p_window interval) to latchkey_caller;
+grant execute on function latchkey.totp_factors_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.update_api_key(p_id uuid, p_changes jsonb) to latchkey_caller;
 grant execute on function latchkey.user_role(p_user_id uuid) to latchkey_caller;

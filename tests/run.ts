@@ -277,7 +277,9 @@ try {
   // Tools first, one after another (apt-get takes one install at a time): the pooler tests'
   // PgBouncer too, so that no two workers install at once.
   const wholeSuite = chosen.length === 0;
-  const pgTapInstalled = wholeSuite && database.kind !== "pglite" && await ensurePgTap();
+  // The proofs run with the whole suite, and when a run names tests/db (or a file in it).
+  const pgTapChosen = wholeSuite || chosen.some((path) => /^(\.\/)?tests\/db(\/|$)/.test(path));
+  const pgTapInstalled = pgTapChosen && database.kind !== "pglite" && await ensurePgTap();
   const newman = wholeSuite ? await ensureNewman() : null;
   const chromium = compatPass ? null : await ensureChromium();
   // Without chromium the browser tests are ignored by Deno.test, and counted as skipped below.

@@ -6,6 +6,7 @@ import { settlesWithin } from "../_shared/ground/settles_within.ts";
 import { workAfterResponsesSettled } from "../_shared/ground/edge_runtime.ts";
 import { loadConfigOrExit, openDatabaseTarget, serverHolder } from "./database_target.ts";
 import { withDevelopmentSigningKey } from "./development_signing_key.ts";
+import { withDevelopmentMfaKey } from "./development_mfa_key.ts";
 import { functionsBasePath } from "../_shared/http/openapi.ts";
 import { functionApps } from "./deployed_functions.ts";
 import { gatewayHandler } from "./gateway.ts";
@@ -22,7 +23,8 @@ const idleHashWorkerMs = 60_000;
  * on DATABASE_URL or, without one, an embedded PGlite.
  */
 const signing = await withDevelopmentSigningKey(loadConfigOrExit());
-const config = signing.config;
+const mfaKey = await withDevelopmentMfaKey(signing.config);
+const config = mfaKey.config;
 const target = await openDatabaseTarget(config, serverHolder);
 const sql = createDatabase(config, { url: target.url, maxConnections: target.maxConnections });
 const applied = await applyMigrations(sql);
@@ -51,6 +53,7 @@ const server = await listenOrExit(() =>
       `  migrations  ${applied.length ? `${applied.length} applied now` : "up to date"}`,
       `  seed        ${seeded}`,
       ...(signing.note ? [`  signing     ${signing.note}`] : []),
+      ...(mfaKey.note ? [`  mfa key     ${mfaKey.note}`] : []),
       ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
       `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
       ...(isLoopback(config.LATCHKEY_HOST) ? [] : [

@@ -1,5 +1,10 @@
 import { functionApp, type FunctionDefinition } from "../_shared/api/routes.ts";
 import { changePasswordRoute } from "./routes/change_password.ts";
+import { enrolTotpFactorRoute } from "./routes/enrol_totp_factor.ts";
+import { factorsRoute } from "./routes/factors.ts";
+import { removeFactorRoute } from "./routes/remove_factor.ts";
+import { renameFactorRoute } from "./routes/rename_factor.ts";
+import { verifyFactorRoute } from "./routes/verify_factor.ts";
 import { forgotPasswordRoute } from "./routes/forgot_password.ts";
 import { resetPasswordRoute } from "./routes/reset_password.ts";
 import { resendVerificationRoute } from "./routes/resend_verification.ts";
@@ -16,8 +21,8 @@ import { jwksRoute, openIdConfigurationRoute } from "./routes/well_known.ts";
 /** Function `auth`: accounts and sessions (API.md, "Function auth"). */
 export const authFunction: FunctionDefinition = {
   name: "auth",
-  description: "Sign-up, sign-in and sign-out; the caller's sessions and password. Sign-in " +
-    "answers a session token (`lks_…`, shown once) and sets it as an HttpOnly cookie. " +
+  description: "Sign-up, sign-in and sign-out; the caller's sessions, password and second " +
+    "factors (TOTP, recovery codes). Sign-in answers a session token (`lks_…`, shown once) and sets it as an HttpOnly cookie. " +
     "`POST /auth/token` turns a session or an API key into a short-lived JWT that Supabase's " +
     "Data API accepts, verifiable with the keys at `/auth/.well-known/jwks.json`.",
   routes: [
@@ -32,6 +37,11 @@ export const authFunction: FunctionDefinition = {
     resetPasswordRoute,
     verifyEmailRoute,
     resendVerificationRoute,
+    factorsRoute,
+    enrolTotpFactorRoute,
+    verifyFactorRoute,
+    renameFactorRoute,
+    removeFactorRoute,
     tokenRoute,
     jwksRoute,
     openIdConfigurationRoute,

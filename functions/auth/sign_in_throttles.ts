@@ -19,6 +19,7 @@ export type FailureReason =
   | "no_password"
   | "wrong_password"
   | "wrong_current_password"
+  | "wrong_factor_code"
   | "banned";
 
 const throttledMessages = {
@@ -30,7 +31,7 @@ const throttledMessages = {
 /** A password check under the sign-in throttles, already counted as a failure. */
 export interface SignInAttempt {
   candidate: SignInCandidate;
-  /** Audits the failure (a wrong current password is audited by its route). */
+  /** Audits the failure (a wrong current password or factor code is audited by its route). */
   failed(reason: FailureReason): Promise<void>;
   /** The password was right: the attempt is given back to every budget. */
   succeeded(): Promise<void>;
@@ -110,7 +111,9 @@ export async function reserveSignIn(c: AppContext, email: string): Promise<SignI
   return {
     candidate,
     async failed(reason) {
-      if (reason !== "wrong_current_password") await audit(reason);
+      if (reason !== "wrong_current_password" && reason !== "wrong_factor_code") {
+        await audit(reason);
+      }
     },
     async succeeded() {
       await withStatementTimeout(

@@ -22,6 +22,7 @@ export const layers: readonly (string | readonly string[])[] = [
   "functions/_shared/accounts",
   "functions/_shared/keys",
   "functions/_shared/identity",
+  "functions/_shared/factors",
   // Route declarations and function apps, wired with the domain's background work.
   "functions/_shared/api",
   // The deployed functions: peers, none imports another.

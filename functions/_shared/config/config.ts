@@ -8,6 +8,7 @@ import {
 } from "../ground/fields.ts";
 import { adminPermissions } from "../ground/principal.ts";
 import { inEdgeRuntime } from "../ground/edge_runtime.ts";
+import { base64Decode } from "../ground/crypto.ts";
 
 const postgresUrl = z.url({
   protocol: /^postgres(ql)?$/,
@@ -339,6 +340,21 @@ export const configSchema = z.object({
   LATCHKEY_JWT_ISSUER: z.url().optional().describe(
     "iss of access tokens: the auth function's public URL. Unset: SUPABASE_URL + " +
       "/functions/v1/auth, else the URL the request came to.",
+  ),
+  LATCHKEY_MFA_ENCRYPTION_KEY: z.string().trim().refine(
+    (text) => base64Decode(text)?.length === 32,
+    "expected 32 random bytes in base64 (openssl rand -base64 32)",
+  ).optional().describe(
+    "32 random bytes in base64 (openssl rand -base64 32) that encrypt TOTP secrets at rest " +
+      "(AES-256-GCM). Unset outside production: deno task start makes one under " +
+      "LATCHKEY_DATA_DIR. Unset in production: the factor routes answer 501. Changing it makes " +
+      "every enrolled TOTP factor unreadable.",
+  ),
+  LATCHKEY_MFA_ISSUER: z.string().trim().min(1).max(64).regex(
+    /^[^:]+$/,
+    "no colon: authenticator apps split the label at it",
+  ).default("Latchkey").describe(
+    "The issuer authenticator apps show beside a TOTP factor (the otpauth:// URI's issuer).",
   ),
   LATCHKEY_AUDIT_EXPORTS_MAX: integer(1, 100).default(1).describe(
     "Audit exports (GET /admin/audit/export) one isolate runs at once, each holding a database " +

@@ -6,6 +6,10 @@ export const errorCatalog = {
   invalid_json: { status: 400, message: "The request body is not valid JSON." },
   validation_failed: { status: 400, message: "The request is invalid; see details." },
   invalid_current_password: { status: 400, message: "The current password is not correct." },
+  invalid_factor_code: {
+    status: 400,
+    message: "This code is not right, or was used already; enter a new one.",
+  },
   invalid_token: {
     status: 400,
     message: "This link is invalid, used or expired; ask for a new one.",
@@ -41,6 +45,10 @@ export const errorCatalog = {
   key_not_rotatable: {
     status: 409,
     message: "Only an active key that has not been rotated already can be rotated.",
+  },
+  factor_limit_reached: {
+    status: 409,
+    message: "This account holds as many second factors as it may (10); remove one first.",
   },
   last_admin: {
     status: 409,

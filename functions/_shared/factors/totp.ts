@@ -1,0 +1,141 @@
+import { Secret, TOTP } from "otpauth";
+import { renderSVG } from "uqr";
+import type { Config } from "../config/config.ts";
+import { base64Decode, randomBytes, sha256Hex } from "../ground/crypto.ts";
+import { ApiError } from "../ground/errors.ts";
+
+/** RFC 6238 as every authenticator app reads it: SHA-1, six digits, 30-second steps. */
+const totpShape = { algorithm: "SHA1", digits: 6, period: 30 } as const;
+
+/** A code of the step before or after the current one is still taken (clocks drift). */
+const acceptedDriftSteps = 1;
+
+/** How many factors one account may hold, confirmed or not. */
+export const maxFactorsPerAccount = 10;
+
+/** How many recovery codes a first confirmation issues. */
+export const recoveryCodeCount = 10;
+
+/** The encryption key, or 501 naming the variable: without it no secret can be kept. */
+export function mfaEncryptionKey(config: Config): string {
+  if (!config.LATCHKEY_MFA_ENCRYPTION_KEY) {
+    throw new ApiError("not_configured", {
+      message: "Second factors need LATCHKEY_MFA_ENCRYPTION_KEY (32 random bytes in base64: " +
+        "openssl rand -base64 32) on this deployment.",
+    });
+  }
+  return config.LATCHKEY_MFA_ENCRYPTION_KEY;
+}
+
+const importedKeys = new Map<string, Promise<CryptoKey>>();
+
+function aesKey(keyBase64: string): Promise<CryptoKey> {
+  let key = importedKeys.get(keyBase64);
+  if (!key) {
+    // slice(): a copy with its own ArrayBuffer, what WebCrypto's types ask for.
+    const raw = base64Decode(keyBase64)!.slice();
+    key = crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+    importedKeys.set(keyBase64, key);
+  }
+  return key;
+}
+
+const nonceLength = 12;
+
+/**
+ * AES-256-GCM with a random nonce per secret, stored as nonce || ciphertext+tag. The factor id
+ * is the associated data, so a ciphertext copied onto another factor's row does not decrypt.
+ */
+export async function encryptTotpSecret(
+  keyBase64: string,
+  factorId: string,
+  secret: Uint8Array,
+): Promise<Uint8Array> {
+  const nonce = randomBytes(nonceLength).slice();
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv: nonce, additionalData: new TextEncoder().encode(factorId) },
+    await aesKey(keyBase64),
+    secret.slice(),
+  );
+  const stored = new Uint8Array(nonceLength + sealed.byteLength);
+  stored.set(nonce);
+  stored.set(new Uint8Array(sealed), nonceLength);
+  return stored;
+}
+
+export async function decryptTotpSecret(
+  keyBase64: string,
+  factorId: string,
+  stored: Uint8Array,
+): Promise<Uint8Array> {
+  const opened = await crypto.subtle.decrypt(
+    {
+      name: "AES-GCM",
+      iv: stored.slice(0, nonceLength),
+      additionalData: new TextEncoder().encode(factorId),
+    },
+    await aesKey(keyBase64),
+    stored.slice(nonceLength),
+  );
+  return new Uint8Array(opened);
+}
+
+export interface TotpEnrolment {
+  secret: Uint8Array;
+  base32: string;
+  otpauthUri: string;
+  qrSvg: string;
+}
+
+/** A new 160-bit secret (RFC 4226's recommendation) and what an authenticator app scans. */
+export function newTotpEnrolment(issuer: string, accountLabel: string): TotpEnrolment {
+  const secret = new Secret({ size: 20 });
+  const totp = new TOTP({ ...totpShape, issuer, label: accountLabel, secret });
+  const otpauthUri = totp.toString();
+  return {
+    secret: new Uint8Array(secret.bytes),
+    base32: secret.base32,
+    otpauthUri,
+    qrSvg: renderSVG(otpauthUri),
+  };
+}
+
+/** The time step a right code belongs to (within the drift allowed), or null. */
+export function matchingTotpStep(
+  secret: Uint8Array,
+  code: string,
+  now = Date.now(),
+): number | null {
+  const totp = new TOTP({ ...totpShape, secret: new Secret({ buffer: secret.slice().buffer }) });
+  const delta = totp.validate({ token: code, timestamp: now, window: acceptedDriftSteps });
+  return delta === null ? null : Math.floor(now / 1000 / totpShape.period) + delta;
+}
+
+/** Six digits, spaces allowed between (apps show "123 456"). */
+export function isTotpCode(code: string): boolean {
+  return /^\d{6}$/.test(code.replace(/\s/g, ""));
+}
+
+const recoveryAlphabet = "abcdefghjkmnpqrstuvwxyz23456789";
+
+/**
+ * Ten codes of 16 characters from a 31-letter alphabet without look-alikes (about 79 bits each),
+ * shown as xxxx-xxxx-xxxx-xxxx; stored as the SHA-256 of their normalized form.
+ */
+export function newRecoveryCodes(): string[] {
+  return Array.from({ length: recoveryCodeCount }, () => {
+    let code = "";
+    while (code.length < 16) {
+      // Rejection sampling keeps the letters uniform (248 is the largest multiple of 31 ≤ 256).
+      for (const byte of randomBytes(24)) {
+        if (byte < 248 && code.length < 16) code += recoveryAlphabet[byte % 31];
+      }
+    }
+    return code.match(/.{4}/g)!.join("-");
+  });
+}
+
+/** The stored form of a recovery code, as hex (the SQL decodes it). */
+export function recoveryCodeHashHex(code: string): string {
+  return sha256Hex(code.toLowerCase().replace(/[\s-]/g, ""));
+}

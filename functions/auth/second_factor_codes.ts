@@ -1,0 +1,162 @@
+import { z } from "zod";
+import { ApiError } from "../_shared/ground/errors.ts";
+import { type AppContext } from "../_shared/http/context.ts";
+import { asCaller } from "../_shared/http/request.ts";
+import {
+  decryptTotpSecret,
+  isTotpCode,
+  matchingTotpStep,
+  mfaEncryptionKey,
+  newRecoveryCodes,
+  recoveryCodeHashHex,
+} from "../_shared/factors/totp.ts";
+import { reserveSignIn } from "./sign_in_throttles.ts";
+
+export const noSuchFactor = "No such factor of yours.";
+
+/** A TOTP code as the factor routes take it: six digits, spaces allowed between. */
+export const totpCodeSchema = z.string().trim().max(16).refine(
+  isTotpCode,
+  "Enter the six-digit code from your authenticator app.",
+).transform((code) => code.replace(/\s/g, "")).meta({ examples: ["123456"] });
+
+interface FactorToCheck {
+  id: string;
+  secret_ciphertext: Uint8Array;
+  confirmed: boolean;
+}
+
+interface AcceptedCode {
+  outcome: "confirmed" | "verified" | "replayed" | "not_found";
+  recovery_codes_issued: boolean;
+}
+
+export interface CheckedCode {
+  factorId: string | null;
+  /** Set only when this check confirmed a factor and the account had no unused codes. */
+  recoveryCodes?: string[];
+}
+
+function wrongCode(replayed: boolean): ApiError {
+  return new ApiError("invalid_factor_code", {
+    details: [{
+      path: "code",
+      message: replayed
+        ? "This code was used already; wait for the next one."
+        : "This code is not right (check the device's clock).",
+    }],
+  });
+}
+
+/** The step the code belongs to on this factor, or null (a secret we cannot open is a fault). */
+async function stepOf(c: AppContext, factor: FactorToCheck, code: string) {
+  const key = mfaEncryptionKey(c.get("runtime").config);
+  const secret = await decryptTotpSecret(key, factor.id, factor.secret_ciphertext);
+  return matchingTotpStep(secret, code);
+}
+
+function factorsToCheck(c: AppContext, factorId: string | null): Promise<FactorToCheck[]> {
+  return asCaller(c, (tx) =>
+    tx<FactorToCheck[]>`
+      select id, secret_ciphertext, confirmed from latchkey.totp_factors_to_check(${factorId})`);
+}
+
+async function accept(c: AppContext, factor: FactorToCheck, step: number) {
+  const recoveryCodes = factor.confirmed ? [] : newRecoveryCodes();
+  const hashes = recoveryCodes.map(recoveryCodeHashHex);
+  const [accepted] = await asCaller(c, (tx) =>
+    tx<AcceptedCode[]>`
+      select * from latchkey.accept_totp_code(${factor.id}, ${step},
+        array(select decode(h, 'hex') from unnest(${hashes}::text[]) h))`);
+  return { accepted, recoveryCodes };
+}
+
+/**
+ * Checks a code under the sign-in throttles (a wrong second factor is a failed sign-in for the
+ * account and for the client), so a stolen session cannot guess codes at leisure. With a factor
+ * id, a TOTP code of that factor (confirmed or not); without, a TOTP code of any confirmed factor
+ * of the caller's or one of their unused recovery codes. A code's time step is taken once: the
+ * same code again is a replay. Throws 404 for a factor that is not the caller's, 400 for a wrong
+ * or replayed code (audited), 429 past the allowance.
+ */
+export async function checkSecondFactorCode(
+  c: AppContext,
+  factorId: string | null,
+  code: string,
+): Promise<CheckedCode> {
+  mfaEncryptionKey(c.get("runtime").config);
+  const factors = await factorsToCheck(c, factorId);
+  if (factorId && factors.length === 0) throw new ApiError("not_found", { message: noSuchFactor });
+  const attempt = await reserveSignIn(c, c.get("principal").user!.email);
+  let replayed = false;
+  if (isTotpCode(code)) {
+    const digits = code.replace(/\s/g, "");
+    for (const factor of factors) {
+      const step = await stepOf(c, factor, digits);
+      if (step === null) continue;
+      const { accepted, recoveryCodes } = await accept(c, factor, step);
+      if (accepted.outcome === "not_found") {
+        throw new ApiError("not_found", { message: noSuchFactor });
+      }
+      if (accepted.outcome === "replayed") {
+        replayed = true;
+        continue;
+      }
+      await attempt.succeeded();
+      return {
+        factorId: factor.id,
+        ...(accepted.recovery_codes_issued ? { recoveryCodes } : {}),
+      };
+    }
+  } else if (!factorId) {
+    const [{ spent }] = await asCaller(c, (tx) =>
+      tx<{ spent: boolean }[]>`
+        select latchkey.spend_recovery_code(decode(${recoveryCodeHashHex(code)}, 'hex')) as spent`);
+    if (spent) {
+      await attempt.succeeded();
+      return { factorId: null };
+    }
+  }
+  await attempt.failed("wrong_factor_code");
+  // A replay was audited by accept_totp_code, in its own statement.
+  if (!replayed) {
+    await asCaller(c, (tx) =>
+      tx`select latchkey.record_audit_event('auth.factor_verify_failed',
+        ${factorId ? "factor" : "user"}, ${factorId ?? c.get("principal").userId},
+        ${tx.json({ reason: "wrong_code" })})`);
+  }
+  throw wrongCode(replayed);
+}
+
+export interface FactorRow {
+  id: string;
+  type: string;
+  name: string;
+  confirmed_at: Date | null;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+export const factorColumns = [
+  "id",
+  "type",
+  "name",
+  "confirmed_at",
+  "created_at",
+  "last_used_at",
+] as const;
+
+/** A factor as the API shows it: never its secret. */
+export function factorView(row: FactorRow) {
+  return {
+    id: row.id,
+    type: row.type,
+    name: row.name,
+    confirmed: row.confirmed_at !== null,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+export const factorNameSchema = z.string().trim().min(1, "Name the factor.").max(100)
+  .meta({ examples: ["Phone"] });
