@@ -1,5 +1,6 @@
 import { type Config, configSchema } from "../_shared/config/config.ts";
 import { randomBytes } from "../_shared/ground/crypto.ts";
+import { keptDevelopmentSecret } from "./development_secret.ts";
 
 /**
  * Outside production, `deno task start` keeps TOTP secrets even when no
@@ -18,14 +19,11 @@ export async function withDevelopmentMfaKey(config: Config): Promise<MfaKeySetup
   if (config.LATCHKEY_ENV === "production" || config.LATCHKEY_MFA_ENCRYPTION_KEY) {
     return { config, note: null };
   }
-  const path = `${config.LATCHKEY_DATA_DIR}/mfa-encryption-key`;
-  let text = await Deno.readTextFile(path).catch(() => null);
-  const made = text === null;
-  if (text === null) {
-    text = btoa(String.fromCharCode(...randomBytes(32)));
-    await Deno.mkdir(config.LATCHKEY_DATA_DIR, { recursive: true });
-    await Deno.writeTextFile(path, text, { mode: 0o600 });
-  }
+  const { text, path, note } = await keptDevelopmentSecret(
+    config,
+    "mfa-encryption-key",
+    () => btoa(String.fromCharCode(...randomBytes(32))),
+  );
   // Checked as if it came from the environment.
   const key = configSchema.shape.LATCHKEY_MFA_ENCRYPTION_KEY.safeParse(text);
   if (!key.success || !key.data) {
@@ -37,6 +35,6 @@ export async function withDevelopmentMfaKey(config: Config): Promise<MfaKeySetup
   }
   return {
     config: { ...config, LATCHKEY_MFA_ENCRYPTION_KEY: key.data },
-    note: `development key in ${path} (${made ? "made now" : "kept"}; never in production)`,
+    note,
   };
 }

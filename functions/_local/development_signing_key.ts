@@ -1,5 +1,6 @@
 import { type Config, configSchema } from "../_shared/config/config.ts";
 import { newSigningKey } from "./jwt_keygen.ts";
+import { keptDevelopmentSecret } from "./development_secret.ts";
 
 /**
  * Outside production, `deno task start` signs `POST /auth/token` even when no signing key is
@@ -21,14 +22,11 @@ export async function withDevelopmentSigningKey(config: Config): Promise<Signing
   ) {
     return { config, note: null };
   }
-  const path = `${config.LATCHKEY_DATA_DIR}/jwt-signing-keys.json`;
-  let set = await Deno.readTextFile(path).catch(() => null);
-  const made = set === null;
-  if (set === null) {
-    set = JSON.stringify({ keys: [await newSigningKey()] });
-    await Deno.mkdir(config.LATCHKEY_DATA_DIR, { recursive: true });
-    await Deno.writeTextFile(path, set, { mode: 0o600 });
-  }
+  const { text: set, path, note } = await keptDevelopmentSecret(
+    config,
+    "jwt-signing-keys.json",
+    async () => JSON.stringify({ keys: [await newSigningKey()] }),
+  );
   // Checked as if it came from the environment.
   const keys = configSchema.shape.LATCHKEY_JWT_SIGNING_KEYS.safeParse(set);
   if (!keys.success || !keys.data) {
@@ -37,6 +35,6 @@ export async function withDevelopmentSigningKey(config: Config): Promise<Signing
   }
   return {
     config: { ...config, LATCHKEY_JWT_SIGNING_KEYS: keys.data },
-    note: `development key in ${path} (${made ? "made now" : "kept"}; never in production)`,
+    note,
   };
 }
