@@ -171,14 +171,21 @@ async function runPgTapProofs(databaseUrl: string) {
  */
 const sameOnEveryDeno = ["tests/local/supabase_cli_test.ts"];
 
-/** The private parts of the development signing key a gateway made, for the log check. */
-function developmentSigningKeys(dataDir: string): string[] {
-  try {
-    const set = JSON.parse(Deno.readTextFileSync(`${dataDir}/jwt-signing-keys.json`));
-    return set.keys.map((key: { d: string }) => key.d);
-  } catch {
-    return [];
-  }
+/** The development secrets a gateway made (signing keys' private parts, MFA key), for the log check. */
+function developmentSecrets(dataDir: string): string[] {
+  const read = (file: string) => {
+    try {
+      return Deno.readTextFileSync(`${dataDir}/${file}`);
+    } catch {
+      return null;
+    }
+  };
+  const signing = read("jwt-signing-keys.json");
+  const mfaKey = read("mfa-encryption-key")?.trim();
+  return [
+    ...(signing ? JSON.parse(signing).keys.map((key: { d: string }) => key.d) : []),
+    ...(mfaKey ? [mfaKey] : []),
+  ];
 }
 
 /** The *_test.ts files under a folder of the repository, sorted (a file: itself). */
@@ -486,7 +493,7 @@ try {
         ...(await Deno.readTextFile(secretsFile)).split("\n"),
         adminKey,
         bootstrapPassword,
-        ...workers.flatMap((worker) => developmentSigningKeys(worker.server.dataDir)),
+        ...workers.flatMap((worker) => developmentSecrets(worker.server.dataDir)),
       ]
         .filter((secret) => secret.length >= 10),
     );

@@ -13,23 +13,37 @@ import {
 } from "../support/http.ts";
 
 /**
- * Races, with many requests in flight at once. Kept out of the Deno 2.1 compatibility run:
- * postgres.js on stock Deno 2.1.4 crashes under this much concurrency (DESIGN.md).
+ * Races, with many requests in flight at once, on both Deno lines (postgres.js's crash under
+ * this much concurrency on Deno 2.1 is worked around: functions/_shared/db/deno_timers.ts).
  */
 
 async function exactlyLimit(limit: number, parallel: number) {
   const owner = await signUp("rate-exact");
   const created = await createKey(owner.token, { name: "exact", rateLimitPerMinute: limit });
+  const started = performance.now();
   const [results, minutes] = await minutesTouched(() =>
     Promise.all(Array.from({ length: parallel }, () => verifyKey(created.key)))
   );
+  const seconds = (performance.now() - started) / 1000;
   const ok = results.filter((result) => result.status === 200);
   const limited = results.filter((result) => result.status === 429);
-  assert.equal(ok.length, limit);
-  assert.equal(limited.length, parallel - limit);
+  assert.equal(ok.length + limited.length, parallel);
   assert.ok(ok.every((result) => result.body.code === "VALID"));
   const remaining = ok.map((result) => result.body.rateLimit.remaining).sort((a, b) => a - b);
-  assert.deepEqual(remaining, Array.from({ length: limit }, (_, i) => i), "each count once");
+  // The limiter (GCRA) gives a request back every 60/L seconds: a burst that lasts longer, as on
+  // a busy machine, may pass that many more, never more (the bound rate_limit_clock_test checks).
+  // Within one interval the count is exact and each success counts once.
+  if (seconds < 60 / limit) {
+    assert.equal(ok.length, limit);
+    assert.deepEqual(remaining, Array.from({ length: limit }, (_, i) => i), "each count once");
+  } else {
+    const bound = limit + Math.ceil((limit * seconds) / 60);
+    assert.ok(
+      ok.length >= limit && ok.length <= bound,
+      `${ok.length} passed in ${seconds.toFixed(1)} s: between ${limit} and ${bound}`,
+    );
+    assert.ok(remaining.every((left) => left >= 0 && left < limit));
+  }
   assert.ok(limited.every((result) => result.headers.get("retry-after")));
   const [{ count }] = await withDatabase((sql) =>
     sql`select count(*)::int as count from latchkey.audit_events
