@@ -101,12 +101,17 @@ const credentialAuth: Record<string, unknown> = {
   session: { type: "bearer", bearer: [{ key: "token", value: "{{adminToken}}", type: "string" }] },
   apiKey: headerKeyAuth("x-api-key", "apiKey"),
   adminKey: headerKeyAuth("X-Admin-Key", "adminKey"),
+  challenge: {
+    type: "bearer",
+    bearer: [{ key: "token", value: "{{challengeToken}}", type: "string" }],
+  },
 };
 
 const schemeNames: Record<string, string> = {
   session: "a session token (Bearer)",
   apiKey: "an API key (x-api-key)",
   adminKey: "the X-Admin-Key",
+  challenge: "the challenge token sign-in answers an account with a second factor (Bearer)",
 };
 
 function requestItem(method: string, path: string, operation: Operation) {
@@ -204,7 +209,9 @@ export function referenceFolder(spec = apiDocument()) {
       `Generated from the OpenAPI document by \`deno task postman\`; do not edit by hand.`,
       "One request per operation. Bodies are examples: edit them before sending.",
       "Session routes use {{adminToken}} (run the life cycle's sign-in first), key routes",
-      "{{apiKey}}, admin routes can also take the environment's {{adminKey}}.",
+      "{{apiKey}}, admin routes can also take the environment's {{adminKey}}; the routes that",
+      "complete a sign-in's second factor take {{challengeToken}}, the `challenge.token` of a",
+      "sign-in to an account with one.",
     ].join(" "),
     item: folders,
   };

@@ -299,7 +299,13 @@ create table latchkey.sessions (
   revoked_at timestamp with time zone,
   ip_address text,
   user_agent text,
+  aal text default 'aal1'::text not null,
+  amr jsonb default jsonb_build_array(jsonb_build_object('method', 'password', 'timestamp', (floor(date_part('epoch'::text, now())))::bigint)) not null,
+  purpose text default 'session'::text not null,
+  constraint sessions_aal_check CHECK (aal = ANY (ARRAY['aal1'::text, 'aal2'::text])),
+  constraint sessions_amr_check CHECK (jsonb_typeof(amr) = 'array'::text),
   constraint sessions_pkey PRIMARY KEY (id),
+  constraint sessions_purpose_check CHECK (purpose = ANY (ARRAY['session'::text, 'mfa_challenge'::text])),
   constraint sessions_token_hash_check CHECK (length(token_hash) = 32),
   constraint sessions_token_hash_key UNIQUE (token_hash),
   constraint sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES latchkey.users(id) ON DELETE CASCADE
@@ -462,6 +468,16 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.amr_entry(p_method text)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select pg_catalog.jsonb_build_object('method', p_method,
+    'timestamp', pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.now()))::bigint)
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.another_active_admin_exists(p_user_id uuid)
  RETURNS boolean
  LANGUAGE sql
@@ -528,20 +544,22 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.authenticate_session(p_token_hash bytea)
- RETURNS TABLE(id uuid, email text, name text, role text, tier text, created_at timestamp with time zone, session_id uuid, session_expires_at timestamp with time zone)
+CREATE OR REPLACE FUNCTION latchkey.authenticate_session(p_token_hash bytea, p_challenge_too boolean DEFAULT false)
+ RETURNS TABLE(id uuid, email text, name text, role text, tier text, created_at timestamp with time zone, session_id uuid, session_expires_at timestamp with time zone, aal text, amr jsonb, purpose text)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 begin
   return query
-  select u.id, u.email, u.name, u.role, u.tier, u.created_at, s.id, s.expires_at
+  select u.id, u.email, u.name, u.role, u.tier, u.created_at, s.id, s.expires_at,
+    s.aal, s.amr, s.purpose
   from latchkey.sessions s
   join latchkey.users u on u.id = s.user_id
   where s.token_hash = p_token_hash
     and s.revoked_at is null
     and s.expires_at > now()
+    and (s.purpose = 'session' or (p_challenge_too and s.purpose = 'mfa_challenge'))
     and u.banned_at is null;
 end
 $function$;
@@ -893,6 +911,53 @@ CREATE OR REPLACE FUNCTION latchkey.client_hash(p_client text)
  SET search_path TO ''
 AS $function$
   select pg_catalog.sha256(pg_catalog.convert_to(coalesce(p_client, 'unknown'), 'UTF8'))
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.complete_sign_in_challenge(p_token_hash bytea, p_expires_at timestamp with time zone, p_method text)
+ RETURNS TABLE(id uuid, email text, name text, role text, tier text, created_at timestamp with time zone, email_verified_at timestamp with time zone, session_id uuid, session_expires_at timestamp with time zone, aal text, amr jsonb)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+#variable_conflict use_column
+declare
+  v_amr jsonb;
+  v_user latchkey.users;
+  v_session latchkey.sessions;
+begin
+  if latchkey.current_caller() ->> 'principal_kind' is distinct from 'mfa_challenge'
+    or p_method not in ('totp', 'recovery_code') then
+    raise exception 'only a sign-in challenge completes itself' using errcode = '42501';
+  end if;
+  update latchkey.sessions s set revoked_at = pg_catalog.now()
+  where s.id = latchkey.current_credential_id() and s.user_id = latchkey.current_user_id()
+    and s.purpose = 'mfa_challenge' and s.revoked_at is null and s.expires_at > pg_catalog.now()
+  returning s.amr into v_amr;
+  if not found then
+    return;
+  end if;
+  select * into v_user from latchkey.users u
+  where u.id = latchkey.current_user_id() and u.banned_at is null;
+  if not found then
+    return;
+  end if;
+  delete from latchkey.sign_in_failures where email_hash = latchkey.email_hash(v_user.email);
+  insert into latchkey.sessions (user_id, token_hash, expires_at, ip_address, user_agent,
+    aal, amr, purpose)
+  values (v_user.id, p_token_hash, p_expires_at,
+    coalesce(nullif(pg_catalog.current_setting('latchkey.request', true), ''), '{}')::jsonb
+      ->> 'ip',
+    coalesce(nullif(pg_catalog.current_setting('latchkey.request', true), ''), '{}')::jsonb
+      ->> 'userAgent',
+    'aal2', v_amr || pg_catalog.jsonb_build_array(latchkey.amr_entry(p_method)), 'session')
+  returning * into v_session;
+  perform latchkey.record_audit_event('auth.sign_in', 'user', v_user.id,
+    pg_catalog.jsonb_build_object('aal', 'aal2', 'method', p_method,
+      'challengeId', latchkey.current_credential_id(), 'sessionId', v_session.id));
+  return query select v_user.id, v_user.email, v_user.name, v_user.role, v_user.tier,
+    v_user.created_at, v_user.email_verified_at, v_session.id, v_session.expires_at,
+    v_session.aal, v_session.amr;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.count_key_outcome(p_key_id uuid, p_now timestamp with time zone, p_valid integer, p_rate_limited integer, p_rejected integer)
@@ -1295,6 +1360,34 @@ begin
   insert into latchkey.mail_outbox (kind, recipient, subject, text_body, html_body)
   values ('email_verification', v_user.email, p_subject, p_text, p_html);
   queued := true;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.raise_session_assurance(p_method text)
+ RETURNS TABLE(session_id uuid, session_expires_at timestamp with time zone, aal text, amr jsonb)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+#variable_conflict use_column
+declare
+  v_session latchkey.sessions;
+begin
+  if latchkey.current_principal_kind() <> 'session' or p_method not in ('totp', 'recovery_code')
+  then
+    raise exception 'only a session raises its own assurance' using errcode = '42501';
+  end if;
+  update latchkey.sessions s set aal = 'aal2',
+    amr = s.amr || pg_catalog.jsonb_build_array(latchkey.amr_entry(p_method))
+  where s.id = latchkey.current_credential_id() and s.user_id = latchkey.current_user_id()
+    and s.purpose = 'session' and s.revoked_at is null and s.expires_at > pg_catalog.now()
+  returning s.* into v_session;
+  if not found then
+    return;
+  end if;
+  perform latchkey.record_audit_event('auth.session_assurance_raised', 'session', v_session.id,
+    pg_catalog.jsonb_build_object('aal', 'aal2', 'method', p_method));
+  return query select v_session.id, v_session.expires_at, v_session.aal, v_session.amr;
 end
 $function$;
 
@@ -1765,8 +1858,8 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.start_session(p_user_id uuid, p_token_hash bytea, p_expires_at timestamp with time zone, p_request jsonb, p_rehashed_password text DEFAULT NULL::text)
- RETURNS TABLE(id uuid, email text, name text, role text, tier text, created_at timestamp with time zone, session_id uuid, session_expires_at timestamp with time zone)
+CREATE OR REPLACE FUNCTION latchkey.start_session(p_user_id uuid, p_token_hash bytea, p_expires_at timestamp with time zone, p_challenge_expires_at timestamp with time zone, p_request jsonb, p_rehashed_password text DEFAULT NULL::text)
+ RETURNS TABLE(id uuid, email text, name text, role text, tier text, created_at timestamp with time zone, email_verified_at timestamp with time zone, session_id uuid, session_expires_at timestamp with time zone, aal text, amr jsonb, purpose text)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
@@ -1775,6 +1868,7 @@ AS $function$
 declare
   v_user latchkey.users;
   v_session latchkey.sessions;
+  v_challenge boolean;
 begin
   update latchkey.users u
   set last_sign_in_at = now(),
@@ -1785,18 +1879,32 @@ begin
     return;
   end if;
 
-  delete from latchkey.sign_in_failures where email_hash = latchkey.email_hash(v_user.email);
+  v_challenge := exists (
+    select 1 from latchkey.mfa_factors f
+    where f.user_id = v_user.id and f.confirmed_at is not null
+  );
+  if not v_challenge then
+    delete from latchkey.sign_in_failures where email_hash = latchkey.email_hash(v_user.email);
+  end if;
 
-  insert into latchkey.sessions (user_id, token_hash, expires_at, ip_address, user_agent)
-  values (v_user.id, p_token_hash, p_expires_at, p_request ->> 'ip', p_request ->> 'userAgent')
+  insert into latchkey.sessions (user_id, token_hash, expires_at, ip_address, user_agent,
+    aal, amr, purpose)
+  values (v_user.id, p_token_hash,
+    case when v_challenge then p_challenge_expires_at else p_expires_at end,
+    p_request ->> 'ip', p_request ->> 'userAgent', 'aal1',
+    pg_catalog.jsonb_build_array(latchkey.amr_entry('password')),
+    case when v_challenge then 'mfa_challenge' else 'session' end)
   returning * into v_session;
 
   perform latchkey.append_audit_event(
-    'session', v_user.id, v_session.id, 'auth.sign_in', 'user', v_user.id, p_request
+    'session', v_user.id, v_session.id,
+    case when v_challenge then 'auth.sign_in_challenged' else 'auth.sign_in' end,
+    'user', v_user.id, p_request
   );
 
   return query select v_user.id, v_user.email, v_user.name, v_user.role, v_user.tier,
-    v_user.created_at, v_session.id, v_session.expires_at;
+    v_user.created_at, v_user.email_verified_at, v_session.id, v_session.expires_at,
+    v_session.aal, v_session.amr, v_session.purpose;
 end
 $function$;
 
@@ -2256,7 +2364,7 @@ grant UPDATE (response, status) on latchkey.idempotency_records to latchkey_call
 grant SELECT (confirmed_at, created_at, id, last_used_at, name, type, user_id) on latchkey.mfa_factors to latchkey_caller;
 grant UPDATE (name) on latchkey.mfa_factors to latchkey_caller;
 grant SELECT (created_at, used_at, user_id) on latchkey.mfa_recovery_codes to latchkey_caller;
-grant SELECT (created_at, expires_at, id, ip_address, revoked_at, user_agent, user_id) on latchkey.sessions to latchkey_caller;
+grant SELECT (aal, amr, created_at, expires_at, id, ip_address, purpose, revoked_at, user_agent, user_id) on latchkey.sessions to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.sessions to latchkey_caller;
 grant INSERT (email, is_service_account, name, password_hash, role, tier) on latchkey.users to latchkey_caller;
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
@@ -2268,6 +2376,7 @@ grant execute on function latchkey.caller_has_role(VARIADIC p_roles text[]) to l
 grant execute on function latchkey.caller_holds_scopes(p_scopes text[]) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_role(p_role text) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_user(p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.complete_sign_in_challenge(p_token_hash bytea, p_expires_at timestamp with time zone, p_method text) to latchkey_caller;
 grant execute on function latchkey.current_app_role() to latchkey_caller;
 grant execute on function latchkey.current_caller() to latchkey_caller;
 grant execute on function latchkey.current_credential_id() to latchkey_caller;
@@ -2278,6 +2387,7 @@ grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
+grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
 grant execute on function latchkey.remove_factor(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchkey_caller;

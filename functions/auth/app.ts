@@ -5,6 +5,7 @@ import { factorsRoute } from "./routes/factors.ts";
 import { removeFactorRoute } from "./routes/remove_factor.ts";
 import { renameFactorRoute } from "./routes/rename_factor.ts";
 import { verifyFactorRoute } from "./routes/verify_factor.ts";
+import { recoverWithCodeRoute } from "./routes/recover_with_code.ts";
 import { forgotPasswordRoute } from "./routes/forgot_password.ts";
 import { resetPasswordRoute } from "./routes/reset_password.ts";
 import { resendVerificationRoute } from "./routes/resend_verification.ts";
@@ -22,7 +23,9 @@ import { jwksRoute, openIdConfigurationRoute } from "./routes/well_known.ts";
 export const authFunction: FunctionDefinition = {
   name: "auth",
   description: "Sign-up, sign-in and sign-out; the caller's sessions, password and second " +
-    "factors (TOTP, recovery codes). Sign-in answers a session token (`lks_…`, shown once) and sets it as an HttpOnly cookie. " +
+    "factors (TOTP, recovery codes). Sign-in answers a session token (`lks_…`, shown once) and " +
+    "sets it as an HttpOnly cookie; for an account with a second factor it answers a " +
+    "challenge instead, which the factor routes turn into an `aal2` session. " +
     "`POST /auth/token` turns a session or an API key into a short-lived JWT that Supabase's " +
     "Data API accepts, verifiable with the keys at `/auth/.well-known/jwks.json`.",
   routes: [
@@ -39,6 +42,7 @@ export const authFunction: FunctionDefinition = {
     resendVerificationRoute,
     factorsRoute,
     enrolTotpFactorRoute,
+    recoverWithCodeRoute,
     verifyFactorRoute,
     renameFactorRoute,
     removeFactorRoute,

@@ -33,6 +33,8 @@ interface AcceptedCode {
 
 export interface CheckedCode {
   factorId: string | null;
+  /** What the code was, as a session's `amr` names it. */
+  method: "totp" | "recovery_code";
   /** Set only when this check confirmed a factor and the account had no unused codes. */
   recoveryCodes?: string[];
 }
@@ -71,6 +73,13 @@ async function accept(c: AppContext, factor: FactorToCheck, step: number) {
   return { accepted, recoveryCodes };
 }
 
+export interface CheckOptions {
+  /** Only confirmed factors count (completing a sign-in: an unconfirmed one proves nothing). */
+  confirmedOnly?: boolean;
+  /** Only an unused recovery code counts. */
+  recoveryCodeOnly?: boolean;
+}
+
 /**
  * Checks a code under the sign-in throttles (a wrong second factor is a failed sign-in for the
  * account and for the client), so a stolen session cannot guess codes at leisure. With a factor
@@ -83,13 +92,18 @@ export async function checkSecondFactorCode(
   c: AppContext,
   factorId: string | null,
   code: string,
+  options: CheckOptions = {},
 ): Promise<CheckedCode> {
   mfaEncryptionKey(c.get("runtime").config);
-  const factors = await factorsToCheck(c, factorId);
+  const factors = options.recoveryCodeOnly
+    ? []
+    : (await factorsToCheck(c, factorId)).filter((factor) =>
+      factor.confirmed || !options.confirmedOnly
+    );
   if (factorId && factors.length === 0) throw new ApiError("not_found", { message: noSuchFactor });
   const attempt = await reserveSignIn(c, c.get("principal").user!.email);
   let replayed = false;
-  if (isTotpCode(code)) {
+  if (isTotpCode(code) && !options.recoveryCodeOnly) {
     const digits = code.replace(/\s/g, "");
     for (const factor of factors) {
       const step = await stepOf(c, factor, digits);
@@ -105,6 +119,7 @@ export async function checkSecondFactorCode(
       await attempt.succeeded();
       return {
         factorId: factor.id,
+        method: "totp",
         ...(accepted.recovery_codes_issued ? { recoveryCodes } : {}),
       };
     }
@@ -114,7 +129,7 @@ export async function checkSecondFactorCode(
         select latchkey.spend_recovery_code(decode(${recoveryCodeHashHex(code)}, 'hex')) as spent`);
     if (spent) {
       await attempt.succeeded();
-      return { factorId: null };
+      return { factorId: null, method: "recovery_code" };
     }
   }
   await attempt.failed("wrong_factor_code");

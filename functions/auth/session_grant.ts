@@ -5,6 +5,7 @@ import { newSessionToken, sha256Hex } from "../_shared/ground/crypto.ts";
 import type { AppContext } from "../_shared/http/context.ts";
 import { userProfile, type UserRow } from "../_shared/accounts/users.ts";
 import { type PasswordWarning, warningsField } from "../_shared/passwords/breached_passwords.ts";
+import type { Aal, AmrEntry } from "../_shared/ground/principal.ts";
 
 /** A session about to be created: the token goes to the client once, its hash to the database. */
 export interface SessionGrant {
@@ -22,10 +23,20 @@ export function newSessionGrant(config: Config): SessionGrant {
   };
 }
 
-/** Row shape returned by `latchkey.sign_up` and `latchkey.start_session`. */
+/** How long a sign-in's challenge lasts: enough to open an authenticator app, no more. */
+export const challengeMinutes = 5;
+
+export function challengeExpiresAt(): Date {
+  return new Date(Date.now() + challengeMinutes * 60_000);
+}
+
+/** Row shape returned by `latchkey.sign_up`, `start_session` and `complete_sign_in_challenge`. */
 export interface SessionStartRow extends UserRow {
   session_id: string;
   session_expires_at: Date;
+  /** Absent from sign-up's row: a new account's session is aal1, its password given then. */
+  aal?: Aal;
+  amr?: AmrEntry[];
 }
 
 const localHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -55,6 +66,10 @@ export function respondWithNewSession(
       id: row.session_id,
       token: grant.token,
       expiresAt: row.session_expires_at.toISOString(),
+      aal: row.aal ?? "aal1",
+      // Sign-up's account and session are made in one transaction: the same now().
+      amr: row.amr ??
+        [{ method: "password", timestamp: Math.floor(row.created_at.getTime() / 1000) }],
     },
     ...warningsField(warnings),
   });

@@ -80,6 +80,7 @@ Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1
   assert.deepEqual(Object.keys(spec.components.securitySchemes).sort(), [
     "adminKey",
     "apiKey",
+    "challenge",
     "session",
   ]);
   assert.equal(spec.components.securitySchemes.adminKey.name, "X-Admin-Key");

@@ -3,9 +3,11 @@ import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import {
   authenticate,
+  requireChallenge,
   requireCredential,
   requirePermission,
   requireSession,
+  requireSessionOrChallenge,
 } from "../identity/authenticate.ts";
 import { ApiError } from "../ground/errors.ts";
 import { type AppContext, type AppEnv } from "../http/context.ts";
@@ -63,6 +65,8 @@ const credentialMiddleware: Record<CredentialCheck, MiddlewareHandler<AppEnv>[]>
   sessionOnly: [requireSession],
   sessionOrKey: [requireCredential],
   adminKey: [authenticate({ adminKey: true })],
+  sessionOrChallenge: [requireSessionOrChallenge],
+  challengeOnly: [requireChallenge],
 };
 
 /** Before anything else, so nobody is asked for a credential to a route that is not there. */

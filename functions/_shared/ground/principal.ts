@@ -25,7 +25,27 @@ export const rolePermissions: Record<Role, readonly AdminPermission[]> = {
   admin: adminPermissions,
 };
 
-export type PrincipalKind = "session" | "api_key" | "admin_key";
+/**
+ * `mfa_challenge`: what a right password gives an account with a confirmed second factor, good
+ * only on the routes that declare `challenge` (the factor routes that complete the sign-in).
+ */
+export type PrincipalKind = "session" | "api_key" | "admin_key" | "mfa_challenge";
+
+/** Authenticator assurance level, as Supabase Auth names it: aal2 after a second factor. */
+export type Aal = "aal1" | "aal2";
+
+/** A method a session's sign-in used (Supabase Auth's `amr`): `timestamp` in epoch seconds. */
+export interface AmrEntry {
+  method: string;
+  timestamp: number;
+}
+
+export interface SessionInfo {
+  id: string;
+  expiresAt: string;
+  aal: Aal;
+  amr: AmrEntry[];
+}
 
 export interface UserProfile {
   id: string;
@@ -53,7 +73,8 @@ export interface Principal {
   /** The session or API key id; null for the static admin key. */
   credentialId: string | null;
   user: UserProfile | null;
-  session: { id: string; expiresAt: string } | null;
+  /** The session (or, for `mfa_challenge`, the challenge) the credential is. */
+  session: SessionInfo | null;
   /** Set when the credential is an API key: its id and its scopes as effective now. */
   apiKey: { id: string; scopes: string[] } | null;
   rateLimit: RateLimitState | null;

@@ -12,17 +12,30 @@ import { latchkeyVersion } from "../ground/version.ts";
 /** Where the functions live, locally and on Supabase (`https://<ref>.supabase.co/functions/v1`). */
 export const functionsBasePath = "/functions/v1";
 
-export type Credential = "session" | "apiKey" | "adminKey";
+export type Credential = "session" | "apiKey" | "adminKey" | "challenge";
 
 /**
  * What a route's `auth` list means, decided here once for the check (api/routes.ts) and the
- * document: nothing; an interactive session only; a session or an API key; or, on admin
- * routes, the X-Admin-Key as well.
+ * document: nothing; an interactive session only; a session or an API key; on admin routes,
+ * the X-Admin-Key as well; on the routes that complete a sign-in's second factor, a session or
+ * the sign-in's challenge, or the challenge alone. Nowhere else is a challenge taken.
  */
-export type CredentialCheck = "none" | "sessionOnly" | "sessionOrKey" | "adminKey";
+export type CredentialCheck =
+  | "none"
+  | "sessionOnly"
+  | "sessionOrKey"
+  | "adminKey"
+  | "sessionOrChallenge"
+  | "challengeOnly";
 
 export function credentialCheckOf(auth: Credential[]): CredentialCheck {
   if (auth.length === 0) return "none";
+  if (auth.includes("challenge")) {
+    if (auth.includes("apiKey") || auth.includes("adminKey")) {
+      throw new Error("a challenge is taken only beside a session");
+    }
+    return auth.includes("session") ? "sessionOrChallenge" : "challengeOnly";
+  }
   if (auth.includes("adminKey")) return "adminKey";
   return auth.includes("apiKey") ? "sessionOrKey" : "sessionOnly";
 }
@@ -85,7 +98,11 @@ function standardResponses(doc: RouteDoc): Record<number, string> {
   if (check !== "none") {
     responses[401] = errorDescription(
       "unauthorized",
-      check === "adminKey" ? " A wrong X-Admin-Key is refused the same way." : "",
+      check === "adminKey"
+        ? " A wrong X-Admin-Key is refused the same way."
+        : check === "challengeOnly"
+        ? " Only the challenge sign-in answered is taken here; sessions and keys are refused."
+        : "",
     );
   }
   if (check === "adminKey") {
@@ -96,7 +113,7 @@ function standardResponses(doc: RouteDoc): Record<number, string> {
   }
   if (doc.permission) {
     responses[403] = errorDescription("forbidden", ` It needs \`${doc.permission}\`.`);
-  } else if (check === "sessionOnly") {
+  } else if (check === "sessionOnly" || check === "sessionOrChallenge") {
     responses[403] = errorDescription("interactive_session_required");
   }
   return responses;
@@ -114,6 +131,12 @@ const securitySchemes = {
     in: "header",
     name: "x-api-key",
     description: "An API key (`lk_…`); `Authorization: Bearer <key>` works too.",
+  },
+  challenge: {
+    type: "http",
+    scheme: "bearer",
+    description: "The challenge token (`lks_…`, minutes long) that sign-in answers for an " +
+      "account with a second factor; taken only by the routes that complete the sign-in.",
   },
   adminKey: {
     type: "apiKey",

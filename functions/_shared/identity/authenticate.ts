@@ -32,13 +32,17 @@ const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
   USAGE_EXCEEDED: new ApiError("usage_exceeded"),
 };
 
-async function principalFor(c: AppContext, token: string): Promise<Principal> {
+async function principalFor(
+  c: AppContext,
+  token: string,
+  challengeToo: boolean,
+): Promise<Principal> {
   const { config, sql } = c.get("runtime");
   if (config.LATCHKEY_IDENTITY === "supabase" && !isWellFormedApiKey(token)) {
     return await supabaseTokenPrincipal(c.get("runtime"), token, requestInfo(c));
   }
   if (looksLikeSessionToken(token) && !isWellFormedApiKey(token)) {
-    const principal = await authenticateSessionToken(sql, token);
+    const principal = await authenticateSessionToken(sql, token, challengeToo);
     // A session from before verification was required: sign-in would not give one now.
     if (
       principal && config.LATCHKEY_REQUIRE_EMAIL_VERIFICATION && !principal.user?.emailVerifiedAt
@@ -64,7 +68,17 @@ export interface AuthenticateOptions {
   interactive?: boolean;
   /** Accept the static `X-Admin-Key` (admin routes only); every use is audited. */
   adminKey?: boolean;
+  /**
+   * Accept a sign-in's challenge (the routes that complete its second factor): `also`, beside
+   * a session; `only`, nothing else. Anywhere else a challenge is an unknown session token.
+   */
+  challenge?: "also" | "only";
 }
+
+const challengeOnly = new ApiError("unauthorized", {
+  message: "This takes only the challenge token that sign-in answered for an account with a " +
+    "second factor.",
+});
 
 /** Authenticates the request's credential into `principal`. */
 export function authenticate(options: AuthenticateOptions = {}) {
@@ -77,9 +91,14 @@ export function authenticate(options: AuthenticateOptions = {}) {
     }
     const token = presentedCredential(c);
     if (!token) throw new ApiError("unauthorized");
-    const principal = await principalFor(c, token);
+    // Not even looked up: an API key here would only be metered for a certain refusal.
+    if (options.challenge === "only" && !looksLikeSessionToken(token)) throw challengeOnly;
+    const principal = await principalFor(c, token, options.challenge !== undefined);
+    if (options.challenge === "only" && principal.kind !== "mfa_challenge") throw challengeOnly;
     c.set("principal", principal);
-    if (options.interactive && principal.kind !== "session") {
+    const interactive = principal.kind === "session" ||
+      (principal.kind === "mfa_challenge" && options.challenge !== undefined);
+    if (options.interactive && !interactive) {
       throw new ApiError("interactive_session_required", {
         headers: principal.rateLimit ? rateLimitHeaders(principal.rateLimit) : {},
       });
@@ -98,6 +117,10 @@ export function authenticate(options: AuthenticateOptions = {}) {
 export const requireCredential = authenticate();
 /** Only an interactive session (sign-out, password change, minting keys). */
 export const requireSession = authenticate({ interactive: true });
+/** A session or a sign-in's challenge (checking a second factor). */
+export const requireSessionOrChallenge = authenticate({ interactive: true, challenge: "also" });
+/** Only a sign-in's challenge (completing it with a recovery code). */
+export const requireChallenge = authenticate({ interactive: true, challenge: "only" });
 
 /** Refuses, with 403, a principal whose effective permissions lack `permission`. */
 export function requirePermission(permission: AdminPermission) {

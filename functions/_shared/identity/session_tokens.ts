@@ -1,6 +1,6 @@
 import { looksLikeSessionToken, sha256Hex } from "../ground/crypto.ts";
 import { type Sql, withStatementTimeout } from "../db/database.ts";
-import { type Principal, rolePermissions } from "../ground/principal.ts";
+import { type Aal, type AmrEntry, type Principal, rolePermissions } from "../ground/principal.ts";
 import { userProfile, type UserRow } from "../accounts/users.ts";
 
 /** Latchkey's own session tokens (`lks_…`), stored as SHA-256 and resolved in one SQL call. */
@@ -8,31 +8,45 @@ import { userProfile, type UserRow } from "../accounts/users.ts";
 interface SessionRow extends UserRow {
   session_id: string;
   session_expires_at: Date;
+  aal: Aal;
+  amr: AmrEntry[];
+  purpose: "session" | "mfa_challenge";
 }
 
-/** Resolves a session token to its principal, or null when it is unknown, revoked or expired. */
+/**
+ * Resolves a session token to its principal, or null when it is unknown, revoked or expired.
+ * A sign-in's challenge (the same kind of token) resolves only with `challengeToo`.
+ */
 export async function authenticateSessionToken(
   sql: Sql,
   token: string,
+  challengeToo = false,
 ): Promise<Principal | null> {
   if (!looksLikeSessionToken(token)) return null;
   const [row] = await withStatementTimeout(
     sql,
     sql<SessionRow[]>`
       select s.*, u.email_verified_at
-      from latchkey.authenticate_session(decode(${sha256Hex(token)}, 'hex')) as s
+      from latchkey.authenticate_session(decode(${sha256Hex(token)}, 'hex'), ${challengeToo}) as s
       join latchkey.users u on u.id = s.id`,
   );
   if (!row) return null;
   const user = userProfile(row);
+  const challenge = row.purpose === "mfa_challenge";
   return {
-    kind: "session",
+    kind: challenge ? "mfa_challenge" : "session",
     userId: user.id,
     role: user.role,
-    permissions: rolePermissions[user.role],
+    // A challenge proves a password only: it carries nothing the role grants.
+    permissions: challenge ? [] : rolePermissions[user.role],
     credentialId: row.session_id,
     user,
-    session: { id: row.session_id, expiresAt: row.session_expires_at.toISOString() },
+    session: {
+      id: row.session_id,
+      expiresAt: row.session_expires_at.toISOString(),
+      aal: row.aal,
+      amr: row.amr,
+    },
     apiKey: null,
     rateLimit: null,
   };

@@ -9,9 +9,17 @@ import type { Config } from "../config/config.ts";
 import { ApiError } from "../ground/errors.ts";
 import { supabaseAuthIssuerOf } from "../ground/fields.ts";
 import { type RequestInfo, requestJson, type Sql, withStatementTimeout } from "../db/database.ts";
-import { type Principal, rolePermissions } from "../ground/principal.ts";
+import { type AmrEntry, type Principal, rolePermissions } from "../ground/principal.ts";
 import { userProfile, type UserRow } from "../accounts/users.ts";
 import type { Runtime } from "../db/runtime.ts";
+
+/** Supabase Auth's `amr` claim, the well-formed entries of it. */
+function supabaseAmr(claim: unknown): AmrEntry[] {
+  if (!Array.isArray(claim)) return [];
+  return claim.filter((entry): entry is AmrEntry =>
+    typeof entry?.method === "string" && typeof entry?.timestamp === "number"
+  ).map(({ method, timestamp }) => ({ method, timestamp }));
+}
 
 /**
  * LATCHKEY_IDENTITY=supabase: Supabase Auth owns sign-up, sign-in and passwords, and its access
@@ -184,7 +192,12 @@ export async function authenticateSupabaseToken(
     credentialId: sessionId,
     user,
     session: sessionId
-      ? { id: sessionId, expiresAt: new Date(claims.exp! * 1000).toISOString() }
+      ? {
+        id: sessionId,
+        expiresAt: new Date(claims.exp! * 1000).toISOString(),
+        aal: claims.aal === "aal2" ? "aal2" : "aal1",
+        amr: supabaseAmr(claims.amr),
+      }
       : null,
     apiKey: null,
     rateLimit: null,

@@ -22,8 +22,9 @@ export const listUserSessionsRoute = defineRoute({
   const sessions = await asCaller(c, async (tx) => {
     await requireUserExists(tx, id);
     return await tx<SessionListRow[]>`
-        select id, created_at, expires_at, ip_address, user_agent from latchkey.sessions
-        where user_id = ${id} and revoked_at is null and expires_at > now()
+        select id, created_at, expires_at, ip_address, user_agent, aal, amr from latchkey.sessions
+        where user_id = ${id} and purpose = 'session' and revoked_at is null
+          and expires_at > now()
         order by created_at desc, id desc`;
   });
   return c.json({ sessions: sessions.map(sessionView) });
@@ -46,7 +47,8 @@ export const revokeUserSessionsRoute = defineRoute({
     await userWithinReach(c, tx, id, "Revoking sessions");
     const rows = await tx`
         update latchkey.sessions set revoked_at = now()
-        where user_id = ${id} and revoked_at is null and expires_at > now()
+        where user_id = ${id} and purpose = 'session' and revoked_at is null
+          and expires_at > now()
         returning id`;
     await tx`
         select latchkey.record_audit_event('admin.sessions_revoked', 'user', ${id},

@@ -1,7 +1,7 @@
 import { defineRoute } from "../../_shared/api/routes.ts";
 
 // With a session: `{user, session, permissions}` (the token is not echoed: it was shown once,
-// at sign-in). With an API key: `{user, session: null, apiKey: {id, scopes}, permissions}`, the
+// at sign-in), `session.aal` and `session.amr` saying how its sign-in was proven. With an API key: `{user, session: null, apiKey: {id, scopes}, permissions}`, the
 // key's owner. `permissions` are the admin permissions the credential carries right now, so a
 // client (the console) can hide what would be refused; the routes still decide.
 export const sessionRoute = defineRoute({
@@ -10,8 +10,11 @@ export const sessionRoute = defineRoute({
   summary: "Who is calling",
   auth: ["session", "apiKey"],
   responses: {
-    200: "`{user, session, permissions}`, or `{user, session: null, apiKey, permissions}` for " +
-      "an API key; `permissions`: the admin permissions the credential carries now.",
+    200: "`{user, session: {id, expiresAt, aal, amr}, permissions}`, or `{user, session: " +
+      "null, apiKey, permissions}` for an API key; `aal`: `aal1` (a password) or `aal2` (and a " +
+      "second factor); `amr`: the methods, `[{method, timestamp}]` (`password`, `totp`, " +
+      "`recovery_code`; epoch seconds); `permissions`: the admin permissions the credential " +
+      "carries now.",
   },
 }, (c) => {
   const { user, session, apiKey, permissions } = c.get("principal");

@@ -13,9 +13,10 @@ export const sessionsRoute = defineRoute({
   const principal = c.get("principal");
   const rows = await asCaller(c, (tx) =>
     tx<SessionListRow[]>`
-      select id, created_at, expires_at, ip_address, user_agent
+      select id, created_at, expires_at, ip_address, user_agent, aal, amr
       from latchkey.sessions
-      where user_id = ${principal.userId} and revoked_at is null and expires_at > now()
+      where user_id = ${principal.userId} and purpose = 'session' and revoked_at is null
+          and expires_at > now()
       order by created_at desc, id`);
   return c.json({
     sessions: rows.map((row) => ({

@@ -9,7 +9,13 @@ import {
   verifyPassword,
 } from "../../_shared/passwords/passwords.ts";
 import { emailSchema } from "../../_shared/accounts/users.ts";
-import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "../session_grant.ts";
+import {
+  challengeExpiresAt,
+  newSessionGrant,
+  respondWithNewSession,
+  type SessionStartRow,
+} from "../session_grant.ts";
+import { userProfile } from "../../_shared/accounts/users.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { reserveSignIn } from "../sign_in_throttles.ts";
 import { queueVerificationMail } from "../../_shared/accounts/email_verification.ts";
@@ -29,7 +35,11 @@ export const signInRoute = defineRoute({
   ownIdentityOnly: true,
   body: signInBody,
   responses: {
-    200: "`{user, session}`; sets the session cookie.",
+    200: "`{user, session}` (`session.aal` `aal1`, `amr` the password); sets the session " +
+      "cookie. For an account with a confirmed second factor, `{user, challenge: {token, " +
+      "expiresAt, factors: [{id, type, name}]}}` and no session: the challenge (five minutes) " +
+      "is taken only by `POST /auth/factors/:id/verify` and `POST /auth/factors/recovery`, " +
+      "which answer the session.",
     401: "Wrong email or password (the same answer for both).",
     403: "`account_banned`: the account is suspended; `email_not_verified`: " +
       "LATCHKEY_REQUIRE_EMAIL_VERIFICATION is on, the password is right and the address is not " +
@@ -75,15 +85,31 @@ export const signInRoute = defineRoute({
   await attempt.succeeded();
 
   const rehashed = check.needsRehash ? await hashPassword(password) : null;
+  // One token for either: start_session alone knows (in the same statement) whether the
+  // account has a confirmed factor, so an account without one pays no extra round trip.
   const grant = newSessionGrant(config);
   const [row] = await withStatementTimeout(
     sql,
-    sql<SessionStartRow[]>`
-      select s.*, u.email_verified_at from latchkey.start_session(
+    sql<(SessionStartRow & { purpose: "session" | "mfa_challenge" })[]>`
+      select * from latchkey.start_session(
         ${candidate.user_id}, decode(${grant.tokenHashHex}, 'hex'), ${grant.expiresAt},
-        ${request}, ${rehashed}) as s left join latchkey.users u on u.id = s.id`,
+        ${challengeExpiresAt()}, ${request}, ${rehashed})`,
   );
   // Banned or deleted between the check and now.
   if (!row) throw new ApiError("invalid_credentials");
-  return respondWithNewSession(c, row, grant);
+  if (row.purpose === "session") return respondWithNewSession(c, row, grant);
+  const factors = await withStatementTimeout(
+    sql,
+    sql<{ id: string; type: string; name: string }[]>`
+      select id, type, name from latchkey.mfa_factors
+      where user_id = ${row.id} and confirmed_at is not null order by created_at, id`,
+  );
+  return c.json({
+    user: userProfile(row),
+    challenge: {
+      token: grant.token,
+      expiresAt: row.session_expires_at.toISOString(),
+      factors: factors.map(({ id, type, name }) => ({ id, type, name })),
+    },
+  });
 });

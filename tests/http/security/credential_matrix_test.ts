@@ -7,12 +7,16 @@ import {
 } from "../../../functions/_shared/ground/principal.ts";
 import { type Operation, operations } from "../../support/catalogue.ts";
 import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
+import { Secret, TOTP } from "otpauth";
 import {
   adminKey,
   asAdminKey,
   call,
   createAccount,
   issueKey,
+  recordSecret,
+  signIn,
+  type TestAccount,
   withDatabase,
 } from "../../support/http.ts";
 
@@ -39,6 +43,7 @@ const kinds = [
   "expired key",
   "disabled key",
   "banned owner's session",
+  "challenge token",
 ] as const;
 type Kind = typeof kinds[number];
 
@@ -56,9 +61,15 @@ function sessionOf(role: Role, operation: Operation): Expectation {
 function expected(operation: Operation, kind: Kind): Expectation {
   const check = credentialCheckOf(operation.doc.auth);
   if (check === "none") return "admitted";
+  // Sign-in's challenge: only where the route declares it, an unknown session token elsewhere.
+  if (kind === "challenge token") {
+    return operation.doc.auth.includes("challenge") ? "admitted" : unauthorized;
+  }
+  // Nothing else passes a route that takes only the challenge.
+  if (check === "challengeOnly") return unauthorized;
   const { permission } = operation.doc;
   const asKey = (holds: boolean): Expectation =>
-    check === "sessionOnly"
+    check === "sessionOnly" || check === "sessionOrChallenge"
       ? { status: 403, code: "interactive_session_required" }
       : holds
       ? "admitted"
@@ -116,6 +127,32 @@ const signOutLast = [...operations].sort((a, b) =>
   Number(a.path === "/auth/sign-out") - Number(b.path === "/auth/sign-out")
 );
 
+/**
+ * A sign-in's challenge for `account`, given a confirmed factor, made to outlast the matrix
+ * (five minutes is for people; a busy machine's matrix may take longer).
+ */
+async function challengeFor(account: TestAccount): Promise<string> {
+  const enrolment = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
+  assert.equal(enrolment.status, 201);
+  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
+  const totp = new TOTP({ secret: Secret.fromBase32(enrolment.body.secret) });
+  const confirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
+    token: account.token,
+    body: { code: totp.generate() },
+  });
+  assert.equal(confirmed.status, 200);
+  recordSecret(...confirmed.body.recoveryCodes);
+  const signedIn = await signIn(account.email, account.password);
+  assert.equal(signedIn.status, 200);
+  const { token } = signedIn.body.challenge;
+  recordSecret(token);
+  await withDatabase((sql) =>
+    sql`update latchkey.sessions set expires_at = now() + interval '1 hour'
+        where user_id = ${account.id} and purpose = 'mfa_challenge'`
+  );
+  return token;
+}
+
 async function key(userId: string, scopes: string[]) {
   return (await issueKey(userId, { name: "matrix", scopes, rateLimitPerMinute: 100_000 })).key;
 }
@@ -149,6 +186,7 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
   );
   const disabled = await issueKey(user.id, { name: "disabled" });
   await asAdminKey("PATCH", `/admin/keys/${disabled.id}`, { body: { enabled: false } });
+  const challenge = await challengeFor(await createAccount("user", "cred-challenged"));
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const headersFor = (kind: Kind, { doc }: Operation): Record<string, string> => {
@@ -177,6 +215,8 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
         return { "x-api-key": disabled.key };
       case "banned owner's session":
         return bearer(banned.token);
+      case "challenge token":
+        return bearer(challenge);
     }
   };
 

@@ -1,0 +1,304 @@
+import assert from "node:assert/strict";
+import { Secret, TOTP } from "otpauth";
+import {
+  auditEventsFor,
+  call,
+  errorOf,
+  recordSecret,
+  signIn,
+  signUp,
+  type TestAccount,
+  testClient,
+  withDatabase,
+} from "../../support/http.ts";
+
+/** Sign-in with a second factor (issue 28, item 2): the challenge and the session's assurance. */
+
+function codeOf(secret: string, offsetSteps = 0): string {
+  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 });
+  return totp.generate({ timestamp: Date.now() + offsetSteps * 30_000 });
+}
+
+interface Enrolled {
+  account: TestAccount;
+  factorId: string;
+  secret: string;
+  recoveryCodes: string[];
+}
+
+/** An account with a confirmed TOTP factor (its first code confirmed it, this time step). */
+async function enrolled(tag: string): Promise<Enrolled> {
+  const account = await signUp(tag);
+  const enrolment = await call("POST", "/auth/factors/totp", {
+    token: account.token,
+    body: { name: "Phone" },
+  });
+  assert.equal(enrolment.status, 201);
+  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
+  const confirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
+    token: account.token,
+    body: { code: codeOf(enrolment.body.secret) },
+  });
+  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+  recordSecret(...confirmed.body.recoveryCodes);
+  return {
+    account,
+    factorId: enrolment.body.id,
+    secret: enrolment.body.secret,
+    recoveryCodes: confirmed.body.recoveryCodes,
+  };
+}
+
+/** Signs in and returns the challenge, asserting that no session came with it. */
+async function challengeOf({ account }: Enrolled, client = testClient()) {
+  const result = await signIn(account.email, account.password, client);
+  assert.equal(result.status, 200, JSON.stringify(result.body));
+  assert.equal(result.body.session, undefined);
+  assert.equal(result.headers.get("set-cookie"), null);
+  recordSecret(result.body.challenge.token);
+  return { result, token: result.body.challenge.token as string };
+}
+
+const methods = (amr: { method: string; timestamp: number }[]) => amr.map((entry) => entry.method);
+
+Deno.test("a session shows its assurance: aal1 and the password after sign-in", async () => {
+  const account = await signUp("aal-plain");
+  const signedIn = await signIn(account.email, account.password);
+  assert.equal(signedIn.status, 200);
+  recordSecret(signedIn.body.session.token);
+  assert.equal(signedIn.body.session.aal, "aal1");
+  assert.deepEqual(methods(signedIn.body.session.amr), ["password"]);
+  const now = Date.now() / 1000;
+  assert.ok(Math.abs(signedIn.body.session.amr[0].timestamp - now) < 60);
+  const session = await call("GET", "/auth/session", { token: signedIn.body.session.token });
+  assert.equal(session.status, 200);
+  assert.equal(session.body.session.aal, "aal1");
+  assert.deepEqual(session.body.session.amr, signedIn.body.session.amr);
+  // Sign-up's session too.
+  const own = await call("GET", "/auth/session", { token: account.token });
+  assert.equal(own.body.session.aal, "aal1");
+  assert.deepEqual(methods(own.body.session.amr), ["password"]);
+});
+
+Deno.test("an unconfirmed factor does not change sign-in", async () => {
+  const account = await signUp("aal-unconfirmed");
+  const enrolment = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
+  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
+  const signedIn = await signIn(account.email, account.password);
+  assert.equal(signedIn.status, 200);
+  recordSecret(signedIn.body.session.token);
+  assert.equal(signedIn.body.challenge, undefined);
+  assert.equal(signedIn.body.session.aal, "aal1");
+});
+
+Deno.test("with a confirmed factor, sign-in answers a challenge good only for the factor routes", async () => {
+  const setup = await enrolled("aal-challenge");
+  const { result, token } = await challengeOf(setup);
+  assert.equal(result.body.user.id, setup.account.id);
+  assert.match(token, /^lks_[A-Za-z0-9_-]{43}$/);
+  const lifetime = Date.parse(result.body.challenge.expiresAt) - Date.now();
+  assert.ok(lifetime > 4 * 60_000 && lifetime <= 5 * 60_000 + 5_000, String(lifetime));
+  assert.deepEqual(result.body.challenge.factors, [
+    { id: setup.factorId, type: "totp", name: "Phone" },
+  ]);
+  const [event] = await auditEventsFor(result.headers.get("x-request-id")!);
+  assert.equal(event.action, "auth.sign_in_challenged");
+
+  for (
+    const [method, path] of [
+      ["GET", "/auth/session"],
+      ["GET", "/auth/sessions"],
+      ["GET", "/auth/factors"],
+      ["POST", "/auth/factors/totp"],
+      ["POST", "/auth/token"],
+      ["POST", "/auth/sign-out"],
+      ["GET", "/keys"],
+      ["GET", "/admin/users"],
+    ]
+  ) {
+    const refused = await call(method, path, { token, body: method === "POST" ? {} : undefined });
+    assert.equal(refused.status, 401, `${method} ${path}: ${JSON.stringify(refused.body)}`);
+    assert.equal(errorOf(refused).code, "unauthorized");
+  }
+  // The challenge is not listed among the account's sessions.
+  const sessions = await call("GET", "/auth/sessions", { token: setup.account.token });
+  assert.equal(sessions.status, 200);
+  // Only sign-up's session, which the confirming code raised.
+  assert.deepEqual(
+    sessions.body.sessions.map((s: { id: string; aal: string }) => [s.id, s.aal]),
+    [[setup.account.sessionId, "aal2"]],
+  );
+});
+
+Deno.test("the challenge and a right code give an aal2 session; the challenge is spent", async () => {
+  const setup = await enrolled("aal-verify");
+  const { token } = await challengeOf(setup);
+  // The confirming code took this step: the next one is the first that is not a replay.
+  const code = codeOf(setup.secret, 1);
+  const verified = await call("POST", `/auth/factors/${setup.factorId}/verify`, {
+    token,
+    body: { code },
+  });
+  assert.equal(verified.status, 200, JSON.stringify(verified.body));
+  recordSecret(verified.body.session.token);
+  assert.equal(verified.body.user.id, setup.account.id);
+  assert.equal(verified.body.session.aal, "aal2");
+  assert.deepEqual(methods(verified.body.session.amr), ["password", "totp"]);
+  assert.match(verified.headers.get("set-cookie") ?? "", /latchkey\.session_token=lks_/);
+  const events = await auditEventsFor(verified.headers.get("x-request-id")!);
+  const signInEvent = events.find((event) => event.action === "auth.sign_in");
+  assert.equal(signInEvent?.metadata.aal, "aal2");
+  assert.equal(signInEvent?.metadata.method, "totp");
+
+  const session = await call("GET", "/auth/session", { token: verified.body.session.token });
+  assert.equal(session.status, 200);
+  assert.equal(session.body.session.id, verified.body.session.id);
+  assert.equal(session.body.session.aal, "aal2");
+  assert.deepEqual(methods(session.body.session.amr), ["password", "totp"]);
+  // A full session: the routes that refused the challenge take it.
+  assert.equal((await call("GET", "/keys", { token: verified.body.session.token })).status, 200);
+
+  // Replayed: the challenge is gone, whatever the code.
+  const replay = await call("POST", `/auth/factors/${setup.factorId}/verify`, {
+    token,
+    body: { code },
+  });
+  assert.equal(replay.status, 401);
+  assert.equal(errorOf(replay).code, "unauthorized");
+  const again = await call("POST", "/auth/factors/recovery", {
+    token,
+    body: { code: setup.recoveryCodes[0] },
+  });
+  assert.equal(again.status, 401);
+  // The recovery code was not spent by the refused replay.
+  const factors = await call("GET", "/auth/factors", { token: verified.body.session.token });
+  assert.equal(factors.body.recoveryCodesLeft, 10);
+});
+
+Deno.test("a right code raises the caller's own session to aal2", async () => {
+  const account = await signUp("aal-raise");
+  const enrolment = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
+  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
+  const verified = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
+    token: account.token,
+    body: { code: codeOf(enrolment.body.secret) },
+  });
+  assert.equal(verified.status, 200, JSON.stringify(verified.body));
+  recordSecret(...verified.body.recoveryCodes);
+  assert.equal(verified.body.confirmed, true);
+  assert.equal(verified.body.session.id, account.sessionId);
+  assert.equal(verified.body.session.aal, "aal2");
+  assert.deepEqual(methods(verified.body.session.amr), ["password", "totp"]);
+  assert.equal(verified.body.session.token, undefined);
+  const actions = (await auditEventsFor(verified.headers.get("x-request-id")!))
+    .map((event) => event.action);
+  assert.ok(actions.includes("auth.session_assurance_raised"), actions.join());
+  const session = await call("GET", "/auth/session", { token: account.token });
+  assert.equal(session.body.session.aal, "aal2");
+  assert.deepEqual(methods(session.body.session.amr), ["password", "totp"]);
+});
+
+Deno.test("a recovery code completes the challenge once; only a challenge takes it", async () => {
+  const setup = await enrolled("aal-recovery");
+  const { token } = await challengeOf(setup);
+  const [code] = setup.recoveryCodes;
+
+  // A session (even the account's own) is not a challenge.
+  const asSession = await call("POST", "/auth/factors/recovery", {
+    token: setup.account.token,
+    body: { code },
+  });
+  assert.equal(asSession.status, 401);
+  // A TOTP code is not a recovery code.
+  const totp = await call("POST", "/auth/factors/recovery", {
+    token,
+    body: { code: codeOf(setup.secret, 1) },
+  });
+  assert.equal(totp.status, 400);
+  assert.equal(errorOf(totp).code, "invalid_factor_code");
+  const missing = await call("POST", "/auth/factors/recovery", { token, body: {} });
+  assert.equal(missing.status, 400);
+  assert.deepEqual(errorOf(missing).details?.map((detail) => detail.path), ["code"]);
+
+  const recovered = await call("POST", "/auth/factors/recovery", {
+    token,
+    body: { code: code.toUpperCase() },
+  });
+  assert.equal(recovered.status, 200, JSON.stringify(recovered.body));
+  recordSecret(recovered.body.session.token);
+  assert.equal(recovered.body.session.aal, "aal2");
+  assert.deepEqual(methods(recovered.body.session.amr), ["password", "recovery_code"]);
+  const actions = (await auditEventsFor(recovered.headers.get("x-request-id")!))
+    .map((event) => event.action);
+  assert.ok(actions.includes("auth.recovery_code_used"), actions.join());
+  assert.ok(actions.includes("auth.sign_in"), actions.join());
+  const factors = await call("GET", "/auth/factors", { token: recovered.body.session.token });
+  assert.equal(factors.body.recoveryCodesLeft, 9);
+
+  // Spent: a new challenge cannot use it again.
+  const next = await challengeOf(setup);
+  const reused = await call("POST", "/auth/factors/recovery", {
+    token: next.token,
+    body: { code },
+  });
+  assert.equal(reused.status, 400);
+  assert.equal(errorOf(reused).code, "invalid_factor_code");
+});
+
+Deno.test("an expired challenge is refused", async () => {
+  const setup = await enrolled("aal-expired");
+  const { token } = await challengeOf(setup);
+  await withDatabase((sql) =>
+    sql`update latchkey.sessions set expires_at = now() - interval '1 second'
+        where user_id = ${setup.account.id} and purpose = 'mfa_challenge'`
+  );
+  const verified = await call("POST", `/auth/factors/${setup.factorId}/verify`, {
+    token,
+    body: { code: codeOf(setup.secret, 1) },
+  });
+  assert.equal(verified.status, 401);
+  assert.equal(errorOf(verified).code, "unauthorized");
+});
+
+Deno.test("with a challenge, wrong codes are audited and throttled; a right password does not reset them", async () => {
+  const setup = await enrolled("aal-wrong");
+  const client = testClient();
+  const { token } = await challengeOf(setup, client);
+  const right = codeOf(setup.secret, 1);
+  const wrong = right === "000000" ? "111111" : "000000";
+  const attempt = (code: string, challenge = token) =>
+    call("POST", `/auth/factors/${setup.factorId}/verify`, {
+      token: challenge,
+      body: { code },
+      headers: client,
+    });
+  const first = await attempt(wrong);
+  assert.equal(first.status, 400);
+  assert.equal(errorOf(first).code, "invalid_factor_code");
+  const [event] = await auditEventsFor(first.headers.get("x-request-id")!);
+  assert.equal(event.action, "auth.factor_verify_failed");
+  assert.equal(event.actor_user_id, setup.account.id);
+  assert.deepEqual(event.metadata, { reason: "wrong_code" });
+
+  // Signing in again from another client (the password is right) does not refill the budget.
+  const other = testClient();
+  const { token: second } = await challengeOf(setup, other);
+  let last = first;
+  for (let i = 0; i < 12 && last.status !== 429; i++) last = await attempt(wrong, second);
+  assert.equal(last.status, 429);
+  assert.ok(Number(last.headers.get("retry-after")) > 0);
+  assert.equal((await attempt(right)).status, 429);
+
+  // An unconfirmed factor cannot complete a sign-in.
+  const enrolment = await call("POST", "/auth/factors/totp", {
+    token: setup.account.token,
+    body: {},
+  });
+  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
+  const unconfirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
+    token,
+    body: { code: codeOf(enrolment.body.secret) },
+    headers: testClient(),
+  });
+  assert.equal(unconfirmed.status, 404);
+});
