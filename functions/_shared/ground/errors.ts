@@ -46,6 +46,11 @@ export const errorCatalog = {
     status: 409,
     message: "Only an active key that has not been rotated already can be rotated.",
   },
+  step_up_required: {
+    status: 403,
+    message: "This needs a second factor verified in this session: verify one of your factors " +
+      "(POST /auth/factors/:id/verify) and try again.",
+  },
   factor_limit_reached: {
     status: 409,
     message: "This account holds as many second factors as it may (10); remove one first.",

@@ -25,6 +25,8 @@ export const enrolTotpFactorRoute = defineRoute({
   responses: {
     201: "`{id, secret, otpauthUri, qrSvg}`: the secret (base32) and what the app scans, shown " +
       "this once. Unconfirmed until `POST /auth/factors/:id/verify` takes a code of it.",
+    403: "`step_up_required`: the account has a confirmed factor and this session has not " +
+      "verified one (aal1): a stolen password session must not add its own factor.",
     409: "`factor_limit_reached`: the account holds 10 factors.",
     501: "`not_configured`: LATCHKEY_MFA_ENCRYPTION_KEY is not set.",
   },
@@ -32,6 +34,13 @@ export const enrolTotpFactorRoute = defineRoute({
   const { config } = c.get("runtime");
   const key = mfaEncryptionKey(config);
   const principal = c.get("principal");
+  if (principal.session?.aal !== "aal2") {
+    const [{ protectedBy }] = await asCaller(c, (tx) =>
+      tx<{ protectedBy: boolean }[]>`
+        select exists(select 1 from latchkey.mfa_factors
+          where user_id = ${principal.userId} and confirmed_at is not null) as "protectedBy"`);
+    if (protectedBy) throw new ApiError("step_up_required");
+  }
   const id = crypto.randomUUID();
   const enrolment = newTotpEnrolment(config.LATCHKEY_MFA_ISSUER, principal.user!.email);
   const ciphertext = await encryptTotpSecret(key, id, enrolment.secret);

@@ -302,3 +302,40 @@ Deno.test("with a challenge, wrong codes are audited and throttled; a right pass
   });
   assert.equal(unconfirmed.status, 404);
 });
+
+Deno.test("an aal1 session of an account with a factor cannot add a factor until it verifies one", async () => {
+  const account = await signUp("aal-enrol");
+  // A second session, signed in before any factor: it stays aal1 (a stolen one, say).
+  const other = await signIn(account.email, account.password);
+  const otherToken = other.body.session.token as string;
+  recordSecret(otherToken);
+  const enrolment = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
+  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
+  const confirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
+    token: account.token,
+    body: { code: codeOf(enrolment.body.secret) },
+  });
+  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+  recordSecret(...confirmed.body.recoveryCodes);
+
+  const refused = await call("POST", "/auth/factors/totp", { token: otherToken, body: {} });
+  assert.equal(refused.status, 403);
+  assert.equal(errorOf(refused).code, "step_up_required");
+  const [{ count }] = await withDatabase((sql) =>
+    sql`select count(*)::int as count from latchkey.mfa_factors where user_id = ${account.id}`
+  );
+  assert.equal(count, 1, "nothing enrolled");
+
+  // The aal2 session may; so may the other once it has verified the factor (next time step).
+  const byAal2 = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
+  assert.equal(byAal2.status, 201);
+  recordSecret(byAal2.body.secret, byAal2.body.otpauthUri);
+  const raised = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
+    token: otherToken,
+    body: { code: codeOf(enrolment.body.secret, 1) },
+  });
+  assert.equal(raised.status, 200, JSON.stringify(raised.body));
+  const allowed = await call("POST", "/auth/factors/totp", { token: otherToken, body: {} });
+  assert.equal(allowed.status, 201);
+  recordSecret(allowed.body.secret, allowed.body.otpauthUri);
+});
