@@ -26,9 +26,9 @@ interface Enrolled {
   recoveryCodes: string[];
 }
 
-/** An account with a confirmed TOTP factor (its first code confirmed it, this time step). */
-async function enrolled(tag: string): Promise<Enrolled> {
-  const account = await signUp(tag);
+/** An account (a new one, or the one given) with a confirmed TOTP factor, confirmed this step. */
+async function enrolled(tag: string, given?: TestAccount): Promise<Enrolled> {
+  const account = given ?? await signUp(tag);
   const enrolment = await call("POST", "/auth/factors/totp", {
     token: account.token,
     body: { name: "Phone" },
@@ -309,14 +309,7 @@ Deno.test("an aal1 session of an account with a factor cannot add a factor until
   const other = await signIn(account.email, account.password);
   const otherToken = other.body.session.token as string;
   recordSecret(otherToken);
-  const enrolment = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
-  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
-  const confirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
-    token: account.token,
-    body: { code: codeOf(enrolment.body.secret) },
-  });
-  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
-  recordSecret(...confirmed.body.recoveryCodes);
+  const factor = await enrolled("aal-enrol", account);
 
   const refused = await call("POST", "/auth/factors/totp", { token: otherToken, body: {} });
   assert.equal(refused.status, 403);
@@ -330,9 +323,9 @@ Deno.test("an aal1 session of an account with a factor cannot add a factor until
   const byAal2 = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
   assert.equal(byAal2.status, 201);
   recordSecret(byAal2.body.secret, byAal2.body.otpauthUri);
-  const raised = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
+  const raised = await call("POST", `/auth/factors/${factor.factorId}/verify`, {
     token: otherToken,
-    body: { code: codeOf(enrolment.body.secret, 1) },
+    body: { code: codeOf(factor.secret, 1) },
   });
   assert.equal(raised.status, 200, JSON.stringify(raised.body));
   const allowed = await call("POST", "/auth/factors/totp", { token: otherToken, body: {} });
