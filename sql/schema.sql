@@ -1482,9 +1482,6 @@ CREATE OR REPLACE FUNCTION latchkey.release_sign_in(p_attempt_id bigint, p_email
 AS $function$
 begin
   delete from latchkey.sign_in_failures where id = p_attempt_id;
-  if not found then
-    return;
-  end if;
   update latchkey.throttles t set allowed_at = t.allowed_at - p_window / p_client_failures
   where t.bucket = 'sign_in_client'
     and t.subject_hash = pg_catalog.sha256(pg_catalog.convert_to(p_client, 'UTF8'));

@@ -332,11 +332,14 @@ async function measureSignIns(): Promise<
         email: `sign-in-${workers}-${Date.now()}@example.test`,
         password: "sign-in bench password",
       };
-      await fetch(`${api}/auth/sign-up/email`, {
+      const signedUp = await fetch(`${api}/auth/sign-up/email`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ name: "Sign-in bench", ...person }),
-      }).then((response) => response.text());
+      });
+      // Sign-ins of an account that is not there are fast 401s, not sign-ins.
+      if (!signedUp.ok) throw new Error(`sign-up for the sign-in bench: ${await signedUp.text()}`);
+      await signedUp.body?.cancel();
       const body = JSON.stringify(person);
       const script = `request = function()
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, ${JSON.stringify(body)})
@@ -670,20 +673,26 @@ try {
 
   const verify = results["POST /keys/verify"];
   const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);
-  // Bounded by the hash cost on the available cores: as many sign-ins a second as argon2id
-  // alone manages here on the better of one or two threads, less 10% for the rest of a sign-in.
+  // Bounded by the hash cost: with no hash worker (the edge runtime's setting) one thread hashes,
+  // so as many sign-ins a second as argon2id alone manages here on one thread, less 10% for the
+  // rest of a sign-in. (argon2id scales to the second core since it replaced hash-wasm: workers
+  // go further, shown in the table.)
   const shippedCapacity = signIns.capacity[0].perSecond;
-  const hashBound = Math.max(shippedCapacity[1], shippedCapacity[2]);
+  const hashBound = shippedCapacity[1];
   const bestSignIn = signIns.runs.reduce((best, run) =>
     run.result.rps > best.result.rps ? run : best
   );
   const shippedSignIn = signIns.runs.find((run) => run.workers === 0)!;
+  const signInFailures = signIns.runs.reduce(
+    (sum, run) => sum + run.result.errors + run.result.non2xx,
+    0,
+  );
   check(
-    shippedSignIn.result.rps >= 0.9 * hashBound,
-    `10 concurrent sign-ins with the shipped settings reach ≥ 0.9 of argon2id's throughput on ` +
-      `this machine's cores (${hashBound.toFixed(1)} hashes/s; measured ${
+    shippedSignIn.result.rps >= 0.9 * hashBound && signInFailures === 0,
+    `10 concurrent sign-ins with no hash worker reach ≥ 0.9 of argon2id's throughput on ` +
+      `one thread here, every one answered 200 (${hashBound.toFixed(1)} hashes/s; measured ${
         shippedSignIn.result.rps.toFixed(1)
-      } sign-ins/s, best with workers: ${
+      } sign-ins/s, ${signInFailures} not 200, best with workers: ${
         bestSignIn.result.rps.toFixed(1)
       } at ${bestSignIn.workers})`,
   );
@@ -796,10 +805,10 @@ per second: ${
         size.perSecond[2].toFixed(1)
       } on two at once`
     ).join("; ")
-  }. Work that fits in a core's cache scales with the second core; the shipped 19 MiB per hash
-does not (memory-hard by design: two at once contend for the shared cache and memory), so
-sign-in throughput here is bounded by argon2id's throughput on one core whatever the workers.
-Workers keep the main thread free for other requests (the "other route" column) for more memory.
+  }. With hash-wasm (until December 2026) the shipped 19 MiB hash did not scale to the second
+core; the argon2id package's SIMD build does, so with no worker (the edge runtime's setting)
+sign-ins are bounded by one thread's hashes, and workers add the second core. Workers also keep
+the main thread free for other requests (the "other route" column), for more memory.
 
 ${describeEdgeMemory(edgeMemory)}
 

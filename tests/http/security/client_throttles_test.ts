@@ -263,3 +263,22 @@ Deno.test("an IPv6 /64 is one client to every per-client throttle; another /64 i
     assert.deepEqual(guesses, [401, 401, 429, 429, 429], "one /64, many guessers");
   });
 });
+
+Deno.test("right passwords signed in at once from one client never spend its failure budget", async () => {
+  // A success clears its email's failed attempts, which once took the reservations of the
+  // sign-ins still in flight with it, and their budget was never given back: with a budget of 5,
+  // three rounds of 4 concurrent right passwords from one client (an office behind one address)
+  // ended in 429s.
+  await withLimits({ LATCHKEY_SIGN_IN_FAILURES_PER_CLIENT: "5" }, async (functions) => {
+    const owner = await account(functions);
+    const office = newClient();
+    const statuses: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () => signIn(functions, office, owner.email, owner.password)),
+      );
+      statuses.push(...answers.map((answer) => answer.status));
+    }
+    assert.deepEqual(statuses, Array(16).fill(200));
+  });
+});
