@@ -64,7 +64,10 @@ Deno.test({
     const small = await chunked(20);
     assert.equal(small.status, 401, "read whole and answered like a sent-at-once body");
     await small.body?.cancel();
-    const huge = await chunked(2_000_000);
+    // Just over the 64 KiB limit: the server reads nearly all of it before it answers, so the
+    // client is not still writing into a closed connection (with 2 MB, Deno 2.1's fetch once got
+    // EPIPE instead of the answer).
+    const huge = await chunked(70_000);
     assert.equal(huge.status, 413);
     assert.equal((await huge.json()).error.code, "payload_too_large");
     const all = await Deno.readTextFile(serverLog!);
