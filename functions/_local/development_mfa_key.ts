@@ -1,5 +1,5 @@
 import { type Config, configSchema } from "../_shared/config/config.ts";
-import { randomBytes } from "../_shared/ground/crypto.ts";
+import { base64Encode, randomBytes } from "../_shared/ground/crypto.ts";
 import { keptDevelopmentSecret } from "./development_secret.ts";
 
 /**
@@ -22,7 +22,7 @@ export async function withDevelopmentMfaKey(config: Config): Promise<MfaKeySetup
   const { text, path, note } = await keptDevelopmentSecret(
     config,
     "mfa-encryption-key",
-    () => btoa(String.fromCharCode(...randomBytes(32))),
+    () => base64Encode(randomBytes(32)),
   );
   // Checked as if it came from the environment.
   const key = configSchema.shape.LATCHKEY_MFA_ENCRYPTION_KEY.safeParse(text);

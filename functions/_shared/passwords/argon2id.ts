@@ -1,6 +1,6 @@
 import setupWasm from "argon2id/lib/setup.js";
 import { parentPort, workerData } from "node:worker_threads";
-import { base64Decode } from "../ground/crypto.ts";
+import { base64Decode, base64Encode } from "../ground/crypto.ts";
 import { argon2idSimdWasm, argon2idWasm } from "./argon2id_wasm.ts";
 
 /**
@@ -69,11 +69,7 @@ export async function argon2id(input: Argon2idInput): Promise<Uint8Array> {
   });
 }
 
-function base64Unpadded(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/=+$/, "");
-}
+const base64Unpadded = (bytes: Uint8Array) => base64Encode(bytes).replace(/=+$/, "");
 
 /** The PHC string format argon2's reference implementation writes. */
 export function encodeArgon2idPhc(input: Omit<Argon2idInput, "password">, hash: Uint8Array) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultPassword, signUp, uniqueEmail } from "../../support/http.ts";
+import { defaultPassword, signUp, testClient, uniqueEmail } from "../../support/http.ts";
 import { rssMb, startTestServer } from "../../support/server.ts";
 
 /**
@@ -20,16 +20,12 @@ for (const workers of [0, 1]) {
       // Each request from a client of its own, so the sign-up throttle is not what is tested.
       LATCHKEY_TRUSTED_PROXY_HOPS: "1",
     });
-    const randomClient = () =>
-      `2001:db8:${
-        Array.from(crypto.getRandomValues(new Uint16Array(3)), (n) => n.toString(16)).join(":")
-      }::1`;
     const post = async (path: string, body: unknown, token?: string) => {
       const response = await fetch(`${server.baseUrl}/functions/v1/auth/${path}`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
-          "x-forwarded-for": randomClient(),
+          ...testClient(),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         body: JSON.stringify(body),
