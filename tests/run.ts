@@ -59,15 +59,31 @@ function banner(lines: string[]) {
 async function runCommand(
   program: string,
   args: string[],
-  { env = {}, echo = false, timeoutMs }: {
+  { env = {}, echo = false, timeoutMs, cpuFile }: {
     env?: Record<string, string>;
     echo?: boolean;
     timeoutMs?: number;
+    /** Where a shell around the command writes the CPU seconds it and its children used. */
+    cpuFile?: string;
   } = {},
 ) {
-  const child = new Deno.Command(program, {
-    args,
-    env,
+  // The shell waits for the command (and the command for its own children), so its children's
+  // times in /proc/$$/stat (fields 16 and 17, in clock ticks) are the whole part's.
+  const [file, fileArgs] = cpuFile
+    ? [
+      "sh",
+      [
+        "-c",
+        '"$@"; status=$?; cut -d" " -f16,17 /proc/$$/stat > "$LATCHKEY_CPU_FILE"; exit $status',
+        "sh",
+        program,
+        ...args,
+      ],
+    ]
+    : [program, args];
+  const child = new Deno.Command(file, {
+    args: fileArgs,
+    env: cpuFile ? { ...env, LATCHKEY_CPU_FILE: cpuFile } : env,
     cwd: root,
     stdout: "piped",
     stderr: "piped",
@@ -76,6 +92,10 @@ async function runCommand(
   const timer = timeoutMs
     ? setTimeout(() => {
       timedOut = true;
+      // Around a shell, the command is the shell's child: killed first, or it would live on.
+      if (cpuFile) {
+        new Deno.Command("pkill", { args: ["-KILL", "-P", String(child.pid)] }).outputSync();
+      }
       child.kill("SIGKILL");
     }, timeoutMs)
     : undefined;
@@ -99,6 +119,7 @@ async function runPostmanCollection(
   newman: string,
   baseUrl: string,
   admin: { email: string; password: string; key: string },
+  cpuFile: string,
 ) {
   const report = await Deno.makeTempFile({ suffix: ".json" });
   const run = await runCommand("node", [
@@ -121,7 +142,7 @@ async function runPostmanCollection(
     report,
     "--color",
     "off",
-  ], { timeoutMs: partTimeoutMs });
+  ], { timeoutMs: partTimeoutMs, cpuFile });
   try {
     const stats = JSON.parse(await Deno.readTextFile(report)).run.stats;
     const failures = stats.assertions.failed + stats.requests.failed;
@@ -138,7 +159,7 @@ async function runPostmanCollection(
 }
 
 /** The pgTAP proofs in tests/db, by pg_prove, against a database of their own. */
-async function runPgTapProofs(databaseUrl: string) {
+async function runPgTapProofs(databaseUrl: string, cpuFile: string) {
   const url = new URL(databaseUrl);
   const files: string[] = [];
   for await (const entry of Deno.readDir(`${root}tests/db`)) {
@@ -154,7 +175,7 @@ async function runPgTapProofs(databaseUrl: string) {
     "--dbname",
     decodeURIComponent(url.pathname.slice(1)),
     ...files.sort(),
-  ], { timeoutMs: partTimeoutMs });
+  ], { timeoutMs: partTimeoutMs, cpuFile });
   const tests = /Tests=(\d+)/.exec(pgProve.output);
   const failures = [...pgProve.output.matchAll(/Failed (\d+)\/(\d+) subtests/g)]
     .reduce((sum, match) => sum + Number(match[1]), 0);
@@ -216,6 +237,8 @@ function cpuSeconds(pid: number, { reaped = false } = {}): number {
   }
 }
 let cpuReport = "CPU: not measured";
+/** CPU seconds per part of the plan: its processes', and its worker's gateway's meanwhile. */
+const cpuByPart: { part: string; tests: number; gateway: number }[] = [];
 
 const secondsSince = (start: number) => ((performance.now() - start) / 1000).toFixed(0);
 
@@ -422,20 +445,22 @@ try {
 
   const runPart = async (part: Part, worker: Worker) => {
     const partStarted = performance.now();
+    const cpuFile = await Deno.makeTempFile({ prefix: "latchkey-cpu-" });
+    const gatewayCpuBefore = cpuSeconds(worker.server.pid);
     let result: { output: string; passed: number; failed: number };
     if (part.kind === "postman") {
       result = await runPostmanCollection(newman!, worker.server.baseUrl, {
         email: bootstrapEmail,
         password: bootstrapPassword,
         key: adminKey,
-      });
+      }, cpuFile);
     } else if (part.kind === "pgtap") {
-      result = await runPgTapProofs(pgTapUrl!);
+      result = await runPgTapProofs(pgTapUrl!, cpuFile);
     } else {
       const run = await runCommand(
         Deno.execPath(),
         ["test", testsLockFlag, "--no-check", "--allow-all", ...part.files],
-        { env: worker.env, timeoutMs: partTimeoutMs },
+        { env: worker.env, timeoutMs: partTimeoutMs, cpuFile },
       );
       const outcome = readTestOutput(run.output);
       Object.assign(measured, outcome.secondsByFile);
@@ -451,11 +476,22 @@ try {
     }
     const seconds = (performance.now() - partStarted) / 1000;
     if (part.kind !== "deno") measured[part.files[0]] = seconds;
+    const cpu = {
+      part: part.files.join(" "),
+      tests: await Deno.readTextFile(cpuFile).then(
+        (ticks) => ticks.trim().split(" ").reduce((sum, tick) => sum + Number(tick), 0) / 100,
+        () => 0,
+      ),
+      gateway: cpuSeconds(worker.server.pid) - gatewayCpuBefore,
+    };
+    cpuByPart.push(cpu);
+    await Deno.remove(cpuFile).catch(() => {});
     passed += result.passed;
     failed += result.failed;
     console.log(
       `\n=== ${worker.name}, ${secondsSince(started)} s in: ${part.files.join(" ")} ` +
-        `(${seconds.toFixed(1)} s, ` +
+        `(${seconds.toFixed(1)} s; CPU ${cpu.tests.toFixed(1)} s, gateway ` +
+        `${cpu.gateway.toFixed(1)} s; ` +
         `${result.passed} passed, ${result.failed} failed)\n${result.output.trimEnd()}`,
     );
   };
@@ -539,6 +575,19 @@ try {
 }
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
+if (cpuByPart.length > 1) {
+  // Where to look first when the suite is slow: the parts that cost the machine the most.
+  const heaviest = cpuByPart.toSorted((a, b) => b.tests + b.gateway - a.tests - a.gateway);
+  console.log(
+    [
+      "\nCPU by part, heaviest first (the part's processes + its gateway's meanwhile):",
+      ...heaviest.slice(0, 12).map(({ part, tests, gateway }) =>
+        `  ${(tests + gateway).toFixed(1).padStart(6)} s = ${tests.toFixed(1)} + ` +
+        `${gateway.toFixed(1)}  ${part.length > 90 ? `${part.slice(0, 87)}...` : part}`
+      ),
+    ].join("\n"),
+  );
+}
 if (failedTestNames.length > 0) {
   console.log(["\nfailed:", ...failedTestNames.map((name) => `  ${name}`)].join("\n"));
 }
