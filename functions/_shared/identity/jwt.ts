@@ -2,7 +2,14 @@ import { importJWK, type JWK, SignJWT } from "jose";
 import type { Config } from "../config/config.ts";
 import { ApiError } from "../ground/errors.ts";
 import { issuerUrl } from "../ground/fields.ts";
-import { type Principal, type Role, rolePermissions, roles } from "../ground/principal.ts";
+import {
+  type Aal,
+  type AmrEntry,
+  type Principal,
+  type Role,
+  rolePermissions,
+  roles,
+} from "../ground/principal.ts";
 import { supabaseAudience, supabaseAuthHoldsKey } from "./supabase_identity.ts";
 
 /**
@@ -102,6 +109,21 @@ export function tokenRole(principal: Principal): Role {
   ) ?? "user";
 }
 
+/**
+ * Supabase Auth's `aal` and `amr`, so a team's policy `(auth.jwt() ->> 'aal') = 'aal2'` works
+ * on our tokens unchanged. A key is not a person who proved a second factor: its token is
+ * `aal1`, and its one method is the key, used now.
+ */
+export function assuranceClaims(
+  principal: Principal,
+  issuedAt: number,
+): { aal: Aal; amr: AmrEntry[] } {
+  if (principal.kind === "api_key") {
+    return { aal: "aal1", amr: [{ method: "api_key", timestamp: issuedAt }] };
+  }
+  return { aal: principal.session?.aal ?? "aal1", amr: principal.session?.amr ?? [] };
+}
+
 export interface AccessToken {
   access_token: string;
   token_type: "bearer";
@@ -147,6 +169,7 @@ export async function mintAccessToken(
     // Supabase Auth's claim: a policy on `email` must also check this.
     email_verified: principal.user?.emailVerifiedAt != null,
     is_anonymous: principal.anonymous === true,
+    ...assuranceClaims(principal, issuedAt),
     ...credential,
   })
     .setProtectedHeader({ alg: signer.alg, typ: "JWT", ...(signer.kid ? { kid: signer.kid } : {}) })

@@ -14,7 +14,9 @@ export const tokenRoute = defineRoute({
       "Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and " +
       "Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold " +
       "in full; `session_id` or `key_id`; `scopes` for a key; `email`, `email_verified`, " +
-      "`is_anonymous`).",
+      "`is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a " +
+      "second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the " +
+      'session\'s sign-in methods; for a key `[{method: "api_key"}]`).',
     429: "`rate_limited`: the API key's rate limit is used up; minting counts as a use.",
     501: "`not_configured`: neither LATCHKEY_JWT_SIGNING_KEYS nor LATCHKEY_JWT_SECRET is set.",
   },

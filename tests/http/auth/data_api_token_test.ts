@@ -7,7 +7,9 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
+import { Secret, TOTP } from "otpauth";
 import postgres from "postgres";
+import { base64Encode } from "../../../functions/_shared/ground/crypto.ts";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
@@ -275,6 +277,96 @@ Deno.test({
       assert.equal(afterRevoke.status, 401);
       assert.equal(afterRevoke.body.error.code, "unauthorized");
       assert.equal(afterRevoke.body.access_token, undefined);
+    } finally {
+      await served.close();
+    }
+  },
+});
+
+/** A team's table that only a second factor opens, with Supabase's own policy on `aal`. */
+async function createSecondFactorTable() {
+  await withDatabase((sql) =>
+    sql.unsafe(`
+      drop table if exists public.latchkey_fixture_vault;
+      create table public.latchkey_fixture_vault (
+        id bigint generated always as identity primary key,
+        owner_id uuid not null,
+        body text not null
+      );
+      alter table public.latchkey_fixture_vault enable row level security;
+      grant select on public.latchkey_fixture_vault to authenticated;
+      create policy "Owners read their vault after a second factor"
+        on public.latchkey_fixture_vault as restrictive for select to authenticated
+        using ((select auth.jwt()) ->> 'aal' = 'aal2');
+      create policy "Owners read their vault" on public.latchkey_fixture_vault
+        for select to authenticated using (owner_id = (select auth.uid()));`)
+  );
+}
+
+Deno.test({
+  name: "tokens carry aal and amr as Supabase Auth's do: a policy on aal2 opens after a factor, " +
+    "never for a key",
+  ignore,
+  async fn() {
+    const mfaKey = base64Encode(crypto.getRandomValues(new Uint8Array(32)));
+    recordSecret(mfaKey);
+    const served = serve({
+      LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
+      LATCHKEY_MFA_ENCRYPTION_KEY: mfaKey,
+    });
+    const claimsOf = async (headers: Record<string, string>) => {
+      const minted = await mint(served, headers);
+      assert.equal(minted.status, 200, JSON.stringify(minted.body));
+      return (await jwtVerify(minted.body.access_token, verifierFor(served), {
+        issuer: served.issuer,
+        audience: "authenticated",
+      })).payload as JWTPayload & { aal: string; amr: { method: string; timestamp: number }[] };
+    };
+    const methods = (claims: { amr: { method: string }[] }) => claims.amr.map((e) => e.method);
+    try {
+      await createSecondFactorTable();
+      const ada = await signUp(served, "ada-aal");
+      await withDatabase((sql) =>
+        sql`insert into public.latchkey_fixture_vault (owner_id, body) values (${ada.id}, 'vault')`
+      );
+      const session = { authorization: `Bearer ${ada.token}` };
+      const before = await claimsOf(session);
+      assert.equal(before.aal, "aal1");
+      assert.deepEqual(methods(before), ["password"]);
+      const now = Math.floor(Date.now() / 1000);
+      assert.ok(Math.abs(before.amr[0].timestamp - now) < 60, "amr timestamps are epoch seconds");
+      const readVault = (claims: JWTPayload) =>
+        asDataApi(
+          claims,
+          async (tx) =>
+            (await tx<{ body: string }[]>`select body from public.latchkey_fixture_vault`)
+              .map((row) => row.body),
+        );
+      assert.deepEqual(await readVault(before), [], "a password alone does not open it");
+
+      // A second factor raises the same session to aal2; its next token says so.
+      const enrolled = await served.call("POST", "/auth/factors/totp", session, {});
+      assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+      recordSecret(enrolled.body.secret, enrolled.body.otpauthUri);
+      const code = new TOTP({ secret: Secret.fromBase32(enrolled.body.secret) }).generate();
+      const verified = await served.call(
+        "POST",
+        `/auth/factors/${enrolled.body.id}/verify`,
+        session,
+        { code },
+      );
+      assert.equal(verified.status, 200, JSON.stringify(verified.body));
+      const after = await claimsOf(session);
+      assert.equal(after.aal, "aal2");
+      assert.deepEqual(methods(after), ["password", "totp"]);
+      assert.deepEqual(await readVault(after), ["vault"]);
+
+      // A key of that same aal2 session is aal1: a key proves no second factor.
+      const { key } = await createKey(served, ada.token, { scopes: ["compile"] });
+      const ofKey = await claimsOf({ "x-api-key": key });
+      assert.equal(ofKey.aal, "aal1");
+      assert.deepEqual(methods(ofKey), ["api_key"]);
+      assert.deepEqual(await readVault(ofKey), []);
     } finally {
       await served.close();
     }

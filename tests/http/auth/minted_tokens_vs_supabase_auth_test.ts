@@ -93,3 +93,29 @@ Deno.test({
       assert.equal(decodeJwt(minted.body.access_token).is_anonymous, true);
     }),
 });
+
+Deno.test({
+  name: "a Supabase Auth session's aal and amr pass into the token minted from it",
+  ignore,
+  fn: () =>
+    withSupabaseIdentity(async (served, project) => {
+      const user = await createAuthUser();
+      const signedIn = Math.floor(Date.now() / 1000) - 120;
+      const amr = [{ method: "password", timestamp: signedIn }, {
+        method: "totp",
+        timestamp: signedIn + 30,
+      }];
+      for (const aal of ["aal1", "aal2"]) {
+        const session = await project.token(user, {
+          aal,
+          amr: amr.slice(0, aal === "aal2" ? 2 : 1),
+        });
+        const minted = await served.call("POST", "/auth/token", bearer(session));
+        assert.equal(minted.status, 200, JSON.stringify(minted.body));
+        recordSecret(minted.body.access_token);
+        const claims = decodeJwt(minted.body.access_token);
+        assert.equal(claims.aal, aal);
+        assert.deepEqual(claims.amr, amr.slice(0, aal === "aal2" ? 2 : 1));
+      }
+    }),
+});
