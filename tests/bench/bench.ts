@@ -17,6 +17,7 @@ import { profileDuring } from "./profile.ts";
 import { type Argon2Capacity, argon2Capacity } from "./argon2_probe.ts";
 import { machineDetails, settingsLine } from "./machine.ts";
 import { type EdgeMemory, measureEdgeMemory } from "./edge_memory.ts";
+import { describeSecondFactor, measureSecondFactorSignIns } from "./second_factor.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ceilingOnly = Deno.args.includes("--ceiling-only");
@@ -24,6 +25,7 @@ const ceilingOnly = Deno.args.includes("--ceiling-only");
 const verifyOnly = Deno.args.includes("--verify-only");
 const signInOnly = Deno.args.includes("--sign-in-only");
 const memoryOnly = Deno.args.includes("--memory-only");
+const secondFactorOnly = Deno.args.includes("--second-factor-only");
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -285,6 +287,9 @@ const serverEnv: Record<string, string> = {
   LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD: benchAdmin.password,
   // POST /auth/token signs ES256, as a project with its own signing keys would.
   LATCHKEY_JWT_SIGNING_KEYS: JSON.stringify({ keys: [await newSigningKey()] }),
+  // As behind one proxy: the second-factor section's accounts each come from a client of their
+  // own (X-Forwarded-For), so per-client sign-up and sign-in throttles do not enter its figures.
+  LATCHKEY_TRUSTED_PROXY_HOPS: "1",
 };
 const arenaMax = Deno.env.get("BENCH_MALLOC_ARENA_MAX");
 if (arenaMax) serverEnv.MALLOC_ARENA_MAX = arenaMax;
@@ -568,6 +573,13 @@ try {
     await database.stop();
     Deno.exit(0);
   }
+  if (secondFactorOnly) {
+    // `-- --second-factor-only`: sign-in latency with and without TOTP, printed.
+    console.log(describeSecondFactor(await measureSecondFactorSignIns(api)));
+    await server.stop();
+    await database.stop();
+    Deno.exit(0);
+  }
   if (memoryOnly) {
     // `-- --memory-only`: just the edge-memory section, printed, RESULTS.md left alone.
     await server.stop();
@@ -663,6 +675,8 @@ try {
     }%)`,
   );
 
+  const secondFactor = await measureSecondFactorSignIns(api);
+  console.log(describeSecondFactor(secondFactor));
   await server.stop();
   const { ceilingRows, ceilings, cpuRows, latencyBounds, profileText } = await measureCeilings(
     keys,
@@ -811,6 +825,8 @@ sign-ins are bounded by one thread's hashes, and workers add the second core. Wo
 the main thread free for other requests (the "other route" column), for more memory.
 
 ${describeEdgeMemory(edgeMemory)}
+
+${describeSecondFactor(secondFactor)}
 
 Where the CPU went (tests/bench/cpu_share.ts: utime + stime of every process from /proc, by
 program, over each run's middle ${Math.max(1, seconds - 4)} s; 2 cores in all). The last column is
