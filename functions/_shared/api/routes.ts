@@ -57,7 +57,9 @@ export function defineRoute<const D extends RouteDoc>(
         query: doc.query ? readQuery(c, doc.query) : undefined,
       } as RouteInput<D>;
       // A step-up that depends on what the body asks for, before any work is done.
-      if (typeof doc.stepUp === "object" && doc.stepUp.applies?.(input.body)) {
+      if (
+        typeof doc.stepUp === "object" && doc.stepUp.applies?.(input.body, c.get("principal").role)
+      ) {
         requireSteppedUp(c);
       }
       return await handler(c, input);

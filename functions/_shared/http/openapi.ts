@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { errorCatalog } from "../ground/errors.ts";
-import type { AdminPermission } from "../ground/principal.ts";
+import type { AdminPermission, Role } from "../ground/principal.ts";
 import { latchkeyVersion } from "../ground/version.ts";
 
 /**
@@ -84,8 +84,11 @@ export interface RouteDoc {
 export interface StepUpCondition {
   /** The calls that need the step-up, in words ("the body changes `role`"). */
   when: string;
-  /** Decides it from the parsed body; without it, the handler or the database decides. */
-  applies?: (body: unknown) => boolean;
+  /**
+   * Decides it from the parsed body and the caller's role (what the role could not get anyway
+   * is refused for that, not for a missing step-up); without it, the handler or the database.
+   */
+  applies?: (body: unknown, role: Role) => boolean;
   /** A body it applies to (the document's example, and what the credential matrix sends). */
   example?: Record<string, unknown>;
 }
@@ -94,10 +97,10 @@ export interface StepUpCondition {
 export function stepUpWhen<S extends z.ZodType>(
   _body: S,
   when: string,
-  applies: (body: z.output<S>) => boolean,
+  applies: (body: z.output<S>, role: Role) => boolean,
   example: z.input<S> & Record<string, unknown>,
 ): StepUpCondition {
-  return { when, applies: applies as (body: unknown) => boolean, example };
+  return { when, applies: applies as (body: unknown, role: Role) => boolean, example };
 }
 
 /** The step-up a route declares, in words for its description and its 403. */

@@ -10,7 +10,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
-import { isAdminPermission } from "../../_shared/ground/principal.ts";
+import { isAdminPermission, rolePermissions } from "../../_shared/ground/principal.ts";
 import { stepUpWhen } from "../../_shared/http/openapi.ts";
 import { selfServiceLimits } from "../self_service_limits.ts";
 
@@ -34,8 +34,11 @@ export const createKeyRoute = defineRoute({
   body: createKeyBody,
   stepUp: stepUpWhen(
     createKeyBody,
-    "`scopes` include an admin permission",
-    (body) => (body.scopes ?? []).some(isAdminPermission),
+    "`scopes` include an admin permission (one the caller's role grants: others are refused)",
+    (body, role) =>
+      (body.scopes ?? []).some((scope) =>
+        isAdminPermission(scope) && rolePermissions[role].includes(scope)
+      ),
     { name: "terraform", scopes: ["users:read"] },
   ),
   responses: {
