@@ -121,6 +121,7 @@ CREATE INDEX api_keys_replaced_by_idx ON latchkey.api_keys USING btree (replaced
 CREATE INDEX api_keys_user_id_created_at_idx ON latchkey.api_keys USING btree (user_id, created_at, id);
 CREATE TRIGGER api_keys_carry_admin_settings AFTER UPDATE OF replaced_by ON latchkey.api_keys FOR EACH ROW WHEN (new.replaced_by IS NOT NULL AND new.replaced_by IS DISTINCT FROM old.replaced_by) EXECUTE FUNCTION latchkey.carry_admin_settings();
 CREATE TRIGGER api_keys_revocation_is_final BEFORE UPDATE ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.keep_revocations_final();
+CREATE TRIGGER guard_admin_key_step_up BEFORE INSERT ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 create policy "Callers create keys within what they hold" on latchkey.api_keys as permissive for insert to latchkey_caller
   with check ((latchkey.caller_holds_scopes(scopes) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL)) OR (( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission) AND ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR latchkey.caller_reaches_user(user_id) OR ( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission))))));
 create policy "Latchkey's own functions manage API keys" on latchkey.api_keys as permissive for all to postgres
@@ -239,6 +240,7 @@ create table latchkey.mfa_factors (
 alter table latchkey.mfa_factors enable row level security;
 alter table latchkey.mfa_factors force row level security;
 CREATE INDEX mfa_factors_user_id_created_at_idx ON latchkey.mfa_factors USING btree (user_id, created_at);
+CREATE TRIGGER guard_factor_step_up BEFORE DELETE ON latchkey.mfa_factors FOR EACH ROW EXECUTE FUNCTION latchkey.guard_factor_step_up();
 create policy "Callers read their own factors" on latchkey.mfa_factors as permissive for select to latchkey_caller
   using ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)));
 create policy "Callers rename their own factors" on latchkey.mfa_factors as permissive for update to latchkey_caller
@@ -247,6 +249,8 @@ create policy "Callers rename their own factors" on latchkey.mfa_factors as perm
 create policy "Latchkey's own functions manage factors" on latchkey.mfa_factors as permissive for all to postgres
   using (true)
   with check (true);
+create policy "User readers read accounts' factors" on latchkey.mfa_factors as permissive for select to latchkey_caller
+  using (( SELECT latchkey.caller_has_permission('users:read'::text) AS caller_has_permission));
 
 create table latchkey.mfa_recovery_codes (
   code_hash bytea not null,
@@ -265,6 +269,8 @@ create policy "Callers read their own recovery codes' state" on latchkey.mfa_rec
 create policy "Latchkey's own functions manage recovery codes" on latchkey.mfa_recovery_codes as permissive for all to postgres
   using (true)
   with check (true);
+create policy "User readers read accounts' recovery codes' state" on latchkey.mfa_recovery_codes as permissive for select to latchkey_caller
+  using (( SELECT latchkey.caller_has_permission('users:read'::text) AS caller_has_permission));
 
 create table latchkey.permissions (
   name text not null,
@@ -404,6 +410,7 @@ CREATE INDEX users_role_created_at_id_idx ON latchkey.users USING btree (role, c
 CREATE INDEX users_search_text_trgm_idx ON latchkey.users USING gin (search_text gin_trgm_ops);
 CREATE INDEX users_tier_created_at_id_idx ON latchkey.users USING btree (tier, created_at, id);
 CREATE INDEX users_unverified_created_at_id_idx ON latchkey.users USING btree (created_at, id) WHERE (email_verified_at IS NULL);
+CREATE TRIGGER guard_account_step_up BEFORE DELETE OR UPDATE OF role, password_hash ON latchkey.users FOR EACH ROW EXECUTE FUNCTION latchkey.guard_account_step_up();
 CREATE TRIGGER users_guard_changes BEFORE DELETE OR UPDATE ON latchkey.users FOR EACH ROW EXECUTE FUNCTION latchkey.guard_user_changes();
 CREATE TRIGGER users_machine_accounts_verified BEFORE INSERT OR UPDATE OF is_service_account, created_by_bootstrap ON latchkey.users FOR EACH ROW EXECUTE FUNCTION latchkey.verify_machine_accounts();
 CREATE TRIGGER users_note_password_change BEFORE UPDATE OF password_hash ON latchkey.users FOR EACH ROW EXECUTE FUNCTION latchkey.note_password_change();
@@ -843,6 +850,23 @@ AS $function$
   select latchkey.caller_reaches_role(coalesce(latchkey.user_role(p_user_id), 'user'))
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.caller_stepped_up()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select case
+    when latchkey.current_caller() ->> 'principal_kind' in ('session', 'mfa_challenge') then
+      coalesce(
+        (latchkey.current_caller() ->> 'second_factor_at')::bigint
+          > pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.now()))::bigint
+            - (latchkey.current_caller() ->> 'step_up_seconds')::bigint,
+        false)
+    else true
+  end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.carry_admin_settings()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1180,6 +1204,54 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.guard_account_step_up()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if tg_op = 'DELETE' then
+    perform latchkey.require_step_up('Deleting an account');
+    return old;
+  end if;
+  if new.role is distinct from old.role then
+    perform latchkey.require_step_up('Changing a role');
+  end if;
+  -- One's own password is changed with the current one (or a mailed link, with no session).
+  if new.password_hash is distinct from old.password_hash
+    and new.id is distinct from latchkey.current_user_id() then
+    perform latchkey.require_step_up('Setting another account''s password');
+  end if;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.guard_admin_key_step_up()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if new.scopes && array(select p.name from latchkey.permissions p) then
+    perform latchkey.require_step_up('Minting a key with an admin permission');
+  end if;
+  return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.guard_factor_step_up()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if old.confirmed_at is not null then
+    perform latchkey.require_step_up('Removing a confirmed second factor');
+  end if;
+  return old;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.guard_user_changes()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1378,7 +1450,11 @@ begin
     raise exception 'only a session raises its own assurance' using errcode = '42501';
   end if;
   update latchkey.sessions s set aal = 'aal2',
-    amr = s.amr || pg_catalog.jsonb_build_array(latchkey.amr_entry(p_method))
+    amr = coalesce((
+      select pg_catalog.jsonb_agg(e order by n) from pg_catalog.jsonb_array_elements(s.amr)
+        with ordinality as a (e, n)
+      where e ->> 'method' is distinct from p_method), '[]'::jsonb)
+      || pg_catalog.jsonb_build_array(latchkey.amr_entry(p_method))
   where s.id = latchkey.current_credential_id() and s.user_id = latchkey.current_user_id()
     and s.purpose = 'session' and s.revoked_at is null and s.expires_at > pg_catalog.now()
   returning s.* into v_session;
@@ -1518,6 +1594,21 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.require_step_up(p_action text)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if not latchkey.caller_stepped_up() then
+    raise exception '% needs a second factor verified in the last % seconds', p_action,
+      coalesce(latchkey.current_caller() ->> 'step_up_seconds', '?')
+      using hint = 'step_up_required';
+  end if;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.reserve_sign_in(p_email text, p_client text, p_max_failures integer, p_window interval, p_client_failures integer, p_email_failures integer, p_request jsonb)
  RETURNS TABLE(user_id uuid, password_hash text, is_banned boolean, retry_after_seconds integer, throttled_by text, email_verified boolean, attempt_id bigint)
  LANGUAGE plpgsql
@@ -1622,6 +1713,41 @@ begin
     'anonymous', null, null, 'auth.password_reset', 'user', v_token.user_id, p_request, v_ended
   );
   user_id := v_token.user_id;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.reset_user_factors(p_user_id uuid)
+ RETURNS TABLE(factors_removed integer, recovery_codes_removed integer, revoked_sessions integer)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_factors integer;
+  v_codes integer;
+  v_sessions integer;
+begin
+  if not latchkey.caller_has_permission('users:write') then
+    raise exception 'resetting factors needs users:write' using errcode = '42501';
+  end if;
+  perform 1 from latchkey.users u where u.id = p_user_id for update;
+  if not found then
+    return;
+  end if;
+  if not latchkey.caller_reaches_user(p_user_id) then
+    raise exception 'resetting these factors needs every permission of the account''s role'
+      using errcode = '42501';
+  end if;
+  perform latchkey.require_step_up('Resetting an account''s second factors');
+  delete from latchkey.mfa_factors f where f.user_id = p_user_id;
+  get diagnostics v_factors = row_count;
+  delete from latchkey.mfa_recovery_codes c where c.user_id = p_user_id;
+  get diagnostics v_codes = row_count;
+  v_sessions := latchkey.revoke_all_sessions(p_user_id);
+  perform latchkey.record_audit_event('admin.factors_reset', 'user', p_user_id,
+    pg_catalog.jsonb_build_object('factorsRemoved', v_factors,
+      'recoveryCodesRemoved', v_codes, 'revokedSessions', v_sessions));
+  return query select v_factors, v_codes, v_sessions;
 end
 $function$;
 
@@ -2373,6 +2499,7 @@ grant execute on function latchkey.caller_has_role(VARIADIC p_roles text[]) to l
 grant execute on function latchkey.caller_holds_scopes(p_scopes text[]) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_role(p_role text) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_user(p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.caller_stepped_up() to latchkey_caller;
 grant execute on function latchkey.complete_sign_in_challenge(p_token_hash bytea, p_expires_at timestamp with time zone, p_method text) to latchkey_caller;
 grant execute on function latchkey.current_app_role() to latchkey_caller;
 grant execute on function latchkey.current_caller() to latchkey_caller;
@@ -2387,6 +2514,8 @@ grant execute on function latchkey.prune_audit_events(p_retention_days integer, 
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
 grant execute on function latchkey.remove_factor(p_id uuid) to latchkey_caller;
+grant execute on function latchkey.require_step_up(p_action text) to latchkey_caller;
+grant execute on function latchkey.reset_user_factors(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;

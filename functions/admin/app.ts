@@ -10,6 +10,7 @@ import { listAuditRoute } from "./routes/list_audit.ts";
 import { listUsersRoute } from "./routes/list_users.ts";
 import { setPasswordRoute } from "./routes/set_password.ts";
 import { updateUserRoute } from "./routes/update_user.ts";
+import { listUserFactorsRoute, resetUserFactorsRoute } from "./routes/user_factors.ts";
 import { listUserSessionsRoute, revokeUserSessionsRoute } from "./routes/user_sessions.ts";
 import { warningsRoute } from "./routes/warnings.ts";
 
@@ -32,6 +33,8 @@ export const adminFunction: FunctionDefinition = {
     deleteUserRoute,
     listUserSessionsRoute,
     revokeUserSessionsRoute,
+    listUserFactorsRoute,
+    resetUserFactorsRoute,
     listKeysRoute,
     createKeyRoute,
     updateKeyRoute,

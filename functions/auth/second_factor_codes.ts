@@ -143,35 +143,8 @@ export async function checkSecondFactorCode(
   throw wrongCode(replayed);
 }
 
-export interface FactorRow {
-  id: string;
-  type: string;
-  name: string;
-  confirmed_at: Date | null;
-  created_at: Date;
-  last_used_at: Date | null;
-}
-
-export const factorColumns = [
-  "id",
-  "type",
-  "name",
-  "confirmed_at",
-  "created_at",
-  "last_used_at",
-] as const;
-
-/** A factor as the API shows it: never its secret. */
-export function factorView(row: FactorRow) {
-  return {
-    id: row.id,
-    type: row.type,
-    name: row.name,
-    confirmed: row.confirmed_at !== null,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-  };
-}
+// The API's view of a factor: shared with the admin function's twins.
+export { factorColumns, type FactorRow, factorView } from "../_shared/factors/factor_view.ts";
 
 export const factorNameSchema = z.string().trim().min(1, "Name the factor.").max(100)
   .meta({ examples: ["Phone"] });

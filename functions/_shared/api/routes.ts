@@ -9,6 +9,7 @@ import {
   requireSession,
   requireSessionOrChallenge,
 } from "../identity/authenticate.ts";
+import { requireSteppedUp, requireStepUp } from "../identity/step_up.ts";
 import { ApiError } from "../ground/errors.ts";
 import { type AppContext, type AppEnv } from "../http/context.ts";
 import { createFunctionApp, type FunctionAppWiring } from "../http/function_app.ts";
@@ -55,6 +56,12 @@ export function defineRoute<const D extends RouteDoc>(
         body: doc.body ? await readJsonBody(c, doc.body) : undefined,
         query: doc.query ? readQuery(c, doc.query) : undefined,
       } as RouteInput<D>;
+      // A step-up that depends on what the body asks for, before any work is done.
+      if (
+        typeof doc.stepUp === "object" && doc.stepUp.applies?.(input.body, c.get("principal").role)
+      ) {
+        requireSteppedUp(c);
+      }
       return await handler(c, input);
     },
   };
@@ -80,13 +87,21 @@ const ownIdentityOnly = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** The credential check the route's `auth` list means, then its permission, if it names one. */
+/**
+ * The credential check the route's `auth` list means, then its permission, if it names one, then
+ * the step-up, if every call of it needs one.
+ */
 function credentialChecks(doc: RouteDoc): MiddlewareHandler<AppEnv>[] {
   const checks = [
     ...(doc.ownIdentityOnly ? [ownIdentityOnly] : []),
     ...credentialMiddleware[credentialCheckOf(doc.auth)],
   ];
-  return doc.permission ? [...checks, requirePermission(doc.permission)] : checks;
+  return [
+    ...checks,
+    ...(doc.permission ? [requirePermission(doc.permission)] : []),
+    // After the permission: a caller who may not act at all is told that, not to step up.
+    ...(doc.stepUp === true ? [requireStepUp] : []),
+  ];
 }
 
 /** An edge function: its name (and URL segment), what it is for, and its routes in order. */

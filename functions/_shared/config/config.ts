@@ -356,6 +356,13 @@ export const configSchema = z.object({
   ).default("Latchkey").describe(
     "The issuer authenticator apps show beside a TOTP factor (the otpauth:// URI's issuer).",
   ),
+  LATCHKEY_STEP_UP_MINUTES: integer(1, 24 * 60).default(10).describe(
+    "Dangerous actions (changing a role, setting another account's password, minting an " +
+      "admin-scoped key, deleting a user, exporting the audit log, resetting or removing a " +
+      "second factor) need a session that verified a second factor this many minutes ago at " +
+      "most (POST /auth/factors/:id/verify); otherwise 403 step_up_required. API keys and " +
+      "X-Admin-Key are not asked.",
+  ),
   LATCHKEY_AUDIT_EXPORTS_MAX: integer(1, 100).default(1).describe(
     "Audit exports (GET /admin/audit/export) one isolate runs at once, each holding a database " +
       "connection while its client reads; beyond, 429. One caller runs one export at a time.",

@@ -4,7 +4,7 @@ import { type Config, databaseUrl } from "../config/config.ts";
 import { denoTlsSocket, needsDenoTls } from "./deno_tls.ts";
 import { installPortImmediates, needsPortImmediates } from "./deno_timers.ts";
 import { ApiError } from "../ground/errors.ts";
-import type { Principal } from "../ground/principal.ts";
+import { type Principal, secondFactorVerifiedAt } from "../ground/principal.ts";
 
 // Before any client exists: on Deno 2.1, postgres.js crashes the process under load without it.
 if (needsPortImmediates) installPortImmediates();
@@ -115,10 +115,13 @@ export function createDatabase(config: Config, options: DatabaseOptions = {}): S
     onnotice: () => {},
   });
   statementTimeouts.set(sql, config.LATCHKEY_DB_STATEMENT_TIMEOUT_MS);
+  stepUpWindows.set(sql, config.LATCHKEY_STEP_UP_MINUTES * 60);
   return sql;
 }
 
 const statementTimeouts = new WeakMap<Sql, number>();
+/** LATCHKEY_STEP_UP_MINUTES in seconds, as the caller state carries it (withCaller). */
+const stepUpWindows = new WeakMap<Sql, number>();
 
 /**
  * One statement outside a transaction, under the statement timeout: there is no transaction to
@@ -175,6 +178,10 @@ export async function withCaller<T>(
     // Effective permissions (an API key's scopes within its owner's role): RLS checks these
     // too, so a narrowly scoped key cannot do in SQL what its owner could.
     permissions: principal?.permissions ?? [],
+    // When the session last verified a second factor, and how long that counts as a step-up:
+    // the database refuses dangerous changes of a session without one (latchkey.require_step_up).
+    second_factor_at: secondFactorVerifiedAt(principal?.session ?? null),
+    step_up_seconds: stepUpWindows.get(sql) ?? 600,
   });
   const result = await sql.begin(async (tx) => {
     await tx`

@@ -48,8 +48,10 @@ export const errorCatalog = {
   },
   step_up_required: {
     status: 403,
-    message: "This needs a second factor verified in this session: verify one of your factors " +
-      "(POST /auth/factors/:id/verify) and try again.",
+    message: "This needs a second factor verified in the last few minutes " +
+      "(LATCHKEY_STEP_UP_MINUTES): verify one of your factors (POST /auth/factors/:id/verify " +
+      "with a code; it refreshes this session's step-up) and try again. An account with no " +
+      "factor enrols one first (POST /auth/factors/totp).",
   },
   factor_limit_reached: {
     status: 409,

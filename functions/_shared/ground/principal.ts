@@ -40,6 +40,29 @@ export interface AmrEntry {
   timestamp: number;
 }
 
+/**
+ * The `amr` methods that are a second factor (Latchkey's own, and Supabase Auth's names for
+ * theirs): what a step-up counts. A password, a magic link or an email code is not one.
+ */
+export const secondFactorMethods: readonly string[] = [
+  "totp",
+  "recovery_code",
+  "passkey",
+  "webauthn",
+  "mfa/totp",
+  "mfa/phone",
+  "mfa/webauthn",
+];
+
+/** When the session last verified a second factor (epoch seconds), from its `amr`; or null. */
+export function secondFactorVerifiedAt(session: { amr: AmrEntry[] } | null): number | null {
+  const times = (session?.amr ?? [])
+    .filter((entry) => secondFactorMethods.includes(entry.method))
+    .map((entry) => entry.timestamp)
+    .filter((timestamp) => Number.isFinite(timestamp));
+  return times.length ? Math.max(...times) : null;
+}
+
 export interface SessionInfo {
   id: string;
   expiresAt: string;

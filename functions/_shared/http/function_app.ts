@@ -229,6 +229,10 @@ function toApiError(thrown: unknown): ApiError {
   if (state === "P0001" && (thrown as { hint?: string }).hint === "last_admin") {
     return new ApiError("last_admin", { cause: thrown });
   }
+  // A dangerous change by a session that has not stepped up (latchkey.require_step_up).
+  if (state === "P0001" && (thrown as { hint?: string }).hint === "step_up_required") {
+    return new ApiError("step_up_required", { cause: thrown });
+  }
   // Input the schemas should have caught (a value PostgreSQL cannot store or a constraint it
   // breaks) is still the client's input: 400, logged as a warning so we tighten the schema.
   if (state?.startsWith("22") || state === "23502" || state === "23514") {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { errorCatalog } from "../ground/errors.ts";
-import type { AdminPermission } from "../ground/principal.ts";
+import type { AdminPermission, Role } from "../ground/principal.ts";
 import { latchkeyVersion } from "../ground/version.ts";
 
 /**
@@ -59,6 +59,14 @@ export interface RouteDoc {
    * that reads the header without saying so fails (idempotency.ts).
    */
   idempotent?: true;
+  /**
+   * A dangerous action (issue 28, step-up): a session must have verified a second factor in
+   * the last LATCHKEY_STEP_UP_MINUTES, else 403 `step_up_required`; API keys and the X-Admin-Key
+   * are not asked. `true`: every call, checked before the body is read. A condition: only the
+   * calls it names, checked on the parsed body by `applies` (api/routes.ts) or, where it depends
+   * on stored state (a key's scopes, a factor's confirmation), by the handler or the database.
+   */
+  stepUp?: true | StepUpCondition;
   /** What the handler checks beyond `permission`, in words. */
   permissionNote?: string;
   body?: z.ZodType;
@@ -70,6 +78,38 @@ export interface RouteDoc {
    * describes them itself.
    */
   responses: Record<number, string>;
+}
+
+/** When only some calls of a route are dangerous. */
+export interface StepUpCondition {
+  /** The calls that need the step-up, in words ("the body changes `role`"). */
+  when: string;
+  /**
+   * Decides it from the parsed body and the caller's role (what the role could not get anyway
+   * is refused for that, not for a missing step-up); without it, the handler or the database.
+   */
+  applies?: (body: unknown, role: Role) => boolean;
+  /** A body it applies to (the document's example, and what the credential matrix sends). */
+  example?: Record<string, unknown>;
+}
+
+/** A step-up condition on a route's parsed body, typed by the body's schema. */
+export function stepUpWhen<S extends z.ZodType>(
+  _body: S,
+  when: string,
+  applies: (body: z.output<S>, role: Role) => boolean,
+  example: z.input<S> & Record<string, unknown>,
+): StepUpCondition {
+  return { when, applies: applies as (body: unknown, role: Role) => boolean, example };
+}
+
+/** The step-up a route declares, in words for its description and its 403. */
+function stepUpNote(doc: RouteDoc): string | undefined {
+  if (!doc.stepUp) return undefined;
+  const calls = doc.stepUp === true ? "Every call" : `A call where ${doc.stepUp.when}`;
+  return `${calls} by a session needs a second factor verified in the last ` +
+    "LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and " +
+    "X-Admin-Key are not asked";
 }
 
 /** `code`: the message clients get, from the error catalog. */
@@ -199,6 +239,13 @@ function operation(name: string, doc: RouteDoc) {
     schema,
   }));
   const described = { ...standardResponses(doc), ...doc.responses };
+  const stepUp = stepUpNote(doc);
+  // Beside whatever else the route answers 403 for, its own description included.
+  if (stepUp) {
+    described[403] = `${described[403] ? `${described[403]} ` : ""}\`step_up_required\`: ${
+      stepUp.replace(/^./, (first) => first.toLowerCase())
+    }.`;
+  }
   const responses = Object.fromEntries(
     Object.entries(described).sort(([a], [b]) => Number(a) - Number(b)).map((
       [status, description],
@@ -215,12 +262,23 @@ function operation(name: string, doc: RouteDoc) {
   return {
     tags: [name],
     summary: doc.summary,
-    ...(doc.permission
+    ...(doc.permission || stepUp
       ? {
-        description: `Needs the \`${doc.permission}\` permission${
-          doc.permissionNote ? ` (${doc.permissionNote})` : ""
-        }.`,
+        description: [
+          ...(doc.permission
+            ? [
+              `Needs the \`${doc.permission}\` permission${
+                doc.permissionNote ? ` (${doc.permissionNote})` : ""
+              }.`,
+            ]
+            : []),
+          ...(stepUp ? [`Step-up: ${stepUp.replace(/^./, (c) => c.toLowerCase())}.`] : []),
+        ].join(" "),
       }
+      : {}),
+    // For generated clients and consoles: which calls may answer step_up_required.
+    ...(doc.stepUp
+      ? { "x-latchkey-step-up": doc.stepUp === true ? "always" : doc.stepUp.when }
       : {}),
     security: doc.auth.length ? doc.auth.map((scheme) => ({ [scheme]: [] })) : [],
     parameters: [

@@ -67,6 +67,10 @@ export const rotateKeyRoute = defineRoute({
   permission: "keys:write",
   permissionNote: "; the caller must hold every permission of the owner's role",
   body: rotateKeyBody,
+  stepUp: {
+    when: "the key holds an admin permission (its successor is a new admin-scoped key; the " +
+      "database refuses it)",
+  },
   responses: {
     201: "The new key's metadata with `key` (once; null on an idempotent replay) and " +
       "`previousKey: {id, expiresAt}`.",

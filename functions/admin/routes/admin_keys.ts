@@ -13,7 +13,8 @@ import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/http/ids.ts";
 import type { Transaction } from "../../_shared/db/database.ts";
 import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/http/pagination.ts";
-import { asRole, isRole } from "../../_shared/ground/principal.ts";
+import { asRole, isAdminPermission, isRole } from "../../_shared/ground/principal.ts";
+import { stepUpWhen } from "../../_shared/http/openapi.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/identity/reach.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
@@ -121,6 +122,12 @@ export const createKeyRoute = defineRoute({
   permissionNote: "; admin scopes only those the caller holds, and roles:write for an account " +
     "whose role holds a permission the caller lacks",
   body: createKeyBody,
+  stepUp: stepUpWhen(
+    createKeyBody,
+    "`scopes` include an admin permission",
+    (body) => (body.scopes ?? []).some(isAdminPermission),
+    { userId: "00000000-0000-4000-8000-000000000000", scopes: ["users:read"] },
+  ),
   responses: {
     201: "The key's metadata with `key` (once) and `keyType`.",
     400: "Invalid body, unknown user or scopes beyond the owner's role.",

@@ -10,6 +10,7 @@ export const deleteUserRoute = defineRoute({
   summary: "Delete a user, their keys and sessions",
   auth: adminCredentials,
   permission: "users:write",
+  stepUp: true,
   responses: {
     200: "`{success: true}`.",
     403: beyondReachText,

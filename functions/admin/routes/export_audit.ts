@@ -36,6 +36,7 @@ export const exportAuditRoute = defineRoute({
   auth: adminCredentials,
   permission: "audit:read",
   query: exportAuditQuery,
+  stepUp: true,
   responses: {
     200: "`application/x-ndjson`: one event per line, in the shape of GET /admin/audit's " +
       "events, for `since` ≤ createdAt < `until` (default now). Ends early, without a last " +

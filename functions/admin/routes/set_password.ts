@@ -18,6 +18,7 @@ export const setPasswordRoute = defineRoute({
   auth: adminCredentials,
   permission: "users:write",
   body: setPasswordBody,
+  stepUp: true,
   responses: {
     200: "`{success: true}`.",
     400: "Invalid body, or a service account (which has no password).",

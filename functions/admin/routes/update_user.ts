@@ -13,6 +13,7 @@ import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts
 import { tierSchema } from "../../_shared/ground/fields.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
+import { stepUpWhen } from "../../_shared/http/openapi.ts";
 
 export const updateUserBody = z.strictObject({
   name: nameSchema.optional(),
@@ -51,6 +52,9 @@ export const updateUserRoute = defineRoute({
   permissionNote: "and roles:write to change a role; the caller must hold every permission of " +
     "the account's role, and of a role it gives",
   body: updateUserBody,
+  stepUp: stepUpWhen(updateUserBody, "the body changes `role`", (body) => body.role !== undefined, {
+    role: "user",
+  }),
   responses: {
     200: "`{user}`.",
     403: "A role change without roles:write, or an account or role beyond the caller's reach.",

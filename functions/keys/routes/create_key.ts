@@ -10,6 +10,8 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
+import { isAdminPermission, rolePermissions } from "../../_shared/ground/principal.ts";
+import { stepUpWhen } from "../../_shared/http/openapi.ts";
 import { selfServiceLimits } from "../self_service_limits.ts";
 
 const defaultRateLimitPerMinute = 60;
@@ -30,6 +32,15 @@ export const createKeyRoute = defineRoute({
   summary: "Create an API key (the secret is shown once); Idempotency-Key honoured",
   auth: ["session"],
   body: createKeyBody,
+  stepUp: stepUpWhen(
+    createKeyBody,
+    "`scopes` include an admin permission (one the caller's role grants: others are refused)",
+    (body, role) =>
+      (body.scopes ?? []).some((scope) =>
+        isAdminPermission(scope) && rolePermissions[role].includes(scope)
+      ),
+    { name: "terraform", scopes: ["users:read"] },
+  ),
   responses: {
     201: "The key's metadata and `key`, the secret (null on an idempotent replay).",
     400: "Invalid body, unknown scopes (the message lists the allowed ones), or a rate limit " +

@@ -12,6 +12,10 @@ export const rotateKeyRoute = defineRoute({
     "Idempotency-Key honoured",
   auth: ["session"],
   body: rotateKeyBody,
+  stepUp: {
+    when: "the key holds an admin permission (its successor is a new admin-scoped key; the " +
+      "database refuses it)",
+  },
   responses: {
     201: "The new key's metadata with `key` (once; null on an idempotent replay) and " +
       "`previousKey: {id, expiresAt}`.",

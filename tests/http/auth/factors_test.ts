@@ -11,6 +11,7 @@ import {
   testClient,
   withDatabase,
 } from "../../support/http.ts";
+import { ageSecondFactor } from "../../support/step_up.ts";
 
 /** Enrols a TOTP factor; the secret goes to the runner's secrets-in-log check at once. */
 async function enrol(account: TestAccount, name?: string) {
@@ -192,7 +193,7 @@ Deno.test("the secret is stored encrypted, never as its base32", async () => {
   assert.ok(!row.secret.includes(String.fromCharCode(...raw.slice(0, 8))));
 });
 
-Deno.test("remove: unconfirmed freely; confirmed only with a fresh code or a recovery code", async () => {
+Deno.test("remove: unconfirmed freely; confirmed only with a step-up (a factor verified lately)", async () => {
   const account = await signUp("factor-remove");
   const unconfirmed = await enrol(account);
   const freely = await call("DELETE", `/auth/factors/${unconfirmed.body.id}`, {
@@ -201,39 +202,33 @@ Deno.test("remove: unconfirmed freely; confirmed only with a fresh code or a rec
   assert.equal(freely.status, 204);
 
   const { body: first } = await enrol(account, "First");
-  const confirmed = await verify(account, first.id, codeOf(first.secret));
-  const recoveryCodes: string[] = confirmed.body.recoveryCodes;
+  assert.equal((await verify(account, first.id, codeOf(first.secret))).status, 200);
   const { body: second } = await enrol(account, "Second");
   assert.equal((await verify(account, second.id, codeOf(second.secret))).status, 200);
 
-  const bare = await call("DELETE", `/auth/factors/${first.id}`, { token: account.token });
-  assert.equal(bare.status, 400);
-  const wrong = await call("DELETE", `/auth/factors/${first.id}`, {
-    token: account.token,
-    body: { code: "aaaa-bbbb-cccc-dddd" },
-  });
-  assert.equal(wrong.status, 400);
-  assert.equal(errorOf(wrong).code, "invalid_factor_code");
-
-  // A recovery code proves the second factor; it is spent by this.
-  const byRecovery = await call("DELETE", `/auth/factors/${first.id}`, {
-    token: account.token,
-    body: { code: recoveryCodes[0].toUpperCase() },
-  });
-  assert.equal(byRecovery.status, 204, JSON.stringify(byRecovery.body));
-  const actions = (await auditEventsFor(byRecovery.headers.get("x-request-id")!))
-    .map((event) => event.action);
-  assert.deepEqual(actions, ["auth.recovery_code_used", "auth.factor_removed"]);
+  // Eleven minutes after the last verification (LATCHKEY_STEP_UP_MINUTES is 10): refused.
+  await ageSecondFactor(account.sessionId, 11);
+  const stale = await call("DELETE", `/auth/factors/${first.id}`, { token: account.token });
+  assert.equal(stale.status, 403);
+  assert.equal(errorOf(stale).code, "step_up_required");
+  assert.match(errorOf(stale).message, /POST \/auth\/factors\/:id\/verify/);
   let listed = await call("GET", "/auth/factors", { token: account.token });
-  assert.equal(listed.body.recoveryCodesLeft, 9);
+  assert.equal(listed.body.factors.length, 2, "nothing removed");
+
+  // Verifying a factor again (the next time step's code) refreshes the step-up.
+  assert.equal((await verify(account, second.id, codeOf(second.secret, 1))).status, 200);
+  const removed = await call("DELETE", `/auth/factors/${first.id}`, { token: account.token });
+  assert.equal(removed.status, 204, JSON.stringify(removed.body));
+  const actions = (await auditEventsFor(removed.headers.get("x-request-id")!))
+    .map((event) => event.action);
+  assert.deepEqual(actions, ["auth.factor_removed"]);
+  listed = await call("GET", "/auth/factors", { token: account.token });
+  assert.equal(listed.body.recoveryCodesLeft, 10);
   assert.deepEqual(listed.body.factors.map((factor: { name: string }) => factor.name), ["Second"]);
 
-  // A current code of a confirmed factor proves it too; the last one takes the codes with it.
-  const byTotp = await call("DELETE", `/auth/factors/${second.id}`, {
-    token: account.token,
-    body: { code: codeOf(second.secret, 1) },
-  });
-  assert.equal(byTotp.status, 204, JSON.stringify(byTotp.body));
+  // The last one takes the recovery codes with it.
+  const last = await call("DELETE", `/auth/factors/${second.id}`, { token: account.token });
+  assert.equal(last.status, 204, JSON.stringify(last.body));
   listed = await call("GET", "/auth/factors", { token: account.token });
   assert.deepEqual(listed.body, { factors: [], recoveryCodesLeft: 0 });
 });

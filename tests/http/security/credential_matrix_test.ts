@@ -19,6 +19,7 @@ import {
   type TestAccount,
   withDatabase,
 } from "../../support/http.ts";
+import { ageSecondFactor, enrolVerifiedTotp } from "../../support/step_up.ts";
 
 /**
  * Every declared route × every kind of caller, the expected answer derived from the route's
@@ -44,6 +45,7 @@ const kinds = [
   "disabled key",
   "banned owner's session",
   "challenge token",
+  "admin session, second factor verified too long ago",
 ] as const;
 type Kind = typeof kinds[number];
 
@@ -51,14 +53,49 @@ type Expectation = "admitted" | { status: 401 | 403 | 404; code: string };
 
 const unauthorized: Expectation = { status: 401, code: "unauthorized" };
 const forbidden: Expectation = { status: 403, code: "forbidden" };
+const stepUpRequired: Expectation = { status: 403, code: "step_up_required" };
+
+/**
+ * The sessions that have not stepped up (a second factor verified within
+ * LATCHKEY_STEP_UP_MINUTES): the user's (no factor at all) and the stale admin's. The admin and
+ * support sessions have just verified one.
+ */
+const notSteppedUp: ReadonlySet<Kind> = new Set([
+  "user session",
+  "admin session, second factor verified too long ago",
+]);
+
+/**
+ * Whether the route's step-up applies to the call the matrix makes: always, or on a condition
+ * whose example body it sends. A condition on stored state (a key's scopes, a factor's
+ * confirmation) does not hold for nobody's id; tests/http/admin/step_up_test.ts covers those.
+ */
+function stepUpApplies(operation: Operation, role: Role): boolean {
+  const { stepUp } = operation.doc;
+  if (stepUp === true) return true;
+  if (typeof stepUp !== "object" || stepUp.example === undefined) return false;
+  return stepUp.applies?.(stepUp.example, role) ?? true;
+}
 
 function sessionOf(role: Role, operation: Operation): Expectation {
   const { permission } = operation.doc;
   return permission && !rolePermissions[role].includes(permission) ? forbidden : "admitted";
 }
 
-/** What the credential check must answer `kind` on `operation`, from its declaration alone. */
+/**
+ * What the credential and step-up checks must answer `kind` on `operation`, from its declaration
+ * alone: the credential check's answer, then, for a session it admits that has not stepped up,
+ * step_up_required where the route's step-up applies.
+ */
 function expected(operation: Operation, kind: Kind): Expectation {
+  const admitted = credentialExpectation(operation, kind);
+  return admitted === "admitted" && notSteppedUp.has(kind) &&
+      stepUpApplies(operation, kind === "user session" ? "user" : "admin")
+    ? stepUpRequired
+    : admitted;
+}
+
+function credentialExpectation(operation: Operation, kind: Kind): Expectation {
   const check = credentialCheckOf(operation.doc.auth);
   if (check === "none") return "admitted";
   // Sign-in's challenge: only where the route declares it, an unknown session token elsewhere.
@@ -89,6 +126,7 @@ function expected(operation: Operation, kind: Kind): Expectation {
     case "support session":
       return sessionOf("support", operation);
     case "admin session":
+    case "admin session, second factor verified too long ago":
       return sessionOf("admin", operation);
     case "key without the route's scope":
       return asKey(!permission);
@@ -108,7 +146,7 @@ function refusedByCredentialCheck(
   const code = body?.error?.code;
   if (status === 401) return code === "unauthorized";
   if (status !== 403) return false;
-  return code === "interactive_session_required" ||
+  return code === "interactive_session_required" || code === "step_up_required" ||
     (code === "forbidden" && body?.error?.message === `This needs the ${permission} permission.`);
 }
 
@@ -161,6 +199,13 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
   const user = await createAccount("user", "cred-user");
   const support = await createAccount("support", "cred-support");
   const admin = await createAccount("admin", "cred-admin");
+  // Stepped up at the start (LATCHKEY_STEP_UP_MINUTES outlasts the matrix); the stale admin
+  // verified a factor too, eleven minutes ago as far as its session knows.
+  await enrolVerifiedTotp(admin);
+  await enrolVerifiedTotp(support);
+  const staleAdmin = await createAccount("admin", "cred-stale-admin");
+  await enrolVerifiedTotp(staleAdmin);
+  await ageSecondFactor(staleAdmin.sessionId, 11);
   const banned = await createAccount("user", "cred-banned");
   const ban = await asAdminKey("PATCH", `/admin/users/${banned.id}`, { body: { banned: true } });
   assert.equal(ban.status, 200);
@@ -217,6 +262,8 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
         return bearer(banned.token);
       case "challenge token":
         return bearer(challenge);
+      case "admin session, second factor verified too long ago":
+        return bearer(staleAdmin.token);
     }
   };
 
@@ -226,7 +273,13 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
     // Nobody's id: an admitted caller meets the route's own 404, never another account.
     const path = operation.path.replace(":id", crypto.randomUUID());
     for (const kind of kinds) {
-      const result = await call(operation.method, path, { headers: headersFor(kind, operation) });
+      // A conditional step-up's example body, so the condition holds (nobody's ids in it).
+      const stepUp = operation.doc.stepUp;
+      const body = typeof stepUp === "object" ? stepUp.example : undefined;
+      const result = await call(operation.method, path, {
+        headers: headersFor(kind, operation),
+        body,
+      });
       cells += 1;
       const want = expected(operation, kind);
       if (!answersAsDeclared(want, result, operation.doc.permission)) {
@@ -254,10 +307,11 @@ Deno.test({
         const result = await served.call(operation.method, path, {
           authorization: `Bearer ${token}`,
         });
-        // Supabase Auth owns Latchkey's own account routes: they are not there.
+        // Supabase Auth owns Latchkey's own account routes: they are not there. No body is
+        // sent, so no conditional step-up applies.
         const want: Expectation = operation.doc.ownIdentityOnly
           ? { status: 404, code: "not_found" }
-          : expected(operation, "user session");
+          : credentialExpectation(operation, "user session");
         if (!answersAsDeclared(want, result, operation.doc.permission)) {
           wrong.push(
             `${operation.method} ${operation.path}: ${result.status} (expected ${
