@@ -115,7 +115,13 @@ function requireEnrolment() {
 function enrolled() {
   mfaRequired = false;
   me = null;
-  navigate("/", {}, "Second factor added.");
+  // The overview may be the hash already (typed while only enrolment was offered).
+  if (route().path === "/") {
+    pendingNotice = "Second factor added.";
+    render();
+  } else {
+    navigate("/", {}, "Second factor added.");
+  }
 }
 
 async function signOut() {

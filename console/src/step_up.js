@@ -24,7 +24,8 @@ export function askForStepUp() {
 async function stepUp() {
   // Only a Latchkey session verifies factors here; Supabase Auth and API keys do it elsewhere.
   if (credential.get()?.kind !== "session") return false;
-  const { factors } = await api("GET", "/auth/factors");
+  // Without the list, the action's own refusal is the answer to show.
+  const { factors } = await api("GET", "/auth/factors").catch(() => ({ factors: [] }));
   const usable = factors.filter((factor) => factor.confirmed && factor.type === "totp");
   if (usable.length === 0) return false;
   return await new Promise((resolve) => {

@@ -110,7 +110,7 @@ export function factorCodeForm(
 /** What went wrong with a code, for the person typing it. */
 export function codeProblem(error) {
   if (error?.status === 429) {
-    return `Too many wrong codes. Try again ${waitText(error.retryAfter)}.`;
+    return `Too many failed attempts. Try again ${waitText(error.retryAfter)}.`;
   }
   if (error?.code === "invalid_factor_code" || error?.code === "validation_failed") {
     const detail = error.details?.find((d) => d.path === "code")?.message;
