@@ -5,13 +5,30 @@
  */
 
 export class ApiError extends Error {
-  constructor(status, { code, message, requestId, details }) {
+  constructor(status, envelope, { retryAfter } = {}) {
+    const { code, message, requestId, details } = envelope;
     super(message);
     this.status = status;
     this.code = code;
     this.requestId = requestId ?? null;
     this.details = details ?? [];
+    // The whole envelope: some codes carry more (mfa_required names the route to call).
+    this.envelope = envelope;
+    // Seconds, from Retry-After (a 429), or null.
+    this.retryAfter = retryAfter ?? null;
   }
+}
+
+/**
+ * What the pages do about refusals that are not theirs to handle (main.js sets them):
+ * `mfaRequired(error)` when a role needs a second factor this session lacks, and
+ * `stepUp(error)` when an action needs a factor verified just now, resolving true once one was
+ * (the call is then sent again, once) or false when the person gave up.
+ */
+const refusalHandlers = { mfaRequired: null, stepUp: null };
+
+export function onRefusal(handlers) {
+  Object.assign(refusalHandlers, handlers);
 }
 
 const storageKey = "latchkey.console.credential";
@@ -58,20 +75,37 @@ function queryString(query) {
   return text ? `?${text}` : "";
 }
 
-/** Calls `path` under the functions' URL; resolves with the parsed body, or throws ApiError. */
-export async function api(
-  method,
-  path,
-  { query, body, token, idempotent, idempotencyKey } = {},
-) {
+/**
+ * Calls `path` under the functions' URL; resolves with the parsed body, or throws ApiError.
+ * A 403 `step_up_required` asks for a factor (the stepUp handler) and sends the same request
+ * again, once, with the same Idempotency-Key (a refused request stored nothing under it).
+ */
+export async function api(method, path, options = {}) {
+  const { token, idempotent, idempotencyKey } = options;
   const headers = { accept: "application/json" };
   const bearer = token ?? credential.get()?.token;
   if (bearer) headers.authorization = `Bearer ${bearer}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
+  if (options.body !== undefined) headers["content-type"] = "application/json";
   // A retried click must not make a second user or key. A form that may be sent again after a
   // failure passes its own key, kept until it succeeds.
   if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
   else if (idempotent) headers["idempotency-key"] = crypto.randomUUID();
+  try {
+    return await send(method, path, options.query, options.body, headers);
+  } catch (error) {
+    // Only the console's own credential: a call with a token of its own (a sign-in's
+    // challenge, a key being tried) is the caller's to handle.
+    if (!(error instanceof ApiError) || error.status !== 403 || token !== undefined) throw error;
+    if (error.code === "mfa_required") refusalHandlers.mfaRequired?.(error);
+    if (error.code === "step_up_required" && refusalHandlers.stepUp) {
+      if (!(await refusalHandlers.stepUp(error))) throw error;
+      return await send(method, path, options.query, options.body, headers);
+    }
+    throw error;
+  }
+}
+
+async function send(method, path, query, body, headers) {
   let response;
   try {
     response = await fetch(`${config.apiUrl}${path}${queryString(query)}`, {
@@ -102,13 +136,33 @@ export async function api(
         message: `HTTP ${response.status} without a JSON error.`,
         requestId: response.headers.get("x-request-id"),
       },
+      { retryAfter: retryAfterOf(response) },
     );
   }
   return parsed;
 }
 
-/** The raw response, for the audit export (NDJSON, streamed into a download). */
+function retryAfterOf(response) {
+  const seconds = Number(response.headers.get("retry-after"));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : null;
+}
+
+/**
+ * The raw response, for the audit export (NDJSON, streamed into a download); an export needs a
+ * fresh second factor like any dangerous action.
+ */
 export async function apiDownload(path, query) {
+  try {
+    return await download(path, query);
+  } catch (error) {
+    if (error.code === "mfa_required") refusalHandlers.mfaRequired?.(error);
+    if (error.code !== "step_up_required" || !refusalHandlers.stepUp) throw error;
+    if (!(await refusalHandlers.stepUp(error))) throw error;
+    return await download(path, query);
+  }
+}
+
+async function download(path, query) {
   const response = await fetch(`${config.apiUrl}${path}${queryString(query)}`, {
     headers: { authorization: `Bearer ${credential.get()?.token}` },
     credentials: "omit",

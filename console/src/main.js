@@ -1,8 +1,10 @@
-import { api, ApiError, credential, loadConfig } from "./api.js";
+import { api, ApiError, credential, loadConfig, onRefusal } from "./api.js";
 import { h, show } from "./dom.js";
+import { askForStepUp, sessionRaised } from "./step_up.js";
 import { renderAudit } from "./views/audit.js";
 import { renderKeys } from "./views/keys.js";
 import { renderOverview } from "./views/overview.js";
+import { renderSecurity } from "./views/security.js";
 import { renderSignIn } from "./views/sign_in.js";
 import { renderUser } from "./views/user.js";
 import { renderUsers } from "./views/users.js";
@@ -19,13 +21,31 @@ const whoami = document.getElementById("whoami");
 const notice = document.getElementById("notice");
 
 let me = null;
+/**
+ * Set when the API answered 403 `mfa_required`: this session's role needs a second factor it
+ * has not verified, so only the Security page (enrolment) is offered until one is.
+ */
+let mfaRequired = false;
 
 const pages = [
   { path: "/", title: "Overview", render: renderOverview, needs: null },
   { path: "/users", title: "Users", render: renderUsers, needs: "users:read" },
   { path: "/keys", title: "Keys", render: renderKeys, needs: "keys:read" },
   { path: "/audit", title: "Audit log", render: renderAudit, needs: "audit:read" },
+  // Second factors are a Latchkey session's: Supabase Auth and API keys have none here.
+  { path: "/security", title: "Security", render: renderSecurity, needs: null, session: true },
 ];
+const securityPage = pages.find((page) => page.path === "/security");
+
+/** Whether the credential may use the page at all (its role's permissions aside). */
+function available(page) {
+  if (page.session && credential.get()?.kind !== "session") return false;
+  return !mfaRequired || page === securityPage;
+}
+
+function offered(page) {
+  return available(page) && (!page.needs || can(page.needs));
+}
 
 function can(permission) {
   return Boolean(me?.permissions?.includes(permission));
@@ -74,7 +94,34 @@ function navigate(path, params = {}, message = null) {
 function signOutLocally() {
   credential.clear();
   me = null;
+  mfaRequired = false;
   render();
+}
+
+/** Any call answered `mfa_required`: enrolment is the way on (a first sign-in of an admin). */
+function requireEnrolment() {
+  if (credential.get()?.kind !== "session") return;
+  mfaRequired = true;
+  if (route().path !== "/security") {
+    navigate(
+      "/security",
+      {},
+      "Your role needs a second factor: add an authenticator app to go on.",
+    );
+  }
+}
+
+/** The factor is confirmed (the session is aal2 now): the session's permissions are read again. */
+function enrolled() {
+  mfaRequired = false;
+  me = null;
+  // The overview may be the hash already (typed while only enrolment was offered).
+  if (route().path === "/") {
+    pendingNotice = "Second factor added.";
+    render();
+  } else {
+    navigate("/", {}, "Second factor added.");
+  }
 }
 
 async function signOut() {
@@ -85,7 +132,10 @@ async function signOut() {
   signOutLocally();
 }
 
+let activePage = null;
+
 function drawChrome(active) {
+  activePage = active;
   if (!me) {
     show(nav);
     show(whoami);
@@ -96,7 +146,7 @@ function drawChrome(active) {
     h(
       "ul",
       {},
-      pages.filter((page) => !page.needs || can(page.needs)).map((page) =>
+      pages.filter(offered).map((page) =>
         h(
           "li",
           {},
@@ -108,10 +158,14 @@ function drawChrome(active) {
       ),
     ),
   );
-  const via = me.apiKey ? `API key ${me.apiKey.id.slice(0, 8)}…` : "session";
+  const via = me.apiKey
+    ? `API key ${me.apiKey.id.slice(0, 8)}…`
+    : me.session?.aal
+    ? `session (${me.session.aal})`
+    : "session";
   show(
     whoami,
-    h("span", { class: "who" }, `${me.user.email} · ${me.user.role} · ${via}`),
+    me.user ? h("span", { class: "who" }, `${me.user.email} · ${me.user.role} · ${via}`) : null,
     h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
   );
 }
@@ -145,17 +199,27 @@ async function render() {
     try {
       me = await api("GET", "/auth/session");
     } catch (error) {
-      notify(error);
-      return;
+      if (error.code !== "mfa_required") {
+        notify(error);
+        return;
+      }
+      // Not even who we are until a factor is added: enrolment only.
+      me = { user: null, permissions: [] };
     }
   }
   const userPage = /^\/users\/([0-9a-f-]{36})$/i.exec(path);
-  const page = userPage ? pages[1] : pages.find((candidate) => candidate.path === path) ?? pages[0];
+  const named = userPage ? pages[1] : pages.find((candidate) => candidate.path === path);
+  const page = mfaRequired && named !== securityPage ? securityPage : named ?? pages[0];
   drawChrome(page);
   document.title = `${page.title} · Latchkey Console`;
   const context = { params, me, can, navigate, notify };
+  if (page === securityPage && mfaRequired) {
+    Object.assign(context, { mfaRequired, onEnrolled: enrolled });
+  }
   try {
-    if (page.needs && !can(page.needs)) {
+    if (!available(page)) {
+      show(view, h("h1", {}, page.title), h("p", {}, "Not available with this credential."));
+    } else if (page.needs && !can(page.needs)) {
       show(view, h("h1", {}, page.title), h("p", {}, `Your role has no ${page.needs}.`));
     } else if (userPage) {
       await renderUser(view, { ...context, userId: userPage[1] });
@@ -176,6 +240,13 @@ async function afterSignIn(value) {
   else navigate("/");
 }
 
+onRefusal({ mfaRequired: requireEnrolment, stepUp: askForStepUp });
+// A verified factor raised the session (step-up, a confirmed enrolment): the header says so.
+addEventListener(sessionRaised, async () => {
+  if (!me?.user) return;
+  me = await api("GET", "/auth/session").catch(() => me);
+  drawChrome(activePage);
+});
 addEventListener("hashchange", render);
 // The skip link moves focus to the page's content; as a plain #main link the router would read
 // it as a route and show the overview instead.

@@ -1,7 +1,11 @@
 import { api, consoleConfig, supabaseSignIn } from "../api.js";
 import { field, formValues, h, show } from "../dom.js";
+import { factorCodeForm } from "./factor_code.js";
 
-/** Sign in with email and password (a Latchkey or Supabase Auth session) or an API key. */
+/**
+ * Sign in with email and password (a Latchkey or Supabase Auth session) or an API key; an
+ * account with a second factor is then asked for its code.
+ */
 export function renderSignIn(main, { onSignedIn, notify }) {
   const config = consoleConfig();
   const busy = (form, on) => {
@@ -22,12 +26,73 @@ export function renderSignIn(main, { onSignedIn, notify }) {
           body: { email: email ?? "", password: password ?? "" },
           token: null,
         });
+        if (answer.challenge) return askForFactor(answer);
         await onSignedIn({ kind: "session", token: answer.session.token });
       }
     } catch (error) {
       notify(error);
       busy(form, false);
     }
+  }
+
+  /**
+   * The password was right and the account has a second factor: the answer is a challenge (a
+   * token good for five minutes and the factor routes only), spent by a right code for the
+   * session itself.
+   */
+  function askForFactor({ user, challenge }) {
+    notify(null);
+    const form = factorCodeForm({
+      factors: challenge.factors,
+      allowRecovery: true,
+      submitLabel: "Verify and sign in",
+      async check({ factorId, code, recovery }) {
+        const options = { body: { code }, token: challenge.token };
+        let answer;
+        try {
+          answer = recovery
+            ? await api("POST", "/auth/factors/recovery", options)
+            : await api("POST", `/auth/factors/${factorId}/verify`, options);
+        } catch (error) {
+          if (error.status !== 401) throw error;
+          // The challenge expired (or was spent): only a new sign-in helps.
+          renderSignIn(main, { onSignedIn, notify });
+          notify(error);
+          return;
+        }
+        await onSignedIn({ kind: "session", token: answer.session.token });
+      },
+      cancel: () => renderSignIn(main, { onSignedIn, notify }),
+      cancelLabel: "Back",
+    });
+    const passkeysOnly = !challenge.factors.some((factor) => factor.type === "totp");
+    show(
+      main,
+      h("h1", {}, "Second factor"),
+      h(
+        "section",
+        { class: "card narrow", "aria-labelledby": "factor-title" },
+        h("h2", { id: "factor-title" }, `Signing in as ${user.email}`),
+        h(
+          "p",
+          {},
+          passkeysOnly
+            ? "This account's factors are passkeys, which this console cannot use yet: " +
+              "use one of your recovery codes."
+            : "Enter the code your authenticator app shows for this account, or one of your " +
+              "recovery codes.",
+        ),
+        form,
+        h(
+          "p",
+          { class: "muted" },
+          "This step must be finished before ",
+          h("time", { datetime: challenge.expiresAt }, timeOf(challenge.expiresAt)),
+          " UTC.",
+        ),
+      ),
+    );
+    form.focusCode();
   }
 
   async function withKey(event) {
@@ -93,4 +158,8 @@ export function renderSignIn(main, { onSignedIn, notify }) {
       ),
     ),
   );
+}
+
+function timeOf(iso) {
+  return new Date(iso).toLocaleTimeString("en-GB", { timeStyle: "short", timeZone: "UTC" });
 }

@@ -1,0 +1,358 @@
+import { api } from "../api.js";
+import { field, formValues, h, show, table, when } from "../dom.js";
+import { sessionRaised } from "../step_up.js";
+import { codeProblem } from "./factor_code.js";
+
+/**
+ * The signed-in person's second factors: the list (rename, remove), adding an authenticator
+ * app (its QR code and secret shown once, then a first code confirms it) and the recovery
+ * codes that confirmation gives, shown once with a step to save them.
+ *
+ * `context.onEnrolled` runs once a factor is confirmed and its codes are saved (main.js: a
+ * role that needs a factor may go on).
+ */
+export async function renderSecurity(main, context) {
+  const { notify } = context;
+  const { factors, recoveryCodesLeft } = await api("GET", "/auth/factors");
+  // What is shown once (an enrolment's secret, recovery codes) is gone at the next drawing.
+  const refresh = (shownOnce = {}) =>
+    renderSecurity(main, { ...context, enrolment: null, recoveryCodes: null, ...shownOnce });
+  const confirmed = factors.filter((factor) => factor.confirmed);
+
+  if (context.recoveryCodes) {
+    return show(
+      main,
+      h("h1", {}, "Security"),
+      recoveryCodesPanel(context.recoveryCodes, () => {
+        if (context.onEnrolled) context.onEnrolled();
+        else refresh();
+      }),
+    );
+  }
+
+  show(
+    main,
+    h("h1", {}, "Security"),
+    context.mfaRequired
+      ? h(
+        "p",
+        { class: "notice error", "data-testid": "mfa-required" },
+        "Your role needs a second factor. Add an authenticator app below to go on.",
+      )
+      : null,
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "factors" },
+      h("h2", { id: "factors" }, "Second factors"),
+      table(
+        "Your second factors",
+        [
+          ["Name", (factor) => factor.name],
+          ["Kind", (factor) => factor.type === "totp" ? "authenticator app" : factor.type],
+          [
+            "State",
+            (factor) =>
+              factor.confirmed ? "confirmed" : h("span", { class: "bad" }, "not confirmed"),
+          ],
+          ["Added", (factor) => when(factor.createdAt)],
+          ["Last used", (factor) => when(factor.lastUsedAt)],
+          ["", (factor) => factorActions(factor, { notify, refresh })],
+        ],
+        factors,
+        "No second factor yet: a password alone protects this account.",
+      ),
+      confirmed.length > 0
+        ? h(
+          "p",
+          { "data-testid": "recovery-left" },
+          `Recovery codes left: ${recoveryCodesLeft} of 10.`,
+          recoveryCodesLeft <= 3
+            ? " Few are left: add a new authenticator app after removing all of them to get " +
+              "a new set."
+            : null,
+        )
+        : null,
+    ),
+    context.enrolment ? enrolmentPanel(context.enrolment, { notify, refresh }) : h(
+      "section",
+      { class: "card", "aria-labelledby": "add-totp" },
+      h("h2", { id: "add-totp" }, "Add an authenticator app"),
+      h(
+        "p",
+        {},
+        "Any TOTP app works (for example a password manager, Google Authenticator, Aegis). " +
+          "You will scan a QR code, then type the first code it shows.",
+      ),
+      h(
+        "form",
+        {
+          class: "inline",
+          async onsubmit(event) {
+            event.preventDefault();
+            const { name } = formValues(event.currentTarget);
+            try {
+              const enrolment = await api("POST", "/auth/factors/totp", {
+                body: name ? { name } : {},
+              });
+              await refresh({ enrolment });
+              notify(null);
+            } catch (error) {
+              notify(error);
+            }
+          },
+        },
+        field(
+          "Name",
+          h("input", { name: "name", maxlength: 100, placeholder: "Authenticator app" }),
+        ),
+        h("button", { type: "submit" }, "Add authenticator app"),
+      ),
+    ),
+  );
+}
+
+/**
+ * The QR code as an image: the SVG the API drew goes in as a data: URL (the policy allows
+ * `img-src data:`), never parsed into the page, so no markup or style reaches the document.
+ */
+function qrImage(enrolment) {
+  return h("img", {
+    class: "qr",
+    src: `data:image/svg+xml,${encodeURIComponent(enrolment.qrSvg)}`,
+    alt: `QR code of the authenticator app's secret for "${enrolment.name}"`,
+    width: 200,
+    height: 200,
+  });
+}
+
+function enrolmentPanel(enrolment, { notify, refresh, onEnrolled }) {
+  const problem = h("p", { class: "form-problem", role: "alert" });
+  const code = h("input", {
+    name: "code",
+    autocomplete: "one-time-code",
+    inputmode: "numeric",
+    required: true,
+    maxlength: 16,
+    size: 10,
+  });
+  return h(
+    "section",
+    { class: "card secret", "aria-labelledby": "scan" },
+    h("h2", { id: "scan" }, `Add "${enrolment.name}"`),
+    h("p", {}, "Scan this code with your authenticator app. It is shown only now."),
+    qrImage(enrolment),
+    h(
+      "p",
+      {},
+      "Cannot scan? Type this secret into the app (time-based, 6 digits, 30 seconds): ",
+      h("code", { class: "secret-value", "data-testid": "totp-secret" }, enrolment.secret),
+    ),
+    h(
+      "form",
+      {
+        class: "inline",
+        async onsubmit(event) {
+          event.preventDefault();
+          problem.textContent = "";
+          try {
+            const answer = await api("POST", `/auth/factors/${enrolment.id}/verify`, {
+              body: { code: code.value.trim() },
+            });
+            notify(`"${enrolment.name}" is confirmed.`);
+            dispatchEvent(new Event(sessionRaised));
+            if (answer.recoveryCodes) await refresh({ recoveryCodes: answer.recoveryCodes });
+            else if (onEnrolled) onEnrolled();
+            else await refresh();
+          } catch (error) {
+            problem.textContent = codeProblem(error);
+            code.value = "";
+            code.focus();
+          }
+        },
+      },
+      field("First code from the app", code),
+      h("button", { type: "submit" }, "Confirm"),
+      h("button", {
+        type: "button",
+        class: "secondary",
+        async onclick() {
+          // Not confirmed, so it goes with no code; an abandoned enrolment leaves nothing.
+          await api("DELETE", `/auth/factors/${enrolment.id}`).catch(() => {});
+          await refresh();
+        },
+      }, "Cancel"),
+    ),
+    problem,
+  );
+}
+
+/**
+ * The ten recovery codes, shown this once: copy or download them, then say they are saved.
+ * Without a new set (the account still had unused codes), the panel says the old ones stand.
+ */
+function recoveryCodesPanel(codes, done) {
+  const status = h("span", { role: "status", class: "muted" });
+  const finish = h("button", { type: "button", disabled: true, onclick: done }, "Done");
+  const text = `${codes.join("\n")}\n`;
+  return h(
+    "section",
+    { class: "card secret", "aria-labelledby": "codes-title" },
+    h("h2", { id: "codes-title" }, "Save your recovery codes"),
+    h(
+      "p",
+      {},
+      "If you lose your authenticator app, each of these codes signs you in once. They are " +
+        "shown only now: keep them somewhere safe, away from your password.",
+    ),
+    h(
+      "ol",
+      { class: "recovery-codes", "data-testid": "recovery-codes" },
+      codes.map((code) => h("li", {}, h("code", {}, code))),
+    ),
+    h(
+      "div",
+      { class: "actions centred" },
+      h("button", {
+        type: "button",
+        async onclick() {
+          try {
+            await navigator.clipboard.writeText(text);
+            status.textContent = "Copied.";
+          } catch {
+            status.textContent = "Copying was refused by the browser; select the codes instead.";
+          }
+        },
+      }, "Copy codes"),
+      h("button", {
+        type: "button",
+        onclick() {
+          const link = h("a", {
+            href: URL.createObjectURL(new Blob([text], { type: "text/plain" })),
+            download: "latchkey-recovery-codes.txt",
+          });
+          link.click();
+          setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+        },
+      }, "Download codes"),
+      status,
+    ),
+    h(
+      "p",
+      {},
+      h(
+        "label",
+        { class: "check" },
+        h("input", {
+          type: "checkbox",
+          onchange(event) {
+            finish.disabled = !event.currentTarget.checked;
+          },
+        }),
+        " I have saved these codes",
+      ),
+    ),
+    finish,
+  );
+}
+
+/** Rename and remove; removing a confirmed factor takes a code (the API's rule). */
+function factorActions(factor, { notify, refresh }) {
+  const cell = h("div", { class: "actions" });
+  const buttons = () => [
+    h("button", {
+      type: "button",
+      class: "secondary",
+      "aria-label": `Rename ${factor.name}`,
+      onclick: () => cell.replaceChildren(renameForm()),
+    }, "Rename"),
+    h("button", {
+      type: "button",
+      class: "danger",
+      "aria-label": `Remove ${factor.name}`,
+      async onclick() {
+        if (factor.confirmed) return cell.replaceChildren(removeForm());
+        try {
+          await api("DELETE", `/auth/factors/${factor.id}`);
+          await refresh();
+          notify(`Removed "${factor.name}".`);
+        } catch (error) {
+          notify(error);
+        }
+      },
+    }, "Remove"),
+  ];
+  const back = () =>
+    h("button", {
+      type: "button",
+      class: "secondary",
+      onclick: () => cell.replaceChildren(...buttons()),
+    }, "Cancel");
+
+  function renameForm() {
+    return h(
+      "form",
+      {
+        class: "inline",
+        async onsubmit(event) {
+          event.preventDefault();
+          const { name } = formValues(event.currentTarget);
+          try {
+            await api("PATCH", `/auth/factors/${factor.id}`, { body: { name: name ?? "" } });
+            await refresh();
+            notify(`Renamed to "${name}".`);
+          } catch (error) {
+            notify(error);
+          }
+        },
+      },
+      field(
+        `New name for ${factor.name}`,
+        h("input", { name: "name", value: factor.name, maxlength: 100, required: true }),
+      ),
+      h("button", { type: "submit" }, "Save"),
+      back(),
+    );
+  }
+
+  function removeForm() {
+    const problem = h("p", { class: "form-problem", role: "alert" });
+    const code = h("input", {
+      name: "code",
+      autocomplete: "one-time-code",
+      required: true,
+      maxlength: 64,
+      size: 12,
+    });
+    return h(
+      "form",
+      {
+        class: "inline",
+        async onsubmit(event) {
+          event.preventDefault();
+          problem.textContent = "";
+          try {
+            await api("DELETE", `/auth/factors/${factor.id}`, {
+              body: { code: code.value.trim() },
+            });
+            await refresh();
+            notify(`Removed "${factor.name}".`);
+          } catch (error) {
+            problem.textContent = codeProblem(error);
+            code.value = "";
+          }
+        },
+      },
+      field(
+        `Code to remove ${factor.name}`,
+        code,
+        "From an authenticator app of yours, or a recovery code.",
+      ),
+      h("button", { type: "submit", class: "danger" }, "Remove"),
+      back(),
+      problem,
+    );
+  }
+
+  cell.append(...buttons());
+  return cell;
+}
