@@ -9,6 +9,7 @@ import {
   requireSession,
   requireSessionOrChallenge,
 } from "../identity/authenticate.ts";
+import { refuseAwaitingSecondFactor } from "../identity/required_factor.ts";
 import { ApiError } from "../ground/errors.ts";
 import { type AppContext, type AppEnv } from "../http/context.ts";
 import { createFunctionApp, type FunctionAppWiring } from "../http/function_app.ts";
@@ -16,6 +17,7 @@ import { readJsonBody, readQuery } from "../http/request.ts";
 import {
   type CredentialCheck,
   credentialCheckOf,
+  gatedBySecondFactor,
   openApiDocument,
   type RouteDoc,
 } from "../http/openapi.ts";
@@ -80,11 +82,16 @@ const ownIdentityOnly = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** The credential check the route's `auth` list means, then its permission, if it names one. */
+/**
+ * The credential check the route's `auth` list means; then, unless the route leads to a second
+ * factor (`beforeRequiredFactor`), the refusal of a session that awaits its role's one; then the
+ * route's permission, if it names one.
+ */
 function credentialChecks(doc: RouteDoc): MiddlewareHandler<AppEnv>[] {
   const checks = [
     ...(doc.ownIdentityOnly ? [ownIdentityOnly] : []),
     ...credentialMiddleware[credentialCheckOf(doc.auth)],
+    ...(gatedBySecondFactor(doc) ? [refuseAwaitingSecondFactor] : []),
   ];
   return doc.permission ? [...checks, requirePermission(doc.permission)] : checks;
 }

@@ -6,7 +6,7 @@ import {
   supabaseAuthIssuerOf,
   tierSchema,
 } from "../ground/fields.ts";
-import { adminPermissions } from "../ground/principal.ts";
+import { adminPermissions, roles } from "../ground/principal.ts";
 import { inEdgeRuntime } from "../ground/edge_runtime.ts";
 import { base64Decode } from "../ground/crypto.ts";
 
@@ -355,6 +355,16 @@ export const configSchema = z.object({
     "no colon: authenticator apps split the label at it",
   ).default("Latchkey").describe(
     "The issuer authenticator apps show beside a TOTP factor (the otpauth:// URI's issuer).",
+  ),
+  LATCHKEY_MFA_REQUIRED_ROLES: z.string().default("admin,support").transform((
+    text,
+  ) => [...new Set(text.split(",").map((role) => role.trim()).filter(Boolean))]).pipe(
+    z.array(z.enum(roles, { error: `each a role: ${roles.join(", ")}` })),
+  ).describe(
+    "Comma-separated roles whose sessions must verify a second factor (aal2) before they can " +
+      "use anything but sign-out, GET /auth/session and the factor routes (403 mfa_required " +
+      "naming the route to call); PostgreSQL grants such an aal1 session no permission. Empty: " +
+      "none. API keys and X-Admin-Key are not sessions and are unaffected.",
   ),
   LATCHKEY_AUDIT_EXPORTS_MAX: integer(1, 100).default(1).describe(
     "Audit exports (GET /admin/audit/export) one isolate runs at once, each holding a database " +

@@ -175,6 +175,13 @@ export async function withCaller<T>(
     // Effective permissions (an API key's scopes within its owner's role): RLS checks these
     // too, so a narrowly scoped key cannot do in SQL what its owner could.
     permissions: principal?.permissions ?? [],
+    // The session's assurance, and whether its role needs a second factor it has not given:
+    // PostgreSQL then grants none of those permissions (latchkey.caller_awaits_second_factor),
+    // so a route that forgot to ask still cannot use them. A session principal that was never
+    // through authentication (no flag) counts as awaiting one when it is at aal1.
+    aal: principal?.kind === "session" ? principal.session?.aal ?? "aal1" : null,
+    mfa_required: principal?.kind === "session" &&
+      (principal.awaitsSecondFactor ?? principal.session?.aal !== "aal2"),
   });
   const result = await sql.begin(async (tx) => {
     await tx`
