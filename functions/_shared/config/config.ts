@@ -512,9 +512,17 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment; throws ConfigError naming each bad variable and how to fix it. */
+/**
+ * Variables whose empty value means something of its own rather than "unset" (every other one):
+ * LATCHKEY_MFA_REQUIRED_ROLES set to nothing is no role, where unset is admin,support.
+ */
+const emptyIsAValue = new Set(["LATCHKEY_MFA_REQUIRED_ROLES"]);
+
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+    Object.entries(env).filter(([name, value]) =>
+      value !== undefined && (value !== "" || emptyIsAValue.has(name))
+    ),
   );
   const parsed = configRules.safeParse(present);
   if (parsed.success) return parsed.data;
