@@ -187,3 +187,17 @@ Deno.test("roles LATCHKEY_MFA_REQUIRED_ROLES leaves out keep aal1 power but mint
     await none.close();
   }
 });
+
+Deno.test("the warnings say when the required roles could never enrol (no encryption key)", async () => {
+  const served = serveFunctions({ LATCHKEY_ADMIN_KEY: "k".repeat(32) });
+  try {
+    const answer = await served.call("GET", "/admin/warnings", { "x-admin-key": "k".repeat(32) });
+    assert.equal(answer.status, 200);
+    const warning = answer.body.warnings.find((entry: { code: string }) =>
+      entry.code === "mfa_required_without_key"
+    );
+    assert.match(warning?.message ?? "", /admin, support need a second factor/);
+  } finally {
+    await served.close();
+  }
+});
