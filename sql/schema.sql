@@ -798,13 +798,24 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.caller_awaits_second_factor()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(latchkey.current_aal() = 'aal1'
+    and (latchkey.current_caller() -> 'mfa_required') is distinct from 'false'::jsonb, false)
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.caller_has_permission(p_permission text)
  RETURNS boolean
  LANGUAGE sql
  STABLE
  SET search_path TO ''
 AS $function$
-  select latchkey.role_has_permission(latchkey.current_app_role(), p_permission)
+  select not latchkey.caller_awaits_second_factor()
+    and latchkey.role_has_permission(latchkey.current_app_role(), p_permission)
     and coalesce((latchkey.current_caller() -> 'permissions') ? p_permission, false)
 $function$;
 
@@ -815,6 +826,7 @@ CREATE OR REPLACE FUNCTION latchkey.caller_has_role(VARIADIC p_roles text[])
  SET search_path TO ''
 AS $function$
   select latchkey.current_app_role() = any (p_roles)
+    and not latchkey.caller_awaits_second_factor()
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.caller_holds_scopes(p_scopes text[])
@@ -825,7 +837,9 @@ CREATE OR REPLACE FUNCTION latchkey.caller_holds_scopes(p_scopes text[])
 AS $function$
   select not exists (
     select from latchkey.permissions p
-    where p.name = any (p_scopes) and not latchkey.caller_has_permission(p.name)
+    where p.name = any (p_scopes)
+      and (not latchkey.caller_has_permission(p.name)
+        or latchkey.current_aal() is not distinct from 'aal1')
   )
 $function$;
 
@@ -1008,6 +1022,17 @@ AS $function$
     prev_rejected = case when m.hour = excluded.hour then m.prev_rejected else m.rejected end,
     prev_saved = m.hour = excluded.hour and m.prev_saved
   returning not m.prev_saved
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.current_aal()
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select case when latchkey.current_principal_kind() = 'session' then
+    case when latchkey.current_caller() ->> 'aal' = 'aal2' then 'aal2' else 'aal1' end
+  end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.current_app_role()
@@ -2494,6 +2519,7 @@ grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, em
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.caller_awaits_second_factor() to latchkey_caller;
 grant execute on function latchkey.caller_has_permission(p_permission text) to latchkey_caller;
 grant execute on function latchkey.caller_has_role(VARIADIC p_roles text[]) to latchkey_caller;
 grant execute on function latchkey.caller_holds_scopes(p_scopes text[]) to latchkey_caller;
@@ -2501,6 +2527,7 @@ grant execute on function latchkey.caller_reaches_role(p_role text) to latchkey_
 grant execute on function latchkey.caller_reaches_user(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_stepped_up() to latchkey_caller;
 grant execute on function latchkey.complete_sign_in_challenge(p_token_hash bytea, p_expires_at timestamp with time zone, p_method text) to latchkey_caller;
+grant execute on function latchkey.current_aal() to latchkey_caller;
 grant execute on function latchkey.current_app_role() to latchkey_caller;
 grant execute on function latchkey.current_caller() to latchkey_caller;
 grant execute on function latchkey.current_credential_id() to latchkey_caller;

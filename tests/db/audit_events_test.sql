@@ -46,7 +46,8 @@ select lives_ok(
 select set_config('latchkey.caller',
   '{"sub": "55555555-5555-4555-8555-555555555555", "app_role": "admin",
     "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke",
-      "audit:read", "users:write", "keys:write", "roles:write"], "principal_kind": "session"}',
+      "audit:read", "users:write", "keys:write", "roles:write"], "principal_kind": "session",
+    "aal": "aal2", "mfa_required": false}',
   true);
 select results_eq(
   $$select actor_kind, actor_user_id from latchkey.audit_events where request_id = 'uma-request'$$,

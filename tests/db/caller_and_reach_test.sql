@@ -104,7 +104,7 @@ select isnt_empty(
 
 -- Support reaches users and support, not admins.
 select set_config('latchkey.caller', '{"sub": "c0000000-0000-4000-8000-000000000003",
-  "app_role": "support", "principal_kind": "session",
+  "app_role": "support", "principal_kind": "session", "aal": "aal2", "mfa_required": false,
   "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"]}',
   true);
 select is_empty(

@@ -238,6 +238,10 @@ Deno.test({
 
       await t.step("Your first admin", async () => {
         const { stdout } = await runSection("Your first admin");
+        // A password alone is refused the admin routes, enrolment named; a verified code lets in.
+        assert.match(stdout, /\{"code":"mfa_required","nextRoute":"POST \/auth\/factors\/totp"\}/);
+        assert.match(stdout, /\{"aal":"aal2","recoveryCodes":10\}/);
+        assert.equal((await Deno.stat(`${home}/ops-totp.uri`)).mode! & 0o777, 0o600);
         assert.match(stdout, /\{"email":"ops@example\.com","role":"admin"\}/, stdout);
         assert.match(stdout, /ada@example\.com is now admin/);
         assert.match(stdout, /service account terraform: new admin key .*\(mode 0600\)/);

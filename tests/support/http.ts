@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { Secret, TOTP } from "otpauth";
 
 function required(name: string): string {
   const value = Deno.env.get(name);
@@ -98,6 +99,62 @@ export interface TestAccount {
   password: string;
   token: string;
   sessionId: string;
+  /** Support and admin accounts (createAccount): their TOTP factor, enrolled and verified. */
+  totp?: { factorId: string; secret: string };
+}
+
+/** The code an authenticator app shows for `secret` now (or `offsetSteps` periods away). */
+export function totpCode(secret: string, offsetSteps = 0): string {
+  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 });
+  return totp.generate({ timestamp: Date.now() + offsetSteps * 30_000 });
+}
+
+/**
+ * Enrols a TOTP factor with the account's session and verifies a first code, which raises that
+ * session to aal2 (what LATCHKEY_MFA_REQUIRED_ROLES asks of support and admin sessions). The
+ * secret and the recovery codes go to the runner's secrets-in-log check.
+ */
+export async function enrolTotp(
+  account: TestAccount,
+): Promise<{ factorId: string; secret: string; recoveryCodes: string[] }> {
+  const enrolled = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
+  if (enrolled.status !== 201) {
+    throw new Error(`TOTP enrolment failed: ${JSON.stringify(enrolled.body)}`);
+  }
+  recordSecret(enrolled.body.secret, enrolled.body.otpauthUri);
+  const verified = await call("POST", `/auth/factors/${enrolled.body.id}/verify`, {
+    token: account.token,
+    body: { code: totpCode(enrolled.body.secret) },
+  });
+  if (verified.status !== 200 || verified.body.session.aal !== "aal2") {
+    throw new Error(`TOTP verification failed: ${JSON.stringify(verified.body)}`);
+  }
+  recordSecret(...(verified.body.recoveryCodes ?? []));
+  return {
+    factorId: enrolled.body.id,
+    secret: enrolled.body.secret,
+    recoveryCodes: verified.body.recoveryCodes ?? [],
+  };
+}
+
+/**
+ * Signs in to an account with a TOTP factor: the password answers a challenge, and the next
+ * code (one step ahead, so it is not the one enrolment spent) completes it; an aal2 session.
+ */
+export async function signInWithTotp(
+  email: string,
+  password: string,
+  secret: string,
+  client?: { "x-forwarded-for": string },
+): Promise<CallResult> {
+  const challenged = await signIn(email, password, client);
+  if (challenged.status !== 200 || !challenged.body.challenge) return challenged;
+  const factor = challenged.body.challenge.factors[0];
+  return await call("POST", `/auth/factors/${factor.id}/verify`, {
+    token: challenged.body.challenge.token,
+    body: { code: totpCode(secret, 1) },
+    headers: client,
+  });
 }
 
 /** Signs up a fresh account through the API. */
@@ -238,7 +295,10 @@ export function asAdminKey(method: string, path: string, options: CallOptions = 
   });
 }
 
-/** An account with the given role (made through the admin API), signed in. */
+/**
+ * An account with the given role (made through the admin API), signed in; a support or admin
+ * account has a TOTP factor enrolled and verified, and its session is aal2.
+ */
 export async function createAccount(
   role: "user" | "support" | "admin",
   tag: string = role,
@@ -250,13 +310,19 @@ export async function createAccount(
   if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created.body)}`);
   const session = await signIn(email, defaultPassword);
   if (session.status !== 200) throw new Error(`sign-in failed: ${JSON.stringify(session.body)}`);
-  return {
+  const account: TestAccount = {
     id: created.body.user.id,
     email,
     password: defaultPassword,
     token: session.body.session.token,
     sessionId: session.body.session.id,
   };
+  // LATCHKEY_MFA_REQUIRED_ROLES (admin,support by default): their power needs an aal2 session.
+  if (role !== "user") {
+    const { factorId, secret } = await enrolTotp(account);
+    account.totp = { factorId, secret };
+  }
+  return account;
 }
 
 /** A service account (no password) made with the admin key; returns its id. */

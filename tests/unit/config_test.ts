@@ -176,3 +176,23 @@ Deno.test("outside development and test, a signing deployment names its issuer",
     })
   );
 });
+
+Deno.test("LATCHKEY_MFA_REQUIRED_ROLES: admin and support unless set; empty is none; roles only", () => {
+  assert.deepEqual(loadConfig({}).LATCHKEY_MFA_REQUIRED_ROLES, ["admin", "support"]);
+  assert.deepEqual(
+    loadConfig({ LATCHKEY_MFA_REQUIRED_ROLES: " admin , admin" }).LATCHKEY_MFA_REQUIRED_ROLES,
+    ["admin"],
+  );
+  assert.deepEqual(loadConfig({ LATCHKEY_MFA_REQUIRED_ROLES: "" }).LATCHKEY_MFA_REQUIRED_ROLES, []);
+  assert.throws(
+    () => loadConfig({ LATCHKEY_MFA_REQUIRED_ROLES: "admin,owner" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(
+        error.problems[0],
+        /^LATCHKEY_MFA_REQUIRED_ROLES: each a role: user, support, admin/,
+      );
+      return true;
+    },
+  );
+});

@@ -10,6 +10,7 @@ import {
   requireSessionOrChallenge,
 } from "../identity/authenticate.ts";
 import { requireSteppedUp, requireStepUp } from "../identity/step_up.ts";
+import { refuseAwaitingSecondFactor } from "../identity/required_factor.ts";
 import { ApiError } from "../ground/errors.ts";
 import { type AppContext, type AppEnv } from "../http/context.ts";
 import { createFunctionApp, type FunctionAppWiring } from "../http/function_app.ts";
@@ -17,6 +18,7 @@ import { readJsonBody, readQuery } from "../http/request.ts";
 import {
   type CredentialCheck,
   credentialCheckOf,
+  gatedBySecondFactor,
   openApiDocument,
   type RouteDoc,
 } from "../http/openapi.ts";
@@ -88,13 +90,15 @@ const ownIdentityOnly = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /**
- * The credential check the route's `auth` list means, then its permission, if it names one, then
- * the step-up, if every call of it needs one.
+ * The credential check the route's `auth` list means; then, unless the route leads to a second
+ * factor (`beforeRequiredFactor`), the refusal of a session that awaits its role's one; then the
+ * route's permission, if it names one; then the step-up, if every call of it needs one.
  */
 function credentialChecks(doc: RouteDoc): MiddlewareHandler<AppEnv>[] {
   const checks = [
     ...(doc.ownIdentityOnly ? [ownIdentityOnly] : []),
     ...credentialMiddleware[credentialCheckOf(doc.auth)],
+    ...(gatedBySecondFactor(doc) ? [refuseAwaitingSecondFactor] : []),
   ];
   return [
     ...checks,

@@ -6,7 +6,7 @@ import {
   supabaseAuthIssuerOf,
   tierSchema,
 } from "../ground/fields.ts";
-import { adminPermissions } from "../ground/principal.ts";
+import { adminPermissions, roles } from "../ground/principal.ts";
 import { inEdgeRuntime } from "../ground/edge_runtime.ts";
 import { base64Decode } from "../ground/crypto.ts";
 
@@ -363,6 +363,16 @@ export const configSchema = z.object({
       "most (POST /auth/factors/:id/verify); otherwise 403 step_up_required. API keys and " +
       "X-Admin-Key are not asked.",
   ),
+  LATCHKEY_MFA_REQUIRED_ROLES: z.string().default("admin,support").transform((
+    text,
+  ) => [...new Set(text.split(",").map((role) => role.trim()).filter(Boolean))]).pipe(
+    z.array(z.enum(roles, { error: `each a role: ${roles.join(", ")}` })),
+  ).describe(
+    "Comma-separated roles whose sessions must verify a second factor (aal2) before they can " +
+      "use anything but sign-out, GET /auth/session and the factor routes (403 mfa_required " +
+      "naming the route to call); PostgreSQL grants such an aal1 session no permission. Empty: " +
+      "none. API keys and X-Admin-Key are not sessions and are unaffected.",
+  ),
   LATCHKEY_AUDIT_EXPORTS_MAX: integer(1, 100).default(1).describe(
     "Audit exports (GET /admin/audit/export) one isolate runs at once, each holding a database " +
       "connection while its client reads; beyond, 429. One caller runs one export at a time.",
@@ -509,9 +519,17 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment; throws ConfigError naming each bad variable and how to fix it. */
+/**
+ * Variables whose empty value means something of its own rather than "unset" (every other one):
+ * LATCHKEY_MFA_REQUIRED_ROLES set to nothing is no role, where unset is admin,support.
+ */
+const emptyIsAValue = new Set(["LATCHKEY_MFA_REQUIRED_ROLES"]);
+
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+    Object.entries(env).filter(([name, value]) =>
+      value !== undefined && (value !== "" || emptyIsAValue.has(name))
+    ),
   );
   const parsed = configRules.safeParse(present);
   if (parsed.success) return parsed.data;

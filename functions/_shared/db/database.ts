@@ -182,6 +182,13 @@ export async function withCaller<T>(
     // the database refuses dangerous changes of a session without one (latchkey.require_step_up).
     second_factor_at: secondFactorVerifiedAt(principal?.session ?? null),
     step_up_seconds: stepUpWindows.get(sql) ?? 600,
+    // The session's assurance, and whether its role needs a second factor it has not given:
+    // PostgreSQL then grants none of those permissions (latchkey.caller_awaits_second_factor),
+    // so a route that forgot to ask still cannot use them. A session principal that was never
+    // through authentication (no flag) counts as awaiting one when it is at aal1.
+    aal: principal?.kind === "session" ? principal.session?.aal ?? "aal1" : null,
+    mfa_required: principal?.kind === "session" &&
+      (principal.awaitsSecondFactor ?? principal.session?.aal !== "aal2"),
   });
   const result = await sql.begin(async (tx) => {
     await tx`

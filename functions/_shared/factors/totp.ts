@@ -1,4 +1,4 @@
-import { Secret, TOTP } from "otpauth";
+import { Secret, TOTP, URI } from "otpauth";
 import { renderSVG } from "uqr";
 import type { Config } from "../config/config.ts";
 import { base64Decode, randomBytes, sha256Hex } from "../ground/crypto.ts";
@@ -109,6 +109,24 @@ export function matchingTotpStep(
   const totp = new TOTP({ ...totpShape, secret: new Secret({ buffer: secret.slice().buffer }) });
   const delta = totp.validate({ token: code, timestamp: now, window: acceptedDriftSteps });
   return delta === null ? null : Math.floor(now / 1000 / totpShape.period) + delta;
+}
+
+/**
+ * The code an authenticator app shows now for a base32 secret or an `otpauth://totp/` URI (what
+ * enrolment answers): `deno task totp`, for an operator at a terminal. Throws on anything else.
+ */
+export function currentTotpCode(secretOrUri: string, now = Date.now()): string {
+  const text = secretOrUri.trim();
+  if (text.startsWith("otpauth://")) {
+    const parsed = URI.parse(text);
+    if (!(parsed instanceof TOTP)) throw new TypeError("not an otpauth://totp/ URI");
+    return parsed.generate({ timestamp: now });
+  }
+  const base32 = text.replace(/\s/g, "").toUpperCase();
+  // At least 80 bits, RFC 4226's floor: anything shorter is not a secret enrolment gave.
+  if (!/^[A-Z2-7]{16,}=*$/.test(base32)) throw new TypeError("not a base32 TOTP secret");
+  const secret = Secret.fromBase32(base32);
+  return new TOTP({ ...totpShape, secret }).generate({ timestamp: now });
 }
 
 /** Six digits, spaces allowed between (apps show "123 456"). */

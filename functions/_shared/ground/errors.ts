@@ -46,6 +46,12 @@ export const errorCatalog = {
     status: 409,
     message: "Only an active key that has not been rotated already can be rotated.",
   },
+  mfa_required: {
+    status: 403,
+    message: "Your role needs a second factor and this session has not verified one: call the " +
+      "route in `nextRoute` (enrol an authenticator app, or verify one of your factors), then " +
+      "try again.",
+  },
   step_up_required: {
     status: 403,
     message: "This needs a second factor verified in the last few minutes " +
@@ -107,6 +113,8 @@ export interface ErrorDetail {
 export interface ApiErrorOptions {
   message?: string;
   details?: ErrorDetail[];
+  /** The route that resolves this error, as `POST /auth/factors/totp` (mfa_required). */
+  nextRoute?: string;
   headers?: Record<string, string>;
   cause?: unknown;
 }
@@ -116,6 +124,7 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details?: ErrorDetail[];
+  readonly nextRoute?: string;
   readonly headers: Record<string, string>;
 
   constructor(code: ErrorCode, options: ApiErrorOptions = {}) {
@@ -124,12 +133,19 @@ export class ApiError extends Error {
     this.code = code;
     this.status = errorCatalog[code].status;
     this.details = options.details;
+    this.nextRoute = options.nextRoute;
     this.headers = options.headers ?? {};
   }
 }
 
 export interface ErrorEnvelope {
-  error: { code: ErrorCode; message: string; details?: ErrorDetail[]; requestId: string };
+  error: {
+    code: ErrorCode;
+    message: string;
+    details?: ErrorDetail[];
+    nextRoute?: string;
+    requestId: string;
+  };
 }
 
 export function errorEnvelope(error: ApiError, requestId: string): ErrorEnvelope {
@@ -138,6 +154,7 @@ export function errorEnvelope(error: ApiError, requestId: string): ErrorEnvelope
       code: error.code,
       message: error.message,
       ...(error.details ? { details: error.details } : {}),
+      ...(error.nextRoute ? { nextRoute: error.nextRoute } : {}),
       requestId,
     },
   };

@@ -103,6 +103,12 @@ export interface Principal {
   rateLimit: RateLimitState | null;
   /** An anonymous Supabase Auth user (LATCHKEY_IDENTITY=supabase): may not create API keys. */
   anonymous?: boolean;
+  /**
+   * A session whose role must use a second factor (LATCHKEY_MFA_REQUIRED_ROLES) that has not
+   * verified one: set by authentication (`awaitsRequiredFactor`). Such a session may call only
+   * the routes that lead to a factor, and PostgreSQL grants it no permission.
+   */
+  awaitsSecondFactor?: boolean;
 }
 
 export function isRole(value: string): value is Role {
@@ -126,4 +132,17 @@ export function effectiveScopes(scopes: readonly string[], role: Role): string[]
   return scopes.filter((scope) =>
     !isAdminPermission(scope) || rolePermissions[role].includes(scope)
   );
+}
+
+/**
+ * True for a session at aal1 whose role is one of `requiredRoles`. A session with no recorded
+ * level (a Supabase Auth token without a session id) counts as aal1. API keys and the admin
+ * key are not sessions: a machine has no second factor to give.
+ */
+export function awaitsRequiredFactor(
+  principal: Principal,
+  requiredRoles: readonly Role[],
+): boolean {
+  return principal.kind === "session" && requiredRoles.includes(principal.role) &&
+    principal.session?.aal !== "aal2";
 }

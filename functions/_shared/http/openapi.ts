@@ -52,6 +52,13 @@ export interface RouteDoc {
   auth: Credential[];
   /** Enforced too: a principal without it gets 403. */
   permission?: AdminPermission;
+  /**
+   * Open to a session that awaits the second factor its role requires
+   * (LATCHKEY_MFA_REQUIRED_ROLES, aal1): the routes that lead to a factor (the session itself,
+   * sign-out, listing, enrolling and verifying factors). On every other route with a credential
+   * such a session gets 403 `mfa_required` (api/routes.ts); this flag is the one list of them.
+   */
+  beforeRequiredFactor?: true;
   /** Latchkey's own account routes: 404 when Supabase Auth owns identity (LATCHKEY_IDENTITY). */
   ownIdentityOnly?: boolean;
   /**
@@ -111,6 +118,18 @@ function stepUpNote(doc: RouteDoc): string | undefined {
     "LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and " +
     "X-Admin-Key are not asked";
 }
+
+/**
+ * Whether a session awaiting its role's second factor is refused this route: any route that
+ * takes a session, unless it declares `beforeRequiredFactor`.
+ */
+export function gatedBySecondFactor(doc: RouteDoc): boolean {
+  return doc.auth.includes("session") && !doc.beforeRequiredFactor;
+}
+
+const mfaRequiredDescription = "`mfa_required`: the session's role needs a second factor " +
+  "(LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to " +
+  "call (enrolment, or a factor's verification).";
 
 /** `code`: the message clients get, from the error catalog. */
 function errorDescription(code: keyof typeof errorCatalog, extra = ""): string {
@@ -204,6 +223,11 @@ const errorEnvelopeSchema = {
             properties: { path: { type: "string" }, message: { type: "string" } },
           },
         },
+        nextRoute: {
+          type: "string",
+          description: "With `mfa_required`: the route to call first, as `POST " +
+            "/auth/factors/totp` (enrolment) or `POST /auth/factors/:id/verify`.",
+        },
         requestId: { type: "string" },
       },
     },
@@ -238,7 +262,10 @@ function operation(name: string, doc: RouteDoc) {
     required: false,
     schema,
   }));
-  const described = { ...standardResponses(doc), ...doc.responses };
+  const described: Record<number, string> = { ...standardResponses(doc), ...doc.responses };
+  if (gatedBySecondFactor(doc)) {
+    described[403] = [described[403], mfaRequiredDescription].filter(Boolean).join(" ");
+  }
   const stepUp = stepUpNote(doc);
   // Beside whatever else the route answers 403 for, its own description included.
   if (stepUp) {

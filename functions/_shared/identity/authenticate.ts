@@ -4,7 +4,7 @@ import { looksLikeSessionToken } from "../ground/crypto.ts";
 import { ApiError } from "../ground/errors.ts";
 import type { AppContext, AppEnv } from "../http/context.ts";
 import { requestInfo } from "../http/request.ts";
-import type { AdminPermission, Principal } from "../ground/principal.ts";
+import { type AdminPermission, awaitsRequiredFactor, type Principal } from "../ground/principal.ts";
 import { type ApiKeyCode, authenticateApiKey, rateLimitHeaders } from "./api_key_check.ts";
 import { presentedCredential } from "./credentials.ts";
 import { authenticateSessionToken } from "./session_tokens.ts";
@@ -93,8 +93,17 @@ export function authenticate(options: AuthenticateOptions = {}) {
     if (!token) throw new ApiError("unauthorized");
     // Not even looked up: an API key here would only be metered for a certain refusal.
     if (options.challenge === "only" && !looksLikeSessionToken(token)) throw challengeOnly;
-    const principal = await principalFor(c, token, options.challenge !== undefined);
-    if (options.challenge === "only" && principal.kind !== "mfa_challenge") throw challengeOnly;
+    const found = await principalFor(c, token, options.challenge !== undefined);
+    if (options.challenge === "only" && found.kind !== "mfa_challenge") throw challengeOnly;
+    // Decided here, once, for the route gate (api/routes.ts) and the caller state PostgreSQL
+    // reads (withCaller), so the two cannot disagree.
+    const principal: Principal = {
+      ...found,
+      awaitsSecondFactor: awaitsRequiredFactor(
+        found,
+        c.get("runtime").config.LATCHKEY_MFA_REQUIRED_ROLES,
+      ),
+    };
     c.set("principal", principal);
     const interactive = principal.kind === "session" ||
       (principal.kind === "mfa_challenge" && options.challenge !== undefined);

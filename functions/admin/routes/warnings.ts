@@ -22,8 +22,8 @@ export const warningsRoute = defineRoute({
   permission: "users:read",
   responses: {
     200: "`{warnings: [{code, message}]}`; codes: admin_key_never_expires, " +
-      "admin_key_expires_soon, admin_key_expired, bootstrap_admin_first_password, " +
-      "migrations_pending, migrations_unknown.",
+      "admin_key_expires_soon, admin_key_expired, mfa_required_without_key, " +
+      "bootstrap_admin_first_password, migrations_pending, migrations_unknown.",
   },
 }, async (c) => {
   const [state] = await asCaller(
@@ -34,6 +34,18 @@ export const warningsRoute = defineRoute({
     c.get("runtime").config,
     { withNames: true },
   );
+  const { config } = c.get("runtime");
+  if (
+    config.LATCHKEY_MFA_REQUIRED_ROLES.length && config.LATCHKEY_IDENTITY === "latchkey" &&
+    !config.LATCHKEY_MFA_ENCRYPTION_KEY
+  ) {
+    warnings.push({
+      code: "mfa_required_without_key",
+      message: `Sessions of ${config.LATCHKEY_MFA_REQUIRED_ROLES.join(", ")} need a second ` +
+        "factor (LATCHKEY_MFA_REQUIRED_ROLES), but LATCHKEY_MFA_ENCRYPTION_KEY is not set, so " +
+        "nobody can enrol one: set it (openssl rand -base64 32).",
+    });
+  }
   if (state?.bootstrap_admin_on_first_password) {
     warnings.push({
       code: "bootstrap_admin_first_password",

@@ -20,6 +20,7 @@ export const enrolTotpFactorRoute = defineRoute({
   path: "/factors/totp",
   summary: "Enrol an authenticator app (TOTP); confirm it with a first code",
   auth: ["session"],
+  beforeRequiredFactor: true,
   ownIdentityOnly: true,
   body: enrolTotpFactorBody,
   responses: {

@@ -7,6 +7,7 @@ export const factorsRoute = defineRoute({
   path: "/factors",
   summary: "The caller's second factors and how many recovery codes are left",
   auth: ["session"],
+  beforeRequiredFactor: true,
   ownIdentityOnly: true,
   responses: {
     200: "`{factors: [{id, type, name, confirmed, createdAt, lastUsedAt}], recoveryCodesLeft}` " +

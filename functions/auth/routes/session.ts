@@ -9,14 +9,24 @@ export const sessionRoute = defineRoute({
   path: "/session",
   summary: "Who is calling",
   auth: ["session", "apiKey"],
+  beforeRequiredFactor: true,
   responses: {
     200: "`{user, session: {id, expiresAt, aal, amr}, permissions}`, or `{user, session: " +
       "null, apiKey, permissions}` for an API key; `aal`: `aal1` (a password) or `aal2` (and a " +
       "second factor); `amr`: the methods, `[{method, timestamp}]` (`password`, `totp`, " +
       "`recovery_code`; epoch seconds); `permissions`: the admin permissions the credential " +
-      "carries now.",
+      "carries now (none while `mfaRequired`: the role needs a second factor " +
+      "(LATCHKEY_MFA_REQUIRED_ROLES) and this session has not verified one).",
   },
 }, (c) => {
-  const { user, session, apiKey, permissions } = c.get("principal");
-  return c.json({ user, session, ...(apiKey ? { apiKey } : {}), permissions });
+  const { user, session, apiKey, permissions, awaitsSecondFactor } = c.get("principal");
+  // Awaiting its role's second factor, a session carries no permission (PostgreSQL grants it
+  // none); `mfaRequired` tells a client to lead to enrolment or verification first.
+  return c.json({
+    user,
+    session,
+    ...(apiKey ? { apiKey } : {}),
+    permissions: awaitsSecondFactor ? [] : permissions,
+    ...(awaitsSecondFactor ? { mfaRequired: true } : {}),
+  });
 });

@@ -8,6 +8,7 @@ export const signOutRoute = defineRoute({
   path: "/sign-out",
   summary: "End this session (no body needed)",
   auth: ["session"],
+  beforeRequiredFactor: true,
   ownIdentityOnly: true,
   responses: { 200: "`{success: true}`." },
 }, async (c) => {

@@ -12,6 +12,7 @@ export const verifyFactorRoute = defineRoute({
   summary: "Check a TOTP code of a factor: completes a sign-in's challenge, or raises the " +
     "session to aal2 (the first right code also confirms the factor)",
   auth: ["session", "challenge"],
+  beforeRequiredFactor: true,
   ownIdentityOnly: true,
   body: verifyFactorBody,
   responses: {

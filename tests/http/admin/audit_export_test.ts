@@ -10,7 +10,6 @@ import {
 } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
 import { rssMb, startTestServer } from "../../support/server.ts";
-import { enrolVerifiedTotp } from "../../support/step_up.ts";
 
 /**
  * GET /admin/audit/export streams a time range as NDJSON with constant memory: 100,000 events
@@ -136,9 +135,7 @@ Deno.test("unread exports cannot take the pool: bounded per caller and per isola
     LATCHKEY_AUDIT_EXPORT_IDLE_SECONDS: "4",
   });
   const [first, second] = [await createAccount("admin"), await createAccount("admin")];
-  // An export needs a step-up.
-  await enrolVerifiedTotp(first);
-  await enrolVerifiedTotp(second);
+  // An export needs a step-up: createAccount verified a factor just now.
   const user = await signUp("export-bystander");
   const { key } = await createKey(user.token);
   const started: Response[] = [];

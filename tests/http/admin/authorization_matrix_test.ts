@@ -10,7 +10,6 @@ import {
   issueKey,
   signUp,
 } from "../../support/http.ts";
-import { enrolVerifiedTotp } from "../../support/step_up.ts";
 
 /**
  * Every admin route × every kind of caller, with the status each must get. The problem this
@@ -72,9 +71,8 @@ async function credentials(): Promise<Record<Caller, Record<string, string>>> {
   const user = await signUp("matrix-user");
   const support = await createAccount("support", "matrix-support");
   const admin = await createAccount("admin", "matrix-admin");
-  // Stepped up: the matrix is about permissions and reach (step-up: step_up_test.ts).
-  await enrolVerifiedTotp(support);
-  await enrolVerifiedTotp(admin);
+  // Stepped up (createAccount verified a factor just now): the matrix is about permissions and
+  // reach (step-up: step_up_test.ts).
   const userKey = await createKey(user.token, { name: "user key" });
   const supportKey = await createKey(support.token, { name: "support key", scopes: supportScopes });
   const adminFull = await createKey(admin.token, { name: "all", scopes: allAdminScopes });
@@ -375,7 +373,6 @@ Deno.test("authorization matrix: every admin route for every kind of caller", as
 
 Deno.test("the admin-scoped key of an admin 'system' user lists users and sets passwords", async () => {
   const system = await createAccount("admin", "system");
-  await enrolVerifiedTotp(system); // minting an admin-scoped key needs a step-up
   const { key } = await createKey(system.token, { name: "system", scopes: allAdminScopes });
   const session = await call("GET", "/auth/session", { token: key });
   assert.equal(session.status, 200);

@@ -7,9 +7,10 @@ import {
   errorOf,
   issueKey,
   recordSecret,
+  totpCode,
   withDatabase,
 } from "../../support/http.ts";
-import { ageSecondFactor, enrolVerifiedTotp, totpCode } from "../../support/step_up.ts";
+import { ageSecondFactor } from "../../support/step_up.ts";
 
 /**
  * Step-up (issue 28, item 4): each dangerous action by a session needs a second factor verified
@@ -40,7 +41,7 @@ async function dangerousCalls() {
 
 Deno.test("step-up: refused after the window, accepted right after a verify", async () => {
   const admin = await createAccount("admin", "step-up-admin");
-  const factor = await enrolVerifiedTotp(admin);
+  const factor = admin.totp!;
   const target = await createAccount("user", "step-up-window");
 
   // Nine minutes after the verification: still within the window.
@@ -66,7 +67,7 @@ Deno.test("step-up: refused after the window, accepted right after a verify", as
   });
   assert.equal(renamed.status, 200);
 
-  const verified = await call("POST", `/auth/factors/${factor.id}/verify`, {
+  const verified = await call("POST", `/auth/factors/${factor.factorId}/verify`, {
     token: admin.token,
     body: { code: totpCode(factor.secret, 1) },
   });
@@ -85,7 +86,6 @@ Deno.test("step-up: refused after the window, accepted right after a verify", as
 
 Deno.test("step-up: every dangerous action refuses a stale session, and machines are not asked", async () => {
   const admin = await createAccount("admin", "step-up-every");
-  await enrolVerifiedTotp(admin);
   await ageSecondFactor(admin.sessionId, 11);
   // A session of an account with no factor at all cannot step up: refused the same way.
   const bare = await createAccount("admin", "step-up-bare");

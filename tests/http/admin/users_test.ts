@@ -12,7 +12,6 @@ import {
   verifyKey,
   withDatabase,
 } from "../../support/http.ts";
-import { enrolVerifiedTotp } from "../../support/step_up.ts";
 
 Deno.test("POST /admin/users creates people and password-less service accounts", async () => {
   const admin = await createAccount("admin", "users-admin");
@@ -47,7 +46,6 @@ Deno.test("POST /admin/users creates people and password-less service accounts",
 
 Deno.test("POST /admin/users validates, refuses duplicates and needs roles:write for a role", async () => {
   const admin = await createAccount("admin", "users-validate");
-  await enrolVerifiedTotp(admin); // its dangerous calls need a step-up
   const cases: [Record<string, unknown>, string][] = [
     [{ email: uniqueEmail(), name: "No password" }, "password"],
     [{ email: uniqueEmail(), name: "S", serviceAccount: true, password: "0123456789" }, "password"],
@@ -90,7 +88,6 @@ Deno.test("GET /admin/users/:id shows account state; odd and unknown ids are 404
 
 Deno.test("PATCH changes name, tier and role, auditing before and after", async () => {
   const admin = await createAccount("admin", "patch-admin");
-  await enrolVerifiedTotp(admin); // its dangerous calls need a step-up
   const target = await signUp("patch-target");
   const result = await call("PATCH", `/admin/users/${target.id}`, {
     token: admin.token,
@@ -200,7 +197,6 @@ Deno.test("deleting a user deletes their keys and sessions, and is audited", asy
 
 Deno.test("the last active admin cannot be demoted, banned or deleted (409)", async () => {
   const last = await createAccount("admin", "last-admin");
-  await enrolVerifiedTotp(last); // its dangerous calls need a step-up
   // Make `last` the only active admin for the length of this test.
   const others = await withDatabase((sql) =>
     sql<{ id: string }[]>`
@@ -254,7 +250,6 @@ Deno.test("GET and DELETE /admin/users/:id/sessions list and revoke a user's ses
 
 Deno.test("demoting a key's owner takes its admin power away on the very next request", async () => {
   const owner = await createAccount("admin", "demoted");
-  await enrolVerifiedTotp(owner); // its dangerous calls need a step-up
   const { key } = await createKey(owner.token, { name: "k", scopes: ["users:read"] });
   assert.equal((await call("GET", "/admin/users?limit=1", { token: key })).status, 200);
   const demote = await asAdminKey("PATCH", `/admin/users/${owner.id}`, { body: { role: "user" } });

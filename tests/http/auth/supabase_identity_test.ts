@@ -209,8 +209,22 @@ Deno.test({
       );
       const after = await served.call("GET", "/auth/session", bearer(token));
       assert.equal(after.body.user.role, "admin");
-      const listed = await served.call("GET", "/admin/users?limit=1", bearer(token));
-      assert.equal(listed.status, 200, "the admin routes take the Supabase session");
+      // LATCHKEY_MFA_REQUIRED_ROLES (admin by default): Supabase Auth's aal is honoured.
+      assert.deepEqual(after.body.permissions, [], "an aal1 admin holds no permission yet");
+      assert.equal(after.body.mfaRequired, true);
+      const atAal1 = await served.call("GET", "/admin/users?limit=1", bearer(token));
+      assert.equal(atAal1.status, 403);
+      assert.equal(atAal1.body.error.code, "mfa_required");
+      assert.match(atAal1.body.error.message, /supabase\.auth\.mfa/);
+      const verified = await project.token(user, {
+        aal: "aal2",
+        amr: [{ method: "totp", timestamp: Math.floor(Date.now() / 1000) }, {
+          method: "password",
+          timestamp: Math.floor(Date.now() / 1000),
+        }],
+      });
+      const listed = await served.call("GET", "/admin/users?limit=1", bearer(verified));
+      assert.equal(listed.status, 200, "the admin routes take the Supabase aal2 session");
 
       // Another admin demotes them (never the last admin): the bootstrap does not undo it.
       await withDatabase((sql) =>

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { credentialCheckOf } from "../../../functions/_shared/http/openapi.ts";
+import { credentialCheckOf, gatedBySecondFactor } from "../../../functions/_shared/http/openapi.ts";
 import {
   adminPermissions,
   type Role,
@@ -13,13 +13,16 @@ import {
   asAdminKey,
   call,
   createAccount,
+  defaultPassword,
+  enrolTotp,
   issueKey,
   recordSecret,
   signIn,
   type TestAccount,
+  uniqueEmail,
   withDatabase,
 } from "../../support/http.ts";
-import { ageSecondFactor, enrolVerifiedTotp } from "../../support/step_up.ts";
+import { ageSecondFactor } from "../../support/step_up.ts";
 
 /**
  * Every declared route × every kind of caller, the expected answer derived from the route's
@@ -36,6 +39,8 @@ const kinds = [
   "user session",
   "support session",
   "admin session",
+  "support session at aal1",
+  "admin session at aal1",
   "key without the route's scope",
   "key with the route's scope",
   "admin key missing the route's permission",
@@ -49,7 +54,7 @@ const kinds = [
 ] as const;
 type Kind = typeof kinds[number];
 
-type Expectation = "admitted" | { status: 401 | 403 | 404; code: string };
+type Expectation = "admitted" | { status: 401 | 403 | 404; code: string; nextRoute?: string };
 
 const unauthorized: Expectation = { status: 401, code: "unauthorized" };
 const forbidden: Expectation = { status: 403, code: "forbidden" };
@@ -80,6 +85,17 @@ function stepUpApplies(operation: Operation, role: Role): boolean {
 function sessionOf(role: Role, operation: Operation): Expectation {
   const { permission } = operation.doc;
   return permission && !rolePermissions[role].includes(permission) ? forbidden : "admitted";
+}
+
+/**
+ * A session whose role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES, admin and support by
+ * default) that has not verified one: 403 mfa_required naming `nextRoute`, except on the routes
+ * that declare they lead to a factor, where it is the role's session as ever.
+ */
+function awaitingFactorOf(role: Role, operation: Operation, nextRoute: string): Expectation {
+  return gatedBySecondFactor(operation.doc)
+    ? { status: 403, code: "mfa_required", nextRoute }
+    : sessionOf(role, operation);
 }
 
 /**
@@ -128,6 +144,12 @@ function credentialExpectation(operation: Operation, kind: Kind): Expectation {
     case "admin session":
     case "admin session, second factor verified too long ago":
       return sessionOf("admin", operation);
+    // The support account has a confirmed factor this older session has not verified; the
+    // admin account has none yet.
+    case "support session at aal1":
+      return awaitingFactorOf("support", operation, "POST /auth/factors/:id/verify");
+    case "admin session at aal1":
+      return awaitingFactorOf("admin", operation, "POST /auth/factors/totp");
     case "key without the route's scope":
       return asKey(!permission);
     case "key with the route's scope":
@@ -146,18 +168,23 @@ function refusedByCredentialCheck(
   const code = body?.error?.code;
   if (status === 401) return code === "unauthorized";
   if (status !== 403) return false;
-  return code === "interactive_session_required" || code === "step_up_required" ||
+  return code === "interactive_session_required" || code === "mfa_required" ||
+    code === "step_up_required" ||
     (code === "forbidden" && body?.error?.message === `This needs the ${permission} permission.`);
 }
 
 /** Whether an answer is what the credential check must give (admitted: not one of its refusals). */
 function answersAsDeclared(
   want: Expectation,
-  result: { status: number; body: { error?: { code?: string; message?: string } } | null },
+  result: {
+    status: number;
+    body: { error?: { code?: string; message?: string; nextRoute?: string } } | null;
+  },
   permission: string | undefined,
 ): boolean {
   if (want === "admitted") return !refusedByCredentialCheck(result.status, result.body, permission);
-  return result.status === want.status && result.body?.error?.code === want.code;
+  return result.status === want.status && result.body?.error?.code === want.code &&
+    result.body?.error?.nextRoute === want.nextRoute;
 }
 
 /** The catalogue with sign-out last: it ends the session every other route is called with. */
@@ -191,6 +218,36 @@ async function challengeFor(account: TestAccount): Promise<string> {
   return token;
 }
 
+/**
+ * A session at aal1 of a new account of `role`, made without createAccount's enrolment: with
+ * `confirmedFactor`, a second session then enrols and confirms a factor (which raises only that
+ * one), so the first is an older session of an account that has a factor it has not verified.
+ */
+async function sessionAwaitingFactor(
+  role: "support" | "admin",
+  { confirmedFactor }: { confirmedFactor: boolean },
+): Promise<string> {
+  const email = uniqueEmail(`cred-${role}-aal1`);
+  const created = await asAdminKey("POST", "/admin/users", {
+    body: { email, name: `aal1 ${role}`, password: defaultPassword, role },
+  });
+  assert.equal(created.status, 201);
+  const signedIn = await signIn(email, defaultPassword);
+  assert.equal(signedIn.status, 200);
+  assert.equal(signedIn.body.session.aal, "aal1");
+  if (confirmedFactor) {
+    const other = await signIn(email, defaultPassword);
+    await enrolTotp({
+      ...created.body.user,
+      email,
+      password: defaultPassword,
+      token: other.body.session.token,
+      sessionId: other.body.session.id,
+    });
+  }
+  return signedIn.body.session.token;
+}
+
 async function key(userId: string, scopes: string[]) {
   return (await issueKey(userId, { name: "matrix", scopes, rateLimitPerMinute: 100_000 })).key;
 }
@@ -199,13 +256,13 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
   const user = await createAccount("user", "cred-user");
   const support = await createAccount("support", "cred-support");
   const admin = await createAccount("admin", "cred-admin");
-  // Stepped up at the start (LATCHKEY_STEP_UP_MINUTES outlasts the matrix); the stale admin
-  // verified a factor too, eleven minutes ago as far as its session knows.
-  await enrolVerifiedTotp(admin);
-  await enrolVerifiedTotp(support);
+  // createAccount verified a factor for support and admin just now: stepped up (the matrix
+  // outlasts no LATCHKEY_STEP_UP_MINUTES); the stale admin's verification is made eleven minutes
+  // old as far as its session knows.
   const staleAdmin = await createAccount("admin", "cred-stale-admin");
-  await enrolVerifiedTotp(staleAdmin);
   await ageSecondFactor(staleAdmin.sessionId, 11);
+  const supportAtAal1 = await sessionAwaitingFactor("support", { confirmedFactor: true });
+  const adminAtAal1 = await sessionAwaitingFactor("admin", { confirmedFactor: false });
   const banned = await createAccount("user", "cred-banned");
   const ban = await asAdminKey("PATCH", `/admin/users/${banned.id}`, { body: { banned: true } });
   assert.equal(ban.status, 200);
@@ -244,6 +301,10 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
         return bearer(support.token);
       case "admin session":
         return bearer(admin.token);
+      case "support session at aal1":
+        return bearer(supportAtAal1);
+      case "admin session at aal1":
+        return bearer(adminAtAal1);
       case "key without the route's scope":
         return { "x-api-key": userKey };
       case "key with the route's scope":
