@@ -241,16 +241,14 @@ alter table latchkey.mfa_factors enable row level security;
 alter table latchkey.mfa_factors force row level security;
 CREATE INDEX mfa_factors_user_id_created_at_idx ON latchkey.mfa_factors USING btree (user_id, created_at);
 CREATE TRIGGER guard_factor_step_up BEFORE DELETE ON latchkey.mfa_factors FOR EACH ROW EXECUTE FUNCTION latchkey.guard_factor_step_up();
-create policy "Callers read their own factors" on latchkey.mfa_factors as permissive for select to latchkey_caller
-  using ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)));
+create policy "Callers read own factors, user readers any" on latchkey.mfa_factors as permissive for select to latchkey_caller
+  using (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR ( SELECT latchkey.caller_has_permission('users:read'::text) AS caller_has_permission)));
 create policy "Callers rename their own factors" on latchkey.mfa_factors as permissive for update to latchkey_caller
   using ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)))
   with check ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)));
 create policy "Latchkey's own functions manage factors" on latchkey.mfa_factors as permissive for all to postgres
   using (true)
   with check (true);
-create policy "User readers read accounts' factors" on latchkey.mfa_factors as permissive for select to latchkey_caller
-  using (( SELECT latchkey.caller_has_permission('users:read'::text) AS caller_has_permission));
 
 create table latchkey.mfa_recovery_codes (
   code_hash bytea not null,
@@ -264,13 +262,11 @@ create table latchkey.mfa_recovery_codes (
 alter table latchkey.mfa_recovery_codes enable row level security;
 alter table latchkey.mfa_recovery_codes force row level security;
 CREATE INDEX mfa_recovery_codes_user_id_idx ON latchkey.mfa_recovery_codes USING btree (user_id) WHERE (used_at IS NULL);
-create policy "Callers read their own recovery codes' state" on latchkey.mfa_recovery_codes as permissive for select to latchkey_caller
-  using ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)));
+create policy "Callers read own codes' state, user readers any" on latchkey.mfa_recovery_codes as permissive for select to latchkey_caller
+  using (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR ( SELECT latchkey.caller_has_permission('users:read'::text) AS caller_has_permission)));
 create policy "Latchkey's own functions manage recovery codes" on latchkey.mfa_recovery_codes as permissive for all to postgres
   using (true)
   with check (true);
-create policy "User readers read accounts' recovery codes' state" on latchkey.mfa_recovery_codes as permissive for select to latchkey_caller
-  using (( SELECT latchkey.caller_has_permission('users:read'::text) AS caller_has_permission));
 
 create table latchkey.permissions (
   name text not null,

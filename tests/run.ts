@@ -430,6 +430,9 @@ try {
         LATCHKEY_TEST_BOOTSTRAP_PASSWORD: bootstrapPassword,
         LATCHKEY_TEST_SECRETS_FILE: secretsFile,
         LATCHKEY_TEST_SERVER_LOG: server.logPath,
+        // Its development secrets (the MFA key that encrypts the TOTP secrets it enrolled), for
+        // a test's own gateway on the same database.
+        LATCHKEY_TEST_DATA_DIR: server.dataDir,
         ...(chromium ? { LATCHKEY_TEST_CHROMIUM: chromium } : {}),
         ...(supabaseCli ? { LATCHKEY_TEST_SUPABASE_CLI: supabaseCli } : {}),
       },

@@ -156,15 +156,27 @@ grant execute on function latchkey.raise_session_assurance(text) to latchkey_cal
 -- The admin twins of the factor routes (issue 28, item 6). Readers of users see an account's
 -- factors (never a secret: the column grants stop at the names and times) and how many
 -- recovery codes it has left, as they see its sessions.
-drop policy if exists "User readers read accounts' factors" on latchkey.mfa_factors;
-create policy "User readers read accounts' factors" on latchkey.mfa_factors
-  for select to latchkey_caller
-  using ((select latchkey.caller_has_permission('users:read')));
-drop policy if exists "User readers read accounts' recovery codes' state"
+-- One policy per table and action (Supabase's advisors warn of two permissive ones, each run
+-- for every row): the caller's own, or any account's for a reader of users.
+drop policy if exists "Callers read their own factors" on latchkey.mfa_factors;
+drop policy if exists "Callers read own factors, user readers any"
+  on latchkey.mfa_factors;
+create policy "Callers read own factors, user readers any"
+  on latchkey.mfa_factors for select to latchkey_caller
+  using (
+    user_id = (select latchkey.current_user_id())
+    or (select latchkey.caller_has_permission('users:read'))
+  );
+drop policy if exists "Callers read their own recovery codes' state"
   on latchkey.mfa_recovery_codes;
-create policy "User readers read accounts' recovery codes' state" on latchkey.mfa_recovery_codes
-  for select to latchkey_caller
-  using ((select latchkey.caller_has_permission('users:read')));
+drop policy if exists "Callers read own codes' state, user readers any"
+  on latchkey.mfa_recovery_codes;
+create policy "Callers read own codes' state, user readers any"
+  on latchkey.mfa_recovery_codes for select to latchkey_caller
+  using (
+    user_id = (select latchkey.current_user_id())
+    or (select latchkey.caller_has_permission('users:read'))
+  );
 
 -- Resets an account's second factors: every factor and recovery code goes, and every session
 -- (and sign-in challenge) of the account is revoked, so whoever held the old factor is out and

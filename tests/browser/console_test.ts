@@ -23,6 +23,7 @@ import {
   recordPage,
   refusedStatuses,
   shown,
+  signInWithFactor,
   signInWithPassword,
 } from "../support/console.ts";
 
@@ -67,7 +68,7 @@ browserTest("support flow: find a user, revoke their sessions, read the audit en
     assert.match(await notice(page).innerText(), /The email or password is not correct/);
     assert.match(await notice(page).innerText(), /Request id: [0-9a-f-]{36}/);
 
-    await signInWithPassword(page, support.email, support.password);
+    await signInWithFactor(page, support);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
     assert.equal(await page.getByTestId("role").innerText(), "support");
     assert.match(await page.locator("li", { hasText: "users:write" }).innerText(), /no:/);
@@ -149,7 +150,7 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
 
   await withBrowser(async (browser) => {
     const { page, errors, foreignRequests } = await openConsole(browser, consoleUrl, baseUrl);
-    await signInWithPassword(page, admin.email, admin.password);
+    await signInWithFactor(page, admin);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
     // The suite's X-Admin-Key has no expiry: the overview says so, by name.
     await page.locator('[data-code="admin_key_never_expires"]').waitFor();
@@ -310,7 +311,7 @@ browserTest("support's pages: only what reaches, the user's whole trail, who act
 
   await withBrowser(async (browser) => {
     const { page, errors, foreignRequests } = await openConsole(browser, consoleUrl, baseUrl);
-    await signInWithPassword(page, support.email, support.password);
+    await signInWithFactor(page, support);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
 
     // An admin's page: support reads it but is offered nothing the API would refuse (403).

@@ -4,7 +4,12 @@ import { buildConsole } from "../../functions/_local/console_site.ts";
 import { createAccount, functionsUrl } from "../support/http.ts";
 import { freePort, startTestServer } from "../support/server.ts";
 import { serveFolder } from "../support/static_host.ts";
-import { chromiumPath, openConsole, signInWithPassword } from "../support/console.ts";
+import {
+  chromiumPath,
+  openConsole,
+  signInWithFactor,
+  signInWithPassword,
+} from "../support/console.ts";
 
 /**
  * `deno task console:build`: the console as a folder, served by a plain static host on its
@@ -48,6 +53,8 @@ Deno.test({
     const origin = `http://127.0.0.1:${port}`;
     const gateway = await startTestServer(Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!, {
       LATCHKEY_CORS_ORIGINS: origin,
+      // The suite's gateway's development MFA key: the admin's TOTP secret is encrypted with it.
+      LATCHKEY_DATA_DIR: Deno.env.get("LATCHKEY_TEST_DATA_DIR")!,
       LATCHKEY_LOG_LEVEL: "warn",
     });
     const apiUrl = `${gateway.baseUrl}/functions/v1`;
@@ -61,7 +68,7 @@ Deno.test({
         `${origin}/`,
         new URL(apiUrl).origin,
       );
-      await signInWithPassword(page, admin.email, admin.password);
+      await signInWithFactor(page, admin);
       await page.getByRole("heading", { name: "Overview" }).waitFor();
       await page.getByRole("link", { name: "Users" }).click();
       await page.getByRole("link", { name: admin.email }).waitFor();

@@ -2,6 +2,8 @@
 -- in the database, whatever permissions its caller state lists, so a route that forgot to ask
 -- (a query or a definer function called straight away) cannot lend it power. The same admin at
 -- aal2 holds them all; API keys are not sessions; a session grants admin scopes only at aal2.
+-- (Every session caller state below says its step-up is satisfied, "second_factor_at" far ahead,
+-- so that what is proven is this rule alone, not step-up's: tests/db/step_up_test.sql.)
 begin;
 select plan(22);
 
@@ -20,7 +22,8 @@ select set_config('latchkey.caller', '{"sub": "f0000000-0000-4000-8000-000000000
   "app_role": "admin", "principal_kind": "session",
   "credential_id": "f1000000-0000-4000-8000-000000000001",
   "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read",
-    "users:write", "keys:write", "roles:write"], "aal": "aal1", "mfa_required": true}', true);
+    "users:write", "keys:write", "roles:write"], "aal": "aal1", "mfa_required": true,
+    "second_factor_at": 9999999999, "step_up_seconds": 600}', true);
 select is(latchkey.caller_awaits_second_factor(), true, 'an aal1 admin session awaits a factor');
 select is(latchkey.caller_has_permission('users:read'), false,
   'it holds no permission its role grants');
@@ -66,7 +69,8 @@ select set_config('latchkey.caller', '{"sub": "f0000000-0000-4000-8000-000000000
   "app_role": "admin", "principal_kind": "session",
   "credential_id": "f1000000-0000-4000-8000-000000000001",
   "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read",
-    "users:write", "keys:write", "roles:write"], "aal": "aal2", "mfa_required": false}', true);
+    "users:write", "keys:write", "roles:write"], "aal": "aal2", "mfa_required": false,
+    "second_factor_at": 9999999999, "step_up_seconds": 600}', true);
 select is(latchkey.caller_awaits_second_factor(), false, 'at aal2 nothing is awaited');
 select is(latchkey.current_aal(), 'aal2', 'the caller''s level is read from its state');
 select is(
@@ -85,7 +89,8 @@ select lives_ok(
 select set_config('latchkey.caller', '{"sub": "f0000000-0000-4000-8000-000000000001",
   "app_role": "admin", "principal_kind": "session",
   "permissions": ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read",
-    "users:write", "keys:write", "roles:write"], "aal": "aal1", "mfa_required": false}', true);
+    "users:write", "keys:write", "roles:write"], "aal": "aal1", "mfa_required": false,
+    "second_factor_at": 9999999999, "step_up_seconds": 600}', true);
 select is(latchkey.caller_has_permission('users:read'), true,
   'an aal1 session of a role that needs no factor keeps its permissions');
 select is(latchkey.caller_holds_scopes(array['users:read']), false,

@@ -17,6 +17,7 @@ set local role latchkey_caller;
 select set_config('latchkey.caller', pg_catalog.jsonb_build_object('sub',
   '11111111-1111-4111-8111-111111111111', 'app_role', 'admin', 'principal_kind', 'session',
   'permissions', '["users:read","users:write","roles:write","keys:write","keys:read","keys:revoke","sessions:revoke","audit:read"]'::jsonb,
+  'aal', 'aal2', 'mfa_required', false,
   'second_factor_at', floor(extract(epoch from now()))::bigint - 660,
   'step_up_seconds', 600)::text, true);
 select ok(not latchkey.caller_stepped_up(), 'a factor verified 11 minutes ago is stale');

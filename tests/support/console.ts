@@ -9,6 +9,7 @@ import {
   screenshotDirectory,
   watchPage,
 } from "./browser.ts";
+import { type TestAccount, totpCode } from "./http.ts";
 
 /** Driving the Latchkey Console in chromium: one page, its errors, its checks. */
 
@@ -56,6 +57,18 @@ export async function signInWithPassword(page: Page, email: string, password: st
   await page.getByLabel("Email", { exact: true }).fill(email);
   await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/**
+ * Signs `account` in as a person would: the password, then, for an account with a TOTP factor
+ * (createAccount enrols one for support and admin), the code its app shows. The next step's
+ * code: enrolment took this step's, and a code is taken once.
+ */
+export async function signInWithFactor(page: Page, account: TestAccount) {
+  await signInWithPassword(page, account.email, account.password);
+  if (!account.totp) return;
+  await page.getByLabel("Code from your authenticator app").fill(totpCode(account.totp.secret, 1));
+  await page.getByRole("button", { name: "Verify and sign in" }).click();
 }
 
 /** Waits until the console has drawn the page whose hash contains `hashPart`. */

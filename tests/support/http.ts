@@ -302,6 +302,9 @@ export function asAdminKey(method: string, path: string, options: CallOptions = 
 export async function createAccount(
   role: "user" | "support" | "admin",
   tag: string = role,
+  // LATCHKEY_MFA_REQUIRED_ROLES (admin,support by default): their power needs an aal2 session,
+  // so they enrol TOTP unless a test wants the password-only (aal1) session.
+  { secondFactor = role !== "user" }: { secondFactor?: boolean } = {},
 ): Promise<TestAccount> {
   const email = uniqueEmail(tag);
   const created = await asAdminKey("POST", "/admin/users", {
@@ -317,8 +320,7 @@ export async function createAccount(
     token: session.body.session.token,
     sessionId: session.body.session.id,
   };
-  // LATCHKEY_MFA_REQUIRED_ROLES (admin,support by default): their power needs an aal2 session.
-  if (role !== "user") {
+  if (secondFactor) {
     const { factorId, secret } = await enrolTotp(account);
     account.totp = { factorId, secret };
   }

@@ -4,6 +4,9 @@
  * functions for the actions they record, so an action added there and not here fails it.
  */
 export const auditActions: Readonly<Record<string, string>> = {
+  "admin.factors_reset":
+    "An admin removed every second factor and recovery code of an account (its sessions were " +
+    "revoked).",
   "admin.key_created": "An admin made an API key for a user.",
   "admin.key_revoked": "An admin revoked a user's API key.",
   "admin.key_rotated": "An admin rotated a user's API key.",

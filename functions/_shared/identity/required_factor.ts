@@ -1,6 +1,5 @@
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../ground/errors.ts";
-import { isAdminPermission } from "../ground/principal.ts";
 import type { AppContext, AppEnv } from "../http/context.ts";
 import { asCaller } from "../http/request.ts";
 
@@ -46,18 +45,3 @@ export const refuseAwaitingSecondFactor = createMiddleware<AppEnv>(async (c, nex
   if (c.get("principal")?.awaitsSecondFactor) throw await mfaRequired(c);
   await next();
 });
-
-/**
- * Minting a key that carries an admin permission needs a session at aal2, whatever the role:
- * the key outlives the session and asks nobody for a second factor. API keys and the admin key
- * mint for machines as before. caller_holds_scopes refuses the same in PostgreSQL.
- */
-export async function requireAal2ToGrant(c: AppContext, scopes: readonly string[]) {
-  const principal = c.get("principal");
-  if (
-    principal.kind === "session" && principal.session?.aal !== "aal2" &&
-    scopes.some(isAdminPermission)
-  ) {
-    throw await mfaRequired(c);
-  }
-}

@@ -17,7 +17,6 @@ import { asRole, isAdminPermission, isRole } from "../../_shared/ground/principa
 import { stepUpWhen } from "../../_shared/http/openapi.ts";
 import { requireHeldScopes, requireReach } from "../../_shared/identity/reach.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
-import { requireAal2ToGrant } from "../../_shared/identity/required_factor.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { permissionsOver } from "../../_shared/identity/reach.ts";
 import { adminCredentials } from "../admin_credentials.ts";
@@ -132,8 +131,7 @@ export const createKeyRoute = defineRoute({
   responses: {
     201: "The key's metadata with `key` (once) and `keyType`.",
     400: "Invalid body, unknown user or scopes beyond the owner's role.",
-    403: "Scopes the caller does not hold, or an owner beyond its reach without roles:write; " +
-      "`mfa_required`: a session grants an admin permission only at aal2.",
+    403: "Scopes the caller does not hold, or an owner beyond its reach without roles:write.",
     409: "Idempotency-Key reused with another request.",
   },
 }, async (c, { body }) => {
@@ -142,8 +140,6 @@ export const createKeyRoute = defineRoute({
   const keyType = body.keyType ?? "integration";
   // A refill without credits starts full.
   const remaining = body.remaining ?? body.refill?.amount ?? null;
-  // Before the owner is looked up: only the requested scopes can carry admin permissions.
-  await requireAal2ToGrant(c, body.scopes ?? []);
   const generated = generateApiKey(config.LATCHKEY_KEY_PREFIX);
   const expiresAt = body.expiresAt
     ? new Date(body.expiresAt)

@@ -9,7 +9,6 @@ import {
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
-import { requireAal2ToGrant } from "../../_shared/identity/required_factor.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { isAdminPermission, rolePermissions } from "../../_shared/ground/principal.ts";
 import { stepUpWhen } from "../../_shared/http/openapi.ts";
@@ -47,8 +46,7 @@ export const createKeyRoute = defineRoute({
     400: "Invalid body, unknown scopes (the message lists the allowed ones), or a rate limit " +
       "above the tier's cap.",
     403: "An API key cannot mint API keys: sign in for a session. An anonymous Supabase Auth " +
-      "user cannot either. `mfa_required`: an admin permission among the scopes needs a " +
-      "session that has verified a second factor (aal2).",
+      "user cannot either.",
     409: "`key_limit_reached`: as many active keys as the tier allows; or Idempotency-Key " +
       "reused with another request.",
   },
@@ -63,7 +61,6 @@ export const createKeyRoute = defineRoute({
   }
 
   const scopes = checkedScopes(config, principal.role, body.scopes);
-  await requireAal2ToGrant(c, scopes);
   const limits = selfServiceLimits(config, principal.user?.tier ?? "");
   const rateLimitPerMinute = body.rateLimitPerMinute ??
     Math.min(defaultRateLimitPerMinute, limits.maxRateLimitPerMinute);

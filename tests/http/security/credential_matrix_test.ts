@@ -13,13 +13,11 @@ import {
   asAdminKey,
   call,
   createAccount,
-  defaultPassword,
   enrolTotp,
   issueKey,
   recordSecret,
   signIn,
   type TestAccount,
-  uniqueEmail,
   withDatabase,
 } from "../../support/http.ts";
 import { ageSecondFactor } from "../../support/step_up.ts";
@@ -227,25 +225,16 @@ async function sessionAwaitingFactor(
   role: "support" | "admin",
   { confirmedFactor }: { confirmedFactor: boolean },
 ): Promise<string> {
-  const email = uniqueEmail(`cred-${role}-aal1`);
-  const created = await asAdminKey("POST", "/admin/users", {
-    body: { email, name: `aal1 ${role}`, password: defaultPassword, role },
-  });
-  assert.equal(created.status, 201);
-  const signedIn = await signIn(email, defaultPassword);
-  assert.equal(signedIn.status, 200);
-  assert.equal(signedIn.body.session.aal, "aal1");
+  const account = await createAccount(role, `cred-${role}-aal1`, { secondFactor: false });
   if (confirmedFactor) {
-    const other = await signIn(email, defaultPassword);
+    const other = await signIn(account.email, account.password);
     await enrolTotp({
-      ...created.body.user,
-      email,
-      password: defaultPassword,
+      ...account,
       token: other.body.session.token,
       sessionId: other.body.session.id,
     });
   }
-  return signedIn.body.session.token;
+  return account.token;
 }
 
 async function key(userId: string, scopes: string[]) {
