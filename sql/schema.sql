@@ -1312,7 +1312,7 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
+CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
  RETURNS SETOF uuid
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
@@ -1323,6 +1323,10 @@ begin
     or latchkey.caller_has_permission('users:write')) then
     return;
   end if;
+  -- "Callers read own factors, user readers any": without users:read, nobody's factors.
+  if p_second_factor is not null and not latchkey.caller_has_permission('users:read') then
+    return;
+  end if;
   return query execute
     'select u.id from latchkey.users u
      where u.search_text like $1
@@ -1330,11 +1334,14 @@ begin
        and ($3::text is null or u.tier = $3)
        and ($4::boolean is null or (u.banned_at is not null) = $4)
        and ($5::boolean is null or (u.email_verified_at is not null) = $5)
-       and ($7::uuid is null or (u.created_at, u.id) < ($6, $7))
+       and ($6::boolean is null or exists(
+         select 1 from latchkey.mfa_factors f
+         where f.user_id = u.id and f.confirmed_at is not null) = $6)
+       and ($8::uuid is null or (u.created_at, u.id) < ($7, $8))
      order by u.created_at desc, u.id desc
-     limit $8'
+     limit $9'
     using '%' || pg_catalog.regexp_replace(lower(p_text), '([\\%_])', '\\\1', 'g') || '%',
-      p_role, p_tier, p_banned, p_verified, p_before_created_at, p_before_id,
+      p_role, p_tier, p_banned, p_verified, p_second_factor, p_before_created_at, p_before_id,
       least(greatest(p_limit, 1), 201);
 end
 $function$;
@@ -2532,7 +2539,7 @@ grant execute on function latchkey.current_principal_kind() to latchkey_caller;
 grant execute on function latchkey.current_user_id() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
-grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
+grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;

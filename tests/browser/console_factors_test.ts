@@ -20,6 +20,7 @@ import {
   refusedStatuses,
   signInWithPassword,
 } from "../support/console.ts";
+import { ageSecondFactor } from "../support/step_up.ts";
 
 /**
  * Second factors in the Latchkey Console (issue 28, item 6), in Debian's chromium: the code
@@ -311,12 +312,14 @@ browserTest(
       await page.getByRole("cell", { name: "Work phone", exact: true }).waitFor();
       assert.match(await page.locator("#whoami").innerText(), /session \(aal2\)/);
 
-      // Remove: a confirmed factor takes a code (a recovery code here), and goes.
+      // Remove: a confirmed factor is asked about once more, then goes. No code is asked for:
+      // this session verified one just now (the step-up a stale one gets is tested below).
       await page.getByRole("button", { name: "Remove Work phone" }).click();
-      await page.getByLabel("Code to remove Work phone").fill(codes[0]);
+      await page.getByText("It is your last second factor: your recovery codes go").waitFor();
       await page.getByRole("button", { name: "Remove", exact: true }).click();
       await page.getByText('Removed "Work phone".').waitFor();
       await page.getByText("No second factor yet").waitFor();
+      assert.equal(await page.getByTestId("recovery-left").count(), 0, "the codes went too");
 
       // An enrolment abandoned with Cancel leaves nothing behind.
       await page.getByRole("button", { name: "Add authenticator app" }).click();
@@ -382,6 +385,71 @@ browserTest(
       // Two refusals of the enrolment (cancelled, then before the code), the wrong code's 400.
       assert.deepEqual(refusedStatuses(errors), [403, 403, 400]);
     });
+    assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
+  },
+);
+
+/** The id of the session the console holds (its token read from the tab's storage). */
+async function consoleSessionId(page: Page): Promise<string> {
+  const stored = await page.evaluate(() =>
+    JSON.parse(sessionStorage.getItem("latchkey.console.credential") ?? "null")
+  );
+  recordSecret(stored.token);
+  const answer = await call("GET", "/auth/session", { token: stored.token });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.session.id;
+}
+
+browserTest(
+  "removing a confirmed factor asks for a fresh second factor (step-up), not a code in the form",
+  async () => {
+    const account = await signUp("console-mfa-remove");
+    const factor = await enrolThroughApi(account);
+    const violations: Record<string, string[]> = {};
+
+    await withBrowser(async (browser) => {
+      const { page, errors, foreignRequests } = await openOwnConsole(browser);
+      // Signed in with a recovery code, so the app's next code is free for the step-up.
+      await signInWithPassword(page, account.email, account.password);
+      await page.getByRole("button", { name: "Use a recovery code" }).click();
+      await page.getByLabel("Recovery code").fill(factor.recoveryCodes[0]);
+      await page.getByRole("button", { name: "Verify and sign in" }).click();
+      await overview(page);
+      // The sign-in's factor, as if verified 11 minutes ago: past the step-up window.
+      await ageSecondFactor(await consoleSessionId(page), 11);
+      await openFromNav(page, "Security", "#/security");
+
+      await page.getByRole("button", { name: "Remove Phone" }).click();
+      assert.equal(await page.getByLabel(/Code to remove/).count(), 0, "no code field");
+      await page.getByText("It is your last second factor").waitFor();
+      await recordPage(page, "security-remove", violations);
+      await page.getByRole("button", { name: "Remove", exact: true }).click();
+      const dialog = page.getByRole("dialog", { name: "Confirm it is you" });
+      await dialog.waitFor();
+      // Cancelled: the refusal is said, and the factor stays.
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await notice(page).filter({ hasText: "second factor verified" }).waitFor();
+      await dialog.waitFor({ state: "detached" });
+      assert.equal(
+        (await call("GET", "/auth/factors", { token: account.token })).body
+          .factors.length,
+        1,
+      );
+
+      await page.getByRole("button", { name: "Remove", exact: true }).click();
+      await dialog.waitFor();
+      await dialog.getByLabel("Code from your authenticator app").fill(codeOf(factor.secret, 1));
+      await dialog.getByRole("button", { name: "Verify and continue" }).click();
+      await page.getByText('Removed "Phone".').waitFor();
+      await page.getByText("No second factor yet").waitFor();
+      await page.locator("#whoami", { hasText: "session (aal2)" }).waitFor();
+
+      // Two refusals of the removal: the cancelled step-up, and the one before the code.
+      assert.deepEqual(refusedStatuses(errors), [403, 403]);
+      assert.deepEqual(foreignRequests, []);
+    });
+    const listed = await call("GET", "/auth/factors", { token: account.token });
+    assert.deepEqual(listed.body, { factors: [], recoveryCodesLeft: 0 });
     assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
   },
 );

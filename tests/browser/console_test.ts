@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
-import { type Browser, chromium } from "../support/browser.ts";
+import { type Browser, chromium, type Page } from "../support/browser.ts";
 import {
   asAdminKey,
   baseUrl,
   call,
   createAccount,
   createKey,
+  enrolTotp,
   functionsUrl,
   issueKey,
   recordSecret,
   signIn,
   signUp,
+  totpCode,
   uniqueEmail,
   withDatabase,
 } from "../support/http.ts";
@@ -26,6 +28,7 @@ import {
   signInWithFactor,
   signInWithPassword,
 } from "../support/console.ts";
+import { ageSecondFactor } from "../support/step_up.ts";
 
 /**
  * The Latchkey Console as support and admin people use it, in Debian's chromium: every page
@@ -389,6 +392,161 @@ browserTest("support's pages: only what reaches, the user's whole trail, who act
 
     assert.deepEqual(errors, []);
     assert.deepEqual(foreignRequests, []);
+  });
+  assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
+});
+
+/** The id of the session the console holds (its token read from the tab's storage). */
+async function consoleSessionId(page: Page): Promise<string> {
+  const stored = await page.evaluate(() =>
+    JSON.parse(sessionStorage.getItem("latchkey.console.credential") ?? "null")
+  );
+  recordSecret(stored.token);
+  const answer = await call("GET", "/auth/session", { token: stored.token });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.session.id;
+}
+
+browserTest("admin flow: who has no second factor, and a reset with a step-up", async () => {
+  const tag = `nofactor${crypto.randomUUID().slice(0, 6)}`;
+  // The admin keeps the recovery codes of their factor: one signs the browser in, so the app's
+  // next code is free for the step-up (a code's 30-second step is taken once).
+  const admin = await createAccount("admin", tag, { secondFactor: false });
+  const { factorId, secret, recoveryCodes } = await enrolTotp(admin);
+  admin.totp = { factorId, secret };
+  const target = await createAccount("support", tag);
+  const unguarded = await createAccount("admin", tag, { secondFactor: false });
+  const person = await signUp(tag);
+  const violations: Record<string, string[]> = {};
+
+  await withBrowser(async (browser) => {
+    const { page, errors, foreignRequests } = await openConsole(browser, consoleUrl, baseUrl);
+    await signInWithPassword(page, admin.email, admin.password);
+    await page.getByRole("button", { name: "Use a recovery code" }).click();
+    await page.getByLabel("Recovery code").fill(recoveryCodes[0]);
+    await page.getByRole("button", { name: "Verify and sign in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+
+    // The list says who has a factor; a role that must have one and has none stands out.
+    await openFromNav(page, "Users", "#/users");
+    await page.getByLabel("Search email or name").fill(tag);
+    await page.getByRole("button", { name: "Find" }).click();
+    await shown(page, `q=${tag}`);
+    const row = (account: { email: string }) =>
+      page.locator("tbody tr", { has: page.getByRole("link", { name: account.email }) });
+    const factorCell = async (account: { email: string }) =>
+      (await row(account).locator("td").nth(5).innerText()).trim();
+    assert.equal(await page.locator("tbody tr").count(), 4);
+    assert.equal(await factorCell(admin), "1 · authenticator app");
+    assert.equal(await factorCell(target), "1 · authenticator app");
+    assert.equal(await factorCell(unguarded), "No second factor (required for admin)");
+    assert.equal(await row(unguarded).locator(".bad").count(), 1, "stands out");
+    assert.equal(await factorCell(person), "No second factor");
+    assert.equal(await row(person).locator(".bad").count(), 0);
+
+    await page.getByLabel("Second factor").selectOption("false");
+    await page.getByRole("button", { name: "Find" }).click();
+    await shown(page, "secondFactor=false");
+    assert.deepEqual(
+      await page.locator("tbody tr td:first-child").allInnerTexts(),
+      [person.email, unguarded.email],
+    );
+    await recordPage(page, "users-second-factor", violations);
+
+    // A user's page: their factors, the codes left, and the reset (users:write, within reach).
+    await page.getByLabel("Second factor").selectOption("true");
+    await page.getByRole("button", { name: "Find" }).click();
+    await shown(page, "secondFactor=true");
+    await page.getByRole("link", { name: target.email }).click();
+    await shown(page, target.id);
+    const factors = page.locator("section", {
+      has: page.getByRole("heading", { name: /^Second factors/ }),
+    });
+    await factors.getByRole("cell", { name: "Authenticator app", exact: true }).waitFor();
+    assert.equal(
+      await page.getByTestId("user-recovery-left").innerText(),
+      "Recovery codes left: 10 of 10.",
+    );
+    await page.getByRole("heading", { name: /Sessions \(1\)/ }).waitFor();
+
+    // The sign-in's factor, as if verified 11 minutes ago: the reset asks for a fresh one.
+    await ageSecondFactor(await consoleSessionId(page), 11);
+    await page.getByRole("button", { name: "Reset second factors" }).click();
+    await factors.getByText("All their sessions end now").waitFor();
+    await recordPage(page, "user-reset-factors", violations);
+    await page.getByRole("button", { name: "Reset and end their sessions" }).click();
+    const dialog = page.getByRole("dialog", { name: "Confirm it is you" });
+    await dialog.waitFor();
+    await dialog.getByLabel("Code from your authenticator app").fill(totpCode(secret, 1));
+    await dialog.getByRole("button", { name: "Verify and continue" }).click();
+    await page.getByText(
+      "Second factors reset: 1 factor(s) and 10 recovery code(s) removed, 1 session(s) ended.",
+    ).waitFor();
+    await dialog.waitFor({ state: "detached" });
+    await page.getByRole("heading", { name: "Second factors (0)" }).waitFor();
+    await factors.getByText("as support, they must add one before they can act").waitFor();
+    assert.equal(await page.getByRole("button", { name: "Reset second factors" }).count(), 0);
+    assert.equal(
+      await page.getByTestId("user-second-factor").innerText(),
+      "No second factor (required for support)",
+    );
+    await page.getByRole("heading", { name: /Sessions \(0\)/ }).waitFor();
+    const trail = page.locator("section", {
+      has: page.getByRole("heading", { name: "Audit trail" }),
+    });
+    await trail.getByText("admin.factors_reset", { exact: true }).waitFor();
+    await recordPage(page, "user-factors-reset", violations);
+
+    // The reset's refusal before the code, and nothing else.
+    assert.deepEqual(refusedStatuses(errors), [403]);
+    assert.deepEqual(foreignRequests, []);
+  });
+  assert.equal((await call("GET", "/auth/session", { token: target.token })).status, 401);
+  const [event] = (await asAdminKey(
+    "GET",
+    `/admin/audit?action=admin.factors_reset&targetId=${target.id}`,
+  )).body.events;
+  assert.equal(event.actorUserId, admin.id);
+  assert.deepEqual(event.metadata, {
+    factorsRemoved: 1,
+    recoveryCodesRemoved: 10,
+    revokedSessions: 1,
+  });
+  const after = await asAdminKey("GET", `/admin/users/${target.id}/factors`);
+  assert.deepEqual(after.body, { factors: [], recoveryCodesLeft: 0 });
+  assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
+});
+
+browserTest("support sees who has no second factor, and is offered no reset", async () => {
+  const support = await createAccount("support", "factors-support");
+  const person = await signUp("factors-person");
+  await enrolTotp(person);
+  const admin = await createAccount("admin", "factors-admin");
+  const violations: Record<string, string[]> = {};
+
+  await withBrowser(async (browser) => {
+    const { page, errors } = await openConsole(browser, consoleUrl, baseUrl);
+    await signInWithFactor(page, support);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await openFromNav(page, "Users", "#/users");
+    await page.getByLabel("Second factor").selectOption("true");
+    await page.getByLabel("Search email or name").fill(person.email);
+    await page.getByRole("button", { name: "Find" }).click();
+    await shown(page, "secondFactor=true");
+    await page.getByRole("cell", { name: "1 · authenticator app" }).waitFor();
+
+    // A person support may act on, and an admin beyond its reach: the factors are shown on
+    // both, a reset on neither (it needs users:write).
+    for (const account of [person, admin]) {
+      await page.goto(`${consoleUrl}#/users/${account.id}`);
+      await shown(page, account.id);
+      await page.getByRole("heading", { name: "Second factors (1)" }).waitFor();
+      await page.getByRole("cell", { name: "Authenticator app", exact: true }).waitFor();
+      assert.equal(await page.getByTestId("user-recovery-left").count(), 1);
+      assert.equal(await page.getByRole("button", { name: "Reset second factors" }).count(), 0);
+    }
+    await recordPage(page, "user-support-factors", violations);
+    assert.deepEqual(errors, []);
   });
   assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
 });

@@ -2,7 +2,7 @@
 -- claims: owners read their own rows (never a secret) and rename their own factors; every other
 -- write goes through the SQL functions, which act on the caller's own factors only.
 begin;
-select plan(20);
+select plan(24);
 
 insert into latchkey.users (id, email, name, password_hash, role) values
   ('11111111-1111-4111-8111-111111111111', 'alice@factors.test', 'Alice', '$argon2id$x', 'user'),
@@ -112,6 +112,38 @@ select is(
    where user_id = '22222222-2222-4222-8222-222222222222' and used_at is null),
   1, 'Bob''s recovery code is untouched'
 );
+
+-- Who has a factor, in a search (GET /admin/users?q=&secondFactor=): a reader of users learns it;
+-- a caller who may write users but not read them learns nothing of anyone's factors.
+update latchkey.mfa_factors set confirmed_at = null
+where id = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
+set local role latchkey_caller;
+select set_config('latchkey.caller',
+  '{"sub": "33333333-3333-4333-8333-333333333333", "app_role": "support",
+    "permissions": ["users:read"]}', true);
+select results_eq(
+  $$select latchkey.matching_user_ids('factors.test', null, null, null, null, false, null, null, 10)$$,
+  $$values ('22222222-2222-4222-8222-222222222222'::uuid)$$,
+  'a reader of users finds who has no confirmed factor (an unconfirmed one is none)'
+);
+select results_eq(
+  $$select latchkey.matching_user_ids('factors.test', null, null, null, null, true, null, null, 10)$$,
+  $$values ('11111111-1111-4111-8111-111111111111'::uuid)$$,
+  'and who has one'
+);
+select set_config('latchkey.caller',
+  '{"sub": "33333333-3333-4333-8333-333333333333", "app_role": "admin",
+    "permissions": ["users:write"]}', true);
+select is_empty(
+  $$select latchkey.matching_user_ids('factors.test', null, null, null, null, false, null, null, 10)$$,
+  'a writer of users who may not read them learns nothing of factors'
+);
+select is(
+  (select count(*)::int from latchkey.matching_user_ids('factors.test', null, null, null, null,
+    null, null, null, 10)),
+  2, 'though it still finds the accounts themselves'
+);
+reset role;
 
 set local role anon;
 select throws_ok(

@@ -2,6 +2,7 @@ import { api } from "../api.js";
 import { field, formValues, h, show, table, when } from "../dom.js";
 import { sessionRaised } from "../step_up.js";
 import { codeProblem } from "./factor_code.js";
+import { factorKind } from "./second_factors.js";
 
 /**
  * The signed-in person's second factors: the list (rename, remove), adding an authenticator
@@ -48,7 +49,7 @@ export async function renderSecurity(main, context) {
         "Your second factors",
         [
           ["Name", (factor) => factor.name],
-          ["Kind", (factor) => factor.type === "totp" ? "authenticator app" : factor.type],
+          ["Kind", (factor) => factorKind(factor.type)],
           [
             "State",
             (factor) =>
@@ -56,7 +57,15 @@ export async function renderSecurity(main, context) {
           ],
           ["Added", (factor) => when(factor.createdAt)],
           ["Last used", (factor) => when(factor.lastUsedAt)],
-          ["", (factor) => factorActions(factor, { notify, refresh })],
+          [
+            "",
+            (factor) =>
+              factorActions(factor, {
+                notify,
+                refresh,
+                lastConfirmed: factor.confirmed && confirmed.length === 1,
+              }),
+          ],
         ],
         factors,
         "No second factor yet: a password alone protects this account.",
@@ -255,8 +264,12 @@ function recoveryCodesPanel(codes, done) {
   );
 }
 
-/** Rename and remove; removing a confirmed factor takes a code (the API's rule). */
-function factorActions(factor, { notify, refresh }) {
+/**
+ * Rename and remove. Removing a confirmed factor is asked once more here, and the API asks for
+ * a second factor verified in the last few minutes (step-up, which the console's dialog
+ * answers); the last one takes the recovery codes with it.
+ */
+function factorActions(factor, { notify, refresh, lastConfirmed }) {
   const cell = h("div", { class: "actions" });
   const buttons = () => [
     h("button", {
@@ -270,14 +283,8 @@ function factorActions(factor, { notify, refresh }) {
       class: "danger",
       "aria-label": `Remove ${factor.name}`,
       async onclick() {
-        if (factor.confirmed) return cell.replaceChildren(removeForm());
-        try {
-          await api("DELETE", `/auth/factors/${factor.id}`);
-          await refresh();
-          notify(`Removed "${factor.name}".`);
-        } catch (error) {
-          notify(error);
-        }
+        if (factor.confirmed) return cell.replaceChildren(removeConfirmation());
+        await remove();
       },
     }, "Remove"),
   ];
@@ -314,42 +321,38 @@ function factorActions(factor, { notify, refresh }) {
     );
   }
 
-  function removeForm() {
-    const problem = h("p", { class: "form-problem", role: "alert" });
-    const code = h("input", {
-      name: "code",
-      autocomplete: "one-time-code",
-      required: true,
-      maxlength: 64,
-      size: 12,
-    });
-    return h(
-      "form",
-      {
-        class: "inline",
-        async onsubmit(event) {
-          event.preventDefault();
-          problem.textContent = "";
-          try {
-            await api("DELETE", `/auth/factors/${factor.id}`, {
-              body: { code: code.value.trim() },
-            });
-            await refresh();
-            notify(`Removed "${factor.name}".`);
-          } catch (error) {
-            problem.textContent = codeProblem(error);
-            code.value = "";
-          }
-        },
+  async function remove() {
+    try {
+      await api("DELETE", `/auth/factors/${factor.id}`);
+      await refresh();
+      notify(`Removed "${factor.name}".`);
+    } catch (error) {
+      notify(error);
+    }
+  }
+
+  function removeConfirmation() {
+    const go = h("button", {
+      type: "button",
+      class: "danger",
+      async onclick() {
+        go.disabled = true;
+        await remove();
+        go.disabled = false;
       },
-      field(
-        `Code to remove ${factor.name}`,
-        code,
-        "From an authenticator app of yours, or a recovery code.",
+    }, "Remove");
+    return h(
+      "div",
+      { class: "confirm", role: "group", "aria-label": `Remove ${factor.name}?` },
+      h(
+        "p",
+        {},
+        lastConfirmed
+          ? `Remove "${factor.name}"? It is your last second factor: your recovery codes go ` +
+            "with it, and a password alone will protect this account."
+          : `Remove "${factor.name}"? Signing in will no longer take its codes.`,
       ),
-      h("button", { type: "submit", class: "danger" }, "Remove"),
-      back(),
-      problem,
+      h("div", { class: "actions" }, go, back()),
     );
   }
 

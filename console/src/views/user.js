@@ -2,16 +2,19 @@ import { api } from "../api.js";
 import { field, formValues, h, select, show, table, when } from "../dom.js";
 import { auditTable } from "./audit_table.js";
 import { keyTable, secretPanel } from "./key_table.js";
+import { factorKind, secondFactorState } from "./second_factors.js";
 
 /**
  * One person: profile and account state, the changes the caller may make (role, tier, ban,
- * password), their sessions, their keys and what the audit log says about them and those.
+ * password), their second factors (reset them), their sessions, their keys and what the audit
+ * log says about them and those.
  */
 export async function renderUser(main, context) {
   const { userId, notify } = context;
-  const [{ user, callerMay }, sessions, keys, audit] = await Promise.all([
+  const [{ user, callerMay }, sessions, factors, keys, audit] = await Promise.all([
     api("GET", `/admin/users/${userId}`),
     api("GET", `/admin/users/${userId}/sessions`),
+    api("GET", `/admin/users/${userId}/factors`),
     context.can("keys:read") ? api("GET", "/admin/keys", { query: { userId, limit: 200 } }) : null,
     context.can("audit:read")
       ? api("GET", "/admin/audit", { query: { subject: userId, limit: 25 } })
@@ -66,6 +69,8 @@ export async function renderUser(main, context) {
         h("dd", {}, user.isServiceAccount ? "service account" : "person"),
         h("dt", {}, "Email verified"),
         h("dd", {}, user.emailVerifiedAt ? when(user.emailVerifiedAt) : "no"),
+        h("dt", {}, "Second factor"),
+        h("dd", { "data-testid": "user-second-factor" }, secondFactorState(user)),
         h("dt", {}, "Last sign-in"),
         h("dd", {}, when(user.lastSignInAt)),
         h("dt", {}, "Created"),
@@ -138,6 +143,7 @@ export async function renderUser(main, context) {
         ),
       )
       : null,
+    factorsSection(user, factors, { can, notify, refresh }),
     h(
       "section",
       { class: "card", "aria-labelledby": "sessions" },
@@ -181,6 +187,97 @@ export async function renderUser(main, context) {
         h("p", {}, h("a", { href: `#/audit?subject=${userId}` }, "All events about this user")),
       )
       : null,
+  );
+}
+
+/**
+ * Their second factors and recovery codes left (never a secret), and, where the caller's
+ * permissions reach this account, a reset for someone who lost theirs: every factor and code
+ * goes and every session ends, so it asks first; the API asks for a fresh factor of the
+ * caller's own (step-up, which the console's dialog answers).
+ */
+function factorsSection(user, { factors, recoveryCodesLeft }, { can, notify, refresh }) {
+  const actions = h("div", { class: "actions" });
+  const offer = () =>
+    actions.replaceChildren(
+      h("button", {
+        type: "button",
+        class: "danger",
+        onclick: () => actions.replaceChildren(confirmation()),
+      }, "Reset second factors"),
+    );
+  const confirmation = () => {
+    const go = h("button", {
+      type: "button",
+      class: "danger",
+      async onclick() {
+        go.disabled = true;
+        try {
+          const reset = await api("DELETE", `/admin/users/${user.id}/factors`);
+          await refresh();
+          notify(
+            `Second factors reset: ${reset.factorsRemoved} factor(s) and ` +
+              `${reset.recoveryCodesRemoved} recovery code(s) removed, ` +
+              `${reset.revokedSessions} session(s) ended.`,
+          );
+        } catch (error) {
+          go.disabled = false;
+          notify(error);
+        }
+      },
+    }, "Reset and end their sessions");
+    return h(
+      "div",
+      { class: "confirm", role: "group", "aria-labelledby": "reset-factors-question" },
+      h(
+        "p",
+        { id: "reset-factors-question" },
+        `Remove every second factor and recovery code of ${user.email}? All their sessions ` +
+          "end now; they sign in with their password alone and add a factor again.",
+      ),
+      h(
+        "div",
+        { class: "actions" },
+        go,
+        h("button", {
+          type: "button",
+          class: "secondary",
+          onclick: offer,
+        }, "Cancel"),
+      ),
+    );
+  };
+  const resettable = factors.length > 0 || recoveryCodesLeft > 0;
+  if (can("users:write") && resettable) offer();
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "second-factors" },
+    h("h2", { id: "second-factors" }, `Second factors (${factors.length})`),
+    table(
+      "Their second factors",
+      [
+        ["Name", (factor) => factor.name],
+        ["Kind", (factor) => factorKind(factor.type)],
+        [
+          "State",
+          (factor) => factor.confirmed ? "confirmed" : h("span", { class: "bad" }, "not confirmed"),
+        ],
+        ["Added", (factor) => when(factor.createdAt)],
+        ["Last used", (factor) => when(factor.lastUsedAt)],
+      ],
+      factors,
+      user.secondFactors.required && !user.isServiceAccount
+        ? `No second factor: as ${user.role}, they must add one before they can act.`
+        : "No second factor: a password alone protects this account.",
+    ),
+    factors.length > 0 || recoveryCodesLeft > 0
+      ? h(
+        "p",
+        { "data-testid": "user-recovery-left" },
+        `Recovery codes left: ${recoveryCodesLeft} of 10.`,
+      )
+      : null,
+    actions.childElementCount ? actions : null,
   );
 }
 

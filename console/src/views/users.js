@@ -1,13 +1,14 @@
 import { api } from "../api.js";
 import { field, formValues, h, select, show, table, when } from "../dom.js";
 import { pager } from "./pager.js";
+import { secondFactorState } from "./second_factors.js";
 
 const roleOptions = [["", "any role"], ["user", "user"], ["support", "support"], [
   "admin",
   "admin",
 ]];
 
-/** Find people: search on email and name, role/tier/banned filters, cursor pages. */
+/** Find people: search on email and name, role/tier/banned/factor filters, cursor pages. */
 export async function renderUsers(main, { params, can, navigate, notify }) {
   const query = Object.fromEntries(params);
   const page = await api("GET", "/admin/users", {
@@ -16,6 +17,7 @@ export async function renderUsers(main, { params, can, navigate, notify }) {
       role: query.role,
       tier: query.tier,
       banned: query.banned,
+      secondFactor: query.secondFactor,
       cursor: query.cursor,
       limit: 25,
     },
@@ -39,6 +41,14 @@ export async function renderUsers(main, { params, can, navigate, notify }) {
       "Banned",
       select("banned", [["", "either"], ["true", "banned"], ["false", "not banned"]], query.banned),
     ),
+    field(
+      "Second factor",
+      select(
+        "secondFactor",
+        [["", "either"], ["false", "none"], ["true", "has one"]],
+        query.secondFactor,
+      ),
+    ),
     h("button", { type: "submit" }, "Find"),
   );
 
@@ -50,6 +60,7 @@ export async function renderUsers(main, { params, can, navigate, notify }) {
       ["Role", (user) => user.role],
       ["Tier", (user) => user.tier],
       ["State", (user) => user.bannedAt ? h("span", { class: "bad" }, "banned") : "active"],
+      ["Second factor", secondFactorState],
       ["Created", (user) => when(user.createdAt)],
     ],
     page.users,

@@ -9,6 +9,12 @@ import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { permissionsOver } from "../../_shared/identity/reach.ts";
+import {
+  type SecondFactorRow,
+  secondFactorsText,
+  secondFactorsView,
+  secondFactorTypesColumn,
+} from "../second_factor_state.ts";
 
 export const getUserRoute = defineRoute({
   method: "get",
@@ -19,16 +25,23 @@ export const getUserRoute = defineRoute({
   responses: {
     200: "`{user, callerMay}`: `callerMay` lists the caller's permissions it may use on this " +
       "account — all of them when it holds every permission of the account's role, else only " +
-      "users:read, keys:read and audit:read (the changes would be answered 403).",
+      "users:read, keys:read and audit:read (the changes would be answered 403). The user's " +
+      secondFactorsText,
     404: noSuchUserText,
   },
 }, async (c) => {
   const id = targetUserId(c);
   const [row] = await asCaller(
     c,
-    (tx) => tx<AdminUserRow[]>`select ${tx(adminUserColumns)} from latchkey.users where id = ${id}`,
+    (tx) =>
+      tx<(AdminUserRow & SecondFactorRow)[]>`
+        select ${tx(adminUserColumns)}, ${secondFactorTypesColumn(tx)}
+        from latchkey.users where id = ${id}`,
   );
   if (!row) throw noSuchUser();
   const callerMay = permissionsOver(c.get("principal"), userProfile(row).role);
-  return c.json({ user: adminUserView(row), callerMay });
+  return c.json({
+    user: { ...adminUserView(row), secondFactors: secondFactorsView(c, row) },
+    callerMay,
+  });
 });

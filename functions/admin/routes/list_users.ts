@@ -17,6 +17,13 @@ import {
 } from "../../_shared/accounts/users.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
+import {
+  secondFactorFilter,
+  type SecondFactorRow,
+  secondFactorsText,
+  secondFactorsView,
+  secondFactorTypesColumn,
+} from "../second_factor_state.ts";
 
 export const listUsersQuery = z.strictObject({
   email: emailSchema.optional(),
@@ -28,6 +35,10 @@ export const listUsersQuery = z.strictObject({
   }),
   banned: z.enum(["true", "false"]).optional().meta({
     description: "true: only banned accounts; false: only accounts that are not banned.",
+  }),
+  secondFactor: z.enum(["true", "false"]).optional().meta({
+    description: "false: only accounts without a confirmed second factor; true: only those " +
+      "with one.",
   }),
   ...pageQuery,
 });
@@ -51,6 +62,7 @@ function qFilter(
   return tx`and id = any(array(select latchkey.matching_user_ids(
     ${query.q!}, ${query.role ?? null}, ${query.tier ?? null},
     ${flag(query.banned)}::boolean, ${flag(query.verified)}::boolean,
+    ${flag(query.secondFactor)}::boolean,
     ${cursor?.createdAt ?? null}::text::timestamptz, ${cursor?.id ?? null}::uuid,
     ${query.limit + 1})))`;
 }
@@ -63,8 +75,8 @@ export function usersPageQuery(
   keyset: ReturnType<typeof keysetOf>,
   cursorAt: ReturnType<typeof cursorColumn>,
 ) {
-  return tx<(AdminUserRow & { cursor_at: string })[]>`
-    select ${tx(adminUserColumns)}, ${cursorAt}
+  return tx<(AdminUserRow & SecondFactorRow & { cursor_at: string })[]>`
+    select ${tx(adminUserColumns)}, ${secondFactorTypesColumn(tx)}, ${cursorAt}
     from latchkey.users
     where true
       ${query.email ? tx`and email_lower = lower(${query.email})` : tx``}
@@ -84,6 +96,7 @@ export function usersPageQuery(
       ? tx`and banned_at is null`
       : tx``
   }
+      ${secondFactorFilter(tx, query.secondFactor)}
       ${query.q ? qFilter(tx, query, cursor) : tx``}
       ${keyset}`;
 }
@@ -95,7 +108,7 @@ export const listUsersRoute = defineRoute({
   auth: adminCredentials,
   permission: "users:read",
   query: listUsersQuery,
-  responses: { 200: "`{users, limit, nextCursor}`." },
+  responses: { 200: `\`{users, limit, nextCursor}\`; each user's ${secondFactorsText}` },
 }, async (c, { query }) => {
   const cursor = decodeCursor(query.cursor);
   return c.json(
@@ -104,7 +117,7 @@ export const listUsersRoute = defineRoute({
       query,
       "users",
       (tx, keyset, cursorAt) => usersPageQuery(tx, query, cursor, keyset, cursorAt),
-      adminUserView,
+      (row) => ({ ...adminUserView(row), secondFactors: secondFactorsView(c, row) }),
     ),
   );
 });

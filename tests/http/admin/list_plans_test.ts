@@ -67,6 +67,11 @@ Deno.test({
           case when g % 1700 = 0 then now() - interval '90 days' else now() - interval '1 hour' end
         from generate_series(1, 5000) g
         join latchkey.users u on u.email = 'person' || (g % 100 + 1) || '@example.test';
+        -- One person in ten with a confirmed authenticator app.
+        insert into latchkey.mfa_factors (id, user_id, type, name, secret_ciphertext, confirmed_at)
+        select gen_random_uuid(), u.id, 'totp', 'Phone', decode(repeat('00', 40), 'hex'), now()
+        from latchkey.users u where u.email like 'person%0@example.test';
+        analyze latchkey.mfa_factors;
         analyze latchkey.users;
         analyze latchkey.api_keys;
         analyze latchkey.audit_events;`);
@@ -94,6 +99,8 @@ Deno.test({
         "role and q": { role: "user", q: "erson 12" },
         "banned": { banned: "true" },
         "banned and q": { banned: "true", q: "son4" },
+        "no second factor": { secondFactor: "false" },
+        "a second factor and q": { secondFactor: "true", q: "son4" },
         "no filter, deep cursor": { cursor: "x" },
       };
       for (const [name, raw] of Object.entries(userCases)) {
@@ -105,6 +112,10 @@ Deno.test({
         const onUsers = plan.filter((node) => node["Relation Name"] === "users");
         assert.ok(onUsers.length > 0, name);
         for (const node of onUsers) {
+          assert.notEqual(node["Node Type"], "Seq Scan", `${name}: ${JSON.stringify(plan)}`);
+        }
+        // Each row's factors (and the secondFactor filter) through the factors' user_id index.
+        for (const node of plan.filter((node) => node["Relation Name"] === "mfa_factors")) {
           assert.notEqual(node["Node Type"], "Seq Scan", `${name}: ${JSON.stringify(plan)}`);
         }
         const wanted: Record<string, string> = {
