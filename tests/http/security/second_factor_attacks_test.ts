@@ -147,12 +147,13 @@ Deno.test("replay: a code that completed a sign-in raises no session and complet
   assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
   assert.equal(signedIn.body.session.aal, "aal2");
 
-  // The same code on a second challenge (the attacker watched it typed), on an aal1 session.
+  // The same code (the attacker watched it typed) on a second challenge, and on a session.
   const again = await verify(await challengeOf(setup), setup.factorId, code);
   assert.equal(again.status, 400);
   assert.equal(errorOf(again).code, "invalid_factor_code");
   const [event] = await auditEventsFor(again.headers.get("x-request-id")!);
   assert.deepEqual(event.metadata, { reason: "replayed" });
+  assert.equal((await verify(setup.account.token, setup.factorId, code)).status, 400);
   const stale = await signIn(setup.account.email, setup.account.password);
   assert.ok(stale.body.challenge);
   const older = await verify(
