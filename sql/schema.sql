@@ -433,12 +433,19 @@ CREATE OR REPLACE FUNCTION latchkey.accept_totp_code(p_id uuid, p_step bigint, p
 AS $function$
 declare
   v_user_id uuid := latchkey.current_user_id();
+  v_challenge boolean := coalesce(
+    latchkey.current_caller() ->> 'principal_kind' = 'mfa_challenge', false);
   v_was_confirmed boolean;
   v_issued boolean := false;
 begin
+  if v_challenge and not latchkey.lock_open_challenge() then
+    return query select 'challenge_gone'::text, false;
+    return;
+  end if;
   select f.confirmed_at is not null into v_was_confirmed
   from latchkey.mfa_factors f
   where f.id = p_id and f.user_id = v_user_id and f.type = 'totp'
+    and (f.confirmed_at is not null or not v_challenge)
   for update;
   if not found then
     return query select 'not_found'::text, false;
@@ -454,6 +461,9 @@ begin
       pg_catalog.jsonb_build_object('reason', 'replayed'));
     return query select 'replayed'::text, false;
     return;
+  end if;
+  if v_challenge then
+    perform latchkey.claim_challenge('totp');
   end if;
   if not v_was_confirmed and not exists (
     select 1 from latchkey.mfa_recovery_codes c where c.user_id = v_user_id and c.used_at is null
@@ -917,6 +927,18 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.claim_challenge(p_method text)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  update latchkey.sessions s set amr = s.amr || pg_catalog.jsonb_build_array(
+    latchkey.amr_entry(p_method))
+  where s.id = latchkey.current_credential_id() and s.user_id = latchkey.current_user_id()
+    and s.purpose = 'mfa_challenge'
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.claim_mail(p_limit integer)
  RETURNS TABLE(id uuid, kind text, recipient text, subject text, text_body text, html_body text, attempts integer)
  LANGUAGE sql
@@ -966,6 +988,7 @@ begin
   update latchkey.sessions s set revoked_at = pg_catalog.now()
   where s.id = latchkey.current_credential_id() and s.user_id = latchkey.current_user_id()
     and s.purpose = 'mfa_challenge' and s.revoked_at is null and s.expires_at > pg_catalog.now()
+    and s.amr @> pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('method', p_method))
   returning s.amr into v_amr;
   if not found then
     return;
@@ -983,7 +1006,7 @@ begin
       ->> 'ip',
     coalesce(nullif(pg_catalog.current_setting('latchkey.request', true), ''), '{}')::jsonb
       ->> 'userAgent',
-    'aal2', v_amr || pg_catalog.jsonb_build_array(latchkey.amr_entry(p_method)), 'session')
+    'aal2', v_amr, 'session')
   returning * into v_session;
   perform latchkey.record_audit_event('auth.sign_in', 'user', v_user.id,
     pg_catalog.jsonb_build_object('aal', 'aal2', 'method', p_method,
@@ -1312,6 +1335,22 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.lock_open_challenge()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform 1 from latchkey.sessions s
+  where s.id = latchkey.current_credential_id() and s.user_id = latchkey.current_user_id()
+    and s.purpose = 'mfa_challenge' and s.revoked_at is null and s.expires_at > pg_catalog.now()
+    and not pg_catalog.jsonb_path_exists(s.amr, '$[*] ? (@.method != "password")')
+  for update;
+  return found;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
  RETURNS SETOF uuid
  LANGUAGE plpgsql
@@ -1595,6 +1634,17 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.release_totp_guess(p_user_id uuid, p_limit integer, p_window interval)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  update latchkey.throttles t set allowed_at = t.allowed_at - p_window / p_limit
+  where t.bucket = 'totp_failures'
+    and t.subject_hash = pg_catalog.sha256(pg_catalog.convert_to(p_user_id::text, 'UTF8'))
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.remove_factor(p_id uuid)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -1688,6 +1738,19 @@ begin
   return query select v_candidate.user_id, v_candidate.password_hash, v_candidate.is_banned,
     v_candidate.retry_after_seconds, v_candidate.throttled_by, v_candidate.email_verified,
     v_attempt;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.reserve_totp_guess(p_user_id uuid, p_limit integer, p_window interval)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  perform pg_catalog.pg_advisory_xact_lock(
+    pg_catalog.hashtextextended('latchkey.totp_failures:' || p_user_id::text, 0));
+  return latchkey.take_client_allowance('totp_failures', p_user_id::text, p_limit, p_window);
 end
 $function$;
 
@@ -1988,24 +2051,32 @@ end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.spend_recovery_code(p_code_hash bytea)
- RETURNS boolean
+ RETURNS text
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 declare
+  v_challenge boolean := coalesce(
+    latchkey.current_caller() ->> 'principal_kind' = 'mfa_challenge', false);
   v_left integer;
 begin
+  if v_challenge and not latchkey.lock_open_challenge() then
+    return 'challenge_gone';
+  end if;
   update latchkey.mfa_recovery_codes set used_at = pg_catalog.now()
   where code_hash = p_code_hash and user_id = latchkey.current_user_id() and used_at is null;
   if not found then
-    return false;
+    return 'not_found';
+  end if;
+  if v_challenge then
+    perform latchkey.claim_challenge('recovery_code');
   end if;
   select count(*) into v_left from latchkey.mfa_recovery_codes
   where user_id = latchkey.current_user_id() and used_at is null;
   perform latchkey.record_audit_event('auth.recovery_code_used', 'user',
     latchkey.current_user_id(), pg_catalog.jsonb_build_object('recoveryCodesLeft', v_left));
-  return true;
+  return 'spent';
 end
 $function$;
 

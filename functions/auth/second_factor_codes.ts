@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { withStatementTimeout } from "../_shared/db/database.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
 import { type AppContext } from "../_shared/http/context.ts";
 import { asCaller } from "../_shared/http/request.ts";
@@ -10,6 +11,7 @@ import {
   newRecoveryCodes,
   recoveryCodeHashHex,
 } from "../_shared/factors/totp.ts";
+import { challengeGone } from "./session_assurance.ts";
 import { reserveSignIn } from "./sign_in_throttles.ts";
 
 export const noSuchFactor = "No such factor of yours.";
@@ -27,7 +29,7 @@ interface FactorToCheck {
 }
 
 interface AcceptedCode {
-  outcome: "confirmed" | "verified" | "replayed" | "not_found";
+  outcome: "confirmed" | "verified" | "replayed" | "not_found" | "challenge_gone";
   recovery_codes_issued: boolean;
 }
 
@@ -73,6 +75,43 @@ async function accept(c: AppContext, factor: FactorToCheck, step: number) {
   return { accepted, recoveryCodes };
 }
 
+/** A TOTP guess reserved against the account's own budget for wrong codes. */
+interface TotpGuess {
+  /** The code was right: the guess is given back. */
+  release(): Promise<void>;
+}
+
+/**
+ * Reserves a TOTP guess against the account's budget (LATCHKEY_TOTP_FAILURES_PER_DAY from all
+ * clients together), before the code is checked. The sign-in budgets, made for passwords, let
+ * about 9,700 guesses a day at one account through; this one keeps a day's at twice the budget
+ * at most. Throws 429 past it, however right the code.
+ */
+async function reserveTotpGuess(c: AppContext): Promise<TotpGuess> {
+  const { sql, config } = c.get("runtime");
+  const userId = c.get("principal").userId!;
+  const limit = config.LATCHKEY_TOTP_FAILURES_PER_DAY;
+  const [{ retryAfter }] = await withStatementTimeout(
+    sql,
+    sql<{ retryAfter: number }[]>`
+      select latchkey.reserve_totp_guess(${userId}, ${limit}, interval '1 day') as "retryAfter"`,
+  );
+  if (retryAfter > 0) {
+    throw new ApiError("too_many_requests", {
+      message: "Too many wrong codes for this account: use a recovery code, or retry later.",
+      headers: { "Retry-After": String(retryAfter) },
+    });
+  }
+  return {
+    async release() {
+      await withStatementTimeout(
+        sql,
+        sql`select latchkey.release_totp_guess(${userId}, ${limit}, interval '1 day')`,
+      );
+    },
+  };
+}
+
 export interface CheckOptions {
   /** Only confirmed factors count (completing a sign-in: an unconfirmed one proves nothing). */
   confirmedOnly?: boolean;
@@ -85,8 +124,11 @@ export interface CheckOptions {
  * account and for the client), so a stolen session cannot guess codes at leisure. With a factor
  * id, a TOTP code of that factor (confirmed or not); without, a TOTP code of any confirmed factor
  * of the caller's or one of their unused recovery codes. A code's time step is taken once: the
- * same code again is a replay. Throws 404 for a factor that is not the caller's, 400 for a wrong
- * or replayed code (audited), 429 past the allowance.
+ * same code again is a replay. A TOTP code is also a guess against the account's own budget for
+ * wrong codes (reserveTotpGuess). With sign-in's challenge, a right code claims the challenge as
+ * it is spent: of requests racing with one challenge, one spends its code and the others 401.
+ * Throws 404 for a factor that is not the caller's, 400 for a wrong or replayed code (audited),
+ * 429 past an allowance, 401 for a challenge another request claimed.
  */
 export async function checkSecondFactorCode(
   c: AppContext,
@@ -102,8 +144,23 @@ export async function checkSecondFactorCode(
     );
   if (factorId && factors.length === 0) throw new ApiError("not_found", { message: noSuchFactor });
   const attempt = await reserveSignIn(c, c.get("principal").user!.email);
+  const totp = isTotpCode(code) && !options.recoveryCodeOnly;
+  let guess: TotpGuess | null = null;
+  if (totp) {
+    try {
+      guess = await reserveTotpGuess(c);
+    } catch (error) {
+      // No code was checked: the sign-in budgets are not charged for it.
+      await attempt.succeeded();
+      throw error;
+    }
+  }
+  const giveBack = async () => {
+    await attempt.succeeded();
+    await guess?.release();
+  };
   let replayed = false;
-  if (isTotpCode(code) && !options.recoveryCodeOnly) {
+  if (totp) {
     const digits = code.replace(/\s/g, "");
     for (const factor of factors) {
       const step = await stepOf(c, factor, digits);
@@ -112,11 +169,16 @@ export async function checkSecondFactorCode(
       if (accepted.outcome === "not_found") {
         throw new ApiError("not_found", { message: noSuchFactor });
       }
+      // Another code claimed the caller's challenge first (a race): nothing was taken.
+      if (accepted.outcome === "challenge_gone") {
+        await giveBack();
+        throw challengeGone;
+      }
       if (accepted.outcome === "replayed") {
         replayed = true;
         continue;
       }
-      await attempt.succeeded();
+      await giveBack();
       return {
         factorId: factor.id,
         method: "totp",
@@ -124,11 +186,18 @@ export async function checkSecondFactorCode(
       };
     }
   } else if (!factorId) {
-    const [{ spent }] = await asCaller(c, (tx) =>
-      tx<{ spent: boolean }[]>`
-        select latchkey.spend_recovery_code(decode(${recoveryCodeHashHex(code)}, 'hex')) as spent`);
-    if (spent) {
-      await attempt.succeeded();
+    const [{ spent }] = await asCaller(
+      c,
+      (tx) =>
+        tx<{ spent: "spent" | "not_found" | "challenge_gone" }[]>`
+        select latchkey.spend_recovery_code(decode(${recoveryCodeHashHex(code)}, 'hex')) as spent`,
+    );
+    if (spent === "challenge_gone") {
+      await giveBack();
+      throw challengeGone;
+    }
+    if (spent === "spent") {
+      await giveBack();
       return { factorId: null, method: "recovery_code" };
     }
   }

@@ -7,7 +7,7 @@ import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "./
 /** A second factor the route has just accepted, as a session's `amr` names it. */
 export type SecondFactorMethod = "totp" | "recovery_code";
 
-const challengeGone = new ApiError("unauthorized", {
+export const challengeGone = new ApiError("unauthorized", {
   message: "This sign-in challenge was used already or has expired. Sign in again.",
 });
 

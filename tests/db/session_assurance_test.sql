@@ -1,7 +1,7 @@
 -- Assurance on sessions: the columns' rules, a challenge that no ordinary credential check
 -- finds, and the two functions that change a session's level, each for its own caller only.
 begin;
-select plan(11);
+select plan(15);
 
 insert into latchkey.users (id, email, name, password_hash, role) values
   ('11111111-1111-4111-8111-111111111111', 'alice@aal.test', 'Alice', '$argon2id$x', 'user');
@@ -10,6 +10,9 @@ insert into latchkey.sessions (id, user_id, token_hash, expires_at, purpose) val
     sha256('alice-session'), now() + interval '1 hour', 'session'),
   ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', '11111111-1111-4111-8111-111111111111',
     sha256('alice-challenge'), now() + interval '5 minutes', 'mfa_challenge');
+insert into latchkey.mfa_recovery_codes (code_hash, user_id) values
+  (sha256('alice-code'), '11111111-1111-4111-8111-111111111111'),
+  (sha256('alice-code-2'), '11111111-1111-4111-8111-111111111111');
 
 select throws_ok(
   $$update latchkey.sessions set aal = 'aal3'$$, '23514', null, 'aal is aal1 or aal2'
@@ -57,14 +60,33 @@ select throws_ok(
   '42501', null, 'a challenge is not raised, only completed'
 );
 select is(
+  (select count(*)::int from latchkey.complete_sign_in_challenge(sha256('alice-early'),
+    now() + interval '1 day', 'totp')),
+  0, 'a challenge no code has claimed does not complete'
+);
+select is(
+  latchkey.spend_recovery_code(sha256('alice-code')), 'spent',
+  'a code spent on a challenge claims it'
+);
+select is(
+  latchkey.spend_recovery_code(sha256('alice-code-2')), 'challenge_gone',
+  'a claimed challenge spends no second code (completions racing spend one)'
+);
+select is(
   (select amr from latchkey.complete_sign_in_challenge(sha256('alice-new'), now() + interval '1 day',
-    'totp')) -> 1 ->> 'method',
-  'totp', 'a challenge completes into a session with the factor in its amr'
+    'recovery_code')) -> 1 ->> 'method',
+  'recovery_code', 'a challenge completes into a session with the factor in its amr'
 );
 select is(
   (select count(*)::int from latchkey.complete_sign_in_challenge(sha256('alice-again'),
-    now() + interval '1 day', 'totp')),
+    now() + interval '1 day', 'recovery_code')),
   0, 'a challenge completes once'
+);
+
+reset role;
+select is(
+  (select used_at is null from latchkey.mfa_recovery_codes where code_hash = sha256('alice-code-2')),
+  true, 'the second code is unspent'
 );
 
 select * from finish();

@@ -57,7 +57,11 @@ export async function call(
   const response = await fetch(`${functionsUrl}${path}`, { method, headers, body });
   const text = await response.text();
   recordSecret(
-    ...[...text.matchAll(/"(?:token|key)":"([^"]+)"/g)].map((match) => match[1]),
+    ...[...text.matchAll(/"(?:token|key|secret|otpauthUri)":"([^"]+)"/g)].map((match) => match[1]),
+    // A TOTP enrolment's first confirmation shows the recovery codes, once.
+    ...[...text.matchAll(/"recoveryCodes":\[([^\]]*)\]/g)].flatMap((match) =>
+      [...match[1].matchAll(/"([^"]+)"/g)].map((code) => code[1])
+    ),
     headers.authorization?.replace(/^Bearer /, ""),
     headers["x-api-key"],
   );
@@ -71,8 +75,9 @@ export async function call(
 }
 
 /**
- * Every secret the suite sees (passwords, tokens, keys) is recorded, so the runner can check
- * afterwards that none of them reached the server's log.
+ * Every secret the suite sees (passwords, tokens, keys, TOTP secrets and recovery codes) is
+ * recorded, so the runner can check afterwards that none of them reached the server's log.
+ * `call` records those in any answer itself.
  */
 export function recordSecret(...secrets: (string | null | undefined)[]): void {
   const file = Deno.env.get("LATCHKEY_TEST_SECRETS_FILE");

@@ -356,6 +356,12 @@ export const configSchema = z.object({
   ).default("Latchkey").describe(
     "The issuer authenticator apps show beside a TOTP factor (the otpauth:// URI's issuer).",
   ),
+  LATCHKEY_TOTP_FAILURES_PER_DAY: integer(1, 1000).default(5).describe(
+    "Wrong TOTP codes one account may get from all clients together per day (GCRA: then one " +
+      "per day/this; at most twice this in any 24 hours), beside the sign-in budgets; beyond, " +
+      "429 Retry-After, the right code too. Five keeps a day's guesses (three codes right at " +
+      "once, of 10^6) at 3e-5. Recovery codes are not held by it.",
+  ),
   LATCHKEY_STEP_UP_MINUTES: integer(1, 24 * 60).default(10).describe(
     "Dangerous actions (changing a role, setting another account's password, minting an " +
       "admin-scoped key, deleting a user, exporting the audit log, resetting or removing a " +

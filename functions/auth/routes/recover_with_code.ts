@@ -20,7 +20,8 @@ export const recoverWithCodeRoute = defineRoute({
       "`recovery_code` (the token shown once, also set as the cookie); the code and the " +
       "challenge are spent.",
     400: "Invalid body; `invalid_factor_code`: not one of the account's unused recovery codes.",
-    401: "Not a sign-in's challenge, or one that has expired or was used already.",
+    401: "Not a sign-in's challenge, or one that has expired or was used already (also when " +
+      "another request's code claimed it first: the code given is not spent).",
     429: "Too many wrong codes (they count as failed sign-ins); see Retry-After.",
     501: "`not_configured`: LATCHKEY_MFA_ENCRYPTION_KEY is not set.",
   },

@@ -23,9 +23,12 @@ export const verifyFactorRoute = defineRoute({
       "`amr` is the password and `totp` (the token shown once, also set as the cookie); the " +
       "challenge is spent.",
     400: "Invalid body; `invalid_factor_code`: a wrong code, or one used already (replay).",
-    401: "No credential, or a challenge that has expired or was used already.",
+    401: "No credential, or a challenge that has expired or was used already (also when " +
+      "another request's code claimed it first: requests racing with one challenge spend one " +
+      "code).",
     404: "No such factor of yours (with a challenge: no such confirmed factor).",
-    429: "Too many wrong codes (they count as failed sign-ins); see Retry-After.",
+    429: "Too many wrong codes: they count as failed sign-ins, and against the account's " +
+      "LATCHKEY_TOTP_FAILURES_PER_DAY from all clients; see Retry-After.",
     501: "`not_configured`: LATCHKEY_MFA_ENCRYPTION_KEY is not set.",
   },
 }, async (c, { body }) => {
