@@ -2050,36 +2050,6 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.spend_recovery_code(p_code_hash bytea)
- RETURNS text
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-  v_challenge boolean := coalesce(
-    latchkey.current_caller() ->> 'principal_kind' = 'mfa_challenge', false);
-  v_left integer;
-begin
-  if v_challenge and not latchkey.lock_open_challenge() then
-    return 'challenge_gone';
-  end if;
-  update latchkey.mfa_recovery_codes set used_at = pg_catalog.now()
-  where code_hash = p_code_hash and user_id = latchkey.current_user_id() and used_at is null;
-  if not found then
-    return 'not_found';
-  end if;
-  if v_challenge then
-    perform latchkey.claim_challenge('recovery_code');
-  end if;
-  select count(*) into v_left from latchkey.mfa_recovery_codes
-  where user_id = latchkey.current_user_id() and used_at is null;
-  perform latchkey.record_audit_event('auth.recovery_code_used', 'user',
-    latchkey.current_user_id(), pg_catalog.jsonb_build_object('recoveryCodesLeft', v_left));
-  return 'spent';
-end
-$function$;
-
 CREATE OR REPLACE FUNCTION latchkey.start_session(p_user_id uuid, p_token_hash bytea, p_expires_at timestamp with time zone, p_challenge_expires_at timestamp with time zone, p_request jsonb, p_rehashed_password text DEFAULT NULL::text)
  RETURNS TABLE(id uuid, email text, name text, role text, tier text, created_at timestamp with time zone, email_verified_at timestamp with time zone, session_id uuid, session_expires_at timestamp with time zone, aal text, amr jsonb, purpose text)
  LANGUAGE plpgsql
@@ -2266,6 +2236,36 @@ begin
       then pg_catalog.now() else k.refilled_at end
   where k.id = p_id;
   return 'updated';
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.use_recovery_code(p_code_hash bytea)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_challenge boolean := coalesce(
+    latchkey.current_caller() ->> 'principal_kind' = 'mfa_challenge', false);
+  v_left integer;
+begin
+  if v_challenge and not latchkey.lock_open_challenge() then
+    return 'challenge_gone';
+  end if;
+  update latchkey.mfa_recovery_codes set used_at = pg_catalog.now()
+  where code_hash = p_code_hash and user_id = latchkey.current_user_id() and used_at is null;
+  if not found then
+    return 'not_found';
+  end if;
+  if v_challenge then
+    perform latchkey.claim_challenge('recovery_code');
+  end if;
+  select count(*) into v_left from latchkey.mfa_recovery_codes
+  where user_id = latchkey.current_user_id() and used_at is null;
+  perform latchkey.record_audit_event('auth.recovery_code_used', 'user',
+    latchkey.current_user_id(), pg_catalog.jsonb_build_object('recoveryCodesLeft', v_left));
+  return 'spent';
 end
 $function$;
 
@@ -2620,8 +2620,8 @@ grant execute on function latchkey.reset_user_factors(p_user_id uuid) to latchke
 grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
-grant execute on function latchkey.spend_recovery_code(p_code_hash bytea) to latchkey_caller;
 grant execute on function latchkey.throttle_retry_after(p_bucket text, p_subject text, p_limit integer, p_window interval) to latchkey_caller;
 grant execute on function latchkey.totp_factors_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.update_api_key(p_id uuid, p_changes jsonb) to latchkey_caller;
+grant execute on function latchkey.use_recovery_code(p_code_hash bytea) to latchkey_caller;
 grant execute on function latchkey.user_role(p_user_id uuid) to latchkey_caller;

@@ -190,7 +190,7 @@ export async function checkSecondFactorCode(
       c,
       (tx) =>
         tx<{ spent: "spent" | "not_found" | "challenge_gone" }[]>`
-        select latchkey.spend_recovery_code(decode(${recoveryCodeHashHex(code)}, 'hex')) as spent`,
+        select latchkey.use_recovery_code(decode(${recoveryCodeHashHex(code)}, 'hex')) as spent`,
     );
     if (spent === "challenge_gone") {
       await giveBack();

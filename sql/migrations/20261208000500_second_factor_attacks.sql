@@ -124,8 +124,10 @@ grant execute on function latchkey.accept_totp_code(uuid, bigint, bytea[]) to la
 -- Spends one of the caller's unused recovery codes: 'spent', or 'not_found' when it was none;
 -- with a sign-in's challenge as the caller, 'challenge_gone' (nothing spent, the code not even
 -- looked at) when another code has claimed it or it is spent, and a spent code claims it.
-drop function latchkey.spend_recovery_code(bytea);
-create function latchkey.spend_recovery_code(p_code_hash bytea)
+-- A new name, since its answer changes type (boolean before): an earlier migration run again
+-- then recreates the old one beside it, and this drops it once more.
+drop function if exists latchkey.spend_recovery_code(bytea);
+create or replace function latchkey.use_recovery_code(p_code_hash bytea)
 returns text
 language plpgsql
 security definer
@@ -154,11 +156,11 @@ begin
   return 'spent';
 end
 $$;
-revoke all on function latchkey.spend_recovery_code(bytea) from public;
-grant execute on function latchkey.spend_recovery_code(bytea) to latchkey_caller;
+revoke all on function latchkey.use_recovery_code(bytea) from public;
+grant execute on function latchkey.use_recovery_code(bytea) to latchkey_caller;
 
 -- Completes the caller's challenge, claimed by a code of p_method ('totp' or 'recovery_code')
--- in this request (accept_totp_code, spend_recovery_code): the challenge is spent, and an aal2
+-- in this request (accept_totp_code, use_recovery_code): the challenge is spent, and an aal2
 -- session begins in the same step, its amr the challenge's (the password, then the code). No
 -- row when the caller holds no live challenge claimed so (spent, expired, never claimed, or the
 -- account banned meanwhile).

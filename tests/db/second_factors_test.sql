@@ -98,7 +98,7 @@ select results_eq(
   'the same time step again is a replay'
 );
 select is(
-  latchkey.spend_recovery_code(sha256('bob-code')), 'not_found',
+  latchkey.use_recovery_code(sha256('bob-code')), 'not_found',
   'another user''s recovery code cannot be spent'
 );
 select is(

@@ -65,11 +65,11 @@ select is(
   0, 'a challenge no code has claimed does not complete'
 );
 select is(
-  latchkey.spend_recovery_code(sha256('alice-code')), 'spent',
+  latchkey.use_recovery_code(sha256('alice-code')), 'spent',
   'a code spent on a challenge claims it'
 );
 select is(
-  latchkey.spend_recovery_code(sha256('alice-code-2')), 'challenge_gone',
+  latchkey.use_recovery_code(sha256('alice-code-2')), 'challenge_gone',
   'a claimed challenge spends no second code (completions racing spend one)'
 );
 select is(
