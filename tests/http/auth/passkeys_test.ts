@@ -3,6 +3,7 @@ import {
   auditEventsFor,
   baseUrl,
   call,
+  createAccount,
   enrolTotp,
   errorOf,
   recordSecret,
@@ -410,4 +411,26 @@ Deno.test("an aal1 session of an account with a factor cannot add a passkey", as
   );
   const refused = await creationOptions(account);
   assert.equal(errorOf(refused).code, "step_up_required");
+});
+
+Deno.test("an admin's first password session can enrol a passkey, and then has full power", async () => {
+  const admin = await createAccount("admin", "passkey-admin", { secondFactor: false });
+  const refused = await call("GET", "/admin/users?limit=1", { token: admin.token });
+  assert.equal(errorOf(refused).code, "mfa_required");
+  await registered(admin);
+  const listed = await call("GET", "/admin/users?limit=1", { token: admin.token });
+  assert.equal(listed.status, 200, "the same session, raised by the passkey, has the admin routes");
+
+  // Its next sign-in: the challenge, then the passkey.
+  const challenged = await signIn(admin.email, admin.password);
+  const [{ id }] = challenged.body.challenge.factors;
+  const options = await requestOptions(challenged.body.challenge.token, id);
+  const authenticator = await SoftAuthenticator.create(origin);
+  // Another authenticator's assertion for the admin's passkey is refused.
+  const forged = await verify(
+    challenged.body.challenge.token,
+    id,
+    await authenticator.assert(options.body),
+  );
+  assert.equal(errorOf(forged).code, "invalid_passkey");
 });
