@@ -230,15 +230,28 @@ create table latchkey.mfa_factors (
   last_used_at timestamp with time zone,
   last_used_step bigint,
   created_at timestamp with time zone default now() not null,
+  credential_id bytea,
+  public_key bytea,
+  sign_count bigint,
+  transports text[],
+  aaguid uuid,
+  backup_eligible boolean,
+  backed_up boolean,
   constraint mfa_factors_check CHECK (type <> 'totp'::text OR secret_ciphertext IS NOT NULL),
+  constraint mfa_factors_credential_id_check CHECK (length(credential_id) >= 16 AND length(credential_id) <= 1023),
   constraint mfa_factors_name_check CHECK (length(name) >= 1 AND length(name) <= 100),
+  constraint mfa_factors_passkey_check CHECK (type <> 'passkey'::text OR credential_id IS NOT NULL AND public_key IS NOT NULL AND sign_count IS NOT NULL),
   constraint mfa_factors_pkey PRIMARY KEY (id),
+  constraint mfa_factors_public_key_check CHECK (length(public_key) >= 16 AND length(public_key) <= 2048),
   constraint mfa_factors_secret_ciphertext_check CHECK (length(secret_ciphertext) >= 29 AND length(secret_ciphertext) <= 200),
-  constraint mfa_factors_type_check CHECK (type = 'totp'::text),
+  constraint mfa_factors_sign_count_check CHECK (sign_count >= 0 AND sign_count <= '4294967295'::bigint),
+  constraint mfa_factors_transports_check CHECK (cardinality(transports) <= 8),
+  constraint mfa_factors_type_check CHECK (type = ANY (ARRAY['totp'::text, 'passkey'::text])),
   constraint mfa_factors_user_id_fkey FOREIGN KEY (user_id) REFERENCES latchkey.users(id) ON DELETE CASCADE
 );
 alter table latchkey.mfa_factors enable row level security;
 alter table latchkey.mfa_factors force row level security;
+CREATE UNIQUE INDEX mfa_factors_credential_id_key ON latchkey.mfa_factors USING btree (credential_id) WHERE (credential_id IS NOT NULL);
 CREATE INDEX mfa_factors_user_id_created_at_idx ON latchkey.mfa_factors USING btree (user_id, created_at);
 CREATE TRIGGER guard_factor_step_up BEFORE DELETE ON latchkey.mfa_factors FOR EACH ROW EXECUTE FUNCTION latchkey.guard_factor_step_up();
 create policy "Callers read own factors, user readers any" on latchkey.mfa_factors as permissive for select to latchkey_caller
@@ -423,7 +436,68 @@ create policy "User admins create accounts up to their own reach" on latchkey.us
 create policy "User admins delete accounts within their reach" on latchkey.users as permissive for delete to latchkey_caller
   using ((( SELECT latchkey.caller_has_permission('users:write'::text) AS caller_has_permission) AND latchkey.caller_reaches_role(role)));
 
+create table latchkey.webauthn_challenges (
+  challenge_hash bytea not null,
+  user_id uuid not null,
+  session_id uuid not null,
+  ceremony text not null,
+  factor_name text,
+  expires_at timestamp with time zone not null,
+  created_at timestamp with time zone default now() not null,
+  constraint webauthn_challenges_ceremony_check CHECK (ceremony = ANY (ARRAY['registration'::text, 'authentication'::text])),
+  constraint webauthn_challenges_challenge_hash_check CHECK (length(challenge_hash) = 32),
+  constraint webauthn_challenges_factor_name_check CHECK (length(factor_name) >= 1 AND length(factor_name) <= 100),
+  constraint webauthn_challenges_pkey PRIMARY KEY (challenge_hash),
+  constraint webauthn_challenges_session_id_fkey FOREIGN KEY (session_id) REFERENCES latchkey.sessions(id) ON DELETE CASCADE,
+  constraint webauthn_challenges_user_id_fkey FOREIGN KEY (user_id) REFERENCES latchkey.users(id) ON DELETE CASCADE
+);
+alter table latchkey.webauthn_challenges enable row level security;
+alter table latchkey.webauthn_challenges force row level security;
+CREATE INDEX webauthn_challenges_session_id_idx ON latchkey.webauthn_challenges USING btree (session_id);
+CREATE INDEX webauthn_challenges_user_id_idx ON latchkey.webauthn_challenges USING btree (user_id, created_at);
+create policy "Latchkey's own functions manage WebAuthn challenges" on latchkey.webauthn_challenges as permissive for all to postgres
+  using (true)
+  with check (true);
+
 -- Functions
+
+CREATE OR REPLACE FUNCTION latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_challenge boolean := coalesce(
+    latchkey.current_caller() ->> 'principal_kind' = 'mfa_challenge', false);
+  v_stored bigint;
+begin
+  if v_challenge and not latchkey.lock_open_challenge() then
+    return 'challenge_gone';
+  end if;
+  select f.sign_count into v_stored from latchkey.mfa_factors f
+  where f.id = p_id and f.user_id = latchkey.current_user_id() and f.type = 'passkey'
+  for update;
+  if not found then
+    return 'not_found';
+  end if;
+  if (p_sign_count <> 0 or v_stored <> 0) and p_sign_count <= v_stored then
+    perform latchkey.record_audit_event('auth.factor_verify_failed', 'factor', p_id,
+      pg_catalog.jsonb_build_object('reason', 'counter_not_increased', 'type', 'passkey',
+        'storedCount', v_stored, 'reportedCount', p_sign_count));
+    return 'counter_not_increased';
+  end if;
+  update latchkey.mfa_factors f set sign_count = p_sign_count, backed_up = p_backed_up,
+    last_used_at = pg_catalog.now()
+  where f.id = p_id;
+  if v_challenge then
+    perform latchkey.claim_challenge('webauthn');
+  end if;
+  perform latchkey.record_audit_event('auth.factor_verified', 'factor', p_id,
+    pg_catalog.jsonb_build_object('type', 'passkey'));
+  return 'verified';
+end
+$function$;
 
 CREATE OR REPLACE FUNCTION latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[])
  RETURNS TABLE(outcome text, recovery_codes_issued boolean)
@@ -982,7 +1056,7 @@ declare
   v_session latchkey.sessions;
 begin
   if latchkey.current_caller() ->> 'principal_kind' is distinct from 'mfa_challenge'
-    or p_method not in ('totp', 'recovery_code') then
+    or p_method not in ('totp', 'recovery_code', 'webauthn') then
     raise exception 'only a sign-in challenge completes itself' using errcode = '42501';
   end if;
   update latchkey.sessions s set revoked_at = pg_catalog.now()
@@ -1322,6 +1396,31 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_user_id uuid := latchkey.current_user_id();
+  v_session_id uuid := latchkey.current_credential_id();
+begin
+  if v_user_id is null or v_session_id is null
+    or (latchkey.current_caller() ->> 'principal_kind') not in ('session', 'mfa_challenge')
+  then
+    raise exception 'a session or a sign-in challenge is required' using errcode = '42501';
+  end if;
+  delete from latchkey.webauthn_challenges w
+  where w.user_id = v_user_id and (w.expires_at <= pg_catalog.now() or w.challenge_hash in (
+    select o.challenge_hash from latchkey.webauthn_challenges o
+    where o.user_id = v_user_id order by o.created_at desc offset 4));
+  insert into latchkey.webauthn_challenges (challenge_hash, user_id, session_id, ceremony,
+    factor_name, expires_at)
+  values (p_challenge_hash, v_user_id, v_session_id, p_ceremony, p_factor_name, p_expires_at);
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.keep_revocations_final()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1397,6 +1496,19 @@ begin
   end if;
   return new;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.passkeys_to_check(p_id uuid)
+ RETURNS TABLE(id uuid, name text, credential_id bytea, public_key bytea, sign_count bigint, transports text[])
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select f.id, f.name, f.credential_id, f.public_key, f.sign_count, f.transports
+  from latchkey.mfa_factors f
+  where f.user_id = latchkey.current_user_id() and f.type = 'passkey'
+    and (p_id is null or f.id = p_id)
+  order by f.created_at, f.id
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.password_hash_of(p_user_id uuid)
@@ -1512,7 +1624,8 @@ AS $function$
 declare
   v_session latchkey.sessions;
 begin
-  if latchkey.current_principal_kind() <> 'session' or p_method not in ('totp', 'recovery_code')
+  if latchkey.current_principal_kind() <> 'session'
+    or p_method not in ('totp', 'recovery_code', 'webauthn')
   then
     raise exception 'only a session raises its own assurance' using errcode = '42501';
   end if;
@@ -1614,6 +1727,49 @@ begin
   end if;
   raise exception 'audit events are append-only (% refused)', tg_op
     using errcode = 'insufficient_privilege';
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.register_passkey(p_id uuid, p_name text, p_credential_id bytea, p_public_key bytea, p_sign_count bigint, p_transports text[], p_aaguid uuid, p_backup_eligible boolean, p_backed_up boolean, p_max_factors integer, p_recovery_code_hashes bytea[])
+ RETURNS TABLE(outcome text, recovery_codes_issued boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_user_id uuid := latchkey.current_user_id();
+  v_issued boolean := false;
+begin
+  if v_user_id is null or latchkey.current_principal_kind() <> 'session' then
+    raise exception 'a session is required' using errcode = '42501';
+  end if;
+  perform 1 from latchkey.users where id = v_user_id for update;
+  if (select count(*) from latchkey.mfa_factors where user_id = v_user_id) >= p_max_factors then
+    return query select 'limit_reached'::text, false;
+    return;
+  end if;
+  if exists (select 1 from latchkey.mfa_factors f where f.credential_id = p_credential_id) then
+    perform latchkey.record_audit_event('auth.passkey_registration_failed', 'user', v_user_id,
+      pg_catalog.jsonb_build_object('reason', 'duplicate_credential'));
+    return query select 'duplicate'::text, false;
+    return;
+  end if;
+  insert into latchkey.mfa_factors (id, user_id, type, name, confirmed_at, credential_id,
+    public_key, sign_count, transports, aaguid, backup_eligible, backed_up, last_used_at)
+  values (p_id, v_user_id, 'passkey', p_name, pg_catalog.now(), p_credential_id, p_public_key,
+    p_sign_count, p_transports, p_aaguid, p_backup_eligible, p_backed_up, pg_catalog.now());
+  if not exists (
+    select 1 from latchkey.mfa_recovery_codes c where c.user_id = v_user_id and c.used_at is null
+  ) then
+    delete from latchkey.mfa_recovery_codes c where c.user_id = v_user_id;
+    insert into latchkey.mfa_recovery_codes (code_hash, user_id)
+    select h, v_user_id from pg_catalog.unnest(p_recovery_code_hashes) h;
+    v_issued := true;
+  end if;
+  perform latchkey.record_audit_event('auth.passkey_registered', 'factor', p_id,
+    pg_catalog.jsonb_build_object('type', 'passkey', 'name', p_name, 'aaguid', p_aaguid,
+      'backedUp', p_backed_up, 'recoveryCodesIssued', v_issued));
+  return query select 'registered'::text, v_issued;
 end
 $function$;
 
@@ -2047,6 +2203,26 @@ begin
 
   return query select v_user.id, v_user.email, v_user.name, v_user.role, v_user.tier,
     v_user.created_at, v_session.id, v_session.expires_at;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.spend_webauthn_challenge(p_challenge_hash bytea, p_ceremony text)
+ RETURNS TABLE(spent boolean, factor_name text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_name text;
+  v_spent boolean;
+begin
+  delete from latchkey.webauthn_challenges w
+  where w.challenge_hash = p_challenge_hash and w.user_id = latchkey.current_user_id()
+    and w.session_id = latchkey.current_credential_id() and w.ceremony = p_ceremony
+    and w.expires_at > pg_catalog.now()
+  returning w.factor_name into v_name;
+  v_spent := found;
+  return query select v_spent, v_name;
 end
 $function$;
 
@@ -2591,6 +2767,7 @@ grant UPDATE (revoked_at) on latchkey.sessions to latchkey_caller;
 grant INSERT (email, is_service_account, name, password_hash, role, tier) on latchkey.users to latchkey_caller;
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
+grant execute on function latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean) to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_awaits_second_factor() to latchkey_caller;
@@ -2610,16 +2787,20 @@ grant execute on function latchkey.current_principal_kind() to latchkey_caller;
 grant execute on function latchkey.current_user_id() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
+grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
+grant execute on function latchkey.passkeys_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
+grant execute on function latchkey.register_passkey(p_id uuid, p_name text, p_credential_id bytea, p_public_key bytea, p_sign_count bigint, p_transports text[], p_aaguid uuid, p_backup_eligible boolean, p_backed_up boolean, p_max_factors integer, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.remove_factor(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.require_step_up(p_action text) to latchkey_caller;
 grant execute on function latchkey.reset_user_factors(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
+grant execute on function latchkey.spend_webauthn_challenge(p_challenge_hash bytea, p_ceremony text) to latchkey_caller;
 grant execute on function latchkey.throttle_retry_after(p_bucket text, p_subject text, p_limit integer, p_window interval) to latchkey_caller;
 grant execute on function latchkey.totp_factors_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.update_api_key(p_id uuid, p_changes jsonb) to latchkey_caller;

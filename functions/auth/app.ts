@@ -2,6 +2,9 @@ import { functionApp, type FunctionDefinition } from "../_shared/api/routes.ts";
 import { changePasswordRoute } from "./routes/change_password.ts";
 import { enrolTotpFactorRoute } from "./routes/enrol_totp_factor.ts";
 import { factorsRoute } from "./routes/factors.ts";
+import { passkeyAssertionOptionsRoute } from "./routes/passkey_assertion_options.ts";
+import { passkeyRegistrationOptionsRoute } from "./routes/passkey_registration_options.ts";
+import { registerPasskeyRoute } from "./routes/register_passkey.ts";
 import { removeFactorRoute } from "./routes/remove_factor.ts";
 import { renameFactorRoute } from "./routes/rename_factor.ts";
 import { verifyFactorRoute } from "./routes/verify_factor.ts";
@@ -23,7 +26,7 @@ import { jwksRoute, openIdConfigurationRoute } from "./routes/well_known.ts";
 export const authFunction: FunctionDefinition = {
   name: "auth",
   description: "Sign-up, sign-in and sign-out; the caller's sessions, password and second " +
-    "factors (TOTP, recovery codes). Sign-in answers a session token (`lks_…`, shown once) and " +
+    "factors (TOTP, passkeys, recovery codes). Sign-in answers a session token (`lks_…`, shown once) and " +
     "sets it as an HttpOnly cookie; for an account with a second factor it answers a " +
     "challenge instead, which the factor routes turn into an `aal2` session. " +
     "`POST /auth/token` turns a session or an API key into a short-lived JWT that Supabase's " +
@@ -42,6 +45,9 @@ export const authFunction: FunctionDefinition = {
     resendVerificationRoute,
     factorsRoute,
     enrolTotpFactorRoute,
+    passkeyRegistrationOptionsRoute,
+    registerPasskeyRoute,
+    passkeyAssertionOptionsRoute,
     recoverWithCodeRoute,
     verifyFactorRoute,
     renameFactorRoute,

@@ -5,7 +5,7 @@ import type { Aal, AmrEntry, SessionInfo } from "../_shared/ground/principal.ts"
 import { newSessionGrant, respondWithNewSession, type SessionStartRow } from "./session_grant.ts";
 
 /** A second factor the route has just accepted, as a session's `amr` names it. */
-export type SecondFactorMethod = "totp" | "recovery_code";
+export type SecondFactorMethod = "totp" | "recovery_code" | "webauthn";
 
 export const challengeGone = new ApiError("unauthorized", {
   message: "This sign-in challenge was used already or has expired. Sign in again.",

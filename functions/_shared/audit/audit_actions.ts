@@ -32,13 +32,18 @@ export const auditActions: Readonly<Record<string, string>> = {
   "auth.factor_enrolled": "A user enrolled a second factor (unconfirmed until a first code).",
   "auth.factor_removed": "A user removed a second factor.",
   "auth.factor_renamed": "A user renamed a second factor.",
-  "auth.factor_verified": "A user's second-factor code was accepted.",
-  "auth.factor_verify_failed": "A second-factor code was refused (wrong, or a replay).",
+  "auth.factor_verified": "A user's second-factor code or passkey assertion was accepted.",
+  "auth.factor_verify_failed":
+    "A second-factor code or passkey assertion was refused (wrong, a replay, a cloned " +
+    "authenticator's counter; the reason is in the metadata).",
   "auth.other_sessions_revoked": "A user signed out everywhere else.",
   "auth.password_change_failed": "A password change was refused: the current one was wrong.",
   "auth.password_changed": "A user changed their password.",
   "auth.password_reset": "A password was reset with a mailed link.",
   "auth.password_reset_requested": "A reset link was asked for.",
+  "auth.passkey_registered": "A user registered a passkey (confirmed by its registration).",
+  "auth.passkey_registration_failed":
+    "A passkey registration was refused (the reason is in the metadata).",
   "auth.recovery_code_used": "A user spent a recovery code.",
   "auth.session_assurance_raised": "A second factor raised a user's session to aal2.",
   "auth.sign_in": "A user signed in (after a second factor when the account has one).",

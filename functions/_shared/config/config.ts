@@ -362,6 +362,37 @@ export const configSchema = z.object({
       "429 Retry-After, the right code too. Five keeps a day's guesses (three codes right at " +
       "once, of 10^6) at 3e-5. Recovery codes are not held by it.",
   ),
+  LATCHKEY_WEBAUTHN_RP_ID: z.string().trim().toLowerCase().regex(
+    /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+    "expected a host name without scheme or port (example.com)",
+  ).optional().describe(
+    "The WebAuthn relying party id passkeys are bound to: the site's registrable domain or a " +
+      "host under it (example.com serves app.example.com too). Changing it makes every " +
+      "registered passkey unusable. Unset in development and test: the host the request came " +
+      "to; elsewhere the passkey routes answer 501 (a Host header must not choose it).",
+  ),
+  LATCHKEY_WEBAUTHN_ORIGINS: z.string().transform((
+    text,
+  ) => [...new Set(text.split(",").map((origin) => origin.trim()).filter(Boolean))]).pipe(
+    z.array(
+      z.string().refine(
+        (origin) => {
+          try {
+            const url = new URL(origin);
+            return url.origin === origin &&
+              (url.protocol === "https:" || isLoopbackHttp(origin));
+          } catch {
+            return false;
+          }
+        },
+        "each an origin: https://host[:port] (http:// only to a loopback address), no path",
+      ),
+    ).min(1, "name at least one origin"),
+  ).optional().describe(
+    "Comma-separated origins whose pages may register and use passkeys (the browser's origin " +
+      "in clientDataJSON), each the relying party id or a host under it. Unset: " +
+      "https://<LATCHKEY_WEBAUTHN_RP_ID>, or in development and test the request's own origin.",
+  ),
   LATCHKEY_STEP_UP_MINUTES: integer(1, 24 * 60).default(10).describe(
     "Dangerous actions (changing a role, setting another account's password, minting an " +
       "admin-scoped key, deleting a user, exporting the audit log, resetting or removing a " +
@@ -422,6 +453,11 @@ export type Config = z.infer<typeof configSchema>;
 
 /** LATCHKEY_ENV names of a machine of one's own, where the request's Host may name the issuer. */
 const localEnvironments = new Set(["development", "test"]);
+
+/** Development or test: a machine of one's own, where the request's Host may stand in. */
+export function isLocalEnvironment(config: Pick<Config, "LATCHKEY_ENV">): boolean {
+  return localEnvironments.has(config.LATCHKEY_ENV);
+}
 
 // Cross-field rules, kept apart so configSchema.shape stays a plain field list.
 const configRules = configSchema.superRefine((config, context) => {
@@ -507,6 +543,26 @@ const configRules = configSchema.superRefine((config, context) => {
       path: ["LATCHKEY_MAILER_WEBHOOK_SECRET"],
       message: "a webhook mailer needs LATCHKEY_MAILER_WEBHOOK_SECRET to sign its deliveries",
     });
+  }
+  if (config.LATCHKEY_WEBAUTHN_ORIGINS && !config.LATCHKEY_WEBAUTHN_RP_ID) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_WEBAUTHN_RP_ID"],
+      message: "LATCHKEY_WEBAUTHN_ORIGINS needs LATCHKEY_WEBAUTHN_RP_ID: the domain passkeys " +
+        "are bound to",
+    });
+  }
+  const rpId = config.LATCHKEY_WEBAUTHN_RP_ID;
+  for (const origin of config.LATCHKEY_WEBAUTHN_ORIGINS ?? []) {
+    const host = new URL(origin).hostname;
+    if (rpId && host !== rpId && !host.endsWith(`.${rpId}`)) {
+      context.addIssue({
+        code: "custom",
+        path: ["LATCHKEY_WEBAUTHN_ORIGINS"],
+        message: `${origin} is not ${rpId} or a host under it: browsers would refuse passkeys ` +
+          "of that relying party there",
+      });
+    }
   }
   if (config.LATCHKEY_ADMIN_KEY && config.LATCHKEY_ADMIN_KEY_SHA256) {
     context.addIssue({

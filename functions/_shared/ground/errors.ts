@@ -10,6 +10,10 @@ export const errorCatalog = {
     status: 400,
     message: "This code is not right, or was used already; enter a new one.",
   },
+  invalid_passkey: {
+    status: 400,
+    message: "This passkey's answer was not accepted; see details, and ask for new options.",
+  },
   invalid_token: {
     status: 400,
     message: "This link is invalid, used or expired; ask for a new one.",
@@ -56,8 +60,9 @@ export const errorCatalog = {
     status: 403,
     message: "This needs a second factor verified in the last few minutes " +
       "(LATCHKEY_STEP_UP_MINUTES): verify one of your factors (POST /auth/factors/:id/verify " +
-      "with a code; it refreshes this session's step-up) and try again. An account with no " +
-      "factor enrols one first (POST /auth/factors/totp).",
+      "with a code or a passkey's assertion; it refreshes this session's step-up) and try " +
+      "again. An account with no factor enrols one first (POST /auth/factors/totp or " +
+      "POST /auth/factors/passkey/options).",
   },
   factor_limit_reached: {
     status: 409,

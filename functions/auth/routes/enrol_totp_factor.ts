@@ -10,6 +10,7 @@ import {
   newTotpEnrolment,
 } from "../../_shared/factors/totp.ts";
 import { factorNameSchema } from "../second_factor_codes.ts";
+import { requireEnrolmentAllowed } from "../factor_enrolment.ts";
 
 export const enrolTotpFactorBody = z.strictObject({
   name: factorNameSchema.optional(),
@@ -35,13 +36,7 @@ export const enrolTotpFactorRoute = defineRoute({
   const { config } = c.get("runtime");
   const key = mfaEncryptionKey(config);
   const principal = c.get("principal");
-  if (principal.session?.aal !== "aal2") {
-    const [{ protectedBy }] = await asCaller(c, (tx) =>
-      tx<{ protectedBy: boolean }[]>`
-        select exists(select 1 from latchkey.mfa_factors
-          where user_id = ${principal.userId} and confirmed_at is not null) as "protectedBy"`);
-    if (protectedBy) throw new ApiError("step_up_required");
-  }
+  await requireEnrolmentAllowed(c);
   const id = crypto.randomUUID();
   const enrolment = newTotpEnrolment(config.LATCHKEY_MFA_ISSUER, principal.user!.email);
   const ciphertext = await encryptTotpSecret(key, id, enrolment.secret);

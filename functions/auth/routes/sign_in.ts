@@ -38,8 +38,9 @@ export const signInRoute = defineRoute({
     200: "`{user, session}` (`session.aal` `aal1`, `amr` the password); sets the session " +
       "cookie. For an account with a confirmed second factor, `{user, challenge: {token, " +
       "expiresAt, factors: [{id, type, name}]}}` and no session: the challenge (five minutes) " +
-      "is taken only by `POST /auth/factors/:id/verify` and `POST /auth/factors/recovery`, " +
-      "which answer the session.",
+      "is taken only by `POST /auth/factors/:id/verify` (a code, or a passkey's assertion " +
+      "to options from `POST /auth/factors/passkey/assertion-options`) and " +
+      "`POST /auth/factors/recovery`, which answer the session.",
     401: "Wrong email or password (the same answer for both).",
     403: "`account_banned`: the account is suspended; `email_not_verified`: " +
       "LATCHKEY_REQUIRE_EMAIL_VERIFICATION is on, the password is right and the address is not " +
