@@ -1,5 +1,6 @@
 import { currentTotpCode } from "../_shared/factors/totp.ts";
 import { taskArgs } from "./task_args.ts";
+import { readHiddenInput } from "./hidden_input.ts";
 
 /**
  * `deno task totp`: the six-digit code an authenticator app would show now for a TOTP factor,
@@ -18,37 +19,7 @@ if (taskArgs().length > 0) {
   Deno.exit(2);
 }
 
-/** All of standard input (a pipe), or one line typed without echo (a terminal). */
-async function readSecret(): Promise<string> {
-  const decoder = new TextDecoder();
-  if (!Deno.stdin.isTerminal()) {
-    let text = "";
-    for await (const chunk of Deno.stdin.readable) text += decoder.decode(chunk, { stream: true });
-    return text;
-  }
-  await Deno.stderr.write(new TextEncoder().encode("TOTP secret or otpauth:// URI (not shown): "));
-  Deno.stdin.setRaw(true);
-  const bytes: number[] = [];
-  const buffer = new Uint8Array(256);
-  try {
-    reading: while (true) {
-      const read = await Deno.stdin.read(buffer);
-      if (read === null) break;
-      for (const byte of buffer.subarray(0, read)) {
-        if (byte === 13 || byte === 10) break reading;
-        if (byte === 3) Deno.exit(130); // Ctrl-C
-        if (byte === 127 || byte === 8) bytes.pop();
-        else bytes.push(byte);
-      }
-    }
-  } finally {
-    Deno.stdin.setRaw(false);
-    await Deno.stderr.write(new TextEncoder().encode("\n"));
-  }
-  return decoder.decode(new Uint8Array(bytes));
-}
-
-const secret = (await readSecret()).trim();
+const secret = (await readHiddenInput("TOTP secret or otpauth:// URI")).trim();
 try {
   console.log(currentTotpCode(secret));
   const secondsLeft = 30 - Math.floor(Date.now() / 1000) % 30;
