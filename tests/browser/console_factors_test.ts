@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Secret, TOTP } from "otpauth";
-import { type Browser, chromium, type Page } from "../support/browser.ts";
+import { type Browser, type Page } from "../support/browser.ts";
 import {
   baseUrl,
   call,
@@ -12,13 +12,14 @@ import {
   testClient,
 } from "../support/http.ts";
 import {
-  chromiumPath,
+  browserTest,
   notice,
   openConsole,
   openFromNav,
   recordPage,
   refusedStatuses,
   signInWithPassword,
+  withBrowser,
 } from "../support/console.ts";
 import { ageSecondFactor } from "../support/step_up.ts";
 
@@ -31,18 +32,6 @@ import { ageSecondFactor } from "../support/step_up.ts";
  */
 
 const consoleUrl = `${functionsUrl}/console/`;
-
-async function withBrowser(work: (browser: Browser) => Promise<void>) {
-  const browser = await chromium.launch({ executablePath: chromiumPath });
-  try {
-    await work(browser);
-  } finally {
-    await browser.close();
-  }
-}
-
-const browserTest = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, ignore: !chromiumPath, sanitizeResources: false, sanitizeOps: false, fn });
 
 function codeOf(secret: string, offsetSteps = 0): string {
   const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 });

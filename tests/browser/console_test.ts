@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "../support/browser.ts";
+import { type Page } from "../support/browser.ts";
 import {
   asAdminKey,
   baseUrl,
@@ -17,7 +17,7 @@ import {
   withDatabase,
 } from "../support/http.ts";
 import {
-  chromiumPath,
+  browserTest,
   curlJson,
   notice,
   openConsole,
@@ -27,6 +27,7 @@ import {
   shown,
   signInWithFactor,
   signInWithPassword,
+  withBrowser,
 } from "../support/console.ts";
 import { ageSecondFactor } from "../support/step_up.ts";
 
@@ -38,18 +39,6 @@ import { ageSecondFactor } from "../support/step_up.ts";
  */
 
 const consoleUrl = `${functionsUrl}/console/`;
-
-async function withBrowser(work: (browser: Browser) => Promise<void>) {
-  const browser = await chromium.launch({ executablePath: chromiumPath });
-  try {
-    await work(browser);
-  } finally {
-    await browser.close();
-  }
-}
-
-const browserTest = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, ignore: !chromiumPath, sanitizeResources: false, sanitizeOps: false, fn });
 
 browserTest("support flow: find a user, revoke their sessions, read the audit entry", async () => {
   const support = await createAccount("support", "console-support");

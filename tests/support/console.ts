@@ -4,6 +4,8 @@ import axe from "npm:axe-core@4.14.1";
 import {
   type Browser,
   type BrowserContext,
+  chromium,
+  chromiumPath,
   type Page,
   type PageWatch,
   screenshotDirectory,
@@ -13,7 +15,7 @@ import { type TestAccount, totpCode } from "./http.ts";
 
 /** Driving the Latchkey Console in chromium: one page, its errors, its checks. */
 
-export { chromiumPath } from "./browser.ts";
+export { chromiumPath };
 
 export interface ConsolePage extends PageWatch {
   context: BrowserContext;
@@ -143,3 +145,17 @@ export async function curlJson(url: string, body: unknown): Promise<Record<strin
   assert.ok(output.success, new TextDecoder().decode(output.stderr));
   return JSON.parse(new TextDecoder().decode(output.stdout));
 }
+
+/** A browser for the length of `work`, closed whatever happens. */
+export async function withBrowser(work: (browser: Browser) => Promise<void>) {
+  const browser = await chromium.launch({ executablePath: chromiumPath });
+  try {
+    await work(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** A browser test: ignored without chromium (the test command counts it as skipped). */
+export const browserTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, ignore: !chromiumPath, sanitizeResources: false, sanitizeOps: false, fn });
