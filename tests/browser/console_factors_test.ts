@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
-import { Secret, TOTP } from "otpauth";
 import { type Browser, type Page } from "../support/browser.ts";
 import {
   baseUrl,
   call,
+  enrolTotp,
   functionsUrl,
   recordSecret,
   signIn,
   signUp,
   type TestAccount,
   testClient,
+  totpCode,
 } from "../support/http.ts";
 import {
   browserTest,
@@ -33,10 +34,7 @@ import { ageSecondFactor } from "../support/step_up.ts";
 
 const consoleUrl = `${functionsUrl}/console/`;
 
-function codeOf(secret: string, offsetSteps = 0): string {
-  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 });
-  return totp.generate({ timestamp: Date.now() + offsetSteps * 30_000 });
-}
+const codeOf = totpCode;
 
 /** Six digits no step the server accepts now (this one and one either side) would take. */
 function wrongCodeOf(secret: string): string {
@@ -54,24 +52,8 @@ interface Enrolled {
  * A confirmed TOTP factor on `account`, through the API with its sign-up session (now aal2).
  * The confirming code takes this time step: the next code the browser uses is a later step's.
  */
-async function enrolThroughApi(account: TestAccount, name = "Phone"): Promise<Enrolled> {
-  const enrolment = await call("POST", "/auth/factors/totp", {
-    token: account.token,
-    body: { name },
-  });
-  assert.equal(enrolment.status, 201, JSON.stringify(enrolment.body));
-  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
-  const confirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
-    token: account.token,
-    body: { code: codeOf(enrolment.body.secret) },
-  });
-  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
-  recordSecret(...confirmed.body.recoveryCodes);
-  return {
-    factorId: enrolment.body.id,
-    secret: enrolment.body.secret,
-    recoveryCodes: confirmed.body.recoveryCodes,
-  };
+function enrolThroughApi(account: TestAccount, name = "Phone"): Promise<Enrolled> {
+  return enrolTotp(account, name);
 }
 
 /** The console on a client address of its own, so its failed codes count against no other test. */

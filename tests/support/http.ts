@@ -121,8 +121,12 @@ export function totpCode(secret: string, offsetSteps = 0): string {
  */
 export async function enrolTotp(
   account: TestAccount,
+  name?: string,
 ): Promise<{ factorId: string; secret: string; recoveryCodes: string[] }> {
-  const enrolled = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
+  const enrolled = await call("POST", "/auth/factors/totp", {
+    token: account.token,
+    body: name ? { name } : {},
+  });
   if (enrolled.status !== 201) {
     throw new Error(`TOTP enrolment failed: ${JSON.stringify(enrolled.body)}`);
   }

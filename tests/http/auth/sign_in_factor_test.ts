@@ -1,23 +1,21 @@
 import assert from "node:assert/strict";
-import { Secret, TOTP } from "otpauth";
 import {
   auditEventsFor,
   call,
+  enrolTotp,
   errorOf,
   recordSecret,
   signIn,
   signUp,
   type TestAccount,
   testClient,
+  totpCode,
   withDatabase,
 } from "../../support/http.ts";
 
 /** Sign-in with a second factor (issue 28, item 2): the challenge and the session's assurance. */
 
-function codeOf(secret: string, offsetSteps = 0): string {
-  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 });
-  return totp.generate({ timestamp: Date.now() + offsetSteps * 30_000 });
-}
+const codeOf = totpCode;
 
 interface Enrolled {
   account: TestAccount;
@@ -29,24 +27,7 @@ interface Enrolled {
 /** An account (a new one, or the one given) with a confirmed TOTP factor, confirmed this step. */
 async function enrolled(tag: string, given?: TestAccount): Promise<Enrolled> {
   const account = given ?? await signUp(tag);
-  const enrolment = await call("POST", "/auth/factors/totp", {
-    token: account.token,
-    body: { name: "Phone" },
-  });
-  assert.equal(enrolment.status, 201);
-  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
-  const confirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
-    token: account.token,
-    body: { code: codeOf(enrolment.body.secret) },
-  });
-  assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
-  recordSecret(...confirmed.body.recoveryCodes);
-  return {
-    account,
-    factorId: enrolment.body.id,
-    secret: enrolment.body.secret,
-    recoveryCodes: confirmed.body.recoveryCodes,
-  };
+  return { account, ...await enrolTotp(account, "Phone") };
 }
 
 /** Signs in and returns the challenge, asserting that no session came with it. */
