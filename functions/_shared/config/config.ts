@@ -580,13 +580,13 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment; throws ConfigError naming each bad variable and how to fix it. */
 /**
  * Variables whose empty value means something of its own rather than "unset" (every other one):
  * LATCHKEY_MFA_REQUIRED_ROLES set to nothing is no role, where unset is admin,support.
  */
 const emptyIsAValue = new Set(["LATCHKEY_MFA_REQUIRED_ROLES"]);
 
+/** Parses the environment; throws ConfigError naming each bad variable and how to fix it. */
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const present = Object.fromEntries(
     Object.entries(env).filter(([name, value]) =>

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { Secret, TOTP } from "otpauth";
+import { Secret } from "otpauth";
 import {
   auditEventsFor,
   call,
@@ -9,6 +9,7 @@ import {
   signUp,
   type TestAccount,
   testClient,
+  totpCode,
   withDatabase,
 } from "../../support/http.ts";
 import { ageSecondFactor } from "../../support/step_up.ts";
@@ -24,10 +25,7 @@ async function enrol(account: TestAccount, name?: string) {
   return result;
 }
 
-function codeOf(secret: string, offsetSteps = 0): string {
-  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30 });
-  return totp.generate({ timestamp: Date.now() + offsetSteps * 30_000 });
-}
+const codeOf = totpCode;
 
 function verify(account: TestAccount, id: string, code: string, client = testClient()) {
   return call("POST", `/auth/factors/${id}/verify`, {

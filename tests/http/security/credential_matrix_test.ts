@@ -7,7 +7,6 @@ import {
 } from "../../../functions/_shared/ground/principal.ts";
 import { type Operation, operations } from "../../support/catalogue.ts";
 import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
-import { Secret, TOTP } from "otpauth";
 import {
   adminKey,
   asAdminKey,
@@ -195,16 +194,7 @@ const signOutLast = [...operations].sort((a, b) =>
  * (five minutes is for people; a busy machine's matrix may take longer).
  */
 async function challengeFor(account: TestAccount): Promise<string> {
-  const enrolment = await call("POST", "/auth/factors/totp", { token: account.token, body: {} });
-  assert.equal(enrolment.status, 201);
-  recordSecret(enrolment.body.secret, enrolment.body.otpauthUri);
-  const totp = new TOTP({ secret: Secret.fromBase32(enrolment.body.secret) });
-  const confirmed = await call("POST", `/auth/factors/${enrolment.body.id}/verify`, {
-    token: account.token,
-    body: { code: totp.generate() },
-  });
-  assert.equal(confirmed.status, 200);
-  recordSecret(...confirmed.body.recoveryCodes);
+  await enrolTotp(account);
   const signedIn = await signIn(account.email, account.password);
   assert.equal(signedIn.status, 200);
   const { token } = signedIn.body.challenge;
