@@ -121,6 +121,7 @@ CREATE INDEX api_keys_replaced_by_idx ON latchkey.api_keys USING btree (replaced
 CREATE INDEX api_keys_user_id_created_at_idx ON latchkey.api_keys USING btree (user_id, created_at, id);
 CREATE TRIGGER api_keys_carry_admin_settings AFTER UPDATE OF replaced_by ON latchkey.api_keys FOR EACH ROW WHEN (new.replaced_by IS NOT NULL AND new.replaced_by IS DISTINCT FROM old.replaced_by) EXECUTE FUNCTION latchkey.carry_admin_settings();
 CREATE TRIGGER api_keys_revocation_is_final BEFORE UPDATE ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.keep_revocations_final();
+CREATE TRIGGER guard_admin_key_enable_step_up BEFORE UPDATE OF enabled ON latchkey.api_keys FOR EACH ROW WHEN (NOT old.enabled AND new.enabled) EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 CREATE TRIGGER guard_admin_key_step_up BEFORE INSERT ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 create policy "Callers create keys within what they hold" on latchkey.api_keys as permissive for insert to latchkey_caller
   with check ((latchkey.caller_holds_scopes(scopes) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL)) OR (( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission) AND ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR latchkey.caller_reaches_user(user_id) OR ( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission))))));
@@ -1351,7 +1352,11 @@ CREATE OR REPLACE FUNCTION latchkey.guard_admin_key_step_up()
 AS $function$
 begin
   if new.scopes && array(select p.name from latchkey.permissions p) then
-    perform latchkey.require_step_up('Minting a key with an admin permission');
+    if tg_op = 'INSERT' then
+      perform latchkey.require_step_up('Minting a key with an admin permission');
+    else
+      perform latchkey.require_step_up('Enabling a key with an admin permission');
+    end if;
   end if;
   return new;
 end

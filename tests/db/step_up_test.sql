@@ -1,7 +1,7 @@
 -- Step-up in the database: a session's dangerous changes need second_factor_at within
 -- step_up_seconds of the caller state; keys pass; the admin reset removes, revokes and audits.
 begin;
-select plan(7);
+select plan(9);
 
 insert into latchkey.users (id, email, name, password_hash, role) values
   ('11111111-1111-4111-8111-111111111111', 'ada@step.test', 'Ada', '$argon2id$x', 'admin'),
@@ -12,6 +12,9 @@ insert into latchkey.mfa_factors (id, user_id, type, name, secret_ciphertext, co
 insert into latchkey.sessions (id, user_id, token_hash, expires_at) values
   ('44444444-4444-4444-8444-444444444444', '22222222-2222-4222-8222-222222222222',
     sha256('bob'), now() + interval '1 hour');
+insert into latchkey.api_keys (id, user_id, name, key_prefix, key_hash, scopes, enabled) values
+  ('55555555-5555-4555-8555-555555555555', '11111111-1111-4111-8111-111111111111', 'machine',
+    'lk_live_abcd', sha256('machine'), '{users:read}', false);
 
 set local role latchkey_caller;
 select set_config('latchkey.caller', pg_catalog.jsonb_build_object('sub',
@@ -27,6 +30,12 @@ select throws_like(
 select throws_like(
   $$select * from latchkey.reset_user_factors('22222222-2222-4222-8222-222222222222')$$,
   'Resetting an account''s second factors needs%', 'nor reset factors');
+select throws_like(
+  $$select latchkey.update_api_key('55555555-5555-4555-8555-555555555555', '{"enabled": true}')$$,
+  'Enabling a key with an admin permission needs%', 'nor enable a disabled admin-scoped key');
+select is(
+  latchkey.update_api_key('55555555-5555-4555-8555-555555555555', '{"name": "machine, off"}'),
+  'updated', 'renaming it is free');
 
 select set_config('latchkey.caller', (latchkey.current_caller() || pg_catalog.jsonb_build_object(
   'second_factor_at', floor(extract(epoch from now()))::bigint - 60))::text, true);

@@ -394,8 +394,8 @@ export const configSchema = z.object({
       "https://<LATCHKEY_WEBAUTHN_RP_ID>, or in development and test the request's own origin.",
   ),
   LATCHKEY_STEP_UP_MINUTES: integer(1, 24 * 60).default(10).describe(
-    "Dangerous actions (changing a role, setting another account's password, minting an " +
-      "admin-scoped key, deleting a user, exporting the audit log, resetting or removing a " +
+    "Dangerous actions (changing a role, setting another account's password, minting or " +
+      "enabling an admin-scoped key, deleting a user, exporting the audit log, resetting or removing a " +
       "second factor) need a session that verified a second factor this many minutes ago at " +
       "most (POST /auth/factors/:id/verify); otherwise 403 step_up_required. API keys and " +
       "X-Admin-Key are not asked.",

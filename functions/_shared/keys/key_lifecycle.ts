@@ -129,6 +129,15 @@ export const writerKeyPatch = z.strictObject(writerKeyChanges)
 export type KeyChanges = Partial<z.output<typeof writerKeyPatch>>;
 
 /**
+ * The step-up both PATCH routes declare: enabling a disabled key with an admin permission needs
+ * a fresh second factor, which the database's trigger enforces (the route does not load the key's
+ * scopes first).
+ */
+export const enablingAdminKeyStepUp = {
+  when: "it enables a disabled key that holds an admin permission (the database refuses it)",
+};
+
+/**
  * Applies the changes through the database's own check of who may change what; audited.
  * Returns the key's metadata after the change.
  */

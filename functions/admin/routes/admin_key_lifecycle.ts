@@ -3,6 +3,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import type { AppContext } from "../../_shared/http/context.ts";
 import { pathId } from "../../_shared/http/ids.ts";
 import {
+  enablingAdminKeyStepUp,
   type KeyAccess,
   keyUsage,
   keyUsageQuery,
@@ -43,6 +44,7 @@ export const updateKeyRoute = defineRoute({
   permission: "keys:write",
   permissionNote: "; the caller must hold every permission of the owner's role",
   body: writerKeyPatch,
+  stepUp: enablingAdminKeyStepUp,
   responses: {
     200: "The key's metadata after the change.",
     403: beyondReach,

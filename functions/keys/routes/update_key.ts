@@ -1,4 +1,8 @@
-import { ownerKeyPatch, updateKey } from "../../_shared/keys/key_lifecycle.ts";
+import {
+  enablingAdminKeyStepUp,
+  ownerKeyPatch,
+  updateKey,
+} from "../../_shared/keys/key_lifecycle.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { asCaller } from "../../_shared/http/request.ts";
 import { ownKeyAccess, ownKeyId } from "../own_key.ts";
@@ -9,6 +13,7 @@ export const updateKeyRoute = defineRoute({
   summary: "Rename, disable or enable one of the caller's keys, or set its metadata",
   auth: ["session", "apiKey"],
   body: ownerKeyPatch,
+  stepUp: enablingAdminKeyStepUp,
   responses: {
     200: "The key's metadata after the change.",
     403: "`interactive_session_required`: an API key may change only itself; `forbidden`: an " +

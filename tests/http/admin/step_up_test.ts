@@ -8,6 +8,7 @@ import {
   issueKey,
   recordSecret,
   totpCode,
+  verifyKey,
   withDatabase,
 } from "../../support/http.ts";
 import { ageSecondFactor } from "../../support/step_up.ts";
@@ -128,6 +129,28 @@ Deno.test("step-up: every dangerous action refuses a stale session, and machines
       assert.equal(errorOf(refused).code, code);
     }
   }
+  // Enabling a disabled admin-scoped key gives machine power back: the database refuses it to a
+  // stale session on either PATCH route; disabling and renaming it stay free.
+  for (const path of ["/admin/keys", "/keys"]) {
+    const scoped = await issueKey(admin.id, { name: "suspected", scopes: ["users:read"] });
+    const disabled = await call("PATCH", `${path}/${scoped.id}`, {
+      token: admin.token,
+      body: { enabled: false, name: "suspected, off" },
+    });
+    assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+    const enabled = await call("PATCH", `${path}/${scoped.id}`, {
+      token: admin.token,
+      body: { enabled: true },
+    });
+    assert.equal(enabled.status, 403, `${path}: ${JSON.stringify(enabled.body)}`);
+    assert.equal(errorOf(enabled).code, "step_up_required");
+    assert.equal((await verifyKey(scoped.key)).body.valid, false, "the key stays off");
+    const byAdminKey = await asAdminKey("PATCH", `/admin/keys/${scoped.id}`, {
+      body: { enabled: true },
+    });
+    assert.equal(byAdminKey.status, 200, "the X-Admin-Key is not asked");
+  }
+
   const [{ unchanged }] = await withDatabase((sql) =>
     sql`select count(*)::int as unchanged from latchkey.audit_events
         where actor_user_id in (${admin.id}, ${bare.id})
