@@ -574,7 +574,7 @@ try {
     Deno.exit(0);
   }
   if (secondFactorOnly) {
-    // `-- --second-factor-only`: sign-in latency with and without TOTP, printed.
+    // `-- --second-factor-only`: sign-in latency with and without TOTP or a passkey, printed.
     console.log(describeSecondFactor(await measureSecondFactorSignIns(api)));
     await server.stop();
     await database.stop();

@@ -1,10 +1,13 @@
 import { Secret, TOTP } from "otpauth";
+import { SoftAuthenticator } from "../support/webauthn.ts";
 
 /**
  * Sign-in latency with and without a second factor (issue 28): one request at a time, each
  * account from its own client address and signing in once (so no per-account throttle or code replay enters), on the bench's
  * server. Without a factor a sign-in is one request; with TOTP it is the sign-in (a challenge)
- * and the code's verification, timed together and apart.
+ * and the code's verification, timed together and apart; with a passkey it is the sign-in, the
+ * assertion options and the assertion's verification (the authenticator's signing, done by a
+ * software authenticator in this process, is left out of the time).
  */
 export interface SecondFactorLatency {
   accounts: number;
@@ -12,6 +15,8 @@ export interface SecondFactorLatency {
   challenge: Percentiles;
   verify: Percentiles;
   withTotp: Percentiles;
+  withPasskey: Percentiles;
+  passkeyAssertion: Percentiles;
 }
 
 interface Percentiles {
@@ -89,6 +94,31 @@ export async function measureSecondFactorSignIns(
     enrolled.push({ email, client, id: factor.body.id, totp });
   }
 
+  const passkeyed: {
+    email: string;
+    client: string;
+    id: string;
+    authenticator: SoftAuthenticator;
+  }[] = [];
+  for (let i = 0; i < accounts; i++) {
+    const { email, client } = await signUp("passkey", `192.0.2.${i + 1}`);
+    const session = await post(`${api}/auth/sign-in/email`, { email, password }, "", client);
+    expect(session, 200, "sign-in before enrolment");
+    const token = session.body.session.token;
+    const origin = new URL(api).origin;
+    const authenticator = await SoftAuthenticator.create(origin);
+    const options = await post(`${api}/auth/factors/passkey/options`, {}, token, client);
+    expect(options, 200, "passkey creation options");
+    const registered = await post(
+      `${api}/auth/factors/passkey`,
+      await authenticator.register(options.body),
+      token,
+      client,
+    );
+    expect(registered, 201, "passkey registration");
+    passkeyed.push({ email, client, id: registered.body.id, authenticator });
+  }
+
   const passwordOnly: number[] = [];
   for (const { email, client } of plain) {
     const started = performance.now();
@@ -118,6 +148,31 @@ export async function measureSecondFactorSignIns(
     challenge.push(challenged - started);
     expect(verified, 200, "the challenge's code");
   }
+  const withPasskey: number[] = [];
+  const passkeyAssertion: number[] = [];
+  for (const { email, client, id, authenticator } of passkeyed) {
+    const started = performance.now();
+    const first = await post(`${api}/auth/sign-in/email`, { email, password }, "", client);
+    expect(first, 200, "sign-in with a passkey");
+    if (!first.body.challenge) throw new Error("a sign-in with a passkey gave no challenge");
+    const token = first.body.challenge.token;
+    const options = await post(`${api}/auth/factors/passkey/assertion-options`, {}, token, client);
+    expect(options, 200, "assertion options");
+    const signing = performance.now();
+    const answer = await authenticator.assert(options.body);
+    const signed = performance.now();
+    const verified = await post(
+      `${api}/auth/factors/${id}/verify`,
+      { assertion: answer },
+      token,
+      client,
+    );
+    const done = performance.now();
+    expect(verified, 200, "the challenge's assertion");
+    if (verified.body.session?.aal !== "aal2") throw new Error("a passkey gave no aal2 session");
+    withPasskey.push(done - started - (signed - signing));
+    passkeyAssertion.push(done - signed);
+  }
   const both = challenge.map((ms, i) => ms + verify[i]);
   return {
     accounts,
@@ -125,6 +180,8 @@ export async function measureSecondFactorSignIns(
     challenge: percentiles(challenge),
     verify: percentiles(verify),
     withTotp: percentiles(both),
+    withPasskey: percentiles(withPasskey),
+    passkeyAssertion: percentiles(passkeyAssertion),
   };
 }
 
@@ -135,5 +192,8 @@ export function describeSecondFactor(run: SecondFactorLatency): string {
     `request at a time, ${run.accounts} accounts each way, each from its own client address ` +
     `and signing in once. Password only: ` +
     `${ms(run.passwordOnly)}. With TOTP, sign-in and code together: ${ms(run.withTotp)} ` +
-    `(the sign-in's challenge ${ms(run.challenge)}; the code's verification ${ms(run.verify)}).`;
+    `(the sign-in's challenge ${ms(run.challenge)}; the code's verification ${ms(run.verify)}). ` +
+    `With a passkey, sign-in, assertion options and assertion together (the authenticator's ` +
+    `signing left out): ${ms(run.withPasskey)} (the assertion's verification ` +
+    `${ms(run.passkeyAssertion)}).`;
 }
