@@ -50,6 +50,8 @@ for (const gapSeconds of [1, 15, 59, 61]) {
       second >= Math.min(limit, Math.floor((limit * gapSeconds) / 60)),
       `${second} passed after ${gapSeconds} s`,
     );
-    if (gapSeconds < 60) assert.ok(valid < 2 * limit, "never the fixed windows' 2·L");
+    // Within a minute of the limiter's time, never a fixed window's 2·L. That time is the gap
+    // plus the bursts' own real time: on a loaded machine a 59 s gap can become a minute.
+    if (seconds < 60) assert.ok(valid < 2 * limit, "never the fixed windows' 2·L");
   });
 }
