@@ -3,6 +3,7 @@ import { type Browser, type Page } from "../support/browser.ts";
 import {
   baseUrl,
   call,
+  createAccount,
   enrolTotp,
   functionsUrl,
   recordSecret,
@@ -550,43 +551,31 @@ browserTest(
 );
 
 browserTest(
-  "a role that must use a second factor is taken to enrolment (answer simulated)",
+  "an admin without a second factor is taken to enrolment, offered an app or a passkey",
   async () => {
-    const account = await signUp("console-mfa-required");
+    // The server's own answer: a password-only admin session carries no permission.
+    const admin = await createAccount("admin", "console-mfa-required", { secondFactor: false });
     const violations: Record<string, string[]> = {};
 
     await withBrowser(async (browser) => {
-      const { page, errors } = await openOwnConsole(browser);
-      // Until LATCHKEY_MFA_REQUIRED_ROLES is enforced (issue 28, item 3), the refusal an aal1
-      // admin gets is played by the browser for the first GET /auth/session.
-      await page.route(`${functionsUrl}/auth/session`, (route) =>
-        route.fulfill({
-          status: 403,
-          contentType: "application/json",
-          body: JSON.stringify({
-            error: {
-              code: "mfa_required",
-              message: "Your role needs a second factor: enrol one (POST /auth/factors/totp).",
-              requestId: crypto.randomUUID(),
-            },
-          }),
-        }), { times: 1 });
-      await signInWithPassword(page, account.email, account.password);
+      const { page, errors } = await openOwnConsole(browser, { onLocalhost: true });
+      const authenticator = await addVirtualAuthenticator(page);
+      await signInWithPassword(page, admin.email, admin.password);
       await page.getByTestId("mfa-required").waitFor();
       await page.locator('#main[aria-busy="false"][data-view="#/security"]').waitFor();
-      // Only enrolment is offered until a factor is verified.
+      await notice(page).filter({ hasText: "add an authenticator app or a passkey" }).waitFor();
+      // Only enrolment is offered until a factor is verified: both kinds.
       const links = await page.locator("#nav a").allInnerTexts();
       assert.deepEqual(links, ["Security"]);
-      await page.goto(`${consoleUrl}#/users`);
+      await page.getByRole("button", { name: "Add authenticator app" }).waitFor();
+      await page.getByRole("button", { name: "Add passkey" }).waitFor();
+      await page.goto(`${onLocalhost(consoleUrl)}#/users`);
       await page.locator('#main[aria-busy="false"][data-view="#/users"]').waitFor();
       assert.equal(await page.getByTestId("mfa-required").count(), 1);
       await recordPage(page, "mfa-required", violations);
 
-      await page.getByRole("button", { name: "Add authenticator app" }).click();
-      const secret = await page.getByTestId("totp-secret").innerText();
-      recordSecret(secret);
-      await page.getByLabel("First code from the app").fill(codeOf(secret));
-      await page.getByRole("button", { name: "Confirm" }).click();
+      await page.getByLabel("Passkey name").fill("Laptop");
+      await page.getByRole("button", { name: "Add passkey" }).click();
       recordSecret(
         ...await page.getByTestId("recovery-codes").locator("li").allInnerTexts(),
       );
@@ -595,10 +584,15 @@ browserTest(
       await overview(page);
       await page.getByText("Second factor added.").waitFor();
       assert.match(await page.locator("#whoami").innerText(), /session \(aal2\)/);
-      assert.ok((await page.locator("#nav a").allInnerTexts()).includes("Overview"));
+      assert.ok((await page.locator("#nav a").allInnerTexts()).includes("Users"));
+      assert.equal((await authenticator.credentials()).length, 1);
 
-      assert.deepEqual(refusedStatuses(errors), [403]);
+      // No refusal on the way: the session said it awaits a factor before any page asked.
+      assert.deepEqual(refusedStatuses(errors), []);
     });
+    const listed = await call("GET", "/admin/users?limit=1", { token: admin.token });
+    assert.equal(listed.status, 403, "the test's own session of the admin is still aal1");
+    assert.equal(listed.body.error.nextRoute, "POST /auth/factors/:id/verify");
     assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
   },
 );
