@@ -22,8 +22,9 @@ const notice = document.getElementById("notice");
 
 let me = null;
 /**
- * Set when the API answered 403 `mfa_required`: this session's role needs a second factor it
- * has not verified, so only the Security page (enrolment) is offered until one is.
+ * Set when GET /auth/session says `mfaRequired` or the API answered 403 `mfa_required`: this
+ * session's role needs a second factor it has not verified, so only the Security page
+ * (enrolment: an authenticator app or a passkey) is offered until one is.
  */
 let mfaRequired = false;
 
@@ -106,7 +107,7 @@ function requireEnrolment() {
     navigate(
       "/security",
       {},
-      "Your role needs a second factor: add an authenticator app to go on.",
+      "Your role needs a second factor: add an authenticator app or a passkey to go on.",
     );
   }
 }
@@ -205,6 +206,13 @@ async function render() {
       }
       // Not even who we are until a factor is added: enrolment only.
       me = { user: null, permissions: [] };
+    }
+    // The session says so itself (a role that must use a factor, at aal1): enrolment at once,
+    // rather than a page whose every call would be refused.
+    if (me.mfaRequired && !mfaRequired && credential.get()?.kind === "session") {
+      requireEnrolment();
+      // Drawn by the navigation to the Security page (hashchange).
+      if (route().path !== "/security") return;
     }
   }
   const userPage = /^\/users\/([0-9a-f-]{36})$/i.exec(path);

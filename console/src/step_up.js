@@ -1,13 +1,15 @@
 import { api, credential } from "./api.js";
 import { h } from "./dom.js";
+import { passkeysSupported, usePasskey } from "./passkeys.js";
 import { factorCodeForm } from "./views/factor_code.js";
 
 /**
  * Step-up: a dangerous action answered 403 `step_up_required`, so a modal dialog asks for a
- * code of one of the person's authenticator apps and verifies it with the current session,
- * which counts as a fresh second factor for the next few minutes. Resolves true when a code
- * was taken (the caller sends the action again, once), false when the person cancelled or has
- * no factor the console can verify. Several refused calls at once share one dialog.
+ * second factor and verifies it with the current session, which counts as a fresh one for the
+ * next few minutes: a code of one of the person's authenticator apps, a passkey, or one of their
+ * recovery codes (spent). Resolves true when one was taken (the caller sends the action again,
+ * once), false when the person cancelled or has nothing the console can verify. Several refused
+ * calls at once share one dialog.
  */
 let pending = null;
 
@@ -25,25 +27,50 @@ async function stepUp() {
   // Only a Latchkey session verifies factors here; Supabase Auth and API keys do it elsewhere.
   if (credential.get()?.kind !== "session") return false;
   // Without the list, the action's own refusal is the answer to show.
-  const { factors } = await api("GET", "/auth/factors").catch(() => ({ factors: [] }));
-  const usable = factors.filter((factor) => factor.confirmed && factor.type === "totp");
-  if (usable.length === 0) return false;
+  const { factors, recoveryCodesLeft } = await api("GET", "/auth/factors")
+    .catch(() => ({ factors: [], recoveryCodesLeft: 0 }));
+  const usable = factors.filter((factor) =>
+    factor.confirmed &&
+    (factor.type === "totp" || (factor.type === "passkey" && passkeysSupported()))
+  );
+  const allowRecovery = recoveryCodesLeft > 0;
+  if (usable.length === 0 && !allowRecovery) return false;
   return await new Promise((resolve) => {
     const finish = (verified) => {
       dialog.close();
       dialog.remove();
       resolve(verified);
     };
+    const raised = () => {
+      dispatchEvent(new Event(sessionRaised));
+      finish(true);
+    };
     const form = factorCodeForm({
       factors: usable,
+      allowRecovery,
       submitLabel: "Verify and continue",
-      async check({ factorId, code }) {
-        await api("POST", `/auth/factors/${factorId}/verify`, { body: { code } });
-        dispatchEvent(new Event(sessionRaised));
-        finish(true);
+      async check({ factorId, code, recovery }) {
+        if (recovery) await api("POST", "/auth/factors/recovery", { body: { code } });
+        else await api("POST", `/auth/factors/${factorId}/verify`, { body: { code } });
+        raised();
+      },
+      async passkey() {
+        const options = await api("POST", "/auth/factors/passkey/assertion-options", {
+          body: {},
+        });
+        const { factorId, assertion } = await usePasskey(options);
+        await api("POST", `/auth/factors/${factorId}/verify`, { body: { assertion } });
+        raised();
       },
       cancel: () => finish(false),
     });
+    const ways = [
+      usable.some((factor) => factor.type === "totp")
+        ? "the code your authenticator app shows"
+        : null,
+      usable.some((factor) => factor.type === "passkey") ? "a passkey" : null,
+      allowRecovery ? "one of your recovery codes" : null,
+    ].filter(Boolean);
     const dialog = h(
       "dialog",
       { class: "step-up", "aria-labelledby": "step-up-title", "data-testid": "step-up" },
@@ -51,8 +78,8 @@ async function stepUp() {
       h(
         "p",
         {},
-        "This action needs a second factor verified in the last few minutes. Enter the code " +
-          "your authenticator app shows now.",
+        "This action needs a second factor verified in the last few minutes. Use " +
+          `${ways.slice(0, -1).join(", ")}${ways.length > 1 ? " or " : ""}${ways.at(-1)}.`,
       ),
       form,
     );

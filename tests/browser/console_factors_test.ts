@@ -3,6 +3,7 @@ import { type Browser, type Page } from "../support/browser.ts";
 import {
   baseUrl,
   call,
+  createAccount,
   enrolTotp,
   functionsUrl,
   recordSecret,
@@ -13,8 +14,10 @@ import {
   totpCode,
 } from "../support/http.ts";
 import {
+  addVirtualAuthenticator,
   browserTest,
   notice,
+  onLocalhost,
   openConsole,
   openFromNav,
   recordPage,
@@ -27,8 +30,10 @@ import { ageSecondFactor } from "../support/step_up.ts";
 /**
  * Second factors in the Latchkey Console (issue 28, item 6), in Debian's chromium: the code
  * asked for at sign-in (and a recovery code instead), the Security page (enrol an authenticator
- * app from its QR code, recovery codes shown once, rename, remove), step-up asked for and the
- * action sent again, and a role that must enrol taken to enrolment. Every page is checked with
+ * app from its QR code, recovery codes shown once, rename, remove), passkeys (made, signed in
+ * with and stepped up with through a virtual authenticator in chromium), step-up asked for and
+ * the action sent again (a code, a passkey, a recovery code), and a role that must enrol taken
+ * to enrolment. Every page is checked with
  * axe-core; no console error (a CSP violation is one) but the refusals each test names.
  */
 
@@ -56,9 +61,14 @@ function enrolThroughApi(account: TestAccount, name = "Phone"): Promise<Enrolled
   return enrolTotp(account, name);
 }
 
-/** The console on a client address of its own, so its failed codes count against no other test. */
-async function openOwnConsole(browser: Browser) {
-  const opened = await openConsole(browser, consoleUrl, baseUrl);
+/**
+ * The console on a client address of its own, so its failed codes count against no other test;
+ * `onLocalhost` for passkeys (the API the console calls is its own origin).
+ */
+async function openOwnConsole(browser: Browser, { onLocalhost: local = false } = {}) {
+  const opened = local
+    ? await openConsole(browser, onLocalhost(consoleUrl), new URL(onLocalhost(baseUrl)).origin)
+    : await openConsole(browser, consoleUrl, baseUrl);
   const client = testClient();
   await opened.context.setExtraHTTPHeaders(client);
   await opened.page.getByRole("heading", { name: "Sign in" }).waitFor();
@@ -426,43 +436,146 @@ browserTest(
 );
 
 browserTest(
-  "a role that must use a second factor is taken to enrolment (answer simulated)",
+  "passkeys: added on the Security page, then signed in with, stepped up with; a recovery code too",
   async () => {
-    const account = await signUp("console-mfa-required");
+    const account = await signUp("console-passkey");
     const violations: Record<string, string[]> = {};
 
     await withBrowser(async (browser) => {
-      const { page, errors } = await openOwnConsole(browser);
-      // Until LATCHKEY_MFA_REQUIRED_ROLES is enforced (issue 28, item 3), the refusal an aal1
-      // admin gets is played by the browser for the first GET /auth/session.
-      await page.route(`${functionsUrl}/auth/session`, (route) =>
-        route.fulfill({
-          status: 403,
-          contentType: "application/json",
-          body: JSON.stringify({
-            error: {
-              code: "mfa_required",
-              message: "Your role needs a second factor: enrol one (POST /auth/factors/totp).",
-              requestId: crypto.randomUUID(),
-            },
-          }),
-        }), { times: 1 });
+      const { page, errors, foreignRequests } = await openOwnConsole(browser, {
+        onLocalhost: true,
+      });
+      const authenticator = await addVirtualAuthenticator(page);
       await signInWithPassword(page, account.email, account.password);
+      await overview(page);
+      await openFromNav(page, "Security", "#/security");
+      await page.getByText("No second factor yet").waitFor();
+
+      // Made by the browser (the virtual authenticator), registered, confirmed at once: the
+      // account's first factor, so its recovery codes come with it.
+      await page.getByLabel("Passkey name").fill("Laptop");
+      await page.getByRole("button", { name: "Add passkey" }).click();
+      await page.getByRole("heading", { name: "Save your recovery codes" }).waitFor();
+      await page.locator("#whoami", { hasText: "session (aal2)" }).waitFor();
+      const codes = await page.getByTestId("recovery-codes").locator("li").allInnerTexts();
+      recordSecret(...codes);
+      assert.equal(codes.length, 10);
+      const [made] = await authenticator.credentials();
+      assert.equal(made.rpId, "localhost");
+      assert.equal(made.isResidentCredential, true, "a discoverable credential, as preferred");
+      await page.getByLabel("I have saved these codes").check();
+      await page.getByRole("button", { name: "Done" }).click();
+      await page.getByRole("cell", { name: "Laptop", exact: true }).waitFor();
+      assert.equal(await page.getByRole("cell", { name: "passkey", exact: true }).count(), 1);
+      assert.equal(await page.getByRole("cell", { name: "confirmed", exact: true }).count(), 1);
+      await page.getByRole("button", { name: "Rename Laptop" }).click();
+      await page.getByLabel("New name for Laptop").fill("Work laptop");
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("cell", { name: "Work laptop", exact: true }).waitFor();
+      await recordPage(page, "security-passkey", violations);
+
+      // A new sign-in: the password, then the passkey.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await signInWithPassword(page, account.email, account.password);
+      await page.getByRole("heading", { name: "Second factor" }).waitFor();
+      await page.getByText("Use a passkey, or use one of your recovery codes.").waitFor();
+      const usePasskey = page.getByRole("button", { name: "Use a passkey" });
+      assert.equal(
+        await usePasskey.evaluate((button) => button === button.ownerDocument.activeElement),
+        true,
+        "with no app, the passkey has the focus (Enter uses it); the recovery code is the spare",
+      );
+      await recordPage(page, "sign-in-passkey", violations);
+      await page.keyboard.press("Enter");
+      await page.locator('#main[aria-busy="false"][data-view="#/security"]').waitFor();
+      await page.getByRole("cell", { name: "Work laptop", exact: true }).waitFor();
+      const sessionId = await consoleSessionId(page);
+      const stored = await page.evaluate(() =>
+        JSON.parse(sessionStorage.getItem("latchkey.console.credential") ?? "null")
+      );
+      const signedIn = await call("GET", "/auth/session", { token: stored.token });
+      assert.deepEqual(
+        signedIn.body.session.amr.map((entry: { method: string }) => entry.method),
+        ["password", "webauthn"],
+      );
+      assert.equal((await authenticator.credentials())[0].signCount, 2, "used once more");
+
+      // An authenticator app beside it (through the API, with this aal2 session).
+      await enrolTotp({ ...account, token: stored.token }, "Phone");
+      await page.reload();
+      await page.getByRole("cell", { name: "Phone", exact: true }).waitFor();
+
+      // Step-up with the passkey: removing the app, with the sign-in's factor 11 minutes old.
+      await ageSecondFactor(sessionId, 11);
+      await page.getByRole("button", { name: "Remove Phone" }).click();
+      await page.getByRole("button", { name: "Remove", exact: true }).click();
+      const dialog = page.getByRole("dialog", { name: "Confirm it is you" });
+      await dialog.waitFor();
+      await dialog.getByText(
+        "Use the code your authenticator app shows, a passkey or one of your recovery codes.",
+      ).waitFor();
+      await recordPage(page, "step-up-passkey", violations);
+      await dialog.getByRole("button", { name: "Use a passkey" }).click();
+      await page.getByText('Removed "Phone".').waitFor();
+      await dialog.waitFor({ state: "detached" });
+
+      // Step-up with a recovery code: removing the passkey itself (no app left: the code field
+      // is the dialog's first, the passkey a button beside it).
+      await ageSecondFactor(sessionId, 11);
+      await page.getByRole("button", { name: "Remove Work laptop" }).click();
+      await page.getByText("It is your last second factor").waitFor();
+      await page.getByRole("button", { name: "Remove", exact: true }).click();
+      await dialog.waitFor();
+      assert.equal(await dialog.getByLabel("Code from your authenticator app").count(), 0);
+      const recovery = dialog.getByLabel("Recovery code");
+      await recovery.fill("aaaa-bbbb-cccc-dddd");
+      await dialog.getByRole("button", { name: "Verify and continue" }).click();
+      await dialog.locator(".form-problem").filter({ hasText: "Wrong code" }).waitFor();
+      await recovery.fill(codes[0]);
+      await dialog.getByRole("button", { name: "Verify and continue" }).click();
+      await page.getByText('Removed "Work laptop".').waitFor();
+      await page.getByText("No second factor yet").waitFor();
+
+      const amr = (await call("GET", "/auth/session", { token: stored.token })).body.session.amr;
+      assert.deepEqual(
+        amr.map((entry: { method: string }) => entry.method),
+        // Each method once, at its last use: the passkey's step-up came after the app's code.
+        ["password", "totp", "webauthn", "recovery_code"],
+      );
+      // Each removal refused once before its step-up; the wrong recovery code's 400.
+      assert.deepEqual(refusedStatuses(errors), [403, 403, 400]);
+      assert.deepEqual(foreignRequests, []);
+    });
+    assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
+  },
+);
+
+browserTest(
+  "an admin without a second factor is taken to enrolment, offered an app or a passkey",
+  async () => {
+    // The server's own answer: a password-only admin session carries no permission.
+    const admin = await createAccount("admin", "console-mfa-required", { secondFactor: false });
+    const violations: Record<string, string[]> = {};
+
+    await withBrowser(async (browser) => {
+      const { page, errors } = await openOwnConsole(browser, { onLocalhost: true });
+      const authenticator = await addVirtualAuthenticator(page);
+      await signInWithPassword(page, admin.email, admin.password);
       await page.getByTestId("mfa-required").waitFor();
       await page.locator('#main[aria-busy="false"][data-view="#/security"]').waitFor();
-      // Only enrolment is offered until a factor is verified.
+      await notice(page).filter({ hasText: "add an authenticator app or a passkey" }).waitFor();
+      // Only enrolment is offered until a factor is verified: both kinds.
       const links = await page.locator("#nav a").allInnerTexts();
       assert.deepEqual(links, ["Security"]);
-      await page.goto(`${consoleUrl}#/users`);
+      await page.getByRole("button", { name: "Add authenticator app" }).waitFor();
+      await page.getByRole("button", { name: "Add passkey" }).waitFor();
+      await page.goto(`${onLocalhost(consoleUrl)}#/users`);
       await page.locator('#main[aria-busy="false"][data-view="#/users"]').waitFor();
       assert.equal(await page.getByTestId("mfa-required").count(), 1);
       await recordPage(page, "mfa-required", violations);
 
-      await page.getByRole("button", { name: "Add authenticator app" }).click();
-      const secret = await page.getByTestId("totp-secret").innerText();
-      recordSecret(secret);
-      await page.getByLabel("First code from the app").fill(codeOf(secret));
-      await page.getByRole("button", { name: "Confirm" }).click();
+      await page.getByLabel("Passkey name").fill("Laptop");
+      await page.getByRole("button", { name: "Add passkey" }).click();
       recordSecret(
         ...await page.getByTestId("recovery-codes").locator("li").allInnerTexts(),
       );
@@ -471,10 +584,15 @@ browserTest(
       await overview(page);
       await page.getByText("Second factor added.").waitFor();
       assert.match(await page.locator("#whoami").innerText(), /session \(aal2\)/);
-      assert.ok((await page.locator("#nav a").allInnerTexts()).includes("Overview"));
+      assert.ok((await page.locator("#nav a").allInnerTexts()).includes("Users"));
+      assert.equal((await authenticator.credentials()).length, 1);
 
-      assert.deepEqual(refusedStatuses(errors), [403]);
+      // No refusal on the way: the session said it awaits a factor before any page asked.
+      assert.deepEqual(refusedStatuses(errors), []);
     });
+    const listed = await call("GET", "/admin/users?limit=1", { token: admin.token });
+    assert.equal(listed.status, 403, "the test's own session of the admin is still aal1");
+    assert.equal(listed.body.error.nextRoute, "POST /auth/factors/:id/verify");
     assert.deepEqual(violations, {}, "axe-core: serious or critical violations");
   },
 );

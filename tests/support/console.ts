@@ -73,6 +73,46 @@ export async function signInWithFactor(page: Page, account: TestAccount) {
   await page.getByRole("button", { name: "Verify and sign in" }).click();
 }
 
+/**
+ * `url` (the suite's gateway, on 127.0.0.1) on `localhost` instead: WebAuthn takes no IP address
+ * as the relying party, and in development and test the API takes the host it is called on.
+ */
+export function onLocalhost(url: string): string {
+  const local = new URL(url);
+  local.hostname = "localhost";
+  return local.href;
+}
+
+export interface VirtualAuthenticator {
+  /** The passkeys the authenticator holds now (Chrome DevTools Protocol's view). */
+  credentials(): Promise<{ rpId?: string; isResidentCredential: boolean; signCount: number }[]>;
+}
+
+/**
+ * A platform authenticator with user verification, in chromium itself (the DevTools Protocol's
+ * WebAuthn domain): `navigator.credentials` on `page` makes and uses real passkeys with it, the
+ * user's presence and fingerprint always given.
+ */
+export async function addVirtualAuthenticator(page: Page): Promise<VirtualAuthenticator> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  });
+  return {
+    async credentials() {
+      const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+      return credentials;
+    },
+  };
+}
+
 /** Waits until the console has drawn the page whose hash contains `hashPart`. */
 export async function shown(page: Page, hashPart: string) {
   await page.locator(`#main[aria-busy="false"][data-view*="${hashPart}"]`).waitFor();

@@ -1,22 +1,38 @@
 import { field, h } from "../dom.js";
+import { passkeyProblem, passkeysSupported } from "../passkeys.js";
 
 /**
- * Asking for a second factor's code, at sign-in and at step-up: a code from an authenticator
- * app (one of the TOTP factors, chosen when there are several) or, where `allowRecovery`, one
- * of the recovery codes. `check({factorId, code, recovery})` sends it; what it throws is shown
- * in the form, which stays up with the field cleared for the next try.
+ * Asking for a second factor, at sign-in and at step-up: a code from an authenticator app (one
+ * of the TOTP factors, chosen when there are several), where `allowRecovery` one of the
+ * recovery codes, and, when the factors hold a passkey and `passkey` is given, "Use a passkey".
+ * `check({factorId, code, recovery})` sends a code and `passkey()` runs the passkey's ceremony;
+ * what either throws is shown in the form, which stays up (a code field cleared) for the next
+ * try.
  */
 export function factorCodeForm(
-  { factors, allowRecovery = false, submitLabel = "Verify", check, cancel, cancelLabel = "Cancel" },
+  {
+    factors,
+    allowRecovery = false,
+    submitLabel = "Verify",
+    check,
+    passkey = null,
+    cancel,
+    cancelLabel = "Cancel",
+  },
 ) {
   const totp = factors.filter((factor) => factor.type === "totp");
+  const withPasskey = passkey && passkeysSupported() &&
+    factors.some((factor) => factor.type === "passkey");
+  // Nothing to type: the passkey is the only way (a step-up with no recovery code left).
+  const typed = totp.length > 0 || allowRecovery;
   let recovery = totp.length === 0;
   const problem = h("p", { class: "form-problem", role: "alert" });
-  const submit = h("button", { type: "submit" }, submitLabel);
+  const submit = typed ? h("button", { type: "submit" }, submitLabel) : null;
   const fields = h("div", {});
-  let input;
+  let input = null;
 
   function draw() {
+    if (!typed) return;
     input = recovery
       ? h("input", {
         name: "code",
@@ -65,6 +81,45 @@ export function factorCodeForm(
     }, "Use a recovery code")
     : null;
 
+  const passkeyButton = withPasskey
+    ? h("button", {
+      type: "button",
+      class: totp.length > 0 ? "secondary" : null,
+      async onclick() {
+        await attempt(() => passkey(), (error) => passkeyProblem(error) ?? codeProblem(error));
+      },
+    }, "Use a passkey")
+    : null;
+
+  /** One try at a time: the buttons wait, and a refusal is said in the form. */
+  async function attempt(work, describe) {
+    if (busy) return;
+    busy = true;
+    for (const button of [submit, passkeyButton]) {
+      if (!button) continue;
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+    }
+    problem.textContent = "";
+    try {
+      await work();
+    } catch (error) {
+      problem.textContent = describe(error);
+      if (input) {
+        input.value = "";
+        input.focus();
+      }
+    } finally {
+      busy = false;
+      for (const button of [submit, passkeyButton]) {
+        if (!button) continue;
+        button.disabled = false;
+        button.removeAttribute("aria-busy");
+      }
+    }
+  }
+  let busy = false;
+
   draw();
   const form = h(
     "form",
@@ -72,23 +127,11 @@ export function factorCodeForm(
       class: "factor-code",
       async onsubmit(event) {
         event.preventDefault();
-        if (submit.disabled) return;
+        if (!typed) return;
         const data = new FormData(form);
         const code = String(data.get("code") ?? "").trim();
         const factorId = recovery ? null : String(data.get("factorId") ?? totp[0]?.id ?? "");
-        submit.disabled = true;
-        submit.setAttribute("aria-busy", "true");
-        problem.textContent = "";
-        try {
-          await check({ factorId, code, recovery });
-        } catch (error) {
-          problem.textContent = codeProblem(error);
-          input.value = "";
-          input.focus();
-        } finally {
-          submit.disabled = false;
-          submit.removeAttribute("aria-busy");
-        }
+        await attempt(() => check({ factorId, code, recovery }), codeProblem);
       },
     },
     fields,
@@ -97,13 +140,15 @@ export function factorCodeForm(
       "div",
       { class: "actions" },
       submit,
+      passkeyButton,
       cancel
         ? h("button", { type: "button", class: "secondary", onclick: cancel }, cancelLabel)
         : null,
       toggle,
     ),
   );
-  form.focusCode = () => input.focus();
+  // The app's code where there is an app; else the passkey, the recovery code being the spare.
+  form.focusCode = () => (totp.length > 0 ? input : passkeyButton ?? input)?.focus();
   return form;
 }
 
@@ -115,6 +160,9 @@ export function codeProblem(error) {
   if (error?.code === "invalid_factor_code" || error?.code === "validation_failed") {
     const detail = error.details?.find((d) => d.path === "code")?.message;
     return `Wrong code: ${detail ?? error.message}`;
+  }
+  if (error?.code === "invalid_passkey") {
+    return `Passkey refused: ${error.details?.[0]?.message ?? error.message}`;
   }
   const requestId = error?.requestId ? ` (request id ${error.requestId})` : "";
   return `${error?.message ?? error}${requestId}`;

@@ -1,13 +1,15 @@
 import { api } from "../api.js";
 import { field, formValues, h, show, table, when } from "../dom.js";
+import { createPasskey, passkeyProblem, passkeysSupported } from "../passkeys.js";
 import { sessionRaised } from "../step_up.js";
 import { codeProblem } from "./factor_code.js";
 import { factorKind } from "./second_factors.js";
 
 /**
  * The signed-in person's second factors: the list (rename, remove), adding an authenticator
- * app (its QR code and secret shown once, then a first code confirms it) and the recovery
- * codes that confirmation gives, shown once with a step to save them.
+ * app (its QR code and secret shown once, then a first code confirms it) or a passkey (the
+ * browser makes it; its registration confirms it), and the recovery codes the first factor
+ * gives, shown once with a step to save them.
  *
  * `context.onEnrolled` runs once a factor is confirmed and its codes are saved (main.js: a
  * role that needs a factor may go on).
@@ -38,7 +40,7 @@ export async function renderSecurity(main, context) {
       ? h(
         "p",
         { class: "notice error", "data-testid": "mfa-required" },
-        "Your role needs a second factor. Add an authenticator app below to go on.",
+        "Your role needs a second factor. Add an authenticator app or a passkey below to go on.",
       )
       : null,
     h(
@@ -76,8 +78,8 @@ export async function renderSecurity(main, context) {
           { "data-testid": "recovery-left" },
           `Recovery codes left: ${recoveryCodesLeft} of 10.`,
           recoveryCodesLeft <= 3
-            ? " Few are left: add a new authenticator app after removing all of them to get " +
-              "a new set."
+            ? " Few are left: add a new authenticator app or passkey after removing all of " +
+              "them to get a new set."
             : null,
         )
         : null,
@@ -117,6 +119,78 @@ export async function renderSecurity(main, context) {
         h("button", { type: "submit" }, "Add authenticator app"),
       ),
     ),
+    context.enrolment ? null : passkeySection({ notify, refresh, onEnrolled: context.onEnrolled }),
+  );
+}
+
+/**
+ * Adding a passkey: the API's creation options go to `navigator.credentials.create`, and what
+ * the browser answers to `POST /auth/factors/passkey`, which confirms it at once (and gives the
+ * recovery codes with the account's first factor). Where the browser cannot, it says so.
+ */
+function passkeySection({ notify, refresh, onEnrolled }) {
+  const heading = h("h2", { id: "add-passkey" }, "Add a passkey");
+  if (!passkeysSupported()) {
+    return h(
+      "section",
+      { class: "card", "aria-labelledby": "add-passkey" },
+      heading,
+      h("p", { class: "muted" }, "This browser cannot make passkeys (or this page is not https)."),
+    );
+  }
+  const problem = h("p", { class: "form-problem", role: "alert" });
+  const submit = h("button", { type: "submit" }, "Add passkey");
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "add-passkey" },
+    heading,
+    h(
+      "p",
+      {},
+      "A passkey lives in this device (fingerprint, face, PIN), a password manager or a " +
+        "security key. Your browser will ask which to use.",
+    ),
+    h(
+      "form",
+      {
+        class: "inline",
+        async onsubmit(event) {
+          event.preventDefault();
+          if (submit.disabled) return;
+          const { name } = formValues(event.currentTarget);
+          problem.textContent = "";
+          submit.disabled = true;
+          submit.setAttribute("aria-busy", "true");
+          try {
+            const options = await api("POST", "/auth/factors/passkey/options", {
+              body: name ? { name } : {},
+            });
+            const passkey = await api("POST", "/auth/factors/passkey", {
+              body: await createPasskey(options),
+            });
+            notify(`"${passkey.name}" is added.`);
+            dispatchEvent(new Event(sessionRaised));
+            if (passkey.recoveryCodes) await refresh({ recoveryCodes: passkey.recoveryCodes });
+            else if (onEnrolled) onEnrolled();
+            else await refresh();
+          } catch (error) {
+            const said = passkeyProblem(error);
+            if (said) problem.textContent = said;
+            else if (error?.code === "invalid_passkey") problem.textContent = codeProblem(error);
+            else notify(error);
+          } finally {
+            submit.disabled = false;
+            submit.removeAttribute("aria-busy");
+          }
+        },
+      },
+      field(
+        "Passkey name",
+        h("input", { name: "name", maxlength: 100, placeholder: "Passkey" }),
+      ),
+      submit,
+    ),
+    problem,
   );
 }
 
@@ -210,7 +284,8 @@ function recoveryCodesPanel(codes, done) {
     h(
       "p",
       {},
-      "If you lose your authenticator app, each of these codes signs you in once. They are " +
+      "If you lose your authenticator app or passkey, each of these codes signs you in once " +
+        "(or confirms a dangerous action). They are " +
         "shown only now: keep them somewhere safe, away from your password.",
     ),
     h(

@@ -1,5 +1,6 @@
 import { api, consoleConfig, supabaseSignIn } from "../api.js";
 import { field, formValues, h, show } from "../dom.js";
+import { passkeysSupported, usePasskey } from "../passkeys.js";
 import { factorCodeForm } from "./factor_code.js";
 
 /**
@@ -37,35 +38,59 @@ export function renderSignIn(main, { onSignedIn, notify }) {
 
   /**
    * The password was right and the account has a second factor: the answer is a challenge (a
-   * token good for five minutes and the factor routes only), spent by a right code for the
-   * session itself.
+   * token good for five minutes and the factor routes only), spent by a right code or a
+   * passkey's assertion for the session itself.
    */
   function askForFactor({ user, challenge }) {
     notify(null);
+    const token = challenge.token;
+    /** Sends what completes the challenge; an expired (or spent) one leads back to sign-in. */
+    async function complete(send) {
+      let answer;
+      try {
+        answer = await send();
+      } catch (error) {
+        if (error.status !== 401) throw error;
+        // The challenge expired (or was spent): only a new sign-in helps.
+        renderSignIn(main, { onSignedIn, notify });
+        notify(error);
+        return;
+      }
+      await onSignedIn({ kind: "session", token: answer.session.token });
+    }
     const form = factorCodeForm({
       factors: challenge.factors,
       allowRecovery: true,
       submitLabel: "Verify and sign in",
-      async check({ factorId, code, recovery }) {
-        const options = { body: { code }, token: challenge.token };
-        let answer;
-        try {
-          answer = recovery
-            ? await api("POST", "/auth/factors/recovery", options)
-            : await api("POST", `/auth/factors/${factorId}/verify`, options);
-        } catch (error) {
-          if (error.status !== 401) throw error;
-          // The challenge expired (or was spent): only a new sign-in helps.
-          renderSignIn(main, { onSignedIn, notify });
-          notify(error);
-          return;
-        }
-        await onSignedIn({ kind: "session", token: answer.session.token });
-      },
+      check: ({ factorId, code, recovery }) =>
+        complete(() =>
+          recovery
+            ? api("POST", "/auth/factors/recovery", { body: { code }, token })
+            : api("POST", `/auth/factors/${factorId}/verify`, { body: { code }, token })
+        ),
+      passkey: () =>
+        complete(async () => {
+          const options = await api("POST", "/auth/factors/passkey/assertion-options", {
+            body: {},
+            token,
+          });
+          const { factorId, assertion } = await usePasskey(options);
+          return await api("POST", `/auth/factors/${factorId}/verify`, {
+            body: { assertion },
+            token,
+          });
+        }),
       cancel: () => renderSignIn(main, { onSignedIn, notify }),
       cancelLabel: "Back",
     });
-    const passkeysOnly = !challenge.factors.some((factor) => factor.type === "totp");
+    const types = new Set(challenge.factors.map((factor) => factor.type));
+    const ways = [
+      types.has("totp") ? "enter the code your authenticator app shows for this account" : null,
+      types.has("passkey") && passkeysSupported() ? "use a passkey" : null,
+    ].filter(Boolean);
+    const how = ways.length > 0
+      ? `${capitalised(ways.join(", or "))}, or use one of your recovery codes.`
+      : "This browser cannot use passkeys: use one of your recovery codes.";
     show(
       main,
       h("h1", {}, "Second factor"),
@@ -73,15 +98,7 @@ export function renderSignIn(main, { onSignedIn, notify }) {
         "section",
         { class: "card narrow", "aria-labelledby": "factor-title" },
         h("h2", { id: "factor-title" }, `Signing in as ${user.email}`),
-        h(
-          "p",
-          {},
-          passkeysOnly
-            ? "This account's factors are passkeys, which this console cannot use yet: " +
-              "use one of your recovery codes."
-            : "Enter the code your authenticator app shows for this account, or one of your " +
-              "recovery codes.",
-        ),
+        h("p", {}, how),
         form,
         h(
           "p",
@@ -158,6 +175,10 @@ export function renderSignIn(main, { onSignedIn, notify }) {
       ),
     ),
   );
+}
+
+function capitalised(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function timeOf(iso) {

@@ -53,15 +53,15 @@ export const errorCatalog = {
   mfa_required: {
     status: 403,
     message: "Your role needs a second factor and this session has not verified one: call the " +
-      "route in `nextRoute` (enrol an authenticator app, or verify one of your factors), then " +
-      "try again.",
+      "route in `nextRoute` (enrol an authenticator app or a passkey, or verify one of your " +
+      "factors), then try again.",
   },
   step_up_required: {
     status: 403,
     message: "This needs a second factor verified in the last few minutes " +
       "(LATCHKEY_STEP_UP_MINUTES): verify one of your factors (POST /auth/factors/:id/verify " +
-      "with a code or a passkey's assertion; it refreshes this session's step-up) and try " +
-      "again. An account with no factor enrols one first (POST /auth/factors/totp or " +
+      "with a code or a passkey's assertion, or POST /auth/factors/recovery with a recovery " +
+      "code; it refreshes this session's step-up) and try again. An account with no factor enrols one first (POST /auth/factors/totp or " +
       "POST /auth/factors/passkey/options).",
   },
   factor_limit_reached: {

@@ -19,8 +19,9 @@ export function stepUpRefusal(minutes: number, cause?: unknown): ApiError {
   return new ApiError("step_up_required", {
     cause,
     message: `This needs a second factor verified in the last ${minutes} minutes: verify one ` +
-      "of your factors (POST /auth/factors/:id/verify with a code or a passkey's assertion; " +
-      "it refreshes this session's step-up) and try again. An account with no factor enrols " +
+      "of your factors (POST /auth/factors/:id/verify with a code or a passkey's assertion, " +
+      "or POST /auth/factors/recovery with a recovery code; it refreshes this session's " +
+      "step-up) and try again. An account with no factor enrols " +
       "one first (POST /auth/factors/totp or POST /auth/factors/passkey/options).",
   });
 }

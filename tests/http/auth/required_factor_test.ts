@@ -3,6 +3,7 @@ import {
   call,
   createAccount,
   enrolTotp,
+  recordSecret,
   signIn,
   type TestAccount,
   totpCode,
@@ -29,6 +30,7 @@ Deno.test("an admin's first password session is led to enrolment, then has full 
   assert.equal(refused.status, 403);
   assert.equal(refused.body.error.code, "mfa_required");
   assert.equal(refused.body.error.nextRoute, "POST /auth/factors/totp");
+  assert.match(refused.body.error.message, /a passkey \(POST \/auth\/factors\/passkey\/options/);
   assert.equal(refused.body.error.requestId, refused.headers.get("x-request-id"));
   const ownKeys = await call("GET", "/keys", { token: admin.token });
   assert.equal(ownKeys.status, 403, "not even its own keys: nothing but the way to a factor");
@@ -73,6 +75,29 @@ Deno.test("an older aal1 session of an account with a factor is sent to verifica
   assert.equal(verified.status, 200, JSON.stringify(verified.body));
   assert.equal(verified.body.session.aal, "aal2");
   const listed = await call("GET", "/admin/users?limit=1", { token: support.token });
+  assert.equal(listed.status, 200);
+});
+
+Deno.test("an admin who began adding an authenticator app is sent to confirm it", async () => {
+  const admin = await signedInAtAal1("admin");
+  const begun = await call("POST", "/auth/factors/totp", { token: admin.token, body: {} });
+  assert.equal(begun.status, 201, JSON.stringify(begun.body));
+  recordSecret(begun.body.secret, begun.body.otpauthUri);
+
+  const refused = await call("GET", "/admin/users?limit=1", { token: admin.token });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, "mfa_required");
+  assert.equal(refused.body.error.nextRoute, `POST /auth/factors/${begun.body.id}/verify`);
+  assert.match(refused.body.error.message, new RegExp(`DELETE /auth/factors/${begun.body.id}`));
+
+  // The route named takes its first code, and the session goes on.
+  const verified = await call("POST", `/auth/factors/${begun.body.id}/verify`, {
+    token: admin.token,
+    body: { code: totpCode(begun.body.secret) },
+  });
+  assert.equal(verified.status, 200, JSON.stringify(verified.body));
+  recordSecret(...verified.body.recoveryCodes);
+  const listed = await call("GET", "/admin/users?limit=1", { token: admin.token });
   assert.equal(listed.status, 200);
 });
 

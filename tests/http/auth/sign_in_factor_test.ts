@@ -12,6 +12,7 @@ import {
   totpCode,
   withDatabase,
 } from "../../support/http.ts";
+import { ageSecondFactor } from "../../support/step_up.ts";
 
 /** Sign-in with a second factor (issue 28, item 2): the challenge and the session's assurance. */
 
@@ -179,17 +180,11 @@ Deno.test("a right code raises the caller's own session to aal2", async () => {
   assert.deepEqual(methods(session.body.session.amr), ["password", "totp"]);
 });
 
-Deno.test("a recovery code completes the challenge once; only a challenge takes it", async () => {
+Deno.test("a recovery code completes the challenge once", async () => {
   const setup = await enrolled("aal-recovery");
   const { token } = await challengeOf(setup);
   const [code] = setup.recoveryCodes;
 
-  // A session (even the account's own) is not a challenge.
-  const asSession = await call("POST", "/auth/factors/recovery", {
-    token: setup.account.token,
-    body: { code },
-  });
-  assert.equal(asSession.status, 401);
   // A TOTP code is not a recovery code.
   const totp = await call("POST", "/auth/factors/recovery", {
     token,
@@ -224,6 +219,47 @@ Deno.test("a recovery code completes the challenge once; only a challenge takes 
   });
   assert.equal(reused.status, 400);
   assert.equal(errorOf(reused).code, "invalid_factor_code");
+});
+
+Deno.test("a recovery code steps a session up: a lost device's factor can still go", async () => {
+  const setup = await enrolled("aal-recovery-step-up");
+  const { account, recoveryCodes } = setup;
+  const before = await call("GET", "/auth/session", { token: account.token });
+  // The enrolment's code, as if verified 11 minutes ago: past the step-up window.
+  await ageSecondFactor(before.body.session.id, 11);
+  const refused = await call("DELETE", `/auth/factors/${setup.factorId}`, { token: account.token });
+  assert.equal(refused.status, 403);
+  assert.equal(errorOf(refused).code, "step_up_required");
+
+  const wrong = await call("POST", "/auth/factors/recovery", {
+    token: account.token,
+    body: { code: "aaaa-bbbb-cccc-dddd" },
+  });
+  assert.equal(wrong.status, 400);
+  assert.equal(errorOf(wrong).code, "invalid_factor_code");
+  const stepped = await call("POST", "/auth/factors/recovery", {
+    token: account.token,
+    body: { code: recoveryCodes[2] },
+  });
+  assert.equal(stepped.status, 200, JSON.stringify(stepped.body));
+  assert.deepEqual(Object.keys(stepped.body), ["session"], "no new session: this one, raised");
+  assert.equal(stepped.body.session.id, before.body.session.id);
+  assert.equal(stepped.body.session.aal, "aal2");
+  assert.deepEqual(methods(stepped.body.session.amr), ["password", "totp", "recovery_code"]);
+  const actions = (await auditEventsFor(stepped.headers.get("x-request-id")!))
+    .map((event) => event.action);
+  assert.ok(actions.includes("auth.recovery_code_used"), actions.join());
+  assert.ok(actions.includes("auth.session_assurance_raised"), actions.join());
+  const listed = await call("GET", "/auth/factors", { token: account.token });
+  assert.equal(listed.body.recoveryCodesLeft, 9, "the code is spent");
+  const again = await call("POST", "/auth/factors/recovery", {
+    token: account.token,
+    body: { code: recoveryCodes[2] },
+  });
+  assert.equal(again.status, 400, "and taken once");
+
+  const removed = await call("DELETE", `/auth/factors/${setup.factorId}`, { token: account.token });
+  assert.equal(removed.status, 204, JSON.stringify(removed.body));
 });
 
 Deno.test("an expired challenge is refused", async () => {
