@@ -99,6 +99,8 @@ export async function api(method, path, options = {}) {
     if (error.code === "mfa_required") refusalHandlers.mfaRequired?.(error);
     if (error.code === "step_up_required" && refusalHandlers.stepUp) {
       if (!(await refusalHandlers.stepUp(error))) throw error;
+      // A Supabase Auth step-up replaced the credential with a new access token.
+      headers.authorization = `Bearer ${credential.get()?.token}`;
       return await send(method, path, options.query, options.body, headers);
     }
     throw error;

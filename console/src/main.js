@@ -1,6 +1,7 @@
 import { api, ApiError, credential, loadConfig, onRefusal } from "./api.js";
 import { h, show } from "./dom.js";
 import { askForStepUp, sessionRaised } from "./step_up.js";
+import { renderSupabaseFactor, supabaseFactorWanted } from "./supabase_mfa.js";
 import { renderAudit } from "./views/audit.js";
 import { renderKeys } from "./views/keys.js";
 import { renderOverview } from "./views/overview.js";
@@ -101,6 +102,12 @@ function signOutLocally() {
 
 /** Any call answered `mfa_required`: enrolment is the way on (a first sign-in of an admin). */
 function requireEnrolment() {
+  // Supabase Auth's session is raised on a page of its own (supabase_mfa.js), whatever the hash.
+  if (credential.get()?.kind === "supabase" && !mfaRequired) {
+    mfaRequired = true;
+    render();
+    return;
+  }
   if (credential.get()?.kind !== "session") return;
   mfaRequired = true;
   if (route().path !== "/security") {
@@ -123,6 +130,14 @@ function enrolled() {
   } else {
     navigate("/", {}, "Second factor added.");
   }
+}
+
+/** The Supabase Auth session is aal2 now (the credential its new token): the page goes on. */
+function raisedBySupabase(message) {
+  mfaRequired = false;
+  me = null;
+  pendingNotice = message;
+  render();
 }
 
 async function signOut() {
@@ -214,6 +229,23 @@ async function render() {
       // Drawn by the navigation to the Security page (hashchange).
       if (route().path !== "/security") return;
     }
+    if (credential.get()?.kind === "supabase") {
+      mfaRequired = await supabaseFactorWanted(me).catch((error) => {
+        notify(error);
+        return Boolean(me.mfaRequired);
+      });
+    }
+  }
+  if (mfaRequired && credential.get()?.kind === "supabase") {
+    drawChrome(null);
+    document.title = "Second factor · Latchkey Console";
+    try {
+      await renderSupabaseFactor(view, { notify, onRaised: raisedBySupabase });
+    } catch (error) {
+      show(view, h("h1", {}, "Second factor"), h("p", {}, "Supabase Auth could not be reached."));
+      if (generation === renders) notify(error);
+    }
+    return done();
   }
   const userPage = /^\/users\/([0-9a-f-]{36})$/i.exec(path);
   const named = userPage ? pages[1] : pages.find((candidate) => candidate.path === path);

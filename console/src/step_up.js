@@ -1,6 +1,7 @@
 import { api, credential } from "./api.js";
 import { h } from "./dom.js";
 import { passkeysSupported, usePasskey } from "./passkeys.js";
+import { supabaseStepUp } from "./supabase_mfa.js";
 import { factorCodeForm } from "./views/factor_code.js";
 
 /**
@@ -24,6 +25,12 @@ export function askForStepUp() {
 }
 
 async function stepUp() {
+  // Supabase Auth's factors are verified there, and the credential becomes its new token.
+  if (credential.get()?.kind === "supabase") {
+    const verified = await supabaseStepUp();
+    if (verified) dispatchEvent(new Event(sessionRaised));
+    return verified;
+  }
   // Only a Latchkey session verifies factors here; Supabase Auth and API keys do it elsewhere.
   if (credential.get()?.kind !== "session") return false;
   // Without the list, the action's own refusal is the answer to show.
