@@ -42,12 +42,13 @@ export interface AmrEntry {
 
 /**
  * The `amr` methods that are a second factor (Latchkey's own, and Supabase Auth's names for
- * theirs): what a step-up counts. A password, a magic link or an email code is not one.
+ * theirs): what a step-up counts. A password, a magic link or an email code is not one, and
+ * neither is Supabase Auth's `passkey`: that is a passkey used to sign in, an aal1 first factor
+ * there (its second-factor WebAuthn is `mfa/webauthn`).
  */
 export const secondFactorMethods: readonly string[] = [
   "totp",
   "recovery_code",
-  "passkey",
   "webauthn",
   "mfa/totp",
   "mfa/phone",

@@ -127,6 +127,14 @@ Deno.test({
       // A token that claims aal2 without a second factor in its amr steps up nothing either.
       const bare = await project.token(user, { aal: "aal2" });
       assert.equal((await exportAudit(bare)).status, 403);
+      // Nor does Supabase Auth's `passkey`: a passkey sign-in, a first factor there.
+      const signedInWithPasskey = await project.token(user, {
+        aal: "aal2",
+        amr: [{ method: "passkey", timestamp: Math.floor(Date.now() / 1000) }],
+      });
+      const byPasskeySignIn = await exportAudit(signedInWithPasskey);
+      assert.equal(byPasskeySignIn.status, 403);
+      assert.equal(JSON.parse(byPasskeySignIn.text).error.code, "step_up_required");
 
       // Verified again in the same session: the totp entry moves on, and the export goes.
       const again = await supabase.auth.mfa.challengeAndVerify({
