@@ -180,14 +180,18 @@ async function download(path, query) {
 }
 
 /**
- * Supabase Auth's password grant (LATCHKEY_IDENTITY=supabase): the access token it returns is
- * the credential Latchkey accepts.
+ * A call to Supabase Auth (LATCHKEY_IDENTITY=supabase) with the project's anon key and, when
+ * `token` is given, that access token; its refusal as an ApiError (a wrong MFA code is said the
+ * same way as Latchkey's own: `invalid_factor_code`).
  */
-export async function supabaseSignIn(email, password) {
-  const response = await fetch(`${config.supabaseUrl}/auth/v1/token?grant_type=password`, {
-    method: "POST",
-    headers: { "content-type": "application/json", apikey: config.supabaseAnonKey ?? "" },
-    body: JSON.stringify({ email, password }),
+export async function supabaseAuth(method, path, { body, token, refused } = {}) {
+  const headers = { apikey: config.supabaseAnonKey ?? "" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(`${config.supabaseUrl}/auth/v1${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "omit",
   }).catch(() => null);
   if (!response) {
@@ -196,12 +200,28 @@ export async function supabaseSignIn(email, password) {
       message: `Supabase Auth at ${config.supabaseUrl} did not answer.`,
     });
   }
-  const body = await response.json().catch(() => ({}));
+  const answer = await response.json().catch(() => ({}));
   if (!response.ok) {
+    const retryAfter = Number(response.headers.get("retry-after")) || null;
     throw new ApiError(response.status, {
-      code: body.error_code ?? body.error ?? "sign_in_failed",
-      message: body.msg ?? body.error_description ?? "Supabase Auth refused the sign-in.",
-    });
+      code: answer.error_code === "mfa_verification_failed"
+        ? "invalid_factor_code"
+        : answer.error_code ?? answer.error ?? "supabase_auth_refused",
+      message: answer.msg ?? answer.message ?? answer.error_description ??
+        refused ?? `Supabase Auth answered HTTP ${response.status}.`,
+    }, { retryAfter });
   }
-  return body.access_token;
+  return answer;
+}
+
+/**
+ * Supabase Auth's password grant: the access token it returns is the credential Latchkey
+ * accepts.
+ */
+export async function supabaseSignIn(email, password) {
+  const session = await supabaseAuth("POST", "/token?grant_type=password", {
+    body: { email, password },
+    refused: "Supabase Auth refused the sign-in.",
+  });
+  return session.access_token;
 }

@@ -1,5 +1,5 @@
 import { api, credential } from "./api.js";
-import { h } from "./dom.js";
+import { stepUpDialog } from "./step_up_dialog.js";
 import { passkeysSupported, usePasskey } from "./passkeys.js";
 import { supabaseStepUp } from "./supabase_mfa.js";
 import { factorCodeForm } from "./views/factor_code.js";
@@ -42,17 +42,21 @@ async function stepUp() {
   );
   const allowRecovery = recoveryCodesLeft > 0;
   if (usable.length === 0 && !allowRecovery) return false;
-  return await new Promise((resolve) => {
-    const finish = (verified) => {
-      dialog.close();
-      dialog.remove();
-      resolve(verified);
-    };
+  const ways = [
+    usable.some((factor) => factor.type === "totp")
+      ? "the code your authenticator app shows"
+      : null,
+    usable.some((factor) => factor.type === "passkey") ? "a passkey" : null,
+    allowRecovery ? "one of your recovery codes" : null,
+  ].filter(Boolean);
+  const explanation = `Use ${ways.slice(0, -1).join(", ")}${ways.length > 1 ? " or " : ""}` +
+    `${ways.at(-1)}.`;
+  return await stepUpDialog(explanation, (finish) => {
     const raised = () => {
       dispatchEvent(new Event(sessionRaised));
       finish(true);
     };
-    const form = factorCodeForm({
+    return factorCodeForm({
       factors: usable,
       allowRecovery,
       submitLabel: "Verify and continue",
@@ -71,32 +75,5 @@ async function stepUp() {
       },
       cancel: () => finish(false),
     });
-    const ways = [
-      usable.some((factor) => factor.type === "totp")
-        ? "the code your authenticator app shows"
-        : null,
-      usable.some((factor) => factor.type === "passkey") ? "a passkey" : null,
-      allowRecovery ? "one of your recovery codes" : null,
-    ].filter(Boolean);
-    const dialog = h(
-      "dialog",
-      { class: "step-up", "aria-labelledby": "step-up-title", "data-testid": "step-up" },
-      h("h2", { id: "step-up-title" }, "Confirm it is you"),
-      h(
-        "p",
-        {},
-        "This action needs a second factor verified in the last few minutes. Use " +
-          `${ways.slice(0, -1).join(", ")}${ways.length > 1 ? " or " : ""}${ways.at(-1)}.`,
-      ),
-      form,
-    );
-    // Escape closes the dialog: the same as Cancel.
-    dialog.addEventListener("cancel", (event) => {
-      event.preventDefault();
-      finish(false);
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    form.focusCode();
   });
 }

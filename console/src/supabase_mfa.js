@@ -1,5 +1,6 @@
-import { ApiError, consoleConfig, credential } from "./api.js";
+import { credential, supabaseAuth as supabaseAuthCall } from "./api.js";
 import { field, h, show } from "./dom.js";
+import { stepUpDialog } from "./step_up_dialog.js";
 import { codeProblem, factorCodeForm } from "./views/factor_code.js";
 
 /**
@@ -13,39 +14,9 @@ import { codeProblem, factorCodeForm } from "./views/factor_code.js";
  * `totp` entry of the token's `amr` anew, and that time is what Latchkey reads.
  */
 
-/** A call to Supabase Auth with the console's access token; its error as an ApiError. */
-async function supabaseAuth(method, path, body) {
-  const config = consoleConfig();
-  const headers = {
-    apikey: config.supabaseAnonKey ?? "",
-    authorization: `Bearer ${credential.get()?.token}`,
-  };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(`${config.supabaseUrl}/auth/v1${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "omit",
-  }).catch(() => null);
-  if (!response) {
-    throw new ApiError(0, {
-      code: "unreachable",
-      message: `Supabase Auth at ${config.supabaseUrl} did not answer.`,
-    });
-  }
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const retryAfter = Number(response.headers.get("retry-after")) || null;
-    throw new ApiError(response.status, {
-      // A wrong code is said the same way as Latchkey's own (codeProblem: "Wrong code: …").
-      code: answer.error_code === "mfa_verification_failed"
-        ? "invalid_factor_code"
-        : answer.error_code ?? "supabase_auth_refused",
-      message: answer.msg ?? answer.message ?? answer.error_description ??
-        `Supabase Auth answered HTTP ${response.status}.`,
-    }, { retryAfter });
-  }
-  return answer;
+/** A call to Supabase Auth with the console's access token. */
+function supabaseAuth(method, path, body) {
+  return supabaseAuthCall(method, path, { body, token: credential.get()?.token });
 }
 
 /** The account's verified TOTP factors, in the shape factorCodeForm takes. */
@@ -283,39 +254,17 @@ export async function supabaseStepUp() {
   const user = await supabaseAuth("GET", "/user").catch(() => null);
   const factors = user ? verifiedTotp(user) : [];
   if (factors.length === 0) return false;
-  return await new Promise((resolve) => {
-    const finish = (verified) => {
-      dialog.close();
-      dialog.remove();
-      resolve(verified);
-    };
-    const form = factorCodeForm({
-      factors,
-      submitLabel: "Verify and continue",
-      async check({ factorId, code }) {
-        await verifyCode(factorId, code);
-        finish(true);
-      },
-      cancel: () => finish(false),
-    });
-    const dialog = h(
-      "dialog",
-      { class: "step-up", "aria-labelledby": "step-up-title", "data-testid": "step-up" },
-      h("h2", { id: "step-up-title" }, "Confirm it is you"),
-      h(
-        "p",
-        {},
-        "This action needs a second factor verified in the last few minutes. Enter the code " +
-          "your authenticator app shows now; Supabase Auth checks it.",
-      ),
-      form,
-    );
-    dialog.addEventListener("cancel", (event) => {
-      event.preventDefault();
-      finish(false);
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    form.focusCode();
-  });
+  return await stepUpDialog(
+    "Enter the code your authenticator app shows now; Supabase Auth checks it.",
+    (finish) =>
+      factorCodeForm({
+        factors,
+        submitLabel: "Verify and continue",
+        async check({ factorId, code }) {
+          await verifyCode(factorId, code);
+          finish(true);
+        },
+        cancel: () => finish(false),
+      }),
+  );
 }
