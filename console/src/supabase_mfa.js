@@ -1,7 +1,7 @@
 import { credential, supabaseAuth as supabaseAuthCall } from "./api.js";
 import { field, h, show } from "./dom.js";
 import { stepUpDialog } from "./step_up_dialog.js";
-import { codeProblem, factorCodeForm } from "./views/factor_code.js";
+import { factorCodeForm, totpEnrolmentCard } from "./views/factor_code.js";
 
 /**
  * LATCHKEY_IDENTITY=supabase: second factors are Supabase Auth's. A role that needs one (403
@@ -179,69 +179,25 @@ function enrolmentStart(user, context) {
  * never parsed into the page.
  */
 function enrolmentPanel(enrolment, { onRaised, main, notify }) {
-  const problem = h("p", { class: "form-problem", role: "alert" });
-  const code = h("input", {
-    name: "code",
-    autocomplete: "one-time-code",
-    inputmode: "numeric",
-    required: true,
-    maxlength: 16,
-    size: 10,
-  });
   const name = enrolment.friendly_name || "Authenticator app";
   return h(
     "div",
     {},
     h("h1", {}, "Second factor"),
-    h(
-      "section",
-      { class: "card secret", "aria-labelledby": "scan" },
-      h("h2", { id: "scan" }, `Add "${name}"`),
-      h("p", {}, "Scan this code with your authenticator app. It is shown only now."),
-      h("img", {
-        class: "qr",
-        src: `data:image/svg+xml,${encodeURIComponent(enrolment.totp.qr_code)}`,
-        alt: `QR code of the authenticator app's secret for "${name}"`,
-        width: 200,
-        height: 200,
-      }),
-      h(
-        "p",
-        {},
-        "Cannot scan? Type this secret into the app (time-based, 6 digits, 30 seconds): ",
-        h("code", { class: "secret-value", "data-testid": "totp-secret" }, enrolment.totp.secret),
-      ),
-      h(
-        "form",
-        {
-          class: "inline",
-          async onsubmit(event) {
-            event.preventDefault();
-            problem.textContent = "";
-            try {
-              await verifyCode(enrolment.id, code.value.trim());
-              onRaised(`"${name}" is confirmed.`);
-            } catch (error) {
-              problem.textContent = codeProblem(error);
-              code.value = "";
-              code.focus();
-            }
-          },
-        },
-        field("First code from the app", code),
-        h("button", { type: "submit" }, "Confirm"),
-        h("button", {
-          type: "button",
-          class: "secondary",
-          async onclick() {
-            // Not verified, so it goes with an aal1 session; an abandoned one leaves nothing.
-            await supabaseAuth("DELETE", `/factors/${enrolment.id}`).catch(() => {});
-            await renderSupabaseFactor(main, { notify, onRaised });
-          },
-        }, "Cancel"),
-      ),
-      problem,
-    ),
+    totpEnrolmentCard({
+      name,
+      qrSvg: enrolment.totp.qr_code,
+      secret: enrolment.totp.secret,
+      async confirm(code) {
+        await verifyCode(enrolment.id, code);
+        onRaised(`"${name}" is confirmed.`);
+      },
+      async cancel() {
+        // Not verified, so it goes with an aal1 session; an abandoned one leaves nothing.
+        await supabaseAuth("DELETE", `/factors/${enrolment.id}`).catch(() => {});
+        await renderSupabaseFactor(main, { notify, onRaised });
+      },
+    }),
   );
 }
 

@@ -177,3 +177,61 @@ function waitText(seconds) {
   });
   return `in ${minutes} minutes (at ${at})`;
 }
+
+/**
+ * A new authenticator app's card: its QR code (SVG as a `data:` image, which the policy's
+ * `img-src` allows; never parsed into the page) and secret, shown once, and the first code that
+ * confirms it. `confirm(code)` throws on a wrong code (shown, the field cleared); `cancel()` drops
+ * the unconfirmed factor.
+ */
+export function totpEnrolmentCard({ name, qrSvg, secret, confirm, cancel }) {
+  const problem = h("p", { class: "form-problem", role: "alert" });
+  const code = h("input", {
+    name: "code",
+    autocomplete: "one-time-code",
+    inputmode: "numeric",
+    required: true,
+    maxlength: 16,
+    size: 10,
+  });
+  return h(
+    "section",
+    { class: "card secret", "aria-labelledby": "scan" },
+    h("h2", { id: "scan" }, `Add "${name}"`),
+    h("p", {}, "Scan this code with your authenticator app. It is shown only now."),
+    h("img", {
+      class: "qr",
+      src: `data:image/svg+xml,${encodeURIComponent(qrSvg)}`,
+      alt: `QR code of the authenticator app's secret for "${name}"`,
+      width: 200,
+      height: 200,
+    }),
+    h(
+      "p",
+      {},
+      "Cannot scan? Type this secret into the app (time-based, 6 digits, 30 seconds): ",
+      h("code", { class: "secret-value", "data-testid": "totp-secret" }, secret),
+    ),
+    h(
+      "form",
+      {
+        class: "inline",
+        async onsubmit(event) {
+          event.preventDefault();
+          problem.textContent = "";
+          try {
+            await confirm(code.value.trim());
+          } catch (error) {
+            problem.textContent = codeProblem(error);
+            code.value = "";
+            code.focus();
+          }
+        },
+      },
+      field("First code from the app", code),
+      h("button", { type: "submit" }, "Confirm"),
+      h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel"),
+    ),
+    problem,
+  );
+}

@@ -2,7 +2,7 @@ import { api } from "../api.js";
 import { field, formValues, h, show, table, when } from "../dom.js";
 import { createPasskey, passkeyProblem, passkeysSupported } from "../passkeys.js";
 import { sessionRaised } from "../step_up.js";
-import { codeProblem } from "./factor_code.js";
+import { codeProblem, totpEnrolmentCard } from "./factor_code.js";
 import { factorKind } from "./second_factors.js";
 
 /**
@@ -198,75 +198,27 @@ function passkeySection({ notify, refresh, onEnrolled }) {
  * The QR code as an image: the SVG the API drew goes in as a data: URL (the policy allows
  * `img-src data:`), never parsed into the page, so no markup or style reaches the document.
  */
-function qrImage(enrolment) {
-  return h("img", {
-    class: "qr",
-    src: `data:image/svg+xml,${encodeURIComponent(enrolment.qrSvg)}`,
-    alt: `QR code of the authenticator app's secret for "${enrolment.name}"`,
-    width: 200,
-    height: 200,
-  });
-}
-
 function enrolmentPanel(enrolment, { notify, refresh, onEnrolled }) {
-  const problem = h("p", { class: "form-problem", role: "alert" });
-  const code = h("input", {
-    name: "code",
-    autocomplete: "one-time-code",
-    inputmode: "numeric",
-    required: true,
-    maxlength: 16,
-    size: 10,
+  return totpEnrolmentCard({
+    name: enrolment.name,
+    qrSvg: enrolment.qrSvg,
+    secret: enrolment.secret,
+    async confirm(code) {
+      const answer = await api("POST", `/auth/factors/${enrolment.id}/verify`, {
+        body: { code },
+      });
+      notify(`"${enrolment.name}" is confirmed.`);
+      dispatchEvent(new Event(sessionRaised));
+      if (answer.recoveryCodes) await refresh({ recoveryCodes: answer.recoveryCodes });
+      else if (onEnrolled) onEnrolled();
+      else await refresh();
+    },
+    async cancel() {
+      // Not confirmed, so it goes with no code; an abandoned enrolment leaves nothing.
+      await api("DELETE", `/auth/factors/${enrolment.id}`).catch(() => {});
+      await refresh();
+    },
   });
-  return h(
-    "section",
-    { class: "card secret", "aria-labelledby": "scan" },
-    h("h2", { id: "scan" }, `Add "${enrolment.name}"`),
-    h("p", {}, "Scan this code with your authenticator app. It is shown only now."),
-    qrImage(enrolment),
-    h(
-      "p",
-      {},
-      "Cannot scan? Type this secret into the app (time-based, 6 digits, 30 seconds): ",
-      h("code", { class: "secret-value", "data-testid": "totp-secret" }, enrolment.secret),
-    ),
-    h(
-      "form",
-      {
-        class: "inline",
-        async onsubmit(event) {
-          event.preventDefault();
-          problem.textContent = "";
-          try {
-            const answer = await api("POST", `/auth/factors/${enrolment.id}/verify`, {
-              body: { code: code.value.trim() },
-            });
-            notify(`"${enrolment.name}" is confirmed.`);
-            dispatchEvent(new Event(sessionRaised));
-            if (answer.recoveryCodes) await refresh({ recoveryCodes: answer.recoveryCodes });
-            else if (onEnrolled) onEnrolled();
-            else await refresh();
-          } catch (error) {
-            problem.textContent = codeProblem(error);
-            code.value = "";
-            code.focus();
-          }
-        },
-      },
-      field("First code from the app", code),
-      h("button", { type: "submit" }, "Confirm"),
-      h("button", {
-        type: "button",
-        class: "secondary",
-        async onclick() {
-          // Not confirmed, so it goes with no code; an abandoned enrolment leaves nothing.
-          await api("DELETE", `/auth/factors/${enrolment.id}`).catch(() => {});
-          await refresh();
-        },
-      }, "Cancel"),
-    ),
-    problem,
-  );
 }
 
 /**
