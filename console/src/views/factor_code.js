@@ -42,14 +42,7 @@ export function factorCodeForm(
         required: true,
         maxlength: 64,
       })
-      : h("input", {
-        name: "code",
-        autocomplete: "one-time-code",
-        inputmode: "numeric",
-        required: true,
-        maxlength: 16,
-        size: 10,
-      });
+      : totpCodeInput();
     fields.replaceChildren(...[
       !recovery && totp.length > 1
         ? field(
@@ -186,14 +179,7 @@ function waitText(seconds) {
  */
 export function totpEnrolmentCard({ name, qrSvg, secret, confirm, cancel }) {
   const problem = h("p", { class: "form-problem", role: "alert" });
-  const code = h("input", {
-    name: "code",
-    autocomplete: "one-time-code",
-    inputmode: "numeric",
-    required: true,
-    maxlength: 16,
-    size: 10,
-  });
+  const code = totpCodeInput();
   return h(
     "section",
     { class: "card secret", "aria-labelledby": "scan" },
@@ -234,4 +220,16 @@ export function totpEnrolmentCard({ name, qrSvg, secret, confirm, cancel }) {
     ),
     problem,
   );
+}
+
+/** The field for an authenticator app's code: the browser may fill it (`one-time-code`). */
+function totpCodeInput() {
+  return h("input", {
+    name: "code",
+    autocomplete: "one-time-code",
+    inputmode: "numeric",
+    required: true,
+    maxlength: 16,
+    size: 10,
+  });
 }
