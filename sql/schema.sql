@@ -1455,12 +1455,15 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
+CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean DEFAULT false)
  RETURNS SETOF uuid
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
+declare
+  v_has_factor text := 'exists(select 1 from latchkey.mfa_factors f
+         where f.user_id = u.id and f.confirmed_at is not null)';
 begin
   if not (latchkey.caller_has_permission('users:read')
     or latchkey.caller_has_permission('users:write')) then
@@ -1470,6 +1473,15 @@ begin
   if p_second_factor is not null and not latchkey.caller_has_permission('users:read') then
     return;
   end if;
+  if p_second_factor is not null and p_supabase_factors
+    and latchkey.supabase_factors_exist() then
+    -- One EXISTS over both tables, probed on each one's user_id index per row: an OR of two
+    -- EXISTS would make PostgreSQL hash every verified factor in auth.mfa_factors per call.
+    v_has_factor := 'exists(select 1 from latchkey.mfa_factors f
+         where f.user_id = u.id and f.confirmed_at is not null
+       union all select 1 from auth.mfa_factors a
+         where a.user_id = u.id and a.status = ''verified'')';
+  end if;
   return query execute
     'select u.id from latchkey.users u
      where u.search_text like $1
@@ -1477,9 +1489,7 @@ begin
        and ($3::text is null or u.tier = $3)
        and ($4::boolean is null or (u.banned_at is not null) = $4)
        and ($5::boolean is null or (u.email_verified_at is not null) = $5)
-       and ($6::boolean is null or exists(
-         select 1 from latchkey.mfa_factors f
-         where f.user_id = u.id and f.confirmed_at is not null) = $6)
+       and ($6::boolean is null or ' || v_has_factor || ' = $6)
        and ($8::uuid is null or (u.created_at, u.id) < ($7, $8))
      order by u.created_at desc, u.id desc
      limit $9'
@@ -2281,6 +2291,43 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.supabase_factors_exist()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select exists (
+    select from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'auth' and c.relname = 'mfa_factors' and c.relkind = 'r'
+  )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.supabase_second_factors(p_user_ids uuid[])
+ RETURNS TABLE(user_id uuid, types text[])
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_self uuid := latchkey.current_user_id();
+  v_anyone boolean;
+begin
+  if p_user_ids is null or not latchkey.supabase_factors_exist() then
+    return;
+  end if;
+  v_anyone := latchkey.caller_has_permission('users:read');
+  return query
+    select f.user_id,
+      pg_catalog.array_agg('supabase:' || f.factor_type::text order by f.created_at, f.id)
+    from auth.mfa_factors f
+    where f.user_id = any (p_user_ids) and f.status = 'verified'
+      and (v_anyone or f.user_id = v_self)
+    group by f.user_id;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.take_client_allowance(p_bucket text, p_client text, p_limit integer, p_window interval)
  RETURNS integer
  LANGUAGE plpgsql
@@ -2793,7 +2840,7 @@ grant execute on function latchkey.current_user_id() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
-grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
+grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
 grant execute on function latchkey.passkeys_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
@@ -2806,6 +2853,7 @@ grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchk
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
 grant execute on function latchkey.spend_webauthn_challenge(p_challenge_hash bytea, p_ceremony text) to latchkey_caller;
+grant execute on function latchkey.supabase_second_factors(p_user_ids uuid[]) to latchkey_caller;
 grant execute on function latchkey.throttle_retry_after(p_bucket text, p_subject text, p_limit integer, p_window interval) to latchkey_caller;
 grant execute on function latchkey.totp_factors_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.update_api_key(p_id uuid, p_changes jsonb) to latchkey_caller;
