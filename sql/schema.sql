@@ -328,6 +328,7 @@ create table latchkey.sessions (
 );
 alter table latchkey.sessions enable row level security;
 alter table latchkey.sessions force row level security;
+CREATE INDEX sessions_challenge_expires_at_idx ON latchkey.sessions USING btree (expires_at) WHERE (purpose = 'mfa_challenge'::text);
 CREATE INDEX sessions_user_id_created_at_idx ON latchkey.sessions USING btree (user_id, created_at);
 CREATE TRIGGER sessions_revocation_is_final BEFORE UPDATE ON latchkey.sessions FOR EACH ROW EXECUTE FUNCTION latchkey.keep_revocations_final();
 create policy "Callers read their own sessions, readers of users every one" on latchkey.sessions as permissive for select to latchkey_caller
@@ -338,6 +339,10 @@ create policy "Callers revoke their own sessions, session revokers those they " 
 create policy "Latchkey's own functions manage sessions" on latchkey.sessions as permissive for all to postgres
   using (true)
   with check (true);
+create policy "The pruner deletes expired sign-in challenges" on latchkey.sessions as permissive for delete to latchkey_challenge_pruner
+  using (((purpose = 'mfa_challenge'::text) AND (expires_at < now())));
+create policy "The pruner sees expired sign-in challenges" on latchkey.sessions as permissive for select to latchkey_challenge_pruner
+  using (((purpose = 'mfa_challenge'::text) AND (expires_at < now())));
 
 create table latchkey.sign_in_failures (
   email_hash bytea not null,
@@ -454,11 +459,16 @@ create table latchkey.webauthn_challenges (
 );
 alter table latchkey.webauthn_challenges enable row level security;
 alter table latchkey.webauthn_challenges force row level security;
+CREATE INDEX webauthn_challenges_expires_at_idx ON latchkey.webauthn_challenges USING btree (expires_at);
 CREATE INDEX webauthn_challenges_session_id_idx ON latchkey.webauthn_challenges USING btree (session_id);
 CREATE INDEX webauthn_challenges_user_id_idx ON latchkey.webauthn_challenges USING btree (user_id, created_at);
 create policy "Latchkey's own functions manage WebAuthn challenges" on latchkey.webauthn_challenges as permissive for all to postgres
   using (true)
   with check (true);
+create policy "The pruner deletes expired WebAuthn challenges" on latchkey.webauthn_challenges as permissive for delete to latchkey_challenge_pruner
+  using ((expires_at < now()));
+create policy "The pruner sees expired WebAuthn challenges" on latchkey.webauthn_challenges as permissive for select to latchkey_challenge_pruner
+  using ((expires_at < now()));
 
 -- Functions
 
@@ -1593,6 +1603,42 @@ begin
   );
   get diagnostics v_deleted = row_count;
   return v_deleted;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.prune_expired_challenges(p_batch integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_limit integer := least(greatest(coalesce(p_batch, 1), 1), 50000);
+  v_challenges integer;
+  v_passkey_challenges integer;
+begin
+  if not pg_catalog.pg_try_advisory_xact_lock(
+    pg_catalog.hashtext('latchkey.prune_expired_challenges')
+  ) then
+    return 0;
+  end if;
+  delete from latchkey.sessions s
+  where s.id in (
+    select c.id from latchkey.sessions c
+    where c.purpose = 'mfa_challenge' and c.expires_at < pg_catalog.now()
+    order by c.expires_at
+    limit v_limit
+  );
+  get diagnostics v_challenges = row_count;
+  delete from latchkey.webauthn_challenges w
+  where w.challenge_hash in (
+    select o.challenge_hash from latchkey.webauthn_challenges o
+    where o.expires_at < pg_catalog.now()
+    order by o.expires_at
+    limit v_limit
+  );
+  get diagnostics v_passkey_challenges = row_count;
+  return v_challenges + v_passkey_challenges;
 end
 $function$;
 
@@ -2798,13 +2844,16 @@ $function$;
 
 grant usage on schema latchkey to latchkey_audit_pruner;
 grant usage on schema latchkey to latchkey_caller;
+grant usage on schema latchkey to latchkey_challenge_pruner;
 grant SELECT on latchkey.api_key_usage to latchkey_caller;
 grant DELETE on latchkey.audit_events to latchkey_audit_pruner;
 grant SELECT on latchkey.audit_events to latchkey_caller;
 grant DELETE, INSERT, SELECT on latchkey.idempotency_records to latchkey_caller;
 grant SELECT on latchkey.permissions to latchkey_caller;
 grant SELECT on latchkey.role_permissions to latchkey_caller;
+grant DELETE on latchkey.sessions to latchkey_challenge_pruner;
 grant DELETE on latchkey.users to latchkey_caller;
+grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant SELECT (hour, key_id, prev_hour, prev_rate_limited, prev_rejected, prev_saved, prev_valid, rate_limited, rejected, valid) on latchkey.api_key_meters to latchkey_caller;
 grant INSERT (expires_at, key_hash, key_prefix, key_type, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
@@ -2816,9 +2865,11 @@ grant UPDATE (name) on latchkey.mfa_factors to latchkey_caller;
 grant SELECT (created_at, used_at, user_id) on latchkey.mfa_recovery_codes to latchkey_caller;
 grant SELECT (aal, amr, created_at, expires_at, id, ip_address, purpose, revoked_at, user_agent, user_id) on latchkey.sessions to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.sessions to latchkey_caller;
+grant SELECT (expires_at, id, purpose) on latchkey.sessions to latchkey_challenge_pruner;
 grant INSERT (email, is_service_account, name, password_hash, role, tier) on latchkey.users to latchkey_caller;
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
+grant SELECT (challenge_hash, expires_at) on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant execute on function latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean) to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
@@ -2843,6 +2894,7 @@ grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash byt
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
 grant execute on function latchkey.passkeys_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
+grant execute on function latchkey.prune_expired_challenges(p_batch integer) to postgres;
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
 grant execute on function latchkey.register_passkey(p_id uuid, p_name text, p_credential_id bytea, p_public_key bytea, p_sign_count bigint, p_transports text[], p_aaguid uuid, p_backup_eligible boolean, p_backed_up boolean, p_max_factors integer, p_recovery_code_hashes bytea[]) to latchkey_caller;
