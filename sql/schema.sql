@@ -328,6 +328,7 @@ create table latchkey.sessions (
 );
 alter table latchkey.sessions enable row level security;
 alter table latchkey.sessions force row level security;
+CREATE INDEX sessions_challenge_expires_at_idx ON latchkey.sessions USING btree (expires_at) WHERE (purpose = 'mfa_challenge'::text);
 CREATE INDEX sessions_user_id_created_at_idx ON latchkey.sessions USING btree (user_id, created_at);
 CREATE TRIGGER sessions_revocation_is_final BEFORE UPDATE ON latchkey.sessions FOR EACH ROW EXECUTE FUNCTION latchkey.keep_revocations_final();
 create policy "Callers read their own sessions, readers of users every one" on latchkey.sessions as permissive for select to latchkey_caller
@@ -338,6 +339,10 @@ create policy "Callers revoke their own sessions, session revokers those they " 
 create policy "Latchkey's own functions manage sessions" on latchkey.sessions as permissive for all to postgres
   using (true)
   with check (true);
+create policy "The pruner deletes expired sign-in challenges" on latchkey.sessions as permissive for delete to latchkey_challenge_pruner
+  using (((purpose = 'mfa_challenge'::text) AND (expires_at < now())));
+create policy "The pruner sees expired sign-in challenges" on latchkey.sessions as permissive for select to latchkey_challenge_pruner
+  using (((purpose = 'mfa_challenge'::text) AND (expires_at < now())));
 
 create table latchkey.sign_in_failures (
   email_hash bytea not null,
@@ -454,11 +459,16 @@ create table latchkey.webauthn_challenges (
 );
 alter table latchkey.webauthn_challenges enable row level security;
 alter table latchkey.webauthn_challenges force row level security;
+CREATE INDEX webauthn_challenges_expires_at_idx ON latchkey.webauthn_challenges USING btree (expires_at);
 CREATE INDEX webauthn_challenges_session_id_idx ON latchkey.webauthn_challenges USING btree (session_id);
 CREATE INDEX webauthn_challenges_user_id_idx ON latchkey.webauthn_challenges USING btree (user_id, created_at);
 create policy "Latchkey's own functions manage WebAuthn challenges" on latchkey.webauthn_challenges as permissive for all to postgres
   using (true)
   with check (true);
+create policy "The pruner deletes expired WebAuthn challenges" on latchkey.webauthn_challenges as permissive for delete to latchkey_challenge_pruner
+  using ((expires_at < now()));
+create policy "The pruner sees expired WebAuthn challenges" on latchkey.webauthn_challenges as permissive for select to latchkey_challenge_pruner
+  using ((expires_at < now()));
 
 -- Functions
 
@@ -1455,12 +1465,15 @@ begin
 end
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
+CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean DEFAULT false)
  RETURNS SETOF uuid
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
+declare
+  v_has_factor text := 'exists(select 1 from latchkey.mfa_factors f
+         where f.user_id = u.id and f.confirmed_at is not null)';
 begin
   if not (latchkey.caller_has_permission('users:read')
     or latchkey.caller_has_permission('users:write')) then
@@ -1470,6 +1483,15 @@ begin
   if p_second_factor is not null and not latchkey.caller_has_permission('users:read') then
     return;
   end if;
+  if p_second_factor is not null and p_supabase_factors
+    and latchkey.supabase_factors_exist() then
+    -- One EXISTS over both tables, probed on each one's user_id index per row: an OR of two
+    -- EXISTS would make PostgreSQL hash every verified factor in auth.mfa_factors per call.
+    v_has_factor := 'exists(select 1 from latchkey.mfa_factors f
+         where f.user_id = u.id and f.confirmed_at is not null
+       union all select 1 from auth.mfa_factors a
+         where a.user_id = u.id and a.status = ''verified'')';
+  end if;
   return query execute
     'select u.id from latchkey.users u
      where u.search_text like $1
@@ -1477,9 +1499,7 @@ begin
        and ($3::text is null or u.tier = $3)
        and ($4::boolean is null or (u.banned_at is not null) = $4)
        and ($5::boolean is null or (u.email_verified_at is not null) = $5)
-       and ($6::boolean is null or exists(
-         select 1 from latchkey.mfa_factors f
-         where f.user_id = u.id and f.confirmed_at is not null) = $6)
+       and ($6::boolean is null or ' || v_has_factor || ' = $6)
        and ($8::uuid is null or (u.created_at, u.id) < ($7, $8))
      order by u.created_at desc, u.id desc
      limit $9'
@@ -1583,6 +1603,42 @@ begin
   );
   get diagnostics v_deleted = row_count;
   return v_deleted;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.prune_expired_challenges(p_batch integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_limit integer := least(greatest(coalesce(p_batch, 1), 1), 50000);
+  v_challenges integer;
+  v_passkey_challenges integer;
+begin
+  if not pg_catalog.pg_try_advisory_xact_lock(
+    pg_catalog.hashtext('latchkey.prune_expired_challenges')
+  ) then
+    return 0;
+  end if;
+  delete from latchkey.sessions s
+  where s.id in (
+    select c.id from latchkey.sessions c
+    where c.purpose = 'mfa_challenge' and c.expires_at < pg_catalog.now()
+    order by c.expires_at
+    limit v_limit
+  );
+  get diagnostics v_challenges = row_count;
+  delete from latchkey.webauthn_challenges w
+  where w.challenge_hash in (
+    select o.challenge_hash from latchkey.webauthn_challenges o
+    where o.expires_at < pg_catalog.now()
+    order by o.expires_at
+    limit v_limit
+  );
+  get diagnostics v_passkey_challenges = row_count;
+  return v_challenges + v_passkey_challenges;
 end
 $function$;
 
@@ -2281,6 +2337,43 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.supabase_factors_exist()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select exists (
+    select from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'auth' and c.relname = 'mfa_factors' and c.relkind = 'r'
+  )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.supabase_second_factors(p_user_ids uuid[])
+ RETURNS TABLE(user_id uuid, types text[])
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_self uuid := latchkey.current_user_id();
+  v_anyone boolean;
+begin
+  if p_user_ids is null or not latchkey.supabase_factors_exist() then
+    return;
+  end if;
+  v_anyone := latchkey.caller_has_permission('users:read');
+  return query
+    select f.user_id,
+      pg_catalog.array_agg('supabase:' || f.factor_type::text order by f.created_at, f.id)
+    from auth.mfa_factors f
+    where f.user_id = any (p_user_ids) and f.status = 'verified'
+      and (v_anyone or f.user_id = v_self)
+    group by f.user_id;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.take_client_allowance(p_bucket text, p_client text, p_limit integer, p_window interval)
  RETURNS integer
  LANGUAGE plpgsql
@@ -2751,13 +2844,16 @@ $function$;
 
 grant usage on schema latchkey to latchkey_audit_pruner;
 grant usage on schema latchkey to latchkey_caller;
+grant usage on schema latchkey to latchkey_challenge_pruner;
 grant SELECT on latchkey.api_key_usage to latchkey_caller;
 grant DELETE on latchkey.audit_events to latchkey_audit_pruner;
 grant SELECT on latchkey.audit_events to latchkey_caller;
 grant DELETE, INSERT, SELECT on latchkey.idempotency_records to latchkey_caller;
 grant SELECT on latchkey.permissions to latchkey_caller;
 grant SELECT on latchkey.role_permissions to latchkey_caller;
+grant DELETE on latchkey.sessions to latchkey_challenge_pruner;
 grant DELETE on latchkey.users to latchkey_caller;
+grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant SELECT (hour, key_id, prev_hour, prev_rate_limited, prev_rejected, prev_saved, prev_valid, rate_limited, rejected, valid) on latchkey.api_key_meters to latchkey_caller;
 grant INSERT (expires_at, key_hash, key_prefix, key_type, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
@@ -2769,9 +2865,11 @@ grant UPDATE (name) on latchkey.mfa_factors to latchkey_caller;
 grant SELECT (created_at, used_at, user_id) on latchkey.mfa_recovery_codes to latchkey_caller;
 grant SELECT (aal, amr, created_at, expires_at, id, ip_address, purpose, revoked_at, user_agent, user_id) on latchkey.sessions to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.sessions to latchkey_caller;
+grant SELECT (expires_at, id, purpose) on latchkey.sessions to latchkey_challenge_pruner;
 grant INSERT (email, is_service_account, name, password_hash, role, tier) on latchkey.users to latchkey_caller;
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
+grant SELECT (challenge_hash, expires_at) on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant execute on function latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean) to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
@@ -2793,9 +2891,10 @@ grant execute on function latchkey.current_user_id() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
-grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
+grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
 grant execute on function latchkey.passkeys_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
+grant execute on function latchkey.prune_expired_challenges(p_batch integer) to postgres;
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
 grant execute on function latchkey.register_passkey(p_id uuid, p_name text, p_credential_id bytea, p_public_key bytea, p_sign_count bigint, p_transports text[], p_aaguid uuid, p_backup_eligible boolean, p_backed_up boolean, p_max_factors integer, p_recovery_code_hashes bytea[]) to latchkey_caller;
@@ -2806,6 +2905,7 @@ grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchk
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
 grant execute on function latchkey.spend_webauthn_challenge(p_challenge_hash bytea, p_ceremony text) to latchkey_caller;
+grant execute on function latchkey.supabase_second_factors(p_user_ids uuid[]) to latchkey_caller;
 grant execute on function latchkey.throttle_retry_after(p_bucket text, p_subject text, p_limit integer, p_window interval) to latchkey_caller;
 grant execute on function latchkey.totp_factors_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.update_api_key(p_id uuid, p_changes jsonb) to latchkey_caller;

@@ -39,6 +39,34 @@ export async function createAuthUser(
   return { id, email };
 }
 
+/**
+ * A second factor written as Supabase Auth writes one into `auth.mfa_factors` (as
+ * supabase_auth_admin): `verified` once its first code was right. Returns its id.
+ */
+export async function createAuthFactor(
+  user: AuthUser,
+  options: { type?: "totp" | "phone" | "webauthn"; status?: "unverified" | "verified" } = {},
+): Promise<string> {
+  const id = crypto.randomUUID();
+  const type = options.type ?? "totp";
+  const secret = type === "totp" ? new Secret({ size: 20 }).base32 : null;
+  if (secret) recordSecret(secret);
+  await asSupabaseAuth((sql) =>
+    sql`
+      insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, created_at,
+        updated_at, secret, phone)
+      values (${id}, ${user.id}, ${`${type} ${id.slice(0, 8)}`}, ${type},
+        ${options.status ?? "verified"}, clock_timestamp(), clock_timestamp(),
+        ${secret}, ${type === "phone" ? "+15555550100" : null})`
+  );
+  return id;
+}
+
+/** Supabase Auth removes a factor (unenrolled, or reset by the project's admin). */
+export async function deleteAuthFactor(id: string): Promise<void> {
+  await asSupabaseAuth((sql) => sql`delete from auth.mfa_factors where id = ${id}`);
+}
+
 /** A factor as Supabase Auth keeps it (`auth.mfa_factors`); only TOTP is enabled, as hosted. */
 interface Factor {
   id: string;

@@ -51,6 +51,36 @@ create table auth.users (
 );
 alter table auth.users owner to supabase_auth_admin;
 
+-- Supabase Auth's second factors, as its migrations leave them (supabase/auth, migrations
+-- 20221003041349_add_mfa_schema, 20230914180801_add_mfa_factors_user_id_idx,
+-- 20240612123726_enable_rls_update_grants, 20240729123726_add_mfa_phone_config,
+-- 20241009103726_add_web_authn): row level security on with no policy, so only a role that
+-- bypasses it (postgres on hosted) reads rows; postgres may select and grant select.
+create type auth.factor_type as enum ('totp', 'webauthn', 'phone');
+create type auth.factor_status as enum ('unverified', 'verified');
+alter type auth.factor_type owner to supabase_auth_admin;
+alter type auth.factor_status owner to supabase_auth_admin;
+create table auth.mfa_factors (
+  id uuid not null primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  friendly_name text,
+  factor_type auth.factor_type not null,
+  status auth.factor_status not null,
+  created_at timestamptz not null,
+  updated_at timestamptz not null,
+  secret text,
+  phone text,
+  last_challenged_at timestamptz unique,
+  web_authn_credential jsonb,
+  web_authn_aaguid uuid
+);
+create unique index mfa_factors_user_friendly_name_unique on auth.mfa_factors (friendly_name, user_id)
+  where trim(friendly_name) <> '';
+create index factor_id_created_at_idx on auth.mfa_factors (user_id, created_at);
+create index mfa_factors_user_id_idx on auth.mfa_factors (user_id);
+alter table auth.mfa_factors owner to supabase_auth_admin;
+alter table auth.mfa_factors enable row level security;
+
 create function auth.uid() returns uuid
 language sql stable
 as $$
@@ -92,6 +122,7 @@ grant usage on schema auth to anon, authenticated, service_role, postgres, dashb
 -- auth.users is Supabase's documented pattern); Supabase Auth itself writes them.
 grant all on all tables in schema auth to postgres, dashboard_user;
 grant execute on all functions in schema auth to postgres, dashboard_user;
+grant select on auth.mfa_factors to postgres with grant option;
 
 -- Storage's schema, there as on every project; ours to leave alone.
 create schema storage authorization supabase_storage_admin;

@@ -1,7 +1,15 @@
 import { h } from "../dom.js";
 
 /** What a factor's `type` is called on the pages. */
-const kinds = { totp: "authenticator app", webauthn: "passkey", passkey: "passkey" };
+const kinds = {
+  totp: "authenticator app",
+  webauthn: "passkey",
+  passkey: "passkey",
+  // Kept by Supabase Auth (LATCHKEY_IDENTITY=supabase): removed there, not here.
+  "supabase:totp": "authenticator app (Supabase Auth)",
+  "supabase:phone": "phone (Supabase Auth)",
+  "supabase:webauthn": "security key (Supabase Auth)",
+};
 
 export function factorKind(type) {
   return kinds[type] ?? type;

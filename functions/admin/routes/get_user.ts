@@ -10,10 +10,12 @@ import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { permissionsOver } from "../../_shared/identity/reach.ts";
 import {
+  countsSupabaseFactors,
   type SecondFactorRow,
   secondFactorsText,
   secondFactorsView,
   secondFactorTypesColumn,
+  withSupabaseFactorTypes,
 } from "../second_factor_state.ts";
 
 export const getUserRoute = defineRoute({
@@ -31,13 +33,15 @@ export const getUserRoute = defineRoute({
   },
 }, async (c) => {
   const id = targetUserId(c);
-  const [row] = await asCaller(
-    c,
-    (tx) =>
-      tx<(AdminUserRow & SecondFactorRow)[]>`
-        select ${tx(adminUserColumns)}, ${secondFactorTypesColumn(tx)}
-        from latchkey.users where id = ${id}`,
-  );
+  const supabase = countsSupabaseFactors(c);
+  const [row] = await asCaller(c, (tx) => {
+    const rows = tx<(AdminUserRow & SecondFactorRow)[]>`
+      select ${tx(adminUserColumns)}, ${secondFactorTypesColumn(tx, supabase)}
+      from latchkey.users where id = ${id}`;
+    return supabase
+      ? tx<(AdminUserRow & SecondFactorRow)[]>`${withSupabaseFactorTypes(tx, rows)}`
+      : rows;
+  });
   if (!row) throw noSuchUser();
   const callerMay = permissionsOver(c.get("principal"), userProfile(row).role);
   return c.json({

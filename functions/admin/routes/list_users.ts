@@ -18,11 +18,13 @@ import {
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import {
+  countsSupabaseFactors,
   secondFactorFilter,
   type SecondFactorRow,
   secondFactorsText,
   secondFactorsView,
   secondFactorTypesColumn,
+  withSupabaseFactorTypes,
 } from "../second_factor_state.ts";
 
 export const listUsersQuery = z.strictObject({
@@ -53,18 +55,22 @@ function flag(value: "true" | "false" | undefined): boolean | null {
  * from `latchkey.matching_user_ids`, which searches with the trigram index and answers only a
  * caller the users policy lets read everyone; the rows are then read through the policy.
  * Filters here compare plain columns with `=`, which the planner may push into an index.
+ * With Supabase Auth's factors counted (`supabase`), a `secondFactor` filter takes its ids from
+ * that function too (an empty `q` matches everyone): it reads auth.mfa_factors in the same
+ * statement, on its user_id index, which the caller may not.
  */
-function qFilter(
+function idsFilter(
   tx: Transaction,
   query: z.output<typeof listUsersQuery>,
   cursor: CursorPosition | null,
+  supabase: boolean,
 ) {
   return tx`and id = any(array(select latchkey.matching_user_ids(
-    ${query.q!}, ${query.role ?? null}, ${query.tier ?? null},
+    ${query.q ?? ""}, ${query.role ?? null}, ${query.tier ?? null},
     ${flag(query.banned)}::boolean, ${flag(query.verified)}::boolean,
     ${flag(query.secondFactor)}::boolean,
     ${cursor?.createdAt ?? null}::text::timestamptz, ${cursor?.id ?? null}::uuid,
-    ${query.limit + 1})))`;
+    ${query.limit + 1}, ${supabase})))`;
 }
 
 /** The page's query; exported so a test can EXPLAIN exactly what the route runs. */
@@ -74,9 +80,13 @@ export function usersPageQuery(
   cursor: CursorPosition | null,
   keyset: ReturnType<typeof keysetOf>,
   cursorAt: ReturnType<typeof cursorColumn>,
+  supabase = false,
 ) {
-  return tx<(AdminUserRow & SecondFactorRow & { cursor_at: string })[]>`
-    select ${tx(adminUserColumns)}, ${secondFactorTypesColumn(tx)}, ${cursorAt}
+  // An exact email is one row at most: its factors are looked at on that row.
+  const idsFromSearch = query.q !== undefined ||
+    (supabase && query.secondFactor !== undefined && !query.email);
+  const rows = tx<(AdminUserRow & SecondFactorRow & { cursor_at: string })[]>`
+    select ${tx(adminUserColumns)}, ${secondFactorTypesColumn(tx, supabase)}, ${cursorAt}
     from latchkey.users
     where true
       ${query.email ? tx`and email_lower = lower(${query.email})` : tx``}
@@ -96,9 +106,13 @@ export function usersPageQuery(
       ? tx`and banned_at is null`
       : tx``
   }
-      ${secondFactorFilter(tx, query.secondFactor)}
-      ${query.q ? qFilter(tx, query, cursor) : tx``}
+      ${supabase && idsFromSearch ? tx`` : secondFactorFilter(tx, query.secondFactor, supabase)}
+      ${idsFromSearch ? idsFilter(tx, query, cursor, supabase) : tx``}
       ${keyset}`;
+  if (!supabase) return rows;
+  return tx<(AdminUserRow & SecondFactorRow & { cursor_at: string })[]>`${
+    withSupabaseFactorTypes(tx, rows, tx`order by page.created_at desc, page.id desc`)
+  }`;
 }
 
 export const listUsersRoute = defineRoute({
@@ -111,12 +125,13 @@ export const listUsersRoute = defineRoute({
   responses: { 200: `\`{users, limit, nextCursor}\`; each user's ${secondFactorsText}` },
 }, async (c, { query }) => {
   const cursor = decodeCursor(query.cursor);
+  const supabase = countsSupabaseFactors(c);
   return c.json(
     await listPage(
       c,
       query,
       "users",
-      (tx, keyset, cursorAt) => usersPageQuery(tx, query, cursor, keyset, cursorAt),
+      (tx, keyset, cursorAt) => usersPageQuery(tx, query, cursor, keyset, cursorAt, supabase),
       (row) => ({ ...adminUserView(row), secondFactors: secondFactorsView(c, row) }),
     ),
   );
