@@ -435,9 +435,15 @@ Deno.test("a stolen aal1 session adds or removes no factor and spends no recover
     sql`select count(*)::int as factors from latchkey.mfa_factors where user_id = ${setup.account.id}`
   );
   assert.equal(factors, 1, "nothing added, nothing removed");
-  // Nor does a recovery code raise it (only a sign-in's challenge takes one).
-  assert.equal((await recover(stolen, setup.recoveryCodes[0])).status, 401);
+  // A recovery code is a second factor and steps a session up (the owner who lost the device),
+  // so the thief must know one: a guess is refused, spends none, and leaves the session aal1.
+  const real = setup.recoveryCodes[0];
+  const guess = real.slice(0, -1) + (real.at(-1) === "a" ? "b" : "a");
+  const guessed = await recover(stolen, guess);
+  assert.equal(guessed.status, 400, JSON.stringify(guessed.body));
   assert.equal(await recoveryCodesLeft(setup.account.id), 10);
+  const still = await call("GET", "/auth/session", { token: stolen });
+  assert.equal(still.body.session.aal, "aal1");
 });
 
 Deno.test("step-up: replaying the code that opened the window does not extend it", async () => {
