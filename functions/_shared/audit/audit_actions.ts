@@ -57,6 +57,12 @@ export const auditActions: Readonly<Record<string, string>> = {
   "bootstrap.service_key_created": "`deno task bootstrap` made a service account's key.",
   "bootstrap.user_promoted": "`deno task promote` changed a user's role.",
   "mail.delivery_failed": "An email could not be delivered.",
+  "org.created": "A user made an organization (and became its owner).",
+  "org.invitation_refused":
+    "An invitation's token was refused to the session that sent it: another address, an " +
+    "unverified one, or a suspended organization (the reason is in the metadata).",
+  "org.member_added": "An invited person accepted and became a member.",
+  "org.member_invited": "A member invited an address to an organization, with a role.",
   "user.created_from_supabase_auth": "An account was made for a Supabase Auth user.",
   "user.deleted_with_auth_user": "An account went with its Supabase Auth user.",
   "user.email_followed_supabase_auth": "An account's email followed Supabase Auth's.",
