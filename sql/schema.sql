@@ -211,7 +211,7 @@ create table latchkey.mail_outbox (
   delivered_at timestamp with time zone,
   failed_at timestamp with time zone,
   last_error text,
-  constraint mail_outbox_kind_check CHECK (kind = ANY (ARRAY['password_reset'::text, 'email_verification'::text])),
+  constraint mail_outbox_kind_check CHECK (kind = ANY (ARRAY['password_reset'::text, 'email_verification'::text, 'org_invitation'::text])),
   constraint mail_outbox_pkey PRIMARY KEY (id)
 );
 alter table latchkey.mail_outbox enable row level security;
@@ -281,6 +281,139 @@ create policy "Callers read own codes' state, user readers any" on latchkey.mfa_
 create policy "Latchkey's own functions manage recovery codes" on latchkey.mfa_recovery_codes as permissive for all to postgres
   using (true)
   with check (true);
+
+create table latchkey.org_invitations (
+  id uuid default gen_random_uuid() not null,
+  org_id uuid not null,
+  email text not null,
+  role text not null,
+  token_hash bytea not null,
+  invited_by uuid,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  accepted_at timestamp with time zone,
+  accepted_by uuid,
+  revoked_at timestamp with time zone,
+  constraint org_invitations_accepted_by_fkey FOREIGN KEY (accepted_by) REFERENCES latchkey.users(id) ON DELETE SET NULL,
+  constraint org_invitations_email_check CHECK (length(email) >= 3 AND length(email) <= 320),
+  constraint org_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES latchkey.users(id) ON DELETE SET NULL,
+  constraint org_invitations_org_id_fkey FOREIGN KEY (org_id) REFERENCES latchkey.organizations(id) ON DELETE CASCADE,
+  constraint org_invitations_pkey PRIMARY KEY (id),
+  constraint org_invitations_role_fkey FOREIGN KEY (role) REFERENCES latchkey.org_roles(name) ON UPDATE CASCADE,
+  constraint org_invitations_token_hash_check CHECK (length(token_hash) = 32),
+  constraint org_invitations_token_hash_key UNIQUE (token_hash)
+);
+alter table latchkey.org_invitations enable row level security;
+alter table latchkey.org_invitations force row level security;
+CREATE INDEX org_invitations_accepted_by_idx ON latchkey.org_invitations USING btree (accepted_by);
+CREATE INDEX org_invitations_invited_by_idx ON latchkey.org_invitations USING btree (invited_by);
+CREATE UNIQUE INDEX org_invitations_open_key ON latchkey.org_invitations USING btree (org_id, lower(email)) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
+CREATE INDEX org_invitations_org_id_created_at_id_idx ON latchkey.org_invitations USING btree (org_id, created_at, id);
+CREATE INDEX org_invitations_role_idx ON latchkey.org_invitations USING btree (role);
+create policy "Inviters read their organization's invitations, org readers all" on latchkey.org_invitations as permissive for select to latchkey_caller
+  using ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) OR ( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission)));
+create policy "Latchkey's own functions manage invitations" on latchkey.org_invitations as permissive for all to postgres
+  using (true)
+  with check (true);
+
+create table latchkey.org_memberships (
+  org_id uuid not null,
+  user_id uuid not null,
+  role text not null,
+  id uuid default gen_random_uuid() not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint org_memberships_id_key UNIQUE (id),
+  constraint org_memberships_org_id_fkey FOREIGN KEY (org_id) REFERENCES latchkey.organizations(id) ON DELETE CASCADE,
+  constraint org_memberships_pkey PRIMARY KEY (org_id, user_id),
+  constraint org_memberships_role_fkey FOREIGN KEY (role) REFERENCES latchkey.org_roles(name) ON UPDATE CASCADE,
+  constraint org_memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES latchkey.users(id) ON DELETE CASCADE
+);
+alter table latchkey.org_memberships enable row level security;
+alter table latchkey.org_memberships force row level security;
+CREATE INDEX org_memberships_org_id_created_at_id_idx ON latchkey.org_memberships USING btree (org_id, created_at, id);
+CREATE INDEX org_memberships_role_idx ON latchkey.org_memberships USING btree (role);
+CREATE INDEX org_memberships_user_id_created_at_id_idx ON latchkey.org_memberships USING btree (user_id, created_at, id);
+CREATE TRIGGER org_memberships_keep_an_owner BEFORE DELETE OR UPDATE OF role ON latchkey.org_memberships FOR EACH ROW EXECUTE FUNCTION latchkey.keep_an_org_owner();
+create policy "Latchkey's own functions manage memberships" on latchkey.org_memberships as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Member writers change roles within their reach, while active" on latchkey.org_memberships as permissive for update to latchkey_caller
+  using (((NOT latchkey.org_is_suspended(org_id)) AND latchkey.caller_has_org_permission(org_id, 'members:write'::text) AND latchkey.caller_reaches_org_role(org_id, role)))
+  with check (((NOT latchkey.org_is_suspended(org_id)) AND latchkey.caller_has_org_permission(org_id, 'members:write'::text) AND latchkey.caller_reaches_org_role(org_id, role)));
+create policy "Members leave, member writers remove within their reach, while " on latchkey.org_memberships as permissive for delete to latchkey_caller
+  using (((NOT latchkey.org_is_suspended(org_id)) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (latchkey.caller_org_role(org_id) IS NOT NULL)) OR (latchkey.caller_has_org_permission(org_id, 'members:write'::text) AND latchkey.caller_reaches_org_role(org_id, role)))));
+create policy "Members read their organization's members, org readers all" on latchkey.org_memberships as permissive for select to latchkey_caller
+  using (latchkey.caller_reads_org(org_id));
+
+create table latchkey.org_permissions (
+  name text not null,
+  description text not null,
+  constraint org_permissions_name_check CHECK (name ~ '^[a-z]+:[a-z]+$'::text),
+  constraint org_permissions_pkey PRIMARY KEY (name)
+);
+alter table latchkey.org_permissions enable row level security;
+alter table latchkey.org_permissions force row level security;
+create policy "Callers read what each organization permission means" on latchkey.org_permissions as permissive for select to latchkey_caller, postgres
+  using (true);
+
+create table latchkey.org_role_permissions (
+  role text not null,
+  permission text not null,
+  constraint org_role_permissions_permission_fkey FOREIGN KEY (permission) REFERENCES latchkey.org_permissions(name) ON UPDATE CASCADE,
+  constraint org_role_permissions_pkey PRIMARY KEY (role, permission),
+  constraint org_role_permissions_role_fkey FOREIGN KEY (role) REFERENCES latchkey.org_roles(name) ON UPDATE CASCADE ON DELETE CASCADE
+);
+alter table latchkey.org_role_permissions enable row level security;
+alter table latchkey.org_role_permissions force row level security;
+CREATE INDEX org_role_permissions_permission_idx ON latchkey.org_role_permissions USING btree (permission);
+create policy "Callers read which organization role holds which permission" on latchkey.org_role_permissions as permissive for select to latchkey_caller, postgres
+  using (true);
+
+create table latchkey.org_roles (
+  name text not null,
+  description text not null,
+  built_in boolean default false not null,
+  constraint org_roles_name_check CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$'::text),
+  constraint org_roles_pkey PRIMARY KEY (name)
+);
+alter table latchkey.org_roles enable row level security;
+alter table latchkey.org_roles force row level security;
+create policy "Callers read the organization roles" on latchkey.org_roles as permissive for select to latchkey_caller, postgres
+  using (true);
+
+create table latchkey.organizations (
+  id uuid default gen_random_uuid() not null,
+  name text not null,
+  slug text not null,
+  created_by uuid,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  suspended_at timestamp with time zone,
+  suspension_reason text,
+  search_text text generated always as (lower(((name || ' '::text) || slug))) stored,
+  constraint organizations_created_by_fkey FOREIGN KEY (created_by) REFERENCES latchkey.users(id) ON DELETE SET NULL,
+  constraint organizations_name_check CHECK (length(name) >= 1 AND length(name) <= 200),
+  constraint organizations_pkey PRIMARY KEY (id),
+  constraint organizations_slug_check CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$'::text),
+  constraint organizations_suspension_reason_check CHECK (length(suspension_reason) <= 500)
+);
+alter table latchkey.organizations enable row level security;
+alter table latchkey.organizations force row level security;
+CREATE INDEX organizations_created_at_id_idx ON latchkey.organizations USING btree (created_at, id);
+CREATE INDEX organizations_created_by_idx ON latchkey.organizations USING btree (created_by);
+CREATE UNIQUE INDEX organizations_slug_key ON latchkey.organizations USING btree (slug);
+CREATE INDEX organizations_suspended_created_at_id_idx ON latchkey.organizations USING btree (created_at, id) WHERE (suspended_at IS NOT NULL);
+create policy "Latchkey's own functions manage organizations" on latchkey.organizations as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Members read their organizations, org readers every one" on latchkey.organizations as permissive for select to latchkey_caller
+  using (latchkey.caller_reads_org(id));
+create policy "Org admins change their active organization, org writers suspen" on latchkey.organizations as permissive for update to latchkey_caller
+  using ((((suspended_at IS NULL) AND latchkey.caller_has_org_permission(id, 'org:write'::text)) OR ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission)))
+  with check ((((suspended_at IS NULL) AND (suspension_reason IS NULL) AND latchkey.caller_has_org_permission(id, 'org:write'::text)) OR ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission)));
+create policy "Owners delete their active organization" on latchkey.organizations as permissive for delete to latchkey_caller
+  using (((suspended_at IS NULL) AND latchkey.caller_has_org_permission(id, 'org:delete'::text)));
 
 create table latchkey.permissions (
   name text not null,
@@ -471,6 +604,62 @@ create policy "The pruner sees expired WebAuthn challenges" on latchkey.webauthn
   using ((expires_at < now()));
 
 -- Functions
+
+CREATE OR REPLACE FUNCTION latchkey.accept_org_invitation(p_token_hash bytea)
+ RETURNS TABLE(outcome text, org_id uuid, role text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_invitation latchkey.org_invitations;
+  v_user latchkey.users;
+  v_outcome text;
+begin
+  if latchkey.current_user_id() is null or latchkey.current_principal_kind() <> 'session'
+    or latchkey.caller_awaits_second_factor()
+  then
+    raise exception 'accepting an invitation needs a session' using errcode = '42501';
+  end if;
+  select * into v_invitation from latchkey.org_invitations i
+  where i.token_hash = p_token_hash
+  for update;
+  if not found or v_invitation.accepted_at is not null or v_invitation.revoked_at is not null
+    or v_invitation.expires_at <= pg_catalog.now()
+  then
+    return query select 'invalid_token'::text, null::uuid, null::text;
+    return;
+  end if;
+  select * into v_user from latchkey.users u where u.id = latchkey.current_user_id();
+  if v_user.email_lower <> lower(v_invitation.email) then
+    v_outcome := 'other_address';
+  elsif v_user.email_verified_at is null then
+    v_outcome := 'email_not_verified';
+  elsif latchkey.org_is_suspended(v_invitation.org_id) then
+    v_outcome := 'org_suspended';
+  end if;
+  if v_outcome is not null then
+    perform latchkey.record_audit_event('org.invitation_refused', 'organization',
+      v_invitation.org_id, pg_catalog.jsonb_build_object('invitationId', v_invitation.id,
+        'reason', v_outcome));
+    return query select v_outcome, v_invitation.org_id, null::text;
+    return;
+  end if;
+  update latchkey.org_invitations i set accepted_at = pg_catalog.now(), accepted_by = v_user.id
+  where i.id = v_invitation.id;
+  insert into latchkey.org_memberships (org_id, user_id, role)
+  values (v_invitation.org_id, v_user.id, v_invitation.role)
+  on conflict on constraint org_memberships_pkey do nothing;
+  if not found then
+    return query select 'already_member'::text, v_invitation.org_id, null::text;
+    return;
+  end if;
+  perform latchkey.record_audit_event('org.member_added', 'organization', v_invitation.org_id,
+    pg_catalog.jsonb_build_object('userId', v_user.id, 'role', v_invitation.role,
+      'invitationId', v_invitation.id, 'invitedBy', v_invitation.invited_by));
+  return query select 'accepted'::text, v_invitation.org_id, v_invitation.role;
+end
+$function$;
 
 CREATE OR REPLACE FUNCTION latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean)
  RETURNS text
@@ -899,6 +1088,16 @@ AS $function$
     and (latchkey.current_caller() -> 'mfa_required') is distinct from 'false'::jsonb, false)
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.caller_has_org_permission(p_org_id uuid, p_permission text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(
+    latchkey.org_role_has_permission(latchkey.caller_org_role(p_org_id), p_permission), false)
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.caller_has_permission(p_permission text)
  RETURNS boolean
  LANGUAGE sql
@@ -934,6 +1133,41 @@ AS $function$
   )
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.caller_org_permissions(p_org_id uuid)
+ RETURNS text[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select coalesce(array_agg(rp.permission order by rp.permission), '{}')
+  from latchkey.org_role_permissions rp
+  where rp.role = latchkey.caller_org_role(p_org_id)
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.caller_org_role(p_org_id uuid)
+ RETURNS text
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select m.role from latchkey.org_memberships m
+  where m.org_id = p_org_id and m.user_id = latchkey.current_user_id()
+    and latchkey.current_principal_kind() = 'session'
+    and not latchkey.caller_awaits_second_factor()
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.caller_reaches_org_role(p_org_id uuid, p_role text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select latchkey.caller_org_role(p_org_id) is not null and not exists (
+    select from latchkey.org_role_permissions rp
+    where rp.role = p_role and not latchkey.caller_has_org_permission(p_org_id, rp.permission)
+  )
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.caller_reaches_role(p_role text)
  RETURNS boolean
  LANGUAGE sql
@@ -953,6 +1187,16 @@ CREATE OR REPLACE FUNCTION latchkey.caller_reaches_user(p_user_id uuid)
  SET search_path TO ''
 AS $function$
   select latchkey.caller_reaches_role(coalesce(latchkey.user_role(p_user_id), 'user'))
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.caller_reads_org(p_org_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select latchkey.caller_org_role(p_org_id) is not null
+    or latchkey.caller_has_permission('orgs:read')
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.caller_stepped_up()
@@ -1126,6 +1370,31 @@ AS $function$
     prev_rejected = case when m.hour = excluded.hour then m.prev_rejected else m.rejected end,
     prev_saved = m.hour = excluded.hour and m.prev_saved
   returning not m.prev_saved
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.create_organization(p_name text, p_slug text)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_user_id uuid := latchkey.current_user_id();
+  v_id uuid;
+begin
+  if v_user_id is null or latchkey.current_principal_kind() <> 'session'
+    or latchkey.caller_awaits_second_factor()
+  then
+    raise exception 'creating an organization needs a session' using errcode = '42501';
+  end if;
+  insert into latchkey.organizations (name, slug, created_by)
+  values (p_name, p_slug, v_user_id)
+  returning id into v_id;
+  insert into latchkey.org_memberships (org_id, user_id, role) values (v_id, v_user_id, 'owner');
+  perform latchkey.record_audit_event('org.created', 'organization', v_id,
+    pg_catalog.jsonb_build_object('name', p_name, 'slug', p_slug));
+  return v_id;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.current_aal()
@@ -1411,6 +1680,53 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_id uuid;
+  v_replaced integer;
+begin
+  if not latchkey.caller_has_org_permission(p_org_id, 'members:invite') then
+    raise exception 'inviting needs members:invite in this organization'
+      using errcode = '42501';
+  end if;
+  if latchkey.org_is_suspended(p_org_id) then
+    raise exception 'organization % is suspended', p_org_id
+      using errcode = 'P0001', hint = 'org_suspended';
+  end if;
+  if not exists (select from latchkey.org_roles r where r.name = p_role)
+    or not latchkey.caller_reaches_org_role(p_org_id, p_role)
+  then
+    raise exception 'nobody invites to an organization role beyond their own'
+      using errcode = '42501';
+  end if;
+  if exists (
+    select from latchkey.org_memberships m join latchkey.users u on u.id = m.user_id
+    where m.org_id = p_org_id and u.email_lower = lower(p_email)
+  ) then
+    raise exception 'the address is a member already' using errcode = 'P0001',
+      hint = 'already_member';
+  end if;
+  update latchkey.org_invitations i set revoked_at = pg_catalog.now()
+  where i.org_id = p_org_id and lower(i.email) = lower(p_email)
+    and i.accepted_at is null and i.revoked_at is null;
+  get diagnostics v_replaced = row_count;
+  insert into latchkey.org_invitations (org_id, email, role, token_hash, invited_by, expires_at)
+  values (p_org_id, p_email, p_role, p_token_hash, latchkey.current_user_id(), p_expires_at)
+  returning id into v_id;
+  insert into latchkey.mail_outbox (kind, recipient, subject, text_body, html_body)
+  values ('org_invitation', p_email, p_subject, p_text, p_html);
+  perform latchkey.record_audit_event('org.member_invited', 'organization', p_org_id,
+    pg_catalog.jsonb_build_object('invitationId', v_id, 'email', p_email, 'role', p_role,
+      'replaced', v_replaced));
+  return v_id;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone)
  RETURNS void
  LANGUAGE plpgsql
@@ -1433,6 +1749,27 @@ begin
   insert into latchkey.webauthn_challenges (challenge_hash, user_id, session_id, ceremony,
     factor_name, expires_at)
   values (p_challenge_hash, v_user_id, v_session_id, p_ceremony, p_factor_name, p_expires_at);
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.keep_an_org_owner()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if old.role = 'owner' and (tg_op = 'DELETE' or new.role <> 'owner') then
+    perform from latchkey.organizations o where o.id = old.org_id for update;
+    if found and not exists (
+      select from latchkey.org_memberships m
+      where m.org_id = old.org_id and m.role = 'owner' and m.user_id <> old.user_id
+    ) then
+      raise exception 'organization % would have no owner: make another member owner first',
+        old.org_id using errcode = 'P0001', hint = 'last_owner';
+    end if;
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
 end
 $function$;
 
@@ -1521,6 +1858,40 @@ begin
   end if;
   return new;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.org_is_suspended(p_org_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select exists (
+    select from latchkey.organizations o where o.id = p_org_id and o.suspended_at is not null
+  )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.org_member_profile(p_org_id uuid, p_user_id uuid)
+ RETURNS TABLE(name text, email text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select u.name, u.email
+  from latchkey.org_memberships m join latchkey.users u on u.id = m.user_id
+  where m.org_id = p_org_id and m.user_id = p_user_id and latchkey.caller_reads_org(p_org_id)
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.org_role_has_permission(p_role text, p_permission text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select exists (
+    select from latchkey.org_role_permissions rp
+    where rp.role = p_role and rp.permission = p_permission
+  )
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.passkeys_to_check(p_id uuid)
@@ -2849,6 +3220,11 @@ grant SELECT on latchkey.api_key_usage to latchkey_caller;
 grant DELETE on latchkey.audit_events to latchkey_audit_pruner;
 grant SELECT on latchkey.audit_events to latchkey_caller;
 grant DELETE, INSERT, SELECT on latchkey.idempotency_records to latchkey_caller;
+grant DELETE on latchkey.org_memberships to latchkey_caller;
+grant SELECT on latchkey.org_permissions to latchkey_caller;
+grant SELECT on latchkey.org_role_permissions to latchkey_caller;
+grant SELECT on latchkey.org_roles to latchkey_caller;
+grant DELETE on latchkey.organizations to latchkey_caller;
 grant SELECT on latchkey.permissions to latchkey_caller;
 grant SELECT on latchkey.role_permissions to latchkey_caller;
 grant DELETE on latchkey.sessions to latchkey_challenge_pruner;
@@ -2863,6 +3239,11 @@ grant UPDATE (response, status) on latchkey.idempotency_records to latchkey_call
 grant SELECT (confirmed_at, created_at, id, last_used_at, name, type, user_id) on latchkey.mfa_factors to latchkey_caller;
 grant UPDATE (name) on latchkey.mfa_factors to latchkey_caller;
 grant SELECT (created_at, used_at, user_id) on latchkey.mfa_recovery_codes to latchkey_caller;
+grant SELECT (accepted_at, accepted_by, created_at, email, expires_at, id, invited_by, org_id, revoked_at, role) on latchkey.org_invitations to latchkey_caller;
+grant SELECT (created_at, id, org_id, role, updated_at, user_id) on latchkey.org_memberships to latchkey_caller;
+grant UPDATE (role, updated_at) on latchkey.org_memberships to latchkey_caller;
+grant SELECT (created_at, created_by, id, name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;
+grant UPDATE (name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;
 grant SELECT (aal, amr, created_at, expires_at, id, ip_address, purpose, revoked_at, user_agent, user_id) on latchkey.sessions to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.sessions to latchkey_caller;
 grant SELECT (expires_at, id, purpose) on latchkey.sessions to latchkey_challenge_pruner;
@@ -2870,17 +3251,24 @@ grant INSERT (email, is_service_account, name, password_hash, role, tier) on lat
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant SELECT (challenge_hash, expires_at) on latchkey.webauthn_challenges to latchkey_challenge_pruner;
+grant execute on function latchkey.accept_org_invitation(p_token_hash bytea) to latchkey_caller;
 grant execute on function latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean) to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_awaits_second_factor() to latchkey_caller;
+grant execute on function latchkey.caller_has_org_permission(p_org_id uuid, p_permission text) to latchkey_caller;
 grant execute on function latchkey.caller_has_permission(p_permission text) to latchkey_caller;
 grant execute on function latchkey.caller_has_role(VARIADIC p_roles text[]) to latchkey_caller;
 grant execute on function latchkey.caller_holds_scopes(p_scopes text[]) to latchkey_caller;
+grant execute on function latchkey.caller_org_permissions(p_org_id uuid) to latchkey_caller;
+grant execute on function latchkey.caller_org_role(p_org_id uuid) to latchkey_caller;
+grant execute on function latchkey.caller_reaches_org_role(p_org_id uuid, p_role text) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_role(p_role text) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_user(p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.caller_reads_org(p_org_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_stepped_up() to latchkey_caller;
 grant execute on function latchkey.complete_sign_in_challenge(p_token_hash bytea, p_expires_at timestamp with time zone, p_method text) to latchkey_caller;
+grant execute on function latchkey.create_organization(p_name text, p_slug text) to latchkey_caller;
 grant execute on function latchkey.current_aal() to latchkey_caller;
 grant execute on function latchkey.current_app_role() to latchkey_caller;
 grant execute on function latchkey.current_caller() to latchkey_caller;
@@ -2890,8 +3278,12 @@ grant execute on function latchkey.current_principal_kind() to latchkey_caller;
 grant execute on function latchkey.current_user_id() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
+grant execute on function latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
+grant execute on function latchkey.org_is_suspended(p_org_id uuid) to latchkey_caller;
+grant execute on function latchkey.org_member_profile(p_org_id uuid, p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.org_role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.passkeys_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
 grant execute on function latchkey.prune_expired_challenges(p_batch integer) to postgres;

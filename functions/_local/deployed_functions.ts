@@ -1,6 +1,7 @@
 import { adminFunction, app as admin } from "../admin/app.ts";
 import { app as auth, authFunction } from "../auth/app.ts";
 import { app as keys, keysFunction } from "../keys/app.ts";
+import { app as orgs, orgsFunction } from "../orgs/app.ts";
 import { app as version, versionFunction } from "../version/app.ts";
 import { type FunctionDefinition, lazyDocument } from "../_shared/api/routes.ts";
 import { functionsBasePath } from "../_shared/http/openapi.ts";
@@ -15,6 +16,7 @@ const deployed = [
   { definition: adminFunction, app: admin },
   { definition: authFunction, app: auth },
   { definition: keysFunction, app: keys },
+  { definition: orgsFunction, app: orgs },
   { definition: versionFunction, app: version },
 ];
 

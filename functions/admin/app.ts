@@ -8,6 +8,12 @@ import { auditActionsRoute } from "./routes/audit_actions.ts";
 import { exportAuditRoute } from "./routes/export_audit.ts";
 import { listAuditRoute } from "./routes/list_audit.ts";
 import { listUsersRoute } from "./routes/list_users.ts";
+import {
+  getOrgRoute,
+  listOrgsRoute,
+  orgMembersRoute,
+  updateOrgRoute,
+} from "./routes/admin_orgs.ts";
 import { setPasswordRoute } from "./routes/set_password.ts";
 import { updateUserRoute } from "./routes/update_user.ts";
 import { listUserFactorsRoute, resetUserFactorsRoute } from "./routes/user_factors.ts";
@@ -21,7 +27,8 @@ import { warningsRoute } from "./routes/warnings.ts";
  */
 export const adminFunction: FunctionDefinition = {
   name: "admin",
-  description: "Users, roles, API keys, sessions and the audit log. Any credential works — a " +
+  description:
+    "Users, roles, API keys, sessions, organizations and the audit log. Any credential works — a " +
     "session, an API key whose scopes cover the route, or the static X-Admin-Key — and each " +
     "route needs one permission (support reads and revokes; admin does everything).",
   routes: [
@@ -41,6 +48,10 @@ export const adminFunction: FunctionDefinition = {
     revokeKeyRoute,
     rotateKeyRoute,
     keyUsageRoute,
+    listOrgsRoute,
+    getOrgRoute,
+    updateOrgRoute,
+    orgMembersRoute,
     exportAuditRoute,
     auditActionsRoute,
     listAuditRoute,

@@ -4,12 +4,13 @@ select plan(12);
 
 select results_eq(
   $$select permission from latchkey.role_permissions where role = 'support' order by 1$$,
-  $$values ('audit:read'), ('keys:read'), ('keys:revoke'), ('sessions:revoke'), ('users:read')$$,
+  $$values ('audit:read'), ('keys:read'), ('keys:revoke'), ('orgs:read'), ('sessions:revoke'),
+    ('users:read')$$,
   'support has exactly the read and revoke permissions'
 );
 select is(
-  (select count(*)::int from latchkey.role_permissions where role = 'admin'), 8,
-  'admin has all eight permissions'
+  (select count(*)::int from latchkey.role_permissions where role = 'admin'), 10,
+  'admin has all ten permissions'
 );
 select is_empty(
   $$select 1 from latchkey.role_permissions where role = 'user'$$,

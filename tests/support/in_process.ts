@@ -1,16 +1,13 @@
-import { app as adminApp } from "../../functions/admin/app.ts";
-import { app as authApp } from "../../functions/auth/app.ts";
-import { app as keysApp } from "../../functions/keys/app.ts";
-import { app as versionApp } from "../../functions/version/app.ts";
+import { functionApps } from "../../functions/_local/deployed_functions.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../functions/_shared/db/database.ts";
 import { installRuntime } from "../../functions/_shared/api/isolate.ts";
 import { workAfterResponsesSettled } from "../../functions/_shared/ground/edge_runtime.ts";
 
 /**
- * The auth, keys, admin and version functions in this process, as one edge isolate would run them,
+ * Every deployed function (functions/_local/deployed_functions.ts) in this process, as one edge isolate would run them,
  * over real HTTP on the test database with a configuration of the test's own (the suite's
- * gateway keeps its own). Paths are the function's: `/auth/...`, `/keys/...`, `/admin/...`, `/version/...`.
+ * gateway keeps its own). Paths are the function's: `/auth/...`, `/orgs/...`, `/admin/...`.
  */
 export interface InProcessFunctions {
   base: string;
@@ -25,8 +22,6 @@ export interface InProcessFunctions {
   settled(): Promise<void>;
   close(): Promise<void>;
 }
-
-const apps = { admin: adminApp, auth: authApp, keys: keysApp, version: versionApp };
 
 /** Calls over `client` to the functions at `base`, JSON both ways. */
 export function jsonCaller(base: string, client: Deno.HttpClient): InProcessFunctions["call"] {
@@ -50,8 +45,8 @@ export function serveFunctions(env: Record<string, string>): InProcessFunctions 
   const sql = createDatabase(config);
   installRuntime({ config, sql });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
-    const name = new URL(request.url).pathname.split("/")[1] as keyof typeof apps;
-    return (apps[name] ?? authApp).fetch(request);
+    const name = new URL(request.url).pathname.split("/")[1];
+    return (functionApps[name] ?? functionApps.auth).fetch(request);
   });
   const base = `http://127.0.0.1:${server.addr.port}`;
   // The test's own connection pool, closed before the server shuts down: Deno 2.1's graceful

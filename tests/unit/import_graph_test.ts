@@ -20,13 +20,21 @@ export const layers: readonly (string | readonly string[])[] = [
   "functions/_shared/audit",
   "functions/_shared/passwords",
   "functions/_shared/accounts",
+  // Organizations: their rows, views and the member list, for the orgs and admin functions.
+  "functions/_shared/orgs",
   "functions/_shared/keys",
   "functions/_shared/identity",
   "functions/_shared/factors",
   // Route declarations and function apps, wired with the domain's background work.
   "functions/_shared/api",
   // The deployed functions: peers, none imports another.
-  ["functions/admin", "functions/auth", "functions/keys", "functions/version"],
+  [
+    "functions/admin",
+    "functions/auth",
+    "functions/keys",
+    "functions/orgs",
+    "functions/version",
+  ],
   "functions/_local",
   "build",
 ];

@@ -10,6 +10,8 @@ const allPermissions = [
   ["keys:write", "create and rotate API keys for people"],
   ["keys:revoke", "revoke API keys"],
   ["audit:read", "read and export the audit log"],
+  ["orgs:read", "list organizations and their members"],
+  ["orgs:write", "suspend and unsuspend organizations"],
 ];
 
 /** Who you are, what you may do, and what the deployment wants an operator to fix. */

@@ -11,6 +11,8 @@ export const auditActions: Readonly<Record<string, string>> = {
   "admin.key_revoked": "An admin revoked a user's API key.",
   "admin.key_rotated": "An admin rotated a user's API key.",
   "admin.key_updated": "An admin changed a key's name, state, limits or credits.",
+  "admin.org_updated":
+    "An admin suspended or unsuspended an organization (the state before and after, as a ban).",
   "admin.password_set": "An admin set a user's password (their sessions were revoked).",
   "admin.sessions_revoked": "An admin revoked every session of a user.",
   "admin.user_created": "An admin made an account.",
@@ -57,6 +59,18 @@ export const auditActions: Readonly<Record<string, string>> = {
   "bootstrap.service_key_created": "`deno task bootstrap` made a service account's key.",
   "bootstrap.user_promoted": "`deno task promote` changed a user's role.",
   "mail.delivery_failed": "An email could not be delivered.",
+  "org.created": "A user made an organization (and became its owner).",
+  "org.deleted": "An owner deleted an organization (its memberships and invitations went too).",
+  "org.invitation_refused":
+    "An invitation's token was refused to the session that sent it: another address, an " +
+    "unverified one, or a suspended organization (the reason is in the metadata).",
+  "org.member_added": "An invited person accepted and became a member.",
+  "org.member_invited": "A member invited an address to an organization, with a role.",
+  "org.member_left": "A member left an organization.",
+  "org.member_removed": "A member removed another member.",
+  "org.member_role_changed": "A member changed another member's (or their own) role.",
+  "org.ownership_transferred": "An owner handed ownership to another member and became admin.",
+  "org.updated": "A member renamed an organization or changed its slug.",
   "user.created_from_supabase_auth": "An account was made for a Supabase Auth user.",
   "user.deleted_with_auth_user": "An account went with its Supabase Auth user.",
   "user.email_followed_supabase_auth": "An account's email followed Supabase Auth's.",

@@ -138,14 +138,26 @@ export const configSchema = z.object({
         "`<t>.<body>`); required with an https:// LATCHKEY_MAILER.",
     ),
   LATCHKEY_APP_URL: z.url({ protocol: /^https?$/ }).default("http://localhost:3000").describe(
-    "The front end that serves the reset and verify pages: links are <url>/reset-password" +
-      "#token=… and <url>/verify-email#token=… (a fragment, so the token stays out of logs).",
+    "The front end that serves the reset, verify and invitation pages: links are " +
+      "<url>/reset-password#token=…, <url>/verify-email#token=… and " +
+      "<url>/accept-invitation#token=… (a fragment, so the token stays out of logs).",
   ),
   LATCHKEY_PASSWORD_RESET_TTL_MINUTES: integer(5, 24 * 60).default(30).describe(
     "How long a password-reset link works.",
   ),
   LATCHKEY_EMAIL_VERIFICATION_TTL_HOURS: integer(1, 24 * 30).default(24).describe(
     "How long an email-verification link works.",
+  ),
+  LATCHKEY_ORG_CREATION: z.enum(["everyone", "admins"]).default("everyone").describe(
+    "Who may create an organization (POST /orgs): everyone with a session, or admins only " +
+      "(a session whose role holds orgs:write).",
+  ),
+  LATCHKEY_ORG_INVITATION_TTL_HOURS: integer(1, 24 * 30).default(24 * 7).describe(
+    "How long an organization's invitation link works.",
+  ),
+  LATCHKEY_ORG_INVITATIONS_PER_HOUR: integer(1, 10_000).default(50).describe(
+    "Invitations one account may send per hour, over all its organizations (mail to any " +
+      "address is what a spammer would want).",
   ),
   LATCHKEY_EMAIL_VERIFICATION_RESENDS_PER_HOUR: integer(1, 100).default(3).describe(
     "Verification mails an account may ask for per hour (POST /auth/email/resend).",

@@ -73,6 +73,23 @@ export const errorCatalog = {
     message:
       "The last active admin cannot be demoted, banned or deleted; make another admin first.",
   },
+  last_owner: {
+    status: 409,
+    message: "An organization always has an owner: make another member owner first (PATCH " +
+      "/orgs/:id/members/:userId with role owner), or delete the organization.",
+  },
+  already_member: {
+    status: 409,
+    message: "This address belongs to a member of the organization already.",
+  },
+  slug_unavailable: {
+    status: 409,
+    message: "Another organization has this slug; choose another.",
+  },
+  org_suspended: {
+    status: 403,
+    message: "This organization is suspended: its members can read it but change nothing.",
+  },
   payload_too_large: { status: 413, message: "The request body is too large." },
   request_header_too_large: {
     status: 431,

@@ -15,13 +15,22 @@ export const adminPermissions = [
   "users:write",
   "keys:write",
   "roles:write",
+  "orgs:read",
+  "orgs:write",
 ] as const;
 export type AdminPermission = typeof adminPermissions[number];
 
 /** API.md's role table. */
 export const rolePermissions: Record<Role, readonly AdminPermission[]> = {
   user: [],
-  support: ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"],
+  support: [
+    "users:read",
+    "keys:read",
+    "keys:revoke",
+    "sessions:revoke",
+    "audit:read",
+    "orgs:read",
+  ],
   admin: adminPermissions,
 };
 

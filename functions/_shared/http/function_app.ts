@@ -5,7 +5,7 @@ import { requestId } from "hono/request-id";
 import { describeError, log, logEnabled } from "../config/log.ts";
 import { isDatabaseUnavailable, sqlState } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
-import { ApiError, errorEnvelope } from "../ground/errors.ts";
+import { ApiError, type ErrorCode, errorEnvelope } from "../ground/errors.ts";
 import type { AppEnv } from "./context.ts";
 import { functionRelativePath } from "./request.ts";
 
@@ -219,6 +219,15 @@ export function respondWithError(thrown: unknown, c: Context<AppEnv>): Response 
   return c.json(errorEnvelope(error, c.get("requestId")), error.status as 400, headers);
 }
 
+/** The error codes a P0001 raised by our SQL may name in its hint. */
+const sqlRefusals: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "last_admin",
+  "step_up_required",
+  "last_owner",
+  "org_suspended",
+  "already_member",
+]);
+
 function toApiError(thrown: unknown): ApiError {
   if (thrown instanceof ApiError) return thrown;
   if (isDatabaseUnavailable(thrown)) return new ApiError("database_unavailable", { cause: thrown });
@@ -226,12 +235,12 @@ function toApiError(thrown: unknown): ApiError {
   // first, so this is defence in depth answering as such, not a crash.
   const state = sqlState(thrown);
   if (state === "42501") return new ApiError("forbidden", { cause: thrown });
-  if (state === "P0001" && (thrown as { hint?: string }).hint === "last_admin") {
-    return new ApiError("last_admin", { cause: thrown });
-  }
-  // A dangerous change by a session that has not stepped up (latchkey.require_step_up).
-  if (state === "P0001" && (thrown as { hint?: string }).hint === "step_up_required") {
-    return new ApiError("step_up_required", { cause: thrown });
+  // Our SQL's refusals name their error code as the exception's hint: the last admin or an
+  // organization's last owner, a dangerous change by a session that has not stepped up
+  // (latchkey.require_step_up), a suspended organization, a member invited again.
+  const hint = (thrown as { hint?: string }).hint;
+  if (state === "P0001" && hint !== undefined && sqlRefusals.has(hint as ErrorCode)) {
+    return new ApiError(hint as ErrorCode, { cause: thrown });
   }
   // Input the schemas should have caught (a value PostgreSQL cannot store or a constraint it
   // breaks) is still the client's input: 400, logged as a warning so we tighten the schema.

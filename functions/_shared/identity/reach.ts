@@ -20,7 +20,12 @@ export function permissionsBeyond(principal: Principal, role: Role): AdminPermis
 }
 
 /** The permissions that only read: they need no reach over the account they read. */
-const readingPermissions: readonly AdminPermission[] = ["users:read", "keys:read", "audit:read"];
+const readingPermissions: readonly AdminPermission[] = [
+  "users:read",
+  "keys:read",
+  "audit:read",
+  "orgs:read",
+];
 
 /**
  * What `principal` may do to an account with role `role`: every permission it holds when it

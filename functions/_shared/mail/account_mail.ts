@@ -43,3 +43,18 @@ export function passwordResetMail(config: Config, to: string, token: string): Ma
     "If it was not you, ignore this mail: your password stays as it is.",
   ], accountLink(config, "reset-password", token));
 }
+
+/** An invitation to an organization; the names are the inviter's and the organization's own. */
+export function orgInvitationMail(
+  config: Config,
+  invitation: { to: string; orgName: string; inviterName: string; role: string },
+  token: string,
+): MailMessage {
+  return message("org_invitation", invitation.to, "An invitation to an organization", [
+    `${invitation.inviterName} invited ${invitation.to} to the organization ` +
+    `"${invitation.orgName}" as ${invitation.role}.`,
+    `To join, sign in (or sign up) with this address, confirm it, and open this link within ` +
+    `${config.LATCHKEY_ORG_INVITATION_TTL_HOURS} hours; it works once.`,
+    "If you did not expect this, ignore this mail.",
+  ], accountLink(config, "accept-invitation", token));
+}

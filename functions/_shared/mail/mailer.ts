@@ -4,7 +4,7 @@ import { hmacSha256Hex } from "../ground/crypto.ts";
 import { fetchTextWithin } from "../ground/fetch_within.ts";
 import { log } from "../config/log.ts";
 
-export type MailKind = "password_reset" | "email_verification";
+export type MailKind = "password_reset" | "email_verification" | "org_invitation";
 
 /** One message as the outbox keeps it and every mailer sends it. */
 export interface MailMessage {

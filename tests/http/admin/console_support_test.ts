@@ -23,6 +23,7 @@ Deno.test("GET /auth/session names the permissions the credential carries now", 
     "keys:revoke",
     "sessions:revoke",
     "audit:read",
+    "orgs:read",
   ]);
   const person = await signUp("console-person");
   assert.deepEqual(
@@ -120,12 +121,14 @@ Deno.test("GET /admin/users/:id says which of the caller's permissions reach tha
     "keys:revoke",
     "sessions:revoke",
     "audit:read",
+    "orgs:read",
   ];
   // Support reads an admin, and changes nothing there: the API refuses what is not listed.
   assert.deepEqual(await callerMay(support.token, admin.id), [
     "users:read",
     "keys:read",
     "audit:read",
+    "orgs:read",
   ]);
   const refused = await call("DELETE", `/admin/users/${admin.id}/sessions`, {
     token: support.token,
@@ -134,7 +137,7 @@ Deno.test("GET /admin/users/:id says which of the caller's permissions reach tha
   assert.deepEqual(await callerMay(support.token, person.id), supportPermissions);
   assert.deepEqual(await callerMay(support.token, otherSupport.id), supportPermissions);
   const everything = (await asAdminKey("GET", `/admin/users/${admin.id}`)).body.callerMay;
-  assert.equal(everything.length, 8);
+  assert.equal(everything.length, 10);
   assert.deepEqual(await callerMay(admin.token, admin.id), everything);
 });
 

@@ -134,6 +134,9 @@ interface RowCounts {
   banned: number;
   admins: number;
   idempotency: number;
+  orgs: number;
+  memberships: number;
+  invitations: number;
 }
 
 async function rowCounts(sql: postgres.Sql): Promise<RowCounts> {
@@ -145,7 +148,10 @@ async function rowCounts(sql: postgres.Sql): Promise<RowCounts> {
         (select count(*)::int from latchkey.api_keys where revoked_at is not null) as revoked_keys,
         (select count(*)::int from latchkey.users where banned_at is not null) as banned,
         (select count(*)::int from latchkey.users where role = 'admin') as admins,
-        (select count(*)::int from latchkey.idempotency_records) as idempotency`;
+        (select count(*)::int from latchkey.idempotency_records) as idempotency,
+        (select count(*)::int from latchkey.organizations) as orgs,
+        (select count(*)::int from latchkey.org_memberships) as memberships,
+        (select count(*)::int from latchkey.org_invitations) as invitations`;
   return counts;
 }
 
