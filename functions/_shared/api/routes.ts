@@ -25,6 +25,7 @@ import {
 import { ensureFirstAdmin } from "../accounts/first_admin.ts";
 import { pruneAuditInBackground } from "../audit/audit_retention.ts";
 import { deliverMailInBackground } from "../mail/outbox.ts";
+import { deliverWebhooksInBackground } from "../webhooks/webhook_outbox.ts";
 import { getRuntime } from "./isolate.ts";
 
 /**
@@ -135,12 +136,13 @@ export function lazyDocument(functions: FunctionDefinition[], serverUrl?: string
 /**
  * What every function's shell runs around its requests: before the first route of an isolate,
  * the configured first admin is made sure of; after each answer, audit events past their
- * retention are pruned and due mail is sent (each at most every few minutes, in the background).
+ * retention are pruned, due mail is sent (each at most every few minutes) and due webhook
+ * messages are sent (right after the answer), all in the background.
  */
 const wiring: FunctionAppWiring = {
   runtime: getRuntime,
   beforeRoute: [ensureFirstAdmin],
-  afterResponse: [pruneAuditInBackground, deliverMailInBackground],
+  afterResponse: [pruneAuditInBackground, deliverMailInBackground, deliverWebhooksInBackground],
 };
 
 /**

@@ -15,6 +15,8 @@ export const adminPermissions = [
   "users:write",
   "keys:write",
   "roles:write",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
 export type AdminPermission = typeof adminPermissions[number];
 
