@@ -144,7 +144,10 @@ export function requestSweep(runtime: Runtime): void {
  * started (not finished: a lane is awaited by the edge runtime through continueAfterResponse,
  * and by `deliverDueWebhooks`).
  */
-export async function sweepWebhooks(runtime: Runtime): Promise<Promise<void>[]> {
+export async function sweepWebhooks(
+  runtime: Runtime,
+  { followUp = true } = {},
+): Promise<Promise<void>[]> {
   const { sql } = runtime;
   const state = stateOf(runtime);
   const lanes: Promise<void>[] = [];
@@ -165,7 +168,7 @@ export async function sweepWebhooks(runtime: Runtime): Promise<Promise<void>[]> 
         .finally(() => {
           state.busy.delete(endpointId);
           // A full lane may have left more of that endpoint's messages due.
-          if (deliveries.length === perEndpoint) requestSweep(runtime);
+          if (followUp && deliveries.length === perEndpoint) requestSweep(runtime);
         });
       continueAfterResponse(lane);
       lanes.push(lane);
@@ -174,9 +177,9 @@ export async function sweepWebhooks(runtime: Runtime): Promise<Promise<void>[]> 
   }
 }
 
-/** Sends every message due now and waits for the outcome (tasks and tests). */
+/** Sends what one sweep claims and waits for the outcome (tasks and tests); no follow-up. */
 export async function deliverDueWebhooks(runtime: Runtime): Promise<void> {
-  await Promise.all(await sweepWebhooks(runtime));
+  await Promise.all(await sweepWebhooks(runtime, { followUp: false }));
 }
 
 interface Outcome {
