@@ -69,13 +69,11 @@ function reservedName(host: string): "loopback" | "unresolvable" | null {
 
 /**
  * The system's resolver: A and AAAA records (Deno.resolveDns, which the edge runtime has too).
- * Reserved names are answered without asking anyone: loopback for localhost, nothing for the
- * documentation and special-use domains, so no test, example or typo sends a query.
+ * The documentation and special-use domains are answered (nothing) without asking anyone, so no
+ * example or typo sends a query.
  */
 async function systemResolve(host: string): Promise<string[]> {
-  const reserved = reservedName(host);
-  if (reserved === "loopback") return ["127.0.0.1", "::1"];
-  if (reserved === "unresolvable") return [];
+  if (reservedName(host) === "unresolvable") return [];
   const answers = await Promise.allSettled([
     Deno.resolveDns(host, "A"),
     Deno.resolveDns(host, "AAAA"),
@@ -117,7 +115,12 @@ export async function checkedAddresses(
   destination: WebhookDestination,
   timeoutMs = 2000,
 ): Promise<{ addresses: string[] } | { problem: string }> {
-  const literal = parseIpAddress(destination.host) ? [destination.host] : null;
+  // localhost is loopback by definition (RFC 6761), whatever a resolver would say.
+  const literal = parseIpAddress(destination.host)
+    ? [destination.host]
+    : reservedName(destination.host) === "loopback"
+    ? ["127.0.0.1", "::1"]
+    : null;
   let addresses: string[];
   try {
     addresses = literal ?? await within(
