@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { adminPermissions } from "../../../functions/_shared/ground/principal.ts";
 import {
   adminKey,
   asAdminKey,
@@ -48,7 +49,8 @@ const callers: Caller[] = [
 ];
 
 const supportScopes = ["users:read", "keys:read", "keys:revoke", "sessions:revoke", "audit:read"];
-const allAdminScopes = [...supportScopes, "users:write", "keys:write", "roles:write"];
+// Every admin permission: a key that acts on another admin must hold all its role holds.
+const allAdminScopes = [...adminPermissions];
 
 /**
  * Another admin, by the X-Admin-Key: an admin system user (no password, so no hash to pay
