@@ -159,6 +159,7 @@ CREATE INDEX audit_events_created_at_id_idx ON latchkey.audit_events USING btree
 CREATE INDEX audit_events_target_created_at_id_idx ON latchkey.audit_events USING btree (target_id, created_at, id);
 CREATE TRIGGER audit_events_are_append_only BEFORE DELETE OR UPDATE ON latchkey.audit_events FOR EACH ROW EXECUTE FUNCTION latchkey.refuse_audit_change();
 CREATE TRIGGER audit_events_cannot_be_truncated BEFORE TRUNCATE ON latchkey.audit_events FOR EACH STATEMENT EXECUTE FUNCTION latchkey.refuse_audit_change();
+CREATE TRIGGER queue_webhook_deliveries AFTER INSERT ON latchkey.audit_events FOR EACH ROW EXECUTE FUNCTION latchkey.queue_webhook_deliveries();
 create policy "Audit readers read audit events" on latchkey.audit_events as permissive for select to latchkey_caller
   using (( SELECT latchkey.caller_has_permission('audit:read'::text) AS caller_has_permission));
 create policy "Latchkey's own functions append audit events" on latchkey.audit_events as permissive for insert to postgres
@@ -602,6 +603,71 @@ create policy "The pruner deletes expired WebAuthn challenges" on latchkey.webau
   using ((expires_at < now()));
 create policy "The pruner sees expired WebAuthn challenges" on latchkey.webauthn_challenges as permissive for select to latchkey_challenge_pruner
   using ((expires_at < now()));
+
+create table latchkey.webhook_deliveries (
+  id uuid default gen_random_uuid() not null,
+  endpoint_id uuid not null,
+  event_id uuid not null,
+  event_type text not null,
+  payload jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  attempts integer default 0 not null,
+  next_attempt_at timestamp with time zone default now() not null,
+  leased_until timestamp with time zone,
+  last_attempt_at timestamp with time zone,
+  last_status integer,
+  last_error text,
+  last_latency_ms integer,
+  delivered_at timestamp with time zone,
+  failed_at timestamp with time zone,
+  constraint webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES latchkey.webhook_endpoints(id) ON DELETE CASCADE,
+  constraint webhook_deliveries_pkey PRIMARY KEY (id)
+);
+alter table latchkey.webhook_deliveries enable row level security;
+alter table latchkey.webhook_deliveries force row level security;
+CREATE INDEX webhook_deliveries_due_idx ON latchkey.webhook_deliveries USING btree (endpoint_id, next_attempt_at) WHERE ((delivered_at IS NULL) AND (failed_at IS NULL));
+CREATE INDEX webhook_deliveries_endpoint_created_at_id_idx ON latchkey.webhook_deliveries USING btree (endpoint_id, created_at, id);
+create policy "Latchkey's own functions queue and deliver messages" on latchkey.webhook_deliveries as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Webhook readers and writers read deliveries" on latchkey.webhook_deliveries as permissive for select to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('webhooks:read'::text) AS caller_has_permission) OR ( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission)));
+create policy "Webhook writers re-deliver" on latchkey.webhook_deliveries as permissive for update to latchkey_caller
+  using (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission))
+  with check (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission));
+
+create table latchkey.webhook_endpoints (
+  id uuid not null,
+  url text not null,
+  events text[] not null,
+  description text default ''::text not null,
+  enabled boolean default true not null,
+  secret_ciphertext bytea not null,
+  previous_secret_ciphertext bytea,
+  previous_secret_expires_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint webhook_endpoints_description_check CHECK (length(description) <= 500),
+  constraint webhook_endpoints_events_check CHECK (cardinality(events) >= 1 AND cardinality(events) <= 100),
+  constraint webhook_endpoints_pkey PRIMARY KEY (id),
+  constraint webhook_endpoints_url_check CHECK (length(url) >= 8 AND length(url) <= 2048)
+);
+alter table latchkey.webhook_endpoints enable row level security;
+alter table latchkey.webhook_endpoints force row level security;
+CREATE INDEX webhook_endpoints_created_at_id_idx ON latchkey.webhook_endpoints USING btree (created_at, id);
+CREATE TRIGGER guard_webhook_step_up BEFORE INSERT OR UPDATE OF url, events, enabled ON latchkey.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION latchkey.guard_webhook_step_up();
+create policy "Latchkey's own functions deliver to endpoints" on latchkey.webhook_endpoints as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Webhook readers and writers read endpoints" on latchkey.webhook_endpoints as permissive for select to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('webhooks:read'::text) AS caller_has_permission) OR ( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission)));
+create policy "Webhook writers change endpoints" on latchkey.webhook_endpoints as permissive for update to latchkey_caller
+  using (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission))
+  with check (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission));
+create policy "Webhook writers delete endpoints" on latchkey.webhook_endpoints as permissive for delete to latchkey_caller
+  using (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission));
+create policy "Webhook writers register endpoints" on latchkey.webhook_endpoints as permissive for insert to latchkey_caller
+  with check (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission));
 
 -- Functions
 
@@ -1289,6 +1355,40 @@ AS $function$
   returning m.id, m.kind, m.recipient, m.subject, m.text_body, m.html_body, m.attempts
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.claim_webhook_deliveries(p_busy uuid[], p_per_endpoint integer, p_limit integer, p_lease interval)
+ RETURNS TABLE(id uuid, endpoint_id uuid, url text, secret_ciphertext bytea, previous_secret_ciphertext bytea, payload jsonb, attempts integer)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  with due as (
+    select d.id
+    from latchkey.webhook_endpoints e
+    cross join lateral (
+      select d.id from latchkey.webhook_deliveries d
+      where d.endpoint_id = e.id and d.delivered_at is null and d.failed_at is null
+        and d.next_attempt_at <= pg_catalog.now()
+        and (d.leased_until is null or d.leased_until <= pg_catalog.now())
+      order by d.next_attempt_at
+      limit p_per_endpoint
+      for update skip locked
+    ) d
+    where e.enabled and e.id <> all (coalesce(p_busy, '{}'))
+    limit p_limit
+  )
+  update latchkey.webhook_deliveries d set
+    attempts = d.attempts + 1,
+    leased_until = pg_catalog.now() + p_lease,
+    next_attempt_at = pg_catalog.now()
+      + least(interval '2 hours', interval '10 seconds' * pg_catalog.power(2, d.attempts))
+  from due, latchkey.webhook_endpoints e
+  where d.id = due.id and e.id = d.endpoint_id
+  returning d.id, d.endpoint_id, e.url, e.secret_ciphertext,
+    case when e.previous_secret_expires_at > pg_catalog.now()
+      then e.previous_secret_ciphertext end,
+    d.payload, d.attempts
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.client_hash(p_client text)
  RETURNS bytea
  LANGUAGE sql
@@ -1680,6 +1780,20 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.guard_webhook_step_up()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if tg_op = 'INSERT' or new.url is distinct from old.url
+    or new.events is distinct from old.events or (new.enabled and not old.enabled) then
+    perform latchkey.require_step_up('Sending audit events to a webhook');
+  end if;
+  return new;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -2046,6 +2160,30 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.queue_webhook_deliveries()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_payload jsonb;
+begin
+  if not exists (
+    select from latchkey.webhook_endpoints e
+    where e.enabled and latchkey.webhook_wants(e.events, new.action)
+  ) then
+    return null;
+  end if;
+  v_payload := latchkey.webhook_message(new);
+  insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload)
+  select e.id, new.id, new.action, v_payload
+  from latchkey.webhook_endpoints e
+  where e.enabled and latchkey.webhook_wants(e.events, new.action);
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.raise_session_assurance(p_method text)
  RETURNS TABLE(session_id uuid, session_expires_at timestamp with time zone, aal text, amr jsonb)
  LANGUAGE plpgsql
@@ -2145,6 +2283,24 @@ begin
     );
   end if;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.record_webhook_attempt(p_id uuid, p_delivered boolean, p_status integer, p_excerpt text, p_latency_ms integer, p_max_attempts integer)
+ RETURNS void
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  update latchkey.webhook_deliveries d set
+    leased_until = null,
+    last_attempt_at = pg_catalog.now(),
+    last_status = p_status,
+    last_error = pg_catalog.left(p_excerpt, 300),
+    last_latency_ms = p_latency_ms,
+    delivered_at = case when p_delivered then pg_catalog.now() end,
+    failed_at = case when not p_delivered and d.attempts >= p_max_attempts
+      then pg_catalog.now() end
+  where d.id = p_id
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.refuse_audit_change()
@@ -2544,6 +2700,30 @@ begin
     expires_at = least(coalesce(k.expires_at, 'infinity'), pg_catalog.now() + p_overlap)
   where k.id = p_id;
   outcome := 'rotated';
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.rotate_webhook_secret(p_id uuid, p_secret_ciphertext bytea, p_overlap interval)
+ RETURNS timestamp with time zone
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_expires_at timestamptz;
+begin
+  if not latchkey.caller_has_permission('webhooks:write') then
+    raise exception 'rotating a webhook secret needs webhooks:write' using errcode = '42501';
+  end if;
+  update latchkey.webhook_endpoints e set
+    previous_secret_ciphertext = case when p_overlap > interval '0' then e.secret_ciphertext end,
+    previous_secret_expires_at = case when p_overlap > interval '0'
+      then pg_catalog.now() + p_overlap end,
+    secret_ciphertext = p_secret_ciphertext,
+    updated_at = pg_catalog.now()
+  where e.id = p_id
+  returning coalesce(e.previous_secret_expires_at, pg_catalog.now()) into v_expires_at;
+  return v_expires_at;
 end
 $function$;
 
@@ -3211,6 +3391,55 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.webhook_message(p_event latchkey.audit_events)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  with event as (
+    select pg_catalog.to_char(p_event.created_at at time zone 'UTC',
+      'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
+  )
+  select pg_catalog.jsonb_build_object(
+    'type', p_event.action,
+    'timestamp', event.at,
+    'data', pg_catalog.jsonb_build_object(
+      'id', p_event.id,
+      'createdAt', event.at,
+      'actorKind', p_event.actor_kind,
+      'actorUserId', p_event.actor_user_id,
+      'actorCredentialId', p_event.actor_credential_id,
+      'actorEmail', (select u.email from latchkey.users u where u.id = p_event.actor_user_id),
+      'action', p_event.action,
+      'targetKind', p_event.target_kind,
+      'targetId', p_event.target_id,
+      'targetEmail', case when p_event.target_kind = 'user' then
+        (select u.email from latchkey.users u where u.id = p_event.target_id) end,
+      'requestId', p_event.request_id,
+      'ipAddress', p_event.ip_address,
+      'userAgent', p_event.user_agent,
+      'metadata', p_event.metadata
+    )
+  )
+  from event
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.webhook_wants(p_events text[], p_action text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select exists (
+    select from pg_catalog.unnest(p_events) as wanted
+    where wanted = p_action or wanted = '*'
+      or (pg_catalog.right(wanted, 2) = '.*'
+        and pg_catalog.left(p_action, pg_catalog.length(wanted) - 1)
+          = pg_catalog.left(wanted, -1))
+  )
+$function$;
+
 -- Grants
 
 grant usage on schema latchkey to latchkey_audit_pruner;
@@ -3230,6 +3459,7 @@ grant SELECT on latchkey.role_permissions to latchkey_caller;
 grant DELETE on latchkey.sessions to latchkey_challenge_pruner;
 grant DELETE on latchkey.users to latchkey_caller;
 grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
+grant DELETE on latchkey.webhook_endpoints to latchkey_caller;
 grant SELECT (hour, key_id, prev_hour, prev_rate_limited, prev_rejected, prev_saved, prev_valid, rate_limited, rejected, valid) on latchkey.api_key_meters to latchkey_caller;
 grant INSERT (expires_at, key_hash, key_prefix, key_type, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
@@ -3251,6 +3481,11 @@ grant INSERT (email, is_service_account, name, password_hash, role, tier) on lat
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant SELECT (challenge_hash, expires_at) on latchkey.webauthn_challenges to latchkey_challenge_pruner;
+grant SELECT (attempts, created_at, delivered_at, endpoint_id, event_id, event_type, failed_at, id, last_attempt_at, last_error, last_latency_ms, last_status, next_attempt_at) on latchkey.webhook_deliveries to latchkey_caller;
+grant UPDATE (attempts, delivered_at, failed_at, next_attempt_at) on latchkey.webhook_deliveries to latchkey_caller;
+grant INSERT (description, enabled, events, id, secret_ciphertext, url) on latchkey.webhook_endpoints to latchkey_caller;
+grant SELECT (created_at, description, enabled, events, id, previous_secret_expires_at, updated_at, url) on latchkey.webhook_endpoints to latchkey_caller;
+grant UPDATE (description, enabled, events, updated_at, url) on latchkey.webhook_endpoints to latchkey_caller;
 grant execute on function latchkey.accept_org_invitation(p_token_hash bytea) to latchkey_caller;
 grant execute on function latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean) to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
@@ -3296,6 +3531,7 @@ grant execute on function latchkey.reset_user_factors(p_user_id uuid) to latchke
 grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
+grant execute on function latchkey.rotate_webhook_secret(p_id uuid, p_secret_ciphertext bytea, p_overlap interval) to latchkey_caller;
 grant execute on function latchkey.spend_webauthn_challenge(p_challenge_hash bytea, p_ceremony text) to latchkey_caller;
 grant execute on function latchkey.supabase_second_factors(p_user_ids uuid[]) to latchkey_caller;
 grant execute on function latchkey.throttle_retry_after(p_bucket text, p_subject text, p_limit integer, p_window interval) to latchkey_caller;

@@ -19,6 +19,13 @@ import { updateUserRoute } from "./routes/update_user.ts";
 import { listUserFactorsRoute, resetUserFactorsRoute } from "./routes/user_factors.ts";
 import { listUserSessionsRoute, revokeUserSessionsRoute } from "./routes/user_sessions.ts";
 import { warningsRoute } from "./routes/warnings.ts";
+import { retryWebhookDeliveryRoute } from "./routes/webhook_deliveries.ts";
+import {
+  deleteWebhookRoute,
+  rotateWebhookSecretRoute,
+  updateWebhookRoute,
+} from "./routes/webhook_lifecycle.ts";
+import { createWebhookRoute, listWebhooksRoute } from "./routes/webhooks.ts";
 
 /**
  * Function `admin` (API.md, "Function admin"). Any credential is a principal — a session, an
@@ -28,7 +35,8 @@ import { warningsRoute } from "./routes/warnings.ts";
 export const adminFunction: FunctionDefinition = {
   name: "admin",
   description:
-    "Users, roles, API keys, sessions, organizations and the audit log. Any credential works — a " +
+    "Users, roles, API keys, sessions, organizations, the audit log and its webhooks. Any " +
+    "credential works — a " +
     "session, an API key whose scopes cover the route, or the static X-Admin-Key — and each " +
     "route needs one permission (support reads and revokes; admin does everything).",
   routes: [
@@ -56,6 +64,12 @@ export const adminFunction: FunctionDefinition = {
     auditActionsRoute,
     listAuditRoute,
     warningsRoute,
+    listWebhooksRoute,
+    createWebhookRoute,
+    updateWebhookRoute,
+    deleteWebhookRoute,
+    rotateWebhookSecretRoute,
+    retryWebhookDeliveryRoute,
   ],
 };
 

@@ -9,8 +9,9 @@ select results_eq(
   'support has exactly the read and revoke permissions'
 );
 select is(
-  (select count(*)::int from latchkey.role_permissions where role = 'admin'), 10,
-  'admin has all ten permissions'
+  (select count(*)::int from latchkey.role_permissions where role = 'admin'),
+  (select count(*)::int from latchkey.permissions),
+  'admin has every permission'
 );
 select is_empty(
   $$select 1 from latchkey.role_permissions where role = 'user'$$,

@@ -2,6 +2,7 @@ import { functionApps } from "../../functions/_local/deployed_functions.ts";
 import { loadConfig } from "../../functions/_shared/config/config.ts";
 import { createDatabase } from "../../functions/_shared/db/database.ts";
 import { installRuntime } from "../../functions/_shared/api/isolate.ts";
+import type { OutboundNetwork } from "../../functions/_shared/db/runtime.ts";
 import { workAfterResponsesSettled } from "../../functions/_shared/ground/edge_runtime.ts";
 
 /**
@@ -36,14 +37,21 @@ export function jsonCaller(base: string, client: Deno.HttpClient): InProcessFunc
   };
 }
 
-export function serveFunctions(env: Record<string, string>): InProcessFunctions {
+/**
+ * `network`: the isolate's outbound network (its name resolver, the CAs it trusts), so a test
+ * decides what a webhook's host resolves to without any lookup leaving the machine.
+ */
+export function serveFunctions(
+  env: Record<string, string>,
+  network?: OutboundNetwork,
+): InProcessFunctions {
   // The test database unless the test names one (as hosted does, through SUPABASE_DB_URL).
   const database = env.SUPABASE_DB_URL || env.LATCHKEY_DB_URL
     ? {}
     : { LATCHKEY_DB_URL: Deno.env.get("LATCHKEY_TEST_DATABASE_URL")! };
   const config = loadConfig({ ...database, LATCHKEY_LOG_LEVEL: "silent", ...env });
   const sql = createDatabase(config);
-  installRuntime({ config, sql });
+  installRuntime({ config, sql, network });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
     const name = new URL(request.url).pathname.split("/")[1];
     return (functionApps[name] ?? functionApps.auth).fetch(request);

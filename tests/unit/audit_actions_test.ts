@@ -9,7 +9,7 @@ import { auditActions } from "../../functions/_shared/audit/audit_actions.ts";
 const root = new URL("../../", import.meta.url).pathname;
 const catalogue = "functions/_shared/audit/audit_actions.ts";
 const actionName =
-  /['"`]((?:admin|admin_key|api_key|audit|auth|bootstrap|mail|org|user)\.[a-z_]+)['"`]/g;
+  /['"`]((?:admin|admin_key|api_key|audit|auth|bootstrap|mail|org|user|webhook)\.[a-z_]+)['"`]/g;
 
 function sourceFiles(directory: string): string[] {
   return [...Deno.readDirSync(`${root}${directory}`)].flatMap((entry) => {

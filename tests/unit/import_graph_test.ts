@@ -18,6 +18,7 @@ export const layers: readonly (string | readonly string[])[] = [
   "functions/_shared/http",
   "functions/_shared/mail",
   "functions/_shared/audit",
+  "functions/_shared/webhooks",
   "functions/_shared/passwords",
   "functions/_shared/accounts",
   // Organizations: their rows, views and the member list, for the orgs and admin functions.

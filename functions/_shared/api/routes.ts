@@ -26,6 +26,7 @@ import { ensureFirstAdmin } from "../accounts/first_admin.ts";
 import { pruneAuditInBackground } from "../audit/audit_retention.ts";
 import { pruneChallengesInBackground } from "../identity/challenge_pruning.ts";
 import { deliverMailInBackground } from "../mail/outbox.ts";
+import { deliverWebhooksInBackground } from "../webhooks/webhook_outbox.ts";
 import { getRuntime } from "./isolate.ts";
 
 /**
@@ -136,13 +137,19 @@ export function lazyDocument(functions: FunctionDefinition[], serverUrl?: string
 /**
  * What every function's shell runs around its requests: before the first route of an isolate,
  * the configured first admin is made sure of; after each answer, audit events past their
- * retention and expired sign-in and passkey challenges are pruned and due mail is sent (each at
- * most every few minutes, in the background).
+ * retention and expired sign-in and passkey challenges are pruned, due mail is sent (each at
+ * most every few minutes) and due webhook messages are sent (right after the answer), all in the
+ * background.
  */
 const wiring: FunctionAppWiring = {
   runtime: getRuntime,
   beforeRoute: [ensureFirstAdmin],
-  afterResponse: [pruneAuditInBackground, pruneChallengesInBackground, deliverMailInBackground],
+  afterResponse: [
+    pruneAuditInBackground,
+    pruneChallengesInBackground,
+    deliverMailInBackground,
+    deliverWebhooksInBackground,
+  ],
 };
 
 /**

@@ -71,6 +71,13 @@ export const auditActions: Readonly<Record<string, string>> = {
   "org.member_role_changed": "A member changed another member's (or their own) role.",
   "org.ownership_transferred": "An owner handed ownership to another member and became admin.",
   "org.updated": "A member renamed an organization or changed its slug.",
+  "webhook.created": "An admin registered a webhook endpoint (its secret is never recorded).",
+  "webhook.deleted": "An admin deleted a webhook endpoint and its queued messages.",
+  "webhook.delivery_retried": "An admin asked for a webhook message to be delivered again.",
+  "webhook.secret_rotated":
+    "An admin rotated a webhook endpoint's signing secret (the old one may sign beside the new " +
+    "one for an overlap).",
+  "webhook.updated": "An admin changed a webhook endpoint: its URL, events, description or state.",
   "user.created_from_supabase_auth": "An account was made for a Supabase Auth user.",
   "user.deleted_with_auth_user": "An account went with its Supabase Auth user.",
   "user.email_followed_supabase_auth": "An account's email followed Supabase Auth's.",

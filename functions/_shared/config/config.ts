@@ -9,6 +9,7 @@ import {
 import { adminPermissions, roles } from "../ground/principal.ts";
 import { inEdgeRuntime } from "../ground/edge_runtime.ts";
 import { base64Decode } from "../ground/crypto.ts";
+import { isIpAddress } from "../ground/ip_addresses.ts";
 
 const postgresUrl = z.url({
   protocol: /^postgres(ql)?$/,
@@ -357,10 +358,11 @@ export const configSchema = z.object({
     (text) => base64Decode(text)?.length === 32,
     "expected 32 random bytes in base64 (openssl rand -base64 32)",
   ).optional().describe(
-    "32 random bytes in base64 (openssl rand -base64 32) that encrypt TOTP secrets at rest " +
-      "(AES-256-GCM). Unset outside production: deno task start makes one under " +
-      "LATCHKEY_DATA_DIR. Unset in production: the factor routes answer 501. Changing it makes " +
-      "every enrolled TOTP factor unreadable.",
+    "32 random bytes in base64 (openssl rand -base64 32) that encrypt TOTP secrets and " +
+      "webhook signing secrets at rest (AES-256-GCM). Unset outside production: deno task " +
+      "start makes one under LATCHKEY_DATA_DIR. Unset in production: the factor routes and " +
+      "registering a webhook answer 501. Changing it makes every enrolled TOTP factor and " +
+      "every webhook secret unreadable (rotate the webhooks' secrets after a change).",
   ),
   LATCHKEY_MFA_ISSUER: z.string().trim().min(1).max(64).regex(
     /^[^:]+$/,
@@ -421,6 +423,30 @@ export const configSchema = z.object({
       "use anything but sign-out, GET /auth/session and the factor routes (403 mfa_required " +
       "naming the route to call); PostgreSQL grants such an aal1 session no permission. Empty: " +
       "none. API keys and X-Admin-Key are not sessions and are unaffected.",
+  ),
+  LATCHKEY_WEBHOOK_MAX_ATTEMPTS: integer(1, 50).default(12).describe(
+    "Attempts to deliver one webhook message before it is marked failed (POST " +
+      "/admin/webhooks/deliveries/:id/retry sends it again). Retries back off 10 s · 2^n, at " +
+      "most 2 hours apart: the default 12 span about 5 hours.",
+  ),
+  LATCHKEY_WEBHOOK_TIMEOUT_MS: integer(500, 15_000).default(5000).describe(
+    "How long one webhook delivery may take, connection and answer included, before it " +
+      "counts as failed.",
+  ),
+  LATCHKEY_WEBHOOK_ALLOW_ADDRESSES: z.string().transform((
+    text,
+  ) => [...new Set(text.split(",").map((address) => address.trim()).filter(Boolean))]).pipe(
+    z.array(
+      z.string().refine(
+        (address) => isIpAddress(address),
+        "each an IP address (127.0.0.1, ::1), no names, no ranges",
+      ),
+    ).max(10),
+  ).default([]).describe(
+    "Tests and development only (refused in production): IP addresses webhook deliveries may " +
+      "reach although they are loopback or private, e.g. 127.0.0.1 for a receiver on this " +
+      "machine. Every other loopback, private, link-local, CGNAT, metadata or unspecified " +
+      "address stays refused.",
   ),
   LATCHKEY_AUDIT_EXPORTS_MAX: integer(1, 100).default(1).describe(
     "Audit exports (GET /admin/audit/export) one isolate runs at once, each holding a database " +
@@ -575,6 +601,14 @@ const configRules = configSchema.superRefine((config, context) => {
           "of that relying party there",
       });
     }
+  }
+  if (config.LATCHKEY_ENV === "production" && config.LATCHKEY_WEBHOOK_ALLOW_ADDRESSES.length) {
+    context.addIssue({
+      code: "custom",
+      path: ["LATCHKEY_WEBHOOK_ALLOW_ADDRESSES"],
+      message: "not in production: webhooks must never reach this machine's or the network's " +
+        "private addresses there",
+    });
   }
   if (config.LATCHKEY_ADMIN_KEY && config.LATCHKEY_ADMIN_KEY_SHA256) {
     context.addIssue({

@@ -1,7 +1,8 @@
 import { Secret, TOTP, URI } from "otpauth";
 import { renderSVG } from "uqr";
 import type { Config } from "../config/config.ts";
-import { base64Decode, randomBytes, sha256Hex } from "../ground/crypto.ts";
+import { randomBytes, sha256Hex } from "../ground/crypto.ts";
+import { openSecret, sealSecret } from "../ground/sealed_secrets.ts";
 import { ApiError } from "../ground/errors.ts";
 
 /** RFC 6238 as every authenticator app reads it: SHA-1, six digits, 30-second steps. */
@@ -27,57 +28,21 @@ export function mfaEncryptionKey(config: Config): string {
   return config.LATCHKEY_MFA_ENCRYPTION_KEY;
 }
 
-const importedKeys = new Map<string, Promise<CryptoKey>>();
-
-function aesKey(keyBase64: string): Promise<CryptoKey> {
-  let key = importedKeys.get(keyBase64);
-  if (!key) {
-    // slice(): a copy with its own ArrayBuffer, what WebCrypto's types ask for.
-    const raw = base64Decode(keyBase64)!.slice();
-    key = crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-    importedKeys.set(keyBase64, key);
-  }
-  return key;
-}
-
-const nonceLength = 12;
-
-/**
- * AES-256-GCM with a random nonce per secret, stored as nonce || ciphertext+tag. The factor id
- * is the associated data, so a ciphertext copied onto another factor's row does not decrypt.
- */
-export async function encryptTotpSecret(
+/** AES-256-GCM (ground/sealed_secrets.ts); the factor id is the associated data. */
+export function encryptTotpSecret(
   keyBase64: string,
   factorId: string,
   secret: Uint8Array,
 ): Promise<Uint8Array> {
-  const nonce = randomBytes(nonceLength).slice();
-  const sealed = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv: nonce, additionalData: new TextEncoder().encode(factorId) },
-    await aesKey(keyBase64),
-    secret.slice(),
-  );
-  const stored = new Uint8Array(nonceLength + sealed.byteLength);
-  stored.set(nonce);
-  stored.set(new Uint8Array(sealed), nonceLength);
-  return stored;
+  return sealSecret(keyBase64, factorId, secret);
 }
 
-export async function decryptTotpSecret(
+export function decryptTotpSecret(
   keyBase64: string,
   factorId: string,
   stored: Uint8Array,
 ): Promise<Uint8Array> {
-  const opened = await crypto.subtle.decrypt(
-    {
-      name: "AES-GCM",
-      iv: stored.slice(0, nonceLength),
-      additionalData: new TextEncoder().encode(factorId),
-    },
-    await aesKey(keyBase64),
-    stored.slice(nonceLength),
-  );
-  return new Uint8Array(opened);
+  return openSecret(keyBase64, factorId, stored);
 }
 
 export interface TotpEnrolment {

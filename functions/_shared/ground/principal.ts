@@ -17,6 +17,8 @@ export const adminPermissions = [
   "roles:write",
   "orgs:read",
   "orgs:write",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
 export type AdminPermission = typeof adminPermissions[number];
 

@@ -48,8 +48,8 @@ const callers: Caller[] = [
   "wrong X-Admin-Key",
 ];
 
-// The role table's own lists: a key missing any of the admin role's permissions does not reach
-// an admin (orgs:read and orgs:write included).
+// The role table's own lists: a key missing any of the admin role's permissions (orgs:* and
+// webhooks:* included) does not reach an admin; one that acts on another admin holds them all.
 const supportScopes = [...rolePermissions.support];
 const allAdminScopes = [...adminPermissions];
 

@@ -1,0 +1,282 @@
+import { describeError, log } from "../config/log.ts";
+import { withStatementTimeout } from "../db/database.ts";
+import type { Runtime } from "../db/runtime.ts";
+import { continueAfterResponse } from "../ground/edge_runtime.ts";
+import { latchkeyVersion } from "../ground/version.ts";
+import { checkedAddresses, webhookDestination } from "./destinations.ts";
+import { postToAddress } from "./outbound_http.ts";
+import { standardWebhookSignature } from "./standard_webhooks.ts";
+import { openWebhookSecret } from "./webhook_secrets.ts";
+
+/**
+ * Webhook messages leave from `latchkey.webhook_deliveries`, which a trigger on the audit log
+ * fills in the event's own transaction. Each isolate sends what is due after its answers, never
+ * on a request's path: an isolate that knows of an enabled endpoint (it asks at most every
+ * 10 s) sweeps after each answer, at most every 20 ms, and once more after a sweep if answers
+ * came meanwhile. A sweep claims due messages (leased, so no other isolate sends them at the
+ * same time) and hands each endpoint's to a lane of their own: a slow or dead endpoint holds
+ * only its lane (at most `perEndpoint` messages, each bounded by LATCHKEY_WEBHOOK_TIMEOUT_MS),
+ * and the next sweep passes it by while it is busy. Retries back off in the claim (10 s · 2^n,
+ * at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of an
+ * idle service wait for its next request, as mail does.
+ */
+const perEndpoint = 4;
+const batch = 50;
+const sweepGapMs = 20;
+const activeCheckEveryMs = 10_000;
+
+interface ClaimedDelivery {
+  id: string;
+  endpoint_id: string;
+  url: string;
+  secret_ciphertext: Uint8Array;
+  previous_secret_ciphertext: Uint8Array | null;
+  payload: unknown;
+  attempts: number;
+}
+
+interface IsolateState {
+  /** Whether an enabled endpoint exists, as last asked; undefined before the first answer. */
+  active?: boolean;
+  activeCheckedAt: number;
+  checking: boolean;
+  sweeping: boolean;
+  again: boolean;
+  lastSweep: number;
+  timer: boolean;
+  /** Endpoints this isolate is sending to now: the next claim passes them by. */
+  busy: Set<string>;
+}
+
+const states = new WeakMap<Runtime, IsolateState>();
+
+function stateOf(runtime: Runtime): IsolateState {
+  let state = states.get(runtime);
+  if (!state) {
+    state = {
+      activeCheckedAt: -Infinity,
+      checking: false,
+      sweeping: false,
+      again: false,
+      lastSweep: -Infinity,
+      timer: false,
+      busy: new Set(),
+    };
+    states.set(runtime, state);
+  }
+  return state;
+}
+
+/** The lease of a claimed message: longer than any attempt may take. */
+function leaseSeconds(runtime: Runtime): number {
+  return Math.max(30, Math.ceil(runtime.config.LATCHKEY_WEBHOOK_TIMEOUT_MS / 1000) * 4);
+}
+
+/** After every answer (api/routes.ts): a sweep if this isolate knows of an enabled endpoint. */
+export function deliverWebhooksInBackground(runtime: Runtime): void {
+  if (!runtime.config.LATCHKEY_MFA_ENCRYPTION_KEY) return;
+  const state = stateOf(runtime);
+  if (!state.checking && Date.now() - state.activeCheckedAt >= activeCheckEveryMs) {
+    state.checking = true;
+    const check = withStatementTimeout(
+      runtime.sql,
+      runtime.sql<{ active: boolean }[]>`
+        select exists (select from latchkey.webhook_endpoints where enabled) as active`,
+    ).then(([{ active }]) => {
+      state.active = active;
+      state.activeCheckedAt = Date.now();
+      if (active) requestSweep(runtime);
+    }).catch((error) => log("warn", "webhook_check_failed", { error: describeError(error) }))
+      .finally(() => state.checking = false);
+    continueAfterResponse(check);
+    return;
+  }
+  if (state.active) requestSweep(runtime);
+}
+
+/** An endpoint was registered or enabled here: this isolate sends at once, without asking. */
+export function webhooksChanged(runtime: Runtime): void {
+  const state = stateOf(runtime);
+  state.active = true;
+  state.activeCheckedAt = Date.now();
+}
+
+/** Sends what is due now (a retry asked for it, or an answer just wrote an event). */
+export function requestSweep(runtime: Runtime): void {
+  if (!runtime.config.LATCHKEY_MFA_ENCRYPTION_KEY) return;
+  const state = stateOf(runtime);
+  if (state.sweeping) {
+    state.again = true;
+    return;
+  }
+  const wait = state.lastSweep + sweepGapMs - Date.now();
+  if (wait > 0) {
+    if (!state.timer) {
+      state.timer = true;
+      continueAfterResponse(
+        new Promise<void>((resolve) =>
+          setTimeout(() => {
+            state.timer = false;
+            requestSweep(runtime);
+            resolve();
+          }, wait)
+        ),
+      );
+    }
+    return;
+  }
+  state.sweeping = true;
+  state.lastSweep = Date.now();
+  const run = sweepWebhooks(runtime)
+    .catch((error) => log("warn", "webhook_sweep_failed", { error: describeError(error) }))
+    .finally(() => {
+      state.sweeping = false;
+      if (state.again) {
+        state.again = false;
+        requestSweep(runtime);
+      }
+    });
+  continueAfterResponse(run);
+}
+
+/**
+ * Claims what is due, in batches, and starts each endpoint's lane; resolves once every lane has
+ * started (not finished: a lane is awaited by the edge runtime through continueAfterResponse,
+ * and by `deliverDueWebhooks`).
+ */
+export async function sweepWebhooks(
+  runtime: Runtime,
+  { followUp = true } = {},
+): Promise<Promise<void>[]> {
+  const { sql } = runtime;
+  const state = stateOf(runtime);
+  const lanes: Promise<void>[] = [];
+  while (true) {
+    const claimed = await withStatementTimeout(
+      sql,
+      sql<ClaimedDelivery[]>`
+        select * from latchkey.claim_webhook_deliveries(${[...state.busy]}::uuid[],
+          ${perEndpoint}, ${batch}, make_interval(secs => ${leaseSeconds(runtime)}))`,
+    );
+    const byEndpoint = Map.groupBy(claimed, (delivery) => delivery.endpoint_id);
+    for (const [endpointId, deliveries] of byEndpoint) {
+      state.busy.add(endpointId);
+      const lane = Promise.all(deliveries.map((delivery) => deliverOne(runtime, delivery)))
+        .then(() => {}, (error) => {
+          log("warn", "webhook_lane_failed", { endpointId, error: describeError(error) });
+        })
+        .finally(() => {
+          state.busy.delete(endpointId);
+          // A full lane may have left more of that endpoint's messages due.
+          if (followUp && deliveries.length === perEndpoint) requestSweep(runtime);
+        });
+      continueAfterResponse(lane);
+      lanes.push(lane);
+    }
+    if (claimed.length < batch) return lanes;
+  }
+}
+
+/** Sends what one sweep claims and waits for the outcome (tasks and tests); no follow-up. */
+export async function deliverDueWebhooks(runtime: Runtime): Promise<void> {
+  await Promise.all(await sweepWebhooks(runtime, { followUp: false }));
+}
+
+interface Outcome {
+  delivered: boolean;
+  status: number | null;
+  excerpt: string | null;
+}
+
+async function attempt(runtime: Runtime, delivery: ClaimedDelivery): Promise<Outcome> {
+  const { config } = runtime;
+  const started = Date.now();
+  const key = config.LATCHKEY_MFA_ENCRYPTION_KEY!;
+  let secrets: Uint8Array[];
+  try {
+    secrets = await Promise.all(
+      [delivery.secret_ciphertext, delivery.previous_secret_ciphertext]
+        .filter((sealed): sealed is Uint8Array => sealed !== null)
+        .map((sealed) => openWebhookSecret(key, delivery.endpoint_id, sealed)),
+    );
+  } catch {
+    return {
+      delivered: false,
+      status: null,
+      excerpt: "The signing secret cannot be decrypted: was LATCHKEY_MFA_ENCRYPTION_KEY " +
+        "changed? Rotate the endpoint's secret.",
+    };
+  }
+  const checked = webhookDestination(config, delivery.url);
+  if ("problem" in checked) return { delivered: false, status: null, excerpt: checked.problem };
+  const { destination } = checked;
+  // The same check as at registration, on a fresh lookup: what is connected to is what passed.
+  const resolved = await checkedAddresses(
+    runtime,
+    destination,
+    Math.min(2000, config.LATCHKEY_WEBHOOK_TIMEOUT_MS),
+  );
+  if ("problem" in resolved) return { delivered: false, status: null, excerpt: resolved.problem };
+  const body = JSON.stringify(delivery.payload);
+  const timestamp = Math.floor(Date.now() / 1000);
+  const answer = await postToAddress({
+    address: resolved.addresses[0],
+    port: destination.port,
+    host: destination.host,
+    hostHeader: destination.url.host,
+    tls: destination.tls,
+    target: destination.url.pathname + destination.url.search,
+    headers: {
+      "Content-Type": "application/json",
+      "User-Agent": `Latchkey-Webhooks/${latchkeyVersion}`,
+      "webhook-id": delivery.id,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": await standardWebhookSignature(
+        secrets,
+        delivery.id,
+        timestamp,
+        body,
+      ),
+    },
+    body: new TextEncoder().encode(body),
+    timeoutMs: Math.max(100, config.LATCHKEY_WEBHOOK_TIMEOUT_MS - (Date.now() - started)),
+    caCerts: runtime.network?.caCerts,
+  });
+  return {
+    delivered: answer.status >= 200 && answer.status < 300,
+    status: answer.status,
+    excerpt: answer.excerpt,
+  };
+}
+
+async function deliverOne(runtime: Runtime, delivery: ClaimedDelivery): Promise<void> {
+  const { sql, config } = runtime;
+  const started = performance.now();
+  let outcome: Outcome;
+  try {
+    outcome = await attempt(runtime, delivery);
+  } catch (error) {
+    outcome = {
+      delivered: false,
+      status: null,
+      excerpt: error instanceof Error ? error.message : String(error),
+    };
+  }
+  const latencyMs = Math.round(performance.now() - started);
+  const maxAttempts = config.LATCHKEY_WEBHOOK_MAX_ATTEMPTS;
+  if (!outcome.delivered) {
+    // Info until given up: a dead endpoint must not fill hosted's small log budget.
+    log(delivery.attempts >= maxAttempts ? "warn" : "info", "webhook_delivery_failed", {
+      deliveryId: delivery.id,
+      endpointId: delivery.endpoint_id,
+      attempt: delivery.attempts,
+      givenUp: delivery.attempts >= maxAttempts,
+      status: outcome.status,
+    });
+  }
+  await withStatementTimeout(
+    sql,
+    sql`select latchkey.record_webhook_attempt(${delivery.id}, ${outcome.delivered},
+      ${outcome.status}, ${outcome.excerpt}, ${latencyMs}, ${maxAttempts})`,
+  );
+}
