@@ -1,6 +1,7 @@
 import { withStatementTimeout } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
 import { describeError, log } from "../config/log.ts";
+import { continueAfterResponse } from "../ground/edge_runtime.ts";
 
 /**
  * LATCHKEY_AUDIT_RETENTION_DAYS without a cron job: after a request, at most every 10 minutes
@@ -22,8 +23,10 @@ export function pruneAuditInBackground(runtime: Runtime): void {
   const now = Date.now();
   if (now - (lastRun.get(runtime) ?? -Infinity) < everyMs) return;
   lastRun.set(runtime, now);
-  pruneAudit(runtime, days).catch((error) =>
-    log("warn", "audit_prune_failed", { error: describeError(error) })
+  continueAfterResponse(
+    pruneAudit(runtime, days).catch((error) =>
+      log("warn", "audit_prune_failed", { error: describeError(error) })
+    ),
   );
 }
 

@@ -1,6 +1,7 @@
 import { withStatementTimeout } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
 import { describeError, log } from "../config/log.ts";
+import { continueAfterResponse } from "../ground/edge_runtime.ts";
 
 /**
  * Expired sign-in challenges (latchkey.sessions with purpose 'mfa_challenge', minutes long) and
@@ -21,8 +22,10 @@ export function pruneChallengesInBackground(runtime: Runtime): void {
   const now = Date.now();
   if (now - (lastRun.get(runtime) ?? -Infinity) < everyMs) return;
   lastRun.set(runtime, now);
-  pruneExpiredChallenges(runtime).catch((error) =>
-    log("warn", "challenge_prune_failed", { error: describeError(error) })
+  continueAfterResponse(
+    pruneExpiredChallenges(runtime).catch((error) =>
+      log("warn", "challenge_prune_failed", { error: describeError(error) })
+    ),
   );
 }
 
