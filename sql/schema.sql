@@ -313,6 +313,9 @@ CREATE INDEX org_invitations_org_id_created_at_id_idx ON latchkey.org_invitation
 CREATE INDEX org_invitations_role_idx ON latchkey.org_invitations USING btree (role);
 create policy "Inviters read their organization's invitations, org readers all" on latchkey.org_invitations as permissive for select to latchkey_caller
   using ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) OR ( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission)));
+create policy "Inviters revoke their organization's open invitations" on latchkey.org_invitations as permissive for update to latchkey_caller
+  using ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) AND (NOT latchkey.org_is_suspended(org_id)) AND (accepted_at IS NULL) AND (revoked_at IS NULL)))
+  with check ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) AND (revoked_at IS NOT NULL) AND (accepted_at IS NULL)));
 create policy "Latchkey's own functions manage invitations" on latchkey.org_invitations as permissive for all to postgres
   using (true)
   with check (true);
@@ -3470,6 +3473,7 @@ grant SELECT (confirmed_at, created_at, id, last_used_at, name, type, user_id) o
 grant UPDATE (name) on latchkey.mfa_factors to latchkey_caller;
 grant SELECT (created_at, used_at, user_id) on latchkey.mfa_recovery_codes to latchkey_caller;
 grant SELECT (accepted_at, accepted_by, created_at, email, expires_at, id, invited_by, org_id, revoked_at, role) on latchkey.org_invitations to latchkey_caller;
+grant UPDATE (revoked_at) on latchkey.org_invitations to latchkey_caller;
 grant SELECT (created_at, id, org_id, role, updated_at, user_id) on latchkey.org_memberships to latchkey_caller;
 grant UPDATE (role, updated_at) on latchkey.org_memberships to latchkey_caller;
 grant SELECT (created_at, created_by, id, name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;

@@ -4,6 +4,7 @@ import { createOrgRoute } from "./routes/create_org.ts";
 import { deleteOrgRoute } from "./routes/delete_org.ts";
 import { getOrgRoute } from "./routes/get_org.ts";
 import { inviteMemberRoute } from "./routes/invite_member.ts";
+import { listInvitationsRoute, revokeInvitationRoute } from "./routes/invitations.ts";
 import { listMembersRoute } from "./routes/list_members.ts";
 import { listOrgsRoute } from "./routes/list_orgs.ts";
 import { removeMemberRoute } from "./routes/remove_member.ts";
@@ -31,6 +32,8 @@ export const orgsFunction: FunctionDefinition = {
     deleteOrgRoute,
     listMembersRoute,
     inviteMemberRoute,
+    listInvitationsRoute,
+    revokeInvitationRoute,
     updateMemberRoute,
     removeMemberRoute,
     transferOwnershipRoute,

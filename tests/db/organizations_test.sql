@@ -6,7 +6,7 @@
 -- once, by the invited and verified address; API keys and sessions owing a second factor reach no
 -- organization; the platform's staff read (orgs:read) and suspend (orgs:write).
 begin;
-select plan(55);
+select plan(59);
 
 insert into latchkey.users (id, email, name, role, email_verified_at) values
   ('d0000000-0000-4000-8000-000000000001', 'alice@orgs.test', 'Alice', 'user', now()),
@@ -36,7 +36,10 @@ insert into latchkey.org_invitations (id, org_id, email, role, token_hash, invit
     now() + interval '1 day'),
   ('d2000000-0000-4000-8000-000000000008', 'd1000000-0000-4000-8000-00000000000a',
     'dave@orgs.test', 'member', sha256('stale-token'), 'd0000000-0000-4000-8000-000000000002',
-    now() - interval '1 second');
+    now() - interval '1 second'),
+  ('d2000000-0000-4000-8000-000000000009', 'd1000000-0000-4000-8000-00000000000a',
+    'hank@orgs.test', 'member', sha256('hank-token'), 'd0000000-0000-4000-8000-000000000002',
+    now() + interval '1 day');
 
 select throws_ok(
   $$delete from latchkey.org_memberships
@@ -55,6 +58,11 @@ set local role latchkey_caller;
 select set_config('latchkey.caller', '{"sub": "d0000000-0000-4000-8000-000000000003",
   "app_role": "user", "principal_kind": "session", "aal": "aal1", "mfa_required": false,
   "permissions": []}', true);
+select results_eq(
+  $$with r as (update latchkey.org_invitations set revoked_at = now()
+    where id = 'd2000000-0000-4000-8000-000000000009' returning 1) select count(*)::int from r$$,
+  $$values (0)$$, 'a member revokes no invitation'
+);
 select results_eq(
   $$select id from latchkey.organizations where slug like '%-orgs-test'$$,
   $$values ('d1000000-0000-4000-8000-00000000000a'::uuid)$$,
@@ -133,12 +141,24 @@ select throws_ok(
 select set_config('latchkey.caller', '{"sub": "d0000000-0000-4000-8000-000000000002",
   "app_role": "user", "principal_kind": "session", "aal": "aal1", "mfa_required": false,
   "permissions": []}', true);
+select results_eq(
+  $$with r as (update latchkey.org_invitations set revoked_at = now()
+    where id = 'd2000000-0000-4000-8000-000000000009' returning 1) select count(*)::int from r$$,
+  $$values (1)$$, 'an org admin revokes an open invitation'
+);
+select results_eq(
+  $$with r as (update latchkey.org_invitations set revoked_at = now()
+    where id = 'd2000000-0000-4000-8000-000000000009' returning 1) select count(*)::int from r$$,
+  $$values (0)$$, 'once'
+);
+select throws_ok($$update latchkey.org_invitations set email = 'mallory@orgs.test'$$, '42501', null,
+  'and changes nothing else of an invitation');
 select throws_ok($$select token_hash from latchkey.org_invitations$$, '42501', null,
   'nobody reads an invitation''s token hash');
 select results_eq(
   $$select count(*)::int from latchkey.org_invitations
     where org_id = 'd1000000-0000-4000-8000-00000000000a'$$,
-  $$values (3)$$, 'an org admin reads the organization''s invitations'
+  $$values (4)$$, 'an org admin reads the organization''s invitations, revoked ones too'
 );
 select results_eq(
   $$with changed as (update latchkey.organizations set name = 'Acme Inc'

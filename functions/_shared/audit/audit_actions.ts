@@ -64,6 +64,7 @@ export const auditActions: Readonly<Record<string, string>> = {
   "org.invitation_refused":
     "An invitation's token was refused to the session that sent it: another address, an " +
     "unverified one, or a suspended organization (the reason is in the metadata).",
+  "org.invitation_revoked": "A member revoked an open invitation: its link stops working.",
   "org.member_added": "An invited person accepted and became a member.",
   "org.member_invited": "A member invited an address to an organization, with a role.",
   "org.member_left": "A member left an organization.",

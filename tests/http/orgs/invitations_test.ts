@@ -250,3 +250,85 @@ Deno.test("invitations: replaced by a new one, dead when expired, only by invite
     assert.equal(open, 2, "refused invitations wrote nothing");
   });
 });
+
+Deno.test("open invitations: inviters list them (never a token) and revoke one, whose link then dies", async () => {
+  await withMailFunctions(async (functions, smtp) => {
+    const owner = await signUp(functions, smtp, "revoke-owner");
+    const orgId = await orgOf(functions, owner);
+    const invitee = await signUp(functions, smtp, "revoke-invitee");
+    const other = uniqueEmail("revoke-other");
+    for (const email of [invitee.email, other]) {
+      const sent = await functions.call("POST", `/orgs/${orgId}/invitations`, owner.auth, {
+        email,
+      });
+      assert.equal(sent.status, 201);
+    }
+    const token = tokenFromMail(await smtp.waitFor(invitee.email, inviteSubject));
+    recordSecret(token);
+
+    // One a page, newest first; nothing that could be a token or its hash.
+    const first = await functions.call("GET", `/orgs/${orgId}/invitations?limit=1`, owner.auth);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body.invitations.map((i: { email: string }) => i.email), [other]);
+    assert.deepEqual(Object.keys(first.body.invitations[0]).sort(), [
+      "createdAt",
+      "email",
+      "expiresAt",
+      "id",
+      "invitedBy",
+      "orgId",
+      "role",
+    ]);
+    const second = await functions.call(
+      "GET",
+      `/orgs/${orgId}/invitations?limit=1&cursor=${first.body.nextCursor}`,
+      owner.auth,
+    );
+    const invitation = second.body.invitations[0];
+    assert.equal(invitation.email, invitee.email);
+    assert.equal(invitation.invitedBy, owner.id);
+    assert.equal(second.body.nextCursor, null);
+
+    // Someone outside sees no organization, so neither lists nor revokes.
+    const outsider = await functions.call("GET", `/orgs/${orgId}/invitations`, invitee.auth);
+    assert.equal(outsider.status, 404);
+    const outsiderRevoke = await functions.call(
+      "DELETE",
+      `/orgs/${orgId}/invitations/${invitation.id}`,
+      invitee.auth,
+    );
+    assert.equal(outsiderRevoke.status, 404);
+
+    const revoked = await functions.call(
+      "DELETE",
+      `/orgs/${orgId}/invitations/${invitation.id}`,
+      owner.auth,
+    );
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    const events = await auditEventsFor(revoked.headers.get("x-request-id")!);
+    assert.deepEqual(events.map((event) => event.action), ["org.invitation_revoked"]);
+    const again = await functions.call(
+      "DELETE",
+      `/orgs/${orgId}/invitations/${invitation.id}`,
+      owner.auth,
+    );
+    assert.equal(again.status, 404, "revoked once");
+    const dead = await functions.call("POST", "/orgs/invitations/accept", invitee.auth, { token });
+    assert.equal(dead.status, 400, "the revoked link is dead");
+    assert.equal(dead.body.error.code, "invalid_token");
+    const left = await functions.call("GET", `/orgs/${orgId}/invitations`, owner.auth);
+    assert.deepEqual(left.body.invitations.map((i: { email: string }) => i.email), [other]);
+
+    // A suspended organization's inviters change nothing.
+    await withDatabase((sql) =>
+      sql`update latchkey.organizations set suspended_at = now() where id = ${orgId}`
+    );
+    const suspended = await functions.call(
+      "DELETE",
+      `/orgs/${orgId}/invitations/${first.body.invitations[0].id}`,
+      owner.auth,
+    );
+    assert.equal(suspended.status, 403);
+    assert.equal(suspended.body.error.code, "org_suspended");
+  });
+});
