@@ -157,5 +157,6 @@ Deno.test("every operation that honours Idempotency-Key documents the header, it
     "POST /admin/users/{id}/password",
     "POST /keys",
     "POST /keys/{id}/rotate",
+    "POST /orgs",
   ]);
 });

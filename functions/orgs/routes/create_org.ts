@@ -2,7 +2,7 @@ import { z } from "zod";
 import { sqlState } from "../../_shared/db/database.ts";
 import { randomBytes } from "../../_shared/ground/crypto.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
-import { asCaller } from "../../_shared/http/request.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import {
   memberOrgView,
@@ -38,7 +38,8 @@ function slugTaken(error: unknown): boolean {
 export const createOrgRoute = defineRoute({
   method: "post",
   path: "/",
-  summary: "Create an organization; the caller becomes its owner",
+  idempotent: true,
+  summary: "Create an organization; the caller becomes its owner; Idempotency-Key honoured",
   auth: ["session"],
   permissionNote: "with LATCHKEY_ORG_CREATION=admins, a role holding orgs:write",
   body: createOrgBody,
@@ -46,7 +47,8 @@ export const createOrgRoute = defineRoute({
     201: "`{org}`: the organization with the caller's `role` (owner) and `permissions`.",
     403: "Organizations are made by admins only here (LATCHKEY_ORG_CREATION=admins), or the " +
       "caller is an anonymous Supabase Auth user.",
-    409: "`slug_unavailable`: another organization has the slug asked for.",
+    409: "`slug_unavailable`: another organization has the slug asked for; or Idempotency-Key " +
+      "reused with another request.",
   },
 }, async (c, { body }) => {
   const principal = c.get("principal");
@@ -61,21 +63,25 @@ export const createOrgRoute = defineRoute({
       message: "An anonymous Supabase Auth user cannot create an organization.",
     });
   }
-  // A slug made from the name may be taken: a few tries with a random suffix. One asked for is
-  // the caller's to change.
+  // A slug made from the name may be taken: a few tries with a random suffix, each in a
+  // savepoint of the one transaction (Idempotency-Key records its answer in it). One asked for
+  // is the caller's to change.
   const base = body.slug ?? slugFromName(body.name);
-  for (let attempt = 0;; attempt += 1) {
-    const slug = attempt === 0 ? base : withSuffix(base);
-    try {
-      const org = await asCaller(c, async (tx) => {
-        const [{ id }] = await tx<{ id: string }[]>`
-          select latchkey.create_organization(${body.name}, ${slug}) as id`;
-        return await readOrg(tx, id);
-      });
-      return c.json({ org: memberOrgView(org) }, 201);
-    } catch (error) {
-      if (!slugTaken(error)) throw error;
-      if (body.slug !== undefined || attempt >= 3) throw new ApiError("slug_unavailable");
+  return await respondIdempotently(c, async (tx) => {
+    for (let attempt = 0;; attempt += 1) {
+      const slug = attempt === 0 ? base : withSuffix(base);
+      try {
+        const id = await tx.savepoint(async (sp) => {
+          const [row] = await sp<{ id: string }[]>`
+            select latchkey.create_organization(${body.name}, ${slug}) as id`;
+          return row.id;
+        });
+        const org = memberOrgView(await readOrg(tx, id));
+        return { status: 201, body: { org } };
+      } catch (error) {
+        if (!slugTaken(error)) throw error;
+        if (body.slug !== undefined || attempt >= 3) throw new ApiError("slug_unavailable");
+      }
     }
-  }
+  });
 });

@@ -171,3 +171,26 @@ Deno.test("LATCHKEY_ORG_CREATION=admins: only a role holding orgs:write creates 
     await functions.close();
   }
 });
+
+Deno.test("POST /orgs with an Idempotency-Key: a retry answers the same organization, made once", async () => {
+  const owner = await signUp("org-idempotent");
+  const key = crypto.randomUUID();
+  const create = (name: string) =>
+    call("POST", "/orgs", {
+      token: owner.token,
+      body: { name },
+      headers: { "idempotency-key": key },
+    });
+  const [first, retried] = [await create("Made once"), await create("Made once")];
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  assert.equal(retried.status, 201);
+  assert.deepEqual(retried.body, first.body);
+  const reused = await create("Another name");
+  assert.equal(reused.status, 409);
+  assert.equal(errorOf(reused).code, "idempotency_key_reused");
+  const [{ made }] = await withDatabase((sql) =>
+    sql<{ made: number }[]>`
+      select count(*)::int as made from latchkey.organizations where created_by = ${owner.id}`
+  );
+  assert.equal(made, 1);
+});
