@@ -212,7 +212,7 @@ create table latchkey.mail_outbox (
   delivered_at timestamp with time zone,
   failed_at timestamp with time zone,
   last_error text,
-  constraint mail_outbox_kind_check CHECK (kind = ANY (ARRAY['password_reset'::text, 'email_verification'::text, 'org_invitation'::text])),
+  constraint mail_outbox_kind_check CHECK (kind = ANY (ARRAY['password_reset'::text, 'email_verification'::text, 'org_invitation'::text, 'password_changed'::text, 'key_created'::text, 'mfa_changed'::text, 'role_changed'::text, 'account_banned'::text, 'key_leaked'::text])),
   constraint mail_outbox_pkey PRIMARY KEY (id)
 );
 alter table latchkey.mail_outbox enable row level security;
@@ -848,10 +848,13 @@ $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.append_audit_event(p_actor_kind text, p_actor_user_id uuid, p_actor_credential_id uuid, p_action text, p_target_kind text, p_target_id uuid, p_request jsonb, p_metadata jsonb DEFAULT '{}'::jsonb)
  RETURNS uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
+declare
+  v_event latchkey.audit_events;
+begin
   insert into latchkey.audit_events (
     actor_kind, actor_user_id, actor_credential_id, action, target_kind, target_id,
     request_id, ip_address, user_agent, metadata
@@ -861,7 +864,14 @@ AS $function$
     left(p_request ->> 'requestId', 255), left(p_request ->> 'ip', 100),
     left(p_request ->> 'userAgent', 500), coalesce(p_metadata, '{}')
   )
-  returning id
+  returning * into v_event;
+  if coalesce(p_request ->> 'notify', '') <> ''
+    and cardinality(latchkey.notification_kinds(v_event)) > 0 then
+    perform latchkey.queue_account_notifications(v_event,
+      pg_catalog.string_to_array(p_request ->> 'notify', ','));
+  end if;
+  return v_event.id;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.audit_failed_sign_in(p_email text, p_user_id uuid, p_reason text, p_request jsonb)
@@ -1919,6 +1929,19 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.mail_html(p_lines text[])
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select '<!doctype html><html><body>' || coalesce(pg_catalog.string_agg('<p>' ||
+    pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+      pg_catalog.replace(line, '&', '&#38;'), '<', '&#60;'), '>', '&#62;'), '"', '&#34;'),
+      '''', '&#39;') || '</p>', '' order by n), '') || '</body></html>'
+  from pg_catalog.unnest(p_lines) with ordinality as l(line, n)
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean DEFAULT false)
  RETURNS SETOF uuid
  LANGUAGE plpgsql
@@ -1975,6 +1998,32 @@ begin
   end if;
   return new;
 end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.notification_kinds(p_event latchkey.audit_events)
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select case
+    when p_event.action in ('auth.password_changed', 'auth.password_reset', 'admin.password_set')
+      then array['password_changed']
+    when p_event.action in ('api_key.created', 'admin.key_created', 'api_key.rotated',
+      'admin.key_rotated') then array['key_created']
+    when p_event.action in ('auth.factor_confirmed', 'auth.passkey_registered',
+      'auth.factor_removed', 'admin.factors_reset') then array['mfa_changed']
+    when p_event.action in ('bootstrap.user_promoted', 'bootstrap.admin_promoted')
+      then array['role_changed']
+    when p_event.action = 'api_key.revoked_as_leaked' then array['key_leaked']
+    when p_event.action = 'admin.user_updated' then pg_catalog.array_remove(array[
+      case when p_event.metadata #>> '{before,role}' is distinct from
+        p_event.metadata #>> '{after,role}' then 'role_changed' end,
+      case when p_event.metadata #>> '{after,banned}' = 'true'
+        and p_event.metadata #>> '{before,banned}' = 'false' then 'account_banned' end
+    ], null)
+    else '{}'::text[]
+  end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.org_is_suspended(p_org_id uuid)
@@ -2127,6 +2176,127 @@ begin
   );
   get diagnostics v_passkey_challenges = row_count;
   return v_challenges + v_passkey_challenges;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.queue_account_notifications(p_event latchkey.audit_events, p_enabled text[])
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_kind text;
+  v_user_id uuid;
+  v_user record;
+  v_key record;
+  v_factor record;
+  v_by_admin boolean;
+  v_when text := pg_catalog.to_char(p_event.created_at at time zone 'UTC',
+    'YYYY-MM-DD HH24:MI "UTC"');
+  v_from text := case when p_event.ip_address is not null
+    then ' from the address ' || p_event.ip_address::text else '' end;
+  v_subject text;
+  v_lines text[];
+  v_not_you text;
+begin
+  foreach v_kind in array latchkey.notification_kinds(p_event) loop
+    continue when not v_kind = any (p_enabled);
+    -- Whose account: the target user, a key's owner, a factor's holder.
+    v_key := null;
+    v_factor := null;
+    if p_event.target_kind = 'user' then
+      v_user_id := p_event.target_id;
+    elsif p_event.target_kind = 'api_key' then
+      select k.user_id, k.name, k.key_prefix into v_key from latchkey.api_keys k
+      where k.id = coalesce((p_event.metadata ->> 'newKeyId')::uuid, p_event.target_id);
+      v_user_id := v_key.user_id;
+    elsif p_event.target_kind = 'factor' then
+      select f.user_id, f.type, f.name into v_factor from latchkey.mfa_factors f
+      where f.id = p_event.target_id;
+      -- A removed factor is gone: its holder removed it, and the event names it.
+      v_user_id := coalesce(v_factor.user_id, p_event.actor_user_id);
+      if v_factor.user_id is null then
+        select p_event.metadata ->> 'type' as type, p_event.metadata ->> 'name' as name
+        into v_factor;
+      end if;
+    else
+      v_user_id := null;
+    end if;
+    select u.email, u.role into v_user from latchkey.users u
+    where u.id = v_user_id and not u.is_service_account and u.email_verified_at is not null;
+    continue when not found;
+    -- Someone else's doing: the admin key, or another account's session or key.
+    v_by_admin := p_event.actor_kind = 'admin_key'
+      or p_event.actor_user_id is distinct from v_user_id;
+
+    v_not_you := 'If this was not you, change your password now (or reset it with "Forgot ' ||
+      'password" on the sign-in page), check your API keys and second factors, and tell your ' ||
+      'administrator.';
+    if v_kind = 'password_changed' then
+      v_subject := 'Your password was changed';
+      v_lines := array[case p_event.action
+        when 'auth.password_reset' then 'The password of your account (' || v_user.email ||
+          ') was reset with a link mailed to this address on ' || v_when || v_from || '.'
+        when 'admin.password_set' then 'An administrator set a new password for your account (' ||
+          v_user.email || ') on ' || v_when || '.'
+        else 'The password of your account (' || v_user.email || ') was changed on ' || v_when ||
+          v_from || '.'
+      end, 'Every other session of the account was signed out.'];
+      v_not_you := 'If this was not you, reset your password now with "Forgot password" on ' ||
+        'the sign-in page, check your API keys and second factors, and tell your administrator.';
+    elsif v_kind = 'key_created' then
+      v_subject := 'A new API key on your account';
+      v_lines := array[case when p_event.action like '%rotated'
+        then 'The API key "' || v_key.name || '" of your account (' || v_user.email ||
+          ') was rotated on ' || v_when || v_from || ': a new key starting ' ||
+          v_key.key_prefix || ' replaces it.'
+        else 'A new API key "' || v_key.name || '", starting ' || v_key.key_prefix ||
+          ', was created on your account (' || v_user.email || ') on ' || v_when ||
+          case when v_by_admin then ' by an administrator' else v_from end || '.'
+      end];
+      v_not_you := 'If this was not you, revoke that key, change your password and tell your ' ||
+        'administrator.';
+    elsif v_kind = 'mfa_changed' then
+      v_subject := 'Your second factors changed';
+      v_lines := array[case p_event.action
+        when 'admin.factors_reset' then 'An administrator removed every second factor and ' ||
+          'recovery code of your account (' || v_user.email || ') on ' || v_when ||
+          ' and signed out its sessions.'
+        when 'auth.factor_removed' then 'The second factor "' || coalesce(v_factor.name, '') ||
+          '" (' || coalesce(v_factor.type, 'factor') || ') was removed from your account (' ||
+          v_user.email || ') on ' || v_when || v_from || '.'
+        else 'A second factor "' || coalesce(v_factor.name, '') || '" (' ||
+          coalesce(v_factor.type, 'factor') || ') was added to your account (' || v_user.email ||
+          ') on ' || v_when || v_from || '.'
+      end];
+    elsif v_kind = 'role_changed' then
+      v_subject := 'Your role changed';
+      v_lines := array['The role of your account (' || v_user.email || ') is now ' ||
+        coalesce(p_event.metadata #>> '{after,role}', v_user.role) ||
+        coalesce(' (it was ' || (p_event.metadata #>> '{before,role}') || ')', '') ||
+        ', since ' || v_when || '.'];
+      v_not_you := 'If you did not expect this, tell your administrator.';
+    elsif v_kind = 'account_banned' then
+      v_subject := 'Your account was banned';
+      v_lines := array['An administrator banned your account (' || v_user.email || ') on ' ||
+        v_when || ': its sessions were signed out and its API keys no longer work.'];
+      v_not_you := 'If you think this is a mistake, contact your administrator.';
+    elsif v_kind = 'key_leaked' then
+      v_subject := 'An API key of yours was reported leaked';
+      v_lines := array['The API key "' || v_key.name || '", starting ' || v_key.key_prefix ||
+        ', of your account (' || v_user.email || ') was reported as leaked' || v_from ||
+        ' on ' || v_when || ' and was revoked at once: it no longer works.',
+        'Make a new key for whatever used it, and find where the old one was exposed (a ' ||
+        'public repository, a log, a shared file).'];
+      v_not_you := 'If you do not know how it leaked, change your password and tell your ' ||
+        'administrator.';
+    end if;
+    v_lines := v_lines || v_not_you;
+    insert into latchkey.mail_outbox (kind, recipient, subject, text_body, html_body)
+    values (v_kind, v_user.email, v_subject, pg_catalog.array_to_string(v_lines, E'\n\n') || E'\n',
+      latchkey.mail_html(v_lines));
+  end loop;
 end
 $function$;
 

@@ -25,7 +25,7 @@ import {
 import { ensureFirstAdmin } from "../accounts/first_admin.ts";
 import { pruneAuditInBackground } from "../audit/audit_retention.ts";
 import { pruneChallengesInBackground } from "../identity/challenge_pruning.ts";
-import { deliverMailInBackground } from "../mail/outbox.ts";
+import { deliverMailInBackground, sendNotificationsSoon } from "../mail/outbox.ts";
 import { deliverWebhooksInBackground } from "../webhooks/webhook_outbox.ts";
 import { getRuntime } from "./isolate.ts";
 
@@ -66,7 +66,9 @@ export function defineRoute<const D extends RouteDoc>(
       ) {
         requireSteppedUp(c);
       }
-      return await handler(c, input);
+      const response = await handler(c, input);
+      if (doc.notifies && response.status < 300) sendNotificationsSoon(c.get("runtime"));
+      return response;
     },
   };
 }

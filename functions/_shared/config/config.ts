@@ -64,6 +64,17 @@ const signingKeySchema = z.looseObject({
  * Every environment variable Latchkey reads, parsed once at start-up. Descriptions double as
  * the fix printed when a value is wrong.
  */
+/** The kinds of notification mail (LATCHKEY_NOTIFY); the mail kinds of the outbox too. */
+export const notificationKinds = [
+  "password_changed",
+  "key_created",
+  "mfa_changed",
+  "role_changed",
+  "account_banned",
+  "key_leaked",
+] as const;
+export type NotificationKind = typeof notificationKinds[number];
+
 export const configSchema = z.object({
   LATCHKEY_DB_URL: postgresUrl.optional().describe(
     "Latchkey's own database URL; wins over SUPABASE_DB_URL, which Supabase sets and no secret " +
@@ -130,6 +141,22 @@ export const configSchema = z.object({
       "it), none (recovery routes answer 501; the default in production), smtp(s)://user:pass@" +
       "host:port (in production smtp:// requires STARTTLS), or an https:// webhook receiving " +
       "{to, subject, text, html, kind} signed in X-Latchkey-Signature. Hosted Supabase blocks outbound ports 25 and 587: use 465 or 2587.",
+  ),
+  LATCHKEY_NOTIFY: z.string().transform((
+    text,
+  ) => [...new Set(text.split(",").map((kind) => kind.trim()).filter(Boolean))]).pipe(
+    z.array(
+      z.enum(["all", "none", ...notificationKinds], {
+        error: `each one of all, none, ${notificationKinds.join(", ")}`,
+      }),
+    ),
+  ).optional().describe(
+    "Notification mail to the account holder, through the mail outbox in the change's own " +
+      "transaction: a comma list of " + notificationKinds.join(", ") + ", or all, or none. " +
+      "Unset: all when LATCHKEY_MAILER is smtp(s):// or https:// (a real mailer: security " +
+      "notices are what a holder needs to hear of a stolen account), none with log or none. " +
+      "Sent for the holder's own changes too; only to a verified address, never to a service " +
+      "account; never with a secret in it.",
   ),
   LATCHKEY_MAIL_FROM: z.string().min(3).max(320).default("Latchkey <no-reply@latchkey.invalid>")
     .describe("The From of account mail (SMTP)."),
@@ -647,6 +674,16 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     return `${name}: ${issue.message}. ${field?.description ?? ""}`.trim();
   });
   throw new ConfigError(problems);
+}
+
+/** The notification kinds in effect: LATCHKEY_NOTIFY, its default, and none without a mailer. */
+export function enabledNotifications(config: Config): NotificationKind[] {
+  const target = mailerTarget(config);
+  if (target === "none") return [];
+  const wanted = config.LATCHKEY_NOTIFY ?? (target === "log" ? ["none"] : ["all"]);
+  if (wanted.includes("none")) return [];
+  if (wanted.includes("all")) return [...notificationKinds];
+  return notificationKinds.filter((kind) => wanted.includes(kind));
 }
 
 /** The mailer in effect: LATCHKEY_MAILER, else log outside production and none in it. */

@@ -17,6 +17,12 @@ export interface RequestInfo {
   requestId: string;
   ip: string | null;
   userAgent: string | null;
+  /**
+   * The notification mail kinds enabled (LATCHKEY_NOTIFY), comma-separated: the one writer of
+   * audit rows queues a kind's mail when the change's event causes it (SQL, account
+   * notifications). Unset or empty: none.
+   */
+  notify?: string;
 }
 
 export interface DatabaseOptions {

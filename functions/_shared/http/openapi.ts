@@ -59,6 +59,12 @@ export interface RouteDoc {
    * such a session gets 403 `mfa_required` (api/routes.ts); this flag is the one list of them.
    */
   beforeRequiredFactor?: true;
+  /**
+   * May queue notification mail to the account holder (LATCHKEY_NOTIFY; queued in SQL with the
+   * change's audit event): after a 2xx answer the mail outbox is sent at once, not at the next
+   * sweep.
+   */
+  notifies?: true;
   /** Latchkey's own account routes: 404 when Supabase Auth owns identity (LATCHKEY_IDENTITY). */
   ownIdentityOnly?: boolean;
   /**

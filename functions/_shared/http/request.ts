@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { type RequestInfo, type Transaction, withCaller } from "../db/database.ts";
+import { type Config, enabledNotifications } from "../config/config.ts";
 import { ApiError, type ErrorDetail } from "../ground/errors.ts";
 import { clientGroup } from "./client_groups.ts";
 import type { AppContext } from "./context.ts";
@@ -117,11 +118,25 @@ export function throttleClient(c: AppContext): string {
 }
 
 /** The request's id and origin, as stored with the audit events it causes. */
+const notifyLists = new WeakMap<Config, string>();
+
+/** LATCHKEY_NOTIFY's kinds in effect as the comma list the SQL reads (account notifications). */
+function notifyList(config: Config | undefined): string {
+  if (!config) return "";
+  let list = notifyLists.get(config);
+  if (list === undefined) {
+    list = enabledNotifications(config).join(",");
+    notifyLists.set(config, list);
+  }
+  return list;
+}
+
 export function requestInfo(c: AppContext): RequestInfo {
   return {
     requestId: c.get("requestId"),
     ip: clientIp(c),
     userAgent: c.req.header("user-agent")?.slice(0, 500) ?? null,
+    notify: notifyList(c.get("runtime")?.config),
   };
 }
 

@@ -1,10 +1,15 @@
 import nodemailer from "nodemailer";
-import { type Config, mailerTarget } from "../config/config.ts";
+import { type Config, mailerTarget, type NotificationKind } from "../config/config.ts";
 import { hmacSha256Hex } from "../ground/crypto.ts";
 import { fetchTextWithin } from "../ground/fetch_within.ts";
 import { log } from "../config/log.ts";
 
-export type MailKind = "password_reset" | "email_verification" | "org_invitation";
+/** Account mail with a link, and the notifications queued in SQL (LATCHKEY_NOTIFY). */
+export type MailKind =
+  | "password_reset"
+  | "email_verification"
+  | "org_invitation"
+  | NotificationKind;
 
 /** One message as the outbox keeps it and every mailer sends it. */
 export interface MailMessage {

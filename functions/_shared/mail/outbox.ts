@@ -2,6 +2,7 @@ import { withStatementTimeout } from "../db/database.ts";
 import { continueAfterResponse } from "../ground/edge_runtime.ts";
 import { describeError, log } from "../config/log.ts";
 import { mailerFor, type MailKind } from "./mailer.ts";
+import { enabledNotifications } from "../config/config.ts";
 import type { Runtime } from "../db/runtime.ts";
 
 /**
@@ -89,4 +90,12 @@ export function deliverMailInBackground(runtime: Runtime, { now = false } = {}):
       if (sendAgain.delete(runtime)) deliverMailInBackground(runtime, { now: true });
     });
   continueAfterResponse(run);
+}
+
+/**
+ * After a change that may have queued notification mail (a route with `notifies`): a send now,
+ * when any kind is enabled (LATCHKEY_NOTIFY), so the holder hears of it within seconds.
+ */
+export function sendNotificationsSoon(runtime: Runtime): void {
+  if (enabledNotifications(runtime.config).length) deliverMailInBackground(runtime, { now: true });
 }

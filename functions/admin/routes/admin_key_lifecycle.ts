@@ -62,6 +62,7 @@ export const updateKeyRoute = defineRoute({
 export const rotateKeyRoute = defineRoute({
   method: "post",
   path: "/keys/:id/rotate",
+  notifies: true,
   idempotent: true,
   summary: "Rotate any key: a new secret, the old one works for the overlap; " +
     "Idempotency-Key honoured",

@@ -115,6 +115,7 @@ export const createKeyBody = z.strictObject({
 export const createKeyRoute = defineRoute({
   method: "post",
   path: "/keys",
+  notifies: true,
   idempotent: true,
   summary: "Create a key for any user (keyType human, ci or integration)",
   auth: adminCredentials,

@@ -13,6 +13,7 @@ export const setPasswordBody = z.strictObject({ newPassword: passwordSchema });
 export const setPasswordRoute = defineRoute({
   method: "post",
   path: "/users/:id/password",
+  notifies: true,
   idempotent: true,
   summary: "Set a user's password; their sessions are revoked",
   auth: adminCredentials,

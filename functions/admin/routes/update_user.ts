@@ -46,6 +46,7 @@ function auditState(row: AdminUserRow) {
 export const updateUserRoute = defineRoute({
   method: "patch",
   path: "/users/:id",
+  notifies: true,
   summary: "Change name, role, tier, ban or the account's credits",
   auth: adminCredentials,
   permission: "users:write",

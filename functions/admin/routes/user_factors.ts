@@ -53,6 +53,7 @@ interface ResetRow {
 export const resetUserFactorsRoute = defineRoute({
   method: "delete",
   path: "/users/:id/factors",
+  notifies: true,
   summary: "Reset a user's second factors: every factor and recovery code removed, every " +
     "session revoked",
   auth: adminCredentials,

@@ -20,6 +20,7 @@ export const changePasswordBody = z.strictObject({
 export const changePasswordRoute = defineRoute({
   method: "post",
   path: "/change-password",
+  notifies: true,
   summary: "Change the password; other sessions are revoked",
   auth: ["session"],
   ownIdentityOnly: true,

@@ -29,6 +29,7 @@ interface Registered {
 export const registerPasskeyRoute = defineRoute({
   method: "post",
   path: "/factors/passkey",
+  notifies: true,
   summary: "Finish registering a passkey with the authenticator's response; raises the " +
     "session to aal2",
   auth: ["session"],

@@ -8,6 +8,7 @@ import { noSuchFactor } from "../second_factor_codes.ts";
 export const removeFactorRoute = defineRoute({
   method: "delete",
   path: "/factors/:id",
+  notifies: true,
   summary: "Remove one of the caller's factors (a confirmed one needs a step-up)",
   auth: ["session"],
   ownIdentityOnly: true,

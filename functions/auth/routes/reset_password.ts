@@ -22,6 +22,7 @@ const invalidToken = () =>
 export const resetPasswordRoute = defineRoute({
   method: "post",
   path: "/password/reset",
+  notifies: true,
   summary: "Set a new password with a reset link's token (every session is signed out)",
   auth: [],
   ownIdentityOnly: true,

@@ -18,6 +18,7 @@ export const verifyFactorBody = z.union([
 export const verifyFactorRoute = defineRoute({
   method: "post",
   path: "/factors/:id/verify",
+  notifies: true,
   summary: "Check a factor: a TOTP code (`{code}`) or a passkey's assertion (`{assertion}`); " +
     "completes a sign-in's challenge, or raises the session to aal2 (a TOTP factor's first " +
     "right code also confirms it)",

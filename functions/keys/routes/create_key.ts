@@ -28,6 +28,7 @@ export const createKeyBody = z.strictObject({
 export const createKeyRoute = defineRoute({
   method: "post",
   path: "/",
+  notifies: true,
   idempotent: true,
   summary: "Create an API key (the secret is shown once); Idempotency-Key honoured",
   auth: ["session"],

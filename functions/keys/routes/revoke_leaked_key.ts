@@ -18,6 +18,7 @@ export const revokeLeakedBody = z.strictObject({
 export const revokeLeakedKeyRoute = defineRoute({
   method: "post",
   path: "/revoke-leaked",
+  notifies: true,
   summary: "Revoke a leaked key (the key is the credential; no account needed)",
   auth: [],
   body: revokeLeakedBody,

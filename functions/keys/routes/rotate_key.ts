@@ -7,6 +7,7 @@ import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 export const rotateKeyRoute = defineRoute({
   method: "post",
   path: "/:id/rotate",
+  notifies: true,
   idempotent: true,
   summary: "Rotate one of the caller's keys: a new secret, the old one works for the overlap; " +
     "Idempotency-Key honoured",
