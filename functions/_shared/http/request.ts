@@ -117,7 +117,6 @@ export function throttleClient(c: AppContext): string {
   return clientGroup(address, c.get("runtime").config.LATCHKEY_IPV6_CLIENT_PREFIX);
 }
 
-/** The request's id and origin, as stored with the audit events it causes. */
 const notifyLists = new WeakMap<Config, string>();
 
 /** LATCHKEY_NOTIFY's kinds in effect as the comma list the SQL reads (account notifications). */
@@ -131,6 +130,7 @@ function notifyList(config: Config | undefined): string {
   return list;
 }
 
+/** The request's id and origin, as stored with the audit events it causes. */
 export function requestInfo(c: AppContext): RequestInfo {
   return {
     requestId: c.get("requestId"),
