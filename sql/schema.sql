@@ -2357,6 +2357,43 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.queue_webhook_test(p_endpoint_id uuid)
+ RETURNS TABLE(delivery_id uuid, event_id uuid, enabled boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_enabled boolean;
+  v_event_id uuid;
+  v_event latchkey.audit_events;
+  v_delivery_id uuid;
+begin
+  if not latchkey.caller_has_permission('webhooks:write') then
+    raise exception 'testing a webhook needs webhooks:write' using errcode = '42501';
+  end if;
+  select e.enabled into v_enabled from latchkey.webhook_endpoints e
+  where e.id = p_endpoint_id
+  for share;
+  if not found then
+    return;
+  end if;
+  -- Disabled, nothing would be sent (a claim passes it by): the route says so instead.
+  if not v_enabled then
+    return query select null::uuid, null::uuid, false;
+    return;
+  end if;
+  v_event_id := latchkey.record_audit_event('webhook.test_sent', 'webhook_endpoint',
+    p_endpoint_id, '{}'::jsonb);
+  select * into strict v_event from latchkey.audit_events a where a.id = v_event_id;
+  insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload)
+  values (p_endpoint_id, v_event.id, 'webhook.test',
+    latchkey.webhook_message(v_event) || pg_catalog.jsonb_build_object('type', 'webhook.test'))
+  returning id into v_delivery_id;
+  return query select v_delivery_id, v_event_id, true;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.raise_session_assurance(p_method text)
  RETURNS TABLE(session_id uuid, session_expires_at timestamp with time zone, aal text, amr jsonb)
  LANGUAGE plpgsql
@@ -3696,6 +3733,7 @@ grant execute on function latchkey.org_role_has_permission(p_role text, p_permis
 grant execute on function latchkey.passkeys_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
 grant execute on function latchkey.prune_expired_challenges(p_batch integer) to postgres;
+grant execute on function latchkey.queue_webhook_test(p_endpoint_id uuid) to latchkey_caller;
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
 grant execute on function latchkey.register_passkey(p_id uuid, p_name text, p_credential_id bytea, p_public_key bytea, p_sign_count bigint, p_transports text[], p_aaguid uuid, p_backup_eligible boolean, p_backed_up boolean, p_max_factors integer, p_recovery_code_hashes bytea[]) to latchkey_caller;

@@ -9,6 +9,7 @@ import { renderSecurity } from "./views/security.js";
 import { renderSignIn } from "./views/sign_in.js";
 import { renderUser } from "./views/user.js";
 import { renderUsers } from "./views/users.js";
+import { renderWebhookDeliveries, renderWebhooks } from "./views/webhooks.js";
 
 /**
  * The console: a hash router over a handful of pages. Who the caller is and what they may do
@@ -34,6 +35,7 @@ const pages = [
   { path: "/users", title: "Users", render: renderUsers, needs: "users:read" },
   { path: "/keys", title: "Keys", render: renderKeys, needs: "keys:read" },
   { path: "/audit", title: "Audit log", render: renderAudit, needs: "audit:read" },
+  { path: "/webhooks", title: "Webhooks", render: renderWebhooks, needs: "webhooks:read" },
   // Second factors are a Latchkey session's: Supabase Auth and API keys have none here.
   { path: "/security", title: "Security", render: renderSecurity, needs: null, session: true },
 ];
@@ -248,7 +250,12 @@ async function render() {
     return done();
   }
   const userPage = /^\/users\/([0-9a-f-]{36})$/i.exec(path);
-  const named = userPage ? pages[1] : pages.find((candidate) => candidate.path === path);
+  const webhookPage = /^\/webhooks\/([0-9a-f-]{36})$/i.exec(path);
+  const named = userPage
+    ? pages[1]
+    : webhookPage
+    ? pages.find((candidate) => candidate.path === "/webhooks")
+    : pages.find((candidate) => candidate.path === path);
   const page = mfaRequired && named !== securityPage ? securityPage : named ?? pages[0];
   drawChrome(page);
   document.title = `${page.title} · Latchkey Console`;
@@ -263,6 +270,8 @@ async function render() {
       show(view, h("h1", {}, page.title), h("p", {}, `Your role has no ${page.needs}.`));
     } else if (userPage) {
       await renderUser(view, { ...context, userId: userPage[1] });
+    } else if (webhookPage) {
+      await renderWebhookDeliveries(view, { ...context, webhookId: webhookPage[1] });
     } else {
       await page.render(view, context);
     }

@@ -19,7 +19,11 @@ import { updateUserRoute } from "./routes/update_user.ts";
 import { listUserFactorsRoute, resetUserFactorsRoute } from "./routes/user_factors.ts";
 import { listUserSessionsRoute, revokeUserSessionsRoute } from "./routes/user_sessions.ts";
 import { warningsRoute } from "./routes/warnings.ts";
-import { retryWebhookDeliveryRoute } from "./routes/webhook_deliveries.ts";
+import {
+  listWebhookDeliveriesRoute,
+  retryWebhookDeliveryRoute,
+  testWebhookRoute,
+} from "./routes/webhook_deliveries.ts";
 import {
   deleteWebhookRoute,
   rotateWebhookSecretRoute,
@@ -70,6 +74,8 @@ export const adminFunction: FunctionDefinition = {
     deleteWebhookRoute,
     rotateWebhookSecretRoute,
     retryWebhookDeliveryRoute,
+    listWebhookDeliveriesRoute,
+    testWebhookRoute,
   ],
 };
 

@@ -155,6 +155,7 @@ Deno.test("every operation that honours Idempotency-Key documents the header, it
     "POST /admin/keys/{id}/rotate",
     "POST /admin/users",
     "POST /admin/users/{id}/password",
+    "POST /admin/webhooks",
     "POST /keys",
     "POST /keys/{id}/rotate",
     "POST /orgs",

@@ -11,6 +11,9 @@ const catalogue = "functions/_shared/audit/audit_actions.ts";
 const actionName =
   /['"`]((?:admin|admin_key|api_key|audit|auth|bootstrap|mail|org|user|webhook)\.[a-z_]+)['"`]/g;
 
+/** Names in the same shape that are not audit actions: a webhook test message's type. */
+const notActions = new Set(["webhook.test"]);
+
 function sourceFiles(directory: string): string[] {
   return [...Deno.readDirSync(`${root}${directory}`)].flatMap((entry) => {
     const path = `${directory}/${entry.name}`;
@@ -23,7 +26,7 @@ Deno.test("the audit action catalogue lists exactly the actions the code records
   const recorded = new Set<string>();
   for (const path of ["sql/schema.sql", ...sourceFiles("functions")]) {
     for (const [, action] of Deno.readTextFileSync(`${root}${path}`).matchAll(actionName)) {
-      recorded.add(action);
+      if (!notActions.has(action)) recorded.add(action);
     }
   }
   assert.ok(recorded.has("admin.user_updated"), "the scan finds actions");

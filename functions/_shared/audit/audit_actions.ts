@@ -78,6 +78,9 @@ export const auditActions: Readonly<Record<string, string>> = {
   "webhook.secret_rotated":
     "An admin rotated a webhook endpoint's signing secret (the old one may sign beside the new " +
     "one for an overlap).",
+  "webhook.test_sent":
+    "An admin sent a webhook endpoint a test message (type webhook.test, with this event as " +
+    "its data).",
   "webhook.updated": "An admin changed a webhook endpoint: its URL, events, description or state.",
   "user.created_from_supabase_auth": "An account was made for a Supabase Auth user.",
   "user.deleted_with_auth_user": "An account went with its Supabase Auth user.",

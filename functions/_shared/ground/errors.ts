@@ -86,6 +86,10 @@ export const errorCatalog = {
     status: 409,
     message: "Another organization has this slug; choose another.",
   },
+  webhook_disabled: {
+    status: 409,
+    message: "This webhook endpoint is disabled: enable it (PATCH /admin/webhooks/:id) first.",
+  },
   org_suspended: {
     status: 403,
     message: "This organization is suspended: its members can read it but change nothing.",

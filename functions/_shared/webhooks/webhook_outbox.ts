@@ -16,7 +16,8 @@ import { openWebhookSecret } from "./webhook_secrets.ts";
  * came meanwhile. A sweep claims due messages (leased, so no other isolate sends them at the
  * same time) and hands each endpoint's to a lane of their own: a slow or dead endpoint holds
  * only its lane (at most `perEndpoint` messages, each bounded by LATCHKEY_WEBHOOK_TIMEOUT_MS),
- * and the next sweep passes it by while it is busy. Retries back off in the claim (10 s · 2^n,
+ * and the next sweep passes it by while it is busy (the lane sweeps again when it ends, for
+ * what was queued meanwhile). Retries back off in the claim (10 s · 2^n,
  * at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of an
  * idle service wait for its next request, as mail does.
  */
@@ -46,6 +47,11 @@ interface IsolateState {
   timer: boolean;
   /** Endpoints this isolate is sending to now: the next claim passes them by. */
   busy: Set<string>;
+  /**
+   * Busy endpoints a claim passed by: messages queued for them meanwhile are due, so their
+   * lane sweeps again when it ends (else those would wait for the next request).
+   */
+  passedBy: Set<string>;
 }
 
 const states = new WeakMap<Runtime, IsolateState>();
@@ -61,6 +67,7 @@ function stateOf(runtime: Runtime): IsolateState {
       lastSweep: -Infinity,
       timer: false,
       busy: new Set(),
+      passedBy: new Set(),
     };
     states.set(runtime, state);
   }
@@ -152,6 +159,7 @@ export async function sweepWebhooks(
   const state = stateOf(runtime);
   const lanes: Promise<void>[] = [];
   while (true) {
+    for (const endpointId of state.busy) state.passedBy.add(endpointId);
     const claimed = await withStatementTimeout(
       sql,
       sql<ClaimedDelivery[]>`
@@ -167,8 +175,10 @@ export async function sweepWebhooks(
         })
         .finally(() => {
           state.busy.delete(endpointId);
-          // A full lane may have left more of that endpoint's messages due.
-          if (followUp && deliveries.length === perEndpoint) requestSweep(runtime);
+          const passedBy = state.passedBy.delete(endpointId);
+          // A full lane may have left more of that endpoint's messages due, and a claim that
+          // passed it by may have left ones queued meanwhile.
+          if (followUp && (deliveries.length === perEndpoint || passedBy)) requestSweep(runtime);
         });
       continueAfterResponse(lane);
       lanes.push(lane);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { asCaller } from "../../_shared/http/request.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { listPage, pageQuery } from "../../_shared/http/pagination.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import {
@@ -56,6 +56,7 @@ export const createWebhookBody = z.strictObject({
 export const createWebhookRoute = defineRoute({
   method: "post",
   path: "/webhooks",
+  idempotent: true,
   summary: "Register a webhook endpoint for audit events (Standard Webhooks)",
   auth: adminCredentials,
   permission: "webhooks:write",
@@ -63,10 +64,12 @@ export const createWebhookRoute = defineRoute({
   stepUp: true,
   responses: {
     201: "The endpoint with `secret` (`whsec_…`), shown this once: verify messages with it " +
-      "(any Standard Webhooks library).",
+      "(any Standard Webhooks library). A replay (the same Idempotency-Key) answers " +
+      "`secret: null`: it is never stored.",
     400: "Invalid body; a `url` that is not https:// in production, or whose host resolves " +
       "to a loopback, private, link-local, CGNAT, metadata or unspecified address; an unknown " +
       "event.",
+    409: "Idempotency-Key reused with another request.",
     501: "`not_configured`: LATCHKEY_MFA_ENCRYPTION_KEY (which keeps secrets encrypted) is unset.",
   },
 }, async (c, { body }) => {
@@ -76,7 +79,8 @@ export const createWebhookRoute = defineRoute({
   const id = crypto.randomUUID();
   const { secret, bytes } = newWebhookSecret();
   const sealed = await sealWebhookSecret(key, id, bytes);
-  const created = await asCaller(c, async (tx) => {
+  let enabled = false;
+  const response = await respondIdempotently(c, async (tx) => {
     const [row] = await tx<WebhookEndpointRow[]>`
       insert into latchkey.webhook_endpoints (id, url, events, description, enabled,
         secret_ciphertext)
@@ -87,8 +91,10 @@ export const createWebhookRoute = defineRoute({
       select latchkey.record_audit_event('webhook.created', 'webhook_endpoint', ${id},
         jsonb_build_object('url', ${body.url}::text, 'events', to_jsonb(${body.events}::text[]),
           'enabled', ${row.enabled}::boolean))`;
-    return row;
+    enabled = row.enabled;
+    const view = webhookEndpointView(row);
+    return { status: 201, body: { ...view, secret }, replayBody: { ...view, secret: null } };
   });
-  if (created.enabled) webhooksChanged(runtime);
-  return c.json({ ...webhookEndpointView(created), secret }, 201);
+  if (enabled) webhooksChanged(runtime);
+  return response;
 });

@@ -254,6 +254,34 @@ Deno.test("a slow endpoint slows neither the request nor another endpoint", () =
   });
 });
 
+Deno.test("a message queued while its endpoint's lane is busy goes when the lane ends", () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  let first = true;
+  const receiver = startReceiver(async () => {
+    if (first) {
+      first = false;
+      await held;
+    }
+    return new Response("ok");
+  });
+  return withWebhookFunctions(async (functions, resolver) => {
+    resolver.answers.set("receiver.hooks.test", ["127.0.0.1"]);
+    await register(functions, receiver, ["admin.user_created"]);
+    await createUser(functions, "lane-first");
+    await receiver.waitFor(() => true);
+    // Its answer's sweep passes the endpoint by: its lane is still waiting for the first answer.
+    const second = await createUser(functions, "lane-second");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    release();
+    // No request comes after: the lane, ending, sends what was queued meanwhile.
+    await receiver.waitFor((m) => m.body.includes(second), 5_000);
+  }).finally(() => {
+    release();
+    return receiver.close();
+  });
+});
+
 Deno.test("two isolates sweeping at once deliver each message once (the lease)", async () => {
   const receiver = startReceiver(async () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
