@@ -2828,11 +2828,10 @@ declare
   v_key record;
 begin
   -- Checked before this report counts: `p_limit` reports pass, the next waits.
-  v_retry_after := latchkey.throttle_retry_after('leaked_key', p_client, p_limit, p_window);
+  v_retry_after := latchkey.take_client_allowance('leaked_key', p_client, p_limit, p_window);
   if v_retry_after > 0 then
     return v_retry_after;
   end if;
-  perform latchkey.throttle_hit('leaked_key', p_client, p_limit, p_window);
   update latchkey.api_keys k set revoked_at = pg_catalog.now()
   where k.key_hash = p_key_hash and k.revoked_at is null
   returning k.id, k.user_id into v_key;
@@ -3142,8 +3141,13 @@ CREATE OR REPLACE FUNCTION latchkey.take_client_allowance(p_bucket text, p_clien
  SET search_path TO ''
 AS $function$
 declare
-  v_retry_after integer := latchkey.throttle_retry_after(p_bucket, p_client, p_limit, p_window);
+  v_retry_after integer;
 begin
+  perform pg_catalog.pg_advisory_xact_lock(
+    pg_catalog.hashtext('latchkey.throttle ' || p_bucket), pg_catalog.hashtext(p_client)
+  );
+  -- Read after the lock, in a statement of its own: it sees what a taker before us committed.
+  v_retry_after := latchkey.throttle_retry_after(p_bucket, p_client, p_limit, p_window);
   if v_retry_after > 0 then
     return v_retry_after;
   end if;

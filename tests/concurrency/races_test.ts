@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import {
   asAdminKey,
   call,
@@ -135,4 +136,29 @@ Deno.test("concurrent duplicates with one Idempotency-Key create exactly one res
     sql`select count(*)::int as count from latchkey.users where lower(email) = lower(${email})`
   );
   assert.equal(count, 1);
+});
+
+Deno.test("a client allowance taken by 8 transactions at once passes exactly its limit", async () => {
+  // Eight connections, each holding its transaction open a moment after taking, as
+  // forgot-password's mail does: without a lock they all read the budget unspent.
+  const sql = postgres(Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!, {
+    max: 8,
+    prepare: false,
+    onnotice: () => {},
+  });
+  const subject = `allowance-race-${crypto.randomUUID()}`;
+  const limit = 3;
+  try {
+    const answers = await Promise.all(Array.from({ length: 8 }, () =>
+      sql.begin(async (tx) => {
+        const [{ retry_after }] = await tx<{ retry_after: number }[]>`
+          select latchkey.take_client_allowance('race_test', ${subject}, ${limit},
+            '1 hour') as retry_after`;
+        await tx`select pg_sleep(0.05)`;
+        return retry_after;
+      })));
+    assert.equal(answers.filter((retryAfter) => retryAfter === 0).length, limit, `${answers}`);
+  } finally {
+    await sql.end();
+  }
 });
