@@ -26,6 +26,26 @@ export async function startTestServer(
   /** Another Deno to serve with (the benchmark's edge-memory run uses Deno 2.1). */
   deno = Deno.execPath(),
 ): Promise<TestServer> {
+  // A free port is free when asked, not when the server binds it: another worker's listener
+  // (a receiver, an SMTP server, a browser) may take it in between. The server then says so
+  // and exits; another port is tried.
+  for (let attempt = 1;; attempt += 1) {
+    try {
+      return await startOnce(databaseUrl, env, denoFlags, deno);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt >= 5) throw error;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(
+  databaseUrl: string,
+  env: Record<string, string>,
+  denoFlags: string[],
+  deno: string,
+): Promise<TestServer> {
   const port = freePort();
   const spawnedAt = performance.now();
   const logPath = await Deno.makeTempFile({ prefix: "latchkey-server-", suffix: ".log" });
@@ -64,7 +84,14 @@ export async function startTestServer(
   let exited = false;
   child.status.then(() => exited = true);
   while (true) {
-    if (exited) throw new Error(`the server exited at start-up; see ${logPath}`);
+    if (exited) {
+      const log = await Deno.readTextFile(logPath).catch(() => "");
+      if (/is already in use/.test(log)) {
+        if (!env.LATCHKEY_DATA_DIR) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+        throw new PortTaken(`port ${port} was taken`);
+      }
+      throw new Error(`the server exited at start-up; see ${logPath}`);
+    }
     try {
       const response = await fetch(`${baseUrl}/functions/v1/version/health`);
       await response.body?.cancel();
