@@ -1,5 +1,6 @@
 import { api } from "../api.js";
 import { h, table, when } from "../dom.js";
+import { rotateChoice } from "./rotate_choice.js";
 
 function keyState(key) {
   if (key.revokedAt) return h("span", { class: "bad" }, "revoked");
@@ -58,35 +59,21 @@ const overlaps = [
  * Rotation asks how long the old secret keeps working: "stops now" for a leaked key (the
  * default), or an overlap for a planned one while its users move to the new secret.
  */
-function rotateChoice(key, { notify, refresh }) {
-  const overlap = h(
-    "select",
-    { "aria-label": `Old secret of ${key.name} works for` },
-    overlaps.map(([value, label]) => h("option", { value }, label)),
-  );
-  const confirmButton = h("button", {
-    type: "button",
-    "aria-label": `Rotate key ${key.name} now`,
-    async onclick() {
-      confirmButton.disabled = true;
-      try {
-        const answer = await api("POST", `/admin/keys/${key.id}/rotate`, {
-          body: { overlapSeconds: Number(overlap.value) },
-          idempotent: true,
-        });
-        await refresh(answer);
-      } catch (error) {
-        confirmButton.disabled = false;
-        notify(error);
-      }
+function rotateKeyChoice(key, { notify, refresh }) {
+  return rotateChoice({
+    overlaps,
+    label: "Old secret works for ",
+    selectLabel: `Old secret of ${key.name} works for`,
+    buttonLabel: `Rotate key ${key.name} now`,
+    async rotate(overlapSeconds) {
+      const answer = await api("POST", `/admin/keys/${key.id}/rotate`, {
+        body: { overlapSeconds },
+        idempotent: true,
+      });
+      await refresh(answer);
     },
-  }, "Rotate now");
-  return h(
-    "span",
-    { class: "rotate-choice" },
-    h("label", {}, "Old secret works for ", overlap),
-    confirmButton,
-  );
+    notify,
+  });
 }
 
 /**
@@ -123,7 +110,7 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
           type: "button",
           "aria-label": `Rotate key ${key.name}`,
           onclick(event) {
-            event.currentTarget.replaceWith(rotateChoice(key, { notify, refresh }));
+            event.currentTarget.replaceWith(rotateKeyChoice(key, { notify, refresh }));
           },
         }, "Rotate")
         : null,

@@ -1,6 +1,7 @@
 import { api } from "../api.js";
 import { field, formValues, h, show, table, when } from "../dom.js";
 import { pager } from "./pager.js";
+import { rotateChoice } from "./rotate_choice.js";
 
 /**
  * Webhook endpoints (audit events out as Standard Webhooks messages): list, register (the
@@ -103,38 +104,9 @@ const overlaps = [
   ["0", "stops now (a leaked secret)"],
 ];
 
-function rotateChoice(hook, { notify, refresh }) {
-  const overlap = h(
-    "select",
-    { "aria-label": `Old secret of ${hook.url} signs for` },
-    overlaps.map(([value, label]) => h("option", { value }, label)),
-  );
-  const confirmButton = h("button", {
-    type: "button",
-    "aria-label": `Rotate secret of ${hook.url} now`,
-    async onclick() {
-      confirmButton.disabled = true;
-      try {
-        const answer = await api("POST", `/admin/webhooks/${hook.id}/rotate-secret`, {
-          body: { overlapSeconds: Number(overlap.value) },
-        });
-        await refresh({ title: `New secret for ${hook.url}`, secret: answer.secret });
-      } catch (error) {
-        confirmButton.disabled = false;
-        notify(error);
-      }
-    },
-  }, "Rotate now");
-  return h(
-    "span",
-    { class: "rotate-choice" },
-    h("label", {}, "Old secret signs for ", overlap),
-    confirmButton,
-  );
-}
-
-function endpointActions(hook, { notify, refresh }) {
-  const act = (work, done) => async () => {
+/** A button's handler: `work`, then the page redrawn and `done` said; a failure is notified. */
+function actingThen({ notify, refresh }) {
+  return (work, done) => async () => {
     try {
       await work();
       await refresh();
@@ -143,6 +115,26 @@ function endpointActions(hook, { notify, refresh }) {
       notify(error);
     }
   };
+}
+
+function rotateSecretChoice(hook, { notify, refresh }) {
+  return rotateChoice({
+    overlaps,
+    label: "Old secret signs for ",
+    selectLabel: `Old secret of ${hook.url} signs for`,
+    buttonLabel: `Rotate secret of ${hook.url} now`,
+    async rotate(overlapSeconds) {
+      const answer = await api("POST", `/admin/webhooks/${hook.id}/rotate-secret`, {
+        body: { overlapSeconds },
+      });
+      await refresh({ title: `New secret for ${hook.url}`, secret: answer.secret });
+    },
+    notify,
+  });
+}
+
+function endpointActions(hook, { notify, refresh }) {
+  const act = actingThen({ notify, refresh });
   return h(
     "span",
     { class: "actions" },
@@ -168,7 +160,7 @@ function endpointActions(hook, { notify, refresh }) {
       type: "button",
       "aria-label": `Rotate secret of ${hook.url}`,
       onclick(event) {
-        event.currentTarget.replaceWith(rotateChoice(hook, { notify, refresh }));
+        event.currentTarget.replaceWith(rotateSecretChoice(hook, { notify, refresh }));
       },
     }, "Rotate secret"),
     h("button", {
@@ -247,15 +239,7 @@ export async function renderWebhookDeliveries(main, context) {
   const writer = can("webhooks:write");
   const path = `/webhooks/${webhookId}`;
   const refresh = () => renderWebhookDeliveries(main, context);
-  const act = (work, done) => async () => {
-    try {
-      await work();
-      await refresh();
-      notify(done);
-    } catch (error) {
-      notify(error);
-    }
-  };
+  const act = actingThen({ notify, refresh });
   show(
     main,
     h("p", {}, h("a", { href: "#/webhooks" }, "← Webhooks")),
