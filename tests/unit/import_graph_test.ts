@@ -14,6 +14,8 @@ export const layers: readonly (string | readonly string[])[] = [
   "functions/_shared/ground",
   "functions/_shared/config",
   "functions/_shared/db",
+  // Housekeeping after answers without a cron job: pruning in batches.
+  "functions/_shared/housekeeping",
   // The HTTP shell: below the domain, which hands it the work it runs around requests.
   "functions/_shared/http",
   "functions/_shared/mail",
