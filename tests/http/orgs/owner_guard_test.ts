@@ -32,6 +32,11 @@ Deno.test("two owners demoting each other in overlapping transactions: the secon
   );
   try {
     let secondPid: number | undefined;
+    // Resolved once the first's update returned: its guard has locked the organization's row.
+    // (Polling the row's xmax is not enough: the memberships' foreign key check leaves a
+    // committed share locker there, so a stale xmax would start the second too early.)
+    let firstUpdated!: () => void;
+    const firstHoldsTheRow = new Promise<void>((resolve) => firstUpdated = resolve);
     const demote = (sql: postgres.Sql, caller: string, target: string) =>
       sql.begin(async (tx) => {
         const [{ pid }] = await tx`select pg_backend_pid() as pid,
@@ -42,12 +47,13 @@ Deno.test("two owners demoting each other in overlapping transactions: the secon
           update latchkey.org_memberships set role = 'member'
           where org_id = ${orgId} and user_id = ${target} returning user_id`;
         assert.equal(changed.length, 1, "the policy let the owner's change through");
+        if (caller === first.id) firstUpdated();
         // Held open until the other transaction is seen waiting on the organization's row.
         if (caller === first.id) await waitingOnALock(watcher, () => secondPid);
       });
     const firstDemotes = demote(one, first.id, second.id);
     // The first holds the organization's row (the guard locked it); start the second.
-    await lockHeld(watcher, orgId);
+    await Promise.race([firstHoldsTheRow, firstDemotes]);
     const secondDemotes = demote(two, second.id, first.id);
     const [won, lost] = await Promise.allSettled([firstDemotes, secondDemotes]);
     assert.equal(won.status, "fulfilled", String((won as PromiseRejectedResult).reason));
@@ -60,20 +66,6 @@ Deno.test("two owners demoting each other in overlapping transactions: the secon
     await Promise.all([one.end(), two.end(), watcher.end()]);
   }
 });
-
-/**
- * Waits until a transaction holds the organization's row: a row lock writes the locker into the
- * row's xmax (a row nobody has locked or changed since it was made has none).
- */
-async function lockHeld(sql: postgres.Sql, orgId: string) {
-  for (let i = 0; i < 200; i++) {
-    const [row] = await sql`
-      select xmax::text <> '0' as locked from latchkey.organizations where id = ${orgId}`;
-    if (row.locked) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error("the first transaction never locked the organization's row");
-}
 
 /** Waits until the second transaction's backend waits on a lock (the organization's row). */
 async function waitingOnALock(sql: postgres.Sql, pid: () => number | undefined) {
