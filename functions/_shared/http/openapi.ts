@@ -85,6 +85,12 @@ export interface RouteDoc {
   body?: z.ZodType;
   query?: z.ZodType;
   /**
+   * The JSON body of the success answer (the lowest 2xx status in `responses`), for generated
+   * clients (packages/with-latchkey types its calls from it); without it, any object. Nothing
+   * checks answers against it at run time: tests/http/openapi_test.ts parses real answers with it.
+   */
+  answer?: z.ZodType;
+  /**
    * Status → what it means; errors get the envelope. The answers every such route gives
    * (400 for a bad body or query, 415 for a body that is not JSON, 401 without a credential, 403
    * for a missing permission or an API key on a session-only route) are added unless the route
@@ -240,8 +246,9 @@ const errorEnvelopeSchema = {
   },
 };
 
-function jsonSchema(schema: z.ZodType) {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+/** A request schema as what the client may send, an answer's as what the server sends. */
+function jsonSchema(schema: z.ZodType, io: "input" | "output" = "input") {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" });
   return rest;
 }
 
@@ -279,19 +286,24 @@ function operation(name: string, doc: RouteDoc) {
       stepUp.replace(/^./, (first) => first.toLowerCase())
     }.`;
   }
-  const responses = Object.fromEntries(
-    Object.entries(described).sort(([a], [b]) => Number(a) - Number(b)).map((
-      [status, description],
-    ) => [
-      status,
-      Number(status) >= 400
-        ? {
-          description,
-          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-        }
-        : { description, content: { "application/json": { schema: { type: "object" } } } },
-    ]),
-  );
+  const statuses = Object.keys(described).map(Number).sort((a, b) => a - b);
+  const success = statuses.find((status) => status >= 200 && status < 300);
+  const answer = doc.answer ? jsonSchema(doc.answer, "output") : { type: "object" };
+  const responses = Object.fromEntries(statuses.map((status) => [
+    status,
+    {
+      description: described[status],
+      content: {
+        "application/json": {
+          schema: status >= 400
+            ? { $ref: "#/components/schemas/Error" }
+            : status === success
+            ? answer
+            : { type: "object" },
+        },
+      },
+    },
+  ]));
   return {
     tags: [name],
     summary: doc.summary,

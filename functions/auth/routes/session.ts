@@ -1,4 +1,28 @@
+import { z } from "zod";
 import { defineRoute } from "../../_shared/api/routes.ts";
+import { roles } from "../../_shared/ground/principal.ts";
+
+/** What the session route answers (200), for the document and the clients generated from it. */
+export const sessionAnswer = z.object({
+  user: z.object({
+    id: z.uuid(),
+    name: z.string(),
+    email: z.string(),
+    role: z.enum(roles),
+    tier: z.string(),
+    createdAt: z.iso.datetime(),
+    emailVerifiedAt: z.iso.datetime().nullable(),
+  }),
+  session: z.object({
+    id: z.uuid(),
+    expiresAt: z.iso.datetime(),
+    aal: z.enum(["aal1", "aal2"]),
+    amr: z.array(z.object({ method: z.string(), timestamp: z.number() })),
+  }).nullable(),
+  apiKey: z.object({ id: z.uuid(), scopes: z.array(z.string()) }).optional(),
+  permissions: z.array(z.string()),
+  mfaRequired: z.literal(true).optional(),
+});
 
 // With a session: `{user, session, permissions}` (the token is not echoed: it was shown once,
 // at sign-in), `session.aal` and `session.amr` saying how its sign-in was proven. With an API key: `{user, session: null, apiKey: {id, scopes}, permissions}`, the
@@ -10,6 +34,7 @@ export const sessionRoute = defineRoute({
   summary: "Who is calling",
   auth: ["session", "apiKey"],
   beforeRequiredFactor: true,
+  answer: sessionAnswer,
   responses: {
     200: "`{user, session: {id, expiresAt, aal, amr}, permissions}`, or `{user, session: " +
       "null, apiKey, permissions}` for an API key; `aal`: `aal1` (a password) or `aal2` (and a " +

@@ -1,14 +1,24 @@
+import { z } from "zod";
 import { issuerFor, mintAccessToken } from "../../_shared/identity/jwt.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 
 // The body is never read, like sign-out's. A key's token is one use of the key: the credential
 // check that ran before this counted it against the key's rate limit and touched last_used_at,
 // and refused a revoked, expired or rate-limited key or a banned owner.
+/** What a mint answers (200), for the document and the clients generated from it. */
+export const tokenAnswer = z.object({
+  access_token: z.string(),
+  token_type: z.literal("bearer"),
+  expires_in: z.int(),
+  expires_at: z.int().meta({ description: "Epoch seconds, the token's `exp`." }),
+});
+
 export const tokenRoute = defineRoute({
   method: "post",
   path: "/token",
   summary: "A short-lived JWT for Supabase's Data API (no body needed)",
   auth: ["session", "apiKey"],
+  answer: tokenAnswer,
   responses: {
     200: '`{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with ' +
       "Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and " +

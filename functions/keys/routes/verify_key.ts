@@ -16,6 +16,23 @@ export const verifyBody = z.strictObject({
 
 type VerifyCode = ApiKeyCode | "INSUFFICIENT_SCOPE";
 
+/** What verify answers (200), for the document and the clients generated from it. */
+export const verifyAnswer = z.object({
+  valid: z.boolean(),
+  code: z.string().meta({
+    description: "VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, RATE_LIMITED, " +
+      "USAGE_EXCEEDED, INSUFFICIENT_SCOPE or MALFORMED.",
+    examples: ["VALID"],
+  }),
+  keyId: z.uuid().nullable(),
+  userId: z.uuid().nullable(),
+  scopes: z.array(z.string()),
+  rateLimit: z.object({ limit: z.int(), remaining: z.int(), resetAt: z.iso.datetime() })
+    .nullable(),
+  remaining: z.int().nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+});
+
 /**
  * The key is the credential. Every outcome is a 200 with `valid` and a code, except a used-up
  * rate limit: that is a 429 whose body carries the same fields plus the error envelope.
@@ -26,6 +43,7 @@ export const verifyKeyRoute = defineRoute({
   summary: "Check a key (the key is the credential)",
   auth: [],
   body: verifyBody,
+  answer: verifyAnswer,
   responses: {
     200: "`{valid, code, keyId, userId, scopes, rateLimit, remaining, metadata}`: `remaining` " +
       "is the credits left (null without a usage limit), `metadata` the key's (VALID only).",
