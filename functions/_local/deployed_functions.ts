@@ -32,3 +32,18 @@ export const functionApps: Record<string, typeof admin> = Object.fromEntries(
 
 /** The whole API, every function's routes in one OpenAPI document (built on first use). */
 export const apiDocument = lazyDocument(functionDefinitions, functionsBasePath);
+
+/**
+ * A team's own functions that the repository carries as examples of Latchkey in use
+ * (functions/example-notes): served by the gateway beside Latchkey's and named in
+ * supabase/config.toml, but no part of Latchkey's API (not in the OpenAPI document, the Postman
+ * collection or the credential matrix). Each reads its environment as a deployed function does,
+ * and is loaded on its first request: a start that never serves one never loads supabase-js.
+ */
+export const exampleFunctions: Record<
+  string,
+  () => Promise<(request: Request) => Promise<Response>>
+> = {
+  "example-notes": async () =>
+    (await import("../example-notes/notes.ts")).notesHandler(Deno.env.toObject()),
+};

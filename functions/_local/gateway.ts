@@ -5,7 +5,7 @@ import { functionsBasePath } from "../_shared/http/openapi.ts";
 import { getRuntime } from "../_shared/api/isolate.ts";
 import { apiReferencePath, serveApiReference } from "./api_reference.ts";
 import { consolePath, serveConsole } from "./console_site.ts";
-import { apiDocument, functionApps } from "./deployed_functions.ts";
+import { apiDocument, exampleFunctions, functionApps } from "./deployed_functions.ts";
 
 function noFunctionHere() {
   const requestId = crypto.randomUUID();
@@ -18,6 +18,20 @@ function noFunctionHere() {
     status: 404,
     headers: apiHeadersWithRequestId(requestId),
   });
+}
+
+/** Each example function's handler, made on its first request. */
+const exampleHandlers = new Map<string, Promise<(request: Request) => Promise<Response>>>();
+
+function serveExample(name: string, request: Request): Promise<Response> {
+  let handler = exampleHandlers.get(name);
+  if (!handler) {
+    handler = exampleFunctions[name]();
+    exampleHandlers.set(name, handler);
+    // A failed load is tried again by the next request.
+    handler.catch(() => exampleHandlers.delete(name));
+  }
+  return handler.then((serve) => serve(request));
 }
 
 /**
@@ -43,6 +57,7 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
     ? path.slice(functionsBasePath.length)
     : null;
   const name = rest?.split("/")[1] ?? "";
+  if (rest !== null && Object.hasOwn(exampleFunctions, name)) return serveExample(name, request);
   if (rest === null || !Object.hasOwn(functionApps, name)) return noFunctionHere();
   // As it came: each app routes on the part after /functions/v1 (createFunctionApp).
   return functionApps[name].fetch(request, info);

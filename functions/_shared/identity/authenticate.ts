@@ -17,7 +17,7 @@ import { supabaseTokenPrincipal } from "./supabase_identity.ts";
  * principal it becomes, and the refusals. The checks themselves live beside it, one a file.
  */
 
-const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
+export const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
   MALFORMED: new ApiError("unauthorized", {
     message: "The API key is malformed; check that it was copied whole.",
   }),

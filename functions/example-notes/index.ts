@@ -1,0 +1,3 @@
+import { notesHandler } from "./notes.ts";
+
+Deno.serve(notesHandler(Deno.env.toObject()));
