@@ -6,9 +6,11 @@ import { apiDocument } from "../functions/_local/deployed_functions.ts";
 /**
  * `deno task client:generate`: the generated files of packages/with-latchkey. `latchkey_api.ts`
  * is the API's `paths` types, made by openapi-typescript from the OpenAPI document the functions
- * serve, for openapi-fetch; `dist/` is the package's modules as JavaScript with declarations,
- * for Node (which strips no types under node_modules). tests/unit/with_latchkey_package_test.ts
- * makes both again in memory and fails when a committed file differs.
+ * serve, for openapi-fetch; committed, and tests/unit/with_latchkey_package_test.ts makes it
+ * again in memory and fails when it differs. `dist/` is what npm ships: the package's modules
+ * as JavaScript with their declarations, for Node (which strips no types under node_modules);
+ * never committed, made again by `npm pack` (the package's prepack) and in memory by
+ * tests/local/with_latchkey_pack_test.ts.
  */
 
 export const packageDirectory = new URL("../packages/with-latchkey/", import.meta.url);
@@ -81,11 +83,13 @@ function builtModule(name: string, source: string): Record<string, string> {
   };
 }
 
-/** Every generated file of the package, by its path in the package, as it should be now. */
-export async function generatedPackageFiles(): Promise<Record<string, string>> {
-  const files: Record<string, string> = { "latchkey_api.ts": await generatedApiTypes() };
+/** `dist/`, by path in the package, built from the sources and the API types as they are. */
+export async function builtPackageFiles(apiTypes?: string): Promise<Record<string, string>> {
   // The generated types are declarations already.
-  files["dist/latchkey_api.d.ts"] = files["latchkey_api.ts"];
+  const files: Record<string, string> = {
+    "dist/latchkey_api.d.ts": apiTypes ??
+      await Deno.readTextFile(new URL("latchkey_api.ts", packageDirectory)),
+  };
   for (const name of packageModules) {
     Object.assign(
       files,
@@ -97,7 +101,9 @@ export async function generatedPackageFiles(): Promise<Record<string, string>> {
 
 if (import.meta.main) {
   await Deno.mkdir(new URL("dist/", packageDirectory), { recursive: true });
-  for (const [path, text] of Object.entries(await generatedPackageFiles())) {
+  const apiTypes = await generatedApiTypes();
+  const files = { "latchkey_api.ts": apiTypes, ...await builtPackageFiles(apiTypes) };
+  for (const [path, text] of Object.entries(files)) {
     const url = new URL(path, packageDirectory);
     const current = await Deno.readTextFile(url).catch(() => null);
     if (current === text) continue;

@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import { Secret, TOTP } from "otpauth";
+import { createLatchkeyClient, type LatchkeyClient } from "../../packages/with-latchkey/client.ts";
 
 function required(name: string): string {
   const value = Deno.env.get(name);
@@ -35,6 +36,21 @@ export function testClient(): { "x-forwarded-for": string } {
   const byte = () => Math.floor(Math.random() * 256);
   return { "x-forwarded-for": `198.51.${byte()}.${byte()}` };
 }
+
+/**
+ * The typed client generated from the OpenAPI document (packages/with-latchkey), on the test
+ * gateway: paths, bodies and declared answers are checked when the suite is type-checked. Each
+ * request comes from a client address of its own, like `call`'s, unless it names one.
+ */
+export const latchkey: LatchkeyClient = createLatchkeyClient({
+  url: functionsUrl,
+  fetch: (request) => {
+    if (request.headers.has("x-forwarded-for")) return fetch(request);
+    const headers = new Headers(request.headers);
+    headers.set("x-forwarded-for", testClient()["x-forwarded-for"]);
+    return fetch(new Request(request, { headers }));
+  },
+});
 
 /** One HTTP request to a function route (`/auth/sign-up/email`), body parsed as JSON. */
 export async function call(
@@ -271,8 +287,24 @@ export async function issueKey(userId: string, body: Record<string, unknown>) {
   return result.body as { id: string; key: string; keyPrefix: string; scopes: string[] };
 }
 
+/** POST /keys/verify with the typed client; a refusal's envelope (429) is the body too. */
 export async function verifyKey(key: string, scope?: string): Promise<CallResult> {
-  return await call("POST", "/keys/verify", { body: scope ? { key, scope } : { key } });
+  recordSecret(key);
+  const { data, error, response } = await latchkey.POST("/keys/verify", {
+    body: scope ? { key, scope } : { key },
+  });
+  return { status: response.status, headers: response.headers, body: data ?? error };
+}
+
+/**
+ * POST /auth/token with a credential's headers (`x-api-key` or `authorization`), with the typed
+ * client: the minted token's answer, or the refusal's envelope.
+ */
+export async function mintToken(credential: Record<string, string>) {
+  recordSecret(...Object.values(credential).map((value) => value.replace(/^Bearer /i, "")));
+  const { data, error, response } = await latchkey.POST("/auth/token", { headers: credential });
+  recordSecret(data?.access_token);
+  return { status: response.status, headers: response.headers, data, error };
 }
 
 /**

@@ -8,11 +8,11 @@ import {
   SignJWT,
 } from "jose";
 import { Secret, TOTP } from "otpauth";
-import postgres from "postgres";
 import { base64Encode } from "../../../functions/_shared/ground/crypto.ts";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
+import { asDataApi } from "../../support/data_api.ts";
 
 /**
  * POST /auth/token against real PostgreSQL set up like hosted Supabase, with real parts on the
@@ -22,7 +22,6 @@ import { serveFunctions } from "../../support/in_process.ts";
  * a team's own table guarded by Supabase-style policies on `auth.uid()` and `auth.jwt()`.
  */
 
-const databaseUrl = Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!;
 // auth.uid(), auth.jwt() and the authenticator role exist on our hosted-like clusters only.
 const ignore = !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
 const appScopes = "compile,notes:write";
@@ -95,22 +94,6 @@ async function insertNotesAsOwner(ownerId: string, ...bodies: string[]) {
       sql(bodies.map((body) => ({ owner_id: ownerId, body })))
     }`
   );
-}
-
-/** What PostgREST does with a verified token: its role claim as the role, its claims as GUC. */
-async function asDataApi<T>(claims: JWTPayload, work: (tx: postgres.TransactionSql) => Promise<T>) {
-  const url = new URL(databaseUrl);
-  url.username = "authenticator";
-  const sql = postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} });
-  try {
-    return await sql.begin(async (tx) => {
-      await tx.unsafe(`set local role "${String(claims.role).replaceAll('"', '""')}"`);
-      await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
-      return await work(tx);
-    }) as T;
-  } finally {
-    await sql.end();
-  }
 }
 
 const visibleNotes = (claims: JWTPayload) =>

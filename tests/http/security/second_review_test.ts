@@ -4,11 +4,10 @@ import { adminPermissions, rolePermissions } from "../../../functions/_shared/gr
 import {
   asAdminKey,
   baseUrl,
-  call,
   createServiceAccount,
   defaultPassword,
   issueKey,
-  recordSecret,
+  mintToken,
   signUp,
   testClient,
   uniqueEmail,
@@ -22,10 +21,9 @@ import {
  */
 
 async function mintWithKey(key: string) {
-  const minted = await call("POST", "/auth/token", { headers: { "x-api-key": key } });
-  assert.equal(minted.status, 200, JSON.stringify(minted.body));
-  recordSecret(minted.body.access_token);
-  return decodeJwt(minted.body.access_token);
+  const minted = await mintToken({ "x-api-key": key });
+  assert.equal(minted.status, 200, JSON.stringify(minted.error));
+  return decodeJwt(minted.data!.access_token);
 }
 
 Deno.test("a key's token claims what the key may do, never more of its owner's role", async () => {
@@ -51,18 +49,17 @@ Deno.test("a key's token claims what the key may do, never more of its owner's r
 
 Deno.test("tokens say whether the address is verified (email_verified)", async () => {
   const account = await signUp("token-verified");
-  const before = await call("POST", "/auth/token", { token: account.token });
-  assert.equal(before.status, 200, JSON.stringify(before.body));
-  recordSecret(before.body.access_token);
-  const unverified = decodeJwt(before.body.access_token);
+  const session = { authorization: `Bearer ${account.token}` };
+  const before = await mintToken(session);
+  assert.equal(before.status, 200, JSON.stringify(before.error));
+  const unverified = decodeJwt(before.data!.access_token);
   assert.equal(unverified.email, account.email);
   assert.equal(unverified.email_verified, false);
   await withDatabase((sql) =>
     sql`update latchkey.users set email_verified_at = now() where id = ${account.id}`
   );
-  const after = await call("POST", "/auth/token", { token: account.token });
-  recordSecret(after.body.access_token);
-  assert.equal(decodeJwt(after.body.access_token).email_verified, true);
+  const after = await mintToken(session);
+  assert.equal(decodeJwt(after.data!.access_token).email_verified, true);
 });
 
 /** One HTTP/1.1 request written by hand, so the Host header can be anything. */

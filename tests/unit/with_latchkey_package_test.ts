@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import {
+  generatedApiTypes,
+  packageDirectory,
+  packageModules,
+} from "../../build/latchkey_client.ts";
+import { keyRefusals as serverRefusals } from "../../functions/_shared/identity/authenticate.ts";
+import { generateApiKey } from "../../functions/_shared/keys/api_key_format.ts";
+import { newSessionToken } from "../../functions/_shared/ground/crypto.ts";
+import { credentialKind, keyRefusals, packageVersion } from "../../packages/with-latchkey/mod.ts";
+import { TokenCache } from "../../packages/with-latchkey/token_cache.ts";
+
+Deno.test("the committed API types are what `deno task client:generate` makes of the document now", async () => {
+  const committed = await Deno.readTextFile(new URL("latchkey_api.ts", packageDirectory));
+  // Not assert.equal: its diff of a 200 KB file says less than the line below.
+  assert.ok(
+    committed === await generatedApiTypes(),
+    "packages/with-latchkey/latchkey_api.ts differs from what the OpenAPI document makes now: " +
+      "run `deno task client:generate` and commit it",
+  );
+});
+
+Deno.test("the package uses nothing of Deno's and imports only its dependencies", async () => {
+  for (const name of [...packageModules, "latchkey_api.ts"]) {
+    const source = await Deno.readTextFile(new URL(name, packageDirectory));
+    assert.doesNotMatch(source, /\bDeno\./, `${name} uses no Deno API (Node runs it too)`);
+    for (const [, specifier] of source.matchAll(/\bfrom\s+"([^"]+)"/g)) {
+      assert.ok(
+        specifier.startsWith("./") ||
+          ["openapi-fetch", "@supabase/supabase-js", "hono"].includes(specifier),
+        `${name} imports ${specifier}`,
+      );
+    }
+  }
+  const manifest = JSON.parse(
+    await Deno.readTextFile(new URL("package.json", packageDirectory)),
+  );
+  assert.equal(manifest.name, "@latchkey/with-latchkey");
+  assert.equal(manifest.version, packageVersion, "mod.ts says the version package.json does");
+  assert.deepEqual(Object.keys(manifest.dependencies), ["openapi-fetch"]);
+  assert.deepEqual(Object.keys(manifest.peerDependencies).sort(), [
+    "@supabase/supabase-js",
+    "hono",
+  ]);
+});
+
+Deno.test("a refused key gets the status, code and message Latchkey's own routes answer", () => {
+  assert.deepEqual(Object.keys(keyRefusals).sort(), Object.keys(serverRefusals).sort());
+  for (const [code, error] of Object.entries(serverRefusals)) {
+    const { status, code: errorCode, message } = error;
+    assert.deepEqual(keyRefusals[code], { status, code: errorCode, message }, code);
+  }
+});
+
+Deno.test("credentials are told apart by their shape", () => {
+  for (const prefix of ["lk", "acme", "lks", "a1234567b9"]) {
+    assert.equal(credentialKind(generateApiKey(prefix).key), "apiKey", prefix);
+  }
+  for (let i = 0; i < 20; i++) assert.equal(credentialKind(newSessionToken()), "session");
+  assert.equal(
+    credentialKind("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"),
+    "jwt",
+  );
+  for (
+    const text of [
+      "",
+      "lk_",
+      "lks_short",
+      "Bearer x",
+      "eyJ.only-two",
+      "a.b.c",
+      "lk_" + "x".repeat(60),
+    ]
+  ) {
+    assert.equal(credentialKind(text), null, text);
+  }
+});
+
+Deno.test("the token cache mints once for requests that arrive together, again when stale", async () => {
+  const cache = new TokenCache<{ token: number; fresh: boolean }>(2);
+  let mints = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const mint = async () => {
+    mints += 1;
+    await gate;
+    return { token: mints, fresh: true };
+  };
+  const isFresh = (value: { fresh: boolean }) => value.fresh;
+  const waiting = Array.from({ length: 10 }, () => cache.get("a", isFresh, mint));
+  release();
+  const values = await Promise.all(waiting);
+  assert.equal(mints, 1);
+  assert.ok(values.every((value) => value === values[0]));
+
+  values[0].fresh = false;
+  assert.equal((await cache.get("a", isFresh, mint)).token, 2, "a stale token is minted again");
+  assert.equal(mints, 2);
+
+  // A failed mint is forgotten: those waiting on it fail, the next request tries again.
+  const failing = () => Promise.reject(new Error("refused"));
+  const [first, second] = [cache.get("b", isFresh, failing), cache.get("b", isFresh, failing)];
+  await assert.rejects(first, /refused/);
+  await assert.rejects(second, /refused/);
+  assert.equal((await cache.get("b", isFresh, mint)).token, 3);
+
+  // The oldest principal goes first beyond the bound.
+  await cache.get("c", isFresh, mint);
+  assert.equal(cache.size, 2);
+  assert.equal((await cache.get("a", isFresh, mint)).token, 5, "a was dropped, minted again");
+});
