@@ -8,7 +8,7 @@ import { loadConfigOrExit, openDatabaseTarget, serverHolder } from "./database_t
 import { withDevelopmentSigningKey } from "./development_signing_key.ts";
 import { withDevelopmentMfaKey } from "./development_mfa_key.ts";
 import { functionsBasePath } from "../_shared/http/openapi.ts";
-import { functionApps } from "./deployed_functions.ts";
+import { exampleFunctions, functionApps } from "./deployed_functions.ts";
 import { gatewayHandler } from "./gateway.ts";
 import { applyMigrations } from "./migrate.ts";
 import { isLoopback, serveGateway } from "./serve.ts";
@@ -55,6 +55,9 @@ const server = await listenOrExit(() =>
       ...(signing.note ? [`  signing     ${signing.note}`] : []),
       ...(mfaKey.note ? [`  mfa key     ${mfaKey.note}`] : []),
       ...Object.keys(functionApps).map((name) => `  ${name.padEnd(10)}  ${base}/${name}`),
+      `  examples    ${
+        Object.keys(exampleFunctions).map((name) => `${base}/${name}`).join(", ")
+      } (your own functions behind Latchkey: packages/with-latchkey)`,
       `  docs        ${base}/docs (OpenAPI: ${base}/openapi.json)`,
       ...(isLoopback(config.LATCHKEY_HOST) ? [] : [
         `  deadlines   ${config.LATCHKEY_HEADER_TIMEOUT_SECONDS} s for request headers, ` +

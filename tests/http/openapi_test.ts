@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { Route } from "../../functions/_shared/api/routes.ts";
 import { functionApps, functionDefinitions } from "../../functions/_local/deployed_functions.ts";
-import { call } from "../support/http.ts";
+import { z } from "zod";
+import { call, createKey, latchkey, mintToken, signUp, verifyKey } from "../support/http.ts";
 
 // deno-lint-ignore no-explicit-any
 type Item = any;
@@ -160,4 +161,36 @@ Deno.test("every operation that honours Idempotency-Key documents the header, it
     "POST /keys/{id}/rotate",
     "POST /orgs",
   ]);
+});
+
+// The answers the typed client (packages/with-latchkey) types: each route that declares one is
+// called here, and what it really answers must be what it declares, no field more or less.
+Deno.test("a declared answer is what the route answers, field for field", async () => {
+  const account = await signUp("declared-answers");
+  const { key } = await createKey(account.token, { name: "answers" });
+  const session = { authorization: `Bearer ${account.token}` };
+  const answers: Record<string, () => Promise<unknown[]>> = {
+    "POST /keys/verify": async () => [(await verifyKey(key)).body],
+    "POST /auth/token":
+      async () => [(await mintToken(session)).data, (await mintToken({ "x-api-key": key })).data],
+    "GET /auth/session": async () => [
+      (await latchkey.GET("/auth/session", { headers: session })).data,
+      (await latchkey.GET("/auth/session", { headers: { "x-api-key": key } })).data,
+    ],
+  };
+  const declared = functionDefinitions.flatMap(({ name, routes }) =>
+    routes.filter(({ doc }) => doc.answer).map(({ doc }) => ({
+      route: `${doc.method.toUpperCase()} /${name}${doc.path === "/" ? "" : doc.path}`,
+      answer: doc.answer as z.ZodObject,
+    }))
+  );
+  assert.deepEqual(declared.map(({ route }) => route).sort(), Object.keys(answers).sort());
+  for (const { route, answer } of declared) {
+    for (const body of await answers[route]()) {
+      const parsed = answer.safeParse(body);
+      assert.ok(parsed.success, `${route}: ${JSON.stringify(parsed.error?.issues)}`);
+      const undeclared = Object.keys(body as object).filter((field) => !(field in answer.shape));
+      assert.deepEqual(undeclared, [], `${route} answers fields its declaration lacks`);
+    }
+  }
 });

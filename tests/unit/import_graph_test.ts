@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 
 /** Folders from the bottom up. A file imports only its own folder and folders below it. */
 export const layers: readonly (string | readonly string[])[] = [
+  // A package of its own (npm's @latchkey/with-latchkey): imports nothing of Latchkey's.
+  "packages/with-latchkey",
   // Ground: the error catalogue, the principal model, field shapes, crypto; imports nothing above.
   "functions/_shared/ground",
   "functions/_shared/config",
@@ -37,13 +39,15 @@ export const layers: readonly (string | readonly string[])[] = [
     "functions/keys",
     "functions/orgs",
     "functions/version",
+    // A team's own function, as an example (it imports the package, not the core).
+    "functions/example-notes",
   ],
   "functions/_local",
   "build",
 ];
 
 /** Trees whose files the graph holds. */
-export const trees = ["functions", "build"];
+export const trees = ["functions", "build", "packages"];
 
 /** At most this many levels of imports among the files of one folder of functions/_shared. */
 export const maxLevelsInFolder = 3;

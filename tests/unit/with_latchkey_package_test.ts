@@ -109,3 +109,20 @@ Deno.test("the token cache mints once for requests that arrive together, again w
   assert.equal(cache.size, 2);
   assert.equal((await cache.get("a", isFresh, mint)).token, 5, "a was dropped, minted again");
 });
+
+// example.ts is type-checked with the rest (deno task check); the READMEs show it as it is.
+Deno.test("the READMEs' example function is example.ts, which type-checks", async () => {
+  const example = await Deno.readTextFile(new URL("example.ts", packageDirectory));
+  assert.match(example, /withLatchkey\(/);
+  for (
+    const [readme, after] of [
+      ["../../README.md", "## Protecting your own functions"],
+      ["README.md", "# @latchkey/with-latchkey"],
+    ]
+  ) {
+    const text = await Deno.readTextFile(new URL(readme, packageDirectory));
+    const shown = /```ts\n([\s\S]*?)```/.exec(text.slice(text.indexOf(after)))?.[1];
+    assert.equal(shown, example, `${readme}'s first example`);
+  }
+  assert.ok(example.trim().split("\n").length <= 12, "about ten lines");
+});
