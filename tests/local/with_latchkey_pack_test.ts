@@ -46,26 +46,6 @@ async function run(program: string, args: string[], cwd: string, env: Record<str
   return text;
 }
 
-Deno.test({
-  name: "npm pack ships the built modules, their types, the README and version 0.1.0, nothing else",
-  ignore: !hasNode,
-  async fn() {
-    const work = await Deno.makeTempDir({ prefix: "with-latchkey-pack-" });
-    try {
-      const [packed] = JSON.parse(
-        await run(
-          "npm",
-          ["pack", "--dry-run", "--json", "--ignore-scripts"],
-          await packageCopy(work),
-        ),
-      );
-      checkPacked(packed);
-    } finally {
-      await Deno.remove(work, { recursive: true });
-    }
-  },
-});
-
 function checkPacked(
   packed: { name: string; version: string; size: number; files: { path: string }[] },
 ) {
@@ -107,47 +87,55 @@ async function lockedClosure(roots: string[]): Promise<string[]> {
 }
 
 Deno.test({
-  name: "Node runs the packed package: a key verified and its principal handed to the handler",
+  name: "npm pack ships the built modules, their types and the README at 0.1.0; Node runs it",
   ignore: !hasNode,
-  async fn() {
-    const work = await Deno.makeTempDir({ prefix: "with-latchkey-node-" });
+  async fn(t) {
+    const work = await Deno.makeTempDir({ prefix: "with-latchkey-pack-" });
     try {
-      const [tarball] = JSON.parse(
-        await run(
-          "npm",
-          ["pack", "--json", "--ignore-scripts", "--pack-destination", work],
-          await packageCopy(work),
-        ),
-      );
-      checkPacked(tarball);
-      const modules = `${work}/node_modules`;
-      await Deno.mkdir(`${modules}/@latchkey/with-latchkey`, { recursive: true });
-      await run("tar", [
-        "-xzf",
-        `${work}/${tarball.filename}`,
-        "-C",
-        `${modules}/@latchkey/with-latchkey`,
-        "--strip-components=1",
-      ], work);
-      const { npmCache } = JSON.parse(await run(Deno.execPath(), ["info", "--json"], work));
-      for (
-        const id of await lockedClosure(["openapi-fetch@0.17.0", "@supabase/supabase-js@2.119.1"])
-      ) {
-        const at = id.lastIndexOf("@");
-        const [name, version] = [id.slice(0, at), id.slice(at + 1)];
-        await Deno.mkdir(`${modules}/${name}`, { recursive: true });
-        await run("cp", [
-          "-R",
-          `${npmCache}/registry.npmjs.org/${name}/${version}/.`,
-          `${modules}/${name}`,
+      const copy = await packageCopy(work);
+      await t.step("npm pack --dry-run: the files and the version, nothing else", async () => {
+        const [packed] = JSON.parse(
+          await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], copy),
+        );
+        checkPacked(packed);
+      });
+      await t.step("Node: a key verified, its principal handed to the handler", async () => {
+        const [tarball] = JSON.parse(
+          await run(
+            "npm",
+            ["pack", "--json", "--ignore-scripts", "--pack-destination", work],
+            copy,
+          ),
+        );
+        checkPacked(tarball);
+        const modules = `${work}/node_modules`;
+        await Deno.mkdir(`${modules}/@latchkey/with-latchkey`, { recursive: true });
+        await run("tar", [
+          "-xzf",
+          `${work}/${tarball.filename}`,
+          "-C",
+          `${modules}/@latchkey/with-latchkey`,
+          "--strip-components=1",
         ], work);
-      }
+        const { npmCache } = JSON.parse(await run(Deno.execPath(), ["info", "--json"], work));
+        for (
+          const id of await lockedClosure(["openapi-fetch@0.17.0", "@supabase/supabase-js@2.119.1"])
+        ) {
+          const at = id.lastIndexOf("@");
+          const [name, version] = [id.slice(0, at), id.slice(at + 1)];
+          await Deno.mkdir(`${modules}/${name}`, { recursive: true });
+          await run("cp", [
+            "-R",
+            `${npmCache}/registry.npmjs.org/${name}/${version}/.`,
+            `${modules}/${name}`,
+          ], work);
+        }
 
-      const owner = await signUp("node-user");
-      const { key } = await createKey(owner.token, { name: "node", scopes: ["compile"] });
-      await Deno.writeTextFile(
-        `${work}/check.mjs`,
-        `
+        const owner = await signUp("node-user");
+        const { key } = await createKey(owner.token, { name: "node", scopes: ["compile"] });
+        await Deno.writeTextFile(
+          `${work}/check.mjs`,
+          `
 import { withLatchkey, createLatchkeyClient } from "@latchkey/with-latchkey";
 import { latchkey } from "@latchkey/with-latchkey/hono";
 const url = process.env.LATCHKEY_URL;
@@ -169,26 +157,27 @@ console.log(JSON.stringify({
   hono: typeof latchkey,
 }));
 `,
-      );
-      // supabase-js's realtime client needs a WebSocket: Node 22 has one, Node 20 behind a flag.
-      const major = Number((await run("node", ["--version"], work)).match(/^v(\d+)/)![1]);
-      const flags = major < 22 ? ["--experimental-websocket"] : [];
-      const output = JSON.parse(
-        await run("node", [...flags, "check.mjs"], work, {
-          PATH: Deno.env.get("PATH")!,
-          LATCHKEY_URL: functionsUrl,
-          KEY: key,
-        }),
-      );
-      assert.ok(Number(output.node.split(".")[0]) >= 20, output.node);
-      assert.equal(output.verified, "VALID");
-      assert.deepEqual(output.accepted, {
-        status: 200,
-        body: { userId: owner.id, role: "user", token: true },
+        );
+        // supabase-js's realtime client needs a WebSocket: Node 22 has one, Node 20 behind a flag.
+        const major = Number((await run("node", ["--version"], work)).match(/^v(\d+)/)![1]);
+        const flags = major < 22 ? ["--experimental-websocket"] : [];
+        const output = JSON.parse(
+          await run("node", [...flags, "check.mjs"], work, {
+            PATH: Deno.env.get("PATH")!,
+            LATCHKEY_URL: functionsUrl,
+            KEY: key,
+          }),
+        );
+        assert.ok(Number(output.node.split(".")[0]) >= 20, output.node);
+        assert.equal(output.verified, "VALID");
+        assert.deepEqual(output.accepted, {
+          status: 200,
+          body: { userId: owner.id, role: "user", token: true },
+        });
+        assert.equal(output.refused.status, 401);
+        assert.equal(output.refused.body.error.code, "unauthorized");
+        assert.equal(output.hono, "function");
       });
-      assert.equal(output.refused.status, 401);
-      assert.equal(output.refused.body.error.code, "unauthorized");
-      assert.equal(output.hono, "function");
     } finally {
       await Deno.remove(work, { recursive: true });
     }
