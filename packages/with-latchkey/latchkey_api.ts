@@ -5382,6 +5382,8 @@ export interface paths {
               metadata: {
                 [key: string]: unknown;
               } | null;
+              /** @description The organization that owns the key, where organizations own keys. */
+              orgId?: string | null;
               rateLimit: {
                 limit: number;
                 remaining: number;

@@ -239,7 +239,11 @@ const unavailable: Refusal = {
  */
 function passedOn(response: Response, error: unknown): Refused {
   const envelope = (error as Partial<ErrorEnvelope> | undefined)?.error;
-  if (response.status >= 500 || typeof envelope?.code !== "string") return new Refused(unavailable);
+  // Latchkey refuses a credential with these; any other answer (a 404 from a wrong `url`, a
+  // 5xx) means Latchkey cannot be asked, not that the caller is refused.
+  if (![401, 403, 429, 501].includes(response.status) || typeof envelope?.code !== "string") {
+    return new Refused(unavailable);
+  }
   return new Refused({
     status: response.status,
     code: envelope.code,
@@ -279,7 +283,7 @@ interface Minted {
   supabase: SupabaseClient;
 }
 
-/** One cache per Latchkey: every handler of an isolate shares its principals' tokens. */
+/** Per Latchkey and project: every handler of an isolate shares its principals' tokens. */
 const tokenCaches = new Map<string, TokenCache<Minted>>();
 
 function stringOrNull(value: unknown): string | null {
@@ -321,8 +325,10 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
     fetch: options.fetch,
     now,
   });
-  const tokens = tokenCaches.get(url) ?? new TokenCache<Minted>();
-  tokenCaches.set(url, tokens);
+  // Shared by the handlers that mint the same tokens for the same Data API client.
+  const cacheKey = JSON.stringify([url, supabaseUrl, options.supabaseAnonKey ?? null]);
+  const tokens = tokenCaches.get(cacheKey) ?? new TokenCache<Minted>();
+  tokenCaches.set(cacheKey, tokens);
 
   function supabaseFor(token: string): SupabaseClient {
     return createSupabaseClient(supabaseUrl, options.supabaseAnonKey ?? token, {
@@ -381,9 +387,7 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
       (held) => isFresh(held) && sameScopes(held.claims.scopes, scopes),
       () => mint({ "x-api-key": key }),
     );
-    // Organizations own keys on a Latchkey that answers it.
-    const orgId = stringOrNull((data as { orgId?: unknown }).orgId) ??
-      stringOrNull(minted.claims.org_id);
+    const orgId = data.orgId ?? stringOrNull(minted.claims.org_id);
     const principal: LatchkeyPrincipal = {
       kind: "api_key",
       userId: data.userId,

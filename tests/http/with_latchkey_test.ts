@@ -242,6 +242,16 @@ Deno.test({
           );
           assert.ok(lacking.headers.get("ratelimit-remaining"), "the check was a use of the key");
 
+          // A Latchkey that cannot be asked (a wrong URL's 404, nothing listening) is no
+          // refusal of the caller's: 503, to retry.
+          for (const url of [`${functionsUrl}/nowhere`, "http://127.0.0.1:9/functions/v1"]) {
+            const lost = handler(world, { url });
+            const answer = await lost.serve(request({ "x-api-key": world.adaKey }));
+            assert.equal(answer.status, 503, url);
+            assert.equal((await refusal(answer)).code, "upstream_unavailable");
+            assert.equal(answer.headers.get("retry-after"), "1");
+          }
+
           // Verify's 429, with its headers; the handler never ran.
           const tiny = await createKey(world.ada.token, {
             name: "tiny",

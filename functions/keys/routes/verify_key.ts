@@ -31,6 +31,9 @@ export const verifyAnswer = z.object({
     .nullable(),
   remaining: z.int().nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
+  orgId: z.uuid().nullable().optional().meta({
+    description: "The organization that owns the key, where organizations own keys.",
+  }),
 });
 
 /**
