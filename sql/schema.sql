@@ -1807,6 +1807,22 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.has_permission(p_permission text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(
+    pg_catalog.jsonb_typeof(claims -> 'permissions') = 'array'
+      and (claims -> 'permissions') ? p_permission,
+    false
+  )
+  from (
+    select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb as claims
+  ) request
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -2026,6 +2042,21 @@ AS $function$
   end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.org_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select case
+    when claims ->> 'org_id' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      then (claims ->> 'org_id')::uuid
+  end
+  from (
+    select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb as claims
+  ) request
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.org_is_suspended(p_org_id uuid)
  RETURNS boolean
  LANGUAGE sql
@@ -2046,6 +2077,15 @@ AS $function$
   select u.name, u.email
   from latchkey.org_memberships m join latchkey.users u on u.id = m.user_id
   where m.org_id = p_org_id and m.user_id = p_user_id and latchkey.caller_reads_org(p_org_id)
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.org_role()
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'org_role'
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.org_role_has_permission(p_role text, p_permission text)
@@ -3656,9 +3696,11 @@ $function$;
 
 -- Grants
 
+grant usage on schema latchkey to authenticated;
 grant usage on schema latchkey to latchkey_audit_pruner;
 grant usage on schema latchkey to latchkey_caller;
 grant usage on schema latchkey to latchkey_challenge_pruner;
+grant usage on schema latchkey to service_role;
 grant SELECT on latchkey.api_key_usage to latchkey_caller;
 grant DELETE on latchkey.audit_events to latchkey_audit_pruner;
 grant SELECT on latchkey.audit_events to latchkey_caller;
@@ -3728,11 +3770,26 @@ grant execute on function latchkey.current_principal_kind() to latchkey_caller;
 grant execute on function latchkey.current_user_id() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
+grant execute on function latchkey.has_permission(p_permission text) to authenticated;
+grant execute on function latchkey.has_permission(p_permission text) to latchkey_audit_pruner;
+grant execute on function latchkey.has_permission(p_permission text) to latchkey_caller;
+grant execute on function latchkey.has_permission(p_permission text) to latchkey_challenge_pruner;
+grant execute on function latchkey.has_permission(p_permission text) to service_role;
 grant execute on function latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
+grant execute on function latchkey.org_id() to authenticated;
+grant execute on function latchkey.org_id() to latchkey_audit_pruner;
+grant execute on function latchkey.org_id() to latchkey_caller;
+grant execute on function latchkey.org_id() to latchkey_challenge_pruner;
+grant execute on function latchkey.org_id() to service_role;
 grant execute on function latchkey.org_is_suspended(p_org_id uuid) to latchkey_caller;
 grant execute on function latchkey.org_member_profile(p_org_id uuid, p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.org_role() to authenticated;
+grant execute on function latchkey.org_role() to latchkey_audit_pruner;
+grant execute on function latchkey.org_role() to latchkey_caller;
+grant execute on function latchkey.org_role() to latchkey_challenge_pruner;
+grant execute on function latchkey.org_role() to service_role;
 grant execute on function latchkey.org_role_has_permission(p_role text, p_permission text) to latchkey_caller;
 grant execute on function latchkey.passkeys_to_check(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.prune_audit_events(p_retention_days integer, p_batch integer) to postgres;
