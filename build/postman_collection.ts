@@ -35,7 +35,8 @@ type JsonSchema = {
 
 interface Parameter {
   name: string;
-  in: "path" | "query";
+  in: "path" | "query" | "header";
+  description?: string;
   schema: JsonSchema;
 }
 
@@ -138,11 +139,21 @@ function requestItem(method: string, path: string, operation: Operation) {
     ),
   ].join("\n");
   const body = operation.requestBody?.content["application/json"].schema;
+  // Offered, disabled: a key is the caller's name for one request, kept for its retries (a
+  // fresh {{$guid}} per send would make every retry a new request).
+  const headers = operation.parameters.filter((parameter) => parameter.in === "header").map((
+    parameter,
+  ) => ({
+    key: parameter.name,
+    value: "change-me-per-request-1",
+    description: parameter.description,
+    disabled: true,
+  }));
   return {
     name: operation.summary,
     request: {
       method: method.toUpperCase(),
-      header: body ? [{ key: "content-type", value: "application/json" }] : [],
+      header: [...(body ? [{ key: "content-type", value: "application/json" }] : []), ...headers],
       url: {
         raw: `{{baseUrl}}/${segments.join("/")}`,
         host: ["{{baseUrl}}"],

@@ -59,6 +59,10 @@ export const auditActions: Readonly<Record<string, string>> = {
   "bootstrap.service_key_created": "`deno task bootstrap` made a service account's key.",
   "bootstrap.user_promoted": "`deno task promote` changed a user's role.",
   "mail.delivery_failed": "An email could not be delivered.",
+  "mail.notifications_capped":
+    "An account reached LATCHKEY_NOTIFY_MAX_PER_HOUR notification mails of one kind this hour: " +
+    "the rest of the hour's of that kind are counted, not sent (audited once an hour, as the " +
+    "event that went over; the kind and the limit are in the metadata).",
   "org.created": "A user made an organization (and became its owner).",
   "org.deleted": "An owner deleted an organization (its memberships and invitations went too).",
   "org.invitation_refused":
