@@ -2463,7 +2463,7 @@ AS $function$
   )
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.record_client_authentication_failure(p_client text, p_client_id text, p_reason text, p_limit integer, p_window interval, p_request jsonb)
+CREATE OR REPLACE FUNCTION latchkey.record_client_authentication_failure(p_client text, p_client_id uuid, p_reason text, p_limit integer, p_window interval, p_request jsonb)
  RETURNS integer
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -2477,12 +2477,7 @@ begin
   if v_hit.first_this_minute then
     perform latchkey.append_audit_event(
       'anonymous', null, null, 'auth.client_authentication_failed', null, null, p_request,
-      pg_catalog.jsonb_build_object(
-        'client', p_client,
-        -- What was presented as the id, bounded: it may be anything.
-        'clientId', pg_catalog.left(p_client_id, 64),
-        'reason', p_reason
-      )
+      pg_catalog.jsonb_build_object('client', p_client, 'clientId', p_client_id, 'reason', p_reason)
     );
   end if;
   return v_hit.retry_after;

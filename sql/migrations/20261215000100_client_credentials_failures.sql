@@ -5,9 +5,11 @@
 -- as a wrong X-Admin-Key does (its own bucket), and is audited once per client per minute. The
 -- key itself is checked by latchkey.verify_api_key, which audits its own refusals per key.
 
+-- The id presented is kept only when it is one (a uuid): a client that swapped its id and its
+-- secret must not leave its key in the audit log.
 create or replace function latchkey.record_client_authentication_failure(
   p_client text,
-  p_client_id text,
+  p_client_id uuid,
   p_reason text,
   p_limit integer,
   p_window interval,
@@ -26,12 +28,7 @@ begin
   if v_hit.first_this_minute then
     perform latchkey.append_audit_event(
       'anonymous', null, null, 'auth.client_authentication_failed', null, null, p_request,
-      pg_catalog.jsonb_build_object(
-        'client', p_client,
-        -- What was presented as the id, bounded: it may be anything.
-        'clientId', pg_catalog.left(p_client_id, 64),
-        'reason', p_reason
-      )
+      pg_catalog.jsonb_build_object('client', p_client, 'clientId', p_client_id, 'reason', p_reason)
     );
   end if;
   return v_hit.retry_after;
@@ -39,5 +36,5 @@ end
 $$;
 
 revoke all on function latchkey.record_client_authentication_failure(
-  text, text, text, integer, interval, jsonb
+  text, uuid, text, integer, interval, jsonb
 ) from public;

@@ -15,7 +15,7 @@ import { ApiError } from "../ground/errors.ts";
 import { type AppContext, type AppEnv } from "../http/context.ts";
 import { createFunctionApp, type FunctionAppWiring } from "../http/function_app.ts";
 import { readJsonBody, readQuery } from "../http/request.ts";
-import { hasFormBody, readTokenRequest } from "../http/oauth_form.ts";
+import { isTokenRequest, readTokenRequest } from "../http/oauth_form.ts";
 import {
   type CredentialCheck,
   credentialCheckOf,
@@ -70,7 +70,7 @@ export function defineRoute<const D extends RouteDoc>(
     ...(declared && tokenRequest
       ? {
         tokenRequestHandler: async (c, next) => {
-          if (!hasFormBody(c)) return await next();
+          if (!await isTokenRequest(c)) return await next();
           // From here on, whatever is thrown answers in OAuth's shape (function_app.ts).
           c.set("oauthErrors", true);
           const form = await readTokenRequest(c, declared.grantTypes, declared.body);

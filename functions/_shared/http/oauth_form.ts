@@ -12,10 +12,15 @@ import type { AppContext } from "./context.ts";
 
 const formMediaType = "application/x-www-form-urlencoded";
 
-/** Whether the request's body is a form (its media type, whatever its parameters). */
-export function hasFormBody(c: AppContext): boolean {
+/**
+ * Whether the request is OAuth's token request: a form (its media type, whatever its
+ * parameters) with something in it. An empty form is no request of OAuth's: `curl -d ''` and
+ * some clients send one with a body-less call, which the route's own call then answers as before.
+ */
+export async function isTokenRequest(c: AppContext): Promise<boolean> {
   const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  return mediaType === formMediaType;
+  // Hono keeps the text it read: the form's reader reads it again for free.
+  return mediaType === formMediaType && await c.req.text() !== "";
 }
 
 /**

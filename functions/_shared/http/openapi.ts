@@ -85,8 +85,8 @@ export interface RouteDoc {
   body?: z.ZodType;
   query?: z.ZodType;
   /**
-   * OAuth 2.0's token request on this route beside its own call (RFC 6749 §4.4): a body of
-   * `application/x-www-form-urlencoded` goes to the route's token-request handler instead
+   * OAuth 2.0's token request on this route beside its own call (RFC 6749 §4.4): a (non-empty)
+   * body of `application/x-www-form-urlencoded` goes to the route's token-request handler instead
    * (api/routes.ts), before the `auth` list's credential check, for the client authenticates in
    * the request itself (HTTP Basic, or client_id and client_secret in the body). Its errors are
    * OAuth's `{error, error_description}` (http/oauth_form.ts), its parameters read by OAuth's

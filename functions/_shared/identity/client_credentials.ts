@@ -126,18 +126,20 @@ export async function authenticateClient(
   const client = throttleClient(c);
   const limit = config.LATCHKEY_CLIENT_CREDENTIALS_MAX_FAILURES;
   const window = `${config.LATCHKEY_CLIENT_CREDENTIALS_FAILURE_WINDOW_MINUTES} minutes`;
+  // Only an id that is one is audited: a client that swapped id and secret sent its key as id.
+  const clientId = uuidPattern.test(presented.id) ? presented.id : null;
   const failed = async (reason: string, message = failedAuthentication): Promise<ApiError> => {
     const [{ retry_after }] = await withStatementTimeout(
       sql,
       sql<{ retry_after: number }[]>`
-        select latchkey.record_client_authentication_failure(${client}, ${presented.id},
+        select latchkey.record_client_authentication_failure(${client}, ${clientId}::uuid,
           ${reason}, ${limit}, ${window}::interval, ${requestJson(sql, requestInfo(c))})
           as retry_after`,
     );
     return retry_after > 0 ? throttled(retry_after) : oauthError("invalid_client", message);
   };
   // Not a key or not an id: no database lookup of either, counted all the same.
-  if (!uuidPattern.test(presented.id) || !isWellFormedApiKey(presented.secret)) {
+  if (clientId === null || !isWellFormedApiKey(presented.secret)) {
     throw await failed("malformed");
   }
   // A throttled client's secret is not even checked: right or wrong, it learns nothing.

@@ -443,6 +443,25 @@ Deno.test("failed client authentications are throttled per client, right secret 
     assert.ok(audited.length >= 1 && audited.length <= minutes, `${audited.length} rows`);
     assert.equal(audited[0].metadata.clientId, svc.id);
     assert.equal(audited[0].metadata.reason, "unknown_secret");
+
+    // Id and secret swapped: the key sent as the id never reaches the audit log.
+    const swapper = newClient();
+    oauthError(
+      await tokenRequest(served, { ...form, client_id: svc.key, client_secret: svc.id }, swapper),
+      401,
+      "invalid_client",
+    );
+    const [swapped] = await withDatabase((sql) =>
+      sql<{ metadata: Record<string, unknown> }[]>`
+        select metadata from latchkey.audit_events
+        where action = 'auth.client_authentication_failed'
+          and metadata ->> 'client' = ${swapper["x-forwarded-for"]}`
+    );
+    assert.deepEqual(swapped.metadata, {
+      client: swapper["x-forwarded-for"],
+      clientId: null,
+      reason: "malformed",
+    });
   }));
 
 Deno.test("the form is read by OAuth's rules, and no hostile form is a 500", () =>
@@ -527,6 +546,13 @@ Deno.test("the form is read by OAuth's rules, and no hostile form is a 500", () 
     });
     assert.equal(bytes.status, 400);
     assert.equal((await bytes.json()).error, "unsupported_grant_type");
+    // An empty form is no token request of OAuth's: `curl -d ''` with a key is the JSON call.
+    const emptyForm = await tokenRequest(served, "", { "x-api-key": svc.key });
+    assert.equal(emptyForm.status, 200, JSON.stringify(emptyForm.body));
+    assert.equal(emptyForm.body.token_type, "bearer");
+    assert.equal(typeof emptyForm.body.expires_at, "number");
+    const emptyRefused = await tokenRequest(served, "");
+    assert.equal(emptyRefused.body.error.code, "unauthorized", "the envelope, not OAuth's");
     // Over the body limit: the 413 every route answers before reading a body.
     const tooLarge = await tokenRequest(served, {
       grant_type: "client_credentials",
@@ -534,4 +560,13 @@ Deno.test("the form is read by OAuth's rules, and no hostile form is a 500", () 
     }, auth);
     assert.equal(tooLarge.status, 413);
     assert.equal(tooLarge.body.error.code, "payload_too_large");
+  }));
+
+Deno.test("without signing configured the grant answers 501 in OAuth's shape, not a token", () =>
+  withServed({ LATCHKEY_JWT_SIGNING_KEYS: "" }, async (served) => {
+    const svc = await machine(served);
+    const result = await tokenRequest(served, { grant_type: "client_credentials" }, {
+      authorization: basic(svc.id, svc.key),
+    });
+    assert.match(oauthError(result, 501, "not_configured").error_description, /SIGNING_KEYS/);
   }));
