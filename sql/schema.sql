@@ -2596,6 +2596,27 @@ AS $function$
   )
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.record_client_authentication_failure(p_client text, p_client_id uuid, p_reason text, p_limit integer, p_window interval, p_request jsonb)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_hit record;
+begin
+  select * into v_hit
+  from latchkey.throttle_hit('client_credentials', p_client, p_limit, p_window);
+  if v_hit.first_this_minute then
+    perform latchkey.append_audit_event(
+      'anonymous', null, null, 'auth.client_authentication_failed', null, null, p_request,
+      pg_catalog.jsonb_build_object('client', p_client, 'clientId', p_client_id, 'reason', p_reason)
+    );
+  end if;
+  return v_hit.retry_after;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.record_mail_attempt(p_id uuid, p_error text, p_max_attempts integer)
  RETURNS void
  LANGUAGE plpgsql

@@ -29,6 +29,10 @@ export const auditActions: Readonly<Record<string, string>> = {
   "api_key.updated": "A user changed an API key of their own.",
   "audit.exported": "The audit log of a time range was exported.",
   "audit.pruned": "Events past their retention were deleted.",
+  "auth.client_authentication_failed":
+    "An OAuth client_credentials token request's client authentication failed (a secret that " +
+    "is no key, a key sent with another key's id, a revoked or expired key; the reason is in " +
+    "the metadata); audited once per client per minute.",
   "auth.email_verified": "A user proved their email address.",
   "auth.factor_confirmed": "A user's first right code confirmed a second factor.",
   "auth.factor_enrolled": "A user enrolled a second factor (unconfirmed until a first code).",

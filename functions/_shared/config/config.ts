@@ -308,6 +308,15 @@ export const configSchema = z.object({
     "Window, in minutes, of the X-Admin-Key throttle: after the burst, one guess per " +
       "window/failures.",
   ),
+  LATCHKEY_CLIENT_CREDENTIALS_MAX_FAILURES: integer(1, 10_000).default(20).describe(
+    "Failed client authentications (POST /auth/token, grant_type=client_credentials: a secret " +
+      "that is no key, a key sent with another key's id, a revoked or expired key) one client " +
+      "may make within the window; beyond, every token request of that client gets 429.",
+  ),
+  LATCHKEY_CLIENT_CREDENTIALS_FAILURE_WINDOW_MINUTES: integer(1, 24 * 60).default(15).describe(
+    "Window, in minutes, of the client-credentials throttle: after the burst, one failure per " +
+      "window/failures.",
+  ),
   LATCHKEY_HEADER_TIMEOUT_SECONDS: integer(1, 300).default(10).describe(
     "Local gateway beyond loopback: seconds a connection has to send its request headers.",
   ),

@@ -8,21 +8,25 @@ import {
   SignJWT,
 } from "jose";
 import { Secret, TOTP } from "otpauth";
-import postgres from "postgres";
 import { base64Encode } from "../../../functions/_shared/ground/crypto.ts";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
+import {
+  addNote,
+  asDataApi,
+  createFixtureTable,
+  insertNotesAsOwner,
+  visibleNotes,
+} from "../../support/data_api.ts";
 
 /**
  * POST /auth/token against real PostgreSQL set up like hosted Supabase, with real parts on the
  * other side: the token is verified by jose (an independent verifier) against our JWKS over
  * HTTP, or against the HS256 secret, and its claims are then used exactly as PostgREST uses them
- * (connected as `authenticator`, `set local role` to the `role` claim, `request.jwt.claims`) on
- * a team's own table guarded by Supabase-style policies on `auth.uid()` and `auth.jwt()`.
+ * (tests/support/data_api.ts) on a team's own table guarded by Supabase-style policies.
  */
 
-const databaseUrl = Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!;
 // auth.uid(), auth.jwt() and the authenticator role exist on our hosted-like clusters only.
 const ignore = !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
 const appScopes = "compile,notes:write";
@@ -64,62 +68,6 @@ async function mint(served: Served, headers: Record<string, string>) {
   if (result.status === 200) recordSecret(result.body.access_token);
   return result;
 }
-
-/** A team's table, as a team would guard it: owners read theirs; writes need a session or scope. */
-async function createFixtureTable() {
-  await withDatabase((sql) =>
-    sql.unsafe(`
-      drop table if exists public.latchkey_fixture_notes;
-      create table public.latchkey_fixture_notes (
-        id bigint generated always as identity primary key,
-        owner_id uuid not null default auth.uid(),
-        body text not null
-      );
-      alter table public.latchkey_fixture_notes enable row level security;
-      grant select, insert on public.latchkey_fixture_notes to authenticated;
-      create policy "Owners read their notes" on public.latchkey_fixture_notes
-        for select to authenticated using (owner_id = (select auth.uid()));
-      create policy "Sessions, and keys with notes:write, add notes"
-        on public.latchkey_fixture_notes for insert to authenticated
-        with check (
-          owner_id = (select auth.uid())
-          and ((select auth.jwt()) ->> 'key_id' is null
-            or coalesce((select auth.jwt()) -> 'scopes', '[]'::jsonb) ? 'notes:write')
-        );`)
-  );
-}
-
-async function insertNotesAsOwner(ownerId: string, ...bodies: string[]) {
-  await withDatabase((sql) =>
-    sql`insert into public.latchkey_fixture_notes ${
-      sql(bodies.map((body) => ({ owner_id: ownerId, body })))
-    }`
-  );
-}
-
-/** What PostgREST does with a verified token: its role claim as the role, its claims as GUC. */
-async function asDataApi<T>(claims: JWTPayload, work: (tx: postgres.TransactionSql) => Promise<T>) {
-  const url = new URL(databaseUrl);
-  url.username = "authenticator";
-  const sql = postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} });
-  try {
-    return await sql.begin(async (tx) => {
-      await tx.unsafe(`set local role "${String(claims.role).replaceAll('"', '""')}"`);
-      await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
-      return await work(tx);
-    }) as T;
-  } finally {
-    await sql.end();
-  }
-}
-
-const visibleNotes = (claims: JWTPayload) =>
-  asDataApi(claims, async (tx) =>
-    (await tx<{ body: string }[]>`
-      select body from public.latchkey_fixture_notes order by body`).map((row) => row.body));
-
-const addNote = (claims: JWTPayload, body: string) =>
-  asDataApi(claims, (tx) => tx`insert into public.latchkey_fixture_notes (body) values (${body})`);
 
 function verifierFor(served: Served) {
   return createRemoteJWKSet(new URL(`${served.base}/auth/.well-known/jwks.json`));
