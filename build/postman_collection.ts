@@ -35,7 +35,8 @@ type JsonSchema = {
 
 interface Parameter {
   name: string;
-  in: "path" | "query";
+  in: "path" | "query" | "header";
+  description?: string;
   schema: JsonSchema;
 }
 
@@ -45,7 +46,12 @@ interface Operation {
   description?: string;
   security: Record<string, string[]>[];
   parameters: Parameter[];
-  requestBody?: { content: { "application/json": { schema: JsonSchema } } };
+  requestBody?: {
+    content: {
+      "application/json": { schema: JsonSchema };
+      "application/x-www-form-urlencoded"?: { schema: JsonSchema };
+    };
+  };
   responses: Record<string, { description: string }>;
 }
 
@@ -105,6 +111,14 @@ const credentialAuth: Record<string, unknown> = {
     type: "bearer",
     bearer: [{ key: "token", value: "{{challengeToken}}", type: "string" }],
   },
+  // OAuth's client credentials: the key's id and the key that the life cycle made.
+  clientSecretBasic: {
+    type: "basic",
+    basic: [
+      { key: "username", value: "{{apiKeyId}}", type: "string" },
+      { key: "password", value: "{{apiKey}}", type: "string" },
+    ],
+  },
 };
 
 const schemeNames: Record<string, string> = {
@@ -112,7 +126,86 @@ const schemeNames: Record<string, string> = {
   apiKey: "an API key (x-api-key)",
   adminKey: "the X-Admin-Key",
   challenge: "the challenge token sign-in answers an account with a second factor (Bearer)",
+  clientSecretBasic: "with the form body, OAuth client authentication: an API key's id and the " +
+    "key (HTTP Basic, or client_id and client_secret in the body)",
 };
+
+/** What each generated request tests: a documented status, and an error in its shape. */
+function statusTests(statuses: number[], errorShape: "envelope" | "oauth") {
+  return [{
+    listen: "test",
+    script: {
+      type: "text/javascript",
+      exec: [
+        `pm.test("answers a documented status", () => pm.expect(${
+          JSON.stringify(statuses)
+        }).to.include(pm.response.code));`,
+        ...(errorShape === "oauth"
+          ? [
+            // The body limit's 413 answers before any route, in the envelope.
+            "if (pm.response.code >= 400 && pm.response.code !== 413) {",
+            '  pm.test("errors are OAuth\'s {error, error_description}", () => {',
+            "    const body = pm.response.json();",
+            '    pm.expect(body.error).to.be.a("string");',
+            '    pm.expect(body.error_description).to.be.a("string");',
+            '    pm.expect(body.request_id).to.be.a("string");',
+            "  });",
+            "}",
+          ]
+          : [
+            "if (pm.response.code >= 400) {",
+            '  pm.test("errors carry the envelope", () => {',
+            "    const error = pm.response.json().error;",
+            '    pm.expect(error.code).to.be.a("string");',
+            '    pm.expect(error.requestId).to.be.a("string");',
+            "  });",
+            "}",
+          ]),
+      ],
+    },
+  }];
+}
+
+/**
+ * OAuth's token request on an operation that takes one: the form body (required parameters on,
+ * the others there but off) with the key's id and the key by HTTP Basic.
+ */
+function tokenRequestItem(
+  url: Record<string, unknown>,
+  operation: Operation,
+  form: JsonSchema,
+  statuses: number[],
+) {
+  return {
+    name: `${operation.summary}: OAuth client credentials`,
+    request: {
+      method: "POST",
+      header: [{ key: "content-type", value: "application/x-www-form-urlencoded" }],
+      url,
+      auth: credentialAuth.clientSecretBasic,
+      body: {
+        mode: "urlencoded",
+        urlencoded: Object.entries(form.properties ?? {}).map(([name, property]) => ({
+          key: name,
+          value: String(exampleOf(property) ?? ""),
+          type: "text",
+          ...(form.required?.includes(name) ? {} : { disabled: true }),
+          ...(property.description ? { description: property.description } : {}),
+        })),
+      },
+      description: [
+        "OAuth 2.0's client credentials grant (RFC 6749 §4.4) on this route: the client is an " +
+        "API key, its id as the user name and the key as the password (HTTP Basic), or " +
+        "client_id and client_secret in the form. Errors are OAuth's {error, error_description}.",
+        "",
+        ...Object.entries(operation.responses).map(([status, response]) =>
+          `- ${status}: ${response.description}`
+        ),
+      ].join("\n"),
+    },
+    event: statusTests(statuses, "oauth"),
+  };
+}
 
 function requestItem(method: string, path: string, operation: Operation) {
   const segments = path.slice(1).split("/").map((segment) => segment.replace(/^\{(\w+)\}$/, ":$1"));
@@ -138,27 +231,41 @@ function requestItem(method: string, path: string, operation: Operation) {
     ),
   ].join("\n");
   const body = operation.requestBody?.content["application/json"].schema;
-  return {
+  // Offered, disabled: a key is the caller's name for one request, kept for its retries (a
+  // fresh {{$guid}} per send would make every retry a new request).
+  const headers = operation.parameters.filter((parameter) => parameter.in === "header").map((
+    parameter,
+  ) => ({
+    key: parameter.name,
+    value: "change-me-per-request-1",
+    description: parameter.description,
+    disabled: true,
+  }));
+  const form = operation.requestBody?.content["application/x-www-form-urlencoded"]?.schema;
+  const url = {
+    raw: `{{baseUrl}}/${segments.join("/")}`,
+    host: ["{{baseUrl}}"],
+    path: segments,
+    ...(query.length ? { query } : {}),
+    ...(pathParameters.length
+      ? {
+        variable: pathParameters.map((parameter) => ({
+          key: parameter.name,
+          value: "",
+          description: `${parameter.schema.format ?? parameter.schema.type} (required)`,
+        })),
+      }
+      : {}),
+  };
+  // The route's own call first (its first credential); OAuth's token request, if it takes one.
+  const ownSchemes = schemes.filter((scheme) => scheme !== "clientSecretBasic");
+  const item = {
     name: operation.summary,
     request: {
       method: method.toUpperCase(),
-      header: body ? [{ key: "content-type", value: "application/json" }] : [],
-      url: {
-        raw: `{{baseUrl}}/${segments.join("/")}`,
-        host: ["{{baseUrl}}"],
-        path: segments,
-        ...(query.length ? { query } : {}),
-        ...(pathParameters.length
-          ? {
-            variable: pathParameters.map((parameter) => ({
-              key: parameter.name,
-              value: "",
-              description: `${parameter.schema.format ?? parameter.schema.type} (required)`,
-            })),
-          }
-          : {}),
-      },
-      auth: schemes.length ? credentialAuth[schemes[0]] : { type: "noauth" },
+      header: [...(body ? [{ key: "content-type", value: "application/json" }] : []), ...headers],
+      url,
+      auth: ownSchemes.length ? credentialAuth[ownSchemes[0]] : { type: "noauth" },
       ...(body
         ? {
           body: {
@@ -170,25 +277,9 @@ function requestItem(method: string, path: string, operation: Operation) {
         : {}),
       description,
     },
-    event: [{
-      listen: "test",
-      script: {
-        type: "text/javascript",
-        exec: [
-          `pm.test("answers a documented status", () => pm.expect(${
-            JSON.stringify(statuses)
-          }).to.include(pm.response.code));`,
-          "if (pm.response.code >= 400) {",
-          '  pm.test("errors carry the envelope", () => {',
-          "    const error = pm.response.json().error;",
-          '    pm.expect(error.code).to.be.a("string");',
-          '    pm.expect(error.requestId).to.be.a("string");',
-          "  });",
-          "}",
-        ],
-      },
-    }],
+    event: statusTests(statuses, "envelope"),
   };
+  return form ? [item, tokenRequestItem(url, operation, form, statuses)] : [item];
 }
 
 /** The generated folder: a sub-folder per function, a request per operation, in spec order. */
@@ -200,7 +291,7 @@ export function referenceFolder(spec = apiDocument()) {
     item: Object.entries(paths).flatMap(([path, operations]) =>
       Object.entries(operations)
         .filter(([, operation]) => operation.tags.includes(name))
-        .map(([method, operation]) => requestItem(method, path, operation))
+        .flatMap(([method, operation]) => requestItem(method, path, operation))
     ),
   }));
   return {
@@ -211,7 +302,8 @@ export function referenceFolder(spec = apiDocument()) {
       "Session routes use {{adminToken}} (run the life cycle's sign-in first), key routes",
       "{{apiKey}}, admin routes can also take the environment's {{adminKey}}; the routes that",
       "complete a sign-in's second factor take {{challengeToken}}, the `challenge.token` of a",
-      "sign-in to an account with one.",
+      "sign-in to an account with one; OAuth's client credentials request takes {{apiKeyId}}",
+      "and {{apiKey}} by HTTP Basic.",
     ].join(" "),
     item: folders,
   };

@@ -12,7 +12,10 @@ export const webhookUrlSchema = z.string().trim().min(8).max(2048).meta({
   examples: ["https://hooks.example.com/latchkey"],
 });
 
+// The example on the array itself: on the transform it would describe the output, and the
+// document (of the input) would drop it.
 export const webhookEventsSchema = z.array(z.string().max(80)).min(1).max(100)
+  .meta({ examples: [["auth.*", "admin.user_updated"]] })
   .superRefine((patterns, context) => {
     patterns.forEach((pattern, index) => {
       const problem = eventPatternProblem(pattern);
@@ -23,7 +26,6 @@ export const webhookEventsSchema = z.array(z.string().max(80)).min(1).max(100)
   .meta({
     description: "Audit actions by name (GET /admin/audit/actions), prefixes such as `auth.*`, " +
       "or `*` for every event.",
-    examples: [["auth.*", "admin.user_updated"]],
   });
 
 export const webhookDescriptionSchema = z.string().trim().max(500).meta({

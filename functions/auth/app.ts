@@ -20,7 +20,11 @@ import { signInRoute } from "./routes/sign_in.ts";
 import { signOutRoute } from "./routes/sign_out.ts";
 import { signUpRoute } from "./routes/sign_up.ts";
 import { tokenRoute } from "./routes/token.ts";
-import { jwksRoute, openIdConfigurationRoute } from "./routes/well_known.ts";
+import {
+  authorizationServerMetadataRoute,
+  jwksRoute,
+  openIdConfigurationRoute,
+} from "./routes/well_known.ts";
 
 /** Function `auth`: accounts and sessions (API.md, "Function auth"). */
 export const authFunction: FunctionDefinition = {
@@ -30,7 +34,8 @@ export const authFunction: FunctionDefinition = {
     "sets it as an HttpOnly cookie; for an account with a second factor it answers a " +
     "challenge instead, which the factor routes turn into an `aal2` session. " +
     "`POST /auth/token` turns a session or an API key into a short-lived JWT that Supabase's " +
-    "Data API accepts, verifiable with the keys at `/auth/.well-known/jwks.json`.",
+    "Data API accepts, verifiable with the keys at `/auth/.well-known/jwks.json`; machines " +
+    "get the same token by OAuth 2.0's client credentials grant (an API key's id and the key).",
   routes: [
     signUpRoute,
     signInRoute,
@@ -55,6 +60,7 @@ export const authFunction: FunctionDefinition = {
     tokenRoute,
     jwksRoute,
     openIdConfigurationRoute,
+    authorizationServerMetadataRoute,
   ],
 };
 

@@ -2179,7 +2179,13 @@ export interface paths {
             description?: string;
             /** @description Default true. */
             enabled?: boolean;
-            /** @description Audit actions by name (GET /admin/audit/actions), prefixes such as `auth.*`, or `*` for every event. */
+            /**
+             * @description Audit actions by name (GET /admin/audit/actions), prefixes such as `auth.*`, or `*` for every event.
+             * @example [
+             *       "auth.*",
+             *       "admin.user_updated"
+             *     ]
+             */
             events: string[];
             /**
              * @description Where messages are POSTed: https:// (http:// only outside production), a host that resolves to public addresses only (checked now and before every delivery).
@@ -2363,7 +2369,13 @@ export interface paths {
             /** @example SIEM */
             description?: string;
             enabled?: boolean;
-            /** @description Audit actions by name (GET /admin/audit/actions), prefixes such as `auth.*`, or `*` for every event. */
+            /**
+             * @description Audit actions by name (GET /admin/audit/actions), prefixes such as `auth.*`, or `*` for every event.
+             * @example [
+             *       "auth.*",
+             *       "admin.user_updated"
+             *     ]
+             */
             events?: string[];
             /**
              * @description Where messages are POSTed: https:// (http:// only outside production), a host that resolves to public addresses only (checked now and before every delivery).
@@ -2546,7 +2558,10 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
         path: {
           id: string;
         };
@@ -2564,7 +2579,7 @@ export interface paths {
         };
       };
       responses: {
-        /** @description `{id, secret, previousSecretExpiresAt}`: the new `whsec_…` secret, shown this once; until `previousSecretExpiresAt` messages carry a signature by each secret. */
+        /** @description `{id, secret, previousSecretExpiresAt}`: the new `whsec_…` secret, shown this once; until `previousSecretExpiresAt` messages carry a signature by each secret. A replay (the same Idempotency-Key) rotates nothing and answers `secret: null`. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -2573,7 +2588,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field, `Idempotency-Key` included (1 to 255 characters). */
         400: {
           headers: {
             [name: string]: unknown;
@@ -2602,6 +2617,15 @@ export interface paths {
         };
         /** @description No such webhook endpoint. */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+        409: {
           headers: {
             [name: string]: unknown;
           };
@@ -2660,7 +2684,10 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
         path: {
           id: string;
         };
@@ -2668,13 +2695,22 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{id, endpointId, eventId}`: a `webhook.test` message (`id` is its `webhook-id`) is queued and sent right after this answer, signed as every message; its `data` is the audit event `webhook.test_sent` that records the request. Follow it in GET /admin/webhooks/:id/deliveries. */
+        /** @description `{id, endpointId, eventId}`: a `webhook.test` message (`id` is its `webhook-id`) is queued and sent right after this answer, signed as every message; its `data` is the audit event `webhook.test_sent` that records the request. Follow it in GET /admin/webhooks/:id/deliveries. A replay (the same Idempotency-Key) answers the same ids and queues nothing. */
         202: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field, `Idempotency-Key` included (1 to 255 characters). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
           };
         };
         /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
@@ -2704,7 +2740,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description `webhook_disabled`: the endpoint is disabled (it would be sent nothing). */
+        /** @description `webhook_disabled`: the endpoint is disabled (it would be sent nothing); `idempotency_key_reused`: the Idempotency-Key was sent with another request. */
         409: {
           headers: {
             [name: string]: unknown;
@@ -2746,7 +2782,10 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
         path: {
           id: string;
         };
@@ -2754,13 +2793,22 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{id, endpointId}`: queued; it is sent right after this answer (if its endpoint is enabled), with the same `webhook-id`. */
+        /** @description `{id, endpointId}`: queued; it is sent right after this answer (if its endpoint is enabled), with the same `webhook-id`. A replay (the same Idempotency-Key) answers the same and queues nothing again. */
         202: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field, `Idempotency-Key` included (1 to 255 characters). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
           };
         };
         /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
@@ -2783,6 +2831,15 @@ export interface paths {
         };
         /** @description No such webhook delivery. */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+        409: {
           headers: {
             [name: string]: unknown;
           };
@@ -2843,14 +2900,14 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  "/auth/.well-known/openid-configuration": {
+  "/auth/.well-known/oauth-authorization-server": {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /** Issuer metadata (OpenID discovery) for verifiers of Latchkey's tokens */
+    /** Issuer metadata (OAuth 2.0 authorization server metadata, RFC 8414), as above */
     get: {
       parameters: {
         query?: never;
@@ -2860,7 +2917,43 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{issuer, jwks_uri, id_token_signing_alg_values_supported, ...}`. */
+        /** @description `{issuer, jwks_uri, token_endpoint, grant_types_supported: ["client_credentials"], token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"], scopes_supported, id_token_signing_alg_values_supported, ...}`. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/auth/.well-known/openid-configuration": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Issuer metadata (OpenID discovery) for verifiers of Latchkey's tokens and OAuth clients */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{issuer, jwks_uri, token_endpoint, grant_types_supported: ["client_credentials"], token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"], scopes_supported, id_token_signing_alg_values_supported, ...}`. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -4652,7 +4745,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** A short-lived JWT for Supabase's Data API (no body needed) */
+    /** A short-lived JWT for Supabase's Data API (no body needed; or OAuth 2.0's client credentials grant) */
     post: {
       parameters: {
         query?: never;
@@ -4660,9 +4753,23 @@ export interface paths {
         path?: never;
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody?: {
+        content: {
+          "application/json": Record<string, unknown>;
+          "application/x-www-form-urlencoded": {
+            /** @description The API key's id, when the client does not authenticate with HTTP Basic. */
+            client_id?: string;
+            /** @description The API key itself, when the client does not authenticate with HTTP Basic (client_secret_post). */
+            client_secret?: string;
+            /** @enum {string} */
+            grant_type: "client_credentials";
+            /** @description Space-separated scopes, each one the key holds now; default: all of them. */
+            scope?: string;
+          };
+        };
+      };
       responses: {
-        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold in full; `session_id` or `key_id`; `scopes` for a key; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). */
+        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). The token request (form body) answers OAuth's `{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, its scopes narrowed to `scope`. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -4675,16 +4782,35 @@ export interface paths {
               expires_in: number;
               /** @constant */
               token_type: "bearer";
+            } | {
+              access_token: string;
+              expires_in: number;
+              scope: string;
+              /** @constant */
+              token_type: "Bearer";
             };
           };
         };
-        /** @description `unauthorized`: A valid session token or API key is required. */
+        /** @description Token request (form body): `invalid_request` (a parameter missing, repeated or too long; HTTP Basic and client_secret both), `unsupported_grant_type`, `invalid_scope` (a scope the key does not hold), `unauthorized_client` (the key is disabled or its owner suspended). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json":
+              | components["schemas"]["Error"]
+              | components["schemas"]["OAuthError"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. Token request (form body): `invalid_client` with `WWW-Authenticate: Basic`: no client authentication, an unknown id or secret, a key sent with another key's id, a revoked or expired key. Each counts against the client (LATCHKEY_CLIENT_CREDENTIALS_MAX_FAILURES). */
         401: {
           headers: {
             [name: string]: unknown;
           };
           content: {
-            "application/json": components["schemas"]["Error"];
+            "application/json":
+              | components["schemas"]["Error"]
+              | components["schemas"]["OAuthError"];
           };
         };
         /** @description `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
@@ -4693,16 +4819,20 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            "application/json": components["schemas"]["Error"];
+            "application/json":
+              | components["schemas"]["Error"]
+              | components["schemas"]["OAuthError"];
           };
         };
-        /** @description `rate_limited`: the API key's rate limit is used up; minting counts as a use. */
+        /** @description `rate_limited`: the API key's rate limit is used up; minting counts as a use. Token request (form body): `too_many_requests` (too many failed client authentications from this client; every token request of it until `Retry-After`), `rate_limited` or `usage_exceeded` (the key's limits; minting counts as a use and spends a credit). */
         429: {
           headers: {
             [name: string]: unknown;
           };
           content: {
-            "application/json": components["schemas"]["Error"];
+            "application/json":
+              | components["schemas"]["Error"]
+              | components["schemas"]["OAuthError"];
           };
         };
         /** @description `not_configured`: neither LATCHKEY_JWT_SIGNING_KEYS nor LATCHKEY_JWT_SECRET is set. */
@@ -4711,7 +4841,9 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-            "application/json": components["schemas"]["Error"];
+            "application/json":
+              | components["schemas"]["Error"]
+              | components["schemas"]["OAuthError"];
           };
         };
       };
@@ -6582,6 +6714,13 @@ export interface components {
         nextRoute?: string;
         requestId: string;
       };
+    };
+    /** @description An error of OAuth's token request (RFC 6749 §5.2), answered only to the form body. */
+    OAuthError: {
+      /** @description The RFC's code for its cases (`invalid_request`, `invalid_client`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`); for the rest the envelope's code with the same status (`too_many_requests`, `rate_limited`, `usage_exceeded`, `not_configured`, `database_unavailable`). */
+      error: string;
+      error_description: string;
+      request_id: string;
     };
   };
   responses: never;

@@ -342,10 +342,11 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
       client.POST("/auth/token", { headers: credential }),
     );
     if (!data) throw passedOn(response, error);
+    const claims = claimsOf(data.access_token);
     return {
       token: data.access_token,
-      claims: claimsOf(data.access_token),
-      expiresAt: data.expires_at,
+      claims,
+      expiresAt: claims.exp,
       lifetime: data.expires_in,
       supabase: supabaseFor(data.access_token),
     };

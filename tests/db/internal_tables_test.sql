@@ -2,7 +2,7 @@
 -- no API role (anon, authenticated, service_role) and no caller (latchkey_caller) may read or
 -- write the former; callers read the latter within RLS and write neither.
 begin;
-select plan(46);
+select plan(54);
 
 insert into latchkey.users (id, email, name, role) values
   ('a1a1a1a1-a1a1-4a1a-8a1a-a1a1a1a1a1a1', 'ann@internal.test', 'Ann', 'user'),
@@ -16,40 +16,40 @@ insert into latchkey.api_key_usage (key_id, hour, valid) values
   ('a1a1a1a1-0000-4000-8000-000000000001', date_trunc('hour', now()), 3),
   ('b2b2b2b2-0000-4000-8000-000000000001', date_trunc('hour', now()), 5);
 
--- Four roles × five tables × read and write: 40 refusals.
+-- Four roles × six tables × read and write: 48 refusals.
 set local role latchkey_caller;
 select set_config('latchkey.caller',
   '{"sub": "a1a1a1a1-a1a1-4a1a-8a1a-a1a1a1a1a1a1", "app_role": "user"}', true);
 select throws_ok(format('select * from latchkey.%I', name), '42501', null,
   format('a caller cannot read latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 select throws_ok(format('insert into latchkey.%I default values', name), '42501', null,
   format('a caller cannot write latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 reset role;
 set local role anon;
 select throws_ok(format('select * from latchkey.%I', name), '42501', null,
   format('anon cannot read latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 select throws_ok(format('insert into latchkey.%I default values', name), '42501', null,
   format('anon cannot write latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 reset role;
 set local role authenticated;
 select throws_ok(format('select * from latchkey.%I', name), '42501', null,
   format('authenticated cannot read latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 select throws_ok(format('insert into latchkey.%I default values', name), '42501', null,
   format('authenticated cannot write latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 reset role;
 set local role service_role;
 select throws_ok(format('select * from latchkey.%I', name), '42501', null,
   format('service_role cannot read latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 select throws_ok(format('insert into latchkey.%I default values', name), '42501', null,
   format('service_role cannot write latchkey.%s', name)) from unnest(array['account_tokens', 'audit_repeats',
-  'sign_in_failures', 'supabase_identities', 'throttles']) as name;
+  'sign_in_failures', 'supabase_identities', 'throttles', 'notification_windows']) as name;
 reset role;
 
 -- Usage history: a caller reads the usage of the keys it may read, and writes none.

@@ -82,6 +82,7 @@ Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1
     "adminKey",
     "apiKey",
     "challenge",
+    "clientSecretBasic",
     "session",
   ]);
   assert.equal(spec.components.securitySchemes.adminKey.name, "X-Admin-Key");
@@ -89,12 +90,21 @@ Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1
   const routeCount = Object.values(functions).reduce((sum, f) => sum + f.routes.length, 0);
   assert.equal(operations.length, routeCount);
   for (const operation of operations) {
+    // OAuth's token request answers its own errors' shape beside the envelope.
+    const error = operation.requestBody?.content["application/x-www-form-urlencoded"]
+      ? {
+        oneOf: [
+          { $ref: "#/components/schemas/Error" },
+          { $ref: "#/components/schemas/OAuthError" },
+        ],
+      }
+      : { $ref: "#/components/schemas/Error" };
     for (const [status, response] of Object.entries(operation.responses)) {
       if (Number(status) >= 400) {
-        assert.equal(
-          (response as { content: { "application/json": { schema: { $ref: string } } } })
-            .content["application/json"].schema.$ref,
-          "#/components/schemas/Error",
+        assert.deepEqual(
+          (response as { content: { "application/json": { schema: unknown } } })
+            .content["application/json"].schema,
+          error,
         );
       }
     }
@@ -121,6 +131,39 @@ Deno.test("request schemas come from the validating zod schemas", async () => {
   const revoke = spec.paths["/admin/keys/{id}/revoke"].post;
   assert.equal(revoke.parameters[0].in, "path");
   assert.equal(revoke.parameters[0].schema.format, "uuid");
+});
+
+Deno.test("POST /auth/token documents two request bodies by media type, OAuth's with its own credential", async () => {
+  const spec = (await call("GET", "/openapi.json")).body;
+  const token = spec.paths["/auth/token"].post;
+  assert.equal(token.requestBody.required, false);
+  assert.deepEqual(Object.keys(token.requestBody.content), [
+    "application/json",
+    "application/x-www-form-urlencoded",
+  ]);
+  const form = token.requestBody.content["application/x-www-form-urlencoded"].schema;
+  assert.deepEqual(form.properties.grant_type.enum, ["client_credentials"]);
+  assert.deepEqual(form.required, ["grant_type"]);
+  assert.deepEqual(Object.keys(form.properties).sort(), [
+    "client_id",
+    "client_secret",
+    "grant_type",
+    "scope",
+  ]);
+  assert.deepEqual(token.security, [{ session: [] }, { apiKey: [] }, { clientSecretBasic: [] }]);
+  assert.match(token.responses["401"].description, /invalid_client/);
+  assert.match(token.responses["400"].description, /invalid_scope/);
+  assert.match(token.responses["429"].description, /too_many_requests/);
+  assert.deepEqual(spec.components.schemas.OAuthError.required, [
+    "error",
+    "error_description",
+    "request_id",
+  ]);
+  // The envelope's codes are the envelope's: OAuth's own are answered only in OAuth's shape.
+  assert.ok(
+    !spec.components.schemas.Error.properties.error.properties.code.enum
+      .includes("invalid_client"),
+  );
 });
 
 Deno.test("each function serves its own openapi.json, no credential needed", async () => {
@@ -157,6 +200,9 @@ Deno.test("every operation that honours Idempotency-Key documents the header, it
     "POST /admin/users",
     "POST /admin/users/{id}/password",
     "POST /admin/webhooks",
+    "POST /admin/webhooks/deliveries/{id}/retry",
+    "POST /admin/webhooks/{id}/rotate-secret",
+    "POST /admin/webhooks/{id}/test",
     "POST /keys",
     "POST /keys/{id}/rotate",
     "POST /orgs",

@@ -1,11 +1,13 @@
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import postgres from "postgres";
+import { withDatabase } from "./http.ts";
 
 /**
  * Supabase's Data API as a team's code meets it, over real HTTP: what PostgREST does with a
  * token (verified against the issuer's JWKS; connected as `authenticator`, `set local role` to
  * its `role` claim, its claims in `request.jwt.claims`) so the team's RLS policies on
- * `auth.uid()` and `auth.jwt()` decide, as on a hosted project.
+ * `auth.uid()` and `auth.jwt()` decide, as on a hosted project. Only on our hosted-like clusters,
+ * where those exist (LATCHKEY_TEST_SUPERUSER_URL is set).
  */
 
 /** A connection as PostgREST's: the `authenticator` role of the test database. */
@@ -33,20 +35,50 @@ export async function asDataApi<T>(
   }
 }
 
+/** A team's table, as a team would guard it: owners read theirs; writes need a session or scope. */
+export async function createFixtureTable() {
+  await withDatabase((sql) =>
+    sql.unsafe(`
+      drop table if exists public.latchkey_fixture_notes;
+      create table public.latchkey_fixture_notes (
+        id bigint generated always as identity primary key,
+        owner_id uuid not null default auth.uid(),
+        body text not null
+      );
+      alter table public.latchkey_fixture_notes enable row level security;
+      grant select, insert on public.latchkey_fixture_notes to authenticated;
+      create policy "Owners read their notes" on public.latchkey_fixture_notes
+        for select to authenticated using (owner_id = (select auth.uid()));
+      create policy "Sessions, and keys with notes:write, add notes"
+        on public.latchkey_fixture_notes for insert to authenticated
+        with check (
+          owner_id = (select auth.uid())
+          and ((select auth.jwt()) ->> 'key_id' is null
+            or coalesce((select auth.jwt()) -> 'scopes', '[]'::jsonb) ? 'notes:write')
+        );`)
+  );
+}
+
+export async function insertNotesAsOwner(ownerId: string, ...bodies: string[]) {
+  await withDatabase((sql) =>
+    sql`insert into public.latchkey_fixture_notes ${
+      sql(bodies.map((body) => ({ owner_id: ownerId, body })))
+    }`
+  );
+}
+
+export const visibleNotes = (claims: JWTPayload) =>
+  asDataApi(claims, async (tx) =>
+    (await tx<{ body: string }[]>`
+      select body from public.latchkey_fixture_notes order by body`).map((row) => row.body));
+
+export const addNote = (claims: JWTPayload, body: string) =>
+  asDataApi(claims, (tx) => tx`insert into public.latchkey_fixture_notes (body) values (${body})`);
+
 /** The notes table of functions/example-notes, with its policies (re-runnable). */
 export async function createNotesTable(): Promise<void> {
-  const sql = postgres(Deno.env.get("LATCHKEY_TEST_DATABASE_URL")!, {
-    max: 1,
-    prepare: false,
-    onnotice: () => {},
-  });
-  try {
-    await sql.unsafe(
-      await Deno.readTextFile(new URL("./example_notes.sql", import.meta.url)),
-    );
-  } finally {
-    await sql.end();
-  }
+  const fixture = await Deno.readTextFile(new URL("./example_notes.sql", import.meta.url));
+  await withDatabase((sql) => sql.unsafe(fixture));
 }
 
 const identifier = /^[a-z_][a-z0-9_]*$/;

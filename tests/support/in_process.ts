@@ -19,6 +19,8 @@ export interface InProcessFunctions {
     body?: unknown,
     // deno-lint-ignore no-explicit-any -- tests read whatever the route answered
   ): Promise<{ status: number; headers: Headers; body: any }>;
+  /** `fetch` over the same connections as `call` (closed with the server), for other bodies. */
+  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
   /** Resolves once the work the answers left behind (mail, writes after the answer) is done. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -63,6 +65,7 @@ export function serveFunctions(
   return {
     base,
     call: jsonCaller(base, client),
+    fetch: (input, init) => fetch(input, { ...init, client }),
     // A send begun after an answer is such work too (continueAfterResponse), resends included.
     settled: workAfterResponsesSettled,
     async close() {

@@ -147,6 +147,7 @@ export async function withMailGateway(
     await work({
       base,
       call: jsonCaller(base, client),
+      fetch: (input, init) => fetch(input, { ...init, client }),
       // Its work after answers is its own process's; the tests wait for what it sends instead.
       settled: () => Promise.resolve(),
       close: () => server.stop(),

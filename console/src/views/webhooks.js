@@ -126,6 +126,7 @@ function rotateSecretChoice(hook, { notify, refresh }) {
     async rotate(overlapSeconds) {
       const answer = await api("POST", `/admin/webhooks/${hook.id}/rotate-secret`, {
         body: { overlapSeconds },
+        idempotent: true,
       });
       await refresh({ title: `New secret for ${hook.url}`, secret: answer.secret });
     },
@@ -151,7 +152,7 @@ function endpointActions(hook, { notify, refresh }) {
         type: "button",
         "aria-label": `Send test to ${hook.url}`,
         onclick: act(
-          () => api("POST", `/admin/webhooks/${hook.id}/test`),
+          () => api("POST", `/admin/webhooks/${hook.id}/test`, { idempotent: true }),
           `Test event queued for ${hook.url}.`,
         ),
       }, "Send test")
@@ -252,7 +253,7 @@ export async function renderWebhookDeliveries(main, context) {
         ? h("button", {
           type: "button",
           onclick: act(
-            () => api("POST", `/admin/webhooks/${webhookId}/test`),
+            () => api("POST", `/admin/webhooks/${webhookId}/test`, { idempotent: true }),
             "Test event queued.",
           ),
         }, "Send test event")
@@ -286,7 +287,10 @@ export async function renderWebhookDeliveries(main, context) {
               type: "button",
               "aria-label": `Retry ${delivery.id}`,
               onclick: act(
-                () => api("POST", `/admin/webhooks/deliveries/${delivery.id}/retry`),
+                () =>
+                  api("POST", `/admin/webhooks/deliveries/${delivery.id}/retry`, {
+                    idempotent: true,
+                  }),
                 "Queued again.",
               ),
             }, "Retry")]]

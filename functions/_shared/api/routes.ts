@@ -15,6 +15,7 @@ import { ApiError } from "../ground/errors.ts";
 import { type AppContext, type AppEnv } from "../http/context.ts";
 import { createFunctionApp, type FunctionAppWiring } from "../http/function_app.ts";
 import { readJsonBody, readQuery } from "../http/request.ts";
+import { isTokenRequest, readTokenRequest } from "../http/oauth_form.ts";
 import {
   type CredentialCheck,
   credentialCheckOf,
@@ -38,6 +39,11 @@ import { getRuntime } from "./isolate.ts";
 export interface Route {
   doc: RouteDoc;
   handler: Handler<AppEnv>;
+  /**
+   * OAuth's token request (`doc.oauthTokenRequest`): answers a form body, before the credential
+   * checks; anything else goes on to them and `handler`.
+   */
+  tokenRequestHandler?: MiddlewareHandler<AppEnv>;
 }
 
 /** What the handler gets: the body and query, parsed by the declared schemas. */
@@ -46,12 +52,32 @@ export interface RouteInput<D extends RouteDoc> {
   query: D["query"] extends z.ZodType ? z.output<D["query"]> : undefined;
 }
 
+/** The token request's parameters, parsed by its declared schema. */
+export type TokenRequestOf<D extends RouteDoc> = D["oauthTokenRequest"] extends
+  { body: infer S extends z.ZodObject } ? z.output<S> : never;
+
 export function defineRoute<const D extends RouteDoc>(
   doc: D,
   handler: (c: AppContext, input: RouteInput<D>) => Response | Promise<Response>,
+  tokenRequest?: (c: AppContext, form: TokenRequestOf<D>) => Response | Promise<Response>,
 ): Route {
+  const declared = doc.oauthTokenRequest;
+  if (!declared !== !tokenRequest) {
+    throw new Error(`${doc.path}: oauthTokenRequest and its handler go together`);
+  }
   return {
     doc,
+    ...(declared && tokenRequest
+      ? {
+        tokenRequestHandler: async (c, next) => {
+          if (!await isTokenRequest(c)) return await next();
+          // From here on, whatever is thrown answers in OAuth's shape (function_app.ts).
+          c.set("oauthErrors", true);
+          const form = await readTokenRequest(c, declared.grantTypes, declared.body);
+          return await tokenRequest(c, form as TokenRequestOf<D>);
+        },
+      }
+      : {}),
     handler: async (c) => {
       c.set("idempotent", doc.idempotent === true);
       // After the credential checks (registered before this), so a stranger learns nothing
@@ -162,9 +188,10 @@ export function functionApp(definition: FunctionDefinition): Hono<AppEnv> {
   const app = createFunctionApp(definition.name, wiring);
   const document = lazyDocument([definition]);
   app.get("/openapi.json", (c) => c.json(document()));
-  for (const { doc, handler } of definition.routes) {
+  for (const { doc, handler, tokenRequestHandler } of definition.routes) {
     // One registration per handler, in order: what `app.get(path, a, b)` does itself.
-    for (const step of [...credentialChecks(doc), handler]) {
+    const steps = [...(tokenRequestHandler ? [tokenRequestHandler] : []), ...credentialChecks(doc)];
+    for (const step of [...steps, handler]) {
       app.on(doc.method.toUpperCase(), doc.path, step);
     }
   }

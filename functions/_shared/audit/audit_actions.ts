@@ -29,6 +29,10 @@ export const auditActions: Readonly<Record<string, string>> = {
   "api_key.updated": "A user changed an API key of their own.",
   "audit.exported": "The audit log of a time range was exported.",
   "audit.pruned": "Events past their retention were deleted.",
+  "auth.client_authentication_failed":
+    "An OAuth client_credentials token request's client authentication failed (a secret that " +
+    "is no key, a key sent with another key's id, a revoked or expired key; the reason is in " +
+    "the metadata); audited once per client per minute.",
   "auth.email_verified": "A user proved their email address.",
   "auth.factor_confirmed": "A user's first right code confirmed a second factor.",
   "auth.factor_enrolled": "A user enrolled a second factor (unconfirmed until a first code).",
@@ -59,6 +63,10 @@ export const auditActions: Readonly<Record<string, string>> = {
   "bootstrap.service_key_created": "`deno task bootstrap` made a service account's key.",
   "bootstrap.user_promoted": "`deno task promote` changed a user's role.",
   "mail.delivery_failed": "An email could not be delivered.",
+  "mail.notifications_capped":
+    "An account reached LATCHKEY_NOTIFY_MAX_PER_HOUR notification mails of one kind this hour: " +
+    "the rest of the hour's of that kind are counted, not sent (audited once an hour, as the " +
+    "event that went over; the kind and the limit are in the metadata).",
   "org.created": "A user made an organization (and became its owner).",
   "org.deleted": "An owner deleted an organization (its memberships and invitations went too).",
   "org.invitation_refused":

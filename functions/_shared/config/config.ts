@@ -71,7 +71,9 @@ export const notificationKinds = [
   "mfa_changed",
   "role_changed",
   "account_banned",
+  "account_unbanned",
   "key_leaked",
+  "org_role_changed",
 ] as const;
 export type NotificationKind = typeof notificationKinds[number];
 
@@ -157,6 +159,13 @@ export const configSchema = z.object({
       "notices are what a holder needs to hear of a stolen account), none with log or none. " +
       "Sent for the holder's own changes too; only to a verified address, never to a service " +
       "account; never with a secret in it.",
+  ),
+  LATCHKEY_NOTIFY_MAX_PER_HOUR: integer(1, 1000).default(10).describe(
+    "At most this many notification mails of each kind to one account in a clock hour, so " +
+      "whoever loops an action that notifies cannot mail-bomb its holder; a flood of one kind " +
+      "never holds back another. The rest are not sent but counted: the first held back in an " +
+      "hour is audited (mail.notifications_capped) and the next mail of that kind says how " +
+      "many were.",
   ),
   LATCHKEY_MAIL_FROM: z.string().min(3).max(320).default("Latchkey <no-reply@latchkey.invalid>")
     .describe("The From of account mail (SMTP)."),
@@ -297,6 +306,15 @@ export const configSchema = z.object({
   ),
   LATCHKEY_ADMIN_KEY_FAILURE_WINDOW_MINUTES: integer(1, 24 * 60).default(15).describe(
     "Window, in minutes, of the X-Admin-Key throttle: after the burst, one guess per " +
+      "window/failures.",
+  ),
+  LATCHKEY_CLIENT_CREDENTIALS_MAX_FAILURES: integer(1, 10_000).default(20).describe(
+    "Failed client authentications (POST /auth/token, grant_type=client_credentials: a secret " +
+      "that is no key, a key sent with another key's id, a revoked or expired key) one client " +
+      "may make within the window; beyond, every token request of that client gets 429.",
+  ),
+  LATCHKEY_CLIENT_CREDENTIALS_FAILURE_WINDOW_MINUTES: integer(1, 24 * 60).default(15).describe(
+    "Window, in minutes, of the client-credentials throttle: after the burst, one failure per " +
       "window/failures.",
   ),
   LATCHKEY_HEADER_TIMEOUT_SECONDS: integer(1, 300).default(10).describe(

@@ -23,6 +23,8 @@ export interface RequestInfo {
    * notifications). Unset or empty: none.
    */
   notify?: string;
+  /** At most this many of each kind to one account an hour (LATCHKEY_NOTIFY_MAX_PER_HOUR). */
+  notifyPerHour?: number;
 }
 
 export interface DatabaseOptions {

@@ -112,6 +112,29 @@ export const errorCatalog = {
     status: 429,
     message: "This API key's usage limit is used up.",
   },
+  // OAuth 2.0's token-request errors (RFC 6749 §5.2), answered only to the token request's form
+  // body (`grant_type=client_credentials`), in OAuth's shape: `{error, error_description}`.
+  invalid_request: {
+    status: 400,
+    message: "The token request is malformed: a parameter is missing, repeated or invalid.",
+  },
+  invalid_client: {
+    status: 401,
+    message: "Client authentication failed: send an API key's id as client_id and the key as " +
+      "client_secret (HTTP Basic or the body).",
+  },
+  unauthorized_client: {
+    status: 400,
+    message: "This client may not get a token now.",
+  },
+  unsupported_grant_type: {
+    status: 400,
+    message: "Only grant_type=client_credentials is supported here.",
+  },
+  invalid_scope: {
+    status: 400,
+    message: "The requested scope is invalid or beyond the key's scopes.",
+  },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   not_configured: { status: 501, message: "This is not configured on this deployment." },
   overloaded: {
@@ -129,6 +152,15 @@ export const errorCatalog = {
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;
+
+/** The codes only OAuth's token request answers, never the JSON envelope. */
+export const oauthErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "invalid_request",
+  "invalid_client",
+  "unauthorized_client",
+  "unsupported_grant_type",
+  "invalid_scope",
+]);
 
 /** One failing input field (`path` is dotted, e.g. `scopes.0`). */
 export interface ErrorDetail {
@@ -183,5 +215,22 @@ export function errorEnvelope(error: ApiError, requestId: string): ErrorEnvelope
       ...(error.nextRoute ? { nextRoute: error.nextRoute } : {}),
       requestId,
     },
+  };
+}
+
+/**
+ * An error as OAuth's token endpoint answers it (RFC 6749 §5.2): `error` is the code (the RFC's
+ * own for its cases; for the rest, such as a rate limit, the envelope's), `error_description`
+ * the message in the characters the RFC allows there (printable ASCII but `"` and `\`), and the
+ * request id as the envelope carries it.
+ */
+export function oauthErrorBody(error: ApiError, requestId: string) {
+  return {
+    error: error.code,
+    error_description: error.message.replaceAll('"', "'").replace(
+      /[^\x20-\x21\x23-\x5b\x5d-\x7e]/g,
+      "?",
+    ),
+    request_id: requestId,
   };
 }

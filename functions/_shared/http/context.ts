@@ -10,6 +10,11 @@ export interface AppEnv {
     principal: Principal;
     /** The route declared `idempotent` (api/routes.ts), so it may honour Idempotency-Key. */
     idempotent: boolean;
+    /**
+     * The request is OAuth's token request (a form body on a route that takes one): its errors
+     * are OAuth's `{error, error_description}`, not the envelope (function_app.ts).
+     */
+    oauthErrors: boolean;
   };
 }
 

@@ -5,7 +5,7 @@ import { requestId } from "hono/request-id";
 import { describeError, log, logEnabled } from "../config/log.ts";
 import { isDatabaseUnavailable, sqlState } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
-import { ApiError, type ErrorCode, errorEnvelope } from "../ground/errors.ts";
+import { ApiError, type ErrorCode, errorEnvelope, oauthErrorBody } from "../ground/errors.ts";
 import type { AppEnv } from "./context.ts";
 import { functionRelativePath } from "./request.ts";
 
@@ -214,8 +214,18 @@ export function respondWithError(thrown: unknown, c: Context<AppEnv>): Response 
     });
   }
   const headers: Record<string, string> = { "Cache-Control": "no-store", ...error.headers };
-  if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="latchkey"';
+  const oauth = c.get("oauthErrors") === true;
+  if (error.status === 401) {
+    // OAuth's token request authenticates its client with HTTP Basic (RFC 6749 §5.2).
+    headers["WWW-Authenticate"] = oauth
+      ? 'Basic realm="latchkey", charset="UTF-8"'
+      : 'Bearer realm="latchkey"';
+  }
   if (error.status === 503) headers["Retry-After"] ??= "1";
+  if (oauth) {
+    headers["Pragma"] = "no-cache";
+    return c.json(oauthErrorBody(error, c.get("requestId")), error.status as 400, headers);
+  }
   return c.json(errorEnvelope(error, c.get("requestId")), error.status as 400, headers);
 }
 

@@ -5,7 +5,7 @@ import { type AppContext } from "./context.ts";
 import { asCaller } from "./request.ts";
 
 export interface RouteResult {
-  status: 200 | 201;
+  status: 200 | 201 | 202;
   body: Record<string, unknown>;
   /** What a replay answers, when it must differ (a key's secret is never stored). */
   replayBody?: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { errorCatalog } from "../ground/errors.ts";
+import { errorCatalog, oauthErrorCodes } from "../ground/errors.ts";
 import type { AdminPermission, Role } from "../ground/principal.ts";
 import { latchkeyVersion } from "../ground/version.ts";
 
@@ -85,17 +85,37 @@ export interface RouteDoc {
   body?: z.ZodType;
   query?: z.ZodType;
   /**
-   * The JSON body of the success answer (the lowest 2xx status in `responses`), for generated
-   * clients (packages/with-latchkey types its calls from it); without it, any object. Nothing
-   * checks answers against it at run time: tests/http/openapi_test.ts parses real answers with it.
+   * The JSON body of the success answer to the route's own call (the lowest 2xx status in
+   * `responses`), for generated clients (packages/with-latchkey types its calls from it); without
+   * it, any object. Nothing checks answers against it at run time: tests/http/openapi_test.ts
+   * parses real answers with it. A route that also takes OAuth's token request answers that one
+   * OAuth's way (`oauthTokenAnswerSchema`), and the document shows both.
    */
   answer?: z.ZodType;
+  /**
+   * OAuth 2.0's token request on this route beside its own call (RFC 6749 §4.4): a (non-empty)
+   * body of `application/x-www-form-urlencoded` goes to the route's token-request handler instead
+   * (api/routes.ts), before the `auth` list's credential check, for the client authenticates in
+   * the request itself (HTTP Basic, or client_id and client_secret in the body). Its errors are
+   * OAuth's `{error, error_description}` (http/oauth_form.ts), its parameters read by OAuth's
+   * rules. The document shows both request bodies, by media type.
+   */
+  oauthTokenRequest?: OAuthTokenRequestDoc;
   /**
    * Status → what it means; errors get the envelope. The answers every such route gives
    * (400 for a bad body or query, 415 for a body that is not JSON, 401 without a credential, 403
    * for a missing permission or an API key on a session-only route) are added unless the route
    * describes them itself.
    */
+  responses: Record<number, string>;
+}
+
+export interface OAuthTokenRequestDoc {
+  /** The `grant_type`s it takes; another is `unsupported_grant_type`, none `invalid_request`. */
+  grantTypes: readonly string[];
+  /** Its parameters besides `grant_type`'s check; names it does not declare are ignored. */
+  body: z.ZodObject;
+  /** Status → what it means for the token request (merged with the route's own). */
   responses: Record<number, string>;
 }
 
@@ -203,6 +223,14 @@ const securitySchemes = {
     name: "x-api-key",
     description: "An API key (`lk_…`); `Authorization: Bearer <key>` works too.",
   },
+  clientSecretBasic: {
+    type: "http",
+    scheme: "basic",
+    description: "OAuth 2.0 client authentication (client_secret_basic), only with the form " +
+      "body of POST /auth/token (grant_type=client_credentials): the user name is an API key's " +
+      "id, the password the key itself, each form-urlencoded first (RFC 6749 §2.3.1). Or send " +
+      "them as client_id and client_secret in the form body (client_secret_post), not both.",
+  },
   challenge: {
     type: "http",
     scheme: "bearer",
@@ -225,7 +253,12 @@ const errorEnvelopeSchema = {
       type: "object",
       required: ["code", "message", "requestId"],
       properties: {
-        code: { type: "string", enum: Object.keys(errorCatalog) },
+        code: {
+          type: "string",
+          enum: Object.keys(errorCatalog).filter((code) =>
+            !oauthErrorCodes.has(code as keyof typeof errorCatalog)
+          ),
+        },
         message: { type: "string" },
         details: {
           type: "array",
@@ -243,6 +276,35 @@ const errorEnvelopeSchema = {
         requestId: { type: "string" },
       },
     },
+  },
+};
+
+const oauthErrorSchema = {
+  type: "object",
+  description: "An error of OAuth's token request (RFC 6749 §5.2), answered only to the form body.",
+  required: ["error", "error_description", "request_id"],
+  properties: {
+    error: {
+      type: "string",
+      description: "The RFC's code for its cases (`invalid_request`, `invalid_client`, " +
+        "`unauthorized_client`, `unsupported_grant_type`, `invalid_scope`); for the rest the " +
+        "envelope's code with the same status (`too_many_requests`, `rate_limited`, " +
+        "`usage_exceeded`, `not_configured`, `database_unavailable`).",
+    },
+    error_description: { type: "string" },
+    request_id: { type: "string" },
+  },
+};
+
+/** OAuth's successful token answer (RFC 6749 §5.1), to the form body only. */
+const oauthTokenAnswerSchema = {
+  type: "object",
+  required: ["access_token", "token_type", "expires_in", "scope"],
+  properties: {
+    access_token: { type: "string" },
+    token_type: { type: "string", const: "Bearer" },
+    expires_in: { type: "integer" },
+    scope: { type: "string" },
   },
 };
 
@@ -286,20 +348,32 @@ function operation(name: string, doc: RouteDoc) {
       stepUp.replace(/^./, (first) => first.toLowerCase())
     }.`;
   }
+  const tokenRequest = doc.oauthTokenRequest;
+  for (const [status, description] of Object.entries(tokenRequest?.responses ?? {})) {
+    const form = `Token request (form body): ${description}`;
+    described[Number(status)] = described[Number(status)]
+      ? `${described[Number(status)]} ${form}`
+      : form;
+  }
+  const errorSchema = tokenRequest
+    ? {
+      oneOf: [
+        { $ref: "#/components/schemas/Error" },
+        { $ref: "#/components/schemas/OAuthError" },
+      ],
+    }
+    : { $ref: "#/components/schemas/Error" };
   const statuses = Object.keys(described).map(Number).sort((a, b) => a - b);
   const success = statuses.find((status) => status >= 200 && status < 300);
-  const answer = doc.answer ? jsonSchema(doc.answer, "output") : { type: "object" };
+  const ownAnswer = doc.answer ? jsonSchema(doc.answer, "output") : { type: "object" };
+  const answer = tokenRequest ? { oneOf: [ownAnswer, oauthTokenAnswerSchema] } : ownAnswer;
   const responses = Object.fromEntries(statuses.map((status) => [
     status,
     {
       description: described[status],
       content: {
         "application/json": {
-          schema: status >= 400
-            ? { $ref: "#/components/schemas/Error" }
-            : status === success
-            ? answer
-            : { type: "object" },
+          schema: status >= 400 ? errorSchema : status === success ? answer : { type: "object" },
         },
       },
     },
@@ -325,21 +399,59 @@ function operation(name: string, doc: RouteDoc) {
     ...(doc.stepUp
       ? { "x-latchkey-step-up": doc.stepUp === true ? "always" : doc.stepUp.when }
       : {}),
-    security: doc.auth.length ? doc.auth.map((scheme) => ({ [scheme]: [] })) : [],
+    security: [
+      ...doc.auth.map((scheme) => ({ [scheme]: [] })),
+      ...(tokenRequest ? [{ clientSecretBasic: [] }] : []),
+    ],
     parameters: [
       ...pathParameters,
       ...queryParameters,
       ...(doc.idempotent ? [idempotencyKeyParameter] : []),
     ],
-    ...(doc.body
-      ? {
-        requestBody: {
-          required: true,
-          content: { "application/json": { schema: jsonSchema(doc.body) } },
-        },
-      }
-      : {}),
+    ...(requestBody(doc) ?? {}),
     responses,
+  };
+}
+
+/**
+ * The request body: the route's JSON schema; beside OAuth's token request, two by media type,
+ * neither required (the route's own call needs no body then).
+ */
+function requestBody(doc: RouteDoc) {
+  if (doc.oauthTokenRequest) {
+    const { grantTypes, body } = doc.oauthTokenRequest;
+    const form = jsonSchema(body) as { properties?: Record<string, unknown>; required?: string[] };
+    return {
+      requestBody: {
+        required: false,
+        content: {
+          "application/json": {
+            schema: doc.body ? jsonSchema(doc.body) : {
+              type: "object",
+              description: "None needed: the session or API key is the credential, sent as " +
+                "on every route.",
+            },
+          },
+          "application/x-www-form-urlencoded": {
+            schema: {
+              ...form,
+              properties: {
+                grant_type: { type: "string", enum: [...grantTypes] },
+                ...form.properties,
+              },
+              required: ["grant_type", ...(form.required ?? [])],
+            },
+          },
+        },
+      },
+    };
+  }
+  if (!doc.body) return undefined;
+  return {
+    requestBody: {
+      required: true,
+      content: { "application/json": { schema: jsonSchema(doc.body) } },
+    },
   };
 }
 
@@ -373,6 +485,9 @@ export function openApiDocument(functions: FunctionDoc[], serverUrl: string = fu
     servers: [{ url: serverUrl }],
     tags: functions.map(({ name, description }) => ({ name, description })),
     paths,
-    components: { securitySchemes, schemas: { Error: errorEnvelopeSchema } },
+    components: {
+      securitySchemes,
+      schemas: { Error: errorEnvelopeSchema, OAuthError: oauthErrorSchema },
+    },
   };
 }

@@ -137,6 +137,7 @@ export function requestInfo(c: AppContext): RequestInfo {
     ip: clientIp(c),
     userAgent: c.req.header("user-agent")?.slice(0, 500) ?? null,
     notify: notifyList(c.get("runtime")?.config),
+    notifyPerHour: c.get("runtime")?.config.LATCHKEY_NOTIFY_MAX_PER_HOUR,
   };
 }
 

@@ -159,8 +159,13 @@ export async function mintAccessToken(
   }
   const issuedAt = Math.floor(Date.now() / 1000);
   const expiresIn = config.LATCHKEY_JWT_TTL_SECONDS;
+  // A key's scopes twice: as a list, and space-separated as OAuth's `scope` (RFC 9068, 8693).
   const credential = principal.kind === "api_key"
-    ? { key_id: principal.credentialId, scopes: principal.apiKey?.scopes ?? [] }
+    ? {
+      key_id: principal.credentialId,
+      scopes: principal.apiKey?.scopes ?? [],
+      scope: (principal.apiKey?.scopes ?? []).join(" "),
+    }
     : { session_id: principal.credentialId };
   const token = await new SignJWT({
     role: supabaseAudience,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { pathId } from "../../_shared/http/ids.ts";
 import { listPage, pageQuery } from "../../_shared/http/pagination.ts";
-import { asCaller } from "../../_shared/http/request.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { requestSweep } from "../../_shared/webhooks/webhook_outbox.ts";
 import { adminCredentials } from "../admin_credentials.ts";
@@ -99,10 +99,11 @@ export const listWebhookDeliveriesRoute = defineRoute({
 });
 
 // Through the same outbox, lanes, leases and signing as every message; to this endpoint only,
-// whatever events it subscribes to.
+// whatever events it subscribes to. Idempotent: a client retrying a lost answer queues one test.
 export const testWebhookRoute = defineRoute({
   method: "post",
   path: "/webhooks/:id/test",
+  idempotent: true,
   summary: "Send a webhook endpoint a test message",
   auth: adminCredentials,
   permission: "webhooks:write",
@@ -110,40 +111,48 @@ export const testWebhookRoute = defineRoute({
     202: "`{id, endpointId, eventId}`: a `webhook.test` message (`id` is its `webhook-id`) is " +
       "queued and sent right after this answer, signed as every message; its `data` is the " +
       "audit event `webhook.test_sent` that records the request. Follow it in " +
-      "GET /admin/webhooks/:id/deliveries.",
+      "GET /admin/webhooks/:id/deliveries. A replay (the same Idempotency-Key) answers the " +
+      "same ids and queues nothing.",
     404: noSuchWebhookText,
-    409: "`webhook_disabled`: the endpoint is disabled (it would be sent nothing).",
+    409: "`webhook_disabled`: the endpoint is disabled (it would be sent nothing); " +
+      "`idempotency_key_reused`: the Idempotency-Key was sent with another request.",
   },
 }, async (c) => {
   const id = pathId(c.req.param("id"), noSuchWebhookText);
-  const queued = await asCaller(c, async (tx) => {
+  const response = await respondIdempotently(c, async (tx) => {
     const [row] = await tx<
       { delivery_id: string | null; event_id: string | null; enabled: boolean }[]
     >`select delivery_id, event_id, enabled from latchkey.queue_webhook_test(${id})`;
     if (!row) throw new ApiError("not_found", { message: noSuchWebhookText });
     if (!row.enabled) throw new ApiError("webhook_disabled");
-    return { id: row.delivery_id!, eventId: row.event_id! };
+    return {
+      status: 202,
+      body: { id: row.delivery_id!, endpointId: id, eventId: row.event_id! },
+    };
   });
   requestSweep(c.get("runtime"));
-  return c.json({ id: queued.id, endpointId: id, eventId: queued.eventId }, 202);
+  return response;
 });
 
 // The same message (the same webhook-id, so a receiver can tell it has it already), due now
 // with a fresh budget of attempts; one being sent right now goes again once that attempt ends.
+// Idempotent: a retried request does not reset the budget of the attempts that followed it.
 export const retryWebhookDeliveryRoute = defineRoute({
   method: "post",
   path: "/webhooks/deliveries/:id/retry",
+  idempotent: true,
   summary: "Deliver a webhook message again",
   auth: adminCredentials,
   permission: "webhooks:write",
   responses: {
     202: "`{id, endpointId}`: queued; it is sent right after this answer (if its endpoint " +
-      "is enabled), with the same `webhook-id`.",
+      "is enabled), with the same `webhook-id`. A replay (the same Idempotency-Key) answers " +
+      "the same and queues nothing again.",
     404: noSuchDeliveryText,
   },
 }, async (c) => {
   const id = pathId(c.req.param("id"), noSuchDeliveryText);
-  const endpointId = await asCaller(c, async (tx) => {
+  const response = await respondIdempotently(c, async (tx) => {
     const [row] = await tx<{ endpoint_id: string }[]>`
       update latchkey.webhook_deliveries set
         attempts = 0, next_attempt_at = now(), delivered_at = null, failed_at = null
@@ -153,8 +162,8 @@ export const retryWebhookDeliveryRoute = defineRoute({
     await tx`
       select latchkey.record_audit_event('webhook.delivery_retried', 'webhook_endpoint',
         ${row.endpoint_id}, jsonb_build_object('deliveryId', ${id}::text))`;
-    return row.endpoint_id;
+    return { status: 202, body: { id, endpointId: row.endpoint_id } };
   });
   requestSweep(c.get("runtime"));
-  return c.json({ id, endpointId }, 202);
+  return response;
 });

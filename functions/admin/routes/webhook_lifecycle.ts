@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { pathId } from "../../_shared/http/ids.ts";
 import { stepUpWhen } from "../../_shared/http/openapi.ts";
+import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { asCaller } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import {
@@ -110,16 +111,22 @@ export const rotateWebhookSecretBody = z.strictObject({
   }),
 });
 
+// Idempotent, so a client retrying a lost answer does not rotate twice (which would end the
+// overlap of a secret its receivers may already hold). The replay answers `secret: null`: as
+// with keys, a secret is shown once and never kept for a replay; a client that lost it
+// rotates again (overlapSeconds 0: nobody holds the lost one).
 export const rotateWebhookSecretRoute = defineRoute({
   method: "post",
   path: "/webhooks/:id/rotate-secret",
+  idempotent: true,
   summary: "Rotate a webhook endpoint's signing secret, with an overlap",
   auth: adminCredentials,
   permission: "webhooks:write",
   body: rotateWebhookSecretBody,
   responses: {
     200: "`{id, secret, previousSecretExpiresAt}`: the new `whsec_…` secret, shown this once; " +
-      "until `previousSecretExpiresAt` messages carry a signature by each secret.",
+      "until `previousSecretExpiresAt` messages carry a signature by each secret. A replay " +
+      "(the same Idempotency-Key) rotates nothing and answers `secret: null`.",
     404: noSuchWebhookText,
     501: "`not_configured`: LATCHKEY_MFA_ENCRYPTION_KEY is unset.",
   },
@@ -129,7 +136,7 @@ export const rotateWebhookSecretRoute = defineRoute({
   const overlapSeconds = body.overlapSeconds ?? 86_400;
   const { secret, bytes } = newWebhookSecret();
   const sealed = await sealWebhookSecret(key, id, bytes);
-  const expiresAt = await asCaller(c, async (tx) => {
+  return await respondIdempotently(c, async (tx) => {
     const [{ expires_at }] = await tx<{ expires_at: Date | null }[]>`
       select latchkey.rotate_webhook_secret(${id}, ${sealed},
         make_interval(secs => ${overlapSeconds})) as expires_at`;
@@ -137,11 +144,11 @@ export const rotateWebhookSecretRoute = defineRoute({
     await tx`
       select latchkey.record_audit_event('webhook.secret_rotated', 'webhook_endpoint', ${id},
         jsonb_build_object('overlapSeconds', ${overlapSeconds}::int))`;
-    return expires_at;
-  });
-  return c.json({
-    id,
-    secret,
-    previousSecretExpiresAt: overlapSeconds > 0 ? expiresAt.toISOString() : null,
+    const previousSecretExpiresAt = overlapSeconds > 0 ? expires_at.toISOString() : null;
+    return {
+      status: 200,
+      body: { id, secret, previousSecretExpiresAt },
+      replayBody: { id, secret: null, previousSecretExpiresAt },
+    };
   });
 });

@@ -1,11 +1,14 @@
 import { z } from "zod";
 import { issuerFor, mintAccessToken } from "../../_shared/identity/jwt.ts";
+import {
+  authenticateClient,
+  clientCredentialsGrant,
+  narrowedToScope,
+  presentedClient,
+} from "../../_shared/identity/client_credentials.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 
-// The body is never read, like sign-out's. A key's token is one use of the key: the credential
-// check that ran before this counted it against the key's rate limit and touched last_used_at,
-// and refused a revoked, expired or rate-limited key or a banned owner.
-/** What a mint answers (200), for the document and the clients generated from it. */
+/** What the route's own call answers (200), for the document and the clients generated from it. */
 export const tokenAnswer = z.object({
   access_token: z.string(),
   token_type: z.literal("bearer"),
@@ -13,26 +16,82 @@ export const tokenAnswer = z.object({
   expires_at: z.int().meta({ description: "Epoch seconds, the token's `exp`." }),
 });
 
+/**
+ * OAuth's client credentials grant (RFC 6749 §4.4). `grant_type` is checked before this schema
+ * (api/routes.ts); names it does not list are ignored, as the RFC asks.
+ */
+const clientCredentialsForm = z.object({
+  client_id: z.string().max(255).optional().describe(
+    "The API key's id, when the client does not authenticate with HTTP Basic.",
+  ),
+  client_secret: z.string().max(255).optional().describe(
+    "The API key itself, when the client does not authenticate with HTTP Basic " +
+      "(client_secret_post).",
+  ),
+  scope: z.string().max(4096).optional().describe(
+    "Space-separated scopes, each one the key holds now; default: all of them.",
+  ),
+});
+
+// The JSON call's body is never read, like sign-out's. A key's token is one use of the key: the
+// credential check that ran before this counted it against the key's rate limit and credits and
+// touched last_used_at, and refused a revoked, expired or rate-limited key or a banned owner.
+// The form call does the same check itself, as OAuth's client authentication.
 export const tokenRoute = defineRoute({
   method: "post",
   path: "/token",
-  summary: "A short-lived JWT for Supabase's Data API (no body needed)",
+  summary: "A short-lived JWT for Supabase's Data API (no body needed; or OAuth 2.0's client " +
+    "credentials grant)",
   auth: ["session", "apiKey"],
   answer: tokenAnswer,
   responses: {
     200: '`{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with ' +
       "Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and " +
       "Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold " +
-      "in full; `session_id` or `key_id`; `scopes` for a key; `email`, `email_verified`, " +
-      "`is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a " +
-      "second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the " +
-      'session\'s sign-in methods; for a key `[{method: "api_key"}]`).',
+      "in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same " +
+      "space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's " +
+      "assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a " +
+      "key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key " +
+      '`[{method: "api_key"}]`). The token request (form body) answers OAuth\'s ' +
+      '`{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, ' +
+      "its scopes narrowed to `scope`.",
     429: "`rate_limited`: the API key's rate limit is used up; minting counts as a use.",
     501: "`not_configured`: neither LATCHKEY_JWT_SIGNING_KEYS nor LATCHKEY_JWT_SECRET is set.",
+  },
+  oauthTokenRequest: {
+    grantTypes: [clientCredentialsGrant],
+    body: clientCredentialsForm,
+    responses: {
+      400: "`invalid_request` (a parameter missing, repeated or too long; HTTP Basic and " +
+        "client_secret both), `unsupported_grant_type`, `invalid_scope` (a scope the key does " +
+        "not hold), `unauthorized_client` (the key is disabled or its owner suspended).",
+      401: "`invalid_client` with `WWW-Authenticate: Basic`: no client authentication, an " +
+        "unknown id or secret, a key sent with another key's id, a revoked or expired key. " +
+        "Each counts against the client (LATCHKEY_CLIENT_CREDENTIALS_MAX_FAILURES).",
+      429: "`too_many_requests` (too many failed client authentications from this client; " +
+        "every token request of it until `Retry-After`), `rate_limited` or `usage_exceeded` " +
+        "(the key's limits; minting counts as a use and spends a credit).",
+    },
   },
 }, async (c) => {
   const { config } = c.get("runtime");
   const token = await mintAccessToken(config, c.get("principal"), issuerFor(config, c.req.url));
   c.header("Cache-Control", "no-store");
   return c.json(token);
+}, async (c, form) => {
+  const { config } = c.get("runtime");
+  const principal = narrowedToScope(
+    await authenticateClient(c, presentedClient(c, form)),
+    form.scope,
+  );
+  c.set("principal", principal);
+  const token = await mintAccessToken(config, principal, issuerFor(config, c.req.url));
+  c.header("Cache-Control", "no-store");
+  c.header("Pragma", "no-cache");
+  return c.json({
+    access_token: token.access_token,
+    token_type: "Bearer",
+    expires_in: token.expires_in,
+    scope: principal.apiKey!.scopes.join(" "),
+  });
 });

@@ -38,6 +38,7 @@ const refusals: Record<Exclude<Outcome, "accepted">, () => ApiError> = {
 export const acceptInvitationRoute = defineRoute({
   method: "post",
   path: "/invitations/accept",
+  notifies: true,
   summary: "Accept an invitation, as a session of the invited (and verified) address",
   auth: ["session"],
   body: acceptInvitationBody,

@@ -15,6 +15,7 @@ import {
 export const removeMemberRoute = defineRoute({
   method: "delete",
   path: "/:id/members/:userId",
+  notifies: true,
   summary: "Remove a member (members:write, within the remover's reach), or leave (your own id)",
   auth: ["session"],
   permissionNote: "members:write in the organization and a role holding every permission of " +

@@ -23,6 +23,7 @@ export const transferBody = z.strictObject({
 export const transferOwnershipRoute = defineRoute({
   method: "post",
   path: "/:id/transfer",
+  notifies: true,
   summary: "Hand ownership to another member: they become owner, the caller admin (owners)",
   auth: ["session"],
   permissionNote: "the owner role (only an owner reaches it)",

@@ -21,6 +21,7 @@ export const updateMemberBody = z.strictObject({ role: orgRoleSchema });
 export const updateMemberRoute = defineRoute({
   method: "patch",
   path: "/:id/members/:userId",
+  notifies: true,
   summary: "Change a member's role (members:write, within the changer's reach)",
   auth: ["session"],
   permissionNote: "members:write in the organization, and a role holding every permission of " +

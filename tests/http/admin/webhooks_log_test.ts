@@ -13,8 +13,9 @@ import {
 
 /**
  * An endpoint's delivery log (GET /admin/webhooks/:id/deliveries), test messages
- * (POST /admin/webhooks/:id/test) and Idempotency-Key on registration, against a real receiver
- * on 127.0.0.1 that verifies what it gets with the `standardwebhooks` library.
+ * (POST /admin/webhooks/:id/test) and Idempotency-Key on the POSTs that a retried request could
+ * repeat (registration, test, retry, rotation), against a real receiver on 127.0.0.1 that
+ * verifies what it gets with the `standardwebhooks` library.
  */
 
 async function register(functions: InProcessFunctions, receiver: Receiver, events: string[]) {
@@ -218,3 +219,85 @@ Deno.test("registration honours Idempotency-Key; a replay never shows the secret
     assert.equal(other.status, 409);
     assert.equal(other.body.error.code, "idempotency_key_reused");
   }));
+
+Deno.test("a test message, a retry and a rotation honour Idempotency-Key: a replay does nothing again", () => {
+  const receiver = startReceiver();
+  return withWebhookFunctions(async (functions, resolver) => {
+    resolver.answers.set("receiver.hooks.test", ["127.0.0.1"]);
+    const endpoint = await register(functions, receiver, ["auth.password_reset_requested"]);
+    const once = async (path: string, key: string, body?: unknown) => {
+      const headers = { ...admin, "idempotency-key": key };
+      const first = await functions.call("POST", path, headers, body);
+      const replay = await functions.call("POST", path, headers, body);
+      assert.equal(first.headers.get("idempotency-replayed"), null);
+      assert.equal(replay.status, first.status, JSON.stringify(replay.body));
+      assert.equal(replay.headers.get("idempotency-replayed"), "true");
+      return [first, replay];
+    };
+    const audited = async (action: string) => {
+      const [{ count }] = await withDatabase((sql) =>
+        sql<{ count: number }[]>`
+          select count(*)::int as count from latchkey.audit_events
+          where action = ${action} and target_id = ${endpoint.id}`
+      );
+      return count;
+    };
+
+    // A test message: one queued, however often the lost answer is asked again.
+    const testKey = `test-${crypto.randomUUID()}`;
+    const [sent, sentAgain] = await once(`/admin/webhooks/${endpoint.id}/test`, testKey);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    assert.deepEqual(sentAgain.body, sent.body);
+    const [delivered] = await untilDeliveries(
+      endpoint.id,
+      (rows) => rows[0]?.delivered_at !== null,
+    );
+    assert.equal((await deliveriesOf(endpoint.id)).length, 1);
+    assert.equal(await audited("webhook.test_sent"), 1);
+    // The key names that request only: with another path (no body here) it is refused.
+    const reused = await functions.call(
+      "POST",
+      `/admin/webhooks/${endpoint.id}/rotate-secret`,
+      { ...admin, "idempotency-key": testKey },
+      {},
+    );
+    assert.equal(reused.status, 409);
+    assert.equal(reused.body.error.code, "idempotency_key_reused");
+
+    // A retry: sent once more; its replay resets nothing (the delivery stays delivered).
+    const [retried, retriedAgain] = await once(
+      `/admin/webhooks/deliveries/${delivered.id}/retry`,
+      `retry-${crypto.randomUUID()}`,
+    );
+    assert.equal(retried.status, 202);
+    assert.deepEqual(retriedAgain.body, retried.body);
+    await untilDeliveries(endpoint.id, (rows) => rows[0].delivered_at !== null);
+    assert.equal(receiver.messages.filter((m) => m.id === delivered.id).length, 2);
+    assert.equal(await audited("webhook.delivery_retried"), 1);
+
+    // A rotation: one new secret, shown once; the replay answers secret: null and rotates
+    // nothing, so the first answer's secret is the one that signs.
+    const rotateKey = `rotate-${crypto.randomUUID()}`;
+    const rotatePath = `/admin/webhooks/${endpoint.id}/rotate-secret`;
+    const [rotated, rotatedAgain] = await once(rotatePath, rotateKey, { overlapSeconds: 0 });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    assert.match(rotated.body.secret, /^whsec_/);
+    assert.deepEqual(rotatedAgain.body, { ...rotated.body, secret: null });
+    assert.equal(await audited("webhook.secret_rotated"), 1);
+    const other = await functions.call("POST", rotatePath, {
+      ...admin,
+      "idempotency-key": rotateKey,
+    }, { overlapSeconds: 60 });
+    assert.equal(other.status, 409);
+    assert.equal(other.body.error.code, "idempotency_key_reused");
+    const [{ stored }] = await withDatabase((sql) =>
+      sql<{ stored: string }[]>`
+        select response::text as stored from latchkey.idempotency_records
+        where idempotency_key = ${rotateKey}`
+    );
+    assert.ok(!stored.includes(rotated.body.secret.slice(6)), "the secret is never stored");
+    const check = await functions.call("POST", `/admin/webhooks/${endpoint.id}/test`, admin);
+    assert.equal(check.status, 202);
+    verifyMessage(rotated.body.secret, await receiver.waitFor((m) => m.id === check.body.id));
+  }).finally(() => receiver.close());
+});

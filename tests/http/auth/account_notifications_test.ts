@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import type { InProcessFunctions } from "../../support/in_process.ts";
-import { type ReceivedMail, type TestSmtpServer, withMailFunctions } from "../../support/smtp.ts";
+import {
+  type ReceivedMail,
+  startSmtpServer,
+  type TestSmtpServer,
+  tokenFromMail,
+  withMailFunctions,
+} from "../../support/smtp.ts";
 import {
   createAccount,
   recordSecret,
@@ -8,7 +14,8 @@ import {
   uniqueEmail,
   withDatabase,
 } from "../../support/http.ts";
-import { testMfaKey } from "../../support/webhooks.ts";
+import { testAdminKey, testMfaKey } from "../../support/webhooks.ts";
+import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
 
 // Notification mail to the account holder (issue 30, item 5), through the suite's real SMTP
 // server: queued in SQL with the change's audit event, sent after the answer.
@@ -25,7 +32,14 @@ const subjects = {
   mfa_changed: "Your second factors changed",
   role_changed: "Your role changed",
   account_banned: "Your account was banned",
+  account_unbanned: "Your account was unbanned",
   key_leaked: "An API key of yours was reported leaked",
+};
+
+const orgSubjects = {
+  joined: "You joined an organization",
+  changed: "Your role in an organization changed",
+  removed: "You were removed from an organization",
 };
 
 /** An account signed up through `functions`, its address verified (as its link would). */
@@ -69,6 +83,14 @@ async function notice(
     /If (this was not you|you did not expect this|you think this is a mistake|you do not know how it leaked)/,
   );
   return mail;
+}
+
+/** Every mail to `to` with `subject`, once `count` of them arrived. */
+async function mailsTo(smtp: TestSmtpServer, to: string, subject: string, count: number) {
+  const matching = () =>
+    smtp.received.filter((mail) => mail.to.includes(to) && mail.subject === subject);
+  await waitUntil(() => matching().length >= count);
+  return matching();
 }
 
 async function outboxKinds(recipient: string): Promise<string[]> {
@@ -282,3 +304,171 @@ async function waitUntil(condition: () => boolean, ms = 10_000) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+Deno.test("an organization role granted, changed, handed on and removed, and an unban, are mailed", async () => {
+  await withMailFunctions(async (functions, smtp) => {
+    const owner = await verifiedAccount(functions, "owner password here");
+    const member = await verifiedAccount(functions, "member password here");
+    const org = await functions.call("POST", "/orgs", owner.auth, { name: "Notified & Co" });
+    assert.equal(org.status, 201, JSON.stringify(org.body));
+    const orgId = org.body.org.id as string;
+    const named = `the organization "Notified & Co" (${org.body.org.slug})`;
+
+    // Granted: the member joins by the mailed invitation.
+    const invited = await functions.call("POST", `/orgs/${orgId}/invitations`, owner.auth, {
+      email: member.email,
+      role: "member",
+    });
+    assert.equal(invited.status, 201, JSON.stringify(invited.body));
+    const token = tokenFromMail(
+      await smtp.waitFor(member.email, "An invitation to an organization"),
+    );
+    recordSecret(token);
+    const accepted = await functions.call("POST", "/orgs/invitations/accept", {
+      ...member.auth,
+      ...client(),
+    }, { token });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    const joined = await notice(smtp, member.email, orgSubjects.joined, [token, member.token]);
+    assert.ok(joined.text.includes(`joined ${named} as member`), joined.text);
+    assert.ok(joined.html.includes("Notified &#38; Co"), "the name is escaped in the HTML");
+
+    // Changed by another member, then ownership handed on: a notice to each side.
+    const changed = await functions.call(
+      "PATCH",
+      `/orgs/${orgId}/members/${member.id}`,
+      owner.auth,
+      { role: "admin" },
+    );
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const [role] = await mailsTo(smtp, member.email, orgSubjects.changed, 1);
+    assert.match(role.text, /is now admin \(it was member\), since .* changed by another member\./);
+    const handed = await functions.call("POST", `/orgs/${orgId}/transfer`, owner.auth, {
+      userId: member.id,
+    });
+    assert.equal(handed.status, 200, JSON.stringify(handed.body));
+    const [, owns] = await mailsTo(smtp, member.email, orgSubjects.changed, 2);
+    assert.match(owns.text, /is now the owner of .* \(it was admin\), handed on by its owner/);
+    const [gave] = await mailsTo(smtp, owner.email, orgSubjects.changed, 1);
+    assert.match(gave.text, /handed the ownership of .*: its role there is now admin\./);
+
+    // Removed by the new owner.
+    const removed = await fetch(`${functions.base}/orgs/${orgId}/members/${owner.id}`, {
+      method: "DELETE",
+      headers: member.auth,
+    });
+    assert.equal(removed.status, 200, await removed.text());
+    const gone = await notice(smtp, owner.email, orgSubjects.removed, [owner.token]);
+    assert.ok(gone.text.includes(`was removed from ${named}, where it was admin`), gone.text);
+
+    // Banned, then unbanned, by the X-Admin-Key.
+    for (const banned of [true, false]) {
+      const answer = await functions.call("PATCH", `/admin/users/${owner.id}`, {
+        "x-admin-key": testAdminKey,
+      }, { banned });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    }
+    const unbanned = await notice(smtp, owner.email, subjects.account_unbanned, [testAdminKey]);
+    assert.match(unbanned.text, /lifted the ban on your account .*: its API keys work again/);
+
+    await functions.settled();
+    const kinds = async (email: string) =>
+      (await outboxKinds(email)).filter((kind) => !["email_verification"].includes(kind));
+    assert.deepEqual(await kinds(member.email), [
+      "org_invitation",
+      "org_role_changed",
+      "org_role_changed",
+      "org_role_changed",
+    ]);
+    assert.deepEqual(await kinds(owner.email), [
+      "org_role_changed",
+      "org_role_changed",
+      "account_banned",
+      "account_unbanned",
+    ]);
+  }, { LATCHKEY_ADMIN_KEY: testAdminKey });
+});
+
+Deno.test("at most LATCHKEY_NOTIFY_MAX_PER_HOUR of a kind an hour: the rest counted, audited once, reported next hour", async () => {
+  await withMailFunctions(async (functions, smtp) => {
+    const account = await verifiedAccount(functions, "first password here");
+    const keys: string[] = [];
+    const makeKey = async (name: string) => {
+      const made = await functions.call("POST", "/keys", account.auth, { name });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      recordSecret(made.body.key);
+      keys.push(made.body.key);
+    };
+    // A loop of a benign action that notifies: two mailed, the rest held back.
+    for (const name of ["one", "two", "three", "four"]) await makeKey(name);
+    // Another kind is not held back by the flood of the first.
+    const leaked = await functions.call("POST", "/keys/revoke-leaked", client(), { key: keys[0] });
+    assert.equal(leaked.status, 202);
+    await notice(smtp, account.email, subjects.key_leaked, keys);
+    await functions.settled();
+    assert.deepEqual(
+      (await outboxKinds(account.email)).filter((kind) => kind !== "email_verification"),
+      ["key_created", "key_created", "key_leaked"],
+    );
+    const capped = await withDatabase((sql) =>
+      sql<{ actor_user_id: string; metadata: Record<string, unknown> }[]>`
+        select actor_user_id, metadata from latchkey.audit_events
+        where action = 'mail.notifications_capped' and target_id = ${account.id}`
+    );
+    assert.equal(capped.length, 1, "audited once, however many were held back");
+    assert.equal(capped[0].actor_user_id, account.id, "as the event that went over");
+    assert.equal(capped[0].metadata.kind, "key_created");
+    assert.equal(capped[0].metadata.limitPerHour, 2);
+    assert.equal(capped[0].metadata.action, "api_key.created");
+
+    // The next hour (the window moved back, not waited for): mailed again, saying how many
+    // the last hour held back.
+    await withDatabase((sql) =>
+      sql`update latchkey.notification_windows set window_start = window_start - interval '1 hour'
+        where user_id = ${account.id} and kind = 'key_created'`
+    );
+    await makeKey("five");
+    const [, , third] = await mailsTo(smtp, account.email, subjects.key_created, 3);
+    assert.match(
+      third.text,
+      /^In the hour from \d\d:00 UTC on \d{4}-\d\d-\d\d, 2 more notices like this one were not mailed: at most 2 an hour/,
+    );
+    assert.ok(third.text.includes('"five"'), third.text);
+    await functions.settled();
+    assert.equal(
+      smtp.received.filter((mail) => mail.subject === subjects.key_created).length,
+      3,
+      "the held-back ones are never sent",
+    );
+  }, { LATCHKEY_NOTIFY_MAX_PER_HOUR: "2" });
+});
+
+Deno.test({
+  name:
+    "LATCHKEY_IDENTITY=supabase: Latchkey's own events are mailed to an address Supabase Auth confirmed",
+  ignore: !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL"),
+  async fn() {
+    const smtp = await startSmtpServer();
+    try {
+      await withSupabaseIdentity(async (served, project) => {
+        const confirmed = await createAuthUser();
+        const unconfirmed = await createAuthUser({ confirmed: false });
+        for (const user of [confirmed, unconfirmed]) {
+          const token = await project.token(user);
+          recordSecret(token);
+          const made = await served.call("POST", "/keys", { authorization: `Bearer ${token}` }, {
+            name: "supabase key",
+          });
+          assert.equal(made.status, 201, JSON.stringify(made.body));
+          recordSecret(made.body.key);
+        }
+        const mail = await notice(smtp, confirmed.email!, subjects.key_created, []);
+        assert.ok(mail.text.includes('"supabase key"'), mail.text);
+        await served.settled();
+        assert.deepEqual(await outboxKinds(unconfirmed.email!), [], "an unconfirmed address");
+      }, { LATCHKEY_ENV: "test", LATCHKEY_MAILER: smtp.url });
+    } finally {
+      await smtp.close();
+    }
+  },
+});

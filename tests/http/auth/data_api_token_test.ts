@@ -12,14 +12,19 @@ import { base64Encode } from "../../../functions/_shared/ground/crypto.ts";
 import { newSigningKey } from "../../../functions/_local/jwt_keygen.ts";
 import { recordSecret, uniqueEmail, withDatabase } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
-import { asDataApi } from "../../support/data_api.ts";
+import {
+  addNote,
+  asDataApi,
+  createFixtureTable,
+  insertNotesAsOwner,
+  visibleNotes,
+} from "../../support/data_api.ts";
 
 /**
  * POST /auth/token against real PostgreSQL set up like hosted Supabase, with real parts on the
  * other side: the token is verified by jose (an independent verifier) against our JWKS over
  * HTTP, or against the HS256 secret, and its claims are then used exactly as PostgREST uses them
- * (connected as `authenticator`, `set local role` to the `role` claim, `request.jwt.claims`) on
- * a team's own table guarded by Supabase-style policies on `auth.uid()` and `auth.jwt()`.
+ * (tests/support/data_api.ts) on a team's own table guarded by Supabase-style policies.
  */
 
 // auth.uid(), auth.jwt() and the authenticator role exist on our hosted-like clusters only.
@@ -63,46 +68,6 @@ async function mint(served: Served, headers: Record<string, string>) {
   if (result.status === 200) recordSecret(result.body.access_token);
   return result;
 }
-
-/** A team's table, as a team would guard it: owners read theirs; writes need a session or scope. */
-async function createFixtureTable() {
-  await withDatabase((sql) =>
-    sql.unsafe(`
-      drop table if exists public.latchkey_fixture_notes;
-      create table public.latchkey_fixture_notes (
-        id bigint generated always as identity primary key,
-        owner_id uuid not null default auth.uid(),
-        body text not null
-      );
-      alter table public.latchkey_fixture_notes enable row level security;
-      grant select, insert on public.latchkey_fixture_notes to authenticated;
-      create policy "Owners read their notes" on public.latchkey_fixture_notes
-        for select to authenticated using (owner_id = (select auth.uid()));
-      create policy "Sessions, and keys with notes:write, add notes"
-        on public.latchkey_fixture_notes for insert to authenticated
-        with check (
-          owner_id = (select auth.uid())
-          and ((select auth.jwt()) ->> 'key_id' is null
-            or coalesce((select auth.jwt()) -> 'scopes', '[]'::jsonb) ? 'notes:write')
-        );`)
-  );
-}
-
-async function insertNotesAsOwner(ownerId: string, ...bodies: string[]) {
-  await withDatabase((sql) =>
-    sql`insert into public.latchkey_fixture_notes ${
-      sql(bodies.map((body) => ({ owner_id: ownerId, body })))
-    }`
-  );
-}
-
-const visibleNotes = (claims: JWTPayload) =>
-  asDataApi(claims, async (tx) =>
-    (await tx<{ body: string }[]>`
-      select body from public.latchkey_fixture_notes order by body`).map((row) => row.body));
-
-const addNote = (claims: JWTPayload, body: string) =>
-  asDataApi(claims, (tx) => tx`insert into public.latchkey_fixture_notes (body) values (${body})`);
 
 function verifierFor(served: Served) {
   return createRemoteJWKSet(new URL(`${served.base}/auth/.well-known/jwks.json`));

@@ -25,6 +25,11 @@ const runs = Number(Deno.env.get("LATCHKEY_FUZZ_RUNS") ?? 1500);
 // Every declared operation, its body's field names and its query's parameter names come from
 // the route catalogue (tests/support/catalogue.ts): a new route is fuzzed because it exists.
 const routes: [string, string][] = operations.map(({ method, path }) => [method, path]);
+// The routes that also take OAuth's token request (a form body): its errors are OAuth's shape.
+const tokenRequestRoutes = operations.filter(({ doc }) => doc.oauthTokenRequest);
+const takesTokenRequest = new Set(
+  tokenRequestRoutes.map(({ method, path }) => `${method} ${path}`),
+);
 
 // Names the schemas do not declare, to see them refused, and prototype pollution.
 const strangerFields = ["role", "tier", "userId", "__proto__", "constructor"];
@@ -208,9 +213,17 @@ Deno.test("hostile input on every route: no 5xx, always the envelope, no partial
             assert.ok(response.status < 500, context);
             if (response.status >= 400) {
               const parsed = JSON.parse(text);
-              assert.equal(typeof parsed.error.code, "string", context);
-              assert.equal(typeof parsed.error.message, "string", context);
-              assert.equal(parsed.error.requestId, response.headers.get("x-request-id"), context);
+              // A non-empty form; an empty one is the route's own call (http/oauth_form.ts).
+              const form = takesTokenRequest.has(`${method} ${template}`) &&
+                type?.startsWith("application/x-www-form-urlencoded") &&
+                payload !== undefined && payload.length > 0;
+              if (form && response.status !== 413) {
+                assertOAuthError(parsed, response, context);
+              } else {
+                assert.equal(typeof parsed.error.code, "string", context);
+                assert.equal(typeof parsed.error.message, "string", context);
+                assert.equal(parsed.error.requestId, response.headers.get("x-request-id"), context);
+              }
               if (before) {
                 const after = await rowCounts(sql);
                 assert.deepEqual(after, before, `a refused request changed rows: ${context}`);
@@ -247,6 +260,142 @@ Deno.test("hostile input on every route: no 5xx, always the envelope, no partial
     }
     console.log(
       `${cases} generated requests; statuses ${
+        JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))
+      }`,
+    );
+  }));
+
+/** OAuth's error shape (RFC 6749 §5.2), with the request id the envelope would carry. */
+function assertOAuthError(
+  parsed: { error?: unknown; error_description?: unknown; request_id?: unknown },
+  response: Response,
+  context: string,
+) {
+  assert.equal(typeof parsed.error, "string", context);
+  assert.equal(typeof parsed.error_description, "string", context);
+  assert.match(parsed.error_description as string, /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/, context);
+  assert.equal(parsed.request_id, response.headers.get("x-request-id"), context);
+}
+
+const formRuns = Number(Deno.env.get("LATCHKEY_FUZZ_FORM_RUNS") ?? 300);
+
+// OAuth's token request is a form, which the property above mostly sends JSON-shaped text as:
+// here, forms built from the declared parameters (repeated, empty, huge, badly escaped, not
+// UTF-8) and every way a client authenticates in it, right or wrong.
+Deno.test("hostile forms on OAuth's token request: no 5xx, always OAuth's shape, no writes", () =>
+  withDatabase(async (sql) => {
+    assert.ok(tokenRequestRoutes.length > 0, "POST /auth/token takes OAuth's token request");
+    const account = await signUp("fuzz-form");
+    const key = await issueKey(account.id, { name: "fuzz form", rateLimitPerMinute: 1_000_000 });
+    const other = await issueKey(account.id, { name: "fuzz other", rateLimitPerMinute: 1_000_000 });
+    const statuses = new Map<number, number>();
+    for (const { method, path, doc } of tokenRequestRoutes) {
+      const names = [
+        "grant_type",
+        ...Object.keys(doc.oauthTokenRequest!.body.shape),
+        "username",
+        "__proto__",
+        "",
+      ];
+      const formValue = fc.oneof(
+        {
+          weight: 4,
+          arbitrary: fc.constantFrom(
+            "client_credentials",
+            "password",
+            key.id,
+            key.key,
+            other.id,
+            other.key,
+            "compile",
+            "compile users:write",
+            ...nasty,
+          ),
+        },
+        { weight: 2, arbitrary: fc.string({ maxLength: 40 }) },
+        {
+          weight: 1,
+          arbitrary: fc.integer({ min: 1, max: 30_000 }).map((length) => "x".repeat(length)),
+        },
+      );
+      const escaped = (text: string) =>
+        fc.constantFrom(
+          encodeURIComponent(text.toWellFormed()),
+          text.replaceAll("&", "").replaceAll("=", ""),
+          `${encodeURIComponent(text.toWellFormed())}%`,
+          `%ZZ${text.length}%E0%A4`,
+        );
+      const pair = fc.tuple(fc.constantFrom(...names), formValue).chain(([name, value]) =>
+        fc.tuple(escaped(name), escaped(value)).map(([n, v]) => `${n}=${v}`)
+      );
+      // Mostly the grant itself, so the forms reach client authentication and the key check.
+      const formBody = fc.oneof(
+        {
+          weight: 6,
+          arbitrary: fc.array(pair, { maxLength: 5 }).map((pairs) =>
+            ["grant_type=client_credentials", ...pairs].join("&")
+          ),
+        },
+        { weight: 3, arbitrary: fc.array(pair, { maxLength: 6 }).map((pairs) => pairs.join("&")) },
+        { weight: 1, arbitrary: fc.constantFrom<string | Uint8Array>(invalidUtf8, "&&&===", "") },
+      );
+      const basic = (id: string, secret: string) =>
+        `Basic ${btoa(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`)}`;
+      const authorization = fc.oneof(
+        fc.constant(undefined),
+        fc.constantFrom(
+          basic(key.id, key.key),
+          basic(other.id, key.key),
+          basic(crypto.randomUUID(), other.key),
+          basic("", ""),
+          `Bearer ${key.key}`,
+          "Basic",
+          "Basic ====",
+          `Basic ${btoa("\xff\xfe:\xfd")}`,
+          `Basic ${btoa("%E0%A4%A:%")}`,
+        ),
+        fc.string({ maxLength: 60 }).map((text) =>
+          `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(text)))}`
+        ),
+      );
+      await fc.assert(
+        fc.asyncProperty(formBody, authorization, async (payload, auth) => {
+          const headers: Record<string, string> = {
+            "content-type": "application/x-www-form-urlencoded",
+            ...testClient(),
+          };
+          if (auth !== undefined) headers.authorization = auth;
+          const before = await rowCounts(sql);
+          const response = await fetch(`${functionsUrl}${path}`, {
+            method,
+            headers,
+            body: payload as BodyInit,
+          });
+          const text = await response.text();
+          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+          const context = `${method} ${path} ${String(payload).slice(0, 120)} (${auth}): ` +
+            `${response.status} ${text.slice(0, 200)}`;
+          assert.ok(response.status < 500, context);
+          const parsed = JSON.parse(text);
+          if (response.status === 200) {
+            assert.equal(typeof parsed.access_token, "string", context);
+            recordSecret(parsed.access_token);
+          } else if (response.status === 413 || String(payload) === "") {
+            // The body limit's 413; an empty form is the route's own call, with the envelope.
+            assert.equal(typeof parsed.error.code, "string", context);
+          } else {
+            assertOAuthError(parsed, response, context);
+          }
+          assert.deepEqual(await rowCounts(sql), before, `rows changed: ${context}`);
+        }),
+        {
+          numRuns: Math.ceil(formRuns / tokenRequestRoutes.length),
+          seed: Number(Deno.env.get("LATCHKEY_FUZZ_SEED") ?? Date.now() % 2 ** 31),
+        },
+      );
+    }
+    console.log(
+      `${formRuns} generated forms; statuses ${
         JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))
       }`,
     );
