@@ -12,8 +12,8 @@ export const tokenRoute = defineRoute({
   responses: {
     200: '`{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with ' +
       "Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and " +
-      "Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold " +
-      "in full; `session_id` or `key_id`; `scopes` for a key; `email`, `email_verified`, " +
+      "Latchkey's (`app_role`: a session's role, or for a key the role with the most " +
+      "permissions, of its owner's and the built-in ones, that its scopes hold in full; `session_id` or `key_id`; `scopes` for a key; `email`, `email_verified`, " +
       "`is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a " +
       "second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the " +
       'session\'s sign-in methods; for a key `[{method: "api_key"}]`).',
@@ -21,8 +21,12 @@ export const tokenRoute = defineRoute({
     501: "`not_configured`: neither LATCHKEY_JWT_SIGNING_KEYS nor LATCHKEY_JWT_SECRET is set.",
   },
 }, async (c) => {
-  const { config } = c.get("runtime");
-  const token = await mintAccessToken(config, c.get("principal"), issuerFor(config, c.req.url));
+  const runtime = c.get("runtime");
+  const token = await mintAccessToken(
+    runtime,
+    c.get("principal"),
+    issuerFor(runtime.config, c.req.url),
+  );
   c.header("Cache-Control", "no-store");
   return c.json(token);
 });
