@@ -462,11 +462,11 @@ create policy "Latchkey's own functions manage permissions" on latchkey.permissi
   with check (true);
 create policy "Role writers add the team's permissions" on latchkey.permissions as permissive for insert to latchkey_caller
   with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND (NOT latchkey.reserved_permission_resource(name))));
-create policy "Role writers delete the team's permissions" on latchkey.permissions as permissive for delete to latchkey_caller
-  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in)));
-create policy "Role writers describe the team's permissions" on latchkey.permissions as permissive for update to latchkey_caller
-  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in)))
-  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in)));
+create policy "Role writers delete the team's permissions they hold" on latchkey.permissions as permissive for delete to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND latchkey.caller_has_permission(name)));
+create policy "Role writers describe the team's permissions they hold" on latchkey.permissions as permissive for update to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND latchkey.caller_has_permission(name)))
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND latchkey.caller_has_permission(name)));
 
 create table latchkey.role_permissions (
   role text not null,
@@ -496,7 +496,7 @@ create table latchkey.roles (
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   constraint roles_description_check CHECK (length(description) <= 500),
-  constraint roles_name_check CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$'::text),
+  constraint roles_name_check CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$'::text AND name <> 'anonymous'::text),
   constraint roles_pkey PRIMARY KEY (name)
 );
 alter table latchkey.roles enable row level security;

@@ -202,6 +202,11 @@ export async function createRole(
 ): Promise<RoleRow> {
   const principal = c.get("principal");
   requireWriter(principal, scope);
+  if (scope.roles === "roles" && body.name === "anonymous") {
+    throw new ApiError("validation_failed", {
+      details: [{ path: "name", message: "anonymous is the role of a caller with none." }],
+    });
+  }
   await requireCatalogued(tx, scope, body.permissions);
   if (scope.roles === "roles") requireHeld(principal, body.permissions);
   const [taken] = await tx`

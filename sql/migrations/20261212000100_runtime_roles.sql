@@ -17,8 +17,10 @@
 -- check; RLS reads the same rows again (latchkey.role_has_permission).
 
 -- The roles: user, support and admin, and the team's own.
+-- `anonymous` is what latchkey.current_app_role() answers for a caller with no role: no role may
+-- be called that.
 create table if not exists latchkey.roles (
-  name text primary key check (name ~ '^[a-z][a-z0-9_-]{0,31}$'),
+  name text primary key check (name ~ '^[a-z][a-z0-9_-]{0,31}$' and name <> 'anonymous'),
   description text not null default '' check (length(description) <= 500),
   built_in boolean not null default false,
   created_at timestamptz not null default now(),
@@ -448,15 +450,24 @@ create policy "Role writers add the team's permissions" on latchkey.permissions
   for insert to latchkey_caller
   with check ((select latchkey.caller_has_permission('roles:write')) and not built_in
     and not latchkey.reserved_permission_resource(name));
+-- Describing or deleting a permission changes what admin (who holds them all) holds: only a
+-- writer holding it may (and a role other than admin holding it blocks the deletion anyway).
 drop policy if exists "Role writers describe the team's permissions" on latchkey.permissions;
-create policy "Role writers describe the team's permissions" on latchkey.permissions
+drop policy if exists "Role writers describe the team's permissions they hold"
+  on latchkey.permissions;
+create policy "Role writers describe the team's permissions they hold" on latchkey.permissions
   for update to latchkey_caller
-  using ((select latchkey.caller_has_permission('roles:write')) and not built_in)
-  with check ((select latchkey.caller_has_permission('roles:write')) and not built_in);
+  using ((select latchkey.caller_has_permission('roles:write')) and not built_in
+    and latchkey.caller_has_permission(name))
+  with check ((select latchkey.caller_has_permission('roles:write')) and not built_in
+    and latchkey.caller_has_permission(name));
 drop policy if exists "Role writers delete the team's permissions" on latchkey.permissions;
-create policy "Role writers delete the team's permissions" on latchkey.permissions
+drop policy if exists "Role writers delete the team's permissions they hold"
+  on latchkey.permissions;
+create policy "Role writers delete the team's permissions they hold" on latchkey.permissions
   for delete to latchkey_caller
-  using ((select latchkey.caller_has_permission('roles:write')) and not built_in);
+  using ((select latchkey.caller_has_permission('roles:write')) and not built_in
+    and latchkey.caller_has_permission(name));
 
 -- The reach rule on a role's rows: the writer holds the permission it adds, and reaches the
 -- role (holds every permission it held before: so also the one it removes). admin's rows are

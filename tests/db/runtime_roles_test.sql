@@ -6,7 +6,7 @@
 -- are fixed; adding a permission needs a step-up; built-in rows never go, names never change,
 -- and nothing held is deleted, whoever writes.
 begin;
-select plan(46);
+select plan(49);
 
 insert into latchkey.permissions (name, description, built_in) values
   ('notes:read', 'Read notes', false), ('notes:write', 'Write notes', false);
@@ -114,6 +114,10 @@ select throws_ok(
   '42501', null, 'nobody makes a built-in role'
 );
 select throws_ok(
+  $$insert into latchkey.roles (name) values ('anonymous')$$,
+  '23514', null, 'nor one named as a caller with no role is'
+);
+select throws_ok(
   $$update latchkey.users set role = 'admin' where id = 'e0000000-0000-4000-8000-000000000004'$$,
   '42501', null, 'a role writer gives no account a role beyond its reach'
 );
@@ -150,7 +154,23 @@ select throws_like(
   'a permission roles hold is not deleted'
 );
 
--- A live key holding a permission keeps it in the catalogue; a revoked one does not.
+select is_empty(
+  $$delete from latchkey.permissions where name = 'invoices:write' returning 1$$,
+  'nor deletes one it does not hold (it would take it from admin)'
+);
+select is_empty(
+  $$update latchkey.permissions set description = 'harmless' where name = 'notes:write'
+    returning 1$$,
+  'nor describes one anew'
+);
+
+-- Ada, admin: a live key holding a permission keeps it in the catalogue; a revoked one does not.
+select set_config('latchkey.caller', pg_catalog.jsonb_build_object(
+  'sub', 'e0000000-0000-4000-8000-000000000001', 'app_role', 'admin',
+  'principal_kind', 'session', 'aal', 'aal2', 'mfa_required', false,
+  'permissions', latchkey.role_permission_names('admin'),
+  'second_factor_at', floor(extract(epoch from now()))::bigint, 'step_up_seconds', 600)::text,
+  true);
 reset role;
 insert into latchkey.api_keys (id, user_id, name, key_prefix, key_hash, scopes) values
   ('e2000000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000001', 'inv',
@@ -171,6 +191,13 @@ select ok(
   not latchkey.role_has_permission('admin', 'invoices:write'),
   'and admin''s row went with it'
 );
+
+select set_config('latchkey.caller', pg_catalog.jsonb_build_object(
+  'sub', 'e0000000-0000-4000-8000-000000000002', 'app_role', 'rolemgr',
+  'principal_kind', 'session', 'aal', 'aal2', 'mfa_required', false,
+  'permissions', latchkey.role_permission_names('rolemgr'),
+  'second_factor_at', floor(extract(epoch from now()))::bigint, 'step_up_seconds', 600)::text,
+  true);
 select throws_ok(
   $$insert into latchkey.org_roles (name, description) values ('billing', 'Billing')$$,
   '42501', null, 'roles:write without orgs:write defines no organization role'

@@ -8,6 +8,7 @@ import type { AppContext } from "../../_shared/http/context.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { alreadyExistsOnRace } from "../role_catalogue.ts";
+import { requireHeld } from "../../_shared/identity/reach.ts";
 
 // The permission catalogue (issue 29, item 3): Latchkey's own permissions (built in, never
 // changed here) and the team's (`notes:read`, `invoices:write`), which roles hold, keys carry as
@@ -69,12 +70,17 @@ function permissionNameParam(c: AppContext): string {
   return parsed.data;
 }
 
-function requireTeams(row: PermissionRow, action: string): void {
+/**
+ * The team's permission, and one the caller holds: describing or deleting it changes what admin
+ * (who holds them all) holds, so only a caller holding it may (the policies say the same).
+ */
+function requireTeams(c: AppContext, row: PermissionRow, action: string): void {
   if (row.built_in) {
     throw new ApiError("built_in", {
       message: `${row.name} is one of Latchkey's own permissions: ${action} only the team's.`,
     });
   }
+  requireHeld(c.get("principal"), [row.name]);
 }
 
 export const listPermissionsRoute = defineRoute({
@@ -159,9 +165,11 @@ export const updatePermissionRoute = defineRoute({
   summary: "Describe one of the team's permissions anew",
   auth: adminCredentials,
   permission: "roles:write",
+  permissionNote: "and the permission itself",
   body: updatePermissionBody,
   responses: {
     200: "`{permission}`.",
+    403: "The caller does not hold the permission.",
     404: noSuchPermissionText,
     409: "`built_in`: Latchkey's own permissions are not changed here.",
   },
@@ -169,7 +177,7 @@ export const updatePermissionRoute = defineRoute({
   const name = permissionNameParam(c);
   const permission = await asCaller(c, async (tx) => {
     const before = await readPermission(tx, name);
-    requireTeams(before, "describe");
+    requireTeams(c, before, "describe");
     await tx`
       update latchkey.permissions set description = ${body.description}, updated_at = now()
       where name = ${name}`;
@@ -188,8 +196,10 @@ export const deletePermissionRoute = defineRoute({
   summary: "Delete one of the team's permissions that no role (but admin) and no live key holds",
   auth: adminCredentials,
   permission: "roles:write",
+  permissionNote: "and the permission itself",
   responses: {
     200: "`{success: true, name}`.",
+    403: "The caller does not hold the permission.",
     404: noSuchPermissionText,
     409: "`built_in`: Latchkey's own permissions are never deleted; `in_use`: a role other " +
       "than admin, or a live key (not revoked, not expired), holds it: the message counts them.",
@@ -198,7 +208,7 @@ export const deletePermissionRoute = defineRoute({
   const name = permissionNameParam(c);
   await asCaller(c, async (tx) => {
     const before = await readPermission(tx, name);
-    requireTeams(before, "delete");
+    requireTeams(c, before, "delete");
     // The guard trigger counts who holds it (409 in_use, its words), whatever the caller may
     // read of the keys.
     const deleted = await tx`delete from latchkey.permissions where name = ${name} returning 1`;

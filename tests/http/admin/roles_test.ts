@@ -332,6 +332,18 @@ Deno.test("the reach rule: a role writer grants, changes and gives nothing beyon
       /orgs:write/,
     ],
   ];
+  // A team's permission Rob does not hold: only admin does (it holds every one).
+  const ledger = await permission(name("ledger"), "write");
+  refusals.push(
+    ["DELETE", `/admin/permissions/${ledger}`, undefined, 403, "forbidden", /lacks ledger/],
+    [
+      "PATCH",
+      `/admin/permissions/${ledger}`,
+      { description: "Harmless, really" },
+      403,
+      "forbidden",
+    ],
+  );
   for (const [method, path, body, status, code, message] of refusals) {
     const refused = await asRob(method, path, body);
     assert.equal(refused.status, status, `${method} ${path}: ${JSON.stringify(refused.body)}`);
@@ -401,6 +413,7 @@ Deno.test("the reach rule: a role writer grants, changes and gives nothing beyon
   for (const roleName of [clerk, manager]) {
     assert.equal((await asAdminKey("DELETE", `/admin/roles/${roleName}`)).status, 200);
   }
+  assert.equal((await asAdminKey("DELETE", `/admin/permissions/${ledger}`)).status, 200);
 });
 
 Deno.test("organization roles: custom ones given within the organization's reach", async () => {
