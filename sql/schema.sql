@@ -315,7 +315,7 @@ create table latchkey.org_invitations (
   constraint org_invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES latchkey.users(id) ON DELETE SET NULL,
   constraint org_invitations_org_id_fkey FOREIGN KEY (org_id) REFERENCES latchkey.organizations(id) ON DELETE CASCADE,
   constraint org_invitations_pkey PRIMARY KEY (id),
-  constraint org_invitations_role_fkey FOREIGN KEY (role) REFERENCES latchkey.org_roles(name) ON UPDATE CASCADE,
+  constraint org_invitations_role_fkey FOREIGN KEY (role) REFERENCES latchkey.org_roles(name) ON UPDATE CASCADE ON DELETE CASCADE,
   constraint org_invitations_token_hash_check CHECK (length(token_hash) = 32),
   constraint org_invitations_token_hash_key UNIQUE (token_hash)
 );
@@ -386,20 +386,42 @@ create table latchkey.org_role_permissions (
 alter table latchkey.org_role_permissions enable row level security;
 alter table latchkey.org_role_permissions force row level security;
 CREATE INDEX org_role_permissions_permission_idx ON latchkey.org_role_permissions USING btree (permission);
-create policy "Callers read which organization role holds which permission" on latchkey.org_role_permissions as permissive for select to latchkey_caller, postgres
+CREATE TRIGGER org_role_permissions_step_up BEFORE INSERT ON latchkey.org_role_permissions FOR EACH ROW EXECUTE FUNCTION latchkey.guard_role_grant_step_up();
+create policy "Callers read which organization role holds which permission" on latchkey.org_role_permissions as permissive for select to latchkey_caller
   using (true);
+create policy "Latchkey's own functions manage org role permissions" on latchkey.org_role_permissions as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Role and org writers grant organization permissions to roles" on latchkey.org_role_permissions as permissive for insert to latchkey_caller
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission) AND (role <> 'owner'::text)));
+create policy "Role and org writers take organization permissions from roles" on latchkey.org_role_permissions as permissive for delete to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission) AND (role <> 'owner'::text)));
 
 create table latchkey.org_roles (
   name text not null,
   description text not null,
   built_in boolean default false not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint org_roles_description_check CHECK (length(description) <= 500) NOT VALID,
   constraint org_roles_name_check CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$'::text),
   constraint org_roles_pkey PRIMARY KEY (name)
 );
 alter table latchkey.org_roles enable row level security;
 alter table latchkey.org_roles force row level security;
-create policy "Callers read the organization roles" on latchkey.org_roles as permissive for select to latchkey_caller, postgres
+CREATE TRIGGER org_roles_guard_changes BEFORE DELETE OR UPDATE ON latchkey.org_roles FOR EACH ROW EXECUTE FUNCTION latchkey.guard_role_changes();
+create policy "Callers read the organization roles" on latchkey.org_roles as permissive for select to latchkey_caller
   using (true);
+create policy "Latchkey's own functions manage org roles" on latchkey.org_roles as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Role and org writers create organization roles" on latchkey.org_roles as permissive for insert to latchkey_caller
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission) AND (NOT built_in)));
+create policy "Role and org writers delete custom organization roles" on latchkey.org_roles as permissive for delete to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission) AND (NOT built_in)));
+create policy "Role and org writers describe organization roles" on latchkey.org_roles as permissive for update to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission)))
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission)));
 
 create table latchkey.organizations (
   id uuid default gen_random_uuid() not null,
@@ -437,26 +459,76 @@ create policy "Owners delete their active organization" on latchkey.organization
 create table latchkey.permissions (
   name text not null,
   description text not null,
-  constraint permissions_name_check CHECK (name ~ '^[a-z]+:[a-z]+$'::text),
+  built_in boolean default true not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint permissions_description_check CHECK (length(description) >= 1 AND length(description) <= 500) NOT VALID,
+  constraint permissions_name_check CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$'::text),
   constraint permissions_pkey PRIMARY KEY (name)
 );
 alter table latchkey.permissions enable row level security;
 alter table latchkey.permissions force row level security;
-create policy "Callers read what each permission means" on latchkey.permissions as permissive for select to latchkey_caller, postgres
+CREATE TRIGGER permissions_granted_to_admin AFTER INSERT ON latchkey.permissions FOR EACH ROW EXECUTE FUNCTION latchkey.grant_new_permission_to_admin();
+CREATE TRIGGER permissions_guard_changes BEFORE DELETE OR UPDATE ON latchkey.permissions FOR EACH ROW EXECUTE FUNCTION latchkey.guard_permission_changes();
+create policy "Callers read what each permission means" on latchkey.permissions as permissive for select to latchkey_caller
   using (true);
+create policy "Latchkey's own functions manage permissions" on latchkey.permissions as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Role writers add the team's permissions" on latchkey.permissions as permissive for insert to latchkey_caller
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND (NOT latchkey.reserved_permission_resource(name))));
+create policy "Role writers delete the team's permissions they hold" on latchkey.permissions as permissive for delete to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND latchkey.caller_has_permission(name)));
+create policy "Role writers describe the team's permissions they hold" on latchkey.permissions as permissive for update to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND latchkey.caller_has_permission(name)))
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND latchkey.caller_has_permission(name)));
 
 create table latchkey.role_permissions (
   role text not null,
   permission text not null,
-  constraint role_permissions_permission_fkey FOREIGN KEY (permission) REFERENCES latchkey.permissions(name),
+  constraint role_permissions_permission_fkey FOREIGN KEY (permission) REFERENCES latchkey.permissions(name) ON DELETE CASCADE,
   constraint role_permissions_pkey PRIMARY KEY (role, permission),
-  constraint role_permissions_role_check CHECK (role = ANY (ARRAY['user'::text, 'support'::text, 'admin'::text]))
+  constraint role_permissions_role_fkey FOREIGN KEY (role) REFERENCES latchkey.roles(name) ON DELETE CASCADE
 );
 alter table latchkey.role_permissions enable row level security;
 alter table latchkey.role_permissions force row level security;
 CREATE INDEX role_permissions_permission_idx ON latchkey.role_permissions USING btree (permission);
-create policy "Callers read which role holds which permission" on latchkey.role_permissions as permissive for select to latchkey_caller, postgres
+CREATE TRIGGER role_permissions_step_up BEFORE INSERT ON latchkey.role_permissions FOR EACH ROW EXECUTE FUNCTION latchkey.guard_role_grant_step_up();
+create policy "Callers read which role holds which permission" on latchkey.role_permissions as permissive for select to latchkey_caller
   using (true);
+create policy "Latchkey's own functions manage role permissions" on latchkey.role_permissions as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Role writers grant what they hold to roles they reach" on latchkey.role_permissions as permissive for insert to latchkey_caller
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (role <> 'admin'::text) AND latchkey.caller_has_permission(permission) AND latchkey.caller_reaches_role(role)));
+create policy "Role writers take permissions from roles they reach" on latchkey.role_permissions as permissive for delete to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (role <> 'admin'::text) AND latchkey.caller_reaches_role(role)));
+
+create table latchkey.roles (
+  name text not null,
+  description text default ''::text not null,
+  built_in boolean default false not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint roles_description_check CHECK (length(description) <= 500),
+  constraint roles_name_check CHECK (name ~ '^[a-z][a-z0-9_-]{0,31}$'::text AND name <> 'anonymous'::text),
+  constraint roles_pkey PRIMARY KEY (name)
+);
+alter table latchkey.roles enable row level security;
+alter table latchkey.roles force row level security;
+CREATE TRIGGER roles_guard_changes BEFORE DELETE OR UPDATE ON latchkey.roles FOR EACH ROW EXECUTE FUNCTION latchkey.guard_role_changes();
+create policy "Callers read the roles" on latchkey.roles as permissive for select to latchkey_caller
+  using (true);
+create policy "Latchkey's own functions manage roles" on latchkey.roles as permissive for all to postgres
+  using (true)
+  with check (true);
+create policy "Role writers create roles" on latchkey.roles as permissive for insert to latchkey_caller
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in)));
+create policy "Role writers delete their own roles within their reach" on latchkey.roles as permissive for delete to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND (NOT built_in) AND latchkey.caller_reaches_role(name)));
+create policy "Role writers describe roles within their reach" on latchkey.roles as permissive for update to latchkey_caller
+  using ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND latchkey.caller_reaches_role(name)))
+  with check ((( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission) AND latchkey.caller_reaches_role(name)));
 
 create table latchkey.sessions (
   id uuid default gen_random_uuid() not null,
@@ -563,7 +635,7 @@ create table latchkey.users (
   constraint users_email_check CHECK (length(email) >= 3 AND length(email) <= 320),
   constraint users_name_check CHECK (length(name) >= 1 AND length(name) <= 200),
   constraint users_pkey PRIMARY KEY (id),
-  constraint users_role_check CHECK (role = ANY (ARRAY['user'::text, 'support'::text, 'admin'::text])),
+  constraint users_role_fkey FOREIGN KEY (role) REFERENCES latchkey.roles(name),
   constraint users_service_account_domain_reserved CHECK (lower(email) !~~ '%@service-accounts.latchkey.invalid'::text OR is_service_account AND created_by_bootstrap) NOT VALID,
   constraint users_tier_check CHECK (tier ~ '^[a-z][a-z0-9_-]{0,31}$'::text)
 );
@@ -1224,7 +1296,7 @@ AS $function$
     select from latchkey.permissions p
     where p.name = any (p_scopes)
       and (not latchkey.caller_has_permission(p.name)
-        or latchkey.current_aal() is not distinct from 'aal1')
+        or (p.built_in and latchkey.current_aal() is not distinct from 'aal1'))
   )
 $function$;
 
@@ -1731,6 +1803,19 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.grant_new_permission_to_admin()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  insert into latchkey.role_permissions (role, permission) values ('admin', new.name)
+  on conflict do nothing;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.guard_account_step_up()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1759,7 +1844,7 @@ CREATE OR REPLACE FUNCTION latchkey.guard_admin_key_step_up()
  SET search_path TO ''
 AS $function$
 begin
-  if new.scopes && array(select p.name from latchkey.permissions p) then
+  if new.scopes && array(select p.name from latchkey.permissions p where p.built_in) then
     if tg_op = 'INSERT' then
       perform latchkey.require_step_up('Minting a key with an admin permission');
     else
@@ -1780,6 +1865,98 @@ begin
     perform latchkey.require_step_up('Removing a confirmed second factor');
   end if;
   return old;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.guard_permission_changes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_roles integer;
+  v_keys integer;
+begin
+  if tg_op = 'UPDATE' then
+    if new.name is distinct from old.name or new.built_in is distinct from old.built_in then
+      raise exception 'a permission''s name and origin never change'
+        using errcode = 'P0001', hint = 'built_in';
+    end if;
+    return new;
+  end if;
+  if old.built_in then
+    raise exception 'the built-in permission % cannot be deleted', old.name
+      using errcode = 'P0001', hint = 'built_in';
+  end if;
+  select count(*) into v_roles from latchkey.role_permissions rp
+  where rp.permission = old.name and rp.role <> 'admin';
+  select count(*) into v_keys from latchkey.api_keys k
+  where k.scopes @> array[old.name] and k.revoked_at is null
+    and (k.expires_at is null or k.expires_at > pg_catalog.now());
+  if v_roles > 0 or v_keys > 0 then
+    raise exception 'The permission % is held by % role(s) besides admin and % live key(s): '
+      'take it from those roles and revoke those keys first.', old.name, v_roles, v_keys
+      using errcode = 'P0001', hint = 'in_use';
+  end if;
+  return old;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.guard_role_changes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_held integer;
+  v_invited integer := 0;
+begin
+  if tg_op = 'UPDATE' then
+    if new.name is distinct from old.name or new.built_in is distinct from old.built_in then
+      raise exception 'a role''s name and origin never change'
+        using errcode = 'P0001', hint = 'built_in';
+    end if;
+    return new;
+  end if;
+  if old.built_in then
+    raise exception 'the built-in role % cannot be deleted', old.name
+      using errcode = 'P0001', hint = 'built_in';
+  end if;
+  if tg_table_name = 'roles' then
+    select count(*) into v_held from latchkey.users u where u.role = old.name;
+    if v_held > 0 then
+      raise exception 'The role % is held by % account(s): give them another role first.',
+        old.name, v_held using errcode = 'P0001', hint = 'in_use';
+    end if;
+  else
+    select count(*) into v_held from latchkey.org_memberships m where m.role = old.name;
+    select count(*) into v_invited from latchkey.org_invitations i
+    where i.role = old.name and i.accepted_at is null and i.revoked_at is null
+      and i.expires_at > pg_catalog.now();
+    if v_held > 0 or v_invited > 0 then
+      raise exception 'The organization role % is held by % member(s) and % open '
+        'invitation(s): give the members another role and revoke the invitations first.',
+        old.name, v_held, v_invited using errcode = 'P0001', hint = 'in_use';
+    end if;
+  end if;
+  return old;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.guard_role_grant_step_up()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if not (tg_table_name = 'role_permissions' and new.role = 'admin')
+    and latchkey.caller_has_permission('roles:write')
+  then
+    perform latchkey.require_step_up('Adding a permission to a role');
+  end if;
+  return new;
 end
 $function$;
 
@@ -2152,8 +2329,9 @@ declare
   v_user latchkey.users;
   v_revoked integer;
 begin
-  if p_role not in ('user', 'support', 'admin') then
-    raise exception 'unknown role %: use user, support or admin', p_role
+  if not exists (select from latchkey.roles r where r.name = p_role) then
+    raise exception 'unknown role %: use one of %', p_role,
+      (select pg_catalog.string_agg(r.name, ', ' order by r.name) from latchkey.roles r)
       using errcode = 'invalid_parameter_value';
   end if;
   select * into v_user from latchkey.users u where lower(u.email) = lower(p_email) for update;
@@ -2862,6 +3040,18 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.reserved_permission_resource(p_name text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select exists (
+    select from latchkey.permissions p
+    where p.built_in and pg_catalog.split_part(p.name, ':', 1) = pg_catalog.split_part(p_name, ':', 1)
+  )
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.reset_password(p_token_hash bytea, p_password_hash text, p_request jsonb, OUT user_id uuid)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -3008,6 +3198,20 @@ AS $function$
   select exists (
     select from latchkey.role_permissions rp where rp.role = p_role and rp.permission = p_permission
   )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.role_permission_names(p_role text)
+ RETURNS text[]
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+begin
+  return coalesce((
+    select pg_catalog.array_agg(rp.permission order by rp.permission)
+    from latchkey.role_permissions rp where rp.role = p_role
+  ), '{}');
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid)
@@ -3411,6 +3615,25 @@ AS $function$
     ),
     0
   )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.token_role(p_owner_role text, p_permissions text[])
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce((
+    select r.name from latchkey.roles r
+    where (r.name = p_owner_role or r.built_in)
+      and not exists (
+        select from latchkey.role_permissions rp
+        where rp.role = r.name and not rp.permission = any (p_permissions)
+      )
+    order by (select count(*) from latchkey.role_permissions rp where rp.role = r.name) desc,
+      r.name = p_owner_role desc, r.name
+    limit 1
+  ), 'user')
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.totp_factors_to_check(p_id uuid)
@@ -3872,11 +4095,12 @@ grant SELECT on latchkey.audit_events to latchkey_caller;
 grant DELETE, INSERT, SELECT on latchkey.idempotency_records to latchkey_caller;
 grant DELETE on latchkey.org_memberships to latchkey_caller;
 grant SELECT on latchkey.org_permissions to latchkey_caller;
-grant SELECT on latchkey.org_role_permissions to latchkey_caller;
-grant SELECT on latchkey.org_roles to latchkey_caller;
+grant DELETE, SELECT on latchkey.org_role_permissions to latchkey_caller;
+grant DELETE, SELECT on latchkey.org_roles to latchkey_caller;
 grant DELETE on latchkey.organizations to latchkey_caller;
-grant SELECT on latchkey.permissions to latchkey_caller;
-grant SELECT on latchkey.role_permissions to latchkey_caller;
+grant DELETE, SELECT on latchkey.permissions to latchkey_caller;
+grant DELETE, SELECT on latchkey.role_permissions to latchkey_caller;
+grant DELETE, SELECT on latchkey.roles to latchkey_caller;
 grant DELETE on latchkey.sessions to latchkey_challenge_pruner;
 grant DELETE on latchkey.users to latchkey_caller;
 grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
@@ -3894,8 +4118,16 @@ grant SELECT (accepted_at, accepted_by, created_at, email, expires_at, id, invit
 grant UPDATE (revoked_at) on latchkey.org_invitations to latchkey_caller;
 grant SELECT (created_at, id, org_id, role, updated_at, user_id) on latchkey.org_memberships to latchkey_caller;
 grant UPDATE (role, updated_at) on latchkey.org_memberships to latchkey_caller;
+grant INSERT (permission, role) on latchkey.org_role_permissions to latchkey_caller;
+grant INSERT (description, name) on latchkey.org_roles to latchkey_caller;
+grant UPDATE (description, updated_at) on latchkey.org_roles to latchkey_caller;
 grant SELECT (created_at, created_by, id, name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;
 grant UPDATE (name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;
+grant INSERT (built_in, description, name) on latchkey.permissions to latchkey_caller;
+grant UPDATE (description, updated_at) on latchkey.permissions to latchkey_caller;
+grant INSERT (permission, role) on latchkey.role_permissions to latchkey_caller;
+grant INSERT (description, name) on latchkey.roles to latchkey_caller;
+grant UPDATE (description, updated_at) on latchkey.roles to latchkey_caller;
 grant SELECT (aal, amr, created_at, expires_at, id, ip_address, purpose, revoked_at, user_agent, user_id) on latchkey.sessions to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.sessions to latchkey_caller;
 grant SELECT (expires_at, id, purpose) on latchkey.sessions to latchkey_challenge_pruner;
@@ -3965,9 +4197,11 @@ grant execute on function latchkey.record_audit_event(p_action text, p_target_ki
 grant execute on function latchkey.register_passkey(p_id uuid, p_name text, p_credential_id bytea, p_public_key bytea, p_sign_count bigint, p_transports text[], p_aaguid uuid, p_backup_eligible boolean, p_backed_up boolean, p_max_factors integer, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.remove_factor(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.require_step_up(p_action text) to latchkey_caller;
+grant execute on function latchkey.reserved_permission_resource(p_name text) to latchkey_caller;
 grant execute on function latchkey.reset_user_factors(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.revoke_all_sessions(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.role_has_permission(p_role text, p_permission text) to latchkey_caller;
+grant execute on function latchkey.role_permission_names(p_role text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
 grant execute on function latchkey.rotate_webhook_secret(p_id uuid, p_secret_ciphertext bytea, p_overlap interval) to latchkey_caller;
 grant execute on function latchkey.spend_webauthn_challenge(p_challenge_hash bytea, p_ceremony text) to latchkey_caller;

@@ -30,6 +30,24 @@ import {
   updateWebhookRoute,
 } from "./routes/webhook_lifecycle.ts";
 import { createWebhookRoute, listWebhooksRoute } from "./routes/webhooks.ts";
+import {
+  createRoleRoute,
+  deleteRoleRoute,
+  listRolesRoute,
+  updateRoleRoute,
+} from "./routes/roles.ts";
+import {
+  createOrgRoleRoute,
+  deleteOrgRoleRoute,
+  listOrgRolesRoute,
+  updateOrgRoleRoute,
+} from "./routes/org_roles.ts";
+import {
+  createPermissionRoute,
+  deletePermissionRoute,
+  listPermissionsRoute,
+  updatePermissionRoute,
+} from "./routes/permissions.ts";
 
 /**
  * Function `admin` (API.md, "Function admin"). Any credential is a principal — a session, an
@@ -39,7 +57,8 @@ import { createWebhookRoute, listWebhooksRoute } from "./routes/webhooks.ts";
 export const adminFunction: FunctionDefinition = {
   name: "admin",
   description:
-    "Users, roles, API keys, sessions, organizations, the audit log and its webhooks. Any " +
+    "Users, roles and permissions, API keys, sessions, organizations, the audit log and its " +
+    "webhooks. Any " +
     "credential works — a " +
     "session, an API key whose scopes cover the route, or the static X-Admin-Key — and each " +
     "route needs one permission (support reads and revokes; admin does everything).",
@@ -64,6 +83,18 @@ export const adminFunction: FunctionDefinition = {
     getOrgRoute,
     updateOrgRoute,
     orgMembersRoute,
+    listRolesRoute,
+    createRoleRoute,
+    updateRoleRoute,
+    deleteRoleRoute,
+    listOrgRolesRoute,
+    createOrgRoleRoute,
+    updateOrgRoleRoute,
+    deleteOrgRoleRoute,
+    listPermissionsRoute,
+    createPermissionRoute,
+    updatePermissionRoute,
+    deletePermissionRoute,
     exportAuditRoute,
     auditActionsRoute,
     listAuditRoute,

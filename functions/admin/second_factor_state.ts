@@ -1,7 +1,7 @@
 import type postgres from "postgres";
 import type { Transaction } from "../_shared/db/database.ts";
 import type { AppContext } from "../_shared/http/context.ts";
-import type { Role } from "../_shared/ground/principal.ts";
+import { roleNeedsSecondFactor } from "../_shared/ground/principal.ts";
 
 /**
  * Who has a second factor, for the users list and a user's page (issue 28, item 6): support
@@ -19,13 +19,15 @@ export function countsSupabaseFactors(c: AppContext): boolean {
 
 /**
  * The types of the account's confirmed Latchkey factors, oldest first: `second_factor_types`,
- * or `own_second_factor_types` under `withSupabaseFactorTypes` (`supabase`).
+ * or `own_second_factor_types` under `withSupabaseFactorTypes` (`supabase`); and its role's
+ * permissions (`role_permissions`), on which the requirement of a factor depends.
  */
 export function secondFactorTypesColumn(tx: Transaction, supabase = false) {
   return tx`array(
     select f.type from latchkey.mfa_factors f
     where f.user_id = latchkey.users.id and f.confirmed_at is not null
-    order by f.created_at, f.id) as ${tx(supabase ? ownTypes : "second_factor_types")}`;
+    order by f.created_at, f.id) as ${tx(supabase ? ownTypes : "second_factor_types")},
+    latchkey.role_permission_names(latchkey.users.role) as role_permissions`;
 }
 
 const ownTypes = "own_second_factor_types";
@@ -74,18 +76,20 @@ export function secondFactorFilter(
 export interface SecondFactorRow {
   role: string;
   second_factor_types: string[];
+  role_permissions: string[];
 }
 
 /**
  * `{count, types, required}`: how many confirmed factors, of which types, and whether the
- * account's role must use one when it signs in (LATCHKEY_MFA_REQUIRED_ROLES).
+ * account's role must use one when it signs in (LATCHKEY_MFA_REQUIRED_ROLES, and custom roles
+ * holding a Latchkey permission).
  */
 export function secondFactorsView(c: AppContext, row: SecondFactorRow) {
-  const required = c.get("runtime").config.LATCHKEY_MFA_REQUIRED_ROLES as readonly string[];
+  const required = c.get("runtime").config.LATCHKEY_MFA_REQUIRED_ROLES;
   return {
     count: row.second_factor_types.length,
     types: [...new Set(row.second_factor_types)],
-    required: required.includes(row.role as Role),
+    required: roleNeedsSecondFactor(row.role, row.role_permissions, required),
   };
 }
 
@@ -93,4 +97,4 @@ export const secondFactorsText = "`secondFactors: {count, types, required}` coun
   "account's confirmed second factors (`types`: which kinds, never a secret; with " +
   "LATCHKEY_IDENTITY=supabase also those verified in Supabase Auth, as `supabase:totp`, " +
   "`supabase:phone`, `supabase:webauthn`); `required`: its role must verify one at sign-in " +
-  "(LATCHKEY_MFA_REQUIRED_ROLES).";
+  "(LATCHKEY_MFA_REQUIRED_ROLES, and any custom role holding one of Latchkey's permissions).";

@@ -3,7 +3,7 @@ import { ApiError } from "../_shared/ground/errors.ts";
 import type { AppContext } from "../_shared/http/context.ts";
 import { pathId } from "../_shared/http/ids.ts";
 import { requireReach } from "../_shared/identity/reach.ts";
-import { adminUserColumns, type AdminUserRow, userProfile } from "../_shared/accounts/users.ts";
+import { adminUserColumns, type AdminUserRow } from "../_shared/accounts/users.ts";
 
 export const noSuchUserText = "No such user.";
 
@@ -36,10 +36,11 @@ export async function userWithinReach(
   action: string,
   { lock = false } = {},
 ): Promise<AdminUserRow> {
-  const [user] = await tx<AdminUserRow[]>`
-    select ${tx(adminUserColumns)} from latchkey.users where id = ${id}`;
+  const [user] = await tx<(AdminUserRow & { role_permissions: string[] })[]>`
+    select ${tx(adminUserColumns)}, latchkey.role_permission_names(role) as role_permissions
+    from latchkey.users where id = ${id}`;
   if (!user) throw noSuchUser();
-  requireReach(c.get("principal"), userProfile(user).role, action);
+  requireReach(c.get("principal"), { name: user.role, permissions: user.role_permissions }, action);
   // Locked only now: the lock needs the update policy, which hides accounts beyond the
   // caller's reach, and the answer above should say so rather than 404.
   if (lock) {

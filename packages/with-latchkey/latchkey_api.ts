@@ -305,7 +305,7 @@ export interface paths {
     put?: never;
     /**
      * Create a key for any user (keyType human, ci or integration)
-     * @description Needs the `keys:write` permission (; admin scopes only those the caller holds, and roles:write for an account whose role holds a permission the caller lacks). Step-up: a call where `scopes` include an admin permission by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
+     * @description Needs the `keys:write` permission (; permission scopes (Latchkey's and the team's) only those the caller holds, and roles:write for an account whose role holds a permission the caller lacks). Step-up: a call where `scopes` include an admin permission by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
      */
     post: {
       parameters: {
@@ -865,6 +865,346 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/admin/org-roles": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the organization roles and the organization permission catalogue
+     * @description Needs the `roles:read` permission.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{roles: [{name, description, builtIn, permissions, createdAt, updatedAt}], permissions: [{name, description}]}`: owner, admin and member first; `permissions` is what an organization role may hold. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `forbidden`: You do not have permission to do this. It needs `roles:read`. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Create an organization role with its organization permissions
+     * @description Needs the `roles:write` permission (and orgs:write: organization roles change what members may do in every organization). Step-up: a call where `permissions` is not empty by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @example Reads and settles invoices */
+            description?: string;
+            /** @example billing */
+            name: string;
+            /** @description What the role holds, from the catalogue (GET /admin/permissions, or for organization roles the `permissions` GET /admin/org-roles answers). */
+            permissions: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description `{role}`: members are given it by those who reach it in their organization. */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description Invalid body; a permission the organization catalogue lacks. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Without orgs:write. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). `step_up_required`: a call where `permissions` is not empty by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked. */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `already_exists`: an organization role by this name exists; or Idempotency-Key reused. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/admin/org-roles/{name}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Delete an organization role no member and no open invitation holds
+     * @description Needs the `roles:write` permission (and orgs:write: organization roles change what members may do in every organization).
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{success: true, name}`; its closed invitations go with it (the audit log keeps them). */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Without orgs:write. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such organization role. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `built_in`: owner, admin and member are never deleted; `in_use`: members or open invitations hold it (the message counts them). */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /**
+     * Change an organization role's description or its whole permission set
+     * @description Needs the `roles:write` permission (and orgs:write: organization roles change what members may do in every organization). Step-up: a call where the new set adds a permission the role did not hold by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @example Reads and settles invoices */
+            description?: string;
+            /** @description The role's whole new set (what it held and is not here is taken away). */
+            permissions?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description `{role}`. Its members, in every organization, have the new set from their next request. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description Invalid body; a permission the organization catalogue lacks. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Without orgs:write. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). `step_up_required`: a call where the new set adds a permission the role did not hold by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked. */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such organization role. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `built_in`: owner's set is fixed (it holds every organization permission). */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
   "/admin/orgs": {
     parameters: {
       query?: never;
@@ -1197,6 +1537,682 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/admin/permissions": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the permission catalogue: Latchkey's own and the team's
+     * @description Needs the `roles:read` permission.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{permissions: [{name, description, builtIn, roles, createdAt, updatedAt}]}`: `roles` names the roles holding it; Latchkey's own first, then the team's, by name. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `forbidden`: You do not have permission to do this. It needs `roles:read`. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Add one of the team's own permissions to the catalogue
+     * @description Needs the `roles:write` permission.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @example Create and change invoices */
+            description: string;
+            /** @example invoices:write */
+            name: string;
+          };
+        };
+      };
+      responses: {
+        /** @description `{permission}`: admin holds it at once; give it to other roles with PATCH /admin/roles/:name, and put it on keys as a scope. */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description Invalid body; a name whose resource is one of Latchkey's own (users, keys, roles, …), which only Latchkey adds. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `forbidden`: You do not have permission to do this. It needs `roles:write`. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `already_exists`: the catalogue has it, or it is an application scope (LATCHKEY_SCOPES), free for any role; or Idempotency-Key reused. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/admin/permissions/{name}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Delete one of the team's permissions that no role (but admin) and no live key holds
+     * @description Needs the `roles:write` permission (and the permission itself).
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{success: true, name}`. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller does not hold the permission. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such permission. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `built_in`: Latchkey's own permissions are never deleted; `in_use`: a role other than admin, or a live key (not revoked, not expired), holds it: the message counts them. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /**
+     * Describe one of the team's permissions anew
+     * @description Needs the `roles:write` permission (and the permission itself).
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @example Create and change invoices */
+            description: string;
+          };
+        };
+      };
+      responses: {
+        /** @description `{permission}`. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller does not hold the permission. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such permission. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `built_in`: Latchkey's own permissions are not changed here. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  "/admin/roles": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the platform roles with their permissions
+     * @description Needs the `roles:read` permission.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{roles: [{name, description, builtIn, permissions, createdAt, updatedAt}]}`, the built-in ones (user, support, admin) first; every role, not paged (a catalogue is small). */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `forbidden`: You do not have permission to do this. It needs `roles:read`. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Create a platform role with its permissions
+     * @description Needs the `roles:write` permission (and every permission the role is given). Step-up: a call where `permissions` is not empty by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @example Reads and settles invoices */
+            description?: string;
+            /** @example billing */
+            name: string;
+            /** @description What the role holds, from the catalogue (GET /admin/permissions, or for organization roles the `permissions` GET /admin/org-roles answers). */
+            permissions: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description `{role}`: its holders are accounts given it (PATCH /admin/users/:id {role}). */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description Invalid body; a permission the catalogue lacks (`details` names it). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description A permission the caller does not hold (the message names it). `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). `step_up_required`: a call where `permissions` is not empty by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked. */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `already_exists`: a role by this name exists; or Idempotency-Key reused. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/admin/roles/{name}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Delete a platform role nobody holds
+     * @description Needs the `roles:write` permission (and every permission the role holds).
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{success: true, name}`. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The role holds a permission the caller lacks. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such role. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `built_in`: user, support and admin are never deleted; `in_use`: accounts hold it (the message counts them). */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /**
+     * Change a platform role's description or its whole permission set
+     * @description Needs the `roles:write` permission (and every permission the role holds and is given (the caller's reach)). Step-up: a call where the new set adds a permission the role did not hold by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @example Reads and settles invoices */
+            description?: string;
+            /** @description The role's whole new set (what it held and is not here is taken away). */
+            permissions?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description `{role}`. Its holders' sessions and keys have the new set from their next request. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description Invalid body; a permission the catalogue lacks. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. A wrong X-Admin-Key is refused the same way. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The role holds, or is given, a permission the caller lacks. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). `step_up_required`: a call where the new set adds a permission the role did not hold by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked. */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such role. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `built_in`: admin's set is fixed (it holds every permission). */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `too_many_requests`: Too many requests; retry later. After too many wrong X-Admin-Key guesses from one client (`Retry-After` says when). */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
   "/admin/users": {
     parameters: {
       query?: never;
@@ -1216,7 +2232,7 @@ export interface paths {
           email?: string;
           limit?: number;
           q?: string;
-          role?: "user" | "support" | "admin";
+          role?: string;
           secondFactor?: "true" | "false";
           tier?: string;
           verified?: "true" | "false";
@@ -1227,7 +2243,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{users, limit, nextCursor}`; each user's `secondFactors: {count, types, required}` counts the account's confirmed second factors (`types`: which kinds, never a secret; with LATCHKEY_IDENTITY=supabase also those verified in Supabase Auth, as `supabase:totp`, `supabase:phone`, `supabase:webauthn`); `required`: its role must verify one at sign-in (LATCHKEY_MFA_REQUIRED_ROLES). */
+        /** @description `{users, limit, nextCursor}`; each user's `secondFactors: {count, types, required}` counts the account's confirmed second factors (`types`: which kinds, never a secret; with LATCHKEY_IDENTITY=supabase also those verified in Supabase Auth, as `supabase:totp`, `supabase:phone`, `supabase:webauthn`); `required`: its role must verify one at sign-in (LATCHKEY_MFA_REQUIRED_ROLES, and any custom role holding one of Latchkey's permissions). */
         200: {
           headers: {
             [name: string]: unknown;
@@ -1301,8 +2317,11 @@ export interface paths {
             name: string;
             /** @example correct horse battery staple */
             password?: string;
-            /** @enum {string} */
-            role?: "user" | "support" | "admin";
+            /**
+             * @description A role of GET /admin/roles (default user).
+             * @example support
+             */
+            role?: string;
             serviceAccount?: boolean;
             /** @example pro */
             tier?: string;
@@ -1319,7 +2338,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description Invalid body, or an address in the reserved service-account domain. */
+        /** @description Invalid body, an address in the reserved service-account domain, or no such role. */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1403,7 +2422,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{user, callerMay}`: `callerMay` lists the caller's permissions it may use on this account — all of them when it holds every permission of the account's role, else only users:read, keys:read and audit:read (the changes would be answered 403). The user's `secondFactors: {count, types, required}` counts the account's confirmed second factors (`types`: which kinds, never a secret; with LATCHKEY_IDENTITY=supabase also those verified in Supabase Auth, as `supabase:totp`, `supabase:phone`, `supabase:webauthn`); `required`: its role must verify one at sign-in (LATCHKEY_MFA_REQUIRED_ROLES). */
+        /** @description `{user, callerMay}`: `callerMay` lists the caller's permissions it may use on this account — all of them when it holds every permission of the account's role, else only users:read, keys:read and audit:read (the changes would be answered 403). The user's `secondFactors: {count, types, required}` counts the account's confirmed second factors (`types`: which kinds, never a secret; with LATCHKEY_IDENTITY=supabase also those verified in Supabase Auth, as `supabase:totp`, `supabase:phone`, `supabase:webauthn`); `required`: its role must verify one at sign-in (LATCHKEY_MFA_REQUIRED_ROLES, and any custom role holding one of Latchkey's permissions). */
         200: {
           headers: {
             [name: string]: unknown;
@@ -1547,15 +2566,18 @@ export interface paths {
             credits?: number | null;
             /** @example Ada Lovelace */
             name?: string;
-            /** @enum {string} */
-            role?: "user" | "support" | "admin";
+            /**
+             * @description A role of GET /admin/roles, built in or the team's.
+             * @example support
+             */
+            role?: string;
             /** @example pro */
             tier?: string;
           };
         };
       };
       responses: {
-        /** @description `{user}`. */
+        /** @description `{user}`. A new role counts from the account's next request: its sessions and keys carry the role's permissions as they are then. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -1564,7 +2586,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description Invalid body, or no such role. */
         400: {
           headers: {
             [name: string]: unknown;
@@ -2041,7 +3063,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{warnings: [{code, message}]}`; codes: admin_key_never_expires, admin_key_expires_soon, admin_key_expired, mfa_required_without_key, bootstrap_admin_first_password, migrations_pending, migrations_unknown. */
+        /** @description `{warnings: [{code, message}]}`; codes: admin_key_never_expires, admin_key_expires_soon, admin_key_expired, mfa_required_without_key, mfa_required_role_unknown, bootstrap_admin_first_password, migrations_pending, migrations_unknown. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -4289,7 +5311,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{user, session: {id, expiresAt, aal, amr}, permissions}`, or `{user, session: null, apiKey, permissions}` for an API key; `aal`: `aal1` (a password) or `aal2` (and a second factor); `amr`: the methods, `[{method, timestamp}]` (`password`, `totp`, `recovery_code`; epoch seconds); `permissions`: the admin permissions the credential carries now (none while `mfaRequired`: the role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and this session has not verified one). */
+        /** @description `{user, session: {id, expiresAt, aal, amr}, permissions}`, or `{user, session: null, apiKey, permissions}` for an API key; `aal`: `aal1` (a password) or `aal2` (and a second factor); `amr`: the methods, `[{method, timestamp}]` (`password`, `totp`, `recovery_code`; epoch seconds); `permissions`: the permissions the credential carries now, Latchkey's and the team's, as its role holds them on this request (none while `mfaRequired`: the role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and this session has not verified one). */
         200: {
           headers: {
             [name: string]: unknown;
@@ -4324,8 +5346,8 @@ export interface paths {
                 /** Format: uuid */
                 id: string;
                 name: string;
-                /** @enum {string} */
-                role: "user" | "support" | "admin";
+                /** @example billing */
+                role: string;
                 tier: string;
               };
             };
@@ -4769,7 +5791,7 @@ export interface paths {
         };
       };
       responses: {
-        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). The token request (form body) answers OAuth's `{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, its scopes narrowed to `scope`. */
+        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the role with the most permissions, of its owner's and the built-in ones, that its scopes hold in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). The token request (form body) answers OAuth's `{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, its scopes narrowed to `scope`. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -5998,10 +7020,11 @@ export interface paths {
              */
             email: string;
             /**
+             * @description owner, admin, member, or a custom organization role (GET /admin/org-roles).
              * @default member
-             * @enum {string}
+             * @example member
              */
-            role?: "owner" | "admin" | "member";
+            role?: string;
           };
         };
       };
@@ -6015,7 +7038,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description Invalid body, or no such organization role. */
         400: {
           headers: {
             [name: string]: unknown;
@@ -6324,8 +7347,11 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
-            /** @enum {string} */
-            role: "owner" | "admin" | "member";
+            /**
+             * @description owner, admin, member, or a custom organization role (GET /admin/org-roles).
+             * @example member
+             */
+            role: string;
           };
         };
       };
@@ -6339,7 +7365,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description Invalid body, or no such organization role. */
         400: {
           headers: {
             [name: string]: unknown;
@@ -6692,6 +7718,9 @@ export interface components {
           | "last_owner"
           | "already_member"
           | "slug_unavailable"
+          | "already_exists"
+          | "built_in"
+          | "in_use"
           | "webhook_disabled"
           | "org_suspended"
           | "payload_too_large"

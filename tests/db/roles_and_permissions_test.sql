@@ -4,8 +4,8 @@ select plan(12);
 
 select results_eq(
   $$select permission from latchkey.role_permissions where role = 'support' order by 1$$,
-  $$values ('audit:read'), ('keys:read'), ('keys:revoke'), ('orgs:read'), ('sessions:revoke'),
-    ('users:read')$$,
+  $$values ('audit:read'), ('keys:read'), ('keys:revoke'), ('orgs:read'), ('roles:read'),
+    ('sessions:revoke'), ('users:read')$$,
   'support has exactly the read and revoke permissions'
 );
 select is(

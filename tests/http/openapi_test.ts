@@ -131,6 +131,10 @@ Deno.test("request schemas come from the validating zod schemas", async () => {
   const revoke = spec.paths["/admin/keys/{id}/revoke"].post;
   assert.equal(revoke.parameters[0].in, "path");
   assert.equal(revoke.parameters[0].schema.format, "uuid");
+  // Roles and permissions are named, not numbered.
+  const role = spec.paths["/admin/roles/{name}"].patch;
+  assert.equal(role.parameters[0].name, "name");
+  assert.equal(role.parameters[0].schema.format, undefined);
 });
 
 Deno.test("POST /auth/token documents two request bodies by media type, OAuth's with its own credential", async () => {
@@ -197,6 +201,9 @@ Deno.test("every operation that honours Idempotency-Key documents the header, it
     "POST /admin/keys",
     "POST /admin/keys/{id}/revoke",
     "POST /admin/keys/{id}/rotate",
+    "POST /admin/org-roles",
+    "POST /admin/permissions",
+    "POST /admin/roles",
     "POST /admin/users",
     "POST /admin/users/{id}/password",
     "POST /admin/webhooks",

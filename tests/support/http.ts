@@ -341,7 +341,8 @@ export function asAdminKey(method: string, path: string, options: CallOptions = 
  * account has a TOTP factor enrolled and verified, and its session is aal2.
  */
 export async function createAccount(
-  role: "user" | "support" | "admin",
+  /** A built-in role or one of the team's (it must exist). */
+  role: string,
   tag: string = role,
   // LATCHKEY_MFA_REQUIRED_ROLES (admin,support by default): their power needs an aal2 session,
   // so they enrol TOTP unless a test wants the password-only (aal1) session.

@@ -9,7 +9,7 @@ import { auditActions } from "../../functions/_shared/audit/audit_actions.ts";
 const root = new URL("../../", import.meta.url).pathname;
 const catalogue = "functions/_shared/audit/audit_actions.ts";
 const actionName =
-  /['"`]((?:admin|admin_key|api_key|audit|auth|bootstrap|mail|org|user|webhook)\.[a-z_]+)['"`]/g;
+  /['"`]((?:admin|admin_key|api_key|audit|auth|bootstrap|mail|org|org_role|permission|role|user|webhook)\.[a-z_]+)['"`]/g;
 
 /** Names in the same shape that are not audit actions: a webhook test message's type. */
 const notActions = new Set(["webhook.test"]);

@@ -4,7 +4,8 @@ import { h, show, when } from "../dom.js";
 const allPermissions = [
   ["users:read", "find people and read their accounts"],
   ["users:write", "create, edit, ban and delete people; set passwords"],
-  ["roles:write", "change a person's role"],
+  ["roles:read", "read the roles and the permission catalogue"],
+  ["roles:write", "change a person's role; define roles and the team's permissions"],
   ["sessions:revoke", "sign people out everywhere"],
   ["keys:read", "list API keys"],
   ["keys:write", "create and rotate API keys for people"],

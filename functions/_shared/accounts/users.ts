@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Config } from "../config/config.ts";
-import { isRole, type Role, type UserProfile } from "../ground/principal.ts";
+import type { UserProfile } from "../ground/principal.ts";
 import { passwordLength } from "../passwords/passwords.ts";
 
 /** The columns of `latchkey.users` that API responses are built from. */
@@ -19,7 +19,7 @@ export function userProfile(row: UserRow): UserProfile {
     id: row.id,
     name: row.name,
     email: row.email,
-    role: (isRole(row.role) ? row.role : "user") as Role,
+    role: row.role,
     tier: row.tier,
     createdAt: row.created_at.toISOString(),
     emailVerifiedAt: row.email_verified_at?.toISOString() ?? null,

@@ -88,7 +88,8 @@ export function defineRoute<const D extends RouteDoc>(
       } as RouteInput<D>;
       // A step-up that depends on what the body asks for, before any work is done.
       if (
-        typeof doc.stepUp === "object" && doc.stepUp.applies?.(input.body, c.get("principal").role)
+        typeof doc.stepUp === "object" &&
+        doc.stepUp.applies?.(input.body, c.get("principal").permissions)
       ) {
         requireSteppedUp(c);
       }

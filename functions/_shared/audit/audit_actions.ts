@@ -80,6 +80,19 @@ export const auditActions: Readonly<Record<string, string>> = {
   "org.member_role_changed": "A member changed another member's (or their own) role.",
   "org.ownership_transferred": "An owner handed ownership to another member and became admin.",
   "org.updated": "A member renamed an organization or changed its slug.",
+  "org_role.created": "An admin made a custom organization role with its organization permissions.",
+  "org_role.deleted": "An admin deleted a custom organization role nobody held.",
+  "org_role.updated":
+    "An admin changed an organization role: its description, or the permissions added and " +
+    "taken away.",
+  "permission.created": "An admin added one of the team's permissions to the catalogue.",
+  "permission.deleted": "An admin deleted one of the team's permissions nobody held.",
+  "permission.updated": "An admin described one of the team's permissions anew.",
+  "role.created": "An admin made a platform role with its permissions.",
+  "role.deleted": "An admin deleted a platform role nobody held.",
+  "role.updated":
+    "An admin changed a platform role: its description, or the permissions added and taken " +
+    "away (its holders have the new set from their next request).",
   "webhook.created": "An admin registered a webhook endpoint (its secret is never recorded).",
   "webhook.deleted": "An admin deleted a webhook endpoint and its queued messages.",
   "webhook.delivery_retried": "An admin asked for a webhook message to be delivered again.",

@@ -6,7 +6,7 @@ import {
   supabaseAuthIssuerOf,
   tierSchema,
 } from "../ground/fields.ts";
-import { adminPermissions, roles } from "../ground/principal.ts";
+import { adminPermissions, roleNamePattern } from "../ground/principal.ts";
 import { inEdgeRuntime } from "../ground/edge_runtime.ts";
 import { base64Decode } from "../ground/crypto.ts";
 import { isIpAddress } from "../ground/ip_addresses.ts";
@@ -462,12 +462,20 @@ export const configSchema = z.object({
   LATCHKEY_MFA_REQUIRED_ROLES: z.string().default("admin,support").transform((
     text,
   ) => [...new Set(text.split(",").map((role) => role.trim()).filter(Boolean))]).pipe(
-    z.array(z.enum(roles, { error: `each a role: ${roles.join(", ")}` })),
+    z.array(
+      z.string().regex(
+        roleNamePattern,
+        "each a role's name (user, support, admin or one of the team's, as GET /admin/roles " +
+          "lists them)",
+      ),
+    ),
   ).describe(
     "Comma-separated roles whose sessions must verify a second factor (aal2) before they can " +
       "use anything but sign-out, GET /auth/session and the factor routes (403 mfa_required " +
-      "naming the route to call); PostgreSQL grants such an aal1 session no permission. Empty: " +
-      "none. API keys and X-Admin-Key are not sessions and are unaffected.",
+      "naming the route to call); PostgreSQL grants such an aal1 session no permission. Custom " +
+      "roles holding one of Latchkey's own permissions need one too, listed or not. Empty: " +
+      "none at all. API keys and X-Admin-Key are not sessions and are unaffected. GET " +
+      "/admin/warnings names a listed role that does not exist.",
   ),
   LATCHKEY_WEBHOOK_MAX_ATTEMPTS: integer(1, 50).default(12).describe(
     "Attempts to deliver one webhook message before it is marked failed (POST " +

@@ -86,6 +86,20 @@ export const errorCatalog = {
     status: 409,
     message: "Another organization has this slug; choose another.",
   },
+  already_exists: {
+    status: 409,
+    message: "A role or permission by this name exists already: choose another name, or change " +
+      "that one.",
+  },
+  built_in: {
+    status: 409,
+    message: "Built-in roles and permissions are never deleted or renamed, and the admin role " +
+      "(an organization's owner role) holds every permission: its set is fixed.",
+  },
+  in_use: {
+    status: 409,
+    message: "It is still held (the message counts by whom): move them off it first.",
+  },
   webhook_disabled: {
     status: 409,
     message: "This webhook endpoint is disabled: enable it (PATCH /admin/webhooks/:id) first.",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { base64Decode } from "./crypto.ts";
+import { permissionNamePattern, roleNamePattern } from "./principal.ts";
 
 /**
  * Field shapes that the configuration and the domain both read: a tier's name, a key prefix,
@@ -9,6 +10,18 @@ import { base64Decode } from "./crypto.ts";
 
 export const tierSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "Use a lowercase tier name.")
   .meta({ examples: ["pro"] });
+
+/** A role's name, platform or organization (the database checks the same pattern). */
+export const roleNameSchema = z.string().regex(
+  roleNamePattern,
+  "1 to 32 lowercase letters, digits, _ and -, starting with a letter.",
+).meta({ examples: ["billing"] });
+
+/** A permission's name, `resource:action` (latchkey.permissions checks the same pattern). */
+export const permissionNameSchema = z.string().regex(
+  permissionNamePattern,
+  "resource:action, each 1 to 32 lowercase letters, digits, _ and -, starting with a letter.",
+).meta({ examples: ["invoices:write"] });
 
 /** A URL as issuers compare it: without trailing slashes. */
 export function issuerUrl(url: string): string {

@@ -3,9 +3,25 @@
  * and authorization looks only at `permissions`, never at how the caller authenticated.
  */
 
-export const roles = ["user", "support", "admin"] as const;
-export type Role = typeof roles[number];
+/**
+ * Roles are rows of latchkey.roles (issue 29, item 3): these three are built in and never go;
+ * the team adds its own at runtime. What a role holds is read from latchkey.role_permissions on
+ * every request, never from here.
+ */
+export const builtInRoles = ["user", "support", "admin"] as const;
+/** A role's name: a built-in one or one of the team's. */
+export type Role = string;
 
+/** A role's name (latchkey.roles, latchkey.org_roles): lowercase, as the database checks it. */
+export const roleNamePattern = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/**
+ * A permission's name, `resource:action` (latchkey.permissions): Latchkey's own below, and the
+ * team's (`notes:read`, `invoices:write`) registered through the admin API.
+ */
+export const permissionNamePattern = /^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$/;
+
+/** Latchkey's own permissions: what its routes declare and check. */
 export const adminPermissions = [
   "users:read",
   "keys:read",
@@ -14,6 +30,7 @@ export const adminPermissions = [
   "audit:read",
   "users:write",
   "keys:write",
+  "roles:read",
   "roles:write",
   "orgs:read",
   "orgs:write",
@@ -21,20 +38,6 @@ export const adminPermissions = [
   "webhooks:write",
 ] as const;
 export type AdminPermission = typeof adminPermissions[number];
-
-/** API.md's role table. */
-export const rolePermissions: Record<Role, readonly AdminPermission[]> = {
-  user: [],
-  support: [
-    "users:read",
-    "keys:read",
-    "keys:revoke",
-    "sessions:revoke",
-    "audit:read",
-    "orgs:read",
-  ],
-  admin: adminPermissions,
-};
 
 /**
  * `mfa_challenge`: what a right password gives an account with a confirmed second factor, good
@@ -104,7 +107,11 @@ export interface Principal {
   /** The acting user; null only for the static admin key. */
   userId: string | null;
   role: Role;
-  permissions: readonly AdminPermission[];
+  /**
+   * What it may do now: a session's role's permissions, an API key's scopes within its owner's
+   * role, read from the database for this request (Latchkey's own and the team's).
+   */
+  permissions: readonly string[];
   /** The session or API key id; null for the static admin key. */
   credentialId: string | null;
   user: UserProfile | null;
@@ -123,38 +130,41 @@ export interface Principal {
   awaitsSecondFactor?: boolean;
 }
 
-export function isRole(value: string): value is Role {
-  return (roles as readonly string[]).includes(value);
+export function isBuiltInRole(role: string): boolean {
+  return (builtInRoles as readonly string[]).includes(role);
 }
 
-/** A role read from the database; anything unknown counts as the most powerful, so it is never under-protected. */
-export function asRole(value: string | null): Role {
-  return value !== null && isRole(value) ? value : "admin";
-}
-
+/** One of Latchkey's own permissions (not an application scope, not one of the team's). */
 export function isAdminPermission(scope: string): scope is AdminPermission {
   return (adminPermissions as readonly string[]).includes(scope);
 }
 
 /**
- * A key's scopes as they count right now: application scopes always, admin permissions only
- * while the owner's role still grants them (demote the owner and the key loses them at once).
+ * Whether sessions of `role` must verify a second factor: the roles LATCHKEY_MFA_REQUIRED_ROLES
+ * lists, and, unless that list is empty (no requirement at all), every custom role holding one
+ * of Latchkey's own permissions: a role made at runtime with admin powers is held to what
+ * support and admin are, without anyone remembering to list it.
  */
-export function effectiveScopes(scopes: readonly string[], role: Role): string[] {
-  return scopes.filter((scope) =>
-    !isAdminPermission(scope) || rolePermissions[role].includes(scope)
-  );
+export function roleNeedsSecondFactor(
+  role: Role,
+  rolePermissions: readonly string[],
+  requiredRoles: readonly Role[],
+): boolean {
+  return requiredRoles.includes(role) ||
+    (requiredRoles.length > 0 && !isBuiltInRole(role) && rolePermissions.some(isAdminPermission));
 }
 
 /**
- * True for a session at aal1 whose role is one of `requiredRoles`. A session with no recorded
- * level (a Supabase Auth token without a session id) counts as aal1. API keys and the admin
- * key are not sessions: a machine has no second factor to give.
+ * True for a session at aal1 whose role needs a second factor (`roleNeedsSecondFactor`; a
+ * session's permissions are its role's). A session with no recorded level (a Supabase Auth
+ * token without a session id) counts as aal1. API keys and the admin key are not sessions: a
+ * machine has no second factor to give.
  */
 export function awaitsRequiredFactor(
   principal: Principal,
   requiredRoles: readonly Role[],
 ): boolean {
-  return principal.kind === "session" && requiredRoles.includes(principal.role) &&
+  return principal.kind === "session" &&
+    roleNeedsSecondFactor(principal.role, principal.permissions, requiredRoles) &&
     principal.session?.aal !== "aal2";
 }

@@ -236,6 +236,8 @@ const sqlRefusals: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "last_owner",
   "org_suspended",
   "already_member",
+  "built_in",
+  "in_use",
 ]);
 
 function toApiError(thrown: unknown): ApiError {
@@ -250,11 +252,15 @@ function toApiError(thrown: unknown): ApiError {
   // (latchkey.require_step_up), a suspended organization, a member invited again.
   const hint = (thrown as { hint?: string }).hint;
   if (state === "P0001" && hint !== undefined && sqlRefusals.has(hint as ErrorCode)) {
-    return new ApiError(hint as ErrorCode, { cause: thrown });
+    // `in_use` counts the holders in words our SQL wrote for the client (guard_role_changes,
+    // guard_permission_changes): names and numbers, nothing else.
+    const message = hint === "in_use" ? (thrown as Error).message : undefined;
+    return new ApiError(hint as ErrorCode, { cause: thrown, message });
   }
   // Input the schemas should have caught (a value PostgreSQL cannot store or a constraint it
-  // breaks) is still the client's input: 400, logged as a warning so we tighten the schema.
-  if (state?.startsWith("22") || state === "23502" || state === "23514") {
+  // breaks) is still the client's input: 400, logged as a warning so we tighten the schema. A
+  // foreign key names something that is not there (a role deleted while it was being given).
+  if (state?.startsWith("22") || state === "23502" || state === "23514" || state === "23503") {
     return new ApiError("validation_failed", {
       message: "The request has a value that cannot be stored.",
       cause: thrown,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { errorCatalog, oauthErrorCodes } from "../ground/errors.ts";
-import type { AdminPermission, Role } from "../ground/principal.ts";
+import type { AdminPermission } from "../ground/principal.ts";
 import { latchkeyVersion } from "../ground/version.ts";
 
 /**
@@ -124,10 +124,11 @@ export interface StepUpCondition {
   /** The calls that need the step-up, in words ("the body changes `role`"). */
   when: string;
   /**
-   * Decides it from the parsed body and the caller's role (what the role could not get anyway
-   * is refused for that, not for a missing step-up); without it, the handler or the database.
+   * Decides it from the parsed body and the caller's permissions (what the caller could not get
+   * anyway is refused for that, not for a missing step-up); without it, the handler or the
+   * database.
    */
-  applies?: (body: unknown, role: Role) => boolean;
+  applies?: (body: unknown, permissions: readonly string[]) => boolean;
   /** A body it applies to (the document's example, and what the credential matrix sends). */
   example?: Record<string, unknown>;
 }
@@ -136,10 +137,14 @@ export interface StepUpCondition {
 export function stepUpWhen<S extends z.ZodType>(
   _body: S,
   when: string,
-  applies: (body: z.output<S>, role: Role) => boolean,
+  applies: (body: z.output<S>, permissions: readonly string[]) => boolean,
   example: z.input<S> & Record<string, unknown>,
 ): StepUpCondition {
-  return { when, applies: applies as (body: unknown, role: Role) => boolean, example };
+  return {
+    when,
+    applies: applies as (body: unknown, permissions: readonly string[]) => boolean,
+    example,
+  };
 }
 
 /** The step-up a route declares, in words for its description and its 403. */
@@ -324,11 +329,14 @@ const idempotencyKeyParameter = {
 };
 
 function operation(name: string, doc: RouteDoc) {
+  // Rows are named by uuids; roles and permissions by their names (`:name`).
   const pathParameters = [...doc.path.matchAll(/:(\w+)/g)].map(([, param]) => ({
     name: param,
     in: "path",
     required: true,
-    schema: { type: "string", format: "uuid" },
+    schema: param === "name"
+      ? { type: "string", minLength: 1, maxLength: 65, examples: ["billing"] }
+      : { type: "string", format: "uuid" },
   }));
   const query = doc.query ? jsonSchema(doc.query) as { properties?: Record<string, unknown> } : {};
   const queryParameters = Object.entries(query.properties ?? {}).map(([param, schema]) => ({

@@ -4,12 +4,8 @@ import { sha256Hex } from "../ground/crypto.ts";
 import type { RequestInfo } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
 import { ApiError } from "../ground/errors.ts";
-import {
-  effectiveScopes,
-  isAdminPermission,
-  type Principal,
-  type RateLimitState,
-} from "../ground/principal.ts";
+import type { Principal, RateLimitState } from "../ground/principal.ts";
+import { effectiveScopes } from "../keys/scopes.ts";
 import { userProfile } from "../accounts/users.ts";
 
 /**
@@ -98,12 +94,12 @@ export async function authenticateApiKey(
     created_at: row.user_created_at,
     email_verified_at: row.user_email_verified_at,
   });
-  const scopes = effectiveScopes(row.scopes ?? [], user.role);
+  const scopes = effectiveScopes(config, row.scopes ?? [], row.role_permissions);
   outcome.principal = {
     kind: "api_key",
     userId: user.id,
     role: user.role,
-    permissions: scopes.filter(isAdminPermission),
+    permissions: scopes.filter((scope) => row.role_permissions.includes(scope)),
     credentialId: row.key_id,
     user,
     session: null,

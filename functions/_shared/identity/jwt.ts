@@ -2,14 +2,9 @@ import { importJWK, type JWK, SignJWT } from "jose";
 import type { Config } from "../config/config.ts";
 import { ApiError } from "../ground/errors.ts";
 import { issuerUrl } from "../ground/fields.ts";
-import {
-  type Aal,
-  type AmrEntry,
-  type Principal,
-  type Role,
-  rolePermissions,
-  roles,
-} from "../ground/principal.ts";
+import type { Aal, AmrEntry, Principal, Role } from "../ground/principal.ts";
+import { type Sql, withStatementTimeout } from "../db/database.ts";
+import type { Runtime } from "../db/runtime.ts";
 import { supabaseAudience, supabaseAuthHoldsKey } from "./supabase_identity.ts";
 
 /**
@@ -97,16 +92,19 @@ export function configuredIssuer(config: Config): string | null {
 }
 
 /**
- * What a key's token says its bearer is: the highest role whose every permission the key
- * holds, so a policy on `app_role` never grants a key more than its scopes (an admin's
- * `users:read` key is a `user` there). A session carries its user's role.
+ * What a key's token says its bearer is: of its owner's role and the built-in ones, the role
+ * with the most permissions whose every permission the key holds (latchkey.token_role, on the
+ * roles as they are now), so a policy on `app_role` never grants a key more than its scopes (an
+ * admin's `users:read` key is a `user` there). A session carries its user's role.
  */
-export function tokenRole(principal: Principal): Role {
+export async function tokenRole(sql: Sql, principal: Principal): Promise<Role> {
   if (principal.kind !== "api_key") return principal.role;
-  const held = new Set<string>(principal.permissions);
-  return [...roles].reverse().find((role) =>
-    rolePermissions[role].every((permission) => held.has(permission))
-  ) ?? "user";
+  const [{ role }] = await withStatementTimeout(
+    sql,
+    sql<{ role: string }[]>`
+      select latchkey.token_role(${principal.role}, ${[...principal.permissions]}::text[]) as role`,
+  );
+  return role;
 }
 
 /**
@@ -134,7 +132,7 @@ export interface AccessToken {
 
 /** Signs an access token for a session's or an API key's principal. */
 export async function mintAccessToken(
-  config: Config,
+  { config, sql }: Pick<Runtime, "config" | "sql">,
   principal: Principal,
   issuer: string,
 ): Promise<AccessToken> {
@@ -169,7 +167,7 @@ export async function mintAccessToken(
     : { session_id: principal.credentialId };
   const token = await new SignJWT({
     role: supabaseAudience,
-    app_role: tokenRole(principal),
+    app_role: await tokenRole(sql, principal),
     email: principal.user?.email,
     // Supabase Auth's claim: a policy on `email` must also check this.
     email_verified: principal.user?.emailVerifiedAt != null,

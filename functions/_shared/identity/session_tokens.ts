@@ -1,6 +1,6 @@
 import { looksLikeSessionToken, sha256Hex } from "../ground/crypto.ts";
 import { type Sql, withStatementTimeout } from "../db/database.ts";
-import { type Aal, type AmrEntry, type Principal, rolePermissions } from "../ground/principal.ts";
+import type { Aal, AmrEntry, Principal } from "../ground/principal.ts";
 import { userProfile, type UserRow } from "../accounts/users.ts";
 
 /** Latchkey's own session tokens (`lks_…`), stored as SHA-256 and resolved in one SQL call. */
@@ -11,6 +11,7 @@ interface SessionRow extends UserRow {
   aal: Aal;
   amr: AmrEntry[];
   purpose: "session" | "mfa_challenge";
+  role_permissions: string[];
 }
 
 /**
@@ -26,7 +27,7 @@ export async function authenticateSessionToken(
   const [row] = await withStatementTimeout(
     sql,
     sql<SessionRow[]>`
-      select s.*, u.email_verified_at
+      select s.*, u.email_verified_at, latchkey.role_permission_names(s.role) as role_permissions
       from latchkey.authenticate_session(decode(${sha256Hex(token)}, 'hex'), ${challengeToo}) as s
       join latchkey.users u on u.id = s.id`,
   );
@@ -37,8 +38,9 @@ export async function authenticateSessionToken(
     kind: challenge ? "mfa_challenge" : "session",
     userId: user.id,
     role: user.role,
-    // A challenge proves a password only: it carries nothing the role grants.
-    permissions: challenge ? [] : rolePermissions[user.role],
+    // The role's permissions as its rows are now: a change to the role counts from this request
+    // on. A challenge proves a password only: it carries nothing the role grants.
+    permissions: challenge ? [] : row.role_permissions,
     credentialId: row.session_id,
     user,
     session: {

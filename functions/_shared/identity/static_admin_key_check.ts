@@ -10,7 +10,11 @@ import { asCaller, functionRelativePath, requestInfo, throttleClient } from "../
  * the check, its throttle and its audit, on admin routes only.
  */
 
-/** The static admin key as a principal: full admin, no user behind it. */
+/**
+ * The static admin key as a principal: full admin, no user behind it. Its permissions are the
+ * admin role's, read with its audit row (every permission of the catalogue, the team's own
+ * included); until then, Latchkey's own.
+ */
 export const adminKeyPrincipal: Principal = {
   kind: "admin_key",
   userId: null,
@@ -68,13 +72,17 @@ export async function authenticateAdminKey(c: AppContext, presented: string): Pr
   }
   c.set("principal", adminKeyPrincipal);
   await asCaller(c, async (tx) => {
-    const [{ retry_after }] = await tx<{ retry_after: number }[]>`
+    const [{ retry_after, permissions }] = await tx<
+      { retry_after: number; permissions: string[] }[]
+    >`
       select latchkey.throttle_retry_after('admin_key', ${client}, ${limit}, ${window}::interval)
           as retry_after,
+        latchkey.role_permission_names('admin') as permissions,
         latchkey.record_audit_event('admin_key.used', null, null,
           jsonb_build_object('method', ${c.req.method}::text, 'path', ${requestPath(c)}::text,
             'name', ${match.name}::text))`;
     if (retry_after > 0) throw adminKeyThrottled(retry_after);
+    c.set("principal", { ...adminKeyPrincipal, permissions });
   });
 }
 

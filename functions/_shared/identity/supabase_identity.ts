@@ -9,7 +9,7 @@ import type { Config } from "../config/config.ts";
 import { ApiError } from "../ground/errors.ts";
 import { supabaseAuthIssuerOf } from "../ground/fields.ts";
 import { type RequestInfo, requestJson, type Sql, withStatementTimeout } from "../db/database.ts";
-import { type AmrEntry, type Principal, rolePermissions } from "../ground/principal.ts";
+import type { AmrEntry, Principal } from "../ground/principal.ts";
 import { userProfile, type UserRow } from "../accounts/users.ts";
 import type { Runtime } from "../db/runtime.ts";
 
@@ -161,6 +161,7 @@ export async function verifySupabaseAccessToken(
 
 interface SupabaseUserRow extends UserRow {
   is_anonymous: boolean;
+  role_permissions: string[];
 }
 
 /** A Supabase Auth access token as a session principal, or null when it is not one. */
@@ -175,9 +176,10 @@ export async function authenticateSupabaseToken(
   const [row] = await withStatementTimeout(
     sql,
     sql<SupabaseUserRow[]>`
-      select * from latchkey.authenticate_supabase_user(
+      select u.*, latchkey.role_permission_names(u.role) as role_permissions
+      from latchkey.authenticate_supabase_user(
         ${claims.sub!}::uuid, ${config.LATCHKEY_BOOTSTRAP_ADMIN_EMAIL ?? null},
-        ${requestJson(sql, request)})`,
+        ${requestJson(sql, request)}) as u`,
   );
   if (!row) return null;
   const user = userProfile(row);
@@ -188,7 +190,7 @@ export async function authenticateSupabaseToken(
     kind: "session",
     userId: user.id,
     role: user.role,
-    permissions: rolePermissions[user.role],
+    permissions: row.role_permissions,
     credentialId: sessionId,
     user,
     session: sessionId

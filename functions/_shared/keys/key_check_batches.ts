@@ -7,7 +7,12 @@ import {
   withStatementTimeout,
 } from "../db/database.ts";
 
-/** One row of `latchkey.verify_api_key`. */
+/**
+ * One row of `latchkey.verify_api_key`, with the permissions its owner's role holds now (read in
+ * the same statement: what the key's scopes grant is decided on this request's rows). A key
+ * whose scopes are all application scopes (most keys: `compile`) grants no permission whatever
+ * its owner's role holds, so its role is not looked up: empty.
+ */
 export interface KeyCheckRow {
   code: string;
   key_id: string | null;
@@ -24,6 +29,7 @@ export interface KeyCheckRow {
   user_tier: string;
   user_created_at: Date;
   user_email_verified_at: Date | null;
+  role_permissions: string[];
 }
 
 interface PendingCheck {
@@ -53,6 +59,7 @@ class KeyCheckLanes {
     private readonly sql: Sql,
     laneCount: number,
     private readonly maxBatch: number,
+    private readonly appScopes: readonly string[],
   ) {
     this.lanes = Array.from({ length: laneCount }, () => ({ busy: false, waiting: [] }));
     this.stats.lanes = laneCount;
@@ -97,6 +104,9 @@ class KeyCheckLanes {
 
   private async query(batch: PendingCheck[]): Promise<(KeyCheckRow | undefined)[]> {
     const sql = this.sql;
+    const rolePermissions = sql`
+      case when coalesce(v.scopes, '{}') <@ ${this.appScopes as string[]}::text[] then '{}'
+        else latchkey.role_permission_names(v.user_role) end as role_permissions`;
     this.stats.statements += 1;
     this.stats.checks += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
@@ -105,8 +115,9 @@ class KeyCheckLanes {
       const [row] = await withStatementTimeout(
         sql,
         sql<KeyCheckRow[]>`
-          select * from latchkey.verify_api_key(
-            decode(${only.hash}, 'hex'), ${requestJson(sql, only.request)})`,
+          select v.*, ${rolePermissions}
+          from latchkey.verify_api_key(
+            decode(${only.hash}, 'hex'), ${requestJson(sql, only.request)}) as v`,
       );
       return [row];
     }
@@ -114,7 +125,8 @@ class KeyCheckLanes {
     const rows = await withStatementTimeout(
       sql,
       sql<(KeyCheckRow & { ordinality: string })[]>`
-        select * from latchkey.verify_api_keys(${sql.json(checks as never)})`,
+        select v.*, ${rolePermissions}
+        from latchkey.verify_api_keys(${sql.json(checks as never)}) as v`,
     );
     const answers: (KeyCheckRow | undefined)[] = new Array(batch.length);
     for (const row of rows) answers[Number(row.ordinality) - 1] = row;
@@ -134,19 +146,28 @@ export function keyCheckStats(sql: Sql): KeyCheckLanes["stats"] | null {
  * LATCHKEY_KEY_CHECK_LANES, at most one per pooled connection — with at most
  * LATCHKEY_KEY_CHECK_BATCH_MAX checks per statement (1: no coalescing). Fewer lanes than
  * connections leave the rest of the pool to other routes, and make bigger batches: less
- * database work per check. The settings are read once, when the client's lanes are made.
+ * database work per check. The settings (and LATCHKEY_SCOPES) are read once, when the client's
+ * lanes are made.
  */
 export function checkKey(
   sql: Sql,
   hash: string,
   request: RequestInfo,
-  config: Pick<Config, "LATCHKEY_KEY_CHECK_BATCH_MAX" | "LATCHKEY_KEY_CHECK_LANES">,
+  config: Pick<
+    Config,
+    "LATCHKEY_KEY_CHECK_BATCH_MAX" | "LATCHKEY_KEY_CHECK_LANES" | "LATCHKEY_SCOPES"
+  >,
 ): Promise<KeyCheckRow | undefined> {
   let batches = batchesBySql.get(sql);
   if (!batches) {
     const pool = Number(sql.options.max) || 1;
     const laneCount = Math.max(1, Math.min(config.LATCHKEY_KEY_CHECK_LANES, pool));
-    batches = new KeyCheckLanes(sql, laneCount, config.LATCHKEY_KEY_CHECK_BATCH_MAX);
+    batches = new KeyCheckLanes(
+      sql,
+      laneCount,
+      config.LATCHKEY_KEY_CHECK_BATCH_MAX,
+      config.LATCHKEY_SCOPES,
+    );
     batchesBySql.set(sql, batches);
   }
   // A key check's events (refusals) cause no account notification: the enabled kinds

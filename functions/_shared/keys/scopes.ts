@@ -1,14 +1,24 @@
 import type { Config } from "../config/config.ts";
 import { ApiError } from "../ground/errors.ts";
-import { type Role, rolePermissions } from "../ground/principal.ts";
 
 /**
- * Checks requested key scopes: application scopes (LATCHKEY_SCOPES) are free for any role,
- * admin permissions only as far as `role` grants them. Returns them deduplicated; defaults to
- * ["compile"]. Unknown ones are a 400 that lists what is allowed.
+ * A key's scopes are of two kinds: application scopes (LATCHKEY_SCOPES), free for any role, and
+ * permissions of the catalogue (Latchkey's own and the team's, latchkey.permissions), which a key
+ * holds only while its owner's role does. `rolePermissions` is that role's set as the database
+ * has it now.
  */
-export function checkedScopes(config: Config, role: Role, requested?: string[]): string[] {
-  const allowed = [...config.LATCHKEY_SCOPES, ...rolePermissions[role]];
+
+/**
+ * Checks requested key scopes: each an application scope or a permission `rolePermissions`
+ * holds. Returns them deduplicated; defaults to ["compile"]. Anything else is a 400 naming each
+ * failing scope and what is allowed.
+ */
+export function checkedScopes(
+  config: Config,
+  rolePermissions: readonly string[],
+  requested?: string[],
+): string[] {
+  const allowed = [...config.LATCHKEY_SCOPES, ...rolePermissions];
   const scopes = [...new Set(requested ?? ["compile"])];
   const unknown = scopes.filter((scope) => !allowed.includes(scope));
   if (unknown.length) {
@@ -21,4 +31,20 @@ export function checkedScopes(config: Config, role: Role, requested?: string[]):
     });
   }
   return scopes;
+}
+
+/**
+ * A key's scopes as they count right now: the application scopes configured now, and the
+ * permissions its owner's role holds now (demote the owner, or take a permission from the role,
+ * and the key loses it at once). A scope that is neither — a permission deleted from the
+ * catalogue, an application scope no longer configured — counts for nothing.
+ */
+export function effectiveScopes(
+  config: Config,
+  scopes: readonly string[],
+  rolePermissions: readonly string[],
+): string[] {
+  return scopes.filter((scope) =>
+    config.LATCHKEY_SCOPES.includes(scope) || rolePermissions.includes(scope)
+  );
 }

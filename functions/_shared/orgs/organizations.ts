@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Transaction } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
+import { roleNameSchema } from "../ground/fields.ts";
 import type { AppContext } from "../http/context.ts";
 import { pathId } from "../http/ids.ts";
 import { listPage, pageQuery } from "../http/pagination.ts";
@@ -12,9 +13,24 @@ import { listPage, pageQuery } from "../http/pagination.ts";
  * the database's refusals with words.
  */
 
-/** The built-in organization roles; custom ones (issue 29, item 3) join the catalogue in SQL. */
-export const orgRoles = ["owner", "admin", "member"] as const;
-export const orgRoleSchema = z.enum(orgRoles);
+/**
+ * An organization role: owner, admin, member (built in) or a custom one the platform's staff
+ * made (GET /admin/org-roles); `requireOrgRole` answers one that is not there.
+ */
+export const orgRoleSchema = roleNameSchema.meta({
+  description: "owner, admin, member, or a custom organization role (GET /admin/org-roles).",
+  examples: ["member"],
+});
+
+/** 400 naming `role` when no organization role has that name. */
+export async function requireOrgRole(tx: Transaction, role: string): Promise<void> {
+  const [found] = await tx`select 1 from latchkey.org_roles where name = ${role}`;
+  if (!found) {
+    throw new ApiError("validation_failed", {
+      details: [{ path: "role", message: `No organization role ${role}.` }],
+    });
+  }
+}
 
 export const orgNameSchema = z.string().trim().min(1, "Enter a name.").max(200)
   // deno-lint-ignore no-control-regex -- the point: no control characters in a name mailed out

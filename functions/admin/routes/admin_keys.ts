@@ -13,12 +13,11 @@ import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { pathId, uuidSchema } from "../../_shared/http/ids.ts";
 import type { Transaction } from "../../_shared/db/database.ts";
 import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/http/pagination.ts";
-import { asRole, isAdminPermission, isRole } from "../../_shared/ground/principal.ts";
+import { isAdminPermission } from "../../_shared/ground/principal.ts";
 import { stepUpWhen } from "../../_shared/http/openapi.ts";
-import { requireHeldScopes, requireReach } from "../../_shared/identity/reach.ts";
+import { permissionsOver, requireHeld, requireReach } from "../../_shared/identity/reach.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
-import { permissionsOver } from "../../_shared/identity/reach.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
 export const listKeysQuery = z.strictObject({
@@ -51,8 +50,8 @@ export const listKeysRoute = defineRoute({
       (tx, keyset, cursorAt) => keysPageQuery(tx, query, keyset, cursorAt),
       (row) => ({
         ...apiKeyMetadata(row),
-        callerMay: row.owner_role && isRole(row.owner_role)
-          ? permissionsOver(principal, row.owner_role)
+        callerMay: row.owner_role
+          ? permissionsOver(principal, { name: row.owner_role, permissions: row.owner_permissions })
           : [],
       }),
     ),
@@ -71,8 +70,11 @@ export function keysPageQuery(
   keyset: ReturnType<typeof keysetOf>,
   cursorAt: ReturnType<typeof cursorColumn>,
 ) {
-  return tx<(ApiKeyRow & { owner_role: string | null; cursor_at: string })[]>`
-    select ${tx(apiKeyColumns)}, latchkey.user_role(user_id) as owner_role, ${cursorAt}
+  return tx<
+    (ApiKeyRow & { owner_role: string | null; owner_permissions: string[]; cursor_at: string })[]
+  >`
+    select ${tx(apiKeyColumns)}, latchkey.user_role(user_id) as owner_role,
+      latchkey.role_permission_names(latchkey.user_role(user_id)) as owner_permissions, ${cursorAt}
     from latchkey.api_keys
     where true
       ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
@@ -108,8 +110,9 @@ export const createKeyBody = z.strictObject({
   message: "expiresAt must be in the future.",
 });
 
-// Admin-issued scopes may include admin permissions, as far as the owner's role grants them and
-// the caller holds them itself; they are checked against the owner's role again on every use.
+// Admin-issued scopes may include permissions of the catalogue (Latchkey's and the team's), as
+// far as the owner's role grants them and the caller holds them itself; they are checked against
+// the owner's role again on every use.
 // A key for another account whose role holds more than the caller needs roles:write as well:
 // a key is a way into that account.
 export const createKeyRoute = defineRoute({
@@ -120,8 +123,8 @@ export const createKeyRoute = defineRoute({
   summary: "Create a key for any user (keyType human, ci or integration)",
   auth: adminCredentials,
   permission: "keys:write",
-  permissionNote: "; admin scopes only those the caller holds, and roles:write for an account " +
-    "whose role holds a permission the caller lacks",
+  permissionNote: "; permission scopes (Latchkey's and the team's) only those the caller " +
+    "holds, and roles:write for an account whose role holds a permission the caller lacks",
   body: createKeyBody,
   stepUp: stepUpWhen(
     createKeyBody,
@@ -149,17 +152,22 @@ export const createKeyRoute = defineRoute({
     : null;
   return await respondIdempotently(c, async (tx) => {
     // Through the definer function: a key writer need not be a reader of users.
-    const [owner] = await tx<{ role: string | null }[]>`
-        select latchkey.user_role(${body.userId}) as role`;
-    if (!owner.role || !isRole(owner.role)) {
+    const [owner] = await tx<{ role: string | null; permissions: string[] }[]>`
+        select latchkey.user_role(${body.userId}) as role,
+          latchkey.role_permission_names(latchkey.user_role(${body.userId})) as permissions`;
+    if (!owner.role) {
       throw new ApiError("validation_failed", {
         details: [{ path: "userId", message: "No such user." }],
       });
     }
-    const scopes = checkedScopes(config, owner.role, body.scopes);
-    requireHeldScopes(principal, scopes);
+    const scopes = checkedScopes(config, owner.permissions, body.scopes);
+    requireHeld(principal, scopes.filter((scope) => owner.permissions.includes(scope)));
     if (body.userId !== principal.userId && !principal.permissions.includes("roles:write")) {
-      requireReach(principal, owner.role, "Minting a key without roles:write");
+      requireReach(
+        principal,
+        { name: owner.role, permissions: owner.permissions },
+        "Minting a key without roles:write",
+      );
     }
     const [created] = await tx<ApiKeyRow[]>`
         insert into latchkey.api_keys (
@@ -206,10 +214,16 @@ export const revokeKeyRoute = defineRoute({
   return await respondIdempotently(c, async (tx) => {
     // Read, then checked, then locked: the lock needs the revoke policy, which hides keys of
     // owners beyond the caller's reach, and the answer should say why, not 404.
-    const [key] = await tx<{ owner_role: string }[]>`
-        select latchkey.user_role(user_id) as owner_role from latchkey.api_keys where id = ${id}`;
+    const [key] = await tx<{ owner_role: string; owner_permissions: string[] }[]>`
+        select latchkey.user_role(user_id) as owner_role,
+          latchkey.role_permission_names(latchkey.user_role(user_id)) as owner_permissions
+        from latchkey.api_keys where id = ${id}`;
     if (!key) throw new ApiError("not_found", { message: "No such API key." });
-    requireReach(c.get("principal"), asRole(key.owner_role), "Revoking a key");
+    requireReach(
+      c.get("principal"),
+      { name: key.owner_role, permissions: key.owner_permissions },
+      "Revoking a key",
+    );
     const [locked] = await tx<{ revoked_at: Date | null }[]>`
         select revoked_at from latchkey.api_keys where id = ${id} for update`;
     if (!locked) throw new ApiError("not_found", { message: "No such API key." });

@@ -5,7 +5,6 @@ import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { hashPassword } from "../../_shared/passwords/passwords.ts";
 import { screenNewPassword, warningsField } from "../../_shared/passwords/breached_passwords.ts";
 import { sendFirstVerificationMail } from "../../_shared/accounts/email_verification.ts";
-import { roles } from "../../_shared/ground/principal.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
@@ -15,8 +14,9 @@ import {
   passwordSchema,
   serviceAccountDomain,
 } from "../../_shared/accounts/users.ts";
-import { requireReach } from "../../_shared/identity/reach.ts";
-import { tierSchema } from "../../_shared/ground/fields.ts";
+import { roleNameSchema, tierSchema } from "../../_shared/ground/fields.ts";
+import { asCaller } from "../../_shared/http/request.ts";
+import { roleToGive } from "../role_catalogue.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 
@@ -26,7 +26,10 @@ export const createUserBody = z.strictObject({
   email: emailSchema,
   name: nameSchema,
   password: passwordSchema.optional(),
-  role: z.enum(roles).optional(),
+  role: roleNameSchema.optional().meta({
+    description: "A role of GET /admin/roles (default user).",
+    examples: ["support"],
+  }),
   tier: tierSchema.optional(),
   serviceAccount: z.boolean().optional(),
 }).superRefine((body, context) => {
@@ -57,7 +60,7 @@ export const createUserRoute = defineRoute({
   body: createUserBody,
   responses: {
     201: "`{user}`.",
-    400: "Invalid body, or an address in the reserved service-account domain.",
+    400: "Invalid body, an address in the reserved service-account domain, or no such role.",
     403: "A role without roles:write, or a role holding a permission the caller lacks.",
     409: "The email exists, or Idempotency-Key reused.",
   },
@@ -69,7 +72,8 @@ export const createUserRoute = defineRoute({
       message: "Giving a role needs the roles:write permission.",
     });
   }
-  requireReach(principal, role, "Creating an account");
+  // Before the password's hash, which is the expensive part.
+  await asCaller(c, (tx) => roleToGive(tx, principal, role, "Creating an account"));
   if (body.email.toLowerCase().endsWith(`@${serviceAccountDomain}`)) {
     throw new ApiError("validation_failed", {
       details: [{

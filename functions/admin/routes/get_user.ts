@@ -3,7 +3,6 @@ import {
   adminUserColumns,
   type AdminUserRow,
   adminUserView,
-  userProfile,
 } from "../../_shared/accounts/users.ts";
 import { noSuchUser, noSuchUserText, targetUserId } from "../target_user.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
@@ -43,7 +42,10 @@ export const getUserRoute = defineRoute({
       : rows;
   });
   if (!row) throw noSuchUser();
-  const callerMay = permissionsOver(c.get("principal"), userProfile(row).role);
+  const callerMay = permissionsOver(c.get("principal"), {
+    name: row.role,
+    permissions: row.role_permissions,
+  });
   return c.json({
     user: { ...adminUserView(row), secondFactors: secondFactorsView(c, row) },
     callerMay,

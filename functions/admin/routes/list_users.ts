@@ -8,7 +8,7 @@ import {
   listPage,
   pageQuery,
 } from "../../_shared/http/pagination.ts";
-import { roles } from "../../_shared/ground/principal.ts";
+import { roleNameSchema } from "../../_shared/ground/fields.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
@@ -29,7 +29,7 @@ import {
 
 export const listUsersQuery = z.strictObject({
   email: emailSchema.optional(),
-  role: z.enum(roles).optional(),
+  role: roleNameSchema.optional(),
   tier: z.string().max(32).optional(),
   q: z.string().trim().min(1).max(200).optional(),
   verified: z.enum(["true", "false"]).optional().meta({

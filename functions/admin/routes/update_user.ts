@@ -1,8 +1,6 @@
 import { z } from "zod";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { asCaller } from "../../_shared/http/request.ts";
-import { roles } from "../../_shared/ground/principal.ts";
-import { requireReach } from "../../_shared/identity/reach.ts";
 import {
   adminUserColumns,
   type AdminUserRow,
@@ -10,14 +8,18 @@ import {
   nameSchema,
 } from "../../_shared/accounts/users.ts";
 import { noSuchUserText, targetUserId, userWithinReach } from "../target_user.ts";
-import { tierSchema } from "../../_shared/ground/fields.ts";
+import { roleNameSchema, tierSchema } from "../../_shared/ground/fields.ts";
+import { roleToGive } from "../role_catalogue.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { stepUpWhen } from "../../_shared/http/openapi.ts";
 
 export const updateUserBody = z.strictObject({
   name: nameSchema.optional(),
-  role: z.enum(roles).optional(),
+  role: roleNameSchema.optional().meta({
+    description: "A role of GET /admin/roles, built in or the team's.",
+    examples: ["support"],
+  }),
   tier: tierSchema.optional(),
   banned: z.boolean().optional(),
   banReason: z.string().trim().min(1).max(500).optional(),
@@ -57,7 +59,9 @@ export const updateUserRoute = defineRoute({
     role: "user",
   }),
   responses: {
-    200: "`{user}`.",
+    200: "`{user}`. A new role counts from the account's next request: its sessions and keys " +
+      "carry the role's permissions as they are then.",
+    400: "Invalid body, or no such role.",
     403: "A role change without roles:write, or an account or role beyond the caller's reach.",
     404: noSuchUserText,
     409: "The last active admin cannot be demoted or banned.",
@@ -70,9 +74,9 @@ export const updateUserRoute = defineRoute({
       message: "Changing a role needs the roles:write permission.",
     });
   }
-  // Nor may a caller make anyone more than itself.
-  if (body.role) requireReach(principal, body.role, "Giving a role");
   const updated = await asCaller(c, async (tx) => {
+    // Nor may a caller make anyone more than itself.
+    if (body.role) await roleToGive(tx, principal, body.role, "Giving a role");
     const before = await userWithinReach(c, tx, id, "Changing an account", { lock: true });
     const banning = body.banned === true && before.banned_at === null;
     const [after] = await tx<AdminUserRow[]>`

@@ -23,18 +23,29 @@ export const warningsRoute = defineRoute({
   responses: {
     200: "`{warnings: [{code, message}]}`; codes: admin_key_never_expires, " +
       "admin_key_expires_soon, admin_key_expired, mfa_required_without_key, " +
+      "mfa_required_role_unknown, " +
       "bootstrap_admin_first_password, migrations_pending, migrations_unknown.",
   },
 }, async (c) => {
-  const [state] = await asCaller(
-    c,
-    (tx) => tx<DeploymentState[]>`select * from latchkey.deployment_state()`,
-  );
+  const { config } = c.get("runtime");
+  const listed = config.LATCHKEY_MFA_REQUIRED_ROLES;
+  const [[state], known] = await asCaller(c, async (tx) =>
+    [
+      await tx<DeploymentState[]>`select * from latchkey.deployment_state()`,
+      await tx<{ name: string }[]>`select name from latchkey.roles where name = any(${listed})`,
+    ] as const);
   const warnings: { code: string; message: string }[] = adminKeyWarnings(
     c.get("runtime").config,
     { withNames: true },
   );
-  const { config } = c.get("runtime");
+  const unknownRoles = listed.filter((role) => !known.some((row) => row.name === role));
+  if (unknownRoles.length) {
+    warnings.push({
+      code: "mfa_required_role_unknown",
+      message: `LATCHKEY_MFA_REQUIRED_ROLES names ${unknownRoles.join(", ")}, which no role ` +
+        "is (GET /admin/roles lists them): a misspelt role needs no second factor.",
+    });
+  }
   if (
     config.LATCHKEY_MFA_REQUIRED_ROLES.length && config.LATCHKEY_IDENTITY === "latchkey" &&
     !config.LATCHKEY_MFA_ENCRYPTION_KEY

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineRoute } from "../../_shared/api/routes.ts";
-import { roles } from "../../_shared/ground/principal.ts";
+import { roleNameSchema } from "../../_shared/ground/fields.ts";
 
 /** What the session route answers (200), for the document and the clients generated from it. */
 export const sessionAnswer = z.object({
@@ -8,7 +8,7 @@ export const sessionAnswer = z.object({
     id: z.uuid(),
     name: z.string(),
     email: z.string(),
-    role: z.enum(roles),
+    role: roleNameSchema,
     tier: z.string(),
     createdAt: z.iso.datetime(),
     emailVerifiedAt: z.iso.datetime().nullable(),
@@ -26,7 +26,8 @@ export const sessionAnswer = z.object({
 
 // With a session: `{user, session, permissions}` (the token is not echoed: it was shown once,
 // at sign-in), `session.aal` and `session.amr` saying how its sign-in was proven. With an API key: `{user, session: null, apiKey: {id, scopes}, permissions}`, the
-// key's owner. `permissions` are the admin permissions the credential carries right now, so a
+// key's owner. `permissions` are the permissions (Latchkey's and the team's) the credential
+// carries right now, read from its role's rows on this request, so a
 // client (the console) can hide what would be refused; the routes still decide.
 export const sessionRoute = defineRoute({
   method: "get",
@@ -39,8 +40,8 @@ export const sessionRoute = defineRoute({
     200: "`{user, session: {id, expiresAt, aal, amr}, permissions}`, or `{user, session: " +
       "null, apiKey, permissions}` for an API key; `aal`: `aal1` (a password) or `aal2` (and a " +
       "second factor); `amr`: the methods, `[{method, timestamp}]` (`password`, `totp`, " +
-      "`recovery_code`; epoch seconds); `permissions`: the admin permissions the credential " +
-      "carries now (none while `mfaRequired`: the role needs a second factor " +
+      "`recovery_code`; epoch seconds); `permissions`: the permissions the credential carries " +
+      "now, Latchkey's and the team's, as its role holds them on this request (none while `mfaRequired`: the role needs a second factor " +
       "(LATCHKEY_MFA_REQUIRED_ROLES) and this session has not verified one).",
   },
 }, (c) => {

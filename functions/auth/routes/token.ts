@@ -47,11 +47,12 @@ export const tokenRoute = defineRoute({
   responses: {
     200: '`{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with ' +
       "Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and " +
-      "Latchkey's (`app_role`: a session's role, or for a key the highest role its scopes hold " +
-      "in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same " +
-      "space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's " +
-      "assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a " +
-      "key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key " +
+      "Latchkey's (`app_role`: a session's role, or for a key the role with the most " +
+      "permissions, of its owner's and the built-in ones, that its scopes hold in full; " +
+      "`session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; " +
+      "`email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a " +
+      "session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` " +
+      "(`[{method, timestamp}]`: the session's sign-in methods; for a key " +
       '`[{method: "api_key"}]`). The token request (form body) answers OAuth\'s ' +
       '`{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, ' +
       "its scopes narrowed to `scope`.",
@@ -74,18 +75,22 @@ export const tokenRoute = defineRoute({
     },
   },
 }, async (c) => {
-  const { config } = c.get("runtime");
-  const token = await mintAccessToken(config, c.get("principal"), issuerFor(config, c.req.url));
+  const runtime = c.get("runtime");
+  const token = await mintAccessToken(
+    runtime,
+    c.get("principal"),
+    issuerFor(runtime.config, c.req.url),
+  );
   c.header("Cache-Control", "no-store");
   return c.json(token);
 }, async (c, form) => {
-  const { config } = c.get("runtime");
+  const runtime = c.get("runtime");
   const principal = narrowedToScope(
     await authenticateClient(c, presentedClient(c, form)),
     form.scope,
   );
   c.set("principal", principal);
-  const token = await mintAccessToken(config, principal, issuerFor(config, c.req.url));
+  const token = await mintAccessToken(runtime, principal, issuerFor(runtime.config, c.req.url));
   c.header("Cache-Control", "no-store");
   c.header("Pragma", "no-cache");
   return c.json({

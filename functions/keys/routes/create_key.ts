@@ -10,7 +10,7 @@ import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
-import { isAdminPermission, rolePermissions } from "../../_shared/ground/principal.ts";
+import { isAdminPermission } from "../../_shared/ground/principal.ts";
 import { stepUpWhen } from "../../_shared/http/openapi.ts";
 import { selfServiceLimits } from "../self_service_limits.ts";
 
@@ -36,10 +36,8 @@ export const createKeyRoute = defineRoute({
   stepUp: stepUpWhen(
     createKeyBody,
     "`scopes` include an admin permission (one the caller's role grants: others are refused)",
-    (body, role) =>
-      (body.scopes ?? []).some((scope) =>
-        isAdminPermission(scope) && rolePermissions[role].includes(scope)
-      ),
+    (body, permissions) =>
+      (body.scopes ?? []).some((scope) => isAdminPermission(scope) && permissions.includes(scope)),
     { name: "terraform", scopes: ["users:read"] },
   ),
   responses: {
@@ -61,7 +59,8 @@ export const createKeyRoute = defineRoute({
     });
   }
 
-  const scopes = checkedScopes(config, principal.role, body.scopes);
+  // A session's permissions are its role's, as the database has them now.
+  const scopes = checkedScopes(config, principal.permissions, body.scopes);
   const limits = selfServiceLimits(config, principal.user?.tier ?? "");
   const rateLimitPerMinute = body.rateLimitPerMinute ??
     Math.min(defaultRateLimitPerMinute, limits.maxRateLimitPerMinute);

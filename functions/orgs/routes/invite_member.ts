@@ -14,6 +14,7 @@ import {
   orgRoleSchema,
   readOrg,
   requireOrgPermission,
+  requireOrgRole,
 } from "../../_shared/orgs/organizations.ts";
 
 export const inviteBody = z.strictObject({
@@ -36,6 +37,7 @@ export const inviteMemberRoute = defineRoute({
   responses: {
     201: "`{invitation: {id, orgId, email, role, expiresAt}}`; the mail is on its way. Inviting " +
       "an address again replaces its open invitation (the old link stops working).",
+    400: "Invalid body, or no such organization role.",
     403: "The caller's organization role lacks members:invite, or the role is above theirs; " +
       "`org_suspended`.",
     404: noSuchOrgText,
@@ -70,6 +72,7 @@ export const inviteMemberRoute = defineRoute({
   const invitation = await asCaller(c, async (tx) => {
     const org = await readOrg(tx, id);
     requireOrgPermission(org, "members:invite", "Inviting");
+    await requireOrgRole(tx, body.role);
     const [{ reaches }] = await tx<{ reaches: boolean }[]>`
       select latchkey.caller_reaches_org_role(${id}, ${body.role}) as reaches`;
     if (!reaches) {

@@ -12,6 +12,7 @@ import {
   readMember,
   readOrg,
   requireOrgPermission,
+  requireOrgRole,
 } from "../../_shared/orgs/organizations.ts";
 
 export const updateMemberBody = z.strictObject({ role: orgRoleSchema });
@@ -29,6 +30,7 @@ export const updateMemberRoute = defineRoute({
   body: updateMemberBody,
   responses: {
     200: "`{member}` after the change.",
+    400: "Invalid body, or no such organization role.",
     403: "The caller's organization role lacks members:write, or the member's role or the new " +
       "one is above it; `org_suspended`.",
     404: `${noSuchMemberText} (Or no such organization of yours.)`,
@@ -41,6 +43,7 @@ export const updateMemberRoute = defineRoute({
     const before = await readMember(tx, orgId, userId);
     if (!before) throw new ApiError("not_found", { message: noSuchMemberText });
     requireOrgPermission(org, "members:write", "Changing a member's role");
+    await requireOrgRole(tx, body.role);
     const changed = await tx`
       update latchkey.org_memberships set role = ${body.role}, updated_at = now()
       where org_id = ${orgId} and user_id = ${userId} returning id`;

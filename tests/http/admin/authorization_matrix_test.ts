@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { adminPermissions, rolePermissions } from "../../../functions/_shared/ground/principal.ts";
+import { adminPermissions } from "../../../functions/_shared/ground/principal.ts";
+import { seededRolePermissions } from "../../support/roles.ts";
 import {
   adminKey,
   asAdminKey,
@@ -50,7 +51,7 @@ const callers: Caller[] = [
 
 // The role table's own lists: a key missing any of the admin role's permissions (orgs:* and
 // webhooks:* included) does not reach an admin; one that acts on another admin holds them all.
-const supportScopes = [...rolePermissions.support];
+const supportScopes = [...seededRolePermissions.support];
 const allAdminScopes = [...adminPermissions];
 
 /**

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { credentialCheckOf, gatedBySecondFactor } from "../../../functions/_shared/http/openapi.ts";
-import {
-  adminPermissions,
-  type Role,
-  rolePermissions,
-} from "../../../functions/_shared/ground/principal.ts";
+import { adminPermissions, type Role } from "../../../functions/_shared/ground/principal.ts";
+import { seededRolePermissions } from "../../support/roles.ts";
 import { type Operation, operations } from "../../support/catalogue.ts";
 import { createAuthUser, withSupabaseIdentity } from "../../support/supabase_auth.ts";
 import {
@@ -76,12 +73,12 @@ function stepUpApplies(operation: Operation, role: Role): boolean {
   const { stepUp } = operation.doc;
   if (stepUp === true) return true;
   if (typeof stepUp !== "object" || stepUp.example === undefined) return false;
-  return stepUp.applies?.(stepUp.example, role) ?? true;
+  return stepUp.applies?.(stepUp.example, seededRolePermissions[role]) ?? true;
 }
 
 function sessionOf(role: Role, operation: Operation): Expectation {
   const { permission } = operation.doc;
-  return permission && !rolePermissions[role].includes(permission) ? forbidden : "admitted";
+  return permission && !seededRolePermissions[role].includes(permission) ? forbidden : "admitted";
 }
 
 /**
