@@ -81,7 +81,7 @@ Deno.test("2: a users:write key without roles:write cannot take over an admin", 
   for (const [method, path, body] of attempts) {
     const result = await call(method, path, { token: key, body });
     assert.equal(result.status, 403, `${method} ${path}`);
-    assert.match(errorOf(result).message, /role admin .* lacks keys:read/);
+    assert.match(errorOf(result).message, /role admin .* lacks .*\bkeys:read\b/);
   }
   assert.equal((await signIn(victim.email, victim.password)).status, 200, "the password held");
 
@@ -123,7 +123,9 @@ Deno.test("2: support cannot sign out an admin or revoke an admin's key, but can
     token: support.token,
   });
   assert.equal(signOut.status, 403);
-  assert.match(errorOf(signOut).message, /lacks users:write, keys:write, roles:write/);
+  for (const missing of ["users:write", "keys:write", "roles:write"]) {
+    assert.match(errorOf(signOut).message, new RegExp(`lacks .*\\b${missing}\\b`));
+  }
   const revoke = await call("POST", `/admin/keys/${adminApiKey.id}/revoke`, {
     token: support.token,
   });
