@@ -5770,7 +5770,9 @@ export interface paths {
     /** A short-lived JWT for Supabase's Data API (no body needed; or OAuth 2.0's client credentials grant) */
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          org?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -5791,7 +5793,7 @@ export interface paths {
         };
       };
       responses: {
-        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the role with the most permissions, of its owner's and the built-in ones, that its scopes hold in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). The token request (form body) answers OAuth's `{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, its scopes narrowed to `scope`. */
+        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the role with the most permissions, of its owner's and the built-in ones, that its scopes hold in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). The token request (form body) answers OAuth's `{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, its scopes narrowed to `scope`. Every token carries `permissions` (what the credential may do now); with `?org=` also `org_id`, `org_role` and that role's organization permissions, read by `latchkey.org_id()`, `latchkey.org_role()` and `latchkey.has_permission(text)` in a team's policies. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -5813,7 +5815,7 @@ export interface paths {
             };
           };
         };
-        /** @description Token request (form body): `invalid_request` (a parameter missing, repeated or too long; HTTP Basic and client_secret both), `unsupported_grant_type`, `invalid_scope` (a scope the key does not hold), `unauthorized_client` (the key is disabled or its owner suspended). */
+        /** @description `validation_failed`: `org` named by a credential other than a session. Token request (form body): `invalid_request` (a parameter missing, repeated or too long; HTTP Basic and client_secret both), `unsupported_grant_type`, `invalid_scope` (a scope the key does not hold), `unauthorized_client` (the key is disabled or its owner suspended). */
         400: {
           headers: {
             [name: string]: unknown;
@@ -5835,8 +5837,19 @@ export interface paths {
               | components["schemas"]["OAuthError"];
           };
         };
-        /** @description `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        /** @description `org_suspended`: the organization named by `org` is suspended. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json":
+              | components["schemas"]["Error"]
+              | components["schemas"]["OAuthError"];
+          };
+        };
+        /** @description `not_found`: the session's user is not a member of the organization named by `org`. */
+        404: {
           headers: {
             [name: string]: unknown;
           };

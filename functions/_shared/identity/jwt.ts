@@ -5,6 +5,7 @@ import { issuerUrl } from "../ground/fields.ts";
 import type { Aal, AmrEntry, Principal, Role } from "../ground/principal.ts";
 import { type Sql, withStatementTimeout } from "../db/database.ts";
 import type { Runtime } from "../db/runtime.ts";
+import type { TokenOrganization } from "../orgs/organizations.ts";
 import { supabaseAudience, supabaseAuthHoldsKey } from "./supabase_identity.ts";
 
 /**
@@ -122,6 +123,25 @@ export function assuranceClaims(
   return { aal: principal.session?.aal ?? "aal1", amr: principal.session?.amr ?? [] };
 }
 
+/**
+ * What `latchkey.org_id()`, `latchkey.org_role()` and `latchkey.has_permission()` read in a
+ * team's policies: `permissions`, what the credential may do now (a session's role's, a key's
+ * effective scopes), and with an organization its id, the caller's role there and that role's
+ * organization permissions added. Computed when the token is minted, so a change shows in
+ * tokens minted after it (at most LATCHKEY_JWT_TTL_SECONDS later).
+ */
+export function organizationClaims(
+  principal: Principal,
+  organization: TokenOrganization | null,
+): { permissions: string[]; org_id?: string; org_role?: string | null } {
+  if (!organization) return { permissions: [...principal.permissions] };
+  return {
+    permissions: [...new Set([...principal.permissions, ...organization.permissions])].sort(),
+    org_id: organization.id,
+    org_role: organization.role,
+  };
+}
+
 export interface AccessToken {
   access_token: string;
   token_type: "bearer";
@@ -135,6 +155,7 @@ export async function mintAccessToken(
   { config, sql }: Pick<Runtime, "config" | "sql">,
   principal: Principal,
   issuer: string,
+  organization: TokenOrganization | null = null,
 ): Promise<AccessToken> {
   const signer = await signerFor(config);
   if (!signer) {
@@ -174,6 +195,7 @@ export async function mintAccessToken(
     is_anonymous: principal.anonymous === true,
     ...assuranceClaims(principal, issuedAt),
     ...credential,
+    ...organizationClaims(principal, organization),
   })
     .setProtectedHeader({ alg: signer.alg, typ: "JWT", ...(signer.kid ? { kid: signer.kid } : {}) })
     .setIssuer(issuer)

@@ -4,6 +4,7 @@ import { ApiError } from "../ground/errors.ts";
 import { roleNameSchema } from "../ground/fields.ts";
 import type { AppContext } from "../http/context.ts";
 import { pathId } from "../http/ids.ts";
+import { asCaller } from "../http/request.ts";
 import { listPage, pageQuery } from "../http/pagination.ts";
 
 /**
@@ -217,3 +218,35 @@ export function memberIdParam(c: AppContext): string {
 }
 
 export const noSuchMemberText = "No such member of this organization.";
+
+/** The organization a token names, and what the caller is there (issue 29, item 4). */
+export interface TokenOrganization {
+  id: string;
+  /** The member's organization role; null for an organization's own key. */
+  role: string | null;
+  /** What that role may do in the organization (org permissions). */
+  permissions: readonly string[];
+}
+
+/**
+ * The organization a session names for its token (`POST /auth/token?org=`), read as the
+ * caller: its membership decides, so a non-member learns nothing (404, as for any organization
+ * it cannot read), and a suspended organization's members get no token for it, as its keys get
+ * no answer but ORG_SUSPENDED.
+ */
+export async function sessionTokenOrganization(
+  c: AppContext,
+  orgId: string,
+): Promise<TokenOrganization> {
+  const [row] = await asCaller(
+    c,
+    (tx) =>
+      tx<{ role: string | null; permissions: string[]; suspended: boolean }[]>`
+      select latchkey.caller_org_role(${orgId}) as role,
+        latchkey.caller_org_permissions(${orgId}) as permissions,
+        coalesce(latchkey.org_is_suspended(${orgId}), false) as suspended`,
+  );
+  if (!row.role) throw new ApiError("not_found", { message: "No such organization." });
+  if (row.suspended) throw new ApiError("org_suspended");
+  return { id: orgId, role: row.role, permissions: row.permissions };
+}

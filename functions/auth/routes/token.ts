@@ -7,6 +7,8 @@ import {
   presentedClient,
 } from "../../_shared/identity/client_credentials.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
+import { ApiError } from "../../_shared/ground/errors.ts";
+import { sessionTokenOrganization } from "../../_shared/orgs/organizations.ts";
 
 /** What the route's own call answers (200), for the document and the clients generated from it. */
 export const tokenAnswer = z.object({
@@ -43,6 +45,12 @@ export const tokenRoute = defineRoute({
   summary: "A short-lived JWT for Supabase's Data API (no body needed; or OAuth 2.0's client " +
     "credentials grant)",
   auth: ["session", "apiKey"],
+  query: z.object({
+    org: z.uuid().optional().describe(
+      "A session only: the organization the token speaks for (the caller must be a member); " +
+        "it then carries `org_id`, `org_role` and that role's permissions.",
+    ),
+  }),
   answer: tokenAnswer,
   responses: {
     200: '`{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with ' +
@@ -55,7 +63,13 @@ export const tokenRoute = defineRoute({
       "(`[{method, timestamp}]`: the session's sign-in methods; for a key " +
       '`[{method: "api_key"}]`). The token request (form body) answers OAuth\'s ' +
       '`{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, ' +
-      "its scopes narrowed to `scope`.",
+      "its scopes narrowed to `scope`. Every token carries `permissions` (what the credential " +
+      "may do now); with `?org=` also `org_id`, `org_role` and that role's organization " +
+      "permissions, read by `latchkey.org_id()`, `latchkey.org_role()` and " +
+      "`latchkey.has_permission(text)` in a team's policies.",
+    400: "`validation_failed`: `org` named by a credential other than a session.",
+    403: "`org_suspended`: the organization named by `org` is suspended.",
+    404: "`not_found`: the session's user is not a member of the organization named by `org`.",
     429: "`rate_limited`: the API key's rate limit is used up; minting counts as a use.",
     501: "`not_configured`: neither LATCHKEY_JWT_SIGNING_KEYS nor LATCHKEY_JWT_SECRET is set.",
   },
@@ -74,12 +88,20 @@ export const tokenRoute = defineRoute({
         "(the key's limits; minting counts as a use and spends a credit).",
     },
   },
-}, async (c) => {
+}, async (c, { query }) => {
   const runtime = c.get("runtime");
+  const principal = c.get("principal");
+  if (query.org && principal.kind !== "session") {
+    throw new ApiError("validation_failed", {
+      details: [{ path: "org", message: "Only a session names an organization for its token." }],
+    });
+  }
+  const organization = query.org ? await sessionTokenOrganization(c, query.org) : null;
   const token = await mintAccessToken(
     runtime,
-    c.get("principal"),
+    principal,
     issuerFor(runtime.config, c.req.url),
+    organization,
   );
   c.header("Cache-Control", "no-store");
   return c.json(token);
