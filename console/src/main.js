@@ -4,7 +4,9 @@ import { askForStepUp, sessionRaised } from "./step_up.js";
 import { renderSupabaseFactor, supabaseFactorWanted } from "./supabase_mfa.js";
 import { renderAudit } from "./views/audit.js";
 import { renderKeys } from "./views/keys.js";
+import { renderOrg, renderOrgs, renderStaffOrg, renderStaffOrgs } from "./views/orgs.js";
 import { renderOverview } from "./views/overview.js";
+import { renderRoles } from "./views/roles.js";
 import { renderSecurity } from "./views/security.js";
 import { renderSignIn } from "./views/sign_in.js";
 import { renderUser } from "./views/user.js";
@@ -36,14 +38,32 @@ const pages = [
   { path: "/keys", title: "Keys", render: renderKeys, needs: "keys:read" },
   { path: "/audit", title: "Audit log", render: renderAudit, needs: "audit:read" },
   { path: "/webhooks", title: "Webhooks", render: renderWebhooks, needs: "webhooks:read" },
+  // A person's own organizations: the API answers sessions only, never a key.
+  { path: "/orgs", title: "Organizations", render: renderOrgs, needs: null, noKeys: true },
+  { path: "/staff/orgs", title: "All organizations", render: renderStaffOrgs, needs: "orgs:read" },
+  { path: "/roles", title: "Roles", render: renderRoles, needs: "roles:read" },
   // Second factors are a Latchkey session's: Supabase Auth and API keys have none here.
   { path: "/security", title: "Security", render: renderSecurity, needs: null, session: true },
 ];
 const securityPage = pages.find((page) => page.path === "/security");
 
+/** Pages of one thing, `#/<list>/<uuid>`: drawn under their list's entry, with its permission. */
+const detailPages = [
+  ["/users", "userId", renderUser],
+  ["/webhooks", "webhookId", renderWebhookDeliveries],
+  ["/orgs", "orgId", renderOrg],
+  ["/staff/orgs", "orgId", renderStaffOrg],
+].map(([list, idName, render]) => ({
+  pattern: new RegExp(`^${list}/([0-9a-f-]{36})$`, "i"),
+  list: pages.find((page) => page.path === list),
+  idName,
+  render,
+}));
+
 /** Whether the credential may use the page at all (its role's permissions aside). */
 function available(page) {
   if (page.session && credential.get()?.kind !== "session") return false;
+  if (page.noKeys && credential.get()?.kind === "apiKey") return false;
   return !mfaRequired || page === securityPage;
 }
 
@@ -249,13 +269,8 @@ async function render() {
     }
     return done();
   }
-  const userPage = /^\/users\/([0-9a-f-]{36})$/i.exec(path);
-  const webhookPage = /^\/webhooks\/([0-9a-f-]{36})$/i.exec(path);
-  const named = userPage
-    ? pages[1]
-    : webhookPage
-    ? pages.find((candidate) => candidate.path === "/webhooks")
-    : pages.find((candidate) => candidate.path === path);
+  const detail = detailPages.find((candidate) => candidate.pattern.test(path));
+  const named = detail?.list ?? pages.find((candidate) => candidate.path === path);
   const page = mfaRequired && named !== securityPage ? securityPage : named ?? pages[0];
   drawChrome(page);
   document.title = `${page.title} · Latchkey Console`;
@@ -268,10 +283,9 @@ async function render() {
       show(view, h("h1", {}, page.title), h("p", {}, "Not available with this credential."));
     } else if (page.needs && !can(page.needs)) {
       show(view, h("h1", {}, page.title), h("p", {}, `Your role has no ${page.needs}.`));
-    } else if (userPage) {
-      await renderUser(view, { ...context, userId: userPage[1] });
-    } else if (webhookPage) {
-      await renderWebhookDeliveries(view, { ...context, webhookId: webhookPage[1] });
+    } else if (detail) {
+      const [, id] = detail.pattern.exec(path);
+      await detail.render(view, { ...context, [detail.idName]: id });
     } else {
       await page.render(view, context);
     }

@@ -1,7 +1,9 @@
 import { api } from "../api.js";
 import { field, formValues, h, select, show, table, when } from "../dom.js";
+import { actingThen } from "./acting.js";
 import { auditTable } from "./audit_table.js";
 import { keyTable, secretPanel } from "./key_table.js";
+import { platformRoleNames, roleOptions } from "./role_names.js";
 import { factorKind, secondFactorState } from "./second_factors.js";
 
 /**
@@ -26,17 +28,7 @@ export async function renderUser(main, context) {
   const can = (permission) => callerMay.includes(permission);
   const refresh = (secret) => renderUser(main, { ...context, secret });
 
-  const act = (work, done) => async (event) => {
-    event.preventDefault();
-    const form = event.currentTarget;
-    try {
-      await work(formValues(form));
-      await refresh();
-      notify(done);
-    } catch (error) {
-      notify(error);
-    }
-  };
+  const act = actingThen({ notify, refresh });
   const patch = (body) => api("PATCH", `/admin/users/${userId}`, { body });
 
   show(
@@ -100,7 +92,7 @@ export async function renderUser(main, context) {
               "Role",
               select(
                 "role",
-                [["user", "user"], ["support", "support"], ["admin", "admin"]],
+                roleOptions(await platformRoleNames(context.can, user.role)),
                 user.role,
               ),
             )

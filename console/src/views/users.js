@@ -1,27 +1,26 @@
 import { api } from "../api.js";
 import { field, formValues, h, select, show, table, when } from "../dom.js";
 import { pager } from "./pager.js";
+import { platformRoleNames, roleOptions } from "./role_names.js";
 import { secondFactorState } from "./second_factors.js";
-
-const roleOptions = [["", "any role"], ["user", "user"], ["support", "support"], [
-  "admin",
-  "admin",
-]];
 
 /** Find people: search on email and name, role/tier/banned/factor filters, cursor pages. */
 export async function renderUsers(main, { params, can, navigate, notify }) {
   const query = Object.fromEntries(params);
-  const page = await api("GET", "/admin/users", {
-    query: {
-      q: query.q,
-      role: query.role,
-      tier: query.tier,
-      banned: query.banned,
-      secondFactor: query.secondFactor,
-      cursor: query.cursor,
-      limit: 25,
-    },
-  });
+  const [page, roles] = await Promise.all([
+    api("GET", "/admin/users", {
+      query: {
+        q: query.q,
+        role: query.role,
+        tier: query.tier,
+        banned: query.banned,
+        secondFactor: query.secondFactor,
+        cursor: query.cursor,
+        limit: 25,
+      },
+    }),
+    platformRoleNames(can, query.role),
+  ]);
 
   const filters = h(
     "form",
@@ -35,7 +34,7 @@ export async function renderUsers(main, { params, can, navigate, notify }) {
       },
     },
     field("Search email or name", h("input", { name: "q", type: "search", value: query.q ?? "" })),
-    field("Role", select("role", roleOptions, query.role)),
+    field("Role", select("role", [["", "any role"], ...roleOptions(roles)], query.role)),
     field("Tier", h("input", { name: "tier", value: query.tier ?? "", size: 8 })),
     field(
       "Banned",
@@ -73,11 +72,11 @@ export async function renderUsers(main, { params, can, navigate, notify }) {
     filters,
     results,
     pager("/users", params, page.nextCursor, navigate),
-    can("users:write") ? createUserForm({ can, navigate, notify }) : null,
+    can("users:write") ? createUserForm({ can, navigate, notify, roles }) : null,
   );
 }
 
-function createUserForm({ can, navigate, notify }) {
+function createUserForm({ can, navigate, notify, roles }) {
   async function create(event) {
     event.preventDefault();
     const values = formValues(event.currentTarget);
@@ -111,7 +110,7 @@ function createUserForm({ can, navigate, notify }) {
       h("input", { name: "password", type: "password", autocomplete: "new-password" }),
       "Leave empty for a person who will reset it.",
     ),
-    can("roles:write") ? field("Role", select("role", roleOptions.slice(1), "user")) : null,
+    can("roles:write") ? field("Role", select("role", roleOptions(roles), "user")) : null,
     field("Tier", h("input", { name: "tier", placeholder: "free" })),
     h("button", { type: "submit" }, "Create user"),
   );

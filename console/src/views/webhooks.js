@@ -1,5 +1,6 @@
 import { api } from "../api.js";
 import { field, formValues, h, show, table, when } from "../dom.js";
+import { actingThen } from "./acting.js";
 import { pager } from "./pager.js";
 import { rotateChoice } from "./rotate_choice.js";
 
@@ -103,19 +104,6 @@ const overlaps = [
   ["604800", "7 days"],
   ["0", "stops now (a leaked secret)"],
 ];
-
-/** A button's handler: `work`, then the page redrawn and `done` said; a failure is notified. */
-function actingThen({ notify, refresh }) {
-  return (work, done) => async () => {
-    try {
-      await work();
-      await refresh();
-      notify(done);
-    } catch (error) {
-      notify(error);
-    }
-  };
-}
 
 function rotateSecretChoice(hook, { notify, refresh }) {
   return rotateChoice({
