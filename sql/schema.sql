@@ -343,6 +343,7 @@ alter table latchkey.org_memberships force row level security;
 CREATE INDEX org_memberships_org_id_created_at_id_idx ON latchkey.org_memberships USING btree (org_id, created_at, id);
 CREATE INDEX org_memberships_role_idx ON latchkey.org_memberships USING btree (role);
 CREATE INDEX org_memberships_user_id_created_at_id_idx ON latchkey.org_memberships USING btree (user_id, created_at, id);
+CREATE UNIQUE INDEX org_memberships_user_id_org_id_key ON latchkey.org_memberships USING btree (user_id, org_id);
 CREATE TRIGGER org_memberships_keep_an_owner BEFORE DELETE OR UPDATE OF role ON latchkey.org_memberships FOR EACH ROW EXECUTE FUNCTION latchkey.keep_an_org_owner();
 create policy "Latchkey's own functions manage memberships" on latchkey.org_memberships as permissive for all to postgres
   using (true)
