@@ -183,6 +183,12 @@ create policy "Latchkey's own functions count audit repeats" on latchkey.audit_r
   using (true)
   with check (true);
 
+create view latchkey.caller_memberships as
+ SELECT m.org_id,
+    m.role
+   FROM latchkey.org_memberships m
+  WHERE m.user_id = (( SELECT latchkey.caller_member_id() AS caller_member_id));
+
 create table latchkey.idempotency_records (
   owner text not null,
   idempotency_key text not null,
@@ -314,9 +320,9 @@ CREATE INDEX org_invitations_org_id_created_at_id_idx ON latchkey.org_invitation
 CREATE INDEX org_invitations_role_idx ON latchkey.org_invitations USING btree (role);
 create policy "Inviters read their organization's invitations, org readers all" on latchkey.org_invitations as permissive for select to latchkey_caller
   using ((( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission) OR (EXISTS ( SELECT
-   FROM (latchkey.org_memberships m
-     JOIN latchkey.org_role_permissions rp ON ((rp.role = m.role)))
-  WHERE ((m.org_id = org_invitations.org_id) AND (m.user_id = ( SELECT latchkey.caller_member_id() AS caller_member_id)) AND (rp.permission = 'members:invite'::text))
+   FROM (latchkey.caller_memberships mine
+     JOIN latchkey.org_role_permissions rp ON ((rp.role = mine.role)))
+  WHERE ((mine.org_id = org_invitations.org_id) AND (rp.permission = 'members:invite'::text))
  OFFSET 0))));
 create policy "Inviters revoke their organization's open invitations" on latchkey.org_invitations as permissive for update to latchkey_caller
   using ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) AND (NOT latchkey.org_is_suspended(org_id)) AND (accepted_at IS NULL) AND (revoked_at IS NULL)))
@@ -354,8 +360,10 @@ create policy "Member writers change roles within their reach, while active" on 
 create policy "Members leave, member writers remove within their reach, while " on latchkey.org_memberships as permissive for delete to latchkey_caller
   using (((NOT latchkey.org_is_suspended(org_id)) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (latchkey.caller_org_role(org_id) IS NOT NULL)) OR (latchkey.caller_has_org_permission(org_id, 'members:write'::text) AND latchkey.caller_reaches_org_role(org_id, role)))));
 create policy "Members read their organization's members, org readers all" on latchkey.org_memberships as permissive for select to latchkey_caller
-  using ((( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission) OR (user_id = ( SELECT latchkey.caller_member_id() AS caller_member_id)) OR (org_id IN ( SELECT o.o
-   FROM latchkey.caller_org_ids() o(o)))));
+  using ((( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission) OR (EXISTS ( SELECT
+   FROM latchkey.caller_memberships mine
+  WHERE (mine.org_id = org_memberships.org_id)
+ OFFSET 0))));
 
 create table latchkey.org_permissions (
   name text not null,
@@ -421,8 +429,8 @@ create policy "Latchkey's own functions manage organizations" on latchkey.organi
   with check (true);
 create policy "Members read their organizations, org readers every one" on latchkey.organizations as permissive for select to latchkey_caller
   using ((( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission) OR (EXISTS ( SELECT
-   FROM latchkey.org_memberships m
-  WHERE ((m.org_id = organizations.id) AND (m.user_id = ( SELECT latchkey.caller_member_id() AS caller_member_id)))
+   FROM latchkey.caller_memberships mine
+  WHERE (mine.org_id = organizations.id)
  OFFSET 0))));
 create policy "Org admins change their active organization, org writers suspen" on latchkey.organizations as permissive for update to latchkey_caller
   using ((((suspended_at IS NULL) AND latchkey.caller_has_org_permission(id, 'org:write'::text)) OR ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission)))
@@ -1232,15 +1240,6 @@ AS $function$
   select latchkey.current_user_id()
   where latchkey.current_principal_kind() = 'session'
     and not latchkey.caller_awaits_second_factor()
-$function$;
-
-CREATE OR REPLACE FUNCTION latchkey.caller_org_ids()
- RETURNS SETOF uuid
- LANGUAGE sql
- STABLE SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-  select m.org_id from latchkey.org_memberships m where m.user_id = latchkey.caller_member_id()
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.caller_org_permissions(p_org_id uuid)
@@ -3721,6 +3720,7 @@ grant usage on schema latchkey to latchkey_challenge_pruner;
 grant SELECT on latchkey.api_key_usage to latchkey_caller;
 grant DELETE on latchkey.audit_events to latchkey_audit_pruner;
 grant SELECT on latchkey.audit_events to latchkey_caller;
+grant SELECT on latchkey.caller_memberships to latchkey_caller;
 grant DELETE, INSERT, SELECT on latchkey.idempotency_records to latchkey_caller;
 grant DELETE on latchkey.org_memberships to latchkey_caller;
 grant SELECT on latchkey.org_permissions to latchkey_caller;
@@ -3770,7 +3770,6 @@ grant execute on function latchkey.caller_has_permission(p_permission text) to l
 grant execute on function latchkey.caller_has_role(VARIADIC p_roles text[]) to latchkey_caller;
 grant execute on function latchkey.caller_holds_scopes(p_scopes text[]) to latchkey_caller;
 grant execute on function latchkey.caller_member_id() to latchkey_caller;
-grant execute on function latchkey.caller_org_ids() to latchkey_caller;
 grant execute on function latchkey.caller_org_permissions(p_org_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_org_role(p_org_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_org_role(p_org_id uuid, p_role text) to latchkey_caller;

@@ -8,18 +8,17 @@
 -- 0.2 ms for every row it looked at (a second and more at 100,000 organizations).
 --
 -- So the policies ask what depends on the caller alone once per statement, as an initPlan
--- (`(select ...)`), and per row only probe an index. The caller's own membership rows match
--- the user id the caller is a member as (latchkey.caller_member_id); an organization and its
--- invitations are the caller's when such a membership of theirs exists (an EXISTS on the
--- memberships' primary key, which reads that own row through the memberships policy); another
--- member's row, when its organization is among the caller's (latchkey.caller_org_ids, read
--- once on the memberships' user_id index and hashed: the memberships policy cannot query its
--- own table). Their meaning is the old one, row for row: caller_org_role(x) is not null exactly
--- when a membership (x, caller_member_id()) exists, which is x in caller_org_ids()
--- (tests/db/organizations_test.sql proves them equal for every caller state it uses). Whoever
+-- (`(select ...)`), and per row probe one index: is there a membership of the caller's in the
+-- row's organization (and, for invitations, does its role hold members:invite)? The caller's
+-- memberships are read through the view latchkey.caller_memberships, whose rows are read as
+-- its owner: a policy of org_memberships cannot query org_memberships as the caller (its own
+-- policy again, infinite recursion), and a function per row is what cost 0.2 ms. Their meaning
+-- is the old one, row for row: caller_org_role(x) is the role of the membership (x,
+-- caller_member_id()), which is caller_memberships' row for x (tests/db/organizations_test.sql
+-- proves them equal, and what each policy shows, for every caller state it uses). Whoever
 -- changes who counts as a member in caller_org_role changes caller_member_id the same way.
 
--- The probe of the caller's own membership, by user and organization. The caller's id is an
+-- The probe of the caller's membership, by user and organization. The caller's id is an
 -- initPlan's, unknown when the plan is made, so the planner takes any user's memberships for
 -- one row: on the primary key (organization first) or on the user's newest-first index, with
 -- the organization as a filter, it judged the two alike and took either; the latter reads all
@@ -43,24 +42,20 @@ $$;
 revoke all on function latchkey.caller_member_id() from public;
 grant execute on function latchkey.caller_member_id() to latchkey_caller;
 
--- The organizations the caller is a member of.
-create or replace function latchkey.caller_org_ids()
-returns setof uuid
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select m.org_id from latchkey.org_memberships m where m.user_id = latchkey.caller_member_id()
-$$;
-revoke all on function latchkey.caller_org_ids() from public;
-grant execute on function latchkey.caller_org_ids() to latchkey_caller;
+-- The caller's own memberships (organization and role), for the policies. A view reads its
+-- tables as its owner, so no policy of org_memberships applies inside it; it shows nobody
+-- anything but their own memberships, which the memberships policy shows them anyway.
+create or replace view latchkey.caller_memberships as
+  select m.org_id, m.role from latchkey.org_memberships m
+  where m.user_id = (select latchkey.caller_member_id());
+revoke all on latchkey.caller_memberships
+  from public, anon, authenticated, service_role, latchkey_caller;
+grant select on latchkey.caller_memberships to latchkey_caller;
 
 -- Staff holding orgs:read come first (one initPlan), so their lists look at nothing else.
--- `offset 0` keeps an EXISTS a probe per row: without it the planner, which cannot know how
+-- `offset 0` keeps each EXISTS a probe per row: without it the planner, which cannot know how
 -- many memberships the caller has, may hash them all instead (10,000 for a member of as many
--- organizations, for one row). The set-returning function is read in FROM: in the select list
--- it would hand its rows over one call at a time, several times slower.
+-- organizations, for one row).
 drop policy if exists "Members read their organizations, org readers every one"
   on latchkey.organizations;
 create policy "Members read their organizations, org readers every one"
@@ -68,8 +63,7 @@ create policy "Members read their organizations, org readers every one"
   using (
     (select latchkey.caller_has_permission('orgs:read'))
     or exists (
-      select from latchkey.org_memberships m
-      where m.org_id = organizations.id and m.user_id = (select latchkey.caller_member_id())
+      select from latchkey.caller_memberships mine where mine.org_id = organizations.id
       offset 0
     )
   );
@@ -79,8 +73,10 @@ create policy "Members read their organization's members, org readers all"
   on latchkey.org_memberships for select to latchkey_caller
   using (
     (select latchkey.caller_has_permission('orgs:read'))
-    or user_id = (select latchkey.caller_member_id())
-    or org_id in (select o from latchkey.caller_org_ids() o)
+    or exists (
+      select from latchkey.caller_memberships mine where mine.org_id = org_memberships.org_id
+      offset 0
+    )
   );
 drop policy if exists "Inviters read their organization's invitations, org readers all"
   on latchkey.org_invitations;
@@ -89,10 +85,9 @@ create policy "Inviters read their organization's invitations, org readers all"
   using (
     (select latchkey.caller_has_permission('orgs:read'))
     or exists (
-      select from latchkey.org_memberships m
-      join latchkey.org_role_permissions rp on rp.role = m.role
-      where m.org_id = org_invitations.org_id and m.user_id = (select latchkey.caller_member_id())
-        and rp.permission = 'members:invite'
+      select from latchkey.caller_memberships mine
+      join latchkey.org_role_permissions rp on rp.role = mine.role
+      where mine.org_id = org_invitations.org_id and rp.permission = 'members:invite'
       offset 0
     )
   );

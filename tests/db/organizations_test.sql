@@ -6,7 +6,7 @@
 -- once, by the invited and verified address; API keys and sessions owing a second factor reach no
 -- organization; the platform's staff read (orgs:read) and suspend (orgs:write).
 begin;
-select plan(87);
+select plan(88);
 
 insert into latchkey.users (id, email, name, role, email_verified_at) values
   ('d0000000-0000-4000-8000-000000000001', 'alice@orgs.test', 'Alice', 'user', now()),
@@ -90,9 +90,10 @@ select results_eq(
 select results_eq($$select latchkey.caller_member_id()$$,
   $$values ('d0000000-0000-4000-8000-000000000003'::uuid)$$,
   'caller_member_id: whom the caller is a member as (a member)');
-select set_eq($$select latchkey.caller_org_ids()$$,
-  $$select id from fixture_orgs where latchkey.caller_org_role(id) is not null$$,
-  'caller_org_ids is where caller_org_role is not null (a member)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (a member)');
 select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
   $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
   'the organizations read are those caller_reads_org allows (a member)');
@@ -106,6 +107,8 @@ select set_eq($$select id from latchkey.org_invitations$$,
     where latchkey.caller_has_org_permission(org_id, 'members:invite')
       or latchkey.caller_has_permission('orgs:read')$$,
   'the invitations read: as members:invite or orgs:read allow (a member)');
+select throws_ok($$update latchkey.caller_memberships set role = 'owner'$$, '42501', null,
+  'the view of the caller''s memberships is read only');
 select results_eq(
   $$select name from latchkey.org_member_profiles('d1000000-0000-4000-8000-00000000000a',
     array['d0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000004',
@@ -196,9 +199,10 @@ select results_eq(
 select results_eq($$select latchkey.caller_member_id()$$,
   $$values ('d0000000-0000-4000-8000-000000000002'::uuid)$$,
   'caller_member_id: whom the caller is a member as (an org admin)');
-select set_eq($$select latchkey.caller_org_ids()$$,
-  $$select id from fixture_orgs where latchkey.caller_org_role(id) is not null$$,
-  'caller_org_ids is where caller_org_role is not null (an org admin)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (an org admin)');
 select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
   $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
   'the organizations read are those caller_reads_org allows (an org admin)');
@@ -322,9 +326,10 @@ select is_empty($$select id from latchkey.organizations where slug like '%-orgs-
 select results_eq($$select latchkey.caller_member_id()$$,
   $$values (null::uuid)$$,
   'caller_member_id: whom the caller is a member as (an API key)');
-select set_eq($$select latchkey.caller_org_ids()$$,
-  $$select id from fixture_orgs where latchkey.caller_org_role(id) is not null$$,
-  'caller_org_ids is where caller_org_role is not null (an API key)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (an API key)');
 select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
   $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
   'the organizations read are those caller_reads_org allows (an API key)');
@@ -355,9 +360,10 @@ select is_empty($$select id from latchkey.organizations where slug like '%-orgs-
 select results_eq($$select latchkey.caller_member_id()$$,
   $$values (null::uuid)$$,
   'caller_member_id: whom the caller is a member as (a session owing a second factor)');
-select set_eq($$select latchkey.caller_org_ids()$$,
-  $$select id from fixture_orgs where latchkey.caller_org_role(id) is not null$$,
-  'caller_org_ids is where caller_org_role is not null (a session owing a second factor)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (a session owing a second factor)');
 select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
   $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
   'the organizations read are those caller_reads_org allows (a session owing a second factor)');
@@ -419,9 +425,10 @@ select results_eq(
 select results_eq($$select latchkey.caller_member_id()$$,
   $$values ('d0000000-0000-4000-8000-000000000008'::uuid)$$,
   'caller_member_id: whom the caller is a member as (support, a member of none)');
-select set_eq($$select latchkey.caller_org_ids()$$,
-  $$select id from fixture_orgs where latchkey.caller_org_role(id) is not null$$,
-  'caller_org_ids is where caller_org_role is not null (support, a member of none)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (support, a member of none)');
 select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
   $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
   'the organizations read are those caller_reads_org allows (support, a member of none)');
