@@ -183,6 +183,12 @@ create policy "Latchkey's own functions count audit repeats" on latchkey.audit_r
   using (true)
   with check (true);
 
+create view latchkey.caller_memberships as
+ SELECT m.org_id,
+    m.role
+   FROM latchkey.org_memberships m
+  WHERE m.user_id = (( SELECT latchkey.caller_member_id() AS caller_member_id));
+
 create table latchkey.idempotency_records (
   owner text not null,
   idempotency_key text not null,
@@ -324,10 +330,15 @@ alter table latchkey.org_invitations force row level security;
 CREATE INDEX org_invitations_accepted_by_idx ON latchkey.org_invitations USING btree (accepted_by);
 CREATE INDEX org_invitations_invited_by_idx ON latchkey.org_invitations USING btree (invited_by);
 CREATE UNIQUE INDEX org_invitations_open_key ON latchkey.org_invitations USING btree (org_id, lower(email)) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
+CREATE INDEX org_invitations_open_org_id_created_at_id_idx ON latchkey.org_invitations USING btree (org_id, created_at, id) WHERE ((accepted_at IS NULL) AND (revoked_at IS NULL));
 CREATE INDEX org_invitations_org_id_created_at_id_idx ON latchkey.org_invitations USING btree (org_id, created_at, id);
 CREATE INDEX org_invitations_role_idx ON latchkey.org_invitations USING btree (role);
 create policy "Inviters read their organization's invitations, org readers all" on latchkey.org_invitations as permissive for select to latchkey_caller
-  using ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) OR ( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission)));
+  using ((( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission) OR (EXISTS ( SELECT
+   FROM (latchkey.caller_memberships mine
+     JOIN latchkey.org_role_permissions rp ON ((rp.role = mine.role)))
+  WHERE ((mine.org_id = org_invitations.org_id) AND (rp.permission = 'members:invite'::text))
+ OFFSET 0))));
 create policy "Inviters revoke their organization's open invitations" on latchkey.org_invitations as permissive for update to latchkey_caller
   using ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) AND (NOT latchkey.org_is_suspended(org_id)) AND (accepted_at IS NULL) AND (revoked_at IS NULL)))
   with check ((latchkey.caller_has_org_permission(org_id, 'members:invite'::text) AND (revoked_at IS NOT NULL) AND (accepted_at IS NULL)));
@@ -353,6 +364,7 @@ alter table latchkey.org_memberships force row level security;
 CREATE INDEX org_memberships_org_id_created_at_id_idx ON latchkey.org_memberships USING btree (org_id, created_at, id);
 CREATE INDEX org_memberships_role_idx ON latchkey.org_memberships USING btree (role);
 CREATE INDEX org_memberships_user_id_created_at_id_idx ON latchkey.org_memberships USING btree (user_id, created_at, id);
+CREATE UNIQUE INDEX org_memberships_user_id_org_id_key ON latchkey.org_memberships USING btree (user_id, org_id);
 CREATE TRIGGER org_memberships_keep_an_owner BEFORE DELETE OR UPDATE OF role ON latchkey.org_memberships FOR EACH ROW EXECUTE FUNCTION latchkey.keep_an_org_owner();
 create policy "Latchkey's own functions manage memberships" on latchkey.org_memberships as permissive for all to postgres
   using (true)
@@ -363,7 +375,10 @@ create policy "Member writers change roles within their reach, while active" on 
 create policy "Members leave, member writers remove within their reach, while " on latchkey.org_memberships as permissive for delete to latchkey_caller
   using (((NOT latchkey.org_is_suspended(org_id)) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (latchkey.caller_org_role(org_id) IS NOT NULL)) OR (latchkey.caller_has_org_permission(org_id, 'members:write'::text) AND latchkey.caller_reaches_org_role(org_id, role)))));
 create policy "Members read their organization's members, org readers all" on latchkey.org_memberships as permissive for select to latchkey_caller
-  using (latchkey.caller_reads_org(org_id));
+  using ((( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission) OR (EXISTS ( SELECT
+   FROM latchkey.caller_memberships mine
+  WHERE (mine.org_id = org_memberships.org_id)
+ OFFSET 0))));
 
 create table latchkey.org_permissions (
   name text not null,
@@ -443,13 +458,17 @@ alter table latchkey.organizations enable row level security;
 alter table latchkey.organizations force row level security;
 CREATE INDEX organizations_created_at_id_idx ON latchkey.organizations USING btree (created_at, id);
 CREATE INDEX organizations_created_by_idx ON latchkey.organizations USING btree (created_by);
+CREATE INDEX organizations_search_text_trgm_idx ON latchkey.organizations USING gin (search_text gin_trgm_ops);
 CREATE UNIQUE INDEX organizations_slug_key ON latchkey.organizations USING btree (slug);
 CREATE INDEX organizations_suspended_created_at_id_idx ON latchkey.organizations USING btree (created_at, id) WHERE (suspended_at IS NOT NULL);
 create policy "Latchkey's own functions manage organizations" on latchkey.organizations as permissive for all to postgres
   using (true)
   with check (true);
 create policy "Members read their organizations, org readers every one" on latchkey.organizations as permissive for select to latchkey_caller
-  using (latchkey.caller_reads_org(id));
+  using ((( SELECT latchkey.caller_has_permission('orgs:read'::text) AS caller_has_permission) OR (EXISTS ( SELECT
+   FROM latchkey.caller_memberships mine
+  WHERE (mine.org_id = organizations.id)
+ OFFSET 0))));
 create policy "Org admins change their active organization, org writers suspen" on latchkey.organizations as permissive for update to latchkey_caller
   using ((((suspended_at IS NULL) AND latchkey.caller_has_org_permission(id, 'org:write'::text)) OR ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission)))
   with check ((((suspended_at IS NULL) AND (suspension_reason IS NULL) AND latchkey.caller_has_org_permission(id, 'org:write'::text)) OR ( SELECT latchkey.caller_has_permission('orgs:write'::text) AS caller_has_permission)));
@@ -1298,6 +1317,17 @@ AS $function$
       and (not latchkey.caller_has_permission(p.name)
         or (p.built_in and latchkey.current_aal() is not distinct from 'aal1'))
   )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.caller_member_id()
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select latchkey.current_user_id()
+  where latchkey.current_principal_kind() = 'session'
+    and not latchkey.caller_awaits_second_factor()
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.caller_org_permissions(p_org_id uuid)
@@ -2151,6 +2181,31 @@ AS $function$
   from pg_catalog.unnest(p_lines) with ordinality as l(line, n)
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
+ RETURNS SETOF uuid
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if not latchkey.caller_has_permission('orgs:read') then
+    return;
+  end if;
+  return query execute
+    'select o.id from latchkey.organizations o
+     where o.search_text like $1'
+    || case p_suspended
+      when true then ' and o.suspended_at is not null'
+      when false then ' and o.suspended_at is null'
+      else ''
+    end
+    || case when p_before_id is not null then ' and (o.created_at, o.id) < ($2, $3)' else '' end
+    || ' order by o.created_at desc, o.id desc limit $4'
+    using '%' || pg_catalog.regexp_replace(lower(p_text), '([\\%_])', '\\\1', 'g') || '%',
+      p_before_created_at, p_before_id, least(greatest(p_limit, 1), 201);
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean DEFAULT false)
  RETURNS SETOF uuid
  LANGUAGE plpgsql
@@ -2265,15 +2320,18 @@ AS $function$
   )
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.org_member_profile(p_org_id uuid, p_user_id uuid)
- RETURNS TABLE(name text, email text)
+CREATE OR REPLACE FUNCTION latchkey.org_member_profiles(p_org_id uuid, p_user_ids uuid[])
+ RETURNS TABLE(user_id uuid, name text, email text)
  LANGUAGE sql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-  select u.name, u.email
-  from latchkey.org_memberships m join latchkey.users u on u.id = m.user_id
-  where m.org_id = p_org_id and m.user_id = p_user_id and latchkey.caller_reads_org(p_org_id)
+  select u.id, u.name, u.email
+  from latchkey.users u
+  where u.id = any (p_user_ids)
+    and latchkey.caller_reads_org(p_org_id)
+    and (select true from latchkey.org_memberships m
+      where m.org_id = p_org_id and m.user_id = u.id)
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.org_role()
@@ -4092,6 +4150,7 @@ grant usage on schema latchkey to service_role;
 grant SELECT on latchkey.api_key_usage to latchkey_caller;
 grant DELETE on latchkey.audit_events to latchkey_audit_pruner;
 grant SELECT on latchkey.audit_events to latchkey_caller;
+grant SELECT on latchkey.caller_memberships to latchkey_caller;
 grant DELETE, INSERT, SELECT on latchkey.idempotency_records to latchkey_caller;
 grant DELETE on latchkey.org_memberships to latchkey_caller;
 grant SELECT on latchkey.org_permissions to latchkey_caller;
@@ -4149,6 +4208,7 @@ grant execute on function latchkey.caller_has_org_permission(p_org_id uuid, p_pe
 grant execute on function latchkey.caller_has_permission(p_permission text) to latchkey_caller;
 grant execute on function latchkey.caller_has_role(VARIADIC p_roles text[]) to latchkey_caller;
 grant execute on function latchkey.caller_holds_scopes(p_scopes text[]) to latchkey_caller;
+grant execute on function latchkey.caller_member_id() to latchkey_caller;
 grant execute on function latchkey.caller_org_permissions(p_org_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_org_role(p_org_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_org_role(p_org_id uuid, p_role text) to latchkey_caller;
@@ -4174,6 +4234,7 @@ grant execute on function latchkey.has_permission(p_permission text) to latchkey
 grant execute on function latchkey.has_permission(p_permission text) to service_role;
 grant execute on function latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
+grant execute on function latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
 grant execute on function latchkey.org_id() to authenticated;
 grant execute on function latchkey.org_id() to latchkey_audit_pruner;
@@ -4181,7 +4242,7 @@ grant execute on function latchkey.org_id() to latchkey_caller;
 grant execute on function latchkey.org_id() to latchkey_challenge_pruner;
 grant execute on function latchkey.org_id() to service_role;
 grant execute on function latchkey.org_is_suspended(p_org_id uuid) to latchkey_caller;
-grant execute on function latchkey.org_member_profile(p_org_id uuid, p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.org_member_profiles(p_org_id uuid, p_user_ids uuid[]) to latchkey_caller;
 grant execute on function latchkey.org_role() to authenticated;
 grant execute on function latchkey.org_role() to latchkey_audit_pruner;
 grant execute on function latchkey.org_role() to latchkey_caller;

@@ -6,7 +6,7 @@
 -- once, by the invited and verified address; API keys and sessions owing a second factor reach no
 -- organization; the platform's staff read (orgs:read) and suspend (orgs:write).
 begin;
-select plan(59);
+select plan(88);
 
 insert into latchkey.users (id, email, name, role, email_verified_at) values
   ('d0000000-0000-4000-8000-000000000001', 'alice@orgs.test', 'Alice', 'user', now()),
@@ -40,6 +40,13 @@ insert into latchkey.org_invitations (id, org_id, email, role, token_hash, invit
   ('d2000000-0000-4000-8000-000000000009', 'd1000000-0000-4000-8000-00000000000a',
     'hank@orgs.test', 'member', sha256('hank-token'), 'd0000000-0000-4000-8000-000000000002',
     now() + interval '1 day');
+
+-- Every organization and invitation of the fixtures, for comparing what the policies show a
+-- caller with what the membership functions say they may see.
+create temporary table fixture_orgs as
+  select id from latchkey.organizations where slug like '%-orgs-test';
+create temporary table fixture_invitations as select id, org_id from latchkey.org_invitations;
+grant select on fixture_orgs, fixture_invitations to latchkey_caller;
 
 select throws_ok(
   $$delete from latchkey.org_memberships
@@ -77,6 +84,42 @@ select results_eq(
   $$select latchkey.caller_org_role('d1000000-0000-4000-8000-00000000000a'),
     latchkey.caller_org_role('d1000000-0000-4000-8000-00000000000b')$$,
   $$values ('member'::text, null::text)$$, 'caller_org_role reads the membership'
+);
+-- The read policies, reshaped for scale, say what caller_reads_org and caller_has_org_permission
+-- said (a member).
+select results_eq($$select latchkey.caller_member_id()$$,
+  $$values ('d0000000-0000-4000-8000-000000000003'::uuid)$$,
+  'caller_member_id: whom the caller is a member as (a member)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (a member)');
+select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'the organizations read are those caller_reads_org allows (a member)');
+select set_eq(
+  $$select distinct org_id from latchkey.org_memberships
+    where org_id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'so are the organizations whose members are read (a member)');
+select set_eq($$select id from latchkey.org_invitations$$,
+  $$select id from fixture_invitations
+    where latchkey.caller_has_org_permission(org_id, 'members:invite')
+      or latchkey.caller_has_permission('orgs:read')$$,
+  'the invitations read: as members:invite or orgs:read allow (a member)');
+select throws_ok($$update latchkey.caller_memberships set role = 'owner'$$, '42501', null,
+  'the view of the caller''s memberships is read only');
+select results_eq(
+  $$select name from latchkey.org_member_profiles('d1000000-0000-4000-8000-00000000000a',
+    array['d0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000004',
+      'd0000000-0000-4000-8000-000000000005']::uuid[]) order by name$$,
+  $$values ('Alice'::text)$$,
+  'a member reads the names of their organization''s members, not of others they ask about'
+);
+select is_empty(
+  $$select name from latchkey.org_member_profiles('d1000000-0000-4000-8000-00000000000b',
+    array['d0000000-0000-4000-8000-000000000005']::uuid[])$$,
+  'nor those of another organization''s members'
 );
 select is_empty(
   $$select id from latchkey.org_invitations where org_id = 'd1000000-0000-4000-8000-00000000000a'$$,
@@ -151,6 +194,28 @@ select results_eq(
     where id = 'd2000000-0000-4000-8000-000000000009' returning 1) select count(*)::int from r$$,
   $$values (0)$$, 'once'
 );
+-- The read policies, reshaped for scale, say what caller_reads_org and caller_has_org_permission
+-- said (an org admin).
+select results_eq($$select latchkey.caller_member_id()$$,
+  $$values ('d0000000-0000-4000-8000-000000000002'::uuid)$$,
+  'caller_member_id: whom the caller is a member as (an org admin)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (an org admin)');
+select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'the organizations read are those caller_reads_org allows (an org admin)');
+select set_eq(
+  $$select distinct org_id from latchkey.org_memberships
+    where org_id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'so are the organizations whose members are read (an org admin)');
+select set_eq($$select id from latchkey.org_invitations$$,
+  $$select id from fixture_invitations
+    where latchkey.caller_has_org_permission(org_id, 'members:invite')
+      or latchkey.caller_has_permission('orgs:read')$$,
+  'the invitations read: as members:invite or orgs:read allow (an org admin)');
 select throws_ok($$update latchkey.org_invitations set email = 'mallory@orgs.test'$$, '42501', null,
   'and changes nothing else of an invitation');
 select throws_ok($$select token_hash from latchkey.org_invitations$$, '42501', null,
@@ -256,6 +321,33 @@ select set_config('latchkey.caller', '{"sub": "d0000000-0000-4000-8000-000000000
   "app_role": "user", "principal_kind": "api_key", "permissions": []}', true);
 select is_empty($$select id from latchkey.organizations where slug like '%-orgs-test'$$,
   'an API key reaches no organization (organization keys are item 2)');
+-- The read policies, reshaped for scale, say what caller_reads_org and caller_has_org_permission
+-- said (an API key).
+select results_eq($$select latchkey.caller_member_id()$$,
+  $$values (null::uuid)$$,
+  'caller_member_id: whom the caller is a member as (an API key)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (an API key)');
+select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'the organizations read are those caller_reads_org allows (an API key)');
+select set_eq(
+  $$select distinct org_id from latchkey.org_memberships
+    where org_id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'so are the organizations whose members are read (an API key)');
+select set_eq($$select id from latchkey.org_invitations$$,
+  $$select id from fixture_invitations
+    where latchkey.caller_has_org_permission(org_id, 'members:invite')
+      or latchkey.caller_has_permission('orgs:read')$$,
+  'the invitations read: as members:invite or orgs:read allow (an API key)');
+select is_empty(
+  $$select name from latchkey.org_member_profiles('d1000000-0000-4000-8000-00000000000a',
+    array['d0000000-0000-4000-8000-000000000001']::uuid[])$$,
+  'nor any member''s name'
+);
 select throws_ok($$select latchkey.create_organization('By a key', 'by-a-key')$$, '42501', null,
   'nor creates one');
 select set_config('latchkey.caller', '{"sub": "d0000000-0000-4000-8000-000000000001",
@@ -263,6 +355,28 @@ select set_config('latchkey.caller', '{"sub": "d0000000-0000-4000-8000-000000000
   "permissions": []}', true);
 select is_empty($$select id from latchkey.organizations where slug like '%-orgs-test'$$,
   'a session owing its second factor reaches no organization');
+-- The read policies, reshaped for scale, say what caller_reads_org and caller_has_org_permission
+-- said (a session owing a second factor).
+select results_eq($$select latchkey.caller_member_id()$$,
+  $$values (null::uuid)$$,
+  'caller_member_id: whom the caller is a member as (a session owing a second factor)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (a session owing a second factor)');
+select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'the organizations read are those caller_reads_org allows (a session owing a second factor)');
+select set_eq(
+  $$select distinct org_id from latchkey.org_memberships
+    where org_id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'so are the organizations whose members are read (a session owing a second factor)');
+select set_eq($$select id from latchkey.org_invitations$$,
+  $$select id from fixture_invitations
+    where latchkey.caller_has_org_permission(org_id, 'members:invite')
+      or latchkey.caller_has_permission('orgs:read')$$,
+  'the invitations read: as members:invite or orgs:read allow (a session owing a second factor)');
 
 -- Invitations: accepted by the invited, verified address only, once.
 select set_config('latchkey.caller', '{"sub": "d0000000-0000-4000-8000-000000000004",
@@ -306,6 +420,28 @@ select results_eq(
   $$select count(*)::int from latchkey.organizations where slug like '%-orgs-test'$$,
   $$values (2)$$, 'support (orgs:read) reads every organization'
 );
+-- The read policies, reshaped for scale, say what caller_reads_org and caller_has_org_permission
+-- said (support, a member of none).
+select results_eq($$select latchkey.caller_member_id()$$,
+  $$values ('d0000000-0000-4000-8000-000000000008'::uuid)$$,
+  'caller_member_id: whom the caller is a member as (support, a member of none)');
+select set_eq($$select org_id, role from latchkey.caller_memberships$$,
+  $$select id, latchkey.caller_org_role(id) from fixture_orgs
+    where latchkey.caller_org_role(id) is not null$$,
+  'caller_memberships is caller_org_role, org by org (support, a member of none)');
+select set_eq($$select id from latchkey.organizations where id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'the organizations read are those caller_reads_org allows (support, a member of none)');
+select set_eq(
+  $$select distinct org_id from latchkey.org_memberships
+    where org_id in (select id from fixture_orgs)$$,
+  $$select id from fixture_orgs where latchkey.caller_reads_org(id)$$,
+  'so are the organizations whose members are read (support, a member of none)');
+select set_eq($$select id from latchkey.org_invitations$$,
+  $$select id from fixture_invitations
+    where latchkey.caller_has_org_permission(org_id, 'members:invite')
+      or latchkey.caller_has_permission('orgs:read')$$,
+  'the invitations read: as members:invite or orgs:read allow (support, a member of none)');
 select results_eq(
   $$with changed as (update latchkey.organizations set suspended_at = now()
     where slug like '%-orgs-test' returning 1) select count(*)::int from changed$$,

@@ -5,7 +5,7 @@ import { roleNameSchema } from "../ground/fields.ts";
 import type { AppContext } from "../http/context.ts";
 import { pathId } from "../http/ids.ts";
 import { asCaller } from "../http/request.ts";
-import { listPage, pageQuery } from "../http/pagination.ts";
+import { type cursorColumn, type keysetOf, listPage, pageQuery } from "../http/pagination.ts";
 
 /**
  * Organizations as both functions see them: `orgs` for their members, `admin` for the
@@ -171,15 +171,19 @@ export function memberView(row: MemberRow) {
 export const membersQuery = z.strictObject({ ...pageQuery });
 
 /**
- * Members with their names and addresses (org_member_profile shows them to whoever may read the
- * organization; a member cannot read other accounts' rows), newest first.
+ * Members with their names and addresses, newest first: `members` selects the membership rows
+ * (the policies decide which the caller sees), then one call of org_member_profiles shows their
+ * names and addresses to whoever may read the organization (a member cannot read other
+ * accounts' rows), for that page only.
  */
-function memberSelect(tx: Transaction, orgId: string) {
+function withProfiles(tx: Transaction, orgId: string, members: ReturnType<Transaction>) {
   return tx`
-    select m.id, m.user_id, m.role, m.created_at, m.updated_at, p.name, p.email
-    from latchkey.org_memberships m
-    left join lateral latchkey.org_member_profile(m.org_id, m.user_id) p on true
-    where m.org_id = ${orgId}`;
+    with page as (${members})
+    select page.*, p.name, p.email
+    from page
+    left join latchkey.org_member_profiles(${orgId}, array(select user_id from page)) p
+      on p.user_id = page.user_id
+    order by page.created_at desc, page.id desc`;
 }
 
 /** One member, or null. */
@@ -188,8 +192,34 @@ export async function readMember(
   orgId: string,
   userId: string,
 ): Promise<MemberRow | null> {
-  const [row] = await tx<MemberRow[]>`${memberSelect(tx, orgId)} and m.user_id = ${userId}`;
+  const [row] = await tx<MemberRow[]>`${
+    withProfiles(
+      tx,
+      orgId,
+      tx`
+        select id, user_id, role, created_at, updated_at from latchkey.org_memberships
+        where org_id = ${orgId} and user_id = ${userId}`,
+    )
+  }`;
   return row ?? null;
+}
+
+/** A page of members; exported so a test can EXPLAIN exactly what the routes run. */
+export function membersPageQuery(
+  tx: Transaction,
+  orgId: string,
+  keyset: ReturnType<typeof keysetOf>,
+  cursorAt: ReturnType<typeof cursorColumn>,
+) {
+  return tx<(MemberRow & { cursor_at: string })[]>`${
+    withProfiles(
+      tx,
+      orgId,
+      tx`
+        select id, user_id, role, created_at, updated_at, ${cursorAt}
+        from latchkey.org_memberships where org_id = ${orgId} ${keyset}`,
+    )
+  }`;
 }
 
 /** `{members, limit, nextCursor}` of an organization the caller may read (else 404). */
@@ -205,8 +235,7 @@ export function membersPage(
     "members",
     async (tx, keyset, cursorAt) => {
       await readOrg(tx, orgId, notFound);
-      return await tx<(MemberRow & { cursor_at: string })[]>`
-        select *, ${cursorAt} from (${memberSelect(tx, orgId)}) m where true ${keyset}`;
+      return await membersPageQuery(tx, orgId, keyset, cursorAt);
     },
     memberView,
   );

@@ -4,6 +4,11 @@ import { applyMigrations } from "../../../functions/_local/migrate.ts";
 import { keysPageQuery, listKeysQuery } from "../../../functions/admin/routes/admin_keys.ts";
 import { auditPageQuery, listAuditQuery } from "../../../functions/admin/routes/list_audit.ts";
 import { listUsersQuery, usersPageQuery } from "../../../functions/admin/routes/list_users.ts";
+import { listOrgsQuery, orgsPageQuery } from "../../../functions/admin/routes/admin_orgs.ts";
+import { openInvitationsQuery } from "../../../functions/orgs/routes/invitations.ts";
+import { myOrgsPageQuery } from "../../../functions/orgs/routes/list_orgs.ts";
+import { membersPageQuery } from "../../../functions/_shared/orgs/organizations.ts";
+import type { Principal } from "../../../functions/_shared/ground/principal.ts";
 import { type Transaction, withCaller } from "../../../functions/_shared/db/database.ts";
 import {
   cursorColumn,
@@ -12,6 +17,7 @@ import {
 } from "../../../functions/_shared/http/pagination.ts";
 import { adminKeyPrincipal } from "../../../functions/_shared/identity/static_admin_key_check.ts";
 import { createPlatformDatabase } from "../../support/database.ts";
+import { joinOrgs, loadOrgs } from "../../support/org_shape.ts";
 
 /**
  * The admin lists' queries stay index-backed under RLS (issue: at 1M users a filter the planner
@@ -28,8 +34,12 @@ interface PlanNode {
   "Node Type": string;
   "Relation Name"?: string;
   "Index Name"?: string;
+  Filter?: string;
   Plans?: PlanNode[];
 }
+
+// deno-lint-ignore no-explicit-any -- any page query of the routes
+type PageQuery = (tx: Transaction) => postgres.PendingQuery<any>;
 
 function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
@@ -75,6 +85,14 @@ Deno.test({
         analyze latchkey.users;
         analyze latchkey.api_keys;
         analyze latchkey.audit_events;`);
+      // Organizations shaped as bench:scale shapes them, a tenth of its size, and a member of
+      // many, an admin of the big one (its invitations), as the session whose lists are read.
+      const orgShape = { users: 5000, orgs: 500, memberships: 5000 };
+      await loadOrgs(sql, orgShape);
+      const [orgCaller] = await sql<{ id: string }[]>`
+        insert into latchkey.users (email, name, role) values ('orgs@example.test', 'Orgs', 'user')
+        returning id`;
+      const orgs = await joinOrgs(sql, orgCaller.id, orgShape);
       const [someone] = await sql<{ id: string }[]>`
         select id from latchkey.users where email = 'person42@example.test'`;
       const cursor: CursorPosition = {
@@ -82,9 +100,8 @@ Deno.test({
         id: someone.id,
       };
 
-      // deno-lint-ignore no-explicit-any -- any page query of the routes
-      const explain = (build: (tx: Transaction) => postgres.PendingQuery<any>) =>
-        withCaller(sql, adminKeyPrincipal, request, async (tx) => {
+      const explain = (build: PageQuery, as = adminKeyPrincipal) =>
+        withCaller(sql, as, request, async (tx) => {
           await tx`set local enable_seqscan = off`;
           const [row] = await tx<{ "QUERY PLAN": [{ Plan: PlanNode }] }[]>`
             explain (format json) ${build(tx)}`;
@@ -178,6 +195,124 @@ Deno.test({
         );
         for (const node of plan.filter((node) => node["Relation Name"] === "audit_events")) {
           assert.notEqual(node["Node Type"], "Seq Scan", `${name}: ${JSON.stringify(plan)}`);
+        }
+      }
+
+      // Organization lists: no policy calls a function on every row (caller_reads_org and
+      // its kind cost 0.2 ms a row); a row is the caller's by an index probe of their own
+      // membership in its organization, never a hash of all their memberships.
+      const perRowCalls = /caller_reads_org|caller_org_role|caller_has_org_permission/;
+      const orgTables = ["organizations", "org_memberships", "org_invitations", "users"];
+      const assertOrgPlan = (name: string, plan: PlanNode[]) => {
+        for (const node of plan.filter((node) => orgTables.includes(node["Relation Name"]!))) {
+          assert.notEqual(node["Node Type"], "Seq Scan", `${name}: ${JSON.stringify(plan)}`);
+          assert.doesNotMatch(node.Filter ?? "", perRowCalls, `${name}: ${JSON.stringify(plan)}`);
+          assert.doesNotMatch(node.Filter ?? "", /hashed/, `${name}: ${JSON.stringify(plan)}`);
+          if (node["Relation Name"] === "org_memberships") {
+            // A probe of the caller's membership finds it by user and organization, never by
+            // reading all the caller's memberships for the one organization.
+            assert.doesNotMatch(node.Filter ?? "", /org_id =/, `${name}: ${JSON.stringify(plan)}`);
+          }
+        }
+      };
+      const [midOrg] = await sql<{ id: string; at: string }[]>`
+        select id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
+        from latchkey.organizations order by created_at offset 250 limit 1`;
+      const orgCursor: CursorPosition = { createdAt: midOrg.at, id: midOrg.id };
+      const adminOrgCases: Record<string, Record<string, unknown>> = {
+        "no filter": {},
+        "q, rare": { q: "org-42" },
+        "q, common": { q: "globex" },
+        "suspended": { suspended: "true" },
+        "active": { suspended: "false" },
+        "q and suspended": { q: "globex", suspended: "true" },
+        "no filter, deep cursor": { cursor: "x" },
+        "q, deep cursor": { q: "globex", cursor: "x" },
+      };
+      for (const [name, raw] of Object.entries(adminOrgCases)) {
+        const query = listOrgsQuery.parse({ ...raw, cursor: undefined });
+        const at = raw.cursor ? orgCursor : null;
+        assertOrgPlan(
+          `GET /admin/orgs, ${name}`,
+          await explain((tx) =>
+            orgsPageQuery(tx, query, at, keysetOf(tx, at, query.limit), cursorColumn(tx))
+          ),
+        );
+      }
+      const orgSearch = await sql.begin(async (tx) => {
+        await tx`set local enable_seqscan = off`;
+        await tx`set local enable_indexscan = off`;
+        const [row] = await tx<{ "QUERY PLAN": [{ Plan: PlanNode }] }[]>`
+          explain (format json) select o.id from latchkey.organizations o
+          where o.search_text like '%org-42%'
+          order by o.created_at desc, o.id desc limit 51`;
+        return row["QUERY PLAN"];
+      });
+      assert.ok(
+        nodes(orgSearch[0].Plan).some((node) =>
+          node["Index Name"] === "organizations_search_text_trgm_idx"
+        ),
+        JSON.stringify(orgSearch),
+      );
+
+      const [deepMember] = await sql<{ id: string; at: string }[]>`
+        select id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
+        from latchkey.org_memberships where org_id = ${orgs.big}
+        order by created_at offset 250 limit 1`;
+      const memberCursor: CursorPosition = { createdAt: deepMember.at, id: deepMember.id };
+      const member: Principal = {
+        kind: "session",
+        userId: orgCaller.id,
+        role: "user",
+        permissions: [],
+        credentialId: null,
+        user: null,
+        session: null,
+        apiKey: null,
+        rateLimit: null,
+        awaitsSecondFactor: false,
+      };
+      const memberCases: Record<string, [PageQuery, Principal]> = {
+        "GET /orgs": [
+          (tx) => myOrgsPageQuery(tx, orgCaller.id, keysetOf(tx, null, 50), cursorColumn(tx)),
+          member,
+        ],
+        "GET /orgs, deep cursor": [
+          (tx) =>
+            myOrgsPageQuery(tx, orgCaller.id, keysetOf(tx, memberCursor, 50), cursorColumn(tx)),
+          member,
+        ],
+        "GET /orgs/:id/members, the big one": [
+          (tx) => membersPageQuery(tx, orgs.big, keysetOf(tx, null, 50), cursorColumn(tx)),
+          member,
+        ],
+        "GET /orgs/:id/members, deep cursor": [
+          (tx) => membersPageQuery(tx, orgs.big, keysetOf(tx, memberCursor, 50), cursorColumn(tx)),
+          member,
+        ],
+        "GET /orgs/:id/members, a small one": [
+          (tx) => membersPageQuery(tx, orgs.small, keysetOf(tx, null, 50), cursorColumn(tx)),
+          member,
+        ],
+        "GET /orgs/:id/invitations": [
+          (tx) => openInvitationsQuery(tx, orgs.big, keysetOf(tx, null, 50), cursorColumn(tx)),
+          member,
+        ],
+        "GET /admin/orgs/:id/members": [
+          (tx) => membersPageQuery(tx, orgs.big, keysetOf(tx, memberCursor, 50), cursorColumn(tx)),
+          adminKeyPrincipal,
+        ],
+      };
+      for (const [name, [build, as]] of Object.entries(memberCases)) {
+        const plan = await explain(build, as);
+        assertOrgPlan(name, plan);
+        if (name === "GET /orgs/:id/invitations") {
+          assert.ok(
+            plan.some((node) =>
+              node["Index Name"] === "org_invitations_open_org_id_created_at_id_idx"
+            ),
+            `${name}: ${JSON.stringify(plan)}`,
+          );
         }
       }
     } finally {
