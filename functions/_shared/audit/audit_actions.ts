@@ -72,6 +72,10 @@ export const auditActions: Readonly<Record<string, string>> = {
   "org.member_role_changed": "A member changed another member's (or their own) role.",
   "org.ownership_transferred": "An owner handed ownership to another member and became admin.",
   "org.updated": "A member renamed an organization or changed its slug.",
+  "webhook.backlog_dropped":
+    "A webhook endpoint's undelivered backlog went over LATCHKEY_WEBHOOK_BACKLOG_LIMIT and its " +
+    "oldest messages were dropped (how many; once a minute per endpoint at most, the drops " +
+    "since the previous event in droppedSincePreviousEvent).",
   "webhook.created": "An admin registered a webhook endpoint (its secret is never recorded).",
   "webhook.deleted": "An admin deleted a webhook endpoint and its queued messages.",
   "webhook.delivery_retried": "An admin asked for a webhook message to be delivered again.",

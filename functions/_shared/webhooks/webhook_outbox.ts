@@ -7,24 +7,34 @@ import { checkedAddresses, webhookDestination } from "./destinations.ts";
 import { postToAddress } from "./outbound_http.ts";
 import { standardWebhookSignature } from "./standard_webhooks.ts";
 import { openWebhookSecret } from "./webhook_secrets.ts";
+import { trimEveryMs, trimWebhookBacklogs } from "./webhook_backlog.ts";
 
 /**
  * Webhook messages leave from `latchkey.webhook_deliveries`, which a trigger on the audit log
  * fills in the event's own transaction. Each isolate sends what is due after its answers, never
  * on a request's path: an isolate that knows of an enabled endpoint (it asks at most every
  * 10 s) sweeps after each answer, at most every 20 ms, and once more after a sweep if answers
- * came meanwhile. A sweep claims due messages (leased, so no other isolate sends them at the
- * same time) and hands each endpoint's to a lane of their own: a slow or dead endpoint holds
- * only its lane (at most `perEndpoint` messages, each bounded by LATCHKEY_WEBHOOK_TIMEOUT_MS),
- * and the next sweep passes it by while it is busy (the lane sweeps again when it ends, for
- * what was queued meanwhile). Retries back off in the claim (10 s · 2^n,
- * at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of an
- * idle service wait for its next request, as mail does.
+ * came meanwhile. A sweep claims due messages, at most `sweepPerEndpoint` of each endpoint
+ * (leased, so no other isolate sends them at the same time), and hands each endpoint's to a lane
+ * of their own: at most `laneWorkers` attempts at once, each bounded by
+ * LATCHKEY_WEBHOOK_TIMEOUT_MS, so a slow or dead endpoint holds only its lane, and the next
+ * sweep passes it by while it is busy (the lane sweeps again when it ends, for what was queued
+ * meanwhile). A lane whose endpoint answers claims its next `laneRefill` messages itself, so a
+ * live endpoint's backlog drains without waiting for requests; a lane that delivered nothing
+ * after a full claim cools its endpoint down (sweeps pass it by for 10 s, doubling up to a
+ * minute, until a delivery succeeds), so a dead endpoint with a backlog costs a few attempts a
+ * minute instead of one per message. Retries back off per message in the claim (10 s · 2^n, at
+ * most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of an idle
+ * service wait for its next request, as mail does. At most every second an isolate also trims
+ * the backlogs over LATCHKEY_WEBHOOK_BACKLOG_LIMIT (webhook_backlog.ts).
  */
-const perEndpoint = 4;
+const sweepPerEndpoint = 4;
+const laneWorkers = 4;
+const laneRefill = 16;
 const batch = 50;
 const sweepGapMs = 20;
 const activeCheckEveryMs = 10_000;
+const coolingMs = { first: 10_000, most: 60_000 };
 
 interface ClaimedDelivery {
   id: string;
@@ -45,6 +55,7 @@ interface IsolateState {
   again: boolean;
   lastSweep: number;
   timer: boolean;
+  lastTrim: number;
   /** Endpoints this isolate is sending to now: the next claim passes them by. */
   busy: Set<string>;
   /**
@@ -52,6 +63,8 @@ interface IsolateState {
    * lane sweeps again when it ends (else those would wait for the next request).
    */
   passedBy: Set<string>;
+  /** Endpoints whose last full lane delivered nothing: passed by until `until`. */
+  cooling: Map<string, { until: number; ms: number }>;
 }
 
 const states = new WeakMap<Runtime, IsolateState>();
@@ -66,17 +79,23 @@ function stateOf(runtime: Runtime): IsolateState {
       again: false,
       lastSweep: -Infinity,
       timer: false,
+      lastTrim: -Infinity,
       busy: new Set(),
       passedBy: new Set(),
+      cooling: new Map(),
     };
     states.set(runtime, state);
   }
   return state;
 }
 
-/** The lease of a claimed message: longer than any attempt may take. */
+/**
+ * The lease of a claimed message: longer than it may wait in its lane (a refill's messages go
+ * `laneWorkers` at a time) plus its own attempt.
+ */
 function leaseSeconds(runtime: Runtime): number {
-  return Math.max(30, Math.ceil(runtime.config.LATCHKEY_WEBHOOK_TIMEOUT_MS / 1000) * 4);
+  const attemptSeconds = Math.ceil(runtime.config.LATCHKEY_WEBHOOK_TIMEOUT_MS / 1000);
+  return Math.max(30, attemptSeconds * (Math.ceil(laneRefill / laneWorkers) + 2));
 }
 
 /** After every answer (api/routes.ts): a sweep if this isolate knows of an enabled endpoint. */
@@ -98,18 +117,37 @@ export function deliverWebhooksInBackground(runtime: Runtime): void {
     continueAfterResponse(check);
     return;
   }
-  if (state.active) requestSweep(runtime);
+  if (!state.active) return;
+  sweepSoon(runtime);
+  if (Date.now() - state.lastTrim >= trimEveryMs) {
+    state.lastTrim = Date.now();
+    continueAfterResponse(
+      trimWebhookBacklogs(runtime).catch((error) =>
+        log("warn", "webhook_trim_failed", { error: describeError(error) })
+      ),
+    );
+  }
 }
 
-/** An endpoint was registered or enabled here: this isolate sends at once, without asking. */
+/** An endpoint was registered or changed here: this isolate sends at once, without asking. */
 export function webhooksChanged(runtime: Runtime): void {
   const state = stateOf(runtime);
   state.active = true;
   state.activeCheckedAt = Date.now();
+  state.cooling.clear();
 }
 
-/** Sends what is due now (a retry asked for it, or an answer just wrote an event). */
+/**
+ * Sends what is due now: someone asked (a re-delivery, a test message), so endpoints cooling
+ * down are tried again too.
+ */
 export function requestSweep(runtime: Runtime): void {
+  stateOf(runtime).cooling.clear();
+  sweepSoon(runtime);
+}
+
+/** Sends what is due now (an answer just wrote an event, a lane ended). */
+function sweepSoon(runtime: Runtime): void {
   if (!runtime.config.LATCHKEY_MFA_ENCRYPTION_KEY) return;
   const state = stateOf(runtime);
   if (state.sweeping) {
@@ -124,7 +162,7 @@ export function requestSweep(runtime: Runtime): void {
         new Promise<void>((resolve) =>
           setTimeout(() => {
             state.timer = false;
-            requestSweep(runtime);
+            sweepSoon(runtime);
             resolve();
           }, wait)
         ),
@@ -140,10 +178,26 @@ export function requestSweep(runtime: Runtime): void {
       state.sweeping = false;
       if (state.again) {
         state.again = false;
-        requestSweep(runtime);
+        sweepSoon(runtime);
       }
     });
   continueAfterResponse(run);
+}
+
+function claim(
+  runtime: Runtime,
+  passBy: string[],
+  perEndpoint: number,
+  limit: number,
+  only: string | null = null,
+) {
+  const { sql } = runtime;
+  return withStatementTimeout(
+    sql,
+    sql<ClaimedDelivery[]>`
+      select * from latchkey.claim_webhook_deliveries(${passBy}::uuid[], ${perEndpoint},
+        ${limit}, make_interval(secs => ${leaseSeconds(runtime)}), ${only}::uuid)`,
+  );
 }
 
 /**
@@ -155,30 +209,38 @@ export async function sweepWebhooks(
   runtime: Runtime,
   { followUp = true } = {},
 ): Promise<Promise<void>[]> {
-  const { sql } = runtime;
   const state = stateOf(runtime);
   const lanes: Promise<void>[] = [];
   while (true) {
     for (const endpointId of state.busy) state.passedBy.add(endpointId);
-    const claimed = await withStatementTimeout(
-      sql,
-      sql<ClaimedDelivery[]>`
-        select * from latchkey.claim_webhook_deliveries(${[...state.busy]}::uuid[],
-          ${perEndpoint}, ${batch}, make_interval(secs => ${leaseSeconds(runtime)}))`,
+    const now = Date.now();
+    for (const [endpointId, { until }] of state.cooling) {
+      if (until <= now) state.cooling.delete(endpointId);
+    }
+    const claimed = await claim(
+      runtime,
+      [...state.busy, ...state.cooling.keys()],
+      sweepPerEndpoint,
+      batch,
     );
     const byEndpoint = Map.groupBy(claimed, (delivery) => delivery.endpoint_id);
     for (const [endpointId, deliveries] of byEndpoint) {
       state.busy.add(endpointId);
-      const lane = Promise.all(deliveries.map((delivery) => deliverOne(runtime, delivery)))
-        .then(() => {}, (error) => {
+      const lane = runLane(runtime, endpointId, deliveries)
+        .then((outcome) => {
+          if (outcome.cool) coolDown(state, endpointId);
+          else if (outcome.delivered > 0) state.cooling.delete(endpointId);
+          return outcome.more;
+        }, (error) => {
           log("warn", "webhook_lane_failed", { endpointId, error: describeError(error) });
+          return false;
         })
-        .finally(() => {
+        .then((more) => {
           state.busy.delete(endpointId);
           const passedBy = state.passedBy.delete(endpointId);
-          // A full lane may have left more of that endpoint's messages due, and a claim that
-          // passed it by may have left ones queued meanwhile.
-          if (followUp && (deliveries.length === perEndpoint || passedBy)) requestSweep(runtime);
+          // A lane that stopped at a full claim may have left more of that endpoint's messages
+          // due, and a claim that passed it by may have left ones queued meanwhile.
+          if (followUp && (more || passedBy)) sweepSoon(runtime);
         });
       continueAfterResponse(lane);
       lanes.push(lane);
@@ -187,7 +249,66 @@ export async function sweepWebhooks(
   }
 }
 
-/** Sends what one sweep claims and waits for the outcome (tasks and tests); no follow-up. */
+function coolDown(state: IsolateState, endpointId: string): void {
+  const ms = Math.min(
+    coolingMs.most,
+    (state.cooling.get(endpointId)?.ms ?? coolingMs.first / 2) * 2,
+  );
+  state.cooling.set(endpointId, { until: Date.now() + ms, ms });
+}
+
+interface LaneOutcome {
+  delivered: number;
+  /** Its last claim was full: more of the endpoint's messages may be due. */
+  more: boolean;
+  /** A full claim and not one delivery: the endpoint looks dead. */
+  cool: boolean;
+}
+
+/**
+ * One endpoint's lane: `laneWorkers` attempts at a time over the claimed messages; while the
+ * endpoint answers and claims come back full, it claims the endpoint's next ones itself.
+ */
+async function runLane(
+  runtime: Runtime,
+  endpointId: string,
+  claimed: ClaimedDelivery[],
+): Promise<LaneOutcome> {
+  const queue = [...claimed];
+  let full = claimed.length === sweepPerEndpoint;
+  let delivered = 0;
+  let failedInARow = 0;
+  let refill: Promise<void> | null = null;
+  const healthy = () => failedInARow < laneWorkers;
+  const worker = async () => {
+    while (true) {
+      const next = queue.shift();
+      if (next) {
+        if (await deliverOne(runtime, next)) {
+          delivered++;
+          failedInARow = 0;
+        } else {
+          failedInARow++;
+        }
+        continue;
+      }
+      if (!full || !healthy() || delivered === 0) return;
+      refill ??= claim(runtime, [], laneRefill, laneRefill, endpointId).then((more) => {
+        queue.push(...more);
+        full = more.length === laneRefill;
+      }, (error) => {
+        log("warn", "webhook_lane_claim_failed", { endpointId, error: describeError(error) });
+        full = false;
+      }).finally(() => refill = null);
+      await refill;
+      if (queue.length === 0) return;
+    }
+  };
+  await Promise.all(Array.from({ length: laneWorkers }, worker));
+  return { delivered, more: full, cool: full && delivered === 0 };
+}
+
+/** Sends what is due and waits for the outcome (tasks and tests); no follow-up sweep. */
 export async function deliverDueWebhooks(runtime: Runtime): Promise<void> {
   await Promise.all(await sweepWebhooks(runtime, { followUp: false }));
 }
@@ -259,7 +380,8 @@ async function attempt(runtime: Runtime, delivery: ClaimedDelivery): Promise<Out
   };
 }
 
-async function deliverOne(runtime: Runtime, delivery: ClaimedDelivery): Promise<void> {
+/** One attempt and its record; answers whether it was delivered. */
+async function deliverOne(runtime: Runtime, delivery: ClaimedDelivery): Promise<boolean> {
   const { sql, config } = runtime;
   const started = performance.now();
   let outcome: Outcome;
@@ -289,4 +411,5 @@ async function deliverOne(runtime: Runtime, delivery: ClaimedDelivery): Promise<
     sql`select latchkey.record_webhook_attempt(${delivery.id}, ${outcome.delivered},
       ${outcome.status}, ${outcome.excerpt}, ${latencyMs}, ${maxAttempts})`,
   );
+  return outcome.delivered;
 }
