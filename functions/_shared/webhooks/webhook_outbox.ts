@@ -266,8 +266,10 @@ interface LaneOutcome {
 }
 
 /**
- * One endpoint's lane: `laneWorkers` attempts at a time over the claimed messages; while the
- * endpoint answers and claims come back full, it claims the endpoint's next ones itself.
+ * One endpoint's lane: `laneWorkers` attempts at a time over the claimed messages, recorded in
+ * batches (one statement for up to `laneRefill` outcomes); while the endpoint answers and claims
+ * come back full, it claims the endpoint's next ones itself. An outcome not yet recorded when
+ * the isolate dies is sent again once its lease ends: at least once, as always.
  */
 async function runLane(
   runtime: Runtime,
@@ -275,37 +277,76 @@ async function runLane(
   claimed: ClaimedDelivery[],
 ): Promise<LaneOutcome> {
   const queue = [...claimed];
+  const outcomes: RecordedOutcome[] = [];
+  const secrets: SecretCache = new Map();
   let full = claimed.length === sweepPerEndpoint;
   let delivered = 0;
   let failedInARow = 0;
   let refill: Promise<void> | null = null;
-  const healthy = () => failedInARow < laneWorkers;
+  const flush = () => recordOutcomes(runtime, endpointId, outcomes.splice(0));
   const worker = async () => {
     while (true) {
       const next = queue.shift();
       if (next) {
-        if (await deliverOne(runtime, next)) {
+        const outcome = await deliverOne(runtime, next, secrets);
+        outcomes.push(outcome);
+        if (outcome.delivered) {
           delivered++;
           failedInARow = 0;
         } else {
           failedInARow++;
         }
+        if (outcomes.length >= laneRefill) await flush();
         continue;
       }
-      if (!full || !healthy() || delivered === 0) return;
-      refill ??= claim(runtime, [], laneRefill, laneRefill, endpointId).then((more) => {
-        queue.push(...more);
-        full = more.length === laneRefill;
-      }, (error) => {
-        log("warn", "webhook_lane_claim_failed", { endpointId, error: describeError(error) });
-        full = false;
-      }).finally(() => refill = null);
+      if (!full || failedInARow >= laneWorkers || delivered === 0) return;
+      refill ??= Promise.all([
+        flush(),
+        claim(runtime, [], laneRefill, laneRefill, endpointId).then((more) => {
+          queue.push(...more);
+          full = more.length === laneRefill;
+        }, (error) => {
+          log("warn", "webhook_lane_claim_failed", { endpointId, error: describeError(error) });
+          full = false;
+        }),
+      ]).then(() => {}).finally(() => refill = null);
       await refill;
       if (queue.length === 0) return;
     }
   };
   await Promise.all(Array.from({ length: laneWorkers }, worker));
+  await flush();
   return { delivered, more: full, cool: full && delivered === 0 };
+}
+
+interface RecordedOutcome {
+  id: string;
+  delivered: boolean;
+  status: number | null;
+  excerpt: string | null;
+  latency_ms: number;
+}
+
+/** Outcomes in one statement; a failure is logged (their leases end, and they go again). */
+async function recordOutcomes(
+  runtime: Runtime,
+  endpointId: string,
+  outcomes: RecordedOutcome[],
+): Promise<void> {
+  if (outcomes.length === 0) return;
+  const { sql, config } = runtime;
+  try {
+    await withStatementTimeout(
+      sql,
+      sql`
+        select latchkey.record_webhook_attempt(o.id, o.delivered, o.status, o.excerpt,
+          o.latency_ms, ${config.LATCHKEY_WEBHOOK_MAX_ATTEMPTS})
+        from jsonb_to_recordset(${sql.json(outcomes as never)}) as o(id uuid, delivered boolean,
+          status integer, excerpt text, latency_ms integer)`,
+    );
+  } catch (error) {
+    log("warn", "webhook_record_failed", { endpointId, error: describeError(error) });
+  }
 }
 
 /** Sends what is due and waits for the outcome (tasks and tests); no follow-up sweep. */
@@ -319,7 +360,26 @@ interface Outcome {
   excerpt: string | null;
 }
 
-async function attempt(runtime: Runtime, delivery: ClaimedDelivery): Promise<Outcome> {
+/** An endpoint's opened secrets by their sealed bytes (hex), for one lane. */
+type SecretCache = Map<string, Promise<Uint8Array>>;
+
+function openSecret(
+  key: string,
+  delivery: ClaimedDelivery,
+  sealed: Uint8Array,
+  cache: SecretCache,
+): Promise<Uint8Array> {
+  const name = Array.from(sealed, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  let opened = cache.get(name);
+  if (!opened) cache.set(name, opened = openWebhookSecret(key, delivery.endpoint_id, sealed));
+  return opened;
+}
+
+async function attempt(
+  runtime: Runtime,
+  delivery: ClaimedDelivery,
+  cache: SecretCache,
+): Promise<Outcome> {
   const { config } = runtime;
   const started = Date.now();
   const key = config.LATCHKEY_MFA_ENCRYPTION_KEY!;
@@ -328,7 +388,7 @@ async function attempt(runtime: Runtime, delivery: ClaimedDelivery): Promise<Out
     secrets = await Promise.all(
       [delivery.secret_ciphertext, delivery.previous_secret_ciphertext]
         .filter((sealed): sealed is Uint8Array => sealed !== null)
-        .map((sealed) => openWebhookSecret(key, delivery.endpoint_id, sealed)),
+        .map((sealed) => openSecret(key, delivery, sealed, cache)),
     );
   } catch {
     return {
@@ -380,13 +440,16 @@ async function attempt(runtime: Runtime, delivery: ClaimedDelivery): Promise<Out
   };
 }
 
-/** One attempt and its record; answers whether it was delivered. */
-async function deliverOne(runtime: Runtime, delivery: ClaimedDelivery): Promise<boolean> {
-  const { sql, config } = runtime;
+/** One attempt; answers its outcome, to be recorded. */
+async function deliverOne(
+  runtime: Runtime,
+  delivery: ClaimedDelivery,
+  secrets: SecretCache,
+): Promise<RecordedOutcome> {
   const started = performance.now();
   let outcome: Outcome;
   try {
-    outcome = await attempt(runtime, delivery);
+    outcome = await attempt(runtime, delivery, secrets);
   } catch (error) {
     outcome = {
       delivered: false,
@@ -394,8 +457,7 @@ async function deliverOne(runtime: Runtime, delivery: ClaimedDelivery): Promise<
       excerpt: error instanceof Error ? error.message : String(error),
     };
   }
-  const latencyMs = Math.round(performance.now() - started);
-  const maxAttempts = config.LATCHKEY_WEBHOOK_MAX_ATTEMPTS;
+  const maxAttempts = runtime.config.LATCHKEY_WEBHOOK_MAX_ATTEMPTS;
   if (!outcome.delivered) {
     // Info until given up: a dead endpoint must not fill hosted's small log budget.
     log(delivery.attempts >= maxAttempts ? "warn" : "info", "webhook_delivery_failed", {
@@ -406,10 +468,12 @@ async function deliverOne(runtime: Runtime, delivery: ClaimedDelivery): Promise<
       status: outcome.status,
     });
   }
-  await withStatementTimeout(
-    sql,
-    sql`select latchkey.record_webhook_attempt(${delivery.id}, ${outcome.delivered},
-      ${outcome.status}, ${outcome.excerpt}, ${latencyMs}, ${maxAttempts})`,
-  );
-  return outcome.delivered;
+  return {
+    id: delivery.id,
+    delivered: outcome.delivered,
+    status: outcome.status,
+    // PostgreSQL text holds no NUL, and a receiver's answer may.
+    excerpt: outcome.excerpt?.replaceAll("\0", "") ?? null,
+    latency_ms: Math.round(performance.now() - started),
+  };
 }
