@@ -2381,19 +2381,18 @@ CREATE OR REPLACE FUNCTION latchkey.queue_webhook_deliveries()
  SET search_path TO ''
 AS $function$
 declare
+  v_endpoints uuid[];
   v_payload jsonb;
 begin
-  if not exists (
-    select from latchkey.webhook_endpoints e
-    where e.enabled and latchkey.webhook_wants(e.events, new.action)
-  ) then
+  select pg_catalog.array_agg(e.id) into v_endpoints
+  from latchkey.webhook_endpoints e
+  where e.enabled and latchkey.webhook_wants(e.events, new.action);
+  if v_endpoints is null then
     return null;
   end if;
   v_payload := latchkey.webhook_message(new);
   insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload)
-  select e.id, new.id, new.action, v_payload
-  from latchkey.webhook_endpoints e
-  where e.enabled and latchkey.webhook_wants(e.events, new.action);
+  select endpoint, new.id, new.action, v_payload from pg_catalog.unnest(v_endpoints) as endpoint;
   return null;
 end
 $function$;
@@ -3738,20 +3737,20 @@ $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.webhook_message(p_event latchkey.audit_events)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-  with event as (
-    select pg_catalog.to_char(p_event.created_at at time zone 'UTC',
-      'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
-  )
-  select pg_catalog.jsonb_build_object(
+declare
+  v_at text := pg_catalog.to_char(p_event.created_at at time zone 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+begin
+  return pg_catalog.jsonb_build_object(
     'type', p_event.action,
-    'timestamp', event.at,
+    'timestamp', v_at,
     'data', pg_catalog.jsonb_build_object(
       'id', p_event.id,
-      'createdAt', event.at,
+      'createdAt', v_at,
       'actorKind', p_event.actor_kind,
       'actorUserId', p_event.actor_user_id,
       'actorCredentialId', p_event.actor_credential_id,
@@ -3766,8 +3765,8 @@ AS $function$
       'userAgent', p_event.user_agent,
       'metadata', p_event.metadata
     )
-  )
-  from event
+  );
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.webhook_wants(p_events text[], p_action text)
