@@ -13,8 +13,8 @@ import { trimEveryMs, trimWebhookBacklogs } from "./webhook_backlog.ts";
  * Webhook messages leave from `latchkey.webhook_deliveries`, which a trigger on the audit log
  * fills in the event's own transaction. Each isolate sends what is due after its answers, never
  * on a request's path: an isolate that knows of an enabled endpoint (it asks at most every
- * 10 s) sweeps after each answer, at most every 20 ms, and once more after a sweep if answers
- * came meanwhile. A sweep claims due messages, at most `sweepPerEndpoint` of each endpoint
+ * 10 s) sweeps after each answer, at most every 20 ms (250 ms while it serves traffic), and once
+ * more after a sweep if answers came meanwhile. A sweep claims due messages, at most `sweepPerEndpoint` of each endpoint
  * (leased, so no other isolate sends them at the same time), and hands each endpoint's to a lane
  * of their own: at most `laneWorkers` attempts at once, each bounded by
  * LATCHKEY_WEBHOOK_TIMEOUT_MS, so a slow or dead endpoint holds only its lane, and the next
@@ -37,6 +37,7 @@ const laneWorkers = 4;
 const laneRefill = 16;
 const batch = 50;
 const sweepGapMs = 20;
+const servingSweepGapMs = 250;
 const activeCheckEveryMs = 10_000;
 const coolingMs = { first: 10_000, most: 60_000 };
 /** Answers in 100 ms from which the isolate counts as serving traffic. */
@@ -131,7 +132,7 @@ export function deliverWebhooksInBackground(runtime: Runtime): void {
     ).then(([{ active }]) => {
       state.active = active;
       state.activeCheckedAt = Date.now();
-      if (active) requestSweep(runtime);
+      if (active) sweepSoon(runtime);
     }).catch((error) => log("warn", "webhook_check_failed", { error: describeError(error) }))
       .finally(() => state.checking = false);
     continueAfterResponse(check);
@@ -209,7 +210,9 @@ function sweepSoon(runtime: Runtime): void {
     state.again = true;
     return;
   }
-  const wait = state.lastSweep + sweepGapMs - Date.now();
+  // While the isolate serves traffic its lanes wait their turns anyway: fewer, fuller claims.
+  const gap = serving(state) ? servingSweepGapMs : sweepGapMs;
+  const wait = state.lastSweep + gap - Date.now();
   if (wait > 0) {
     if (!state.timer) {
       state.timer = true;
@@ -358,7 +361,9 @@ async function runLane(
         if (outcomes.length >= laneRefill) await flush();
         continue;
       }
-      if (!full || failedInARow >= laneWorkers || delivered === 0) return;
+      // Not while the isolate is serving traffic: claimed messages would wait their turn
+      // past their lease.
+      if (!full || failedInARow >= laneWorkers || delivered === 0 || serving(state)) return;
       refill ??= Promise.all([
         flush(),
         claim(runtime, [], laneRefill, laneRefill, endpointId).then((more) => {

@@ -4,6 +4,7 @@ import { createDatabase } from "../../../functions/_shared/db/database.ts";
 import { trimWebhookBacklogs } from "../../../functions/_shared/webhooks/webhook_backlog.ts";
 import { withDatabase } from "../../support/http.ts";
 import { serveFunctions } from "../../support/in_process.ts";
+import { freePort } from "../../support/server.ts";
 import {
   admin,
   deliveriesOf,
@@ -168,6 +169,35 @@ Deno.test("over the backlog limit the oldest messages are dropped, audited once 
     }
   }, { LATCHKEY_WEBHOOK_BACKLOG_LIMIT: String(limit) }).finally(() => receiver.close());
 });
+
+Deno.test("a dead endpoint with a backlog is tried a lane at a time, then passed by until asked", () =>
+  withWebhookFunctions(async (functions, resolver) => {
+    resolver.answers.set("dead.hooks.test", ["127.0.0.1"]);
+    // Nothing listens there: every attempt is refused at once.
+    const created = await functions.call("POST", "/admin/webhooks", admin, {
+      url: `http://dead.hooks.test:${freePort()}/in`,
+      events: ["admin.user_created"],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const endpointId = created.body.id as string;
+    await functions.settled();
+    await writeEvents(100, 8);
+    const attempted = async () =>
+      (await deliveriesOf(endpointId)).filter((row) => row.attempts > 0).length;
+
+    await functions.call("GET", "/admin/webhooks", admin);
+    await functions.settled();
+    assert.equal(await attempted(), 4, "one lane's worth");
+    // Its lane delivered nothing: the next answers' sweeps pass it by, the rest untried.
+    for (let i = 0; i < 5; i++) await functions.call("GET", "/admin/webhooks", admin);
+    await functions.settled();
+    assert.equal(await attempted(), 4, "cooling down, not one attempt per message");
+    // Someone asks (a test message, a re-delivery): it is tried again at once.
+    const tested = await functions.call("POST", `/admin/webhooks/${endpointId}/test`, admin);
+    assert.equal(tested.status, 202);
+    await functions.settled();
+    assert.equal(await attempted(), 8);
+  }));
 
 Deno.test("an isolate deletes finished deliveries past retention after a request; pending and newer stay", async () => {
   // Older than this test's retention (7 days), newer than the default the suite's gateway keeps
