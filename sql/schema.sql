@@ -729,11 +729,13 @@ create table latchkey.webhook_deliveries (
   last_latency_ms integer,
   delivered_at timestamp with time zone,
   failed_at timestamp with time zone,
+  dropped_at timestamp with time zone,
   constraint webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES latchkey.webhook_endpoints(id) ON DELETE CASCADE,
   constraint webhook_deliveries_pkey PRIMARY KEY (id)
 );
 alter table latchkey.webhook_deliveries enable row level security;
 alter table latchkey.webhook_deliveries force row level security;
+CREATE INDEX webhook_deliveries_backlog_idx ON latchkey.webhook_deliveries USING btree (endpoint_id, created_at, id) WHERE ((delivered_at IS NULL) AND (failed_at IS NULL));
 CREATE INDEX webhook_deliveries_due_idx ON latchkey.webhook_deliveries USING btree (endpoint_id, next_attempt_at) WHERE ((delivered_at IS NULL) AND (failed_at IS NULL));
 CREATE INDEX webhook_deliveries_endpoint_created_at_id_idx ON latchkey.webhook_deliveries USING btree (endpoint_id, created_at, id);
 create policy "Latchkey's own functions queue and deliver messages" on latchkey.webhook_deliveries as permissive for all to postgres
@@ -1486,7 +1488,7 @@ AS $function$
   returning m.id, m.kind, m.recipient, m.subject, m.text_body, m.html_body, m.attempts
 $function$;
 
-CREATE OR REPLACE FUNCTION latchkey.claim_webhook_deliveries(p_busy uuid[], p_per_endpoint integer, p_limit integer, p_lease interval)
+CREATE OR REPLACE FUNCTION latchkey.claim_webhook_deliveries(p_busy uuid[], p_per_endpoint integer, p_limit integer, p_lease interval, p_only uuid DEFAULT NULL::uuid)
  RETURNS TABLE(id uuid, endpoint_id uuid, url text, secret_ciphertext bytea, previous_secret_ciphertext bytea, payload jsonb, attempts integer)
  LANGUAGE sql
  SECURITY DEFINER
@@ -1505,6 +1507,7 @@ AS $function$
       for update skip locked
     ) d
     where e.enabled and e.id <> all (coalesce(p_busy, '{}'))
+      and (p_only is null or e.id = p_only)
     limit p_limit
   )
   update latchkey.webhook_deliveries d set
@@ -2475,6 +2478,44 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.prune_webhook_deliveries(p_retention_days integer, p_batch integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_cutoff timestamptz;
+  v_limit integer := least(greatest(coalesce(p_batch, 1), 1), 50000);
+  v_deleted integer;
+begin
+  if coalesce(p_retention_days, 0) < 1 then
+    raise exception 'webhook deliveries are kept at least one day' using errcode = '22023';
+  end if;
+  if not pg_catalog.pg_try_advisory_xact_lock(
+    pg_catalog.hashtext('latchkey.prune_webhook_deliveries')
+  ) then
+    return 0;
+  end if;
+  v_cutoff := pg_catalog.now() - pg_catalog.make_interval(days => p_retention_days);
+  delete from latchkey.webhook_deliveries d
+  where d.id in (
+    select old.id
+    from latchkey.webhook_endpoints e
+    cross join lateral (
+      select o.id from latchkey.webhook_deliveries o
+      where o.endpoint_id = e.id and o.created_at < v_cutoff
+        and (o.delivered_at is not null or o.failed_at is not null)
+      order by o.created_at, o.id
+      limit v_limit
+    ) old
+    limit v_limit
+  );
+  get diagnostics v_deleted = row_count;
+  return v_deleted;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.queue_account_notifications(p_event latchkey.audit_events, p_enabled text[], p_per_hour integer)
  RETURNS void
  LANGUAGE plpgsql
@@ -2709,19 +2750,18 @@ CREATE OR REPLACE FUNCTION latchkey.queue_webhook_deliveries()
  SET search_path TO ''
 AS $function$
 declare
+  v_endpoints uuid[];
   v_payload jsonb;
 begin
-  if not exists (
-    select from latchkey.webhook_endpoints e
-    where e.enabled and latchkey.webhook_wants(e.events, new.action)
-  ) then
+  select pg_catalog.array_agg(e.id) into v_endpoints
+  from latchkey.webhook_endpoints e
+  where e.enabled and latchkey.webhook_wants(e.events, new.action);
+  if v_endpoints is null then
     return null;
   end if;
   v_payload := latchkey.webhook_message(new);
   insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload)
-  select e.id, new.id, new.action, v_payload
-  from latchkey.webhook_endpoints e
-  where e.enabled and latchkey.webhook_wants(e.events, new.action);
+  select endpoint, new.id, new.action, v_payload from pg_catalog.unnest(v_endpoints) as endpoint;
   return null;
 end
 $function$;
@@ -3707,6 +3747,96 @@ AS $function$
   order by f.created_at, f.id
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.trim_webhook_backlogs(p_limit integer, p_batch integer)
+ RETURNS TABLE(dropped integer, more boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_limit integer := greatest(coalesce(p_limit, 1), 1);
+  v_batch integer := least(greatest(coalesce(p_batch, 1), 1), 50000);
+  v_window timestamptz := pg_catalog.date_trunc('minute', pg_catalog.now());
+  v_endpoint record;
+  v_cut_at timestamptz[];
+  v_cut_id uuid[];
+  v_cut integer;
+  v_subject text;
+  v_window_start timestamptz;
+  v_unreported integer;
+  v_audit boolean;
+  v_dropped integer;
+  v_total integer := 0;
+  v_more boolean := false;
+begin
+  if not pg_catalog.pg_try_advisory_xact_lock(
+    pg_catalog.hashtext('latchkey.trim_webhook_backlogs')
+  ) then
+    return query select 0, false;
+    return;
+  end if;
+  for v_endpoint in select e.id, e.enabled, e.events from latchkey.webhook_endpoints e loop
+    -- Over the cap at all? The newest p_limit are passed over on the index (most endpoints
+    -- stop there, having read their short backlog); the two rows around the cap are kept.
+    select pg_catalog.array_agg(p.created_at order by p.created_at desc, p.id desc),
+      pg_catalog.array_agg(p.id order by p.created_at desc, p.id desc)
+    into v_cut_at, v_cut_id
+    from (
+      select d.created_at, d.id from latchkey.webhook_deliveries d
+      where d.endpoint_id = v_endpoint.id and d.delivered_at is null and d.failed_at is null
+      order by d.created_at desc, d.id desc
+      offset v_limit - 1
+      limit 2
+    ) p;
+    if coalesce(pg_catalog.cardinality(v_cut_id), 0) < 2 then
+      continue;
+    end if;
+    v_subject := 'webhook.backlog_dropped:' || v_endpoint.id::text;
+    v_window_start := null;
+    v_unreported := 0;
+    select r.window_start, r.repeats into v_window_start, v_unreported
+    from latchkey.audit_repeats r where r.subject = v_subject
+    for update;
+    v_audit := v_window_start is null or v_window_start < v_window;
+    -- The newest message to drop (everything from it back is over the cap): the first past
+    -- the cap, or the last within it when this drop's event will join the backlog.
+    v_cut := case when v_audit and v_endpoint.enabled
+      and latchkey.webhook_wants(v_endpoint.events, 'webhook.backlog_dropped') then 1 else 2 end;
+    update latchkey.webhook_deliveries d set
+      dropped_at = pg_catalog.now(),
+      failed_at = pg_catalog.now()
+    where d.id in (
+      select o.id from latchkey.webhook_deliveries o
+      where o.endpoint_id = v_endpoint.id and o.delivered_at is null and o.failed_at is null
+        and (o.created_at, o.id) <= (v_cut_at[v_cut], v_cut_id[v_cut])
+        and (o.leased_until is null or o.leased_until <= pg_catalog.now())
+      order by o.created_at, o.id
+      limit v_batch
+      for update skip locked
+    );
+    get diagnostics v_dropped = row_count;
+    if v_dropped = 0 then
+      continue;
+    end if;
+    v_total := v_total + v_dropped;
+    v_more := v_more or v_dropped = v_batch;
+    if v_audit then
+      insert into latchkey.audit_repeats as r (subject, window_start, repeats)
+      values (v_subject, v_window, 0)
+      on conflict (subject) do update set window_start = excluded.window_start, repeats = 0;
+      perform latchkey.append_audit_event('system', null, null, 'webhook.backlog_dropped',
+        'webhook_endpoint', v_endpoint.id, '{}'::jsonb,
+        pg_catalog.jsonb_build_object('dropped', v_dropped, 'limit', v_limit,
+          'droppedSincePreviousEvent', coalesce(v_unreported, 0)));
+    else
+      update latchkey.audit_repeats r set repeats = r.repeats + v_dropped
+      where r.subject = v_subject;
+    end if;
+  end loop;
+  return query select v_total, v_more;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.update_api_key(p_id uuid, p_changes jsonb)
  RETURNS text
  LANGUAGE plpgsql
@@ -4093,20 +4223,20 @@ $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.webhook_message(p_event latchkey.audit_events)
  RETURNS jsonb
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-  with event as (
-    select pg_catalog.to_char(p_event.created_at at time zone 'UTC',
-      'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
-  )
-  select pg_catalog.jsonb_build_object(
+declare
+  v_at text := pg_catalog.to_char(p_event.created_at at time zone 'UTC',
+    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+begin
+  return pg_catalog.jsonb_build_object(
     'type', p_event.action,
-    'timestamp', event.at,
+    'timestamp', v_at,
     'data', pg_catalog.jsonb_build_object(
       'id', p_event.id,
-      'createdAt', event.at,
+      'createdAt', v_at,
       'actorKind', p_event.actor_kind,
       'actorUserId', p_event.actor_user_id,
       'actorCredentialId', p_event.actor_credential_id,
@@ -4121,8 +4251,8 @@ AS $function$
       'userAgent', p_event.user_agent,
       'metadata', p_event.metadata
     )
-  )
-  from event
+  );
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.webhook_wants(p_events text[], p_action text)
@@ -4194,8 +4324,8 @@ grant INSERT (email, is_service_account, name, password_hash, role, tier) on lat
 grant SELECT (ban_reason, banned_at, created_at, credits, email, email_lower, email_verified_at, id, is_service_account, last_sign_in_at, name, password_changed_at, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant UPDATE (ban_reason, banned_at, credits, name, password_hash, role, tier, updated_at) on latchkey.users to latchkey_caller;
 grant SELECT (challenge_hash, expires_at) on latchkey.webauthn_challenges to latchkey_challenge_pruner;
-grant SELECT (attempts, created_at, delivered_at, endpoint_id, event_id, event_type, failed_at, id, last_attempt_at, last_error, last_latency_ms, last_status, next_attempt_at) on latchkey.webhook_deliveries to latchkey_caller;
-grant UPDATE (attempts, delivered_at, failed_at, next_attempt_at) on latchkey.webhook_deliveries to latchkey_caller;
+grant SELECT (attempts, created_at, delivered_at, dropped_at, endpoint_id, event_id, event_type, failed_at, id, last_attempt_at, last_error, last_latency_ms, last_status, next_attempt_at) on latchkey.webhook_deliveries to latchkey_caller;
+grant UPDATE (attempts, delivered_at, dropped_at, failed_at, next_attempt_at) on latchkey.webhook_deliveries to latchkey_caller;
 grant INSERT (description, enabled, events, id, secret_ciphertext, url) on latchkey.webhook_endpoints to latchkey_caller;
 grant SELECT (created_at, description, enabled, events, id, previous_secret_expires_at, updated_at, url) on latchkey.webhook_endpoints to latchkey_caller;
 grant UPDATE (description, enabled, events, updated_at, url) on latchkey.webhook_endpoints to latchkey_caller;

@@ -3500,7 +3500,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{deliveries, limit, nextCursor}`: each `{id, eventId, type, status, attempts, lastStatus, lastResponse, lastLatencyMs, lastAttemptAt, nextAttemptAt, deliveredAt, failedAt, createdAt}`. `id` is the message's `webhook-id`; `status` is `pending`, `delivered` or `failed`; `lastStatus` the receiver's HTTP status (null when no answer came), `lastResponse` the first 300 characters of its answer's body (or the error, when none came), `lastLatencyMs` how long the last attempt took; `nextAttemptAt` only while pending. Never the message's body: it is the audit event `eventId`, for audit:read (GET /admin/audit). */
+        /** @description `{deliveries, limit, nextCursor}`: each `{id, eventId, type, status, attempts, lastStatus, lastResponse, lastLatencyMs, lastAttemptAt, nextAttemptAt, deliveredAt, failedAt, droppedAt, createdAt}`. `id` is the message's `webhook-id`; `status` is `pending`, `delivered`, `failed` (given up after its attempts) or `dropped` (the oldest over the endpoint's backlog limit, never to be tried again unless re-delivered); `lastStatus` the receiver's HTTP status (null when no answer came), `lastResponse` the first 300 characters of its answer's body (or the error, when none came), `lastLatencyMs` how long the last attempt took; `nextAttemptAt` only while pending. Never the message's body: it is the audit event `eventId`, for audit:read (GET /admin/audit). */
         200: {
           headers: {
             [name: string]: unknown;

@@ -3,7 +3,7 @@
  * real PostgreSQL, against the real gateway process. Prints req/s, p50, p99, errors and the
  * server's peak RSS for 1, 16, 64 and 256 connections, checks them against the targets, and
  * writes tests/bench/RESULTS.md (RESULTS-deno-2.1.md when run on Deno 2.1, the edge runtime's
- * line, so both stay on record).
+ * line, so both stay on record). Its last section is webhooks under load (webhooks_load.ts).
  */
 import postgres from "postgres";
 import { newSigningKey } from "../../functions/_local/jwt_keygen.ts";
@@ -18,14 +18,29 @@ import { type Argon2Capacity, argon2Capacity } from "./argon2_probe.ts";
 import { machineDetails, settingsLine } from "./machine.ts";
 import { type EdgeMemory, measureEdgeMemory } from "./edge_memory.ts";
 import { describeSecondFactor, measureSecondFactorSignIns } from "./second_factor.ts";
+import {
+  describeWebhookLoad,
+  measureWebhooksUnderLoad,
+  webhookLoadChecks,
+} from "./webhooks_load.ts";
+import {
+  benchSeconds as seconds,
+  ensureWrk,
+  luaList,
+  runWrk,
+  verifyScript,
+  type WrkResult,
+} from "./wrk.ts";
 
-const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ceilingOnly = Deno.args.includes("--ceiling-only");
 // `-- --verify-only`: the verify rows alone, printed, RESULTS.md left alone (for A/B runs).
 const verifyOnly = Deno.args.includes("--verify-only");
 const signInOnly = Deno.args.includes("--sign-in-only");
 const memoryOnly = Deno.args.includes("--memory-only");
 const secondFactorOnly = Deno.args.includes("--second-factor-only");
+// `-- --webhooks-only`: the webhooks-under-load section alone, written into its place in
+// RESULTS.md (as bench:scale writes its own).
+const webhooksOnly = Deno.args.includes("--webhooks-only");
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -46,101 +61,10 @@ const targets = {
   ceilingP99Ms: 25,
 };
 
-async function ensureWrk(): Promise<void> {
-  const found = await new Deno.Command("sh", { args: ["-c", "command -v wrk"], stdout: "null" })
-    .output();
-  if (found.success) return;
-  console.log("wrk is missing; installing it with apt-get (Debian package wrk)");
-  const install = await new Deno.Command("sh", {
-    args: ["-c", "apt-get install -y wrk || (apt-get update && apt-get install -y wrk)"],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!install.success) throw new Error("could not install wrk: apt-get install wrk");
-}
-
 function peakRssMb(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
   return kib / 1024;
-}
-
-interface WrkResult {
-  requests: number;
-  seconds: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
-}
-
-/** wrk with a Lua script that spreads requests over the keys and reports as JSON. */
-async function runWrk(
-  url: string,
-  connections: number,
-  script: string,
-): Promise<WrkResult> {
-  const scriptPath = await Deno.makeTempFile({ suffix: ".lua" });
-  await Deno.writeTextFile(scriptPath, script + doneHook);
-  const output = await new Deno.Command("wrk", {
-    args: [
-      `-t${Math.min(2, connections)}`,
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "5s",
-      "-s",
-      scriptPath,
-      url,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  await Deno.remove(scriptPath);
-  const text = new TextDecoder().decode(output.stdout);
-  const json = /BENCH_JSON (\{.*\})/.exec(text)?.[1];
-  if (!output.success || !json) {
-    throw new Error(`wrk failed:\n${text}\n${new TextDecoder().decode(output.stderr)}`);
-  }
-  const raw = JSON.parse(json);
-  return {
-    requests: raw.requests,
-    seconds: raw.duration_us / 1e6,
-    rps: raw.requests / (raw.duration_us / 1e6),
-    p50Ms: raw.p50_us / 1000,
-    p99Ms: raw.p99_us / 1000,
-    errors: raw.connect + raw.read + raw.write + raw.timeout,
-    non2xx: raw.status,
-  };
-}
-
-const doneHook = `
-done = function(summary, latency, requests)
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
-    '"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.timeout, summary.errors.status))
-end
-`;
-
-function luaList(items: string[]): string {
-  return `{${items.map((item) => JSON.stringify(item)).join(",")}}`;
-}
-
-function verifyScript(keys: string[]): string {
-  return `
-local keys = ${luaList(keys)}
-local bodies = {}
-for i, key in ipairs(keys) do bodies[i] = '{"key":"' .. key .. '"}' end
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[(n % #bodies) + 1])
-end
-`;
 }
 
 /** Requests authenticated with `x-api-key`, spread over the keys. */
@@ -403,6 +327,33 @@ function describeEdgeMemory(run: EdgeMemory): string {
     "through the inspector every 100 ms); a hosted isolate has 256 MB.";
 }
 
+/** Webhooks under load, as a section of RESULTS.md between its markers; `missed`: a target. */
+async function measureWebhooksSection(keys: string[]) {
+  const load = await measureWebhooksUnderLoad(database.url, serverEnv, denoFlags, keys, seconds);
+  const targets = webhookLoadChecks(load);
+  const section = `<!-- webhooks:start -->
+## Webhooks under load (\`deno task bench\`; alone: \`deno task bench -- --webhooks-only\`)
+
+Written on ${new Date().toISOString()}. Machine: ${await machineDetails()}.
+
+${describeWebhookLoad(load, settingsLine({ ...serverEnv, ...load.settings }))}
+
+Targets:
+${targets.map(([ok, text]) => `- ${ok ? "met" : "MISSED"}: ${text}`).join("\n")}
+<!-- webhooks:end -->`;
+  console.log(section);
+  return { section, missed: targets.some(([ok]) => !ok) };
+}
+
+/** RESULTS.md with `section` in place of its marked one (else before bench:scale's, or last). */
+function withSection(current: string, section: string, name: string): string {
+  const marked = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
+  if (marked.test(current)) return current.replace(marked, section);
+  const scaleAt = current.indexOf("<!-- scale:start -->");
+  if (scaleAt >= 0) return `${current.slice(0, scaleAt)}${section}\n\n${current.slice(scaleAt)}`;
+  return `${current.trimEnd()}\n\n${section}\n`;
+}
+
 /**
  * The profile of the 64-key run: the same load on another shipped-defaults server, this one
  * with the inspector on, sampled by V8's profiler. Says how busy the one JavaScript thread
@@ -587,6 +538,15 @@ try {
     await database.stop();
     Deno.exit(0);
   }
+  if (webhooksOnly) {
+    await server.stop();
+    const webhooks = await measureWebhooksSection(keys);
+    const current = await Deno.readTextFile(resultsPath).catch(() => "");
+    await Deno.writeTextFile(resultsPath, withSection(current, webhooks.section, "webhooks"));
+    console.log(`\nwrote ${resultsPath.pathname}`);
+    await database.stop();
+    Deno.exit(webhooks.missed ? 1 : 0);
+  }
   if (ceilingOnly) {
     // `-- --ceiling-only`: just the ceiling section, printed, RESULTS.md left alone.
     await server.stop();
@@ -684,6 +644,7 @@ try {
   const signIns = await measureSignIns();
   const edgeMemory = await measureEdgeMemory(database.url, serverEnv, seconds);
   console.log(describeEdgeMemory(edgeMemory));
+  const webhooks = await measureWebhooksSection(keys);
 
   const verify = results["POST /keys/verify"];
   const check = (ok: boolean, text: string) => checks.push(`- ${ok ? "met" : "MISSED"}: ${text}`);
@@ -853,7 +814,11 @@ ${checks.join("\n")}
   const scale = /<!-- scale:start -->[\s\S]*<!-- scale:end -->/.exec(
     await Deno.readTextFile(resultsPath).catch(() => ""),
   )?.[0];
-  await Deno.writeTextFile(resultsPath, scale ? `${report}\n${scale}\n` : report);
+  await Deno.writeTextFile(
+    resultsPath,
+    `${report}\n${webhooks.section}\n${scale ? `\n${scale}\n` : ""}`,
+  );
+  if (webhooks.missed) Deno.exitCode = 1;
   console.log(`\nwrote ${resultsPath.pathname}`);
 } finally {
   await server.stop();

@@ -17,6 +17,8 @@ export async function machineDetails(): Promise<string> {
 /** The server's variables that differ from the shipped defaults; secrets by name only. */
 export function settingsLine(env: Record<string, string>): string {
   return Object.keys(env).map((name) =>
-    /PASSWORD|SIGNING_KEYS|SECRET|ADMIN_KEY/.test(name) ? `\`${name}\`` : `\`${name}=${env[name]}\``
+    /PASSWORD|SIGNING_KEYS|SECRET|ADMIN_KEY|ENCRYPTION_KEY/.test(name)
+      ? `\`${name}\``
+      : `\`${name}=${env[name]}\``
   ).join(", ");
 }

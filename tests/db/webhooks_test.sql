@@ -1,9 +1,9 @@
 -- Webhooks: who may read and write latchkey.webhook_endpoints and latchkey.webhook_deliveries
 -- (secrets and payloads never to a caller), the step-up, and the outbox trigger (an event is
 -- queued in its own transaction, for the enabled endpoints that want it, and only then), the
--- lease and the give-up.
+-- lease and the give-up, the backlog cap (oldest dropped, audited once a minute) and retention.
 begin;
-select plan(37);
+select plan(58);
 
 insert into latchkey.users (id, email, name, role) values
   ('c3c3c3c3-0000-4000-8000-000000000001', 'root@hooks.test', 'Root', 'admin'),
@@ -177,6 +177,159 @@ select results_eq(
   $$values (true, 500, 'boom', true)$$,
   'after the last attempt a message is failed, with the last status and excerpt'
 );
+
+-- A lane's own claim: that endpoint's messages only.
+insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload) values
+  ('d4d4d4d4-0000-4000-8000-000000000001', gen_random_uuid(), 'auth.sign_in', '{}'),
+  ('d4d4d4d4-0000-4000-8000-000000000002', gen_random_uuid(), 'admin.user_updated', '{}');
+select results_eq(
+  $$select endpoint_id from latchkey.claim_webhook_deliveries('{}', 4, 50, interval '30 s',
+    'd4d4d4d4-0000-4000-8000-000000000002')$$,
+  $$values ('d4d4d4d4-0000-4000-8000-000000000002'::uuid)$$,
+  'a claim for one endpoint claims nothing of another'
+);
+
+-- The backlog cap. Endpoint 4 hears webhook.* (so its own drop's event joins its backlog),
+-- endpoint 5 does not; ten messages each, a second apart, the oldest first; 5's oldest is in
+-- flight.
+insert into latchkey.webhook_endpoints (id, url, events, secret_ciphertext) values
+  ('d4d4d4d4-0000-4000-8000-000000000004', 'https://d.hooks.test/', '{webhook.*}', '\x04'),
+  ('d4d4d4d4-0000-4000-8000-000000000005', 'https://e.hooks.test/', '{admin.*}', '\x05');
+insert into latchkey.webhook_deliveries (id, endpoint_id, event_id, event_type, payload,
+  created_at, leased_until)
+select format('e%s000000-0000-4000-8000-0000000000%s', e, lpad(g::text, 2, '0'))::uuid,
+  format('d4d4d4d4-0000-4000-8000-00000000000%s', e)::uuid, gen_random_uuid(), 'cap.fixture',
+  '{}', now() - (20 - g) * interval '1 second',
+  case when e = 5 and g = 1 then now() + interval '30 s' end
+from generate_series(4, 5) e, generate_series(1, 10) g;
+select results_eq(
+  $$select dropped, more from latchkey.trim_webhook_backlogs(6, 1000)$$,
+  $$values (8, false)$$,
+  'a trim drops what is over the limit: 5 of endpoint 4, 3 of endpoint 5'
+);
+select results_eq(
+  $$select right(id::text, 2) from latchkey.webhook_deliveries
+    where endpoint_id::text like 'd4d4d4d4-%-00000000000_' and dropped_at is not null
+    order by endpoint_id, created_at$$,
+  $$values ('01'), ('02'), ('03'), ('04'), ('05'), ('02'), ('03'), ('04')$$,
+  'the oldest are dropped; the one in flight is left to its attempt'
+);
+select is(
+  (select count(*)::int from latchkey.webhook_deliveries
+   where dropped_at is not null and (failed_at is null or delivered_at is not null)),
+  0, 'a dropped message is given up, so no claim sees it again'
+);
+select results_eq(
+  $$select endpoint_id, count(*)::int from latchkey.webhook_deliveries
+    where endpoint_id in ('d4d4d4d4-0000-4000-8000-000000000004',
+      'd4d4d4d4-0000-4000-8000-000000000005')
+      and delivered_at is null and failed_at is null
+    group by 1 order by 1$$,
+  $$values ('d4d4d4d4-0000-4000-8000-000000000004'::uuid, 7),
+    ('d4d4d4d4-0000-4000-8000-000000000005'::uuid, 7)$$,
+  'the limit holds with the drop''s own message (4 also hears 5''s, queued after 4''s trim); ' ||
+  'the one in flight is over it until its attempt ends'
+);
+select results_eq(
+  $$select target_id, actor_kind, metadata from latchkey.audit_events
+    where action = 'webhook.backlog_dropped' order by metadata ->> 'dropped' desc$$,
+  $$values ('d4d4d4d4-0000-4000-8000-000000000004'::uuid, 'system',
+      '{"dropped": 5, "limit": 6, "droppedSincePreviousEvent": 0}'::jsonb),
+    ('d4d4d4d4-0000-4000-8000-000000000005'::uuid, 'system',
+      '{"dropped": 3, "limit": 6, "droppedSincePreviousEvent": 0}'::jsonb)$$,
+  'each endpoint''s drop is audited: how many, and the limit'
+);
+select results_eq(
+  $$select d.endpoint_id from latchkey.webhook_deliveries d
+    where d.event_type = 'webhook.backlog_dropped'$$,
+  $$values ('d4d4d4d4-0000-4000-8000-000000000004'::uuid),
+    ('d4d4d4d4-0000-4000-8000-000000000004'::uuid)$$,
+  'the drops'' events are queued like any other, to who wants them'
+);
+-- More within the minute: dropped, counted, not audited again.
+insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload, created_at)
+select 'd4d4d4d4-0000-4000-8000-000000000004', gen_random_uuid(), 'cap.fixture', '{}',
+  now() + g * interval '1 ms'
+from generate_series(1, 3) g;
+select results_eq(
+  $$select dropped from latchkey.trim_webhook_backlogs(6, 1000)$$,
+  $$values (4)$$,
+  'a trim in the same minute drops again'
+);
+select is(
+  (select count(*)::int from latchkey.audit_events where action = 'webhook.backlog_dropped'),
+  2, 'but audits once a minute per endpoint'
+);
+select is(
+  (select repeats from latchkey.audit_repeats
+   where subject = 'webhook.backlog_dropped:d4d4d4d4-0000-4000-8000-000000000004'),
+  4, 'the drops it did not audit are counted'
+);
+select is(
+  (select count(*)::int from latchkey.webhook_deliveries
+   where endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000004'
+     and delivered_at is null and failed_at is null),
+  6, 'and the limit holds'
+);
+-- The next minute (the clock moved): the next drop is audited with the ones in between.
+update latchkey.audit_repeats set window_start = window_start - interval '1 minute'
+where subject = 'webhook.backlog_dropped:d4d4d4d4-0000-4000-8000-000000000004';
+insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload, created_at)
+select 'd4d4d4d4-0000-4000-8000-000000000004', gen_random_uuid(), 'cap.fixture', '{}',
+  now() + interval '1 second' + g * interval '1 ms'
+from generate_series(1, 2) g;
+select latchkey.trim_webhook_backlogs(6, 1000);
+select is(
+  (select metadata from latchkey.audit_events where action = 'webhook.backlog_dropped'
+   order by created_at desc limit 1),
+  '{"dropped": 3, "limit": 6, "droppedSincePreviousEvent": 4}'::jsonb,
+  'a new minute audits again, with the drops since the previous event'
+);
+select is((select dropped from latchkey.trim_webhook_backlogs(6, 1000)), 0,
+  'within the limit, nothing is dropped');
+select results_eq(
+  $$select dropped, more from latchkey.trim_webhook_backlogs(4, 1)$$,
+  $$values (2, true)$$,
+  'a trim drops at most its batch of each endpoint, and says there is more'
+);
+
+-- A writer re-delivers a dropped message: it is pending again.
+set local role latchkey_caller;
+select set_config('latchkey.caller',
+  '{"sub": "c3c3c3c3-0000-4000-8000-000000000001", "app_role": "admin",
+    "principal_kind": "api_key", "permissions": ["webhooks:write"]}', true);
+select results_eq(
+  $$update latchkey.webhook_deliveries set attempts = 0, next_attempt_at = now(),
+      delivered_at = null, failed_at = null, dropped_at = null
+    where id = 'e4000000-0000-4000-8000-000000000001' returning dropped_at is null$$,
+  $$values (true)$$, 'a writer takes the dropped mark off with a re-delivery'
+);
+select throws_ok($$select * from latchkey.trim_webhook_backlogs(1, 1)$$, '42501', null,
+  'no caller may trim backlogs');
+select throws_ok($$select latchkey.prune_webhook_deliveries(30, 1000)$$, '42501', null,
+  'no caller may prune deliveries');
+reset role;
+
+-- Retention: finished messages past it go, in batches; pending ones and newer ones stay.
+insert into latchkey.webhook_deliveries (id, endpoint_id, event_id, event_type, payload,
+  created_at, delivered_at, failed_at, dropped_at)
+select format('f%s000000-0000-4000-8000-000000000000', g)::uuid,
+  'd4d4d4d4-0000-4000-8000-000000000005', gen_random_uuid(), 'retention.fixture', '{}',
+  now() - case when g = 5 then interval '10 days' else interval '40 days' end,
+  case when g in (1, 5) then now() end, case when g in (2, 3) then now() end,
+  case when g = 3 then now() end
+from generate_series(1, 5) g;
+select is(latchkey.prune_webhook_deliveries(30, 2), 2, 'a batch deletes at most its size');
+select is(latchkey.prune_webhook_deliveries(30, 1000), 1, 'the next one what is left');
+select results_eq(
+  $$select id from latchkey.webhook_deliveries where event_type = 'retention.fixture'
+    order by id$$,
+  $$values ('f4000000-0000-4000-8000-000000000000'::uuid),
+    ('f5000000-0000-4000-8000-000000000000'::uuid)$$,
+  'delivered, failed and dropped past retention are deleted; pending and newer ones stay'
+);
+select throws_ok($$select latchkey.prune_webhook_deliveries(0, 10)$$, '22023', null,
+  'a retention is at least a day');
 
 -- A deleted endpoint takes its queued messages with it.
 delete from latchkey.webhook_endpoints where id = 'd4d4d4d4-0000-4000-8000-000000000002';

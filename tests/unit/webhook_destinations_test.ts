@@ -4,7 +4,10 @@ import { Webhook } from "npm:standardwebhooks@1.1.1";
 import { ConfigError, loadConfig } from "../../functions/_shared/config/config.ts";
 import { refusedAddressRange } from "../../functions/_shared/ground/ip_addresses.ts";
 import { webhookDestination } from "../../functions/_shared/webhooks/destinations.ts";
-import { standardWebhookSignature } from "../../functions/_shared/webhooks/standard_webhooks.ts";
+import {
+  standardWebhookSignature,
+  webhookSigningKey,
+} from "../../functions/_shared/webhooks/standard_webhooks.ts";
 import {
   newWebhookSecret,
   webhookSecretBytes,
@@ -95,7 +98,7 @@ Deno.test("our WebCrypto signature is what the standardwebhooks library verifies
   const body = JSON.stringify({ type: "auth.sign_in", timestamp: "x", data: { a: "é" } });
   const timestamp = Math.floor(Date.now() / 1000);
   const signature = await standardWebhookSignature(
-    [bytes, other.bytes],
+    await Promise.all([bytes, other.bytes].map(webhookSigningKey)),
     "msg_1",
     timestamp,
     body,

@@ -214,6 +214,8 @@ function registerForm({ notify, refresh }) {
 
 function deliveryState(delivery) {
   if (delivery.status === "failed") return h("span", { class: "bad" }, "failed");
+  // The oldest over the endpoint's backlog limit: never sent unless retried.
+  if (delivery.status === "dropped") return h("span", { class: "bad" }, "dropped");
   if (delivery.status === "delivered") return "delivered";
   return delivery.attempts > 0 ? h("span", { class: "bad" }, "retrying") : "pending";
 }

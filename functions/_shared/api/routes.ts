@@ -28,6 +28,7 @@ import { pruneAuditInBackground } from "../audit/audit_retention.ts";
 import { pruneChallengesInBackground } from "../identity/challenge_pruning.ts";
 import { deliverMailInBackground, sendNotificationsSoon } from "../mail/outbox.ts";
 import { deliverWebhooksInBackground } from "../webhooks/webhook_outbox.ts";
+import { pruneWebhookDeliveriesInBackground } from "../webhooks/webhook_backlog.ts";
 import { getRuntime } from "./isolate.ts";
 
 /**
@@ -165,10 +166,10 @@ export function lazyDocument(functions: FunctionDefinition[], serverUrl?: string
 
 /**
  * What every function's shell runs around its requests: before the first route of an isolate,
- * the configured first admin is made sure of; after each answer, audit events past their
- * retention and expired sign-in and passkey challenges are pruned, due mail is sent (each at
- * most every few minutes) and due webhook messages are sent (right after the answer), all in the
- * background.
+ * the configured first admin is made sure of; after each answer, audit events and webhook
+ * deliveries past their retention and expired sign-in and passkey challenges are pruned, due
+ * mail is sent (each at most every few minutes) and due webhook messages are sent (right after
+ * the answer), all in the background.
  */
 const wiring: FunctionAppWiring = {
   runtime: getRuntime,
@@ -176,6 +177,7 @@ const wiring: FunctionAppWiring = {
   afterResponse: [
     pruneAuditInBackground,
     pruneChallengesInBackground,
+    pruneWebhookDeliveriesInBackground,
     deliverMailInBackground,
     deliverWebhooksInBackground,
   ],

@@ -93,6 +93,10 @@ export const auditActions: Readonly<Record<string, string>> = {
   "role.updated":
     "An admin changed a platform role: its description, or the permissions added and taken " +
     "away (its holders have the new set from their next request).",
+  "webhook.backlog_dropped":
+    "A webhook endpoint's undelivered backlog went over LATCHKEY_WEBHOOK_BACKLOG_LIMIT and its " +
+    "oldest messages were dropped (how many; once a minute per endpoint at most, the drops " +
+    "since the previous event in droppedSincePreviousEvent).",
   "webhook.created": "An admin registered a webhook endpoint (its secret is never recorded).",
   "webhook.deleted": "An admin deleted a webhook endpoint and its queued messages.",
   "webhook.delivery_retried": "An admin asked for a webhook message to be delivered again.",

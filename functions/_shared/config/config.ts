@@ -486,6 +486,23 @@ export const configSchema = z.object({
     "How long one webhook delivery may take, connection and answer included, before it " +
       "counts as failed.",
   ),
+  LATCHKEY_WEBHOOK_BACKLOG_LIMIT: integer(1, 1_000_000).default(10_000).describe(
+    "Undelivered messages one webhook endpoint may have waiting; beyond, its oldest are " +
+      "dropped (status dropped in its delivery log, re-deliverable by id) and the drop audited " +
+      "as webhook.backlog_dropped at most once a minute per endpoint. Trimmed at most every " +
+      "second, so a backlog may run past it by what arrives in between.",
+  ),
+  LATCHKEY_WEBHOOK_BUSY_DELIVERIES_PER_SECOND: integer(1, 10_000).default(25).describe(
+    "Webhook attempts one isolate starts per second while it answers 100 or more requests a " +
+      "second: requests come first (each attempt costs about as much CPU as several key " +
+      "checks), and the backlog drains at full speed when traffic is lighter. Raise it when an " +
+      "isolate stays that busy and its endpoints fall behind.",
+  ),
+  LATCHKEY_WEBHOOK_DELIVERY_RETENTION_DAYS: integer(1, 36_500).default(30).describe(
+    "Days delivered, failed and dropped webhook messages stay in the delivery log; older ones " +
+      "are deleted in batches of 1,000, at most every 10 minutes per isolate, after a request. " +
+      "Messages still pending are kept whatever their age.",
+  ),
   LATCHKEY_WEBHOOK_ALLOW_ADDRESSES: z.string().transform((
     text,
   ) => [...new Set(text.split(",").map((address) => address.trim()).filter(Boolean))]).pipe(

@@ -41,8 +41,12 @@ const excerptBytes = 1024;
 export async function postToAddress(request: PinnedPost): Promise<PinnedAnswer> {
   let conn: Deno.Conn | null = null;
   let timedOut = false;
+  let expire!: () => void;
+  const expired = new Promise<never>((_, reject) => expire = () => reject(new Error("timed out")));
+  expired.catch(() => {});
   const timer = setTimeout(() => {
     timedOut = true;
+    expire();
     try {
       conn?.close();
     } catch {
@@ -50,9 +54,15 @@ export async function postToAddress(request: PinnedPost): Promise<PinnedAnswer> 
     }
   }, request.timeoutMs);
   try {
-    const tcp = await Deno.connect({ hostname: request.address, port: request.port });
+    // A connect has no deadline of its own: to an address that drops SYNs it waits minutes
+    // (the kernel's retries), which would hold the endpoint's lane past its lease. So the
+    // timeout races it, and a connection that comes too late is closed.
+    const connecting = Deno.connect({ hostname: request.address, port: request.port });
+    connecting.then((late) => {
+      if (timedOut) late.close();
+    }, () => {});
+    const tcp = await Promise.race([connecting, expired]);
     conn = tcp;
-    if (timedOut) throw new Error("timed out");
     if (request.tls) {
       conn = await Deno.startTls(tcp, {
         hostname: request.host,

@@ -7,21 +7,27 @@ import { base64Encode } from "../ground/crypto.ts";
  * a receiver accepts the message when any one verifies).
  */
 export async function standardWebhookSignature(
-  secrets: Uint8Array[],
+  keys: CryptoKey[],
   id: string,
   timestamp: number,
   body: string,
 ): Promise<string> {
   const signed = new TextEncoder().encode(`${id}.${timestamp}.${body}`);
-  const signatures = await Promise.all(secrets.map(async (secret) => {
-    const key = await crypto.subtle.importKey(
-      "raw",
-      secret.slice(),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    return `v1,${base64Encode(new Uint8Array(await crypto.subtle.sign("HMAC", key, signed)))}`;
-  }));
+  const signatures = await Promise.all(
+    keys.map(async (key) =>
+      `v1,${base64Encode(new Uint8Array(await crypto.subtle.sign("HMAC", key, signed)))}`
+    ),
+  );
   return signatures.join(" ");
+}
+
+/** A secret's bytes as the key that signs with it (made once per lane, not per message). */
+export function webhookSigningKey(secret: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    secret.slice(),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
 }

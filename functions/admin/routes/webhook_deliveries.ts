@@ -23,6 +23,7 @@ interface DeliveryRow {
   last_latency_ms: number | null;
   delivered_at: Date | null;
   failed_at: Date | null;
+  dropped_at: Date | null;
 }
 
 /** The columns a caller may read: not the payload (the audit event, audit:read's). */
@@ -39,10 +40,19 @@ const deliveryColumns = [
   "last_latency_ms",
   "delivered_at",
   "failed_at",
+  "dropped_at",
 ] as const;
 
 function deliveryView(row: DeliveryRow) {
-  const status = row.delivered_at ? "delivered" : row.failed_at ? "failed" : "pending";
+  // Dropped over the endpoint's backlog limit: given up as a failed one is (failed_at), not
+  // for its answers.
+  const status = row.delivered_at
+    ? "delivered"
+    : row.dropped_at
+    ? "dropped"
+    : row.failed_at
+    ? "failed"
+    : "pending";
   return {
     id: row.id,
     eventId: row.event_id,
@@ -55,7 +65,8 @@ function deliveryView(row: DeliveryRow) {
     lastAttemptAt: row.last_attempt_at?.toISOString() ?? null,
     nextAttemptAt: status === "pending" ? row.next_attempt_at.toISOString() : null,
     deliveredAt: row.delivered_at?.toISOString() ?? null,
-    failedAt: row.failed_at?.toISOString() ?? null,
+    failedAt: status === "failed" ? row.failed_at!.toISOString() : null,
+    droppedAt: status === "dropped" ? row.dropped_at!.toISOString() : null,
     createdAt: row.created_at.toISOString(),
   };
 }
@@ -70,8 +81,10 @@ export const listWebhookDeliveriesRoute = defineRoute({
   responses: {
     200: "`{deliveries, limit, nextCursor}`: each `{id, eventId, type, status, attempts, " +
       "lastStatus, lastResponse, lastLatencyMs, lastAttemptAt, nextAttemptAt, deliveredAt, " +
-      "failedAt, createdAt}`. `id` is the message's `webhook-id`; `status` is `pending`, " +
-      "`delivered` or `failed`; `lastStatus` the receiver's HTTP status (null when no answer " +
+      "failedAt, droppedAt, createdAt}`. `id` is the message's `webhook-id`; `status` is " +
+      "`pending`, `delivered`, `failed` (given up after its attempts) or `dropped` (the oldest " +
+      "over the endpoint's backlog limit, never to be tried again unless re-delivered); " +
+      "`lastStatus` the receiver's HTTP status (null when no answer " +
       "came), `lastResponse` the first 300 characters of its answer's body (or the error, when none " +
       "came), " +
       "`lastLatencyMs` how long the last attempt took; `nextAttemptAt` only while pending. " +
@@ -155,7 +168,8 @@ export const retryWebhookDeliveryRoute = defineRoute({
   const response = await respondIdempotently(c, async (tx) => {
     const [row] = await tx<{ endpoint_id: string }[]>`
       update latchkey.webhook_deliveries set
-        attempts = 0, next_attempt_at = now(), delivered_at = null, failed_at = null
+        attempts = 0, next_attempt_at = now(), delivered_at = null, failed_at = null,
+        dropped_at = null
       where id = ${id}
       returning endpoint_id`;
     if (!row) throw new ApiError("not_found", { message: noSuchDeliveryText });

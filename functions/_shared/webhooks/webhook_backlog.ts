@@ -1,0 +1,55 @@
+import { log } from "../config/log.ts";
+import { withStatementTimeout } from "../db/database.ts";
+import type { Runtime } from "../db/runtime.ts";
+import { deleteInBatches, pruneAfterResponse } from "../housekeeping/batched_pruning.ts";
+
+/**
+ * The outbox stays bounded. Undelivered: an endpoint's backlog over
+ * LATCHKEY_WEBHOOK_BACKLOG_LIMIT loses its oldest messages (marked dropped; each endpoint's drop
+ * audited at most once a minute), trimmed by the deliverer at most every `trimEveryMs` per
+ * isolate rather than checked as events are queued (the queueing trigger runs in every audited
+ * transaction; see the migration 20261213000100 for why). Finished: delivered, failed and dropped
+ * messages older than LATCHKEY_WEBHOOK_DELIVERY_RETENTION_DAYS are deleted after answers, in
+ * batches, as old audit events are.
+ */
+export const trimEveryMs = 1_000;
+/** Messages one call drops at most per endpoint; a run calls again while one was full. */
+export const trimBatch = 2_000;
+const trimCallsPerRun = 10;
+export const deliveryPruneBatch = 1_000;
+
+/** One trimming run; answers how many messages it dropped. */
+export async function trimWebhookBacklogs(runtime: Runtime): Promise<number> {
+  const { sql, config } = runtime;
+  let total = 0;
+  for (let call = 0; call < trimCallsPerRun; call++) {
+    const [{ dropped, more }] = await withStatementTimeout(
+      sql,
+      sql<{ dropped: number; more: boolean }[]>`
+        select dropped, more from latchkey.trim_webhook_backlogs(
+          ${config.LATCHKEY_WEBHOOK_BACKLOG_LIMIT}, ${trimBatch})`,
+    );
+    total += dropped;
+    if (!more) break;
+  }
+  if (total > 0) log("debug", "webhook_backlog_dropped", { dropped: total });
+  return total;
+}
+
+export function pruneWebhookDeliveriesInBackground(runtime: Runtime): void {
+  pruneAfterResponse(runtime, "webhook_delivery_prune_failed", pruneWebhookDeliveries);
+}
+
+/** One pruning run; answers how many finished deliveries it deleted. */
+export async function pruneWebhookDeliveries(runtime: Runtime): Promise<number> {
+  const days = runtime.config.LATCHKEY_WEBHOOK_DELIVERY_RETENTION_DAYS;
+  const total = await deleteInBatches(
+    runtime,
+    deliveryPruneBatch,
+    (sql) =>
+      sql<{ deleted: number }[]>`
+      select latchkey.prune_webhook_deliveries(${days}, ${deliveryPruneBatch}) as deleted`,
+  );
+  if (total > 0) log("debug", "webhook_deliveries_pruned", { deleted: total, retentionDays: days });
+  return total;
+}
