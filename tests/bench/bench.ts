@@ -329,12 +329,16 @@ function describeEdgeMemory(run: EdgeMemory): string {
 
 /** Webhooks under load, as a section of RESULTS.md between its markers; `missed`: a target. */
 async function measureWebhooksSection(keys: string[]) {
+  const loadAverage = async () => (await Deno.readTextFile("/proc/loadavg")).split(" ")[1];
+  const loadBefore = await loadAverage();
   const load = await measureWebhooksUnderLoad(database.url, serverEnv, denoFlags, keys, seconds);
+  const loadAfter = await loadAverage();
   const targets = webhookLoadChecks(load);
   const section = `<!-- webhooks:start -->
 ## Webhooks under load (\`deno task bench\`; alone: \`deno task bench -- --webhooks-only\`)
 
-Written on ${new Date().toISOString()}. Machine: ${await machineDetails()}.
+Written on ${new Date().toISOString()}. Machine: ${await machineDetails()}. The machine's
+5-minute load average (other work on it included): ${loadBefore} before, ${loadAfter} after.
 
 ${describeWebhookLoad(load, settingsLine({ ...serverEnv, ...load.settings }))}
 

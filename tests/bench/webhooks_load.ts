@@ -44,7 +44,7 @@ interface LoadRun {
 
 interface Round {
   live: LiveEndpoint[];
-  /** The dead endpoint's backlog: its peak (sampled every 2 s), at the run's end, drained. */
+  /** The dead endpoint's backlog: its peak (sampled every 5 s), at the run's end, drained. */
   deadPeakBacklog: number;
   deadBacklogAtEnd: number;
   deadBacklogAfterDrain: number;
@@ -161,7 +161,13 @@ function startDeadEndpoint() {
  * `events` audit events, one per transaction, evenly over `ms`; answers how long until the last
  * committed.
  */
-async function burst(sql: postgres.Sql, run: string, events: number, ms: number) {
+async function burst(
+  sql: postgres.Sql,
+  run: string,
+  events: number,
+  ms: number,
+  progress = { committed: 0 },
+) {
   const started = performance.now();
   const pending: Promise<unknown>[] = [];
   let sent = 0;
@@ -170,7 +176,8 @@ async function burst(sql: postgres.Sql, run: string, events: number, ms: number)
     for (; sent < due; sent++) {
       pending.push(sql`
         select latchkey.append_audit_event('system', null, null, 'bench.burst', null, null,
-          '{}'::jsonb, jsonb_build_object('run', ${run}::text, 'n', ${sent}::int))`);
+          '{}'::jsonb, jsonb_build_object('run', ${run}::text, 'n', ${sent}::int))`
+        .then(() => progress.committed++));
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -180,6 +187,14 @@ async function burst(sql: postgres.Sql, run: string, events: number, ms: number)
 
 interface Backlogs {
   [endpointId: string]: number;
+}
+
+/** One endpoint's undelivered messages, counted on the backlog's own index. */
+async function backlogOf(sql: postgres.Sql, endpointId: string): Promise<number> {
+  const [{ pending }] = await sql<{ pending: number }[]>`
+    select count(*)::int as pending from latchkey.webhook_deliveries
+    where endpoint_id = ${endpointId} and delivered_at is null and failed_at is null`;
+  return pending;
 }
 
 /** Each endpoint's undelivered messages, counted on the backlog's own index. */
@@ -284,9 +299,13 @@ export async function measureWebhooksUnderLoad(
   /** One verification run with a burst beside it. */
   const [{ pid: backend }] = await sampler<{ pid: number }[]>`select pg_backend_pid() as pid`;
   const postmaster = ticksOf(backend).ppid;
-  const measure = async (endpoints: LoadRun["endpoints"], run: string) => {
+  const measure = async (
+    endpoints: LoadRun["endpoints"],
+    run: string,
+    progress = { committed: 0 },
+  ) => {
     const before = cpuSeconds(server.pid, postmaster);
-    const writing = burst(sql, run, events, burstMs);
+    const writing = burst(sql, run, events, burstMs, progress);
     const [result, written] = await Promise.all([
       runWrkUntil(verify, connections, script, writing),
       writing,
@@ -336,23 +355,32 @@ export async function measureWebhooksUnderLoad(
 
     for (let round = 1; round <= roundCount; round++) {
       if (round > 1) await setEnabled(all, true);
-      const peaks: Backlogs = {};
-      const deadTimeline: number[] = [];
-      let sampling = true;
-      const sampled = (async () => {
-        while (sampling) {
-          const sample = await backlogs(sampler);
-          deadTimeline.push(sample[deadEndpoint.id] ?? 0);
-          for (const [id, pending] of Object.entries(sample)) {
-            peaks[id] = Math.max(peaks[id] ?? 0, pending);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 2000));
-        }
-      })();
+      // The live backlogs from this process's own counts (events committed, messages
+      // received), every second; the dead one's from the database every 5 s (a count reads its
+      // whole backlog, work the runs without endpoints would not have).
       const run = `e${round}`;
       const from = receivers.map((receiver) => receiver.messages.length);
-      const written = await measure("2 live, 1 dead", run);
-      const deadBacklogAtEnd = (await backlogs(sampler))[deadEndpoint.id] ?? 0;
+      const progress = { committed: 0 };
+      const livePeaks = [0, 0];
+      const deadTimeline: number[] = [];
+      let sampling = true;
+      const sampledLive = (async () => {
+        while (sampling) {
+          receivers.forEach((receiver, i) => {
+            const backlog = progress.committed - (receiver.messages.length - from[i]);
+            livePeaks[i] = Math.max(livePeaks[i], backlog);
+          });
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      })();
+      const sampledDead = (async () => {
+        while (sampling) {
+          deadTimeline.push(await backlogOf(sampler, deadEndpoint.id));
+          await new Promise((resolve) => setTimeout(resolve, 5000));
+        }
+      })();
+      const written = await measure("2 live, 1 dead", run, progress);
+      const deadBacklogAtEnd = await backlogOf(sampler, deadEndpoint.id);
       const arrivals = live.map((endpoint, i) =>
         burstArrivals(receivers[i], endpoint.secret, run, from[i])
       );
@@ -372,11 +400,10 @@ export async function measureWebhooksUnderLoad(
       // Two more trims' worth of requests, then the dead endpoint's backlog.
       for (let i = 0; i < 25; i++) await trickle();
       sampling = false;
-      await sampled;
-      const deadBacklogAfterDrain = (await backlogs(sampler))[deadEndpoint.id] ?? 0;
+      await Promise.all([sampledLive, sampledDead]);
+      const deadBacklogAfterDrain = await backlogOf(sampler, deadEndpoint.id);
       rounds.push({
-        live: live.map((endpoint, i) => {
-          const arrived = arrivals[i];
+        live: arrivals.map((arrived, i) => {
           arrived.read();
           arrived.verify();
           arrived.latencies.sort((a, b) => a - b);
@@ -390,15 +417,15 @@ export async function measureWebhooksUnderLoad(
             drainAfterBurstMs: last - (written.startedAt + written.ms),
             latencyP50Ms: percentile(arrived.latencies, 0.5),
             latencyP99Ms: percentile(arrived.latencies, 0.99),
-            peakBacklog: peaks[endpoint.id] ?? 0,
+            peakBacklog: livePeaks[i],
           };
         }),
-        deadPeakBacklog: peaks[deadEndpoint.id] ?? 0,
+        deadPeakBacklog: Math.max(...deadTimeline, deadBacklogAtEnd),
         deadBacklogAtEnd,
         deadBacklogAfterDrain,
       });
       console.log(`webhooks: round ${round}: ${JSON.stringify(rounds.at(-1))}`);
-      console.log(`webhooks: the dead endpoint's backlog every 2 s: ${deadTimeline.join(" ")}`);
+      console.log(`webhooks: the dead endpoint's backlog every 5 s: ${deadTimeline.join(" ")}`);
       console.log(
         `webhooks: deliveries by endpoint and state: ${
           JSON.stringify(
@@ -553,7 +580,7 @@ trims run after answers) until both live receivers have every event of that burs
 message is verified with \`standardwebhooks\`. CPU is cores used by the server, PostgreSQL and the benchmark's own
 process with wrk, over the run. "Drained" is from the burst's last event to the last of them
 received; latency from an event's timestamp to its arrival; the dead endpoint's backlog at its
-peak (sampled every 2 s), at the run's end and once the live ones had drained.
+peak (counted every 5 s), at the run's end and once the live ones had drained.
 
 | run | endpoints | verify req/s | p50 ms | p99 ms | errors | burst s | CPU: server / PostgreSQL / bench | live drained after, s | live latency p50/p99, s | dead backlog: peak, end, drained |
 | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |

@@ -25,8 +25,8 @@ import { trimEveryMs, trimWebhookBacklogs } from "./webhook_backlog.ts";
  * minute, until a delivery succeeds), so a dead endpoint with a backlog costs a few attempts a
  * minute instead of one per message. Requests come first: while the isolate answers 100 or more
  * a second, its lanes together start at most LATCHKEY_WEBHOOK_BUSY_DELIVERIES_PER_SECOND
- * attempts a second (measured: a burst delivered at 200 a second cost key checks at 64
- * connections about 30% of their throughput, at 1 a second nothing measurable), and drain at
+ * attempts a second (measured in one run each: a burst delivered at 200 a second cost key checks
+ * at 64 connections about 30% of their throughput, at 1 a second nothing measurable), and drain at
  * full speed when it is quieter. Retries back off per message in the claim (10 s ·
  * 2^n, at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of
  * an idle service wait for its next request, as mail does. At most every second an isolate also
