@@ -30,7 +30,8 @@ Deno.test("every migration can run again on a migrated database without error", 
       // run again must not choke on them (a notification's mail, a kind added last).
       await tx`
         insert into latchkey.mail_outbox (kind, recipient, subject)
-        values ('key_created', 'rerun@example.test', 'A new API key')`;
+        values ('key_created', 'rerun@example.test', 'A new API key'),
+          ('org_role_changed', 'rerun@example.test', 'Your role changed')`;
       for (const migration of migrations) await tx.unsafe(migration.statements);
       await tx`select set_config('latchkey.test_rollback', 'yes', true)`;
       throw new Rollback();
