@@ -20,10 +20,11 @@ export function callerOrgs(size: OrgShape) {
 /**
  * Organizations shaped like a real deployment's: organization 1 (the newest) has a tenth of the
  * memberships (100,000 at the default size), and so a long invitation history; every other has
- * an owner and a skewed share of the rest (u³ over the organizations: the first few hundred
- * with thousands of members, most with three or four); one in 499 suspended (of every name). Each range of
- * users joins in one role only, so no (organization, user) pair repeats: the big
- * organization's members are users 1..big, the owners the next orgs - 1, the members after.
+ * an owner and a skewed share of the rest (u³ over the organizations: at 100,000 of them, 15
+ * with over a thousand members, the largest 17,021, and half with five or fewer); one in 499 is
+ * suspended, of every name. Each range of users joins in one role only, so no (organization,
+ * user) pair repeats: the big organization's members are users 1..big, the owners the next
+ * orgs - 1, the members after.
  * The benchmark's account adds callerOrgs more (joinOrgs), making `size.memberships` in all.
  */
 export async function loadOrgs(sql: postgres.Sql, size: OrgShape) {
