@@ -796,7 +796,7 @@ RSS each second (MB): ${soaked.rssSamplesMb.join(" ")}
 Verification against the database's ceiling (issue 15): a second server process with the shipped
 defaults (info logging; settings as above but for \`LATCHKEY_LOG_LEVEL\`), 64 connections, ${seconds} s
 each; the ceiling is pgbench (64 clients, prepared) running the hot path's one statement,
-\`select * from latchkey.verify_api_key(<hash>, '{}')\`, on the same database just before.
+\`select * from latchkey.check_api_key(<hash>, '{}')\`, on the same database just before.
 pgbench's p99 comes from its per-statement log (\`--log\`): what each statement waited with 64
 clients on this machine's cores, the database's own latency at this concurrency.
 

@@ -159,5 +159,7 @@ Deno.test("every operation that honours Idempotency-Key documents the header, it
     "POST /keys",
     "POST /keys/{id}/rotate",
     "POST /orgs",
+    "POST /orgs/{id}/keys",
+    "POST /orgs/{id}/keys/{keyId}/rotate",
   ]);
 });

@@ -27,3 +27,22 @@ export async function rolesIn(orgId: string): Promise<Record<string, string>> {
   );
   return Object.fromEntries(rows.map((row) => [row.user_id, row.role]));
 }
+
+/** A key `orgId` owns, made through the API by a member's session; the 201 body, with `key`. */
+export async function createOrgKey(
+  token: string,
+  orgId: string,
+  body: Record<string, unknown> = { name: "org key" },
+) {
+  const created = await call("POST", `/orgs/${orgId}/keys`, { token, body });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body as {
+    id: string;
+    key: string;
+    ownerType: string;
+    orgId: string;
+    userId: string | null;
+    createdBy: string | null;
+    scopes: string[];
+  };
+}

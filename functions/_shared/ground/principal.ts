@@ -101,7 +101,7 @@ export interface RateLimitState {
 
 export interface Principal {
   kind: PrincipalKind;
-  /** The acting user; null only for the static admin key. */
+  /** The acting user; null for the static admin key and an organization's API key. */
   userId: string | null;
   role: Role;
   permissions: readonly AdminPermission[];
@@ -110,8 +110,11 @@ export interface Principal {
   user: UserProfile | null;
   /** The session (or, for `mfa_challenge`, the challenge) the credential is. */
   session: SessionInfo | null;
-  /** Set when the credential is an API key: its id and its scopes as effective now. */
-  apiKey: { id: string; scopes: string[] } | null;
+  /**
+   * Set when the credential is an API key: its id, its scopes as effective now, and the
+   * organization that owns it (null for a user's key).
+   */
+  apiKey: { id: string; scopes: string[]; orgId: string | null } | null;
   rateLimit: RateLimitState | null;
   /** An anonymous Supabase Auth user (LATCHKEY_IDENTITY=supabase): may not create API keys. */
   anonymous?: boolean;
@@ -144,6 +147,20 @@ export function effectiveScopes(scopes: readonly string[], role: Role): string[]
   return scopes.filter((scope) =>
     !isAdminPermission(scope) || rolePermissions[role].includes(scope)
   );
+}
+
+/**
+ * An organization's key's scopes as they count right now: those within what the organization
+ * lets its keys hold (`ceiling`, set by platform staff), or by default within what the role
+ * `user` may put on a key of its own. Narrow the ceiling and its keys lose the rest at once.
+ */
+export function orgKeyScopes(
+  scopes: readonly string[],
+  ceiling: readonly string[] | null,
+): string[] {
+  return ceiling === null
+    ? effectiveScopes(scopes, "user")
+    : scopes.filter((scope) => ceiling.includes(scope));
 }
 
 /**

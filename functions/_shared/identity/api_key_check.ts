@@ -7,6 +7,7 @@ import { ApiError } from "../ground/errors.ts";
 import {
   effectiveScopes,
   isAdminPermission,
+  orgKeyScopes,
   type Principal,
   type RateLimitState,
 } from "../ground/principal.ts";
@@ -25,6 +26,7 @@ export type ApiKeyCode =
   | "EXPIRED"
   | "DISABLED"
   | "OWNER_BANNED"
+  | "ORG_SUSPENDED"
   | "RATE_LIMITED"
   | "USAGE_EXCEEDED"
   | "MALFORMED";
@@ -33,7 +35,10 @@ export type ApiKeyCode =
 export interface ApiKeyOutcome {
   code: ApiKeyCode;
   keyId: string | null;
+  /** The key's user; null for an organization's key. */
   userId: string | null;
+  /** The organization that owns the key; null for a user's key. */
+  orgId: string | null;
   rateLimit: RateLimitState | null;
   /** Credits left after this verification; null when the key has no usage limit. */
   remaining: number | null;
@@ -57,6 +62,7 @@ export async function authenticateApiKey(
       code: "MALFORMED",
       keyId: null,
       userId: null,
+      orgId: null,
       rateLimit: null,
       remaining: null,
       metadata: null,
@@ -82,20 +88,43 @@ export async function authenticateApiKey(
     code: row.code as ApiKeyOutcome["code"],
     keyId: row.key_id,
     userId: row.user_id,
+    orgId: row.org_id,
     rateLimit,
     remaining: row.credits_remaining,
     metadata: row.metadata,
     principal: null,
   };
-  if (row.code !== "VALID" || !row.key_id || !row.user_id) return outcome;
+  if (row.code !== "VALID" || !row.key_id) return outcome;
 
+  if (row.org_id) {
+    // An organization's key acts for the organization, not for a person: no user, and none of
+    // the platform staff's permissions (those are people's, through their role); its scopes
+    // are what its organization lets it hold, for the team's API to read (verify).
+    outcome.principal = {
+      kind: "api_key",
+      userId: null,
+      role: "user",
+      permissions: [],
+      credentialId: row.key_id,
+      user: null,
+      session: null,
+      apiKey: {
+        id: row.key_id,
+        scopes: orgKeyScopes(row.scopes ?? [], row.org_key_permissions),
+        orgId: row.org_id,
+      },
+      rateLimit,
+    };
+    return outcome;
+  }
+  if (!row.user_id) return outcome;
   const user = userProfile({
     id: row.user_id,
-    email: row.user_email,
-    name: row.user_name,
-    role: row.user_role,
-    tier: row.user_tier,
-    created_at: row.user_created_at,
+    email: row.user_email!,
+    name: row.user_name!,
+    role: row.user_role!,
+    tier: row.user_tier!,
+    created_at: row.user_created_at!,
     email_verified_at: row.user_email_verified_at,
   });
   const scopes = effectiveScopes(row.scopes ?? [], user.role);
@@ -107,7 +136,7 @@ export async function authenticateApiKey(
     credentialId: row.key_id,
     user,
     session: null,
-    apiKey: { id: row.key_id, scopes },
+    apiKey: { id: row.key_id, scopes, orgId: null },
     rateLimit,
   };
   return outcome;

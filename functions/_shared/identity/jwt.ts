@@ -138,6 +138,14 @@ export async function mintAccessToken(
   principal: Principal,
   issuer: string,
 ): Promise<AccessToken> {
+  // An organization's key acts for no person: there is no user for `sub` (auth.uid()), and a
+  // token without one would pass for whichever policy reads a missing sub as nobody's.
+  if (principal.userId === null) {
+    throw new ApiError("forbidden", {
+      message: "An organization's API key belongs to no user, so it has no token for the " +
+        "Data API (whose policies read the user from `sub`); use a member's session or key.",
+    });
+  }
   const signer = await signerFor(config);
   if (!signer) {
     throw new ApiError("not_configured", {
@@ -174,7 +182,7 @@ export async function mintAccessToken(
   })
     .setProtectedHeader({ alg: signer.alg, typ: "JWT", ...(signer.kid ? { kid: signer.kid } : {}) })
     .setIssuer(issuer)
-    .setSubject(principal.userId!)
+    .setSubject(principal.userId)
     .setAudience(supabaseAudience)
     .setIssuedAt(issuedAt)
     .setNotBefore(issuedAt)

@@ -7,22 +7,25 @@ import {
   withStatementTimeout,
 } from "../db/database.ts";
 
-/** One row of `latchkey.verify_api_key`. */
+/** One row of `latchkey.check_api_key`; the user's columns are null for an organization's key. */
 export interface KeyCheckRow {
   code: string;
   key_id: string | null;
   user_id: string | null;
+  org_id: string | null;
   scopes: string[] | null;
+  /** What the key's organization lets its keys hold; null: the default (the role user's). */
+  org_key_permissions: string[] | null;
   rate_limit: number | null;
   rate_limit_remaining: number | null;
   reset_at: Date | null;
   credits_remaining: number | null;
   metadata: Record<string, unknown> | null;
-  user_email: string;
-  user_name: string;
-  user_role: string;
-  user_tier: string;
-  user_created_at: Date;
+  user_email: string | null;
+  user_name: string | null;
+  user_role: string | null;
+  user_tier: string | null;
+  user_created_at: Date | null;
   user_email_verified_at: Date | null;
 }
 
@@ -36,7 +39,7 @@ interface PendingCheck {
 /**
  * Coalesces key checks in lanes: a key's checks always take the same lane (by its hash), and a
  * lane runs one statement at a time, so checks that arrive while their lane is busy go
- * together as one `latchkey.verify_api_keys` statement when it is free. There are as many
+ * together as one `latchkey.check_api_keys` statement when it is free. There are as many
  * lanes as the pool has connections, and two lanes never touch one key's rows, so batches
  * never wait on each other's locks (a batch holds its rows until it commits). A hot key under
  * load pays one round trip, one commit and one lock of its meter row per batch instead of per
@@ -105,7 +108,7 @@ class KeyCheckLanes {
       const [row] = await withStatementTimeout(
         sql,
         sql<KeyCheckRow[]>`
-          select * from latchkey.verify_api_key(
+          select * from latchkey.check_api_key(
             decode(${only.hash}, 'hex'), ${requestJson(sql, only.request)})`,
       );
       return [row];
@@ -114,7 +117,7 @@ class KeyCheckLanes {
     const rows = await withStatementTimeout(
       sql,
       sql<(KeyCheckRow & { ordinality: string })[]>`
-        select * from latchkey.verify_api_keys(${sql.json(checks as never)})`,
+        select * from latchkey.check_api_keys(${sql.json(checks as never)})`,
     );
     const answers: (KeyCheckRow | undefined)[] = new Array(batch.length);
     for (const row of rows) answers[Number(row.ordinality) - 1] = row;

@@ -27,8 +27,13 @@ export const verifyKeyRoute = defineRoute({
   auth: [],
   body: verifyBody,
   responses: {
-    200: "`{valid, code, keyId, userId, scopes, rateLimit, remaining, metadata}`: `remaining` " +
-      "is the credits left (null without a usage limit), `metadata` the key's (VALID only).",
+    200: "`{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata}`: `code` " +
+      "is one of VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED (the " +
+      "key's organization is suspended), RATE_LIMITED, USAGE_EXCEEDED, INSUFFICIENT_SCOPE, " +
+      "MALFORMED; `userId` is the key's user and `orgId` its organization (one of them is null: " +
+      "an organization's key belongs to no user); `scopes` are the key's scopes as they count " +
+      "now (within its owner's role, or its organization's ceiling); `remaining` is the " +
+      "credits left (null without a usage limit), `metadata` the key's (VALID only).",
     429: "The key's rate limit is used up (body has the verify fields and the error).",
   },
 }, async (c, { body: { key, scope } }) => {
@@ -42,6 +47,7 @@ export const verifyKeyRoute = defineRoute({
     code,
     keyId: outcome.keyId,
     userId: outcome.userId,
+    orgId: outcome.orgId,
     scopes,
     rateLimit: outcome.rateLimit,
     remaining: outcome.remaining,
