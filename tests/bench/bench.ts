@@ -18,6 +18,7 @@ import { type Argon2Capacity, argon2Capacity } from "./argon2_probe.ts";
 import { machineDetails, settingsLine } from "./machine.ts";
 import { type EdgeMemory, measureEdgeMemory } from "./edge_memory.ts";
 import { describeSecondFactor, measureSecondFactorSignIns } from "./second_factor.ts";
+import { compareOrgKeys, orgKeySection, orgKeysFor } from "./org_keys.ts";
 
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 10);
 const ceilingOnly = Deno.args.includes("--ceiling-only");
@@ -26,6 +27,9 @@ const verifyOnly = Deno.args.includes("--verify-only");
 const signInOnly = Deno.args.includes("--sign-in-only");
 const memoryOnly = Deno.args.includes("--memory-only");
 const secondFactorOnly = Deno.args.includes("--second-factor-only");
+// `-- --org-keys-only`: an organization's keys against a user's; writes its own section.
+const orgKeysOnly = Deno.args.includes("--org-keys-only");
+const orgKeyRounds = Number(Deno.env.get("BENCH_ORG_KEY_ROUNDS") ?? 3);
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -541,6 +545,18 @@ function latencyBound(name: string, http: WrkResult, cpu: CpuShare, ceiling: Cei
     `clients): p50 ${ceiling.p50Ms.toFixed(1)}, p99 ${ceiling.p99Ms.toFixed(1)} ms.`;
 }
 
+/** Replaces a marked section of RESULTS.md (or adds it before the scale section, or at the end). */
+async function writeSection(marked: RegExp, section: string): Promise<void> {
+  const previous = await Deno.readTextFile(resultsPath).catch(() => "");
+  const scaleAt = previous.indexOf("<!-- scale:start -->");
+  const next = marked.test(previous)
+    ? previous.replace(marked, () => section)
+    : scaleAt >= 0
+    ? `${previous.slice(0, scaleAt)}${section}\n\n${previous.slice(scaleAt)}`
+    : `${previous.trimEnd()}\n\n${section}\n`;
+  await Deno.writeTextFile(resultsPath, next);
+}
+
 const rows: string[] = [];
 const checks: string[] = [];
 try {
@@ -585,6 +601,26 @@ try {
     await server.stop();
     console.log(describeEdgeMemory(await measureEdgeMemory(database.url, serverEnv, seconds)));
     await database.stop();
+    Deno.exit(0);
+  }
+  if (orgKeysOnly) {
+    const orgKeys = await orgKeysFor(api, token, keyCount);
+    const comparisons = await compareOrgKeys(
+      (connections, used) => runWrk(`${api}/keys/verify`, connections, verifyScript(used)),
+      { "user's keys": keys, "organization's keys": orgKeys },
+      { rounds: orgKeyRounds, connectionCounts: [1, 64] },
+    );
+    const section = orgKeySection(comparisons, {
+      written: new Date().toISOString(),
+      machine: await machineDetails(),
+      seconds,
+      rounds: orgKeyRounds,
+    });
+    console.log(section);
+    await server.stop();
+    await database.stop();
+    await writeSection(/<!-- org-keys:start -->[\s\S]*<!-- org-keys:end -->/, section);
+    console.log(`\nwrote ${resultsPath.pathname}`);
     Deno.exit(0);
   }
   if (ceilingOnly) {
@@ -849,11 +885,13 @@ ${profileText}
 Targets:
 ${checks.join("\n")}
 `;
-  // `deno task bench:scale` keeps its own section in the same file.
-  const scale = /<!-- scale:start -->[\s\S]*<!-- scale:end -->/.exec(
-    await Deno.readTextFile(resultsPath).catch(() => ""),
-  )?.[0];
-  await Deno.writeTextFile(resultsPath, scale ? `${report}\n${scale}\n` : report);
+  // `deno task bench:scale` and `-- --org-keys-only` keep their own sections in the same file.
+  const previous = await Deno.readTextFile(resultsPath).catch(() => "");
+  const kept = [
+    /<!-- org-keys:start -->[\s\S]*<!-- org-keys:end -->/,
+    /<!-- scale:start -->[\s\S]*<!-- scale:end -->/,
+  ].map((marked) => marked.exec(previous)?.[0]).filter((section) => section !== undefined);
+  await Deno.writeTextFile(resultsPath, [report, ...kept].join("\n") + (kept.length ? "\n" : ""));
   console.log(`\nwrote ${resultsPath.pathname}`);
 } finally {
   await server.stop();
