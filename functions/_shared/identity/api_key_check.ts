@@ -19,17 +19,20 @@ import { userProfile } from "../accounts/users.ts";
  * principal.
  */
 
-export type ApiKeyCode =
-  | "VALID"
-  | "NOT_FOUND"
-  | "REVOKED"
-  | "EXPIRED"
-  | "DISABLED"
-  | "OWNER_BANNED"
-  | "ORG_SUSPENDED"
-  | "RATE_LIMITED"
-  | "USAGE_EXCEEDED"
-  | "MALFORMED";
+/** What checking a key may find: the codes verify answers (with INSUFFICIENT_SCOPE, its own). */
+export const apiKeyCodes = [
+  "VALID",
+  "NOT_FOUND",
+  "REVOKED",
+  "EXPIRED",
+  "DISABLED",
+  "OWNER_BANNED",
+  "ORG_SUSPENDED",
+  "RATE_LIMITED",
+  "USAGE_EXCEEDED",
+  "MALFORMED",
+] as const;
+export type ApiKeyCode = typeof apiKeyCodes[number];
 
 /** What checking a key found. Only real faults throw; a bad key is an outcome. */
 export interface ApiKeyOutcome {

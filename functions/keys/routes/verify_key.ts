@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  type ApiKeyCode,
+  apiKeyCodes,
   authenticateApiKey,
   rateLimitHeaders,
 } from "../../_shared/identity/api_key_check.ts";
@@ -14,7 +14,9 @@ export const verifyBody = z.strictObject({
   scope: z.string().min(1).max(64).optional().meta({ examples: ["compile"] }),
 });
 
-type VerifyCode = ApiKeyCode | "INSUFFICIENT_SCOPE";
+/** Every `code` verify answers: the key check's, and a key lacking the `scope` asked about. */
+const verifyCodes = [...apiKeyCodes, "INSUFFICIENT_SCOPE"] as const;
+type VerifyCode = typeof verifyCodes[number];
 
 /**
  * The key is the credential. Every outcome is a 200 with `valid` and a code, except a used-up
@@ -28,9 +30,8 @@ export const verifyKeyRoute = defineRoute({
   body: verifyBody,
   responses: {
     200: "`{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata}`: `code` " +
-      "is one of VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED (the " +
-      "key's organization is suspended), RATE_LIMITED, USAGE_EXCEEDED, INSUFFICIENT_SCOPE, " +
-      "MALFORMED; `userId` is the key's user and `orgId` its organization (one of them is null: " +
+      `is one of ${verifyCodes.join(", ")} (ORG_SUSPENDED: the key's organization is ` +
+      "suspended); `userId` is the key's user and `orgId` its organization (one of them is null: " +
       "an organization's key belongs to no user); `scopes` are the key's scopes as they count " +
       "now (within its owner's role, or its organization's ceiling); `remaining` is the " +
       "credits left (null without a usage limit), `metadata` the key's (VALID only).",
