@@ -63,7 +63,8 @@ export const auditActions: Readonly<Record<string, string>> = {
   "bootstrap.user_promoted": "`deno task promote` changed a user's role.",
   "mail.delivery_failed": "An email could not be delivered.",
   "org.created": "A user made an organization (and became its owner).",
-  "org.deleted": "An owner deleted an organization (its memberships and invitations went too).",
+  "org.deleted":
+    "An owner deleted an organization (its memberships, invitations and keys went too).",
   "org.invitation_refused":
     "An invitation's token was refused to the session that sent it: another address, an " +
     "unverified one, or a suspended organization (the reason is in the metadata).",
