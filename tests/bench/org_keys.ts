@@ -19,6 +19,12 @@ type Kind = "user's keys" | "organization's keys";
 export interface OrgKeyComparison {
   connections: number;
   runs: Record<Kind, VerifyRun[]>;
+  /** The machine's 1-minute load average before and after (other work may share it). */
+  load: [number, number];
+}
+
+function loadAverage(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
 }
 
 const kinds: Kind[] = ["user's keys", "organization's keys"];
@@ -70,6 +76,7 @@ export async function compareOrgKeys(
   const comparisons: OrgKeyComparison[] = [];
   for (const connections of connectionCounts) {
     const runs: Record<Kind, VerifyRun[]> = { "user's keys": [], "organization's keys": [] };
+    const loadBefore = loadAverage();
     for (let round = 0; round < rounds; round++) {
       for (const kind of round % 2 ? [...kinds].reverse() : kinds) {
         const run = await verify(connections, keysOf[kind]);
@@ -81,7 +88,7 @@ export async function compareOrgKeys(
         );
       }
     }
-    comparisons.push({ connections, runs });
+    comparisons.push({ connections, runs, load: [loadBefore, loadAverage()] });
   }
   return comparisons;
 }
@@ -136,7 +143,12 @@ primary-key lookup, for the suspension and the ceiling) instead of its user.
 | --- | ---: | ---: | --- | ---: | ---: | ---: |
 ${rows.join("\n")}
 
-Organization's keys / user's keys, median req/s: ${shares.join(", ")}.
+Organization's keys / user's keys, median req/s: ${shares.join(", ")}. The machine's 1-minute
+load average (2 cores; other work shares it) before and after each connection count's runs: ${
+    comparisons.map(({ connections, load: [before, after] }) =>
+      `${before.toFixed(1)} → ${after.toFixed(1)} (${connections})`
+    ).join(", ")
+  }.
 Target (issue 29, item 5: within 10 %, ≥ 0.90): ${met ? "met" : "MISSED"}.
 <!-- org-keys:end -->`;
 }
