@@ -40,8 +40,8 @@ alter table latchkey.api_keys add column if not exists org_id uuid
 alter table latchkey.api_keys drop constraint if exists api_keys_one_owner;
 alter table latchkey.api_keys add constraint api_keys_one_owner
   check ((user_id is null) <> (org_id is null)) not valid;
--- The creator outlives nothing: deleting the account clears it (NOT VALID: a creator deleted
--- before this migration is left as it was).
+-- A key does not hold on to its creator's account: deleting the account clears created_by (NOT
+-- VALID: the id of a creator deleted before this migration is left as it was).
 alter table latchkey.api_keys drop constraint if exists api_keys_created_by_fkey;
 alter table latchkey.api_keys add constraint api_keys_created_by_fkey
   foreign key (created_by) references latchkey.users (id) on delete set null not valid;
