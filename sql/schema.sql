@@ -75,7 +75,7 @@ create policy "Latchkey's own functions count usage" on latchkey.api_key_usage a
 
 create table latchkey.api_keys (
   id uuid default gen_random_uuid() not null,
-  user_id uuid not null,
+  user_id uuid,
   name text not null,
   key_prefix text not null,
   key_hash bytea not null,
@@ -97,12 +97,16 @@ create table latchkey.api_keys (
   last_active_at timestamp with time zone generated always as (COALESCE(last_used_at, created_at)) stored,
   admin_disabled boolean default false not null,
   admin_metadata boolean default false not null,
+  org_id uuid,
+  constraint api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES latchkey.users(id) ON DELETE SET NULL NOT VALID,
   constraint api_keys_key_hash_check CHECK (length(key_hash) = 32),
   constraint api_keys_key_hash_key UNIQUE (key_hash),
   constraint api_keys_key_prefix_check CHECK (length(key_prefix) = 12),
   constraint api_keys_key_type_check CHECK (key_type = ANY (ARRAY['human'::text, 'ci'::text, 'integration'::text])),
   constraint api_keys_metadata_is_a_small_object CHECK (jsonb_typeof(metadata) = 'object'::text AND octet_length(metadata::text) <= 4096),
   constraint api_keys_name_check CHECK (length(name) >= 1 AND length(name) <= 200),
+  constraint api_keys_one_owner CHECK ((user_id IS NULL) <> (org_id IS NULL)) NOT VALID,
+  constraint api_keys_org_id_fkey FOREIGN KEY (org_id) REFERENCES latchkey.organizations(id) ON DELETE CASCADE,
   constraint api_keys_pkey PRIMARY KEY (id),
   constraint api_keys_rate_limit_per_minute_check CHECK (rate_limit_per_minute >= 1 AND rate_limit_per_minute <= 1000000),
   constraint api_keys_refill_amount_range CHECK (refill_amount >= 1 AND refill_amount <= 1000000000),
@@ -116,7 +120,9 @@ create table latchkey.api_keys (
 alter table latchkey.api_keys enable row level security;
 alter table latchkey.api_keys force row level security;
 CREATE INDEX api_keys_created_at_id_idx ON latchkey.api_keys USING btree (created_at, id);
+CREATE INDEX api_keys_created_by_idx ON latchkey.api_keys USING btree (created_by);
 CREATE INDEX api_keys_last_active_at_idx ON latchkey.api_keys USING btree (last_active_at);
+CREATE INDEX api_keys_org_id_created_at_idx ON latchkey.api_keys USING btree (org_id, created_at, id) WHERE (org_id IS NOT NULL);
 CREATE INDEX api_keys_replaced_by_idx ON latchkey.api_keys USING btree (replaced_by) WHERE (replaced_by IS NOT NULL);
 CREATE INDEX api_keys_user_id_created_at_idx ON latchkey.api_keys USING btree (user_id, created_at, id);
 CREATE TRIGGER api_keys_carry_admin_settings AFTER UPDATE OF replaced_by ON latchkey.api_keys FOR EACH ROW WHEN (new.replaced_by IS NOT NULL AND new.replaced_by IS DISTINCT FROM old.replaced_by) EXECUTE FUNCTION latchkey.carry_admin_settings();
@@ -124,15 +130,15 @@ CREATE TRIGGER api_keys_revocation_is_final BEFORE UPDATE ON latchkey.api_keys F
 CREATE TRIGGER guard_admin_key_enable_step_up BEFORE UPDATE OF enabled ON latchkey.api_keys FOR EACH ROW WHEN (NOT old.enabled AND new.enabled) EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 CREATE TRIGGER guard_admin_key_step_up BEFORE INSERT ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 create policy "Callers create keys within what they hold" on latchkey.api_keys as permissive for insert to latchkey_caller
-  with check ((latchkey.caller_holds_scopes(scopes) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL)) OR (( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission) AND ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR latchkey.caller_reaches_user(user_id) OR ( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission))))));
+  with check ((latchkey.caller_holds_scopes(scopes) AND (((org_id IS NULL) AND (user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL)) OR ((org_id IS NULL) AND ( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission) AND ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR latchkey.caller_reaches_user(user_id) OR ( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission))) OR ((org_id IS NOT NULL) AND (user_id IS NULL) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL) AND latchkey.caller_has_org_permission(org_id, 'keys:write'::text) AND (NOT latchkey.org_is_suspended(org_id)) AND latchkey.org_key_ceiling_allows(org_id, scopes)))));
 create policy "Latchkey's own functions manage API keys" on latchkey.api_keys as permissive for all to postgres
   using (true)
   with check (true);
-create policy "Owners read their own keys, key readers and writers every one" on latchkey.api_keys as permissive for select to latchkey_caller
-  using (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR ( SELECT latchkey.caller_has_permission('keys:read'::text) AS caller_has_permission) OR ( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission)));
-create policy "Owners revoke their own keys, key revokers those they reach" on latchkey.api_keys as permissive for update to latchkey_caller
-  using ((((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND ((( SELECT latchkey.current_principal_kind() AS current_principal_kind) <> 'api_key'::text) OR (id = ( SELECT latchkey.current_credential_id() AS current_credential_id)))) OR (( SELECT latchkey.caller_has_permission('keys:revoke'::text) AS caller_has_permission) AND latchkey.caller_reaches_user(user_id))))
-  with check (((revoked_at IS NOT NULL) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND ((( SELECT latchkey.current_principal_kind() AS current_principal_kind) <> 'api_key'::text) OR (id = ( SELECT latchkey.current_credential_id() AS current_credential_id)))) OR (( SELECT latchkey.caller_has_permission('keys:revoke'::text) AS caller_has_permission) AND latchkey.caller_reaches_user(user_id)))));
+create policy "Owners, org key readers and platform key readers read keys" on latchkey.api_keys as permissive for select to latchkey_caller
+  using (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR ( SELECT latchkey.caller_has_permission('keys:read'::text) AS caller_has_permission) OR ( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission) OR ((org_id IS NOT NULL) AND latchkey.caller_reads_org_keys(org_id))));
+create policy "Owners, org key writers and key revokers within reach revoke" on latchkey.api_keys as permissive for update to latchkey_caller
+  using ((((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND ((( SELECT latchkey.current_principal_kind() AS current_principal_kind) <> 'api_key'::text) OR (id = ( SELECT latchkey.current_credential_id() AS current_credential_id)))) OR ((org_id IS NOT NULL) AND latchkey.caller_has_org_permission(org_id, 'keys:write'::text)) OR (( SELECT latchkey.caller_has_permission('keys:revoke'::text) AS caller_has_permission) AND latchkey.caller_reaches_user(user_id))))
+  with check (((revoked_at IS NOT NULL) AND (((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND ((( SELECT latchkey.current_principal_kind() AS current_principal_kind) <> 'api_key'::text) OR (id = ( SELECT latchkey.current_credential_id() AS current_credential_id)))) OR ((org_id IS NOT NULL) AND latchkey.caller_has_org_permission(org_id, 'keys:write'::text)) OR (( SELECT latchkey.caller_has_permission('keys:revoke'::text) AS caller_has_permission) AND latchkey.caller_reaches_user(user_id)))));
 
 create table latchkey.audit_events (
   id uuid default gen_random_uuid() not null,
@@ -448,7 +454,9 @@ create table latchkey.organizations (
   suspended_at timestamp with time zone,
   suspension_reason text,
   search_text text generated always as (lower(((name || ' '::text) || slug))) stored,
+  key_permissions text[],
   constraint organizations_created_by_fkey FOREIGN KEY (created_by) REFERENCES latchkey.users(id) ON DELETE SET NULL,
+  constraint organizations_key_permissions_check CHECK (array_position(key_permissions, NULL::text) IS NULL AND cardinality(key_permissions) <= 64),
   constraint organizations_name_check CHECK (length(name) >= 1 AND length(name) <= 200),
   constraint organizations_pkey PRIMARY KEY (id),
   constraint organizations_slug_check CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$'::text),
@@ -1398,6 +1406,16 @@ AS $function$
     or latchkey.caller_has_permission('orgs:read')
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.caller_reads_org_keys(p_org_id uuid)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select latchkey.caller_has_org_permission(p_org_id, 'keys:read')
+    or latchkey.caller_has_org_permission(p_org_id, 'keys:write')
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.caller_stepped_up()
  RETURNS boolean
  LANGUAGE sql
@@ -1452,6 +1470,247 @@ begin
     p_request, pg_catalog.jsonb_build_object('revokedSessions', v_revoked)
   );
   return v_revoked;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.check_api_key(p_key_hash bytea, p_request jsonb)
+ RETURNS TABLE(code text, key_id uuid, user_id uuid, org_id uuid, scopes text[], org_key_permissions text[], rate_limit integer, rate_limit_remaining integer, reset_at timestamp with time zone, credits_remaining integer, metadata jsonb, user_email text, user_name text, user_role text, user_tier text, user_created_at timestamp with time zone, user_email_verified_at timestamp with time zone)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+#variable_conflict use_column
+declare
+  v_key record;
+  v_code text;
+  v_now timestamptz := pg_catalog.now();
+  v_hour timestamptz := pg_catalog.date_trunc('hour', pg_catalog.now(), 'UTC');
+  v_interval interval;
+  v_capacity interval;
+  v_own boolean;
+  v_allowed boolean;
+  v_save boolean;
+  v_tat timestamptz;
+  v_left integer;
+  v_credits integer;
+  v_repeats integer;
+  -- An organization's key names it in its audit events (their actor has no user).
+  v_org jsonb;
+begin
+  -- A key in a rotation's overlap answers to its successor's limit, enabled flag and credits:
+  -- what an admin sets on the new key binds the old one too.
+  select k.id, k.user_id, k.org_id, k.scopes,
+    coalesce(s.rate_limit_per_minute, k.rate_limit_per_minute) as rate_limit_per_minute,
+    k.expires_at, k.revoked_at,
+    k.enabled and coalesce(s.enabled, true) as enabled, k.metadata,
+    case when s.id is null then k.remaining else s.remaining end as remaining,
+    coalesce(k.replaced_by, k.id) as limits_key,
+    k.last_used_at, u.email, u.name, u.role, u.tier, u.created_at, u.banned_at,
+    u.email_verified_at, u.credits is not null as metered_account,
+    k.user_id is not null and exists (
+      select 1 from latchkey.supabase_identities i where i.user_id = k.user_id
+    ) as from_supabase_auth,
+    o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions
+  into v_key
+  from latchkey.api_keys k
+  left join latchkey.users u on u.id = k.user_id
+  left join latchkey.organizations o on o.id = k.org_id
+  left join latchkey.api_keys s on s.id = k.replaced_by
+  where k.key_hash = p_key_hash;
+
+  if not found then
+    return query select 'NOT_FOUND'::text, null::uuid, null::uuid, null::uuid, null::text[],
+      null::text[], null::integer, null::integer, null::timestamptz, null::integer, null::jsonb,
+      null::text, null::text, null::text, null::text, null::timestamptz, null::timestamptz;
+    return;
+  end if;
+  v_org := case when v_key.org_id is not null
+    then pg_catalog.jsonb_build_object('orgId', v_key.org_id) else '{}' end;
+
+  v_code := case
+    when v_key.revoked_at is not null then 'REVOKED'
+    when v_key.expires_at is not null and v_key.expires_at <= v_now then 'EXPIRED'
+    when not v_key.enabled then 'DISABLED'
+    when v_key.banned_at is not null then 'OWNER_BANNED'
+    when v_key.org_suspended_at is not null then 'ORG_SUSPENDED'
+  end;
+  -- A Supabase Auth user banned there (banned_until ahead) is banned here too. Only for the
+  -- owners Supabase Auth made (the inner statement is never planned where auth.users is absent).
+  -- Nested: PL/pgSQL plans an IF's whole condition at once, and auth.users may not exist.
+  if v_code is null and v_key.from_supabase_auth then
+    if exists (
+      select 1 from auth.users a where a.id = v_key.user_id and a.banned_until > v_now
+    ) then
+      v_code := 'OWNER_BANNED';
+    end if;
+  end if;
+
+  -- Counters are cheap to lose and hot to write: do not wait for the WAL flush (an audit
+  -- event below turns it back on), unless a check before this one in the transaction (a
+  -- batch) wrote an audit event, whose commit must wait for it. Set before the hot row is
+  -- locked, as everything else that can be: the lock is held until commit.
+  if pg_catalog.current_setting('latchkey.audited', true) is distinct from 'on' then
+    perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  end if;
+
+  -- A metered account's row is locked before the key's meter: every check takes its locks in
+  -- the order user, then key (check_api_keys sorts a batch the same way).
+  if v_code is null and v_key.metered_account then
+    perform 1 from latchkey.users u where u.id = v_key.user_id for update;
+  end if;
+
+  if v_code is null then
+    v_interval := interval '1 minute' / v_key.rate_limit_per_minute;
+    v_capacity := v_interval * v_key.rate_limit_per_minute;
+    -- A key in a rotation's overlap is metered on its successor's row and counted on its own.
+    v_own := v_key.limits_key = v_key.id;
+    insert into latchkey.api_key_meters as m (key_id, tat, allowed, hour, valid)
+    values (v_key.limits_key, v_now + v_interval, true, v_hour, v_own::integer)
+    on conflict (key_id) do update set
+      allowed = m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity,
+      tat = case
+        when m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+          then greatest(m.tat, v_now) + v_interval
+        else m.tat
+      end,
+      hour = v_hour,
+      valid = case when m.hour = v_hour then m.valid else 0 end + (v_own and (
+        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+      ))::integer,
+      rate_limited = case when m.hour = v_hour then m.rate_limited else 0 end + (v_own and not (
+        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+      ))::integer,
+      rejected = case when m.hour = v_hour then m.rejected else 0 end,
+      prev_hour = case when m.hour = v_hour then m.prev_hour else m.hour end,
+      prev_valid = case when m.hour = v_hour then m.prev_valid else m.valid end,
+      prev_rate_limited = case when m.hour = v_hour then m.prev_rate_limited
+        else m.rate_limited end,
+      prev_rejected = case when m.hour = v_hour then m.prev_rejected else m.rejected end,
+      prev_saved = m.hour = v_hour and m.prev_saved
+    returning m.allowed, m.tat, not m.prev_saved into v_allowed, v_tat, v_save;
+    if v_save then
+      perform latchkey.save_key_hour(v_key.limits_key);
+    end if;
+    if not v_own and latchkey.count_key_outcome(
+      v_key.id, v_now, v_allowed::integer, (not v_allowed)::integer, 0
+    ) then
+      perform latchkey.save_key_hour(v_key.id);
+    end if;
+    v_left := case when v_allowed then greatest(0, floor(
+      extract(epoch from (v_capacity - (v_tat - v_now))) * v_key.rate_limit_per_minute / 60
+    ))::integer else 0 end;
+
+    if not v_allowed then
+      v_code := 'RATE_LIMITED';
+      -- Only the first refusal of a key's minute is audited, so a flood writes one row a minute.
+      v_repeats := latchkey.first_in_minute('api_key.rate_limited:' || v_key.id::text);
+      if v_repeats is not null then
+        perform pg_catalog.set_config('synchronous_commit', 'on', true);
+        perform pg_catalog.set_config('latchkey.audited', 'on', true);
+        perform latchkey.append_audit_event(
+          'api_key', v_key.user_id, v_key.id, 'api_key.rate_limited', 'api_key', v_key.id,
+          p_request, pg_catalog.jsonb_build_object(
+            'limit', v_key.rate_limit_per_minute, 'repeatsInPreviousMinute', v_repeats
+          ) || v_org
+        );
+      end if;
+    elsif v_key.metered_account and not exists (
+      select 1 from latchkey.users u where u.id = v_key.user_id and u.credits > 0
+    ) then
+      -- The account's budget is spent: the meter counted it valid; it is a refusal.
+      v_code := 'USAGE_EXCEEDED';
+      v_credits := 0;
+      perform latchkey.count_key_outcome(v_key.id, v_now, -1, 0, 1);
+    elsif v_key.remaining is not null then
+      -- Exact under concurrency: the row lock serialises takers, and each rechecks the credit
+      -- it takes. A refill is due once the interval's boundary has passed since the last one.
+      update latchkey.api_keys k set
+        remaining = case
+          when k.refill_interval is not null
+            and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
+            then k.refill_amount - 1
+          else k.remaining - 1
+        end,
+        refilled_at = case
+          when k.refill_interval is not null
+            and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
+            then v_now
+          else k.refilled_at
+        end
+      where k.id = v_key.limits_key and k.remaining is not null and (
+        k.remaining > 0 or (
+          k.refill_interval is not null
+          and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
+        )
+      )
+      returning k.remaining into v_credits;
+      if not found then
+        -- Out of credits: the meter counted it valid; it is a refusal.
+        v_code := 'USAGE_EXCEEDED';
+        v_credits := 0;
+        perform latchkey.count_key_outcome(v_key.id, v_now, -1, 0, 1);
+      end if;
+    end if;
+  else
+    if latchkey.count_key_outcome(v_key.id, v_now, 0, 0, 1) then
+      perform latchkey.save_key_hour(v_key.id);
+    end if;
+  end if;
+
+  if v_code is null then
+    v_code := 'VALID';
+    if v_key.metered_account then
+      update latchkey.users u set credits = u.credits - 1 where u.id = v_key.user_id;
+    end if;
+    if v_key.last_used_at is null or v_key.last_used_at < v_now - interval '1 minute' then
+      -- Rechecked under the row lock, so a burst at the minute's turn writes once.
+      update latchkey.api_keys set last_used_at = v_now
+      where id = v_key.id
+        and (last_used_at is null or last_used_at < v_now - interval '1 minute');
+    end if;
+  elsif v_code <> 'RATE_LIMITED' then
+    v_repeats := latchkey.first_in_minute('api_key.rejected:' || v_key.id::text);
+    if v_repeats is not null then
+      perform pg_catalog.set_config('synchronous_commit', 'on', true);
+      perform pg_catalog.set_config('latchkey.audited', 'on', true);
+      perform latchkey.append_audit_event(
+        'api_key', v_key.user_id, v_key.id, 'api_key.rejected', 'api_key', v_key.id, p_request,
+        pg_catalog.jsonb_build_object('reason', v_code, 'repeatsInPreviousMinute', v_repeats)
+          || v_org
+      );
+    end if;
+  end if;
+
+  return query select v_code, v_key.id, v_key.user_id, v_key.org_id, v_key.scopes,
+    v_key.org_key_permissions, v_key.rate_limit_per_minute, v_left, v_tat,
+    case when v_key.remaining is not null then coalesce(v_credits, v_key.remaining) end,
+    case when v_code = 'VALID' then v_key.metadata end,
+    v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at, v_key.email_verified_at;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.check_api_keys(p_checks jsonb)
+ RETURNS TABLE(ordinality bigint, code text, key_id uuid, user_id uuid, org_id uuid, scopes text[], org_key_permissions text[], rate_limit integer, rate_limit_remaining integer, reset_at timestamp with time zone, credits_remaining integer, metadata jsonb, user_email text, user_name text, user_role text, user_tier text, user_created_at timestamp with time zone, user_email_verified_at timestamp with time zone)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_check record;
+begin
+  for v_check in
+    select c.n, c.item
+    from pg_catalog.jsonb_array_elements(p_checks) with ordinality as c (item, n)
+    left join latchkey.api_keys k
+      on k.key_hash = pg_catalog.decode(c.item ->> 'hash', 'hex')
+    order by k.user_id, c.item ->> 'hash' collate "C", c.n
+  loop
+    return query
+      select v_check.n, v.*
+      from latchkey.check_api_key(
+        pg_catalog.decode(v_check.item ->> 'hash', 'hex'), v_check.item -> 'request'
+      ) as v;
+  end loop;
 end
 $function$;
 
@@ -2155,6 +2414,26 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[])
+ RETURNS text[]
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_grantable text[];
+begin
+  v_grantable := case
+    when p_org_id is null then latchkey.role_permission_names(p_user_role)
+    else latchkey.org_key_ceiling(p_org_key_permissions)
+  end;
+  return array(
+    select s.scope from pg_catalog.unnest(p_scopes) as s (scope)
+    where s.scope = any (v_grantable) order by s.scope
+  );
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.lock_open_challenge()
  RETURNS boolean
  LANGUAGE plpgsql
@@ -2321,6 +2600,44 @@ AS $function$
   select exists (
     select from latchkey.organizations o where o.id = p_org_id and o.suspended_at is not null
   )
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.org_key_ceiling(p_key_permissions text[])
+ RETURNS text[]
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO ''
+AS $function$
+begin
+  if p_key_permissions is null then
+    return coalesce((
+      select pg_catalog.array_agg(rp.permission order by rp.permission)
+      from latchkey.role_permissions rp
+      join latchkey.permissions p on p.name = rp.permission
+      where rp.role = 'user' and not p.built_in
+    ), '{}');
+  end if;
+  return coalesce((
+    select pg_catalog.array_agg(p.name order by p.name)
+    from latchkey.permissions p
+    where p.name = any (p_key_permissions) and not p.built_in
+  ), '{}');
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.org_key_ceiling_allows(p_org_id uuid, p_scopes text[])
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select (o.key_permissions is null or p_scopes <@ o.key_permissions)
+    and not exists (
+      select from latchkey.permissions p
+      where p.name = any (p_scopes)
+        and not p.name = any (latchkey.org_key_ceiling(o.key_permissions))
+    )
+  from latchkey.organizations o where o.id = p_org_id
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.org_member_profiles(p_org_id uuid, p_user_ids uuid[])
@@ -3276,11 +3593,13 @@ begin
   end if;
   update latchkey.api_keys k set revoked_at = pg_catalog.now()
   where k.key_hash = p_key_hash and k.revoked_at is null
-  returning k.id, k.user_id into v_key;
+  returning k.id, k.user_id, k.org_id into v_key;
   if found then
     perform latchkey.append_audit_event(
       'anonymous', null, null, 'api_key.revoked_as_leaked', 'api_key', v_key.id, p_request,
       pg_catalog.jsonb_build_object('ownerId', v_key.user_id, 'client', p_client)
+        || case when v_key.org_id is not null
+          then pg_catalog.jsonb_build_object('orgId', v_key.org_id) else '{}' end
     );
   end if;
   return 0;
@@ -3326,9 +3645,14 @@ begin
     outcome := 'not_found';
     return;
   end if;
-  if not (
+  if not coalesce(
     (v_old.user_id = latchkey.current_user_id() and latchkey.current_principal_kind() = 'session')
-    or (latchkey.caller_has_permission('keys:write') and latchkey.caller_reaches_user(v_old.user_id))
+    or (v_old.org_id is not null
+      and latchkey.caller_has_org_permission(v_old.org_id, 'keys:write')
+      and not latchkey.org_is_suspended(v_old.org_id))
+    or (latchkey.caller_has_permission('keys:write')
+      and latchkey.caller_reaches_user(v_old.user_id)),
+    false
   ) then
     outcome := 'forbidden';
     return;
@@ -3344,13 +3668,14 @@ begin
   end if;
 
   insert into latchkey.api_keys (
-    user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at,
-    enabled, metadata, remaining, refill_amount, refill_interval, refilled_at, created_by
+    user_id, org_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute,
+    expires_at, enabled, metadata, remaining, refill_amount, refill_interval, refilled_at,
+    created_by
   ) values (
-    v_old.user_id, v_old.name, p_key_prefix, p_key_hash, v_old.scopes, v_old.key_type,
-    v_old.rate_limit_per_minute, v_old.expires_at, v_old.enabled, v_old.metadata,
-    v_old.remaining, v_old.refill_amount, v_old.refill_interval, v_old.refilled_at,
-    latchkey.current_user_id()
+    v_old.user_id, v_old.org_id, v_old.name, p_key_prefix, p_key_hash, v_old.scopes,
+    v_old.key_type, v_old.rate_limit_per_minute, v_old.expires_at, v_old.enabled,
+    v_old.metadata, v_old.remaining, v_old.refill_amount, v_old.refill_interval,
+    v_old.refilled_at, latchkey.current_user_id()
   )
   returning id into new_key_id;
 
@@ -3447,6 +3772,33 @@ begin
     'anonymous', null, null, 'auth.password_reset_requested', 'user', v_user.id, p_request,
     pg_catalog.jsonb_build_object('mailed', queued)
   );
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.set_org_key_permissions(p_org_id uuid, p_permissions text[])
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  if not latchkey.caller_has_permission('orgs:write') then
+    raise exception 'setting what an organization''s keys may hold needs orgs:write'
+      using errcode = '42501';
+  end if;
+  if exists (
+    select from latchkey.permissions p where p.name = any (p_permissions) and p.built_in
+  ) then
+    raise exception 'an organization''s keys never hold Latchkey''s own permissions'
+      using errcode = '42501';
+  end if;
+  if not latchkey.caller_holds_scopes(coalesce(p_permissions, '{}')) then
+    raise exception 'nobody lets an organization''s keys hold a permission they lack'
+      using errcode = '42501';
+  end if;
+  update latchkey.organizations o set key_permissions = p_permissions, updated_at = pg_catalog.now()
+  where o.id = p_org_id;
+  return found;
 end
 $function$;
 
@@ -3850,16 +4202,22 @@ declare
   v_refill jsonb := p_changes -> 'refill';
   v_enabling boolean := (p_changes ->> 'enabled')::boolean;
 begin
-  select k.user_id, k.admin_disabled, k.admin_metadata into v_key
+  select k.user_id, k.org_id, k.admin_disabled, k.admin_metadata into v_key
   from latchkey.api_keys k where k.id = p_id for update;
   if not found then
     return 'not_found';
   end if;
-  v_owner := v_key.user_id = latchkey.current_user_id() and (
-    latchkey.current_principal_kind() <> 'api_key' or p_id = latchkey.current_credential_id()
+  v_owner := coalesce(
+    (v_key.user_id = latchkey.current_user_id() and (
+      latchkey.current_principal_kind() <> 'api_key' or p_id = latchkey.current_credential_id()
+    ))
+    or (v_key.org_id is not null
+      and latchkey.caller_has_org_permission(v_key.org_id, 'keys:write')
+      and not latchkey.org_is_suspended(v_key.org_id)),
+    false
   );
-  v_writer := latchkey.caller_has_permission('keys:write')
-    and latchkey.caller_reaches_user(v_key.user_id);
+  v_writer := coalesce(latchkey.caller_has_permission('keys:write')
+    and latchkey.caller_reaches_user(v_key.user_id), false);
   if not (v_owner or v_writer)
     or (p_changes ?| array['remaining', 'refill', 'rateLimitPerMinute'] and not v_writer) then
     return 'forbidden';
@@ -3931,237 +4289,6 @@ CREATE OR REPLACE FUNCTION latchkey.user_role(p_user_id uuid)
  SET search_path TO ''
 AS $function$
   select u.role from latchkey.users u where u.id = p_user_id
-$function$;
-
-CREATE OR REPLACE FUNCTION latchkey.verify_api_key(p_key_hash bytea, p_request jsonb)
- RETURNS TABLE(code text, key_id uuid, user_id uuid, scopes text[], rate_limit integer, rate_limit_remaining integer, reset_at timestamp with time zone, credits_remaining integer, metadata jsonb, user_email text, user_name text, user_role text, user_tier text, user_created_at timestamp with time zone, user_email_verified_at timestamp with time zone)
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-#variable_conflict use_column
-declare
-  v_key record;
-  v_code text;
-  v_now timestamptz := pg_catalog.now();
-  v_hour timestamptz := pg_catalog.date_trunc('hour', pg_catalog.now(), 'UTC');
-  v_interval interval;
-  v_capacity interval;
-  v_own boolean;
-  v_allowed boolean;
-  v_save boolean;
-  v_tat timestamptz;
-  v_left integer;
-  v_credits integer;
-  v_repeats integer;
-begin
-  -- A key in a rotation's overlap answers to its successor's limit, enabled flag and credits:
-  -- what an admin sets on the new key binds the old one too.
-  select k.id, k.user_id, k.scopes, coalesce(s.rate_limit_per_minute, k.rate_limit_per_minute)
-      as rate_limit_per_minute, k.expires_at, k.revoked_at,
-    k.enabled and coalesce(s.enabled, true) as enabled, k.metadata,
-    case when s.id is null then k.remaining else s.remaining end as remaining,
-    coalesce(k.replaced_by, k.id) as limits_key,
-    k.last_used_at, u.email, u.name, u.role, u.tier, u.created_at, u.banned_at,
-    u.email_verified_at, u.credits is not null as metered_account,
-    exists (select 1 from latchkey.supabase_identities i where i.user_id = k.user_id)
-      as from_supabase_auth
-  into v_key
-  from latchkey.api_keys k
-  join latchkey.users u on u.id = k.user_id
-  left join latchkey.api_keys s on s.id = k.replaced_by
-  where k.key_hash = p_key_hash;
-
-  if not found then
-    return query select 'NOT_FOUND'::text, null::uuid, null::uuid, null::text[], null::integer,
-      null::integer, null::timestamptz, null::integer, null::jsonb, null::text, null::text,
-      null::text, null::text, null::timestamptz, null::timestamptz;
-    return;
-  end if;
-
-  v_code := case
-    when v_key.revoked_at is not null then 'REVOKED'
-    when v_key.expires_at is not null and v_key.expires_at <= v_now then 'EXPIRED'
-    when not v_key.enabled then 'DISABLED'
-    when v_key.banned_at is not null then 'OWNER_BANNED'
-  end;
-  -- A Supabase Auth user banned there (banned_until ahead) is banned here too. Only for the
-  -- owners Supabase Auth made (the inner statement is never planned where auth.users is absent).
-  -- Nested: PL/pgSQL plans an IF's whole condition at once, and auth.users may not exist.
-  if v_code is null and v_key.from_supabase_auth then
-    if exists (
-      select 1 from auth.users a where a.id = v_key.user_id and a.banned_until > v_now
-    ) then
-      v_code := 'OWNER_BANNED';
-    end if;
-  end if;
-
-  -- Counters are cheap to lose and hot to write: do not wait for the WAL flush (an audit
-  -- event below turns it back on), unless a check before this one in the transaction (a
-  -- batch) wrote an audit event, whose commit must wait for it. Set before the hot row is
-  -- locked, as everything else that can be: the lock is held until commit.
-  if pg_catalog.current_setting('latchkey.audited', true) is distinct from 'on' then
-    perform pg_catalog.set_config('synchronous_commit', 'off', true);
-  end if;
-
-  -- A metered account's row is locked before the key's meter: every check takes its locks in
-  -- the order user, then key (verify_api_keys sorts a batch the same way).
-  if v_code is null and v_key.metered_account then
-    perform 1 from latchkey.users u where u.id = v_key.user_id for update;
-  end if;
-
-  if v_code is null then
-    v_interval := interval '1 minute' / v_key.rate_limit_per_minute;
-    v_capacity := v_interval * v_key.rate_limit_per_minute;
-    -- A key in a rotation's overlap is metered on its successor's row and counted on its own.
-    v_own := v_key.limits_key = v_key.id;
-    insert into latchkey.api_key_meters as m (key_id, tat, allowed, hour, valid)
-    values (v_key.limits_key, v_now + v_interval, true, v_hour, v_own::integer)
-    on conflict (key_id) do update set
-      allowed = m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity,
-      tat = case
-        when m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
-          then greatest(m.tat, v_now) + v_interval
-        else m.tat
-      end,
-      hour = v_hour,
-      valid = case when m.hour = v_hour then m.valid else 0 end + (v_own and (
-        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
-      ))::integer,
-      rate_limited = case when m.hour = v_hour then m.rate_limited else 0 end + (v_own and not (
-        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
-      ))::integer,
-      rejected = case when m.hour = v_hour then m.rejected else 0 end,
-      prev_hour = case when m.hour = v_hour then m.prev_hour else m.hour end,
-      prev_valid = case when m.hour = v_hour then m.prev_valid else m.valid end,
-      prev_rate_limited = case when m.hour = v_hour then m.prev_rate_limited
-        else m.rate_limited end,
-      prev_rejected = case when m.hour = v_hour then m.prev_rejected else m.rejected end,
-      prev_saved = m.hour = v_hour and m.prev_saved
-    returning m.allowed, m.tat, not m.prev_saved into v_allowed, v_tat, v_save;
-    if v_save then
-      perform latchkey.save_key_hour(v_key.limits_key);
-    end if;
-    if not v_own and latchkey.count_key_outcome(
-      v_key.id, v_now, v_allowed::integer, (not v_allowed)::integer, 0
-    ) then
-      perform latchkey.save_key_hour(v_key.id);
-    end if;
-    v_left := case when v_allowed then greatest(0, floor(
-      extract(epoch from (v_capacity - (v_tat - v_now))) * v_key.rate_limit_per_minute / 60
-    ))::integer else 0 end;
-
-    if not v_allowed then
-      v_code := 'RATE_LIMITED';
-      -- Only the first refusal of a key's minute is audited, so a flood writes one row a minute.
-      v_repeats := latchkey.first_in_minute('api_key.rate_limited:' || v_key.id::text);
-      if v_repeats is not null then
-        perform pg_catalog.set_config('synchronous_commit', 'on', true);
-        perform pg_catalog.set_config('latchkey.audited', 'on', true);
-        perform latchkey.append_audit_event(
-          'api_key', v_key.user_id, v_key.id, 'api_key.rate_limited', 'api_key', v_key.id,
-          p_request, pg_catalog.jsonb_build_object(
-            'limit', v_key.rate_limit_per_minute, 'repeatsInPreviousMinute', v_repeats
-          )
-        );
-      end if;
-    elsif v_key.metered_account and not exists (
-      select 1 from latchkey.users u where u.id = v_key.user_id and u.credits > 0
-    ) then
-      -- The account's budget is spent: the meter counted it valid; it is a refusal.
-      v_code := 'USAGE_EXCEEDED';
-      v_credits := 0;
-      perform latchkey.count_key_outcome(v_key.id, v_now, -1, 0, 1);
-    elsif v_key.remaining is not null then
-      -- Exact under concurrency: the row lock serialises takers, and each rechecks the credit
-      -- it takes. A refill is due once the interval's boundary has passed since the last one.
-      update latchkey.api_keys k set
-        remaining = case
-          when k.refill_interval is not null
-            and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
-            then k.refill_amount - 1
-          else k.remaining - 1
-        end,
-        refilled_at = case
-          when k.refill_interval is not null
-            and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
-            then v_now
-          else k.refilled_at
-        end
-      where k.id = v_key.limits_key and k.remaining is not null and (
-        k.remaining > 0 or (
-          k.refill_interval is not null
-          and pg_catalog.date_trunc(k.refill_interval, v_now, 'UTC') > k.refilled_at
-        )
-      )
-      returning k.remaining into v_credits;
-      if not found then
-        -- Out of credits: the meter counted it valid; it is a refusal.
-        v_code := 'USAGE_EXCEEDED';
-        v_credits := 0;
-        perform latchkey.count_key_outcome(v_key.id, v_now, -1, 0, 1);
-      end if;
-    end if;
-  else
-    if latchkey.count_key_outcome(v_key.id, v_now, 0, 0, 1) then
-      perform latchkey.save_key_hour(v_key.id);
-    end if;
-  end if;
-
-  if v_code is null then
-    v_code := 'VALID';
-    if v_key.metered_account then
-      update latchkey.users u set credits = u.credits - 1 where u.id = v_key.user_id;
-    end if;
-    if v_key.last_used_at is null or v_key.last_used_at < v_now - interval '1 minute' then
-      -- Rechecked under the row lock, so a burst at the minute's turn writes once.
-      update latchkey.api_keys set last_used_at = v_now
-      where id = v_key.id
-        and (last_used_at is null or last_used_at < v_now - interval '1 minute');
-    end if;
-  elsif v_code <> 'RATE_LIMITED' then
-    v_repeats := latchkey.first_in_minute('api_key.rejected:' || v_key.id::text);
-    if v_repeats is not null then
-      perform pg_catalog.set_config('synchronous_commit', 'on', true);
-      perform pg_catalog.set_config('latchkey.audited', 'on', true);
-      perform latchkey.append_audit_event(
-        'api_key', v_key.user_id, v_key.id, 'api_key.rejected', 'api_key', v_key.id, p_request,
-        pg_catalog.jsonb_build_object('reason', v_code, 'repeatsInPreviousMinute', v_repeats)
-      );
-    end if;
-  end if;
-
-  return query select v_code, v_key.id, v_key.user_id, v_key.scopes,
-    v_key.rate_limit_per_minute, v_left, v_tat,
-    case when v_key.remaining is not null then coalesce(v_credits, v_key.remaining) end,
-    case when v_code = 'VALID' then v_key.metadata end,
-    v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at, v_key.email_verified_at;
-end
-$function$;
-
-CREATE OR REPLACE FUNCTION latchkey.verify_api_keys(p_checks jsonb)
- RETURNS TABLE(ordinality bigint, code text, key_id uuid, user_id uuid, scopes text[], rate_limit integer, rate_limit_remaining integer, reset_at timestamp with time zone, credits_remaining integer, metadata jsonb, user_email text, user_name text, user_role text, user_tier text, user_created_at timestamp with time zone, user_email_verified_at timestamp with time zone)
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-  v_check record;
-begin
-  for v_check in
-    select c.n, c.item
-    from pg_catalog.jsonb_array_elements(p_checks) with ordinality as c (item, n)
-    left join latchkey.api_keys k
-      on k.key_hash = pg_catalog.decode(c.item ->> 'hash', 'hex')
-    order by k.user_id, c.item ->> 'hash' collate "C", c.n
-  loop
-    return query
-      select v_check.n, v.*
-      from latchkey.verify_api_key(
-        pg_catalog.decode(v_check.item ->> 'hash', 'hex'), v_check.item -> 'request'
-      ) as v;
-  end loop;
-end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.verify_email(p_token_hash bytea, p_client text, p_client_limit integer, p_request jsonb, OUT user_id uuid, OUT retry_after integer)
@@ -4295,8 +4422,8 @@ grant DELETE on latchkey.users to latchkey_caller;
 grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant DELETE on latchkey.webhook_endpoints to latchkey_caller;
 grant SELECT (hour, key_id, prev_hour, prev_rate_limited, prev_rejected, prev_saved, prev_valid, rate_limited, rejected, valid) on latchkey.api_key_meters to latchkey_caller;
-grant INSERT (expires_at, key_hash, key_prefix, key_type, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
-grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant INSERT (expires_at, key_hash, key_prefix, key_type, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, id) on latchkey.audit_events to latchkey_audit_pruner;
 grant UPDATE (response, status) on latchkey.idempotency_records to latchkey_caller;
@@ -4310,7 +4437,7 @@ grant UPDATE (role, updated_at) on latchkey.org_memberships to latchkey_caller;
 grant INSERT (permission, role) on latchkey.org_role_permissions to latchkey_caller;
 grant INSERT (description, name) on latchkey.org_roles to latchkey_caller;
 grant UPDATE (description, updated_at) on latchkey.org_roles to latchkey_caller;
-grant SELECT (created_at, created_by, id, name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;
+grant SELECT (created_at, created_by, id, key_permissions, name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;
 grant UPDATE (name, slug, suspended_at, suspension_reason, updated_at) on latchkey.organizations to latchkey_caller;
 grant INSERT (built_in, description, name) on latchkey.permissions to latchkey_caller;
 grant UPDATE (description, updated_at) on latchkey.permissions to latchkey_caller;
@@ -4345,6 +4472,7 @@ grant execute on function latchkey.caller_reaches_org_role(p_org_id uuid, p_role
 grant execute on function latchkey.caller_reaches_role(p_role text) to latchkey_caller;
 grant execute on function latchkey.caller_reaches_user(p_user_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_reads_org(p_org_id uuid) to latchkey_caller;
+grant execute on function latchkey.caller_reads_org_keys(p_org_id uuid) to latchkey_caller;
 grant execute on function latchkey.caller_stepped_up() to latchkey_caller;
 grant execute on function latchkey.complete_sign_in_challenge(p_token_hash bytea, p_expires_at timestamp with time zone, p_method text) to latchkey_caller;
 grant execute on function latchkey.create_organization(p_name text, p_slug text) to latchkey_caller;
@@ -4364,6 +4492,7 @@ grant execute on function latchkey.has_permission(p_permission text) to latchkey
 grant execute on function latchkey.has_permission(p_permission text) to service_role;
 grant execute on function latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
+grant execute on function latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[]) to latchkey_caller;
 grant execute on function latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
 grant execute on function latchkey.org_id() to authenticated;
@@ -4372,6 +4501,8 @@ grant execute on function latchkey.org_id() to latchkey_caller;
 grant execute on function latchkey.org_id() to latchkey_challenge_pruner;
 grant execute on function latchkey.org_id() to service_role;
 grant execute on function latchkey.org_is_suspended(p_org_id uuid) to latchkey_caller;
+grant execute on function latchkey.org_key_ceiling(p_key_permissions text[]) to latchkey_caller;
+grant execute on function latchkey.org_key_ceiling_allows(p_org_id uuid, p_scopes text[]) to latchkey_caller;
 grant execute on function latchkey.org_member_profiles(p_org_id uuid, p_user_ids uuid[]) to latchkey_caller;
 grant execute on function latchkey.org_role() to authenticated;
 grant execute on function latchkey.org_role() to latchkey_audit_pruner;
@@ -4395,6 +4526,7 @@ grant execute on function latchkey.role_has_permission(p_role text, p_permission
 grant execute on function latchkey.role_permission_names(p_role text) to latchkey_caller;
 grant execute on function latchkey.rotate_api_key(p_id uuid, p_key_prefix text, p_key_hash bytea, p_overlap interval, OUT outcome text, OUT new_key_id uuid) to latchkey_caller;
 grant execute on function latchkey.rotate_webhook_secret(p_id uuid, p_secret_ciphertext bytea, p_overlap interval) to latchkey_caller;
+grant execute on function latchkey.set_org_key_permissions(p_org_id uuid, p_permissions text[]) to latchkey_caller;
 grant execute on function latchkey.spend_webauthn_challenge(p_challenge_hash bytea, p_ceremony text) to latchkey_caller;
 grant execute on function latchkey.supabase_second_factors(p_user_ids uuid[]) to latchkey_caller;
 grant execute on function latchkey.throttle_retry_after(p_bucket text, p_subject text, p_limit integer, p_window interval) to latchkey_caller;

@@ -1,8 +1,7 @@
-import { apiKeyColumns, type ApiKeyRow } from "../_shared/keys/api_keys.ts";
 import { ApiError } from "../_shared/ground/errors.ts";
 import type { AppContext } from "../_shared/http/context.ts";
 import { pathId } from "../_shared/http/ids.ts";
-import { type KeyAccess, noSuchKey } from "../_shared/keys/key_lifecycle.ts";
+import { type KeyAccess, noSuchKey, ownedKeyAccess } from "../_shared/keys/key_lifecycle.ts";
 
 /** The `:id` of a `/keys/:id` route. */
 export function ownKeyId(c: AppContext): string {
@@ -14,16 +13,12 @@ export function ownKeyId(c: AppContext): string {
  * changes only itself among its owner's keys (the database refuses the rest).
  */
 export function ownKeyAccess(c: AppContext): KeyAccess {
-  const principal = c.get("principal");
-  return {
-    findKey: async (tx, id) => {
-      const [row] = await tx<ApiKeyRow[]>`
-        select ${tx(apiKeyColumns)} from latchkey.api_keys
-        where id = ${id} and user_id = ${principal.userId}`;
-      return row ?? null;
-    },
-    forbidden: new ApiError("interactive_session_required", {
-      message: "An API key may change only itself; sign in to change your other keys.",
-    }),
-  };
+  const { userId } = c.get("principal");
+  const forbidden = new ApiError("interactive_session_required", {
+    message: "An API key may change only itself; sign in to change your other keys.",
+  });
+  // An organization's key has no user, so no keys here: its own is its organization's.
+  return userId
+    ? ownedKeyAccess({ userId }, forbidden)
+    : { findKey: () => Promise.resolve(null), forbidden };
 }

@@ -246,6 +246,7 @@ export interface paths {
         query?: {
           cursor?: string;
           limit?: number;
+          orgId?: string;
           unusedForDays?: number;
           userId?: string;
         };
@@ -255,7 +256,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{keys, limit, nextCursor}`; each key's `callerMay` lists the caller's permissions that reach its owner (as on GET /admin/users/:id), so a console offers only those. */
+        /** @description `{keys, limit, nextCursor}`, users' keys (`ownerType: "user"`, `userId`) and organizations' (`ownerType: "org"`, `orgId`); each key's `callerMay` lists the caller's permissions that reach its owner (as on GET /admin/users/:id; an organization's key is reached as a user's), so a console offers only those. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -1360,8 +1361,8 @@ export interface paths {
     options?: never;
     head?: never;
     /**
-     * Suspend or unsuspend an organization
-     * @description Needs the `orgs:write` permission.
+     * Suspend or unsuspend an organization, or set what its keys may hold
+     * @description Needs the `orgs:write` permission (; `keyPermissions` only of the caller's own permissions).
      */
     patch: {
       parameters: {
@@ -1375,7 +1376,16 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
-            suspended: boolean;
+            /**
+             * @description What the organization's keys may hold, application scopes and the team's permissions (their scopes are checked against it when made and intersected with it on every use); null: the default, the application scopes and the team's permissions the platform role user holds. Only permissions the caller holds; never Latchkey's own.
+             * @example [
+             *       "compile",
+             *       "deploy"
+             *     ]
+             */
+            keyPermissions?: string[] | null;
+            /** @description true suspends (its members change nothing, its keys answer ORG_SUSPENDED), false lifts it. */
+            suspended?: boolean;
             suspensionReason?: string;
           };
         };
@@ -1390,7 +1400,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description Invalid body, or `keyPermissions` naming something that is neither an application scope (LATCHKEY_SCOPES) nor one of the team's permissions (Latchkey's own included: an organization's key never holds them). */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1408,7 +1418,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description `forbidden`: You do not have permission to do this. It needs `orgs:write`. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        /** @description `keyPermissions` holds a permission the caller lacks (the message names it). `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
         403: {
           headers: {
             [name: string]: unknown;
@@ -5793,7 +5803,7 @@ export interface paths {
         };
       };
       responses: {
-        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the role with the most permissions, of its owner's and the built-in ones, that its scopes hold in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). The token request (form body) answers OAuth's `{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, its scopes narrowed to `scope`. Every token carries `permissions` (what the credential may do now); with `?org=` also `org_id`, `org_role` and that role's organization permissions, read by `latchkey.org_id()`, `latchkey.org_role()` and `latchkey.has_permission(text)` in a team's policies. */
+        /** @description `{access_token, token_type: "bearer", expires_in, expires_at}`: a JWT with Supabase's claims (`sub`, `role: authenticated`, `aud: authenticated`, `iss`, `exp`) and Latchkey's (`app_role`: a session's role, or for a key the role with the most permissions, of its owner's and the built-in ones, that its scopes hold in full; `session_id` or `key_id`; for a key `scopes` and `scope`, the same space-separated; `email`, `email_verified`, `is_anonymous`) and Supabase Auth's assurance: `aal` (a session's level, `aal2` after a second factor; always `aal1` for a key) and `amr` (`[{method, timestamp}]`: the session's sign-in methods; for a key `[{method: "api_key"}]`). The token request (form body) answers OAuth's `{access_token, token_type: "Bearer", expires_in, scope}`: the same token for the key, its scopes narrowed to `scope`. Every token carries `permissions` (what the credential may do now); with `?org=` also `org_id`, `org_role` and that role's organization permissions, read by `latchkey.org_id()`, `latchkey.org_role()` and `latchkey.has_permission(text)` in a team's policies. An organization's key's token always carries its organization as `org_id`, `org_role: null` (a key is no member) and its effective permissions (its scopes within the organization's ceiling); its `sub` is the key's id, which is no user's, and it has no `email`. */
         200: {
           headers: {
             [name: string]: unknown;
@@ -5815,7 +5825,7 @@ export interface paths {
             };
           };
         };
-        /** @description `validation_failed`: `org` named by a credential other than a session. Token request (form body): `invalid_request` (a parameter missing, repeated or too long; HTTP Basic and client_secret both), `unsupported_grant_type`, `invalid_scope` (a scope the key does not hold), `unauthorized_client` (the key is disabled or its owner suspended). */
+        /** @description `validation_failed`: `org` named by a credential other than a session (an organization's key always speaks for its own). Token request (form body): `invalid_request` (a parameter missing, repeated or too long; HTTP Basic and client_secret both), `unsupported_grant_type`, `invalid_scope` (a scope the key does not hold), `unauthorized_client` (the key is disabled or its owner suspended). */
         400: {
           headers: {
             [name: string]: unknown;
@@ -6533,7 +6543,7 @@ export interface paths {
         };
       };
       responses: {
-        /** @description `{valid, code, keyId, userId, scopes, rateLimit, remaining, metadata}`: `remaining` is the credits left (null without a usage limit), `metadata` the key's (VALID only). */
+        /** @description `{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata}`: `code` is one of VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED, INSUFFICIENT_SCOPE (ORG_SUSPENDED: the key's organization is suspended); `userId` is the key's user and `orgId` its organization (one of them is null: an organization's key belongs to no user); `scopes` are the key's scopes as they count now (within its owner's role, or its organization's ceiling); `remaining` is the credits left (null without a usage limit), `metadata` the key's (VALID only). */
         200: {
           headers: {
             [name: string]: unknown;
@@ -6541,7 +6551,7 @@ export interface paths {
           content: {
             "application/json": {
               /**
-               * @description VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, RATE_LIMITED, USAGE_EXCEEDED, INSUFFICIENT_SCOPE or MALFORMED.
+               * @description VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED or INSUFFICIENT_SCOPE.
                * @example VALID
                */
               code: string;
@@ -6549,8 +6559,8 @@ export interface paths {
               metadata: {
                 [key: string]: unknown;
               } | null;
-              /** @description The organization that owns the key, where organizations own keys. */
-              orgId?: string | null;
+              /** @description The organization that owns the key; null for a user's key. */
+              orgId: string | null;
               rateLimit: {
                 limit: number;
                 remaining: number;
@@ -6559,6 +6569,7 @@ export interface paths {
               } | null;
               remaining: number | null;
               scopes: string[];
+              /** @description The key's user; null for an organization's key, which belongs to no user. */
               userId: string | null;
               valid: boolean;
             };
@@ -7192,6 +7203,573 @@ export interface paths {
         };
       };
     };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/orgs/{id}/keys": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An organization's API keys (newest first, cursor pages; never a secret) */
+    get: {
+      parameters: {
+        query?: {
+          cursor?: string;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{keys, limit, nextCursor}`: each key's metadata with `ownerType: "org"`, `orgId` and `createdBy` (null once that account is deleted). */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller's organization role lacks keys:read. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such organization of yours. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create an API key the organization owns (the secret is shown once); Idempotency-Key honoured */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @example 90 */
+            expiresInDays?: number;
+            /**
+             * @example {
+             *       "customer": "acme",
+             *       "plan": "pro"
+             *     }
+             */
+            metadata?: {
+              [key: string]: unknown;
+            };
+            /** @example ci deploy */
+            name: string;
+            rateLimitPerMinute?: number;
+            /**
+             * @example [
+             *       "compile"
+             *     ]
+             */
+            scopes?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description `{success: true, ...metadata, key}` with `ownerType: "org"`, `orgId`, `createdBy`; `key` is the secret (null on an idempotent replay). The key outlives its creator's membership and account. */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description Invalid body, scopes beyond what the organization's keys may hold (the message lists them), or a rate limit above LATCHKEY_MAX_RATE_LIMIT_PER_MINUTE. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller's organization role lacks keys:write; a scope that is a permission the caller lacks; `org_suspended`: the organization is suspended. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such organization of yours. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `key_limit_reached`: the organization holds LATCHKEY_MAX_ACTIVE_KEYS active keys; or Idempotency-Key reused with another request. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/orgs/{id}/keys/{keyId}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One of the organization's keys */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Key metadata. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller's organization role lacks keys:read. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such key of this organization (or no such organization of yours). */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Revoke one of the organization's keys */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{success: true, id, revokedAt}` (revoking twice keeps the first time). */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller's organization role lacks keys:write. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such key of this organization (or no such organization of yours). */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Rename, disable or enable one of the organization's keys, or set its metadata */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description false: the key verifies as DISABLED and is refused as a credential until enabled again (unlike revocation, this can be undone). */
+            enabled?: boolean;
+            /**
+             * @example {
+             *       "customer": "acme",
+             *       "plan": "pro"
+             *     }
+             */
+            metadata?: {
+              [key: string]: unknown;
+            };
+            name?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description The key's metadata after the change. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller's organization role lacks keys:write; `org_suspended`; `forbidden`: an admin disabled the key or set its metadata, and only an admin can change that. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such key of this organization (or no such organization of yours). */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  "/orgs/{id}/keys/{keyId}/rotate": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Rotate one of the organization's keys: a new secret, the old one works for the overlap; Idempotency-Key honoured */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description A retry with the same key and request replays the first answer (`Idempotency-Replayed: true`) instead of acting twice. */
+          "Idempotency-Key"?: string;
+        };
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /**
+             * @description How long the old key keeps working (0 to 7 days; default 0: it stops now).
+             * @example 3600
+             */
+            overlapSeconds?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description The new key's metadata with `key` (once; null on an idempotent replay) and `previousKey: {id, expiresAt}`. */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field, `Idempotency-Key` included (1 to 255 characters). */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller's organization role lacks keys:write; `org_suspended`. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such key of this organization (or no such organization of yours). */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `key_not_rotatable`: revoked, expired or rotated already; or Idempotency-Key reused with another request. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/orgs/{id}/keys/{keyId}/usage": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Verifications of one of the organization's keys, per hour or day */
+    get: {
+      parameters: {
+        query?: {
+          granularity?: "hour" | "day";
+          since?: string;
+          until?: string;
+        };
+        header?: never;
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description `{keyId, granularity, buckets: [{start, valid, rateLimited, rejected}]}`, every bucket of the range (UTC), empty ones as zeros. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": Record<string, unknown>;
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unauthorized`: A valid session token or API key is required. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The caller's organization role lacks keys:read. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such key of this organization (or no such organization of yours). */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;

@@ -58,8 +58,11 @@ export interface WithLatchkeyOptions {
 export interface LatchkeyPrincipal {
   /** The credential presented: an API key, a Latchkey session token, or a JWT. */
   kind: "api_key" | "session" | "jwt";
-  /** The user acting: the key's owner, the session's user, the token's `sub`. */
-  userId: string;
+  /**
+   * The user acting: the key's owner, the session's user, the token's `sub`; null for an
+   * organization's key (and its token), which acts for the organization, no person.
+   */
+  userId: string | null;
   /** The API key, when a key is acting (also for a key's JWT, its `key_id`). */
   keyId: string | null;
   /** The session, when a session is acting (its id, or a token's `session_id`). */
@@ -146,6 +149,12 @@ export const keyRefusals: Record<string, { status: number; code: string; message
     message: "The API key is disabled; its owner or an admin can enable it again.",
   },
   OWNER_BANNED: { status: 403, code: "account_banned", message: "This account is suspended." },
+  ORG_SUSPENDED: {
+    status: 403,
+    code: "org_suspended",
+    message: "The API key's organization is suspended; its keys work again when it is " +
+      "unsuspended.",
+  },
   RATE_LIMITED: {
     status: 429,
     code: "rate_limited",
@@ -368,7 +377,7 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
     // Only a key too long to be one is refused before the check (400): it is no key of ours.
     if (response.status === 400) throw new Refused({ ...keyRefusals.MALFORMED });
     if (!data) throw passedOn(response, error);
-    if (!data.valid || !data.keyId || !data.userId) {
+    if (!data.valid || !data.keyId || (!data.userId && !data.orgId)) {
       if (data.keyId) tokens.delete(`api_key:${data.keyId}`);
       const refusal = keyRefusals[data.code] ?? {
         status: 401,
@@ -388,7 +397,7 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
       (held) => isFresh(held) && sameScopes(held.claims.scopes, scopes),
       () => mint({ "x-api-key": key }),
     );
-    const orgId = data.orgId ?? stringOrNull(minted.claims.org_id);
+    const orgId = data.orgId ?? null;
     const principal: LatchkeyPrincipal = {
       kind: "api_key",
       userId: data.userId,
@@ -440,16 +449,19 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
         message: "The token is invalid or expired, or its issuer is not trusted here.",
       });
     }
+    const keyId = stringOrNull(claims.key_id);
+    const orgId = stringOrNull(claims.org_id);
     const principal: LatchkeyPrincipal = {
       kind: "jwt",
-      userId: claims.sub,
-      keyId: stringOrNull(claims.key_id),
+      // An organization's key's token names the key as its `sub`: no user.
+      userId: orgId !== null && keyId === claims.sub ? null : claims.sub,
+      keyId,
       sessionId: stringOrNull(claims.session_id),
       scopes: Array.isArray(claims.scopes)
         ? claims.scopes.filter((scope): scope is string => typeof scope === "string")
         : [],
       role: stringOrNull(claims.app_role),
-      orgId: stringOrNull(claims.org_id),
+      orgId,
       claims,
       rateLimit: null,
       metadata: null,

@@ -31,6 +31,7 @@ import {
   verifyScript,
   type WrkResult,
 } from "./wrk.ts";
+import { compareOrgKeys, orgKeySection, orgKeysFor } from "./org_keys.ts";
 
 const ceilingOnly = Deno.args.includes("--ceiling-only");
 // `-- --verify-only`: the verify rows alone, printed, RESULTS.md left alone (for A/B runs).
@@ -41,6 +42,9 @@ const secondFactorOnly = Deno.args.includes("--second-factor-only");
 // `-- --webhooks-only`: the webhooks-under-load section alone, written into its place in
 // RESULTS.md (as bench:scale writes its own).
 const webhooksOnly = Deno.args.includes("--webhooks-only");
+// `-- --org-keys-only`: an organization's keys against a user's; writes its own section.
+const orgKeysOnly = Deno.args.includes("--org-keys-only");
+const orgKeyRounds = Number(Deno.env.get("BENCH_ORG_KEY_ROUNDS") ?? 3);
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -551,6 +555,27 @@ try {
     await database.stop();
     Deno.exit(webhooks.missed ? 1 : 0);
   }
+  if (orgKeysOnly) {
+    const orgKeys = await orgKeysFor(api, token, keyCount);
+    const comparisons = await compareOrgKeys(
+      (connections, used) => runWrk(`${api}/keys/verify`, connections, verifyScript(used)),
+      { "user's keys": keys, "organization's keys": orgKeys },
+      { rounds: orgKeyRounds, connectionCounts: [1, 64] },
+    );
+    const section = orgKeySection(comparisons, {
+      written: new Date().toISOString(),
+      machine: await machineDetails(),
+      seconds,
+      rounds: orgKeyRounds,
+    });
+    console.log(section);
+    await server.stop();
+    await database.stop();
+    const current = await Deno.readTextFile(resultsPath).catch(() => "");
+    await Deno.writeTextFile(resultsPath, withSection(current, section, "org-keys"));
+    console.log(`\nwrote ${resultsPath.pathname}`);
+    Deno.exit(0);
+  }
   if (ceilingOnly) {
     // `-- --ceiling-only`: just the ceiling section, printed, RESULTS.md left alone.
     await server.stop();
@@ -761,7 +786,7 @@ RSS each second (MB): ${soaked.rssSamplesMb.join(" ")}
 Verification against the database's ceiling (issue 15): a second server process with the shipped
 defaults (info logging; settings as above but for \`LATCHKEY_LOG_LEVEL\`), 64 connections, ${seconds} s
 each; the ceiling is pgbench (64 clients, prepared) running the hot path's one statement,
-\`select * from latchkey.verify_api_key(<hash>, '{}')\`, on the same database just before.
+\`select * from latchkey.check_api_key(<hash>, '{}')\`, on the same database just before.
 pgbench's p99 comes from its per-statement log (\`--log\`): what each statement waited with 64
 clients on this machine's cores, the database's own latency at this concurrency.
 
@@ -814,13 +839,15 @@ ${profileText}
 Targets:
 ${checks.join("\n")}
 `;
-  // `deno task bench:scale` keeps its own section in the same file.
-  const scale = /<!-- scale:start -->[\s\S]*<!-- scale:end -->/.exec(
-    await Deno.readTextFile(resultsPath).catch(() => ""),
-  )?.[0];
+  // `deno task bench:scale` and `-- --org-keys-only` keep their own sections in the same file.
+  const previous = await Deno.readTextFile(resultsPath).catch(() => "");
+  const kept = [
+    /<!-- org-keys:start -->[\s\S]*<!-- org-keys:end -->/,
+    /<!-- scale:start -->[\s\S]*<!-- scale:end -->/,
+  ].map((marked) => marked.exec(previous)?.[0]).filter((section) => section !== undefined);
   await Deno.writeTextFile(
     resultsPath,
-    `${report}\n${webhooks.section}\n${scale ? `\n${scale}\n` : ""}`,
+    [report, webhooks.section, ...kept].join("\n\n") + "\n",
   );
   if (webhooks.missed) Deno.exitCode = 1;
   console.log(`\nwrote ${resultsPath.pathname}`);

@@ -1,6 +1,6 @@
 /**
  * The database's ceiling for key verification: pgbench running the hot path's one statement
- * (`latchkey.verify_api_key`) with as many clients as the HTTP run has connections, no HTTP,
+ * (`latchkey.check_api_key`) with as many clients as the HTTP run has connections, no HTTP,
  * no Deno. What the service reaches over HTTP is measured against it.
  */
 import { sha256Hex } from "../../functions/_shared/ground/crypto.ts";
@@ -28,7 +28,7 @@ export async function pgbenchCeiling(
       const file = `${directory}/key${index}.sql`;
       await Deno.writeTextFile(
         file,
-        `select * from latchkey.verify_api_key(decode('${sha256Hex(key)}', 'hex'), '{}');\n`,
+        `select * from latchkey.check_api_key(decode('${sha256Hex(key)}', 'hex'), '{}');\n`,
       );
       files.push("-f", file);
     }

@@ -95,7 +95,7 @@ Deno.test("batches from two isolates over the same keys queue on each other, nev
       const answers = await Promise.all(isolates.map((sql, index) => {
         const batch = index === 0 ? checks : [...checks].reverse();
         return sql<{ ordinality: string; code: string; key_id: string }[]>`
-          select ordinality, code, key_id from latchkey.verify_api_keys(${sql.json(batch)})`;
+          select ordinality, code, key_id from latchkey.check_api_keys(${sql.json(batch)})`;
       }));
       // PostgreSQL's deadlock check runs after deadlock_timeout (1 s): a wait that long means one.
       assert.ok(performance.now() - started < 900, `round ${round} took a deadlock check`);
@@ -126,7 +126,7 @@ Deno.test("a batch whose earlier check wrote an audit event commits with the WAL
   const { codes, setting, audited } = await withDatabase((sql) =>
     sql.begin(async (tx) => {
       const rows = await tx<{ code: string }[]>`
-        select code from latchkey.verify_api_keys(${tx.json(checks)})`;
+        select code from latchkey.check_api_keys(${tx.json(checks)})`;
       const [{ setting }] = await tx<{ setting: string }[]>`
         select current_setting('synchronous_commit') as setting`;
       const [{ audited }] = await tx<{ audited: number }[]>`

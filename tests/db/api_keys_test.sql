@@ -67,7 +67,7 @@ select throws_ok(
   '42501', null, 'the meters'' GCRA state is not readable'
 );
 select throws_ok(
-  $$select * from latchkey.verify_api_key(sha256('lee-key'), '{}')$$,
+  $$select * from latchkey.check_api_key(sha256('lee-key'), '{}')$$,
   '42501', null, 'the hot-path function is not callable by API roles'
 );
 

@@ -163,12 +163,12 @@ select throws_ok(
 );
 select results_eq(
   $$select count(*)::int from latchkey.org_role_permissions where role = 'owner'$$,
-  $$values (5)$$, 'what each organization role may do is readable'
+  $$values (7)$$, 'what each organization role may do is readable'
 );
 select results_eq(
   $$select (select count(*)::int from latchkey.org_roles where built_in),
     (select count(*)::int from latchkey.org_permissions)$$,
-  $$values (3, 5)$$, 'and which roles and organization permissions there are'
+  $$values (3, 7)$$, 'and which roles and organization permissions there are'
 );
 select throws_ok($$insert into latchkey.org_roles (name, description) values ('boss', 'b')$$,
   '42501', null, 'nobody makes an organization role through the API role (item 3 will)');

@@ -110,6 +110,14 @@ Deno.test("GET /functions/v1/openapi.json describes the whole API in OpenAPI 3.1
     }
   }
   assert.ok(spec.components.schemas.Error.properties.error.properties.requestId);
+  // Verify's codes come from the key check's catalogue, an organization's suspension included.
+  const verified = spec.paths["/keys/verify"].post.responses["200"].description;
+  for (const code of ["OWNER_BANNED", "ORG_SUSPENDED", "INSUFFICIENT_SCOPE", "MALFORMED"]) {
+    assert.match(verified, new RegExp(code));
+  }
+  assert.ok(spec.components.schemas.Error.properties.error.properties.code.enum.includes(
+    "org_suspended",
+  ));
 });
 
 Deno.test("request schemas come from the validating zod schemas", async () => {
@@ -213,6 +221,8 @@ Deno.test("every operation that honours Idempotency-Key documents the header, it
     "POST /keys",
     "POST /keys/{id}/rotate",
     "POST /orgs",
+    "POST /orgs/{id}/keys",
+    "POST /orgs/{id}/keys/{keyId}/rotate",
   ]);
 });
 

@@ -32,6 +32,14 @@ Deno.test("every migration can run again on a migrated database without error", 
         insert into latchkey.mail_outbox (kind, recipient, subject)
         values ('key_created', 'rerun@example.test', 'A new API key'),
           ('org_role_changed', 'rerun@example.test', 'Your role changed')`;
+      // An organization's key: no user.
+      await tx`
+        with org as (
+          insert into latchkey.organizations (name, slug, key_permissions)
+          values ('Rerun', 'rerun-migrations', '{compile}') returning id
+        )
+        insert into latchkey.api_keys (org_id, name, key_prefix, key_hash)
+        select id, 'rerun', 'lk_rerunreru', sha256('rerun-org-key') from org`;
       for (const migration of migrations) await tx.unsafe(migration.statements);
       await tx`select set_config('latchkey.test_rollback', 'yes', true)`;
       throw new Rollback();

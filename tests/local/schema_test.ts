@@ -38,7 +38,7 @@ Deno.test({
             `database ${JSON.stringify(is[line])})`,
         );
       }
-      assert.match(dumped, /create or replace function latchkey\.verify_api_key\(/i);
+      assert.match(dumped, /create or replace function latchkey\.check_api_key\(/i);
       assert.match(dumped, /create table latchkey\.api_keys \(/);
     } finally {
       await sql.end();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError, databaseUrl, loadConfig } from "../../functions/_shared/config/config.ts";
-import { selfServiceLimits } from "../../functions/keys/self_service_limits.ts";
+import { selfServiceLimits } from "../../functions/_shared/keys/self_service_limits.ts";
 
 Deno.test("loadConfig applies the documented defaults", () => {
   const config = loadConfig({});

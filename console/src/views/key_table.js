@@ -124,7 +124,11 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
       ...(showOwner
         ? [[
           "Owner",
-          (key) => h("a", { href: `#/users/${key.userId}` }, `${key.userId.slice(0, 8)}…`),
+          // An organization's key has no user: its owner is the organization.
+          (key) =>
+            key.ownerType === "org"
+              ? h("span", { title: key.orgId }, `organization ${key.orgId.slice(0, 8)}…`)
+              : h("a", { href: `#/users/${key.userId}` }, `${key.userId.slice(0, 8)}…`),
         ]]
         : []),
       ["Type", (key) => key.keyType],

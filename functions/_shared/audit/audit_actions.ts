@@ -12,7 +12,8 @@ export const auditActions: Readonly<Record<string, string>> = {
   "admin.key_rotated": "An admin rotated a user's API key.",
   "admin.key_updated": "An admin changed a key's name, state, limits or credits.",
   "admin.org_updated":
-    "An admin suspended or unsuspended an organization (the state before and after, as a ban).",
+    "An admin suspended or unsuspended an organization, or set what its keys may hold (the " +
+    "state before and after, as a ban).",
   "admin.password_set": "An admin set a user's password (their sessions were revoked).",
   "admin.sessions_revoked": "An admin revoked every session of a user.",
   "admin.user_created": "An admin made an account.",
@@ -22,7 +23,9 @@ export const auditActions: Readonly<Record<string, string>> = {
   "admin_key.used": "The static X-Admin-Key was used.",
   "api_key.created": "A user made an API key of their own.",
   "api_key.rate_limited": "A key was refused for its rate limit.",
-  "api_key.rejected": "A key was refused: revoked, expired, disabled, out of credits, banned.",
+  "api_key.rejected":
+    "A key was refused: revoked, expired, disabled, out of credits, its owner banned or its " +
+    "organization suspended.",
   "api_key.revoked": "A user revoked an API key of their own.",
   "api_key.revoked_as_leaked": "A leaked key was reported and revoked.",
   "api_key.rotated": "A user rotated an API key of their own.",
@@ -68,11 +71,20 @@ export const auditActions: Readonly<Record<string, string>> = {
     "the rest of the hour's of that kind are counted, not sent (audited once an hour, as the " +
     "event that went over; the kind and the limit are in the metadata).",
   "org.created": "A user made an organization (and became its owner).",
-  "org.deleted": "An owner deleted an organization (its memberships and invitations went too).",
+  "org.deleted":
+    "An owner deleted an organization (its memberships, invitations and keys went too).",
   "org.invitation_refused":
     "An invitation's token was refused to the session that sent it: another address, an " +
     "unverified one, or a suspended organization (the reason is in the metadata).",
   "org.invitation_revoked": "A member revoked an open invitation: its link stops working.",
+  "org.key_created":
+    "A member (keys:write) made an API key the organization owns (each org.key_* event names " +
+    "the organization in `orgId`).",
+  "org.key_revoked": "A member (keys:write) revoked one of the organization's API keys.",
+  "org.key_rotated": "A member (keys:write) rotated one of the organization's API keys.",
+  "org.key_updated":
+    "A member (keys:write) renamed, disabled or enabled an organization's key, or set its " +
+    "metadata.",
   "org.member_added": "An invited person accepted and became a member.",
   "org.member_invited": "A member invited an address to an organization, with a role.",
   "org.member_left": "A member left an organization.",

@@ -104,12 +104,13 @@ export interface RateLimitState {
 
 export interface Principal {
   kind: PrincipalKind;
-  /** The acting user; null only for the static admin key. */
+  /** The acting user; null for the static admin key and an organization's API key. */
   userId: string | null;
   role: Role;
   /**
    * What it may do now: a session's role's permissions, an API key's scopes within its owner's
-   * role, read from the database for this request (Latchkey's own and the team's).
+   * role (an organization's key: within its organization's ceiling, and never one of Latchkey's
+   * own), read from the database for this request (Latchkey's own and the team's).
    */
   permissions: readonly string[];
   /** The session or API key id; null for the static admin key. */
@@ -117,8 +118,11 @@ export interface Principal {
   user: UserProfile | null;
   /** The session (or, for `mfa_challenge`, the challenge) the credential is. */
   session: SessionInfo | null;
-  /** Set when the credential is an API key: its id and its scopes as effective now. */
-  apiKey: { id: string; scopes: string[] } | null;
+  /**
+   * Set when the credential is an API key: its id, its scopes as effective now, and the
+   * organization that owns it (null for a user's key).
+   */
+  apiKey: { id: string; scopes: string[]; orgId: string | null } | null;
   rateLimit: RateLimitState | null;
   /** An anonymous Supabase Auth user (LATCHKEY_IDENTITY=supabase): may not create API keys. */
   anonymous?: boolean;

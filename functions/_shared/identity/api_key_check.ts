@@ -14,22 +14,29 @@ import { userProfile } from "../accounts/users.ts";
  * principal.
  */
 
-export type ApiKeyCode =
-  | "VALID"
-  | "NOT_FOUND"
-  | "REVOKED"
-  | "EXPIRED"
-  | "DISABLED"
-  | "OWNER_BANNED"
-  | "RATE_LIMITED"
-  | "USAGE_EXCEEDED"
-  | "MALFORMED";
+/** What checking a key may find: the codes verify answers (with INSUFFICIENT_SCOPE, its own). */
+export const apiKeyCodes = [
+  "VALID",
+  "NOT_FOUND",
+  "REVOKED",
+  "EXPIRED",
+  "DISABLED",
+  "OWNER_BANNED",
+  "ORG_SUSPENDED",
+  "RATE_LIMITED",
+  "USAGE_EXCEEDED",
+  "MALFORMED",
+] as const;
+export type ApiKeyCode = typeof apiKeyCodes[number];
 
 /** What checking a key found. Only real faults throw; a bad key is an outcome. */
 export interface ApiKeyOutcome {
   code: ApiKeyCode;
   keyId: string | null;
+  /** The key's user; null for an organization's key. */
   userId: string | null;
+  /** The organization that owns the key; null for a user's key. */
+  orgId: string | null;
   rateLimit: RateLimitState | null;
   /** Credits left after this verification; null when the key has no usage limit. */
   remaining: number | null;
@@ -53,6 +60,7 @@ export async function authenticateApiKey(
       code: "MALFORMED",
       keyId: null,
       userId: null,
+      orgId: null,
       rateLimit: null,
       remaining: null,
       metadata: null,
@@ -78,32 +86,61 @@ export async function authenticateApiKey(
     code: row.code as ApiKeyOutcome["code"],
     keyId: row.key_id,
     userId: row.user_id,
+    orgId: row.org_id,
     rateLimit,
     remaining: row.credits_remaining,
     metadata: row.metadata,
     principal: null,
   };
-  if (row.code !== "VALID" || !row.key_id || !row.user_id) return outcome;
+  if (row.code !== "VALID" || !row.key_id) return outcome;
 
+  if (row.org_id) {
+    // An organization's key acts for the organization, not for a person: no user (as
+    // `latchkey.caller` its `sub` is null, so no user's rows are its own), its role the
+    // platform's least, and none of Latchkey's own permissions (staff powers are people's,
+    // through their role): only the team's permissions its organization's ceiling lets it hold.
+    outcome.principal = {
+      kind: "api_key",
+      userId: null,
+      role: "user",
+      permissions: row.permissions,
+      credentialId: row.key_id,
+      user: null,
+      session: null,
+      apiKey: {
+        id: row.key_id,
+        scopes: effectiveScopes(config, row.scopes ?? [], row.permissions, {
+          keyPermissions: row.org_key_permissions,
+        }),
+        orgId: row.org_id,
+      },
+      rateLimit,
+    };
+    return outcome;
+  }
+  if (!row.user_id) return outcome;
   const user = userProfile({
     id: row.user_id,
-    email: row.user_email,
-    name: row.user_name,
-    role: row.user_role,
-    tier: row.user_tier,
-    created_at: row.user_created_at,
+    email: row.user_email!,
+    name: row.user_name!,
+    role: row.user_role!,
+    tier: row.user_tier!,
+    created_at: row.user_created_at!,
     email_verified_at: row.user_email_verified_at,
   });
-  const scopes = effectiveScopes(config, row.scopes ?? [], row.role_permissions);
   outcome.principal = {
     kind: "api_key",
     userId: user.id,
     role: user.role,
-    permissions: scopes.filter((scope) => row.role_permissions.includes(scope)),
+    permissions: row.permissions,
     credentialId: row.key_id,
     user,
     session: null,
-    apiKey: { id: row.key_id, scopes },
+    apiKey: {
+      id: row.key_id,
+      scopes: effectiveScopes(config, row.scopes ?? [], row.permissions),
+      orgId: null,
+    },
     rateLimit,
   };
   return outcome;

@@ -28,6 +28,10 @@ export const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
     message: "The API key is disabled; its owner or an admin can enable it again.",
   }),
   OWNER_BANNED: new ApiError("account_banned"),
+  ORG_SUSPENDED: new ApiError("org_suspended", {
+    message: "The API key's organization is suspended; its keys work again when it is " +
+      "unsuspended.",
+  }),
   RATE_LIMITED: new ApiError("rate_limited"),
   USAGE_EXCEEDED: new ApiError("usage_exceeded"),
 };

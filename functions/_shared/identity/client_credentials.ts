@@ -114,7 +114,7 @@ const encoder = new TextEncoder();
 /**
  * The key's principal, when the presented id and secret are one usable key. A failure is
  * thrown: invalid_client (counted against the client and audited once per client per minute),
- * unauthorized_client (a disabled key, a suspended owner), or the 429 of the client's throttle,
+ * unauthorized_client (a disabled key, a suspended owner or organization), or the 429 of the client's throttle,
  * the key's rate limit or its credits. Rate-limit headers are set on the answer to come.
  */
 export async function authenticateClient(
@@ -172,6 +172,10 @@ export async function authenticateClient(
       });
     case "OWNER_BANNED":
       throw new ApiError("unauthorized_client", { message: "The key's owner is suspended." });
+    case "ORG_SUSPENDED":
+      throw new ApiError("unauthorized_client", {
+        message: "The key's organization is suspended.",
+      });
     case "RATE_LIMITED":
     case "USAGE_EXCEEDED":
       throw new ApiError(outcome.code === "RATE_LIMITED" ? "rate_limited" : "usage_exceeded", {
@@ -211,6 +215,6 @@ export function narrowedToScope(principal: Principal, scope: string | undefined)
   return {
     ...principal,
     permissions: principal.permissions.filter((permission) => granted.includes(permission)),
-    apiKey: { id: principal.apiKey!.id, scopes: granted },
+    apiKey: { ...principal.apiKey!, scopes: granted },
   };
 }

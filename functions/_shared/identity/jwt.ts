@@ -127,19 +127,38 @@ export function assuranceClaims(
  * What `latchkey.org_id()`, `latchkey.org_role()` and `latchkey.has_permission()` read in a
  * team's policies: `permissions`, what the credential may do now (a session's role's, a key's
  * effective scopes), and with an organization its id, the caller's role there and that role's
- * organization permissions added. Computed when the token is minted, so a change shows in
- * tokens minted after it (at most LATCHKEY_JWT_TTL_SECONDS later).
+ * organization permissions added. An organization's key always speaks for its organization, as
+ * no member of it (`org_role` null), with its own effective permissions (its scopes within the
+ * organization's ceiling). Computed when the token is minted, so a change shows in tokens minted
+ * after it (at most LATCHKEY_JWT_TTL_SECONDS later).
  */
 export function organizationClaims(
   principal: Principal,
   organization: TokenOrganization | null,
 ): { permissions: string[]; org_id?: string; org_role?: string | null } {
+  const ownerOrg = principal.apiKey?.orgId;
+  if (ownerOrg) {
+    return { permissions: [...principal.permissions], org_id: ownerOrg, org_role: null };
+  }
   if (!organization) return { permissions: [...principal.permissions] };
   return {
     permissions: [...new Set([...principal.permissions, ...organization.permissions])].sort(),
     org_id: organization.id,
     org_role: organization.role,
   };
+}
+
+/**
+ * `sub`, which `auth.uid()` answers: the user; for an organization's key, which acts for no
+ * person, the key's own id, a machine principal whose `auth.uid()` is no user's, so a policy on
+ * users' rows gives it nothing (an absent `sub` would pass for whichever policy reads a missing
+ * user as nobody's, `user_id is not distinct from auth.uid()` on rows without one).
+ */
+function tokenSubject(principal: Principal): string {
+  if (principal.userId) return principal.userId;
+  if (principal.apiKey?.orgId) return principal.apiKey.id;
+  // The static admin key: no route mints for it (the token route takes sessions and keys).
+  throw new ApiError("forbidden", { message: "This credential has no subject for a token." });
 }
 
 export interface AccessToken {
@@ -199,7 +218,7 @@ export async function mintAccessToken(
   })
     .setProtectedHeader({ alg: signer.alg, typ: "JWT", ...(signer.kid ? { kid: signer.kid } : {}) })
     .setIssuer(issuer)
-    .setSubject(principal.userId!)
+    .setSubject(tokenSubject(principal))
     .setAudience(supabaseAudience)
     .setIssuedAt(issuedAt)
     .setNotBefore(issuedAt)

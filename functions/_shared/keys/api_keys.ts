@@ -3,7 +3,12 @@ import { z } from "zod";
 /** The columns of `latchkey.api_keys` that responses are built from (never the hash). */
 export interface ApiKeyRow {
   id: string;
-  user_id: string;
+  /** The key's user; null for an organization's key. */
+  user_id: string | null;
+  /** The organization that owns the key; null for a user's key. */
+  org_id: string | null;
+  /** Who made it; null once that account is deleted (an organization's key outlives it). */
+  created_by: string | null;
   name: string;
   key_prefix: string;
   scopes: string[];
@@ -25,6 +30,8 @@ export interface ApiKeyRow {
 export const apiKeyColumns = [
   "id",
   "user_id",
+  "org_id",
+  "created_by",
   "name",
   "key_prefix",
   "scopes",
@@ -46,7 +53,10 @@ export const apiKeyColumns = [
 export function apiKeyMetadata(row: ApiKeyRow) {
   return {
     id: row.id,
+    ownerType: row.org_id === null ? "user" as const : "org" as const,
     userId: row.user_id,
+    orgId: row.org_id,
+    createdBy: row.created_by,
     name: row.name,
     keyPrefix: row.key_prefix,
     scopes: row.scopes,

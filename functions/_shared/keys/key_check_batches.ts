@@ -8,28 +8,32 @@ import {
 } from "../db/database.ts";
 
 /**
- * One row of `latchkey.verify_api_key`, with the permissions its owner's role holds now (read in
- * the same statement: what the key's scopes grant is decided on this request's rows). A key
- * whose scopes are all application scopes (most keys: `compile`) grants no permission whatever
- * its owner's role holds, so its role is not looked up: empty.
+ * One row of `latchkey.check_api_key` (the user's columns are null for an organization's key),
+ * with the catalogue permissions the key holds now (latchkey.key_permission_names, in the same
+ * statement: what the key's scopes grant is decided on this request's rows, its owner's role or
+ * its organization's ceiling). A key whose scopes are all application scopes (most keys:
+ * `compile`) holds no permission whatever its owner may grant, so nothing is looked up: empty.
  */
 export interface KeyCheckRow {
   code: string;
   key_id: string | null;
   user_id: string | null;
+  org_id: string | null;
   scopes: string[] | null;
+  /** What the key's organization lets its keys hold; null: the default (the role user's). */
+  org_key_permissions: string[] | null;
   rate_limit: number | null;
   rate_limit_remaining: number | null;
   reset_at: Date | null;
   credits_remaining: number | null;
   metadata: Record<string, unknown> | null;
-  user_email: string;
-  user_name: string;
-  user_role: string;
-  user_tier: string;
-  user_created_at: Date;
+  user_email: string | null;
+  user_name: string | null;
+  user_role: string | null;
+  user_tier: string | null;
+  user_created_at: Date | null;
   user_email_verified_at: Date | null;
-  role_permissions: string[];
+  permissions: string[];
 }
 
 interface PendingCheck {
@@ -42,7 +46,7 @@ interface PendingCheck {
 /**
  * Coalesces key checks in lanes: a key's checks always take the same lane (by its hash), and a
  * lane runs one statement at a time, so checks that arrive while their lane is busy go
- * together as one `latchkey.verify_api_keys` statement when it is free. There are as many
+ * together as one `latchkey.check_api_keys` statement when it is free. There are as many
  * lanes as the pool has connections, and two lanes never touch one key's rows, so batches
  * never wait on each other's locks (a batch holds its rows until it commits). A hot key under
  * load pays one round trip, one commit and one lock of its meter row per batch instead of per
@@ -104,9 +108,10 @@ class KeyCheckLanes {
 
   private async query(batch: PendingCheck[]): Promise<(KeyCheckRow | undefined)[]> {
     const sql = this.sql;
-    const rolePermissions = sql`
+    const permissions = sql`
       case when coalesce(v.scopes, '{}') <@ ${this.appScopes as string[]}::text[] then '{}'
-        else latchkey.role_permission_names(v.user_role) end as role_permissions`;
+        else latchkey.key_permission_names(v.scopes, v.user_role, v.org_id, v.org_key_permissions)
+      end as permissions`;
     this.stats.statements += 1;
     this.stats.checks += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
@@ -115,8 +120,8 @@ class KeyCheckLanes {
       const [row] = await withStatementTimeout(
         sql,
         sql<KeyCheckRow[]>`
-          select v.*, ${rolePermissions}
-          from latchkey.verify_api_key(
+          select v.*, ${permissions}
+          from latchkey.check_api_key(
             decode(${only.hash}, 'hex'), ${requestJson(sql, only.request)}) as v`,
       );
       return [row];
@@ -125,8 +130,8 @@ class KeyCheckLanes {
     const rows = await withStatementTimeout(
       sql,
       sql<(KeyCheckRow & { ordinality: string })[]>`
-        select v.*, ${rolePermissions}
-        from latchkey.verify_api_keys(${sql.json(checks as never)}) as v`,
+        select v.*, ${permissions}
+        from latchkey.check_api_keys(${sql.json(checks as never)}) as v`,
     );
     const answers: (KeyCheckRow | undefined)[] = new Array(batch.length);
     for (const row of rows) answers[Number(row.ordinality) - 1] = row;

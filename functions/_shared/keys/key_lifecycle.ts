@@ -10,12 +10,15 @@ import {
 } from "./api_keys.ts";
 import type { Transaction } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
+import { isAdminPermission } from "../ground/principal.ts";
+import { stepUpWhen } from "../http/openapi.ts";
 
 /**
- * What the owner's and the admin's twins of rotate, update and usage share. The twins differ
- * in who may see the key (`findKey`: the owner's own keys, or every key a key reader sees) and
- * in the audit action; the database decides who may change it. Each runs in the caller's
- * transaction and returns what it found or made; the routes answer (a refusal is an ApiError).
+ * One key lifecycle for every owner: a user's own keys (`/keys`), an organization's (`/orgs/:id/
+ * keys`) and every key for the platform's staff (`/admin/keys`). The routes differ in who may see
+ * the key (`findKey`: an owner's keys, or every key a key reader sees) and in the audit action;
+ * the database decides who may change it. Each runs in the caller's transaction and returns what
+ * it found or made; the routes answer (a refusal is an ApiError).
  */
 export interface KeyAccess {
   /** The key as the caller sees it, or null (404). */
@@ -25,6 +28,34 @@ export interface KeyAccess {
 }
 
 export const noSuchKey = "No such API key.";
+
+/** Whose keys: a user's or an organization's (a key has exactly one owner). */
+export type KeyOwner = { userId: string } | { orgId: string };
+
+function ownedBy(tx: Transaction, owner: KeyOwner) {
+  return "userId" in owner ? tx`user_id = ${owner.userId}` : tx`org_id = ${owner.orgId}`;
+}
+
+/**
+ * The owner's keys as the caller sees them (the policies filter again): another owner's key is
+ * a 404, as if it did not exist. `forbidden` says why the database refused a visible one.
+ */
+export function ownedKeyAccess(owner: KeyOwner, forbidden: ApiError): KeyAccess {
+  return {
+    findKey: async (tx, id) => {
+      const [row] = await tx<ApiKeyRow[]>`
+        select ${tx(apiKeyColumns)} from latchkey.api_keys
+        where id = ${id} and ${ownedBy(tx, owner)}`;
+      return row ?? null;
+    },
+    forbidden,
+  };
+}
+
+/** What an audit event of a key's lifecycle adds for an organization's key: its organization. */
+function ownerDetail(key: Pick<ApiKeyRow, "org_id">): Record<string, string> {
+  return key.org_id === null ? {} : { orgId: key.org_id };
+}
 
 async function visibleKey(tx: Transaction, access: KeyAccess, id: string): Promise<ApiKeyRow> {
   const key = await access.findKey(tx, id);
@@ -36,6 +67,128 @@ async function keyById(tx: Transaction, id: string): Promise<ApiKeyRow> {
   const [row] = await tx<ApiKeyRow[]>`
     select ${tx(apiKeyColumns)} from latchkey.api_keys where id = ${id}`;
   return row;
+}
+
+export const createKeyBody = z.strictObject({
+  name: z.string().trim().min(1, "Name the key.").max(200).meta({ examples: ["ci deploy"] }),
+  scopes: z.array(z.string().max(64)).max(64).optional().meta({ examples: [["compile"]] }),
+  expiresInDays: z.number().int().min(1).max(3650).optional().meta({ examples: [90] }),
+  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  metadata: keyMetadataSchema.optional(),
+});
+
+/**
+ * The step-up both self-service creations declare: a key holding an admin permission the
+ * caller's role grants (a permission it does not grant is refused for that).
+ */
+export const adminScopedKeyStepUp = stepUpWhen(
+  createKeyBody,
+  "`scopes` include an admin permission (one the caller's role grants: others are refused)",
+  (body, permissions) =>
+    (body.scopes ?? []).some((scope) => isAdminPermission(scope) && permissions.includes(scope)),
+  { name: "terraform", scopes: ["users:read"] },
+);
+
+/** A new key's settings, checked by the route (scopes within what the owner may hold). */
+export interface NewKey {
+  name: string;
+  scopes: string[];
+  rateLimitPerMinute: number;
+  expiresAt: Date | null;
+  metadata: Record<string, unknown>;
+}
+
+/** A created key: its metadata and its secret, shown once. */
+export interface CreatedKey {
+  metadata: ReturnType<typeof apiKeyMetadata>;
+  key: string;
+}
+
+/**
+ * A new key of `owner`'s, audited, unless the owner already holds `maxActiveKeys` active keys
+ * (409 key_limit_reached). The database decides whether the caller may make it.
+ */
+export async function createKey(
+  tx: Transaction,
+  owner: KeyOwner,
+  key: NewKey,
+  { keyPrefix, maxActiveKeys, auditAction }: {
+    keyPrefix: string;
+    maxActiveKeys: number;
+    auditAction: string;
+  },
+): Promise<CreatedKey> {
+  const generated = generateApiKey(keyPrefix);
+  const ownerId = "userId" in owner ? owner.userId : owner.orgId;
+  // One creation per owner at a time, so parallel requests cannot slip past the cap.
+  await tx`select pg_advisory_xact_lock(hashtext('latchkey.keys'), hashtext(${ownerId}))`;
+  const [{ active }] = await tx<{ active: number }[]>`
+    select count(*)::int as active from latchkey.api_keys
+    where ${ownedBy(tx, owner)} and revoked_at is null
+      and (expires_at is null or expires_at > now())`;
+  if (active >= maxActiveKeys) {
+    throw new ApiError("key_limit_reached", {
+      message: "userId" in owner
+        ? `You hold ${active} active API keys, the most your tier allows; revoke one first.`
+        : `This organization holds ${active} active API keys, the most allowed; revoke one ` +
+          "first.",
+    });
+  }
+  const [created] = await tx<ApiKeyRow[]>`
+    insert into latchkey.api_keys (
+      user_id, org_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at,
+      metadata
+    ) values (
+      ${"userId" in owner ? owner.userId : null}, ${"orgId" in owner ? owner.orgId : null},
+      ${key.name}, ${generated.keyPrefix}, decode(${generated.keyHashHex}, 'hex'),
+      ${key.scopes}::text[], ${key.rateLimitPerMinute}, ${key.expiresAt},
+      ${tx.json(key.metadata as never)}
+    )
+    returning ${tx(apiKeyColumns)}`;
+  await tx`
+    select latchkey.record_audit_event(${auditAction}, 'api_key', ${created.id},
+      jsonb_build_object('name', ${created.name}::text, 'keyPrefix', ${created.key_prefix}::text,
+        'scopes', to_jsonb(${key.scopes}::text[])) || ${tx.json(ownerDetail(created))}::jsonb)`;
+  return { metadata: apiKeyMetadata(created), key: generated.key };
+}
+
+/** The key's metadata, if the caller sees it (else 404). */
+export async function readKey(
+  tx: Transaction,
+  id: string,
+  access: KeyAccess,
+): Promise<ReturnType<typeof apiKeyMetadata>> {
+  return apiKeyMetadata(await visibleKey(tx, access, id));
+}
+
+/**
+ * Revokes a key the caller sees, if the database lets it (`access.forbidden` otherwise: an API
+ * key's sibling, a key beyond reach); audited. Revoking twice is not an error: the answer keeps
+ * the first revocation's time. Returns when it was revoked.
+ */
+export async function revokeKey(
+  tx: Transaction,
+  id: string,
+  access: KeyAccess,
+  auditAction: string,
+): Promise<Date> {
+  const key = await visibleKey(tx, access, id);
+  const [revoked] = await tx<{ revoked_at: Date }[]>`
+    update latchkey.api_keys set revoked_at = now()
+    where id = ${id} and revoked_at is null
+    returning revoked_at`;
+  if (!revoked) {
+    // Revoked already, perhaps a moment ago by a concurrent request (keep the first time), or
+    // the revoke policy does not show the caller this key.
+    const [first] = await tx<{ revoked_at: Date | null }[]>`
+      select revoked_at from latchkey.api_keys where id = ${id}`;
+    if (!first?.revoked_at) throw access.forbidden;
+    return first.revoked_at;
+  }
+  await tx`
+    select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
+      ${tx.json(ownerDetail(key))}::jsonb)`;
+  return revoked.revoked_at;
 }
 
 export const rotateKeyBody = z.strictObject({
@@ -86,7 +239,8 @@ export async function rotateKey(
     select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
       jsonb_build_object('newKeyId', ${created.id}::text, 'oldKeyId', ${id}::text,
         'overlapSeconds', ${overlapSeconds}::int,
-        'oldKeyExpiresAt', ${previous.expires_at!.toISOString()}::text))`;
+        'oldKeyExpiresAt', ${previous.expires_at!.toISOString()}::text)
+        || ${tx.json(ownerDetail(previous))}::jsonb)`;
   return {
     metadata: {
       ...apiKeyMetadata(created),
@@ -164,7 +318,8 @@ export async function updateKey(
   }
   await tx`
     select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
-      jsonb_build_object('changed', to_jsonb(${Object.keys(effective)}::text[])))`;
+      jsonb_build_object('changed', to_jsonb(${Object.keys(effective)}::text[]))
+        || ${tx.json(ownerDetail(before))}::jsonb)`;
   return apiKeyMetadata(await keyById(tx, id));
 }
 

@@ -61,6 +61,7 @@ export const orgColumns = [
   "updated_at",
   "suspended_at",
   "suspension_reason",
+  "key_permissions",
 ] as const;
 
 export interface OrgRow {
@@ -72,6 +73,8 @@ export interface OrgRow {
   updated_at: Date;
   suspended_at: Date | null;
   suspension_reason: string | null;
+  /** What its keys may hold; null: what the platform role user may put on its own keys. */
+  key_permissions: string[] | null;
 }
 
 /** An organization with the caller's role in it and what that role may do there. */
@@ -89,6 +92,7 @@ export function orgView(row: OrgRow) {
     updatedAt: row.updated_at,
     suspended: row.suspended_at !== null,
     suspendedAt: row.suspended_at,
+    keyPermissions: row.key_permissions,
   };
 }
 
@@ -124,6 +128,12 @@ export async function readOrg(
  * this names what is missing), and for a change, `org_suspended` while it is suspended.
  */
 export function requireOrgPermission(org: MemberOrgRow, permission: string, action: string) {
+  requireOrgRolePermission(org, permission, action);
+  requireActive(org);
+}
+
+/** 403 unless the caller's organization role holds `permission`, suspended or not. */
+export function requireOrgRolePermission(org: MemberOrgRow, permission: string, action: string) {
   if (!org.permissions.includes(permission)) {
     throw new ApiError("forbidden", {
       message: `${action} needs ${permission} in this organization; the role ${
@@ -131,7 +141,6 @@ export function requireOrgPermission(org: MemberOrgRow, permission: string, acti
       } lacks it.`,
     });
   }
-  requireActive(org);
 }
 
 /** `org_suspended` for a change to a suspended organization. */

@@ -1,13 +1,7 @@
-import { apiKeyColumns, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
-import { ApiError } from "../../_shared/ground/errors.ts";
-import type { AppContext } from "../../_shared/http/context.ts";
-import { pathId } from "../../_shared/http/ids.ts";
 import {
   enablingAdminKeyStepUp,
-  type KeyAccess,
   keyUsage,
   keyUsageQuery,
-  noSuchKey,
   rotateKey,
   rotateKeyBody,
   updateKey,
@@ -17,24 +11,7 @@ import { defineRoute } from "../../_shared/api/routes.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
 import { asCaller } from "../../_shared/http/request.ts";
 import { adminCredentials } from "../admin_credentials.ts";
-
-const beyondReach = "The key's owner has a role holding a permission the caller lacks.";
-
-/** Every key a key reader sees; changing one needs keys:write and reach over its owner. */
-function anyKeyAccess(): KeyAccess {
-  return {
-    findKey: async (tx, id) => {
-      const [row] = await tx<ApiKeyRow[]>`
-        select ${tx(apiKeyColumns)} from latchkey.api_keys where id = ${id}`;
-      return row ?? null;
-    },
-    forbidden: new ApiError("forbidden", { message: `${beyondReach} It needs roles it lacks.` }),
-  };
-}
-
-function keyId(c: AppContext): string {
-  return pathId(c.req.param("id"), noSuchKey);
-}
+import { anyKeyAccess, anyKeyId as keyId, beyondReach } from "../any_key.ts";
 
 export const updateKeyRoute = defineRoute({
   method: "patch",

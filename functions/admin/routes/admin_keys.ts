@@ -10,7 +10,7 @@ import {
 } from "../../_shared/keys/api_keys.ts";
 import { ApiError } from "../../_shared/ground/errors.ts";
 import { respondIdempotently } from "../../_shared/http/idempotency.ts";
-import { pathId, uuidSchema } from "../../_shared/http/ids.ts";
+import { uuidSchema } from "../../_shared/http/ids.ts";
 import type { Transaction } from "../../_shared/db/database.ts";
 import { cursorColumn, keysetOf, listPage, pageQuery } from "../../_shared/http/pagination.ts";
 import { isAdminPermission } from "../../_shared/ground/principal.ts";
@@ -19,9 +19,12 @@ import { permissionsOver, requireHeld, requireReach } from "../../_shared/identi
 import { checkedScopes } from "../../_shared/keys/scopes.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
+import { anyKeyAccess, anyKeyId, keyOwnerReach } from "../any_key.ts";
+import { noSuchKey, revokeKey } from "../../_shared/keys/key_lifecycle.ts";
 
 export const listKeysQuery = z.strictObject({
   userId: uuidSchema.optional(),
+  orgId: uuidSchema.optional().meta({ description: "Only the keys this organization owns." }),
   unusedForDays: z.coerce.number().int().min(1).max(3650).optional().meta({
     description: "Only active keys (not revoked or expired) unused for this many days: never " +
       "used ones count from their creation.",
@@ -37,8 +40,10 @@ export const listKeysRoute = defineRoute({
   permission: "keys:read",
   query: listKeysQuery,
   responses: {
-    200: "`{keys, limit, nextCursor}`; each key's `callerMay` lists the caller's permissions " +
-      "that reach its owner (as on GET /admin/users/:id), so a console offers only those.",
+    200: '`{keys, limit, nextCursor}`, users\' keys (`ownerType: "user"`, `userId`) and ' +
+      "organizations' (`ownerType: \"org\"`, `orgId`); each key's `callerMay` lists the " +
+      "caller's permissions that reach its owner (as on GET /admin/users/:id; an " +
+      "organization's key is reached as a user's), so a console offers only those.",
   },
 }, async (c, { query }) => {
   const principal = c.get("principal");
@@ -73,11 +78,11 @@ export function keysPageQuery(
   return tx<
     (ApiKeyRow & { owner_role: string | null; owner_permissions: string[]; cursor_at: string })[]
   >`
-    select ${tx(apiKeyColumns)}, latchkey.user_role(user_id) as owner_role,
-      latchkey.role_permission_names(latchkey.user_role(user_id)) as owner_permissions, ${cursorAt}
+    select ${tx(apiKeyColumns)}, ${keyOwnerReach(tx)}, ${cursorAt}
     from latchkey.api_keys
     where true
       ${query.userId ? tx`and user_id = ${query.userId}` : tx``}
+      ${query.orgId ? tx`and org_id = ${query.orgId}` : tx``}
       ${
     query.unusedForDays
       ? tx`and revoked_at is null and (expires_at is null or expires_at > now())
@@ -210,29 +215,18 @@ export const revokeKeyRoute = defineRoute({
     404: "No such key.",
   },
 }, async (c) => {
-  const id = pathId(c.req.param("id"), "No such API key.");
+  const id = anyKeyId(c);
   return await respondIdempotently(c, async (tx) => {
-    // Read, then checked, then locked: the lock needs the revoke policy, which hides keys of
-    // owners beyond the caller's reach, and the answer should say why, not 404.
+    // Checked first, so the answer names what is missing (the revoke policy refuses it too).
     const [key] = await tx<{ owner_role: string; owner_permissions: string[] }[]>`
-        select latchkey.user_role(user_id) as owner_role,
-          latchkey.role_permission_names(latchkey.user_role(user_id)) as owner_permissions
-        from latchkey.api_keys where id = ${id}`;
-    if (!key) throw new ApiError("not_found", { message: "No such API key." });
+        select ${keyOwnerReach(tx)} from latchkey.api_keys where id = ${id}`;
+    if (!key) throw new ApiError("not_found", { message: noSuchKey });
     requireReach(
       c.get("principal"),
       { name: key.owner_role, permissions: key.owner_permissions },
       "Revoking a key",
     );
-    const [locked] = await tx<{ revoked_at: Date | null }[]>`
-        select revoked_at from latchkey.api_keys where id = ${id} for update`;
-    if (!locked) throw new ApiError("not_found", { message: "No such API key." });
-    let revokedAt = locked.revoked_at;
-    if (!revokedAt) {
-      [{ revoked_at: revokedAt }] = await tx<{ revoked_at: Date }[]>`
-          update latchkey.api_keys set revoked_at = now() where id = ${id} returning revoked_at`;
-      await tx`select latchkey.record_audit_event('admin.key_revoked', 'api_key', ${id})`;
-    }
-    return { status: 200, body: { success: true, id, revokedAt: revokedAt!.toISOString() } };
+    const revokedAt = await revokeKey(tx, id, anyKeyAccess(), "admin.key_revoked");
+    return { status: 200, body: { success: true, id, revokedAt: revokedAt.toISOString() } };
   });
 });

@@ -20,6 +20,8 @@ import {
   type OrgRow,
 } from "../../_shared/orgs/organizations.ts";
 import { adminCredentials } from "../admin_credentials.ts";
+import { requireHeld } from "../../_shared/identity/reach.ts";
+import { checkedCeiling } from "../../_shared/keys/scopes.ts";
 
 const noSuchOrg = "No such organization.";
 
@@ -124,45 +126,82 @@ export const orgMembersRoute = defineRoute(
 );
 
 export const updateOrgBody = z.strictObject({
-  suspended: z.boolean(),
+  suspended: z.boolean().optional().meta({
+    description: "true suspends (its members change nothing, its keys answer ORG_SUSPENDED), " +
+      "false lifts it.",
+  }),
   suspensionReason: z.string().trim().min(1).max(500).optional(),
+  keyPermissions: z.array(z.string().max(64)).max(64).nullable().optional().meta({
+    description: "What the organization's keys may hold, application scopes and the team's " +
+      "permissions (their scopes are checked against it when made and intersected with it on " +
+      "every use); null: the default, the application scopes and the team's permissions the " +
+      "platform role user holds. Only permissions the caller holds; never Latchkey's own.",
+    examples: [["compile", "deploy"]],
+  }),
+}).refine((body) => body.suspended !== undefined || body.keyPermissions !== undefined, {
+  message: "Give suspended or keyPermissions.",
 }).refine((body) => body.suspensionReason === undefined || body.suspended, {
   path: ["suspensionReason"],
   message: "A suspension reason goes with suspended: true.",
 });
 
 // Audited as a ban is: the state before and after. A suspended organization's members still
-// read it, and change nothing in it (the policies refuse their writes).
+// read it, and change nothing in it (the policies refuse their writes); its keys are refused.
+// What its keys may hold is the staff's to set, within their own power (the reach rule, which
+// latchkey.set_org_key_permissions enforces too).
 export const updateOrgRoute = defineRoute({
   method: "patch",
   path: "/orgs/:id",
-  summary: "Suspend or unsuspend an organization",
+  summary: "Suspend or unsuspend an organization, or set what its keys may hold",
   auth: adminCredentials,
   permission: "orgs:write",
+  permissionNote: "; `keyPermissions` only of the caller's own permissions",
   body: updateOrgBody,
-  responses: { 200: "`{org}`.", 404: noSuchOrg },
+  responses: {
+    200: "`{org}`.",
+    400: "Invalid body, or `keyPermissions` naming something that is neither an application " +
+      "scope (LATCHKEY_SCOPES) nor one of the team's permissions (Latchkey's own included: " +
+      "an organization's key never holds them).",
+    403: "`keyPermissions` holds a permission the caller lacks (the message names it).",
+    404: noSuchOrg,
+  },
 }, async (c, { body }) => {
   const id = orgIdParam(c, noSuchOrg);
+  const principal = c.get("principal");
+  const { config } = c.get("runtime");
   const after = await asCaller(c, async (tx) => {
+    let keyPermissions = body.keyPermissions;
+    if (keyPermissions) {
+      const ceiling = await checkedCeiling(tx, config, keyPermissions);
+      requireHeld(principal, ceiling.permissions);
+      keyPermissions = ceiling.names;
+    }
     const before = await adminOrg(tx, id);
     const state = (row: OrgRow) => ({
       suspended: row.suspended_at !== null,
       suspensionReason: row.suspension_reason,
+      ...(keyPermissions !== undefined ? { keyPermissions: row.key_permissions } : {}),
     });
-    const [changed] = await tx<OrgRow[]>`
-      update latchkey.organizations set
-        suspended_at = ${body.suspended ? before.suspended_at ?? new Date() : null},
-        suspension_reason = ${
-      body.suspended ? body.suspensionReason ?? before.suspension_reason : null
-    },
-        updated_at = now()
-      where id = ${id} returning ${tx(orgColumns)}`;
-    if (!changed) throw new ApiError("forbidden");
+    if (body.suspended !== undefined) {
+      const changed = await tx`
+        update latchkey.organizations set
+          suspended_at = ${body.suspended ? before.suspended_at ?? new Date() : null},
+          suspension_reason = ${
+        body.suspended ? body.suspensionReason ?? before.suspension_reason : null
+      },
+          updated_at = now()
+        where id = ${id} returning id`;
+      if (changed.length === 0) throw new ApiError("forbidden");
+    }
+    if (keyPermissions !== undefined) {
+      await tx`select latchkey.set_org_key_permissions(${id}, ${keyPermissions}::text[])`;
+    }
+    const changed = await adminOrg(tx, id);
     await tx`
       select latchkey.record_audit_event('admin.org_updated', 'organization', ${id},
         jsonb_build_object('before', ${tx.json(state(before))}::jsonb,
           'after', ${tx.json(state(changed))}::jsonb))`;
-    return { ...changed, members: before.members };
+    return changed;
   });
   return c.json({ org: { ...adminOrgView(after), members: after.members } });
 });

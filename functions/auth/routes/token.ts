@@ -66,8 +66,12 @@ export const tokenRoute = defineRoute({
       "its scopes narrowed to `scope`. Every token carries `permissions` (what the credential " +
       "may do now); with `?org=` also `org_id`, `org_role` and that role's organization " +
       "permissions, read by `latchkey.org_id()`, `latchkey.org_role()` and " +
-      "`latchkey.has_permission(text)` in a team's policies.",
-    400: "`validation_failed`: `org` named by a credential other than a session.",
+      "`latchkey.has_permission(text)` in a team's policies. An organization's key's token " +
+      "always carries its organization as `org_id`, `org_role: null` (a key is no member) and " +
+      "its effective permissions (its scopes within the organization's ceiling); its `sub` is " +
+      "the key's id, which is no user's, and it has no `email`.",
+    400: "`validation_failed`: `org` named by a credential other than a session (an " +
+      "organization's key always speaks for its own).",
     403: "`org_suspended`: the organization named by `org` is suspended.",
     404: "`not_found`: the session's user is not a member of the organization named by `org`.",
     429: "`rate_limited`: the API key's rate limit is used up; minting counts as a use.",

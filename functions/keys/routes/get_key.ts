@@ -1,10 +1,7 @@
-import { apiKeyColumns, apiKeyMetadata, type ApiKeyRow } from "../../_shared/keys/api_keys.ts";
+import { readKey } from "../../_shared/keys/key_lifecycle.ts";
 import { asCaller } from "../../_shared/http/request.ts";
-import { pathId } from "../../_shared/http/ids.ts";
-import { ApiError } from "../../_shared/ground/errors.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
-
-const noSuchKey = "No such API key.";
+import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 
 export const getKeyRoute = defineRoute({
   method: "get",
@@ -13,13 +10,6 @@ export const getKeyRoute = defineRoute({
   auth: ["session", "apiKey"],
   responses: { 200: "Key metadata.", 404: "No such key of yours." },
 }, async (c) => {
-  const principal = c.get("principal");
-  const id = pathId(c.req.param("id"), noSuchKey);
-  const [row] = await asCaller(c, (tx) =>
-    tx<ApiKeyRow[]>`
-      select ${tx(apiKeyColumns)}
-      from latchkey.api_keys
-      where id = ${id} and user_id = ${principal.userId}`);
-  if (!row) throw new ApiError("not_found", { message: noSuchKey });
-  return c.json(apiKeyMetadata(row));
+  const [id, access] = [ownKeyId(c), ownKeyAccess(c)];
+  return c.json(await asCaller(c, (tx) => readKey(tx, id, access)));
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import {
-  type ApiKeyCode,
+  apiKeyCodes,
   authenticateApiKey,
   rateLimitHeaders,
 } from "../../_shared/identity/api_key_check.ts";
@@ -14,25 +14,28 @@ export const verifyBody = z.strictObject({
   scope: z.string().min(1).max(64).optional().meta({ examples: ["compile"] }),
 });
 
-type VerifyCode = ApiKeyCode | "INSUFFICIENT_SCOPE";
+/** Every `code` verify answers: the key check's, and a key lacking the `scope` asked about. */
+const verifyCodes = [...apiKeyCodes, "INSUFFICIENT_SCOPE"] as const;
+type VerifyCode = typeof verifyCodes[number];
 
 /** What verify answers (200), for the document and the clients generated from it. */
 export const verifyAnswer = z.object({
   valid: z.boolean(),
   code: z.string().meta({
-    description: "VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, RATE_LIMITED, " +
-      "USAGE_EXCEEDED, INSUFFICIENT_SCOPE or MALFORMED.",
+    description: `${verifyCodes.slice(0, -1).join(", ")} or ${verifyCodes.at(-1)}.`,
     examples: ["VALID"],
   }),
   keyId: z.uuid().nullable(),
-  userId: z.uuid().nullable(),
+  userId: z.uuid().nullable().meta({
+    description: "The key's user; null for an organization's key, which belongs to no user.",
+  }),
   scopes: z.array(z.string()),
   rateLimit: z.object({ limit: z.int(), remaining: z.int(), resetAt: z.iso.datetime() })
     .nullable(),
   remaining: z.int().nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
-  orgId: z.uuid().nullable().optional().meta({
-    description: "The organization that owns the key, where organizations own keys.",
+  orgId: z.uuid().nullable().meta({
+    description: "The organization that owns the key; null for a user's key.",
   }),
 });
 
@@ -48,8 +51,12 @@ export const verifyKeyRoute = defineRoute({
   body: verifyBody,
   answer: verifyAnswer,
   responses: {
-    200: "`{valid, code, keyId, userId, scopes, rateLimit, remaining, metadata}`: `remaining` " +
-      "is the credits left (null without a usage limit), `metadata` the key's (VALID only).",
+    200: "`{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata}`: `code` " +
+      `is one of ${verifyCodes.join(", ")} (ORG_SUSPENDED: the key's organization is ` +
+      "suspended); `userId` is the key's user and `orgId` its organization (one of them is null: " +
+      "an organization's key belongs to no user); `scopes` are the key's scopes as they count " +
+      "now (within its owner's role, or its organization's ceiling); `remaining` is the " +
+      "credits left (null without a usage limit), `metadata` the key's (VALID only).",
     429: "The key's rate limit is used up (body has the verify fields and the error).",
   },
 }, async (c, { body: { key, scope } }) => {
@@ -63,6 +70,7 @@ export const verifyKeyRoute = defineRoute({
     code,
     keyId: outcome.keyId,
     userId: outcome.userId,
+    orgId: outcome.orgId,
     scopes,
     rateLimit: outcome.rateLimit,
     remaining: outcome.remaining,

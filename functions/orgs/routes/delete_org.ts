@@ -8,7 +8,7 @@ import {
   requireOrgPermission,
 } from "../../_shared/orgs/organizations.ts";
 
-// Its memberships and invitations go with it; the audit rows stay.
+// Its memberships, invitations and keys go with it; the audit rows stay.
 export const deleteOrgRoute = defineRoute({
   method: "delete",
   path: "/:id",

@@ -77,6 +77,13 @@ Deno.test({
           case when g % 1700 = 0 then now() - interval '90 days' else now() - interval '1 hour' end
         from generate_series(1, 5000) g
         join latchkey.users u on u.email = 'person' || (g % 100 + 1) || '@example.test';
+        -- An organization's few keys among them.
+        insert into latchkey.organizations (id, name, slug)
+        values ('5e000000-0000-4000-8000-000000000001', 'Planned', 'planned');
+        insert into latchkey.api_keys (org_id, name, key_prefix, key_hash)
+        select '5e000000-0000-4000-8000-000000000001', 'org key', 'lk_o' || lpad(g::text, 8, '0'),
+          sha256(convert_to('plan-org-key-' || g, 'UTF8'))
+        from generate_series(1, 20) g;
         -- One person in ten with a confirmed authenticator app.
         insert into latchkey.mfa_factors (id, user_id, type, name, secret_ciphertext, confirmed_at)
         select gen_random_uuid(), u.id, 'totp', 'Phone', decode(repeat('00', 40), 'hex'), now()
@@ -177,6 +184,20 @@ Deno.test({
       assert.ok(
         stale.some((node) => node["Index Name"] === "api_keys_last_active_at_idx"),
         `unusedForDays: ${JSON.stringify(stale)}`,
+      );
+
+      // An organization's keys, on their own index (newest first).
+      const orgKeys = await explain((tx) =>
+        keysPageQuery(
+          tx,
+          listKeysQuery.parse({ orgId: "5e000000-0000-4000-8000-000000000001" }),
+          keysetOf(tx, null, 50),
+          cursorColumn(tx),
+        )
+      );
+      assert.ok(
+        orgKeys.some((node) => node["Index Name"] === "api_keys_org_id_created_at_idx"),
+        `orgId: ${JSON.stringify(orgKeys)}`,
       );
 
       const auditCases: Record<string, Record<string, unknown>> = {

@@ -15,7 +15,7 @@ Deno.test("GET /auth/session with an API key returns the owner and the key, no s
     assert.equal(result.status, 200);
     assert.equal(result.body.user.id, owner.id);
     assert.equal(result.body.session, null);
-    assert.deepEqual(result.body.apiKey, { id: created.id, scopes: [] });
+    assert.deepEqual(result.body.apiKey, { id: created.id, scopes: [], orgId: null });
   }
 });
 

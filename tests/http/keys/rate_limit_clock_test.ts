@@ -3,7 +3,7 @@ import { issueKey, signUp, verifyKey, withDatabase } from "../../support/http.ts
 
 /**
  * The attack on fixed per-minute windows: a full limit just before the clock's minute turns and
- * another just after it, 2·L in a second. The limiter (GCRA, in verify_api_key) keeps all of its
+ * another just after it, 2·L in a second. The limiter (GCRA, in check_api_key) keeps all of its
  * time in one column, the key's theoretical arrival time `api_key_meters.tat`: moving that back
  * by Δ is, for the limiter, its clock moving forward by Δ. So the test moves the clock between
  * two bursts instead of waiting for the real minute's turn, and checks the limiter at several

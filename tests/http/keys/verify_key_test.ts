@@ -26,6 +26,7 @@ Deno.test("verify answers VALID with the key's owner, scopes and rate-limit stat
     code: "VALID",
     keyId: created.id,
     userId: owner.id,
+    orgId: null,
     scopes: ["compile"],
     remaining: null,
     metadata: {},

@@ -23,6 +23,8 @@ Deno.test("an organization's life: created and owned, listed, read, renamed, pag
   assert.match(org.slug, /^unicode-widgets-inc(-[a-z0-9]{4})?$/, "a slug made from the name");
   assert.equal(org.role, "owner");
   assert.deepEqual(org.permissions, [
+    "keys:read",
+    "keys:write",
     "members:invite",
     "members:write",
     "org:delete",

@@ -17,6 +17,7 @@ import {
   withDatabase,
 } from "../../support/http.ts";
 import { ageSecondFactor } from "../../support/step_up.ts";
+import { createOrg, createOrgKey } from "../../support/orgs.ts";
 
 /**
  * Every declared route × every kind of caller, the expected answer derived from the route's
@@ -38,6 +39,7 @@ const kinds = [
   "key without the route's scope",
   "key with the route's scope",
   "admin key missing the route's permission",
+  "organization's key",
   "X-Admin-Key",
   "revoked key",
   "expired key",
@@ -145,6 +147,10 @@ function credentialExpectation(operation: Operation, kind: Kind): Expectation {
     case "admin session at aal1":
       return awaitingFactorOf("admin", operation, "POST /auth/factors/totp");
     case "key without the route's scope":
+      return asKey(!permission);
+    // An organization's key acts for no person and holds no staff permission, whatever its
+    // scopes: a key without the route's scope everywhere.
+    case "organization's key":
       return asKey(!permission);
     case "key with the route's scope":
       return asKey(true);
@@ -265,6 +271,11 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
   const disabled = await issueKey(user.id, { name: "disabled" });
   await asAdminKey("PATCH", `/admin/keys/${disabled.id}`, { body: { enabled: false } });
   const challenge = await challengeFor(await createAccount("user", "cred-challenged"));
+  const orgId = await createOrg(user, "Matrix");
+  const orgKey = await createOrgKey(user.token, orgId, {
+    name: "matrix",
+    rateLimitPerMinute: 600,
+  });
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const headersFor = (kind: Kind, { doc }: Operation): Record<string, string> => {
@@ -287,6 +298,8 @@ Deno.test("credential matrix: every declared route × every kind of caller, as d
         return { "x-api-key": doc.permission ? withScope.get(doc.permission)! : allScopes };
       case "admin key missing the route's permission":
         return { "x-api-key": doc.permission ? withoutPermission.get(doc.permission)! : userKey };
+      case "organization's key":
+        return { "x-api-key": orgKey.key };
       case "X-Admin-Key":
         return { "x-admin-key": adminKey };
       case "revoked key":
