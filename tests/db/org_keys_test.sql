@@ -8,7 +8,7 @@
 -- what a key holds is its scopes within its owner's role or its organization's ceiling, which
 -- holds the team's permissions only, never Latchkey's own.
 begin;
-select plan(40);
+select plan(41);
 
 insert into latchkey.users (id, email, name, role, email_verified_at) values
   ('e0000000-0000-4000-8000-000000000001', 'alice@orgkeys.test', 'Alice', 'user', now()),
@@ -191,6 +191,23 @@ select throws_ok(
 select ok(
   latchkey.set_org_key_permissions('e1000000-0000-4000-8000-00000000000a', '{deploy}'),
   'and set the ceiling within their power'
+);
+
+-- Erin again, owner of Beta, now as staff who holds users:read and has just stepped up: even a
+-- ceiling that names it (written past set_org_key_permissions) lets no key of Beta's hold it.
+reset role;
+update latchkey.organizations set key_permissions = '{compile,users:read}'
+where id = 'e1000000-0000-4000-8000-00000000000b';
+set local role latchkey_caller;
+select set_config('latchkey.caller', format('{"sub": "e0000000-0000-4000-8000-000000000004",
+  "app_role": "admin", "principal_kind": "session", "aal": "aal2", "mfa_required": false,
+  "second_factor_at": %s, "step_up_seconds": 600, "permissions": ["users:read"]}',
+  floor(extract(epoch from now()))::bigint), true);
+select throws_ok(
+  $$insert into latchkey.api_keys (org_id, name, key_prefix, key_hash, scopes) values
+    ('e1000000-0000-4000-8000-00000000000b', 'staff', 'lk_betastaff', sha256('beta-staff'),
+      '{users:read}')$$,
+  '42501', null, 'an organization''s key never holds one of Latchkey''s own permissions'
 );
 
 -- Bob again: the ceiling binds new keys at once; suspension stops his changes, not revocation.

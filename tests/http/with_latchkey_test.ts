@@ -21,6 +21,7 @@ import {
   withDatabase,
 } from "../support/http.ts";
 import { createNotesTable, type DataApiProject, serveDataApiProject } from "../support/data_api.ts";
+import { insertOrg, insertOrgKey } from "../support/orgs.ts";
 import { createAuthUser, type SupabaseProject, supabaseProject } from "../support/supabase_auth.ts";
 
 /**
@@ -142,6 +143,32 @@ Deno.test({
             assert.ok(Number(response.headers.get("ratelimit-remaining")) > 0);
             assert.equal(response.headers.get("ratelimit-limit"), "60");
           }
+        },
+      );
+      await t.step(
+        "an organization's key: its organization in the principal and no user; its token's " +
+          "`sub` is the key, whose rows are no user's, as a JWT too",
+        async () => {
+          const { serve } = handler(world);
+          const orgId = await insertOrg();
+          const orgKey = await insertOrgKey(orgId, ["compile"]);
+          const who = (
+            principal: Record<string, unknown>,
+          ) => [principal.kind, principal.userId, principal.keyId, principal.orgId];
+          const response = await serve(request({ "x-api-key": orgKey.key }));
+          assert.equal(response.status, 200);
+          const body = await response.json();
+          assert.deepEqual(body.notes, [], "no user's notes: auth.uid() is the key");
+          assert.deepEqual(who(body.principal), ["api_key", null, orgKey.id, orgId]);
+          assert.deepEqual(
+            [body.principal.claims.sub, body.principal.claims.org_id],
+            [orgKey.id, orgId],
+          );
+          const minted = await mintToken({ "x-api-key": orgKey.key });
+          const viaJwt = await serve(
+            request({ authorization: `Bearer ${minted.data!.access_token}` }),
+          );
+          assert.deepEqual(who((await viaJwt.json()).principal), ["jwt", null, orgKey.id, orgId]);
         },
       );
       await t.step(

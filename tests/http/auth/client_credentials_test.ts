@@ -11,6 +11,7 @@ import {
   visibleNotes,
 } from "../../support/data_api.ts";
 import { type InProcessFunctions, serveFunctions } from "../../support/in_process.ts";
+import { insertOrg, insertOrgKey, insertTeamPermission } from "../../support/orgs.ts";
 import {
   defaultPassword,
   minutesTouched,
@@ -236,6 +237,57 @@ Deno.test({
         return { ...rest, amr: (amr as { method: string }[]).map(({ method }) => method) };
       };
       assert.deepEqual(stable(viaOAuth), stable(viaJson));
+    }),
+});
+
+Deno.test({
+  name: "an organization's key is a client too: its token speaks for the organization, with " +
+    "the claims of the JSON route's, and stops with a suspension",
+  ignore: withoutDataApi,
+  fn: () =>
+    withServed({}, async (served) => {
+      const as = await discover(served);
+      const write = await insertTeamPermission();
+      const orgId = await insertOrg(["compile", write]);
+      const client = await insertOrgKey(orgId, ["compile", write]);
+      const verify = async (token: string) =>
+        (await jwtVerify(token, createRemoteJWKSet(new URL(as.jwks_uri!)), {
+          issuer: as.issuer,
+          audience: "authenticated",
+        })).payload as JWTPayload & Record<string, unknown>;
+
+      const whole = await grant(served, as, client.id, oauth.ClientSecretBasic(client.key));
+      assert.equal(whole.scope, `compile ${write}`);
+      const claims = await verify(whole.access_token);
+      assert.deepEqual(
+        [claims.sub, claims.key_id, claims.org_id, claims.org_role, claims.permissions],
+        [client.id, client.id, orgId, null, [write]],
+      );
+      const narrowed = await verify(
+        (await grant(served, as, client.id, oauth.ClientSecretPost(client.key), "compile"))
+          .access_token,
+      );
+      assert.deepEqual([narrowed.org_id, narrowed.permissions], [orgId, []]);
+
+      const json = await served.call("POST", "/auth/token", { "x-api-key": client.key });
+      assert.equal(json.status, 200, JSON.stringify(json.body));
+      recordSecret(json.body.access_token);
+      const stable = (token: Record<string, unknown>) => {
+        const { jti: _j, iat: _i, nbf: _n, exp: _e, amr: _a, ...rest } = token;
+        return rest;
+      };
+      assert.deepEqual(stable(await verify(json.body.access_token)), stable(claims));
+
+      await withDatabase((sql) =>
+        sql`update latchkey.organizations set suspended_at = now() where id = ${orgId}`
+      );
+      oauthError(
+        await tokenRequest(served, { grant_type: "client_credentials" }, {
+          authorization: basic(client.id, client.key),
+        }),
+        400,
+        "unauthorized_client",
+      );
     }),
 });
 

@@ -13,7 +13,14 @@ import {
   verifyKey,
   withDatabase,
 } from "../../support/http.ts";
-import { addMember, createOrg, createOrgKey, insertTeamPermission } from "../../support/orgs.ts";
+import {
+  addMember,
+  createOrg,
+  createOrgKey,
+  insertOrg,
+  insertOrgKey,
+  insertTeamPermission,
+} from "../../support/orgs.ts";
 
 /**
  * Keys an organization owns (issue 29, item 2): the personal keys' whole lifecycle with the
@@ -195,6 +202,11 @@ Deno.test("an organization's keys are its key managers' alone: members 403, othe
   assert.equal(errorOf(byPersonalKey).code, "interactive_session_required");
   const byOrgKey = await call("GET", "/admin/keys", { headers: { "x-api-key": key.key } });
   assert.equal(byOrgKey.status, 403, "an organization's key holds no staff permission");
+  // Not even one whose row and ceiling name a staff permission (written past the API).
+  const planted = await insertOrgKey(await insertOrg(["keys:read"]), ["keys:read"]);
+  const byPlanted = await call("GET", "/admin/keys", { headers: { "x-api-key": planted.key } });
+  assert.equal(byPlanted.status, 403);
+  assert.deepEqual((await verifyKey(planted.key)).body.scopes, []);
 
   assert.equal((await verifyKey(key.key)).body.code, "VALID");
   const [row] = await withDatabase((sql) =>

@@ -9,19 +9,29 @@ import {
   withDatabase,
 } from "../../support/http.ts";
 import { asDataApi } from "../../support/data_api.ts";
-import { addMember, createOrg } from "../../support/orgs.ts";
+import {
+  addMember,
+  createOrg,
+  insertOrg,
+  insertOrgKey,
+  insertTeamPermission,
+} from "../../support/orgs.ts";
 
 /**
- * Issue 29, item 4: a session's token names an organization with `?org=`, and a team's own
- * policies read it with latchkey.org_id() and latchkey.has_permission(), as PostgREST runs them
- * (connected as `authenticator`, the token's role set, its claims in `request.jwt.claims`).
+ * Issue 29, item 4: a session's token names an organization with `?org=`, an organization's key's
+ * token always names its own, and a team's own policies read it with latchkey.org_id() and
+ * latchkey.has_permission(), as PostgREST runs them (connected as `authenticator`, the token's
+ * role set, its claims in `request.jwt.claims`).
  */
 
 // auth.uid(), auth.jwt() and the authenticator role exist on our hosted-like clusters only.
 const ignore = !Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL");
 
-/** A team's table of organization-owned rows, guarded the way the README shows. */
-async function createOrgNotes() {
+/**
+ * A team's table of organization-owned rows, guarded the way the README shows; with
+ * `keyPermission`, the team's permission a key's token must carry to add a row.
+ */
+async function createOrgNotes(keyPermission = "notes:write") {
   await withDatabase((sql) =>
     sql.unsafe(`
       drop table if exists public.latchkey_fixture_org_notes;
@@ -37,7 +47,11 @@ async function createOrgNotes() {
       create policy "Those who may edit the organization add notes"
         on public.latchkey_fixture_org_notes for insert to authenticated
         with check (org_id = (select latchkey.org_id())
-          and (select latchkey.has_permission('org:write')));`)
+          and (select latchkey.has_permission('org:write')));
+      create policy "Keys holding the team's permission add notes"
+        on public.latchkey_fixture_org_notes for insert to authenticated
+        with check (org_id = (select latchkey.org_id())
+          and (select latchkey.has_permission('${keyPermission}')));`)
   );
 }
 
@@ -125,6 +139,93 @@ Deno.test({
     );
     const suspended = await tokenFor(ada.token, acme);
     assert.equal(suspended.status, 403, JSON.stringify(suspended.body));
+    assert.equal(errorOf(suspended).code, "org_suspended");
+  },
+});
+
+Deno.test({
+  name: "an organization's key's token speaks for its organization, as no person: its rows, " +
+    "not another's, and only what its scopes and the organization's ceiling let it do",
+  ignore,
+  async fn() {
+    const write = await insertTeamPermission();
+    await createOrgNotes(write);
+    const [acme, globex] = await Promise.all([insertOrg(["compile", write]), insertOrg()]);
+    const [writer, reader, outsider] = await Promise.all([
+      insertOrgKey(acme, ["compile", write]),
+      insertOrgKey(acme, ["compile"]),
+      insertOrgKey(globex, ["compile", write]),
+    ]);
+    await withDatabase((sql) =>
+      sql`insert into public.latchkey_fixture_org_notes (org_id, body)
+          values (${acme}, 'acme plan'), (${globex}, 'globex secret')`
+    );
+    const claimsOfKey = async (key: string, query = "") => {
+      const minted = await call("POST", `/auth/token${query}`, { headers: { "x-api-key": key } });
+      if (minted.status === 200) recordSecret(minted.body.access_token);
+      return minted;
+    };
+
+    const minted = await claimsOfKey(writer.key);
+    assert.equal(minted.status, 200, JSON.stringify(minted.body));
+    const claims = decodeJwt(minted.body.access_token);
+    // A machine principal: `sub` is the key, which is no user's, and it is no member.
+    assert.deepEqual(
+      [claims.sub, claims.key_id, claims.org_id, claims.org_role, claims.permissions],
+      [writer.id, writer.id, acme, null, [write]],
+    );
+    assert.deepEqual([claims.role, claims.app_role, claims.email], [
+      "authenticated",
+      "user",
+      undefined,
+    ]);
+    assert.deepEqual(claims.scopes, ["compile", write]);
+    assert.deepEqual(await notesSeen(claims), ["acme plan"], "its organization's rows, no other");
+    await addNote(claims, "written by acme's key");
+    assert.deepEqual(
+      await asDataApi(
+        claims,
+        async (tx) => (await tx<{ uid: string }[]>`select auth.uid()::text as uid`)[0].uid,
+      ),
+      writer.id,
+      "auth.uid() is the key: a policy on users' rows finds none of its",
+    );
+
+    const readOnly = decodeJwt((await claimsOfKey(reader.key)).body.access_token);
+    assert.deepEqual([readOnly.org_id, readOnly.permissions], [acme, []]);
+    assert.deepEqual(await notesSeen(readOnly), ["acme plan", "written by acme's key"]);
+    await assert.rejects(
+      () => addNote(readOnly, "without the permission"),
+      (error: { code?: string }) => error.code === "42501",
+      "a key without the permission is refused by the policy",
+    );
+
+    // Organization B's key, scoped for writing but under the default ceiling (what role user
+    // holds: not the team's permission), reads B's rows only and writes none.
+    const other = decodeJwt((await claimsOfKey(outsider.key)).body.access_token);
+    assert.deepEqual([other.org_id, other.permissions], [globex, []]);
+    assert.deepEqual(await notesSeen(other), ["globex secret"]);
+    await assert.rejects(
+      () => addNote(other, "into globex"),
+      (error: { code?: string }) => error.code === "42501",
+    );
+
+    // The ceiling narrowed: the next token says so; a key names no other organization.
+    await withDatabase((sql) =>
+      sql`update latchkey.organizations set key_permissions = '{compile}' where id = ${acme}`
+    );
+    const narrowed = decodeJwt((await claimsOfKey(writer.key)).body.access_token);
+    assert.deepEqual([narrowed.permissions, narrowed.scopes], [[], ["compile"]]);
+    const named = await claimsOfKey(writer.key, `?org=${globex}`);
+    assert.equal(named.status, 400, JSON.stringify(named.body));
+    assert.equal(errorOf(named).details?.[0].path, "org");
+
+    // Suspended: no token at all.
+    await withDatabase((sql) =>
+      sql`update latchkey.organizations set suspended_at = now() where id = ${acme}`
+    );
+    const suspended = await claimsOfKey(writer.key);
+    assert.equal(suspended.status, 403);
     assert.equal(errorOf(suspended).code, "org_suspended");
   },
 });
