@@ -1934,7 +1934,12 @@ CREATE OR REPLACE FUNCTION latchkey.current_idempotency_owner()
  STABLE
  SET search_path TO ''
 AS $function$
-  select coalesce(latchkey.current_user_id()::text, latchkey.current_principal_kind())
+  select coalesce(
+    latchkey.current_user_id()::text,
+    case when latchkey.current_principal_kind() = 'api_key'
+      then 'api_key:' || latchkey.current_credential_id()::text end,
+    latchkey.current_principal_kind()
+  )
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.current_principal_kind()

@@ -8,7 +8,8 @@
 -- application scopes (LATCHKEY_SCOPES) are configuration, which the service adds.
 --
 -- Redefines latchkey.org_key_ceiling_allows and latchkey.set_org_key_permissions (made by
--- 20261211000100) to read the ceiling through latchkey.org_key_ceiling.
+-- 20261211000100) to read the ceiling through latchkey.org_key_ceiling, and
+-- latchkey.current_idempotency_owner so that keys without a user do not share one owner.
 
 -- The team's permissions an organization's keys may hold, as the catalogue has them now: those of
 -- its ceiling, or by default those role user holds. PL/pgSQL, whose plans a connection keeps: the
@@ -122,3 +123,20 @@ end
 $$;
 revoke all on function latchkey.set_org_key_permissions(uuid, text[]) from public;
 grant execute on function latchkey.set_org_key_permissions(uuid, text[]) to latchkey_caller;
+
+-- Whose idempotency records a caller reads and writes: a user's, or the kind of a credential
+-- with no user. Every organization's key has no user, so each is its own owner (by its id):
+-- one organization's key never sees another's stored answers.
+create or replace function latchkey.current_idempotency_owner()
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(
+    latchkey.current_user_id()::text,
+    case when latchkey.current_principal_kind() = 'api_key'
+      then 'api_key:' || latchkey.current_credential_id()::text end,
+    latchkey.current_principal_kind()
+  )
+$$;

@@ -8,7 +8,7 @@
 -- what a key holds is its scopes within its owner's role or its organization's ceiling, which
 -- holds the team's permissions only, never Latchkey's own.
 begin;
-select plan(41);
+select plan(42);
 
 insert into latchkey.users (id, email, name, role, email_verified_at) values
   ('e0000000-0000-4000-8000-000000000001', 'alice@orgkeys.test', 'Alice', 'user', now()),
@@ -160,6 +160,14 @@ select throws_ok(
   $$select latchkey.set_org_key_permissions('e1000000-0000-4000-8000-00000000000a',
     '{compile,deploy}')$$,
   '42501', null, 'nor the ceiling (the platform staff''s, orgs:write)'
+);
+
+-- An organization's key is its own idempotency owner: keys without a user share none.
+select set_config('latchkey.caller', '{"app_role": "user", "principal_kind": "api_key",
+  "credential_id": "e2000000-0000-4000-8000-00000000000a", "permissions": []}', true);
+select is(
+  latchkey.current_idempotency_owner(), 'api_key:e2000000-0000-4000-8000-00000000000a',
+  'an organization''s key keeps its own idempotency records'
 );
 
 -- Bob's own API key reaches no organization: organizations are sessions' business.
