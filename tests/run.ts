@@ -59,10 +59,12 @@ function banner(lines: string[]) {
 async function runCommand(
   program: string,
   args: string[],
-  { env = {}, echo = false, timeoutMs, cpuFile }: {
+  { env = {}, echo = false, timeoutMs, cpuFile, diagnose }: {
     env?: Record<string, string>;
     echo?: boolean;
     timeoutMs?: number;
+    /** What to report, before the kill, about a command that ran out of time. */
+    diagnose?: () => Promise<string>;
     /** Where a shell around the command writes the CPU seconds it and its children used. */
     cpuFile?: string;
   } = {},
@@ -89,9 +91,13 @@ async function runCommand(
     stderr: "piped",
   }).spawn();
   let timedOut = false;
+  let diagnosis = "";
   const timer = timeoutMs
-    ? setTimeout(() => {
+    ? setTimeout(async () => {
       timedOut = true;
+      if (diagnose) {
+        diagnosis = await diagnose().catch((error) => `(no diagnosis: ${error})`);
+      }
       // Around a shell, the command is the shell's child: killed first, or it would live on.
       if (cpuFile) {
         new Deno.Command("pkill", { args: ["-KILL", "-P", String(child.pid)] }).outputSync();
@@ -110,8 +116,30 @@ async function runCommand(
   await Promise.all([collect(child.stdout, Deno.stdout), collect(child.stderr, Deno.stderr)]);
   const status = await child.status;
   clearTimeout(timer);
-  if (timedOut) text += `\n!! killed after ${timeoutMs! / 1000} s\n`;
+  if (timedOut) text += `\n!! killed after ${timeoutMs! / 1000} s\n${diagnosis}`;
   return { success: status.success && !timedOut, output: stripAnsi(text), timedOut };
+}
+
+/**
+ * The cluster's sessions that are not idle, with what they wait on and who blocks them: a part
+ * that hangs without using CPU is most often waiting on the database, and this says on what.
+ */
+async function databaseActivity(url: string): Promise<string> {
+  const sql = postgres(url, { max: 1, prepare: false, connect_timeout: 5, onnotice: () => {} });
+  try {
+    const rows = await sql<Record<string, unknown>[]>`
+      select pid, datname, application_name, state, wait_event_type, wait_event,
+        pg_blocking_pids(pid) as blocked_by,
+        round(extract(epoch from now() - xact_start)::numeric, 1) as xact_seconds,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 240) as query
+      from pg_stat_activity
+      where pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'
+      order by xact_start nulls last`;
+    return "database sessions not idle when the part was killed:\n" +
+      (rows.map((row) => "  " + JSON.stringify(row)).join("\n") || "  (none)") + "\n";
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 }
 
 /** The shipped Postman collection, run whole by newman against a gateway; counts its assertions. */
@@ -463,7 +491,12 @@ try {
       const run = await runCommand(
         Deno.execPath(),
         ["test", testsLockFlag, "--no-check", "--allow-all", ...part.files],
-        { env: worker.env, timeoutMs: partTimeoutMs, cpuFile },
+        {
+          env: worker.env,
+          timeoutMs: partTimeoutMs,
+          cpuFile,
+          diagnose: () => databaseActivity(database.superuserUrl ?? database.url),
+        },
       );
       const outcome = readTestOutput(run.output);
       Object.assign(measured, outcome.secondsByFile);

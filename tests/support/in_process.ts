@@ -29,14 +29,41 @@ export interface InProcessFunctions {
 /** Calls over `client` to the functions at `base`, JSON both ways. */
 export function jsonCaller(base: string, client: Deno.HttpClient): InProcessFunctions["call"] {
   return async (method, path, headers = {}, body) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
-      body: body ? JSON.stringify(body) : undefined,
-      client,
-    });
-    return { status: response.status, headers: response.headers, body: await response.json() };
+    // A call that never answers fails here, naming itself, rather than holding its test until
+    // the runner kills the whole part.
+    const deadline = AbortSignal.timeout(callDeadlineMs);
+    try {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...(body ? { "content-type": "application/json" } : {}), ...headers },
+        body: body ? JSON.stringify(body) : undefined,
+        client,
+        signal: deadline,
+      });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    } catch (error) {
+      if (!deadline.aborted) throw error;
+      throw new Error(`${method} ${path}: no answer within ${callDeadlineMs / 1000} s`);
+    }
   };
+}
+
+/** Far beyond any route's time (the statement timeout is 5 s), far below the runner's 300 s. */
+const callDeadlineMs = 60_000;
+
+/** `work`, or an error saying what did not finish within `ms`. */
+async function settlesWithin(work: Promise<void>, ms: number, what: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      work,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -70,17 +97,21 @@ export function serveFunctions(
     settled: workAfterResponsesSettled,
     async close() {
       client.close();
-      await server.shutdown();
+      await settlesWithin(server.shutdown(), callDeadlineMs, "the server did not shut down");
       // Mail the requests queued is sent in the background: let it finish first, with a timer
       // of our own keeping the event loop up (nodemailer waits on unref'd ones, which Deno 2.1
       // does not wait for).
       const keepAlive = setInterval(() => {}, 20);
       try {
-        await workAfterResponsesSettled();
+        await settlesWithin(
+          workAfterResponsesSettled(),
+          callDeadlineMs,
+          "the work the answers began (mail, webhooks, writes after answers) did not settle",
+        );
       } finally {
         clearInterval(keepAlive);
       }
-      await sql.end();
+      await settlesWithin(sql.end({ timeout: 5 }), callDeadlineMs, "the pool did not end");
     },
   };
 }

@@ -111,3 +111,42 @@ Deno.test("in production smtp:// sends nothing to a server that offers no STARTT
     await smtp.close();
   }
 });
+
+Deno.test("a mail server that stalls fails the send within LATCHKEY_MAILER_TIMEOUT_MS", async () => {
+  // Accepts the connection and never greets, as a wedged SMTP relay does.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  const mailer = mailerFor(loadConfig({
+    LATCHKEY_MAILER: `smtp://127.0.0.1:${listener.addr.port}`,
+    LATCHKEY_MAILER_TIMEOUT_MS: "1000",
+  }))!;
+  try {
+    const started = performance.now();
+    await assert.rejects(() =>
+      mailer.send({
+        to: "ada@example.com",
+        subject: "Reset your password",
+        text: "the link",
+        html: "<p>the link</p>",
+        kind: "password_reset",
+      })
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 900 && elapsed < 5000, `failed after ${elapsed.toFixed(0)} ms`);
+    assert.equal(accepted.length, 1, "it did connect: the stall was the server's");
+  } finally {
+    mailer.close?.();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) {
+      try {
+        conn.close();
+      } catch {
+        // Closed by the client's timeout.
+      }
+    }
+  }
+});

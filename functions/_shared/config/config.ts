@@ -169,6 +169,12 @@ export const configSchema = z.object({
   ),
   LATCHKEY_MAIL_FROM: z.string().min(3).max(320).default("Latchkey <no-reply@latchkey.invalid>")
     .describe("The From of account mail (SMTP)."),
+  LATCHKEY_MAILER_TIMEOUT_MS: integer(1000, 120_000).default(15_000).describe(
+    "How long one mail's send may take, connection to last answer (SMTP or the webhook " +
+      "mailer). A server that stalls past it counts as a failed attempt, retried with backoff; " +
+      "without a bound one stalled SMTP session held the isolate's mail sending (and an edge " +
+      "isolate's life) for nodemailer's default of ten minutes.",
+  ),
   LATCHKEY_MAILER_WEBHOOK_SECRET: z.string().min(32, "use at least 32 characters").max(512)
     .optional().describe(
       "HMAC-SHA256 secret of the webhook mailer's X-Latchkey-Signature (t=<unix>,v1=<hex> over " +

@@ -56,26 +56,50 @@ const logMailer: Mailer = {
  * and the links would go in clear text. A URL's own TLS settings cannot turn that off (config
  * refuses them, and ours are applied last).
  */
-function smtpMailer(url: string, from: string, requireTls: boolean): Mailer {
-  const transport = nodemailer.createTransport(
-    requireTls && url.startsWith("smtp://") ? { url, requireTLS: true } : url,
-    { from },
-  );
+function smtpMailer(url: string, from: string, requireTls: boolean, timeoutMs: number): Mailer {
+  const transport = nodemailer.createTransport({
+    url,
+    ...(requireTls && url.startsWith("smtp://") ? { requireTLS: true } : {}),
+    // nodemailer waits 2 minutes to connect, 30 s for the greeting and 10 minutes for any
+    // answer unless told otherwise.
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+  }, { from });
   return {
     async send(message) {
-      await transport.sendMail({
-        to: message.to,
-        subject: message.subject,
-        text: message.text,
-        html: message.html,
-        headers: { "X-Latchkey-Kind": message.kind },
-      });
+      // The whole exchange is bounded here too: nodemailer's timers sit on the socket, which
+      // Deno's node:net emulation drives, and a send that outlives them would hold the outbox.
+      await withinMs(
+        transport.sendMail({
+          to: message.to,
+          subject: message.subject,
+          text: message.text,
+          html: message.html,
+          headers: { "X-Latchkey-Kind": message.kind },
+        }),
+        timeoutMs,
+        `the SMTP server did not finish within ${timeoutMs} ms`,
+      );
     },
     close: () => transport.close(),
   };
 }
 
-function webhookMailer(url: string, secret: string): Mailer {
+/** `work`, or a rejection with `message` once `ms` have passed. */
+async function withinMs<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error(message)), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function webhookMailer(url: string, secret: string, timeoutMs: number): Mailer {
   return {
     async send(message) {
       const body = JSON.stringify(message);
@@ -84,7 +108,7 @@ function webhookMailer(url: string, secret: string): Mailer {
         method: "POST",
         headers: { "content-type": "application/json", [webhookSignatureHeader]: signature },
         body,
-      }, 10_000);
+      }, timeoutMs);
       if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
     },
   };
@@ -98,11 +122,18 @@ export function mailerFor(config: Config): Mailer | null {
   if (target === "none") return null;
   let mailer = mailers.get(config);
   if (!mailer) {
-    mailer = target === "log"
-      ? logMailer
-      : target.startsWith("smtp")
-      ? smtpMailer(target, config.LATCHKEY_MAIL_FROM, config.LATCHKEY_ENV === "production")
-      : webhookMailer(target, config.LATCHKEY_MAILER_WEBHOOK_SECRET!);
+    mailer = target === "log" ? logMailer : target.startsWith("smtp")
+      ? smtpMailer(
+        target,
+        config.LATCHKEY_MAIL_FROM,
+        config.LATCHKEY_ENV === "production",
+        config.LATCHKEY_MAILER_TIMEOUT_MS,
+      )
+      : webhookMailer(
+        target,
+        config.LATCHKEY_MAILER_WEBHOOK_SECRET!,
+        config.LATCHKEY_MAILER_TIMEOUT_MS,
+      );
     mailers.set(config, mailer);
   }
   return mailer;
