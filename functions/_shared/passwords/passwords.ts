@@ -118,8 +118,10 @@ function inWorker(input: Argon2idInput): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
     const onMessage = (message: { id: number; result?: Uint8Array; error?: string }) => {
       if (message.id !== id) return;
+      clearTimeout(deadline);
       worker.off("message", onMessage);
       worker.off("error", onError);
+      worker.off("exit", onExit);
       // Idle, a worker does not keep the process alive (tests and tasks exit; the gateway
       // serves anyway); busy, it does, so its answer is awaited.
       worker.unref();
@@ -127,18 +129,32 @@ function inWorker(input: Argon2idInput): Promise<Uint8Array> {
       if (message.error !== undefined) reject(new Error(message.error));
       else resolve(message.result!);
     };
+    // A worker that dies without an error event (it exits, or the runtime ends it) or that
+    // never answers must not leave its request waiting forever: it is given up and stopped,
+    // and the next hash starts another.
     const onError = (error: Error) => {
-      // A dead worker is not reused; the next hash starts another.
-      workersAlive -= 1;
+      clearTimeout(deadline);
       worker.off("message", onMessage);
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+      workersAlive -= 1;
       reject(error);
     };
+    const onExit = () => onError(new Error("the hash worker exited"));
+    const deadline = setTimeout(() => {
+      onError(new Error(`the hash worker did not answer within ${workerDeadlineMs} ms`));
+      worker.terminate();
+    }, workerDeadlineMs);
     worker.on("message", onMessage);
     worker.once("error", onError);
+    worker.once("exit", onExit);
     worker.ref();
     worker.postMessage({ id, input });
   });
 }
+
+/** Far beyond a hash's cost (about 50 ms; seconds on a starved machine). */
+const workerDeadlineMs = 30_000;
 
 /** argon2id within the isolate's slots (one per worker, or one on the main thread). */
 async function computeArgon2(input: Argon2idInput): Promise<Uint8Array> {
