@@ -6775,7 +6775,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description `{org}` with the caller's `role` and `permissions`. */
+        /** @description `{org}` with the caller's `role` and `permissions`, and for a member with keys:write `keyScopes`: every scope its keys may hold now (else null). */
         200: {
           headers: {
             [name: string]: unknown;

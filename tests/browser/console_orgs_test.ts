@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { chromium, chromiumPath } from "../support/browser.ts";
-import { asAdminKey, createAccount, uniqueEmail, withDatabase } from "../support/http.ts";
+import {
+  asAdminKey,
+  createAccount,
+  uniqueEmail,
+  verifyKey,
+  withDatabase,
+} from "../support/http.ts";
+import { addMember, insertOrg } from "../support/orgs.ts";
 import {
   notice,
   openConsole,
@@ -15,7 +22,9 @@ import { withMailGateway } from "../support/smtp.ts";
 /**
  * The console's organizations and roles, in chromium, as one admin: creates an organization
  * (owner), invites someone by email (the mail reaches a real SMTP server), sees the open
- * invitation and revokes it; finds the organization in the staff's list and suspends it; on the
+ * invitation and revokes it; creates one of its keys (the secret shown once; it verifies with
+ * the organization's id) and revokes it, and is offered no keys where they are a plain member;
+ * finds the organization in the staff's list (its keys read-only) and suspends it; on the
  * Roles page registers a team permission and creates a platform role holding it, which the
  * users page's role filter then offers; deletes both again. Axe-clean, no console error. A
  * gateway of the test's own mails through the test SMTP server (on the suite's database and with
@@ -80,6 +89,41 @@ Deno.test({
             .waitFor();
           await page.getByText("No open invitations.").waitFor();
 
+          // Its keys: one created with a scope the organization grants, its secret shown once.
+          const keys = page.locator("section", {
+            has: page.getByRole("heading", { name: "Keys", exact: true }),
+          });
+          const createKey = keys.getByRole("form", { name: "Create an API key" });
+          await createKey.getByLabel("Name").fill("integration");
+          await createKey.getByLabel("compile", { exact: true }).check();
+          await createKey.getByRole("button", { name: "Create key" }).click();
+          const secret = await page.getByTestId("new-key").innerText();
+          const verified = await verifyKey(secret, "compile");
+          assert.deepEqual(
+            [verified.body.code, verified.body.orgId, verified.body.scopes],
+            ["VALID", orgId, ["compile"]],
+          );
+          await recordPage(page, "org-keys", violations);
+          await page.reload();
+          await shown(page, `#/orgs/${orgId}`);
+          const keyRow = keys.getByRole("table", { name: "API keys" })
+            .locator("tbody tr", { hasText: "integration" });
+          assert.match(await keyRow.innerText(), new RegExp(`${admin.email}.*compile`, "s"));
+          assert.equal(await page.getByTestId("new-key").count(), 0, "shown once");
+          assert.ok(!(await page.content()).includes(secret));
+          await page.getByRole("button", { name: "Revoke key integration" }).click();
+          await notice(page).filter({ hasText: 'Revoked "integration".' }).waitFor();
+          assert.match(await keyRow.innerText(), /revoked/);
+          assert.equal((await verifyKey(secret)).body.code, "REVOKED");
+
+          // Where the admin is a plain member, no keys are offered.
+          const memberOf = await insertOrg();
+          await addMember(memberOf, admin.id, "member");
+          await page.evaluate((hash) => location.hash = hash, `#/orgs/${memberOf}`);
+          await shown(page, `#/orgs/${memberOf}`);
+          assert.match(await page.getByRole("heading", { level: 1 }).innerText(), /member/);
+          assert.equal(await page.getByRole("heading", { name: "Keys" }).count(), 0);
+
           // The staff's list: found by name, suspended with a reason.
           await openFromNav(page, "All organizations", "#/staff/orgs");
           await page.getByLabel("Search name or slug").fill(tag);
@@ -93,6 +137,9 @@ Deno.test({
           await page.getByRole("button", { name: "Suspend" }).click();
           await notice(page).filter({ hasText: `Suspended ${orgName}` }).waitFor();
           assert.equal(await page.getByTestId("org-state").innerText(), "suspended");
+          const staffKeys = page.getByRole("table", { name: "API keys" });
+          assert.match(await staffKeys.innerText(), /integration.*revoked/s);
+          assert.equal(await staffKeys.getByRole("button").count(), 0, "read-only");
           const [suspended] = await withDatabase((sql) =>
             sql`select suspension_reason from latchkey.organizations
                 where id = ${orgId} and suspended_at is not null`

@@ -59,36 +59,51 @@ const overlaps = [
  * Rotation asks how long the old secret keeps working: "stops now" for a leaked key (the
  * default), or an overlap for a planned one while its users move to the new secret.
  */
-function rotateKeyChoice(key, { notify, refresh }) {
+function rotateKeyChoice(key, { rotate, notify, refresh }) {
   return rotateChoice({
     overlaps,
     label: "Old secret works for ",
     selectLabel: `Old secret of ${key.name} works for`,
     buttonLabel: `Rotate key ${key.name} now`,
     async rotate(overlapSeconds) {
-      const answer = await api("POST", `/admin/keys/${key.id}/rotate`, {
-        body: { overlapSeconds },
-        idempotent: true,
-      });
-      await refresh(answer);
+      await refresh(await rotate(key, overlapSeconds));
     },
     notify,
   });
 }
 
 /**
- * Keys with owner, type, last use and expiry; revoke and rotate where the caller may: on this
+ * What may be done to a key and how, through the staff's routes: where the caller may on this
  * page (`can`) and on the key's owner (its `callerMay`, the API's reach rule).
+ */
+export function adminKeyActions(can) {
+  const may = (key, permission) => can(permission) && key.callerMay.includes(permission);
+  return {
+    mayRevoke: (key) => may(key, "keys:revoke"),
+    mayRotate: (key) => may(key, "keys:write"),
+    revoke: (key) => api("POST", `/admin/keys/${key.id}/revoke`, { idempotent: true }),
+    rotate: (key, overlapSeconds) =>
+      api("POST", `/admin/keys/${key.id}/rotate`, { body: { overlapSeconds }, idempotent: true }),
+  };
+}
+
+/** Keys shown and not touched. */
+export const readOnlyKeys = { mayRevoke: () => false, mayRotate: () => false };
+
+/**
+ * Keys with type, scopes, last use and expiry, and the owner (`showOwner`) or who made each
+ * (`createdBy(key)`, a cell); revoke and rotate as `actions` allow (adminKeyActions, or an
+ * organization's routes: `{mayRevoke(key), mayRotate(key), revoke(key),
+ * rotate(key, overlapSeconds)}`, the last two resolving with the API's answer).
  * `refresh(secret?)` redraws the page, showing a new key's secret once when given.
  */
-export function keyTable(keys, { can, notify, refresh, showOwner }) {
-  const actions = (key) => {
+export function keyTable(keys, { actions, notify, refresh, showOwner, createdBy }) {
+  const cell = (key) => {
     if (key.revokedAt) return "—";
-    const may = (permission) => can(permission) && key.callerMay.includes(permission);
     return h(
       "span",
       { class: "actions" },
-      may("keys:revoke")
+      actions.mayRevoke(key)
         ? h("button", {
           type: "button",
           class: "danger",
@@ -96,7 +111,7 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
           async onclick() {
             if (!confirm(`Revoke "${key.name}"? Anything using it stops working at once.`)) return;
             try {
-              await api("POST", `/admin/keys/${key.id}/revoke`, { idempotent: true });
+              await actions.revoke(key);
               await refresh();
               notify(`Revoked "${key.name}".`);
             } catch (error) {
@@ -105,17 +120,20 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
           },
         }, "Revoke")
         : null,
-      may("keys:write") && !key.replacedBy
+      actions.mayRotate(key) && !key.replacedBy
         ? h("button", {
           type: "button",
           "aria-label": `Rotate key ${key.name}`,
           onclick(event) {
-            event.currentTarget.replaceWith(rotateKeyChoice(key, { notify, refresh }));
+            event.currentTarget.replaceWith(
+              rotateKeyChoice(key, { rotate: actions.rotate, notify, refresh }),
+            );
           },
         }, "Rotate")
         : null,
     );
   };
+  const acting = keys.some((key) => actions.mayRevoke(key) || actions.mayRotate(key));
   return table(
     "API keys",
     [
@@ -131,12 +149,13 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
               : h("a", { href: `#/users/${key.userId}` }, `${key.userId.slice(0, 8)}…`),
         ]]
         : []),
+      ...(createdBy ? [["Created by", createdBy]] : []),
       ["Type", (key) => key.keyType],
       ["Scopes", (key) => key.scopes.join(", ") || "none"],
       ["Last used", (key) => when(key.lastUsedAt)],
       ["Expires", (key) => key.expiresAt ? when(key.expiresAt) : "never"],
       ["State", keyState],
-      ["", actions],
+      ...(acting ? [["", cell]] : []),
     ],
     keys,
     "No keys.",

@@ -1,6 +1,6 @@
 import { api } from "../api.js";
 import { field, formValues, h, show } from "../dom.js";
-import { keyTable, secretPanel } from "./key_table.js";
+import { adminKeyActions, keyTable, secretPanel } from "./key_table.js";
 import { pager } from "./pager.js";
 
 /** Every key, newest first, with owner, type, last use and expiry; revoke and rotate. */
@@ -53,7 +53,7 @@ export async function renderKeys(main, context) {
       h("button", { type: "submit" }, "Filter"),
     ),
     context.secret ? secretPanel(context.secret) : null,
-    keyTable(page.keys, { can, notify, refresh, showOwner: true }),
+    keyTable(page.keys, { actions: adminKeyActions(can), notify, refresh, showOwner: true }),
     pager("/keys", params, page.nextCursor, navigate),
   );
 }

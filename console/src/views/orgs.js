@@ -1,6 +1,8 @@
 import { api } from "../api.js";
 import { field, formValues, h, select, show, table, when } from "../dom.js";
 import { actingThen } from "./acting.js";
+import { createKeyForm } from "./key_form.js";
+import { keyTable, readOnlyKeys, secretPanel } from "./key_table.js";
 import { pager } from "./pager.js";
 import { orgRoleNames, roleOptions } from "./role_names.js";
 
@@ -73,14 +75,19 @@ export async function renderOrg(main, context) {
   const { orgId, params, me, can, navigate, notify } = context;
   const { org } = await api("GET", `/orgs/${orgId}`);
   const may = (permission) => org.permissions.includes(permission);
-  const [members, invitations, roles] = await Promise.all([
+  const [members, invitations, roles, keys] = await Promise.all([
     api("GET", `/orgs/${orgId}/members`, { query: { cursor: params.get("cursor"), limit: 50 } }),
     may("members:invite")
       ? api("GET", `/orgs/${orgId}/invitations`, { query: { limit: 100 } })
       : null,
     may("members:invite") || may("members:write") ? orgRoleNames(can, org.role) : [],
+    may("keys:read") || may("keys:write")
+      ? api("GET", `/orgs/${orgId}/keys`, {
+        query: { cursor: params.get("keysCursor"), limit: 50 },
+      })
+      : null,
   ]);
-  const refresh = () => renderOrg(main, context);
+  const refresh = () => renderOrg(main, { ...context, secret: null });
   const act = actingThen({ notify, refresh });
   const base = `/orgs/${orgId}`;
   const myId = me?.user?.id;
@@ -155,6 +162,18 @@ export async function renderOrg(main, context) {
     ),
     pager(base, params, members.nextCursor, navigate),
     invitations ? invitationsSection(org, invitations.invitations, { act, roles }) : null,
+    keys
+      ? orgKeysSection(org, keys, {
+        members: members.members,
+        secret: context.secret,
+        pages: pager(base, params, keys.nextCursor, navigate, {
+          param: "keysCursor",
+          label: "Pages of keys",
+        }),
+        notify,
+        refresh: (secret) => renderOrg(main, { ...context, secret }),
+      })
+      : null,
     may("org:write") ? renameForm(org, act) : null,
     h(
       "section",
@@ -250,6 +269,59 @@ function invitationsSection(org, invitations, { act, roles }) {
   );
 }
 
+/**
+ * The organization's keys, for a member whose role may read them (`keys:read`): who made each,
+ * and with `keys:write` creating one (the scopes the organization may grant, `org.keyScopes`;
+ * the secret shown once), rotating and revoking it. Nothing changes while it is suspended but
+ * revoking, as the API has it.
+ */
+function orgKeysSection(org, page, { members, secret, pages, notify, refresh }) {
+  const base = `/orgs/${org.id}/keys`;
+  const writer = org.permissions.includes("keys:write");
+  const emails = new Map(members.map((member) => [member.userId, member.email]));
+  const actions = writer
+    ? {
+      mayRevoke: () => true,
+      mayRotate: () => !org.suspended,
+      revoke: (key) => api("DELETE", `${base}/${key.id}`),
+      rotate: (key, overlapSeconds) =>
+        api("POST", `${base}/${key.id}/rotate`, { body: { overlapSeconds }, idempotent: true }),
+    }
+    : readOnlyKeys;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "org-keys" },
+    h("h2", { id: "org-keys" }, "Keys"),
+    h(
+      "p",
+      { class: "muted" },
+      "Keys the organization owns: they keep working when the member who made them leaves.",
+    ),
+    secret ? secretPanel(secret) : null,
+    keyTable(page.keys, {
+      actions,
+      notify,
+      refresh,
+      // A creator who left, or whose account went, is an id or nobody.
+      createdBy: (key) =>
+        key.createdBy === null
+          ? h("span", { class: "muted" }, "a former member")
+          : emails.get(key.createdBy) ??
+            h("code", { title: key.createdBy }, key.createdBy.slice(0, 8)),
+    }),
+    pages,
+    writer && !org.suspended
+      ? createKeyForm({
+        create: (body, idempotencyKey) => api("POST", base, { body, idempotencyKey }),
+        scopes: org.keyScopes ?? [],
+        nameRequired: true,
+        notify,
+        refresh,
+      })
+      : null,
+  );
+}
+
 function renameForm(org, act) {
   return h(
     "section",
@@ -324,11 +396,16 @@ export async function renderStaffOrgs(main, { params, navigate }) {
 /** One organization for the staff: its state and members; suspend or lift it (`orgs:write`). */
 export async function renderStaffOrg(main, context) {
   const { orgId, params, can, navigate, notify } = context;
-  const [{ org }, members] = await Promise.all([
+  const [{ org }, members, keys] = await Promise.all([
     api("GET", `/admin/orgs/${orgId}`),
     api("GET", `/admin/orgs/${orgId}/members`, {
       query: { cursor: params.get("cursor"), limit: 50 },
     }),
+    can("keys:read")
+      ? api("GET", "/admin/keys", {
+        query: { orgId, cursor: params.get("keysCursor"), limit: 50 },
+      })
+      : null,
   ]);
   const act = actingThen({ notify, refresh: () => renderStaffOrg(main, context) });
   const patch = (body) => api("PATCH", `/admin/orgs/${orgId}`, { body });
@@ -394,5 +471,18 @@ export async function renderStaffOrg(main, context) {
       "No members.",
     ),
     pager(`/staff/orgs/${orgId}`, params, members.nextCursor, navigate),
+    // Read-only here: the Keys page revokes and rotates any key within the caller's reach.
+    keys
+      ? h(
+        "section",
+        { class: "card", "aria-labelledby": "org-keys" },
+        h("h2", { id: "org-keys" }, "Keys"),
+        keyTable(keys.keys, { actions: readOnlyKeys, notify, refresh: () => {} }),
+        pager(`/staff/orgs/${orgId}`, params, keys.nextCursor, navigate, {
+          param: "keysCursor",
+          label: "Pages of keys",
+        }),
+      )
+      : null,
   );
 }

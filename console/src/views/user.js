@@ -1,8 +1,9 @@
 import { api } from "../api.js";
-import { field, formValues, h, select, show, table, when } from "../dom.js";
+import { field, h, select, show, table, when } from "../dom.js";
 import { actingThen } from "./acting.js";
 import { auditTable } from "./audit_table.js";
-import { keyTable, secretPanel } from "./key_table.js";
+import { adminKeyActions, keyTable, secretPanel } from "./key_table.js";
+import { createKeyForm } from "./key_form.js";
 import { platformRoleNames, roleOptions } from "./role_names.js";
 import { factorKind, secondFactorState } from "./second_factors.js";
 
@@ -166,8 +167,16 @@ export async function renderUser(main, context) {
         { class: "card", "aria-labelledby": "keys" },
         h("h2", { id: "keys" }, "API keys"),
         context.secret ? secretPanel(context.secret) : null,
-        keyTable(keys.keys, { can, notify, refresh }),
-        can("keys:write") ? createKeyForm(userId, { notify, refresh }) : null,
+        keyTable(keys.keys, { actions: adminKeyActions(can), notify, refresh }),
+        can("keys:write")
+          ? createKeyForm({
+            create: (body, idempotencyKey) =>
+              api("POST", "/admin/keys", { body: { userId, ...body }, idempotencyKey }),
+            keyTypes: true,
+            notify,
+            refresh,
+          })
+          : null,
       )
       : null,
     audit
@@ -270,66 +279,5 @@ function factorsSection(user, { factors, recoveryCodesLeft }, { can, notify, ref
       )
       : null,
     actions.childElementCount ? actions : null,
-  );
-}
-
-/**
- * One key per submission, however often it is clicked: the button is busy while the request is
- * out, and the form keeps one Idempotency-Key until a key is made (a lost answer, sent again,
- * replays instead of making a second key).
- */
-function createKeyForm(userId, { notify, refresh }) {
-  const idempotencyKey = crypto.randomUUID();
-  const button = h("button", { type: "submit" }, "Create key");
-  return h(
-    "form",
-    {
-      class: "inline",
-      "aria-label": "Create an API key",
-      async onsubmit(event) {
-        event.preventDefault();
-        if (button.disabled) return;
-        const values = formValues(event.currentTarget);
-        button.disabled = true;
-        button.setAttribute("aria-busy", "true");
-        try {
-          const answer = await api("POST", "/admin/keys", {
-            body: {
-              userId,
-              ...(values.name ? { name: values.name } : {}),
-              ...(values.scopes ? { scopes: values.scopes.split(/[\s,]+/).filter(Boolean) } : {}),
-              ...(values.expiresInDays ? { expiresInDays: Number(values.expiresInDays) } : {}),
-              keyType: values.keyType ?? "human",
-            },
-            idempotencyKey,
-          });
-          await refresh(answer);
-        } catch (error) {
-          button.disabled = false;
-          button.removeAttribute("aria-busy");
-          notify(error);
-        }
-      },
-    },
-    h("h3", {}, "Create a key"),
-    field("Name", h("input", { name: "name", autocomplete: "off" })),
-    field(
-      "Scopes",
-      h("input", { name: "scopes", placeholder: "compile" }),
-      "Comma-separated; empty: the default scopes.",
-    ),
-    field(
-      "Expires in days",
-      h("input", { name: "expiresInDays", type: "number", min: 1, max: 3650 }),
-    ),
-    field(
-      "Type",
-      select(
-        "keyType",
-        [["human", "human"], ["ci", "ci"], ["integration", "integration"]],
-        "human",
-      ),
-    ),
-    button,
   );
 }

@@ -62,6 +62,18 @@ function orgKeyAppScopes(config: Config, keyPermissions: readonly string[] | nul
 }
 
 /**
+ * Every scope an organization's key may hold now: the application scopes within its
+ * `keyPermissions`, and `ceilingPermissions` (latchkey.org_key_ceiling).
+ */
+export function orgKeyScopes(
+  config: Config,
+  keyPermissions: readonly string[] | null,
+  ceilingPermissions: readonly string[],
+): string[] {
+  return [...orgKeyAppScopes(config, keyPermissions), ...ceilingPermissions];
+}
+
+/**
  * Checks an organization's key's requested scopes against what the organization lets its keys
  * hold: the application scopes within its `keyPermissions`, and `ceilingPermissions`, the
  * team's permissions of its ceiling as the database has them now (latchkey.org_key_ceiling).
@@ -73,7 +85,7 @@ export function checkedOrgKeyScopes(
   requested?: string[],
 ): string[] {
   return scopesWithin(
-    [...orgKeyAppScopes(config, keyPermissions), ...ceilingPermissions],
+    orgKeyScopes(config, keyPermissions, ceilingPermissions),
     requested,
     {
       message: "Scope(s) beyond what this organization's keys may hold",

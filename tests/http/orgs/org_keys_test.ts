@@ -36,6 +36,13 @@ async function eventOf(result: CallResult, action: string) {
   return found[0];
 }
 
+/** What `GET /orgs/:id` says the caller may put on the organization's keys (`keyScopes`). */
+async function keyScopesOf(token: string, orgId: string): Promise<string[] | null> {
+  const read = await call("GET", `/orgs/${orgId}`, { token });
+  assert.equal(read.status, 200);
+  return read.body.org.keyScopes;
+}
+
 Deno.test("an organization's key lives the whole key lifecycle, each step audited with its organization", async () => {
   const owner = await signUp("orgkey-owner");
   const admin = await signUp("orgkey-admin");
@@ -208,6 +215,7 @@ Deno.test("an organization's keys are its key managers' alone: members 403, othe
   assert.equal(byPlanted.status, 403);
   assert.deepEqual((await verifyKey(planted.key)).body.scopes, []);
 
+  assert.equal(await keyScopesOf(member.token, orgId), null, "offered to key writers only");
   assert.equal((await verifyKey(key.key)).body.code, "VALID");
   const [row] = await withDatabase((sql) =>
     sql`select name, revoked_at, replaced_by from latchkey.api_keys where id = ${key.id}`
@@ -284,6 +292,7 @@ Deno.test("an organization's key outlives its creator, stops while suspended, an
   );
   assert.deepEqual((await verifyKey(key.key)).body.scopes, []);
   assert.equal((await verifyKey(key.key, "compile")).body.code, "INSUFFICIENT_SCOPE");
+  assert.deepEqual(await keyScopesOf(owner.token, orgId), [], "what a creating form offers");
   const beyond = await call("POST", `/orgs/${orgId}/keys`, {
     token: owner.token,
     body: { name: "compiler", scopes: ["compile"] },
@@ -321,6 +330,7 @@ Deno.test("an organization's key outlives its creator, stops while suspended, an
     body: { keyPermissions: ["compile", teamPermission] },
   });
   assert.deepEqual(withTeams.body.org.keyPermissions, ["compile", teamPermission]);
+  assert.deepEqual(await keyScopesOf(owner.token, orgId), ["compile", teamPermission]);
   // A member whose platform role lacks it makes no key holding it (nobody grants what they lack).
   const lacking = await call("POST", `/orgs/${orgId}/keys`, {
     token: owner.token,
@@ -331,6 +341,7 @@ Deno.test("an organization's key outlives its creator, stops while suspended, an
   const restored = await asStaff(null);
   assert.equal(restored.status, 200);
   assert.deepEqual((await verifyKey(key.key)).body.scopes, ["compile"], "the default again");
+  assert.ok((await keyScopesOf(owner.token, orgId))?.includes("compile"));
 
   // The platform's key lists show each key's owner, and filter by organization.
   const personal = await createKey(owner.token, { name: "personal" });
