@@ -2440,8 +2440,12 @@ AS $function$
     pg_catalog.floor(extract(epoch from (k.expires_at - pg_catalog.now())))
   )), 0)::integer
   from latchkey.api_keys k
+  left join latchkey.api_keys s on s.id = k.replaced_by
   left join latchkey.users u on u.id = k.user_id
   where k.id = p_key_id and u.credits is null
+    and case when s.id is null then k.rate_limit_per_minute else s.rate_limit_per_minute end
+      is null
+    and case when s.id is null then k.remaining else s.remaining end is null
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[])
@@ -4587,7 +4591,6 @@ grant execute on function latchkey.has_permission(p_permission text) to latchkey
 grant execute on function latchkey.has_permission(p_permission text) to service_role;
 grant execute on function latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
-grant execute on function latchkey.key_cache_seconds(p_key_id uuid, p_default integer) to latchkey_caller;
 grant execute on function latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[]) to latchkey_caller;
 grant execute on function latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
@@ -4612,7 +4615,6 @@ grant execute on function latchkey.prune_expired_challenges(p_batch integer) to 
 grant execute on function latchkey.queue_webhook_test(p_endpoint_id uuid) to latchkey_caller;
 grant execute on function latchkey.raise_session_assurance(p_method text) to latchkey_caller;
 grant execute on function latchkey.record_audit_event(p_action text, p_target_kind text, p_target_id uuid, p_metadata jsonb) to latchkey_caller;
-grant execute on function latchkey.record_cached_key_uses(p_uses jsonb) to latchkey_caller;
 grant execute on function latchkey.register_passkey(p_id uuid, p_name text, p_credential_id bytea, p_public_key bytea, p_sign_count bigint, p_transports text[], p_aaguid uuid, p_backup_eligible boolean, p_backed_up boolean, p_max_factors integer, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.remove_factor(p_id uuid) to latchkey_caller;
 grant execute on function latchkey.require_step_up(p_action text) to latchkey_caller;

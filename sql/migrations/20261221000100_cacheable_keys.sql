@@ -63,10 +63,11 @@ create policy "Callers create keys within what they hold"
   );
 
 -- How long a verifier may reuse a VALID answer for this key, in whole seconds; null: not at
--- all. The key check's statement calls it only for an answer with no rate limit and no credits
--- (the key's, or its successor's in a rotation's overlap), the rest is decided here: the key's
--- own setting, else the deployment's `p_default` (0: off); never past the key's expiry; never
--- for an account with credits (PATCH /admin/users/:id {credits}), which every use draws on.
+-- all. Only for a key with no rate limit and no credits (its successor's, in a rotation's
+-- overlap, as the key check meters it) whose account has no credits (PATCH /admin/users/:id
+-- {credits}, which every use draws on): the key's own setting, else the deployment's `p_default`
+-- (0: off), never past the key's expiry. The key check's statement asks only about a VALID
+-- answer that showed no rate limit and no credits, so other keys pay nothing for it.
 create or replace function latchkey.key_cache_seconds(p_key_id uuid, p_default integer)
 returns integer
 language sql
@@ -78,10 +79,15 @@ as $$
     pg_catalog.floor(extract(epoch from (k.expires_at - pg_catalog.now())))
   )), 0)::integer
   from latchkey.api_keys k
+  left join latchkey.api_keys s on s.id = k.replaced_by
   left join latchkey.users u on u.id = k.user_id
   where k.id = p_key_id and u.credits is null
+    and case when s.id is null then k.rate_limit_per_minute else s.rate_limit_per_minute end
+      is null
+    and case when s.id is null then k.remaining else s.remaining end is null
 $$;
-revoke all on function latchkey.key_cache_seconds(uuid, integer) from public;
+-- Only the key check's statement asks (the schema's default would let latchkey_caller too).
+revoke all on function latchkey.key_cache_seconds(uuid, integer) from public, latchkey_caller;
 
 -- Uses of keys answered from a verifier's cache, reported in batches by the key holders
 -- themselves (POST /keys/cached-uses): `[{hash, count, lastUsedAt}]`, hex SHA-256 of each key.
@@ -138,7 +144,9 @@ begin
   return v_recorded;
 end
 $$;
-revoke all on function latchkey.record_cached_key_uses(jsonb) from public;
+-- Only POST /keys/cached-uses, as the schema's owner with the keys in hand: a caller's
+-- transaction, which holds a hash at most, may not.
+revoke all on function latchkey.record_cached_key_uses(jsonb) from public, latchkey_caller;
 
 -- The hot path, as 20261211000100 made it, with keys that have no rate limit: counted on their
 -- meter, never refused for a rate.
