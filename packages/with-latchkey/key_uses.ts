@@ -4,9 +4,9 @@
  * the sender holds them), so each key's last use and usage history stay true. Sent once
  * `flushUses` uses are held or `flushSeconds` after the first of them, on a timer that never
  * keeps a process alive, and when the process is about to exit: Deno's and the edge runtime's
- * `beforeunload`, Node's `beforeExit` (best-effort: an isolate killed outright loses what it
- * held). A batch Latchkey could not take (unreachable, 5xx) is kept for the next; beyond
- * `maxKeys` keys, the uses of new ones are not counted.
+ * `beforeunload`, Node's `beforeExit` (best-effort: tried once, and an isolate killed outright
+ * loses what it held). A batch Latchkey could not take (unreachable, 5xx) is kept for the next
+ * flush, except at exit; beyond `maxKeys` keys, the uses of new ones are not counted.
  */
 
 export interface KeyUse {
@@ -38,6 +38,8 @@ const batchSize = 100;
 /** Every buffer of the process, for the flush before it exits. */
 const buffers = new Set<KeyUses>();
 let exitHookInstalled = false;
+/** Set once the process is about to exit: what Latchkey does not take then is dropped. */
+let exiting = false;
 
 export class KeyUses {
   #held = new Map<string, Held>();
@@ -92,6 +94,9 @@ export class KeyUses {
       }));
       const done = await this.#send(uses).catch(() => false);
       if (!done) {
+        // Kept for a later flush, unless there is none: a Latchkey gone at exit must not keep
+        // the process alive retrying.
+        if (exiting) return;
         for (const held of taken.slice(start)) this.#keep(held);
         return;
       }
@@ -150,6 +155,7 @@ function installExitHook(): void {
   exitHookInstalled = true;
   const flushBeforeExit = (event?: unknown) => {
     if (![...buffers].some((buffer) => buffer.held > 0)) return;
+    exiting = true;
     // Deno 2.9 exits after `beforeunload` unless it is cancelled (2.1: unless work was left),
     // and a promise's callbacks are no work: the flush runs from a timer of its own.
     (event as { preventDefault?: () => void } | undefined)?.preventDefault?.();

@@ -285,6 +285,18 @@ console.log("done");
     assert.equal(code, 0, stderr);
     assert.deepEqual(stdout.trim().split("\n"), ["done", "sent [2]"]);
     assert.ok(performance.now() - started < 60_000, "far sooner than the hour's timer");
+
+    // A Latchkey that does not take them at exit: tried once, then the process exits anyway.
+    await Deno.writeTextFile(
+      script,
+      (await Deno.readTextFile(script)).replace("return true;", "return false;"),
+    );
+    const unreachable = await runDeno(
+      ["run", "--no-config", "--no-lock", "--quiet", script],
+      {},
+    );
+    assert.equal(unreachable.code, 0, unreachable.stderr);
+    assert.deepEqual(unreachable.stdout.trim().split("\n"), ["done", "sent [2]"]);
   } finally {
     await Deno.remove(script);
   }
