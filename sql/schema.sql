@@ -81,7 +81,7 @@ create table latchkey.api_keys (
   key_hash bytea not null,
   scopes text[] default '{compile}'::text[] not null,
   key_type text default 'human'::text not null,
-  rate_limit_per_minute integer default 60 not null,
+  rate_limit_per_minute integer default 60,
   expires_at timestamp with time zone,
   last_used_at timestamp with time zone,
   revoked_at timestamp with time zone,
@@ -98,6 +98,9 @@ create table latchkey.api_keys (
   admin_disabled boolean default false not null,
   admin_metadata boolean default false not null,
   org_id uuid,
+  cache_seconds integer,
+  constraint api_keys_cache_seconds_range CHECK (cache_seconds >= 0 AND cache_seconds <= 300) NOT VALID,
+  constraint api_keys_cached_only_unlimited CHECK (COALESCE(cache_seconds, 0) = 0 OR rate_limit_per_minute IS NULL AND remaining IS NULL) NOT VALID,
   constraint api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES latchkey.users(id) ON DELETE SET NULL NOT VALID,
   constraint api_keys_key_hash_check CHECK (length(key_hash) = 32),
   constraint api_keys_key_hash_key UNIQUE (key_hash),
@@ -130,7 +133,7 @@ CREATE TRIGGER api_keys_revocation_is_final BEFORE UPDATE ON latchkey.api_keys F
 CREATE TRIGGER guard_admin_key_enable_step_up BEFORE UPDATE OF enabled ON latchkey.api_keys FOR EACH ROW WHEN (NOT old.enabled AND new.enabled) EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 CREATE TRIGGER guard_admin_key_step_up BEFORE INSERT ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 create policy "Callers create keys within what they hold" on latchkey.api_keys as permissive for insert to latchkey_caller
-  with check ((latchkey.caller_holds_scopes(scopes) AND (((org_id IS NULL) AND (user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL)) OR ((org_id IS NULL) AND ( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission) AND ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR latchkey.caller_reaches_user(user_id) OR ( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission))) OR ((org_id IS NOT NULL) AND (user_id IS NULL) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL) AND latchkey.caller_has_org_permission(org_id, 'keys:write'::text) AND (NOT latchkey.org_is_suspended(org_id)) AND latchkey.org_key_ceiling_allows(org_id, scopes)))));
+  with check ((latchkey.caller_holds_scopes(scopes) AND (((org_id IS NULL) AND (user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL) AND (rate_limit_per_minute IS NOT NULL)) OR ((org_id IS NULL) AND ( SELECT latchkey.caller_has_permission('keys:write'::text) AS caller_has_permission) AND ((user_id = ( SELECT latchkey.current_user_id() AS current_user_id)) OR latchkey.caller_reaches_user(user_id) OR ( SELECT latchkey.caller_has_permission('roles:write'::text) AS caller_has_permission))) OR ((org_id IS NOT NULL) AND (user_id IS NULL) AND (key_type = 'human'::text) AND (remaining IS NULL) AND (refill_amount IS NULL) AND (rate_limit_per_minute IS NOT NULL) AND latchkey.caller_has_org_permission(org_id, 'keys:write'::text) AND (NOT latchkey.org_is_suspended(org_id)) AND latchkey.org_key_ceiling_allows(org_id, scopes)))));
 create policy "Latchkey's own functions manage API keys" on latchkey.api_keys as permissive for all to postgres
   using (true)
   with check (true);
@@ -1498,9 +1501,10 @@ declare
   v_org jsonb;
 begin
   -- A key in a rotation's overlap answers to its successor's limit, enabled flag and credits:
-  -- what an admin sets on the new key binds the old one too.
+  -- what an admin sets on the new key binds the old one too (no limit on it: none on either).
   select k.id, k.user_id, k.org_id, k.scopes,
-    coalesce(s.rate_limit_per_minute, k.rate_limit_per_minute) as rate_limit_per_minute,
+    case when s.id is null then k.rate_limit_per_minute else s.rate_limit_per_minute end
+      as rate_limit_per_minute,
     k.expires_at, k.revoked_at,
     k.enabled and coalesce(s.enabled, true) as enabled, k.metadata,
     case when s.id is null then k.remaining else s.remaining end as remaining,
@@ -1560,6 +1564,8 @@ begin
   end if;
 
   if v_code is null then
+    -- A key with no rate limit (null) has a null interval: always allowed, its tat kept null,
+    -- and still counted on its meter like any other.
     v_interval := interval '1 minute' / v_key.rate_limit_per_minute;
     v_capacity := v_interval * v_key.rate_limit_per_minute;
     -- A key in a rotation's overlap is metered on its successor's row and counted on its own.
@@ -1567,18 +1573,22 @@ begin
     insert into latchkey.api_key_meters as m (key_id, tat, allowed, hour, valid)
     values (v_key.limits_key, v_now + v_interval, true, v_hour, v_own::integer)
     on conflict (key_id) do update set
-      allowed = m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity,
+      allowed = v_interval is null or m.tat is null
+        or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity,
       tat = case
-        when m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+        when v_interval is null or m.tat is null
+        or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
           then greatest(m.tat, v_now) + v_interval
         else m.tat
       end,
       hour = v_hour,
       valid = case when m.hour = v_hour then m.valid else 0 end + (v_own and (
-        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+        v_interval is null or m.tat is null
+        or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
       ))::integer,
       rate_limited = case when m.hour = v_hour then m.rate_limited else 0 end + (v_own and not (
-        m.tat is null or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
+        v_interval is null or m.tat is null
+        or greatest(m.tat, v_now) + v_interval - v_now <= v_capacity
       ))::integer,
       rejected = case when m.hour = v_hour then m.rejected else 0 end,
       prev_hour = case when m.hour = v_hour then m.prev_hour else m.hour end,
@@ -1596,7 +1606,7 @@ begin
     ) then
       perform latchkey.save_key_hour(v_key.id);
     end if;
-    v_left := case when v_allowed then greatest(0, floor(
+    v_left := case when v_interval is null then null when v_allowed then greatest(0, floor(
       extract(epoch from (v_capacity - (v_tat - v_now))) * v_key.rate_limit_per_minute / 60
     ))::integer else 0 end;
 
@@ -2419,6 +2429,25 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.key_cache_seconds(p_key_id uuid, p_default integer)
+ RETURNS integer
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select nullif(greatest(0, least(
+    coalesce(k.cache_seconds, p_default),
+    pg_catalog.floor(extract(epoch from (k.expires_at - pg_catalog.now())))
+  )), 0)::integer
+  from latchkey.api_keys k
+  left join latchkey.api_keys s on s.id = k.replaced_by
+  left join latchkey.users u on u.id = k.user_id
+  where k.id = p_key_id and u.credits is null
+    and case when s.id is null then k.rate_limit_per_minute else s.rate_limit_per_minute end
+      is null
+    and case when s.id is null then k.remaining else s.remaining end is null
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[])
  RETURNS text[]
  LANGUAGE plpgsql
@@ -3194,6 +3223,52 @@ AS $function$
   )
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.record_cached_key_uses(p_uses jsonb)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_use record;
+  v_now timestamptz := pg_catalog.now();
+  v_recorded integer := 0;
+begin
+  -- Counters, as in the key check: cheap to lose, not worth a wait for the WAL flush.
+  perform pg_catalog.set_config('synchronous_commit', 'off', true);
+  for v_use in
+    select k.id, k.last_used_at,
+      least(r.used_at, v_now) as used_at,
+      least(r.uses, 2147483647 - coalesce(m.valid, 0)) as uses
+    from (
+      select pg_catalog.decode(u.item ->> 'hash', 'hex') as key_hash,
+        sum((u.item ->> 'count')::bigint) as uses,
+        max((u.item ->> 'lastUsedAt')::timestamptz) as used_at
+      from pg_catalog.jsonb_array_elements(p_uses) as u (item)
+      group by 1
+    ) r
+    join latchkey.api_keys k on k.key_hash = r.key_hash
+    left join latchkey.api_key_meters m on m.key_id = k.id
+    where k.rate_limit_per_minute is null and k.remaining is null
+      and (k.revoked_at is null or k.revoked_at > v_now - interval '10 minutes')
+      and (k.expires_at is null or k.expires_at > v_now - interval '10 minutes')
+    order by k.user_id, r.key_hash
+  loop
+    v_recorded := v_recorded + 1;
+    if v_use.uses > 0
+      and latchkey.count_key_outcome(v_use.id, v_now, v_use.uses::integer, 0, 0) then
+      perform latchkey.save_key_hour(v_use.id);
+    end if;
+    if v_use.last_used_at is null or v_use.last_used_at < v_use.used_at - interval '1 minute' then
+      update latchkey.api_keys set last_used_at = v_use.used_at
+      where id = v_use.id
+        and (last_used_at is null or last_used_at < v_use.used_at - interval '1 minute');
+    end if;
+  end loop;
+  return v_recorded;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.record_client_authentication_failure(p_client text, p_client_id uuid, p_reason text, p_limit integer, p_window interval, p_request jsonb)
  RETURNS integer
  LANGUAGE plpgsql
@@ -3675,12 +3750,12 @@ begin
   insert into latchkey.api_keys (
     user_id, org_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute,
     expires_at, enabled, metadata, remaining, refill_amount, refill_interval, refilled_at,
-    created_by
+    created_by, cache_seconds
   ) values (
     v_old.user_id, v_old.org_id, v_old.name, p_key_prefix, p_key_hash, v_old.scopes,
     v_old.key_type, v_old.rate_limit_per_minute, v_old.expires_at, v_old.enabled,
     v_old.metadata, v_old.remaining, v_old.refill_amount, v_old.refill_interval,
-    v_old.refilled_at, latchkey.current_user_id()
+    v_old.refilled_at, latchkey.current_user_id(), v_old.cache_seconds
   )
   returning id into new_key_id;
 
@@ -4206,8 +4281,11 @@ declare
   v_writer boolean;
   v_refill jsonb := p_changes -> 'refill';
   v_enabling boolean := (p_changes ->> 'enabled')::boolean;
+  v_limited boolean;
 begin
-  select k.user_id, k.org_id, k.admin_disabled, k.admin_metadata into v_key
+  select k.user_id, k.org_id, k.admin_disabled, k.admin_metadata, k.rate_limit_per_minute,
+    k.remaining
+  into v_key
   from latchkey.api_keys k where k.id = p_id for update;
   if not found then
     return 'not_found';
@@ -4232,6 +4310,18 @@ begin
   ) then
     return 'admin_locked';
   end if;
+  -- Whether the key has a rate limit or credits after this change: a cached answer would pass
+  -- both by, so such a key is never cached. Setting a cache on one is refused; a limit or
+  -- credits added to a cached key end its cache (the table's constraint holds either way).
+  v_limited := case when p_changes ? 'rateLimitPerMinute'
+      then p_changes ->> 'rateLimitPerMinute' is not null
+      else v_key.rate_limit_per_minute is not null end
+    or case when p_changes ? 'remaining'
+      then p_changes ->> 'remaining' is not null
+      else v_key.remaining is not null end;
+  if v_limited and (p_changes ->> 'cacheSeconds')::integer > 0 then
+    return 'not_cacheable';
+  end if;
   update latchkey.api_keys k set
     name = coalesce(p_changes ->> 'name', k.name),
     enabled = coalesce(v_enabling, k.enabled),
@@ -4241,9 +4331,13 @@ begin
     end,
     metadata = coalesce(p_changes -> 'metadata', k.metadata),
     admin_metadata = k.admin_metadata or (v_writer and p_changes ? 'metadata'),
-    rate_limit_per_minute = coalesce(
-      (p_changes ->> 'rateLimitPerMinute')::integer, k.rate_limit_per_minute
-    ),
+    rate_limit_per_minute = case when p_changes ? 'rateLimitPerMinute'
+      then (p_changes ->> 'rateLimitPerMinute')::integer else k.rate_limit_per_minute end,
+    cache_seconds = case
+      when p_changes ? 'cacheSeconds' then (p_changes ->> 'cacheSeconds')::integer
+      when v_limited and k.cache_seconds > 0 then null
+      else k.cache_seconds
+    end,
     remaining = case when p_changes ? 'remaining'
       then (p_changes ->> 'remaining')::integer else k.remaining end,
     refill_amount = case when p_changes ? 'refill'
@@ -4427,8 +4521,8 @@ grant DELETE on latchkey.users to latchkey_caller;
 grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant DELETE on latchkey.webhook_endpoints to latchkey_caller;
 grant SELECT (hour, key_id, prev_hour, prev_rate_limited, prev_rejected, prev_saved, prev_valid, rate_limited, rejected, valid) on latchkey.api_key_meters to latchkey_caller;
-grant INSERT (expires_at, key_hash, key_prefix, key_type, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
-grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant INSERT (cache_seconds, expires_at, key_hash, key_prefix, key_type, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant SELECT (cache_seconds, created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, id) on latchkey.audit_events to latchkey_audit_pruner;
 grant UPDATE (response, status) on latchkey.idempotency_records to latchkey_caller;

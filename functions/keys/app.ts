@@ -3,6 +3,7 @@ import { createKeyRoute } from "./routes/create_key.ts";
 import { getKeyRoute } from "./routes/get_key.ts";
 import { keyUsageRoute } from "./routes/key_usage.ts";
 import { listKeysRoute } from "./routes/list_keys.ts";
+import { reportCachedUsesRoute } from "./routes/report_cached_uses.ts";
 import { revokeKeyRoute } from "./routes/revoke_key.ts";
 import { revokeLeakedKeyRoute } from "./routes/revoke_leaked_key.ts";
 import { rotateKeyRoute } from "./routes/rotate_key.ts";
@@ -16,6 +17,7 @@ export const keysFunction: FunctionDefinition = {
     "verification. Only a session mints keys; any of the owner's credentials may revoke one.",
   routes: [
     verifyKeyRoute,
+    reportCachedUsesRoute,
     revokeLeakedKeyRoute,
     createKeyRoute,
     listKeysRoute,

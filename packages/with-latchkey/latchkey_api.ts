@@ -321,6 +321,11 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
+             * @example 60
+             */
+            cacheSeconds?: number | null;
             /** Format: date-time */
             expiresAt?: string;
             expiresInDays?: number;
@@ -340,7 +345,8 @@ export interface paths {
             };
             /** @example terraform */
             name?: string;
-            rateLimitPerMinute?: number;
+            /** @description Requests a minute (default 60); null: no rate limit (a key that cacheSeconds needs). */
+            rateLimitPerMinute?: number | null;
             /**
              * @example {
              *       "amount": 1000,
@@ -379,7 +385,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description Invalid body, unknown user or scopes beyond the owner's role. */
+        /** @description Invalid body, unknown user or scopes beyond the owner's role; `cacheSeconds` for a key with a rate limit or credits. */
         400: {
           headers: {
             [name: string]: unknown;
@@ -455,7 +461,7 @@ export interface paths {
     options?: never;
     head?: never;
     /**
-     * Change any key: name, enabled, metadata, rate limit, credits and refill
+     * Change any key: name, enabled, metadata, rate limit (or none), credits and refill, cache
      * @description Needs the `keys:write` permission (; the caller must hold every permission of the owner's role). Step-up: a call where it enables a disabled key that holds an admin permission (the database refuses it) by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
      */
     patch: {
@@ -470,6 +476,11 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
+             * @example 60
+             */
+            cacheSeconds?: number | null;
             /** @description false: the key verifies as DISABLED and is refused as a credential until enabled again (unlike revocation, this can be undone). */
             enabled?: boolean;
             /**
@@ -482,7 +493,8 @@ export interface paths {
               [key: string]: unknown;
             };
             name?: string;
-            rateLimitPerMinute?: number;
+            /** @description Requests a minute; null: no rate limit (a key that cacheSeconds needs). */
+            rateLimitPerMinute?: number | null;
             refill?: {
               amount: number;
               /** @enum {string} */
@@ -503,7 +515,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description Invalid body; `cacheSeconds` for a key with a rate limit or credits (after the change). */
         400: {
           headers: {
             [name: string]: unknown;
@@ -6170,7 +6182,7 @@ export interface paths {
     options?: never;
     head?: never;
     /**
-     * Rename, disable or enable one of the caller's keys, or set its metadata
+     * Rename, disable or enable one of the caller's keys, set its metadata or its cache
      * @description Step-up: a call where it enables a disabled key that holds an admin permission (the database refuses it) by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
      */
     patch: {
@@ -6185,6 +6197,11 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
+             * @example 60
+             */
+            cacheSeconds?: number | null;
             /** @description false: the key verifies as DISABLED and is refused as a credential until enabled again (unlike revocation, this can be undone). */
             enabled?: boolean;
             /**
@@ -6210,7 +6227,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description Invalid body; `cacheSeconds` for a key with a rate limit or credits. */
         400: {
           headers: {
             [name: string]: unknown;
@@ -6445,6 +6462,79 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/keys/cached-uses": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Report uses of keys a verifier answered from its cache (the keys are the credential) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            uses: {
+              /** @example 120 */
+              count: number;
+              /** @example lk_<a key your verifier answered from its cache> */
+              key: string;
+              /**
+               * Format: date-time
+               * @description The last of those uses (a time ahead of Latchkey's clock counts as now).
+               */
+              lastUsedAt: string;
+            }[];
+          };
+        };
+      };
+      responses: {
+        /** @description `{recorded}`: each recorded key's uses count as VALID verifications of the current hour and move its last use. Left out: unknown keys, keys with a rate limit or credits (never cached), keys revoked or expired more than 10 minutes ago. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              /** @description How many of the reported keys' uses were recorded. */
+              recorded: number;
+            };
+          };
+        };
+        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description `unsupported_media_type`: Send the request body as JSON (Content-Type: application/json). */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/keys/revoke-leaked": {
     parameters: {
       query?: never;
@@ -6543,13 +6633,18 @@ export interface paths {
         };
       };
       responses: {
-        /** @description `{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata}`: `code` is one of VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED, INSUFFICIENT_SCOPE (ORG_SUSPENDED: the key's organization is suspended); `userId` is the key's user and `orgId` its organization (one of them is null: an organization's key belongs to no user); `scopes` are the key's scopes as they count now (within its owner's role, or its organization's ceiling); `remaining` is the credits left (null without a usage limit), `metadata` the key's (VALID only). */
+        /** @description `{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata, cacheSeconds}`: `code` is one of VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED, INSUFFICIENT_SCOPE (ORG_SUSPENDED: the key's organization is suspended); `userId` is the key's user and `orgId` its organization (one of them is null: an organization's key belongs to no user); `scopes` are the key's scopes as they count now (within its owner's role, or its organization's ceiling); `remaining` is the credits left (null without a usage limit), `metadata` the key's (VALID only), `cacheSeconds` how long the answer may be reused (VALID only; null: not at all). */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             "application/json": {
+              /**
+               * @description How long a verifier may reuse this VALID answer without asking again: set only for a key with no rate limit and no credits that its owner, an admin or the deployment (LATCHKEY_KEY_CACHE_SECONDS) made cacheable, and never past its expiry. A change to the key (revoked, disabled, its owner banned, its organization suspended, rotated) reaches such a verifier within this time. Null: ask every time.
+               * @example null
+               */
+              cacheSeconds: number | null;
               /**
                * @description VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED or INSUFFICIENT_SCOPE.
                * @example VALID
@@ -7502,7 +7597,7 @@ export interface paths {
     };
     options?: never;
     head?: never;
-    /** Rename, disable or enable one of the organization's keys, or set its metadata */
+    /** Rename, disable or enable one of the organization's keys, set its metadata or its cache */
     patch: {
       parameters: {
         query?: never;
@@ -7516,6 +7611,11 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
+             * @example 60
+             */
+            cacheSeconds?: number | null;
             /** @description false: the key verifies as DISABLED and is refused as a credential until enabled again (unlike revocation, this can be undone). */
             enabled?: boolean;
             /**
@@ -7541,7 +7641,7 @@ export interface paths {
             "application/json": Record<string, unknown>;
           };
         };
-        /** @description `validation_failed`: The request is invalid; see details. `details` lists each failing field. */
+        /** @description Invalid body; `cacheSeconds` for a key with a rate limit or credits. */
         400: {
           headers: {
             [name: string]: unknown;

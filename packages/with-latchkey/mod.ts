@@ -1,7 +1,9 @@
 import { createClient as createSupabaseClient, type SupabaseClient } from "@supabase/supabase-js";
-import { createLatchkeyClient, type LatchkeyClient } from "./client.ts";
+import { createLatchkeyClient, type LatchkeyClient, type paths } from "./client.ts";
 import { type Claims, jwtVerifier, looksLikeJwt, type TrustedIssuer } from "./jwt.ts";
 import { TokenCache } from "./token_cache.ts";
+import { KeyAnswerCache, type Verified } from "./key_cache.ts";
+import { KeyUses } from "./key_uses.ts";
 
 export {
   createLatchkeyClient,
@@ -10,6 +12,7 @@ export {
   type paths,
 } from "./client.ts";
 export type { Claims, TrustedIssuer } from "./jwt.ts";
+export { flushAllKeyUses as flushKeyUses } from "./key_uses.ts";
 
 /** This package's version (package.json's; tests/unit/with_latchkey_package_test.ts compares). */
 export const packageVersion = "0.1.0";
@@ -48,6 +51,20 @@ export interface WithLatchkeyOptions {
   };
   /** A minted token is renewed when less than this is left of it (default 60 s). */
   refreshBeforeSeconds?: number;
+  /**
+   * Verify's answers that Latchkey lets be reused (`cacheSeconds`: a key with no rate limit and
+   * no credits that its owner, an admin or the deployment made cacheable; no key by default)
+   * are held for that long in this isolate, so such a key's requests make no call; their uses
+   * go back to Latchkey in batches. `false`: every request asks Latchkey.
+   */
+  keyCache?: false | {
+    /** Keys held at most, the least recently used dropped first (default 1000). */
+    maxEntries?: number;
+    /** Cached uses are reported at most this long after the first of them (default 10 s)... */
+    flushSeconds?: number;
+    /** ...or as soon as this many are held (default 1000). */
+    flushUses?: number;
+  };
   /** The fetch for calls to Latchkey and to JWKS (default: the global one). */
   fetch?: (request: Request) => Promise<Response>;
   /** Now, in milliseconds (default `Date.now`; tests move it). */
@@ -295,12 +312,49 @@ interface Minted {
 /** Per Latchkey and project: every handler of an isolate shares its principals' tokens. */
 const tokenCaches = new Map<string, TokenCache<Minted>>();
 
+/** What verify answered a valid key, and the rate-limit headers it came with. */
+interface VerifiedKey {
+  data: VerifyAnswer;
+  headers: Record<string, string>;
+}
+
+type VerifyAnswer = paths["/keys/verify"]["post"]["responses"][200]["content"]["application/json"];
+
+/** Per Latchkey (and cache settings): every handler of an isolate shares keys' answers. */
+const keyCaches = new Map<string, { answers: KeyAnswerCache<VerifiedKey>; uses: KeyUses }>();
+
 function stringOrNull(value: unknown): string | null {
   return typeof value === "string" ? value : null;
 }
 
 const sameScopes = (a: unknown, b: string[]) =>
   Array.isArray(a) && a.length === b.length && [...a].sort().join(" ") === [...b].sort().join(" ");
+
+/**
+ * The shared answers and uses of one Latchkey: made with the first handler's client, whose
+ * `fetch` then sends the uses of all of them.
+ */
+function keyCacheFor(
+  url: string,
+  client: LatchkeyClient,
+  settings: Exclude<WithLatchkeyOptions["keyCache"], false> = {},
+) {
+  const id = JSON.stringify([url, settings.maxEntries, settings.flushSeconds, settings.flushUses]);
+  let shared = keyCaches.get(id);
+  if (!shared) {
+    shared = {
+      answers: new KeyAnswerCache<VerifiedKey>(settings.maxEntries),
+      uses: new KeyUses(async (uses) => {
+        const { data, response } = await client.POST("/keys/cached-uses", { body: { uses } });
+        // Kept for the next flush only when Latchkey could not take them now (a 5xx); a 4xx
+        // (an older Latchkey without the route) would refuse them again.
+        return data !== undefined || response.status < 500;
+      }, settings),
+    };
+    keyCaches.set(id, shared);
+  }
+  return shared;
+}
 
 /**
  * The check `withLatchkey` and the Hono middleware run: the credential verified with Latchkey
@@ -338,6 +392,7 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
   const cacheKey = JSON.stringify([url, supabaseUrl, options.supabaseAnonKey ?? null]);
   const tokens = tokenCaches.get(cacheKey) ?? new TokenCache<Minted>();
   tokenCaches.set(cacheKey, tokens);
+  const keyCache = options.keyCache === false ? null : keyCacheFor(url, client, options.keyCache);
 
   function supabaseFor(token: string): SupabaseClient {
     return createSupabaseClient(supabaseUrl, options.supabaseAnonKey ?? token, {
@@ -364,7 +419,8 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
   const isFresh = (minted: Minted) =>
     minted.expiresAt - now() / 1000 > Math.min(refreshBefore, minted.lifetime / 2);
 
-  async function apiKeyPrincipal(key: string) {
+  /** Verify over the network: a valid key's answer (and whether it may be reused), or a refusal. */
+  async function verified(key: string): Promise<Verified<VerifiedKey>> {
     const { data, error, response } = await reaching(
       client.POST("/keys/verify", { body: { key } }),
     );
@@ -390,7 +446,21 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
         headers: limits,
       });
     }
-    const keyId = data.keyId;
+    return { value: { data, headers: limits }, cacheSeconds: data.cacheSeconds };
+  }
+
+  async function apiKeyPrincipal(key: string) {
+    let answer: VerifiedKey;
+    if (keyCache) {
+      const { value, cached, hash } = await keyCache.answers.answer(key, now, () => verified(key));
+      // A use Latchkey did not see: reported with the others in the next batch.
+      if (cached) keyCache.uses.record(hash, key, now());
+      answer = value;
+    } else {
+      answer = (await verified(key)).value;
+    }
+    const { data, headers: limits } = answer;
+    const keyId = data.keyId!;
     const scopes = data.scopes;
     const minted = await tokens.get(
       `api_key:${keyId}`,

@@ -32,6 +32,7 @@ import {
   type WrkResult,
 } from "./wrk.ts";
 import { compareOrgKeys, orgKeySection, orgKeysFor } from "./org_keys.ts";
+import { cachedKeySection, measureCachedKeys } from "./cached_keys.ts";
 
 const ceilingOnly = Deno.args.includes("--ceiling-only");
 // `-- --verify-only`: the verify rows alone, printed, RESULTS.md left alone (for A/B runs).
@@ -45,6 +46,9 @@ const webhooksOnly = Deno.args.includes("--webhooks-only");
 // `-- --org-keys-only`: an organization's keys against a user's; writes its own section.
 const orgKeysOnly = Deno.args.includes("--org-keys-only");
 const orgKeyRounds = Number(Deno.env.get("BENCH_ORG_KEY_ROUNDS") ?? 3);
+// `-- --cached-keys-only`: withLatchkey in-process, a cached key against an uncached one; writes
+// its own section.
+const cachedKeysOnly = Deno.args.includes("--cached-keys-only");
 const connectionCounts = [1, 16, 64, 256];
 const keyCount = 64;
 const resultsPath = new URL(
@@ -573,6 +577,20 @@ try {
     await database.stop();
     const current = await Deno.readTextFile(resultsPath).catch(() => "");
     await Deno.writeTextFile(resultsPath, withSection(current, section, "org-keys"));
+    console.log(`\nwrote ${resultsPath.pathname}`);
+    Deno.exit(0);
+  }
+  if (cachedKeysOnly) {
+    const result = await measureCachedKeys(api, database.url, keys[0], keys[1]);
+    const section = cachedKeySection(result, {
+      written: new Date().toISOString(),
+      machine: await machineDetails(),
+    });
+    console.log(section);
+    await server.stop();
+    await database.stop();
+    const current = await Deno.readTextFile(resultsPath).catch(() => "");
+    await Deno.writeTextFile(resultsPath, withSection(current, section, "cached-keys"));
     console.log(`\nwrote ${resultsPath.pathname}`);
     Deno.exit(0);
   }

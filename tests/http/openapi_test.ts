@@ -234,6 +234,11 @@ Deno.test("a declared answer is what the route answers, field for field", async 
   const session = { authorization: `Bearer ${account.token}` };
   const answers: Record<string, () => Promise<unknown[]>> = {
     "POST /keys/verify": async () => [(await verifyKey(key)).body],
+    "POST /keys/cached-uses": async () => [
+      (await latchkey.POST("/keys/cached-uses", {
+        body: { uses: [{ key, count: 1, lastUsedAt: new Date().toISOString() }] },
+      })).data,
+    ],
     "POST /auth/token":
       async () => [(await mintToken(session)).data, (await mintToken({ "x-api-key": key })).data],
     "GET /auth/session": async () => [

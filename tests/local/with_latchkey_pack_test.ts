@@ -51,7 +51,7 @@ function checkPacked(
 ) {
   assert.equal(packed.name, "@latchkey/with-latchkey");
   assert.equal(packed.version, "0.1.0");
-  const modules = ["mod", "client", "jwt", "token_cache", "hono"];
+  const modules = ["mod", "client", "jwt", "token_cache", "key_cache", "key_uses", "hono"];
   assert.deepEqual(
     packed.files.map((file: { path: string }) => file.path).sort(),
     [

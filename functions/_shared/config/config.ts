@@ -294,6 +294,11 @@ export const configSchema = z.object({
     'Per-tier self-service caps over the two above, as JSON: {"pro": {"maxActiveKeys": 100, ' +
       '"maxRateLimitPerMinute": 6000}}.',
   ),
+  LATCHKEY_KEY_CACHE_SECONDS: integer(0, 300).default(0).describe(
+    "Seconds a verifier (withLatchkey) may reuse a VALID answer of any key with no rate limit and " +
+      "no credits whose own cacheSeconds is unset; 0: off. A change to such a key (revoked, " +
+      "disabled, its owner banned) reaches every verifier within that time.",
+  ),
   LATCHKEY_LEAK_REPORTS_PER_MINUTE: integer(1, 10_000).default(30).describe(
     "Leaked-key reports (POST /keys/revoke-leaked) one client may make per minute, after a burst " +
       "of as many; beyond, 429 with Retry-After.",

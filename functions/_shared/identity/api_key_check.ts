@@ -42,6 +42,11 @@ export interface ApiKeyOutcome {
   remaining: number | null;
   /** The key's metadata, when the code is VALID. */
   metadata: Record<string, unknown> | null;
+  /**
+   * Seconds a verifier may reuse this VALID answer (a key with no rate limit and no credits,
+   * marked cacheable or by the deployment); null: ask again every time.
+   */
+  cacheSeconds: number | null;
   /** Set when the code is VALID. */
   principal: Principal | null;
 }
@@ -64,6 +69,7 @@ export async function authenticateApiKey(
       rateLimit: null,
       remaining: null,
       metadata: null,
+      cacheSeconds: null,
       principal: null,
     };
   }
@@ -90,6 +96,7 @@ export async function authenticateApiKey(
     rateLimit,
     remaining: row.credits_remaining,
     metadata: row.metadata,
+    cacheSeconds: row.cache_seconds,
     principal: null,
   };
   if (row.code !== "VALID" || !row.key_id) return outcome;

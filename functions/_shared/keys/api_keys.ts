@@ -13,7 +13,8 @@ export interface ApiKeyRow {
   key_prefix: string;
   scopes: string[];
   key_type: string;
-  rate_limit_per_minute: number;
+  /** Null: no rate limit (only a key writer makes such a key). */
+  rate_limit_per_minute: number | null;
   expires_at: Date | null;
   last_used_at: Date | null;
   revoked_at: Date | null;
@@ -24,6 +25,7 @@ export interface ApiKeyRow {
   refill_amount: number | null;
   refill_interval: "day" | "month" | null;
   replaced_by: string | null;
+  cache_seconds: number | null;
 }
 
 /** The columns `ApiKeyRow` is selected from: everything but the hash. */
@@ -47,6 +49,7 @@ export const apiKeyColumns = [
   "refill_amount",
   "refill_interval",
   "replaced_by",
+  "cache_seconds",
 ];
 
 /** The key metadata every key response shows; the secret is added only on creation. */
@@ -73,6 +76,7 @@ export function apiKeyMetadata(row: ApiKeyRow) {
       ? { amount: row.refill_amount, interval: row.refill_interval }
       : null,
     replacedBy: row.replaced_by,
+    cacheSeconds: row.cache_seconds,
   };
 }
 
@@ -89,6 +93,19 @@ export const keyMetadataSchema = z.record(z.string().max(200), z.unknown())
 /** Credits: each VALID verification takes one; at 0 verify answers USAGE_EXCEEDED. */
 export const remainingSchema = z.number().int().min(0).max(1_000_000_000)
   .meta({ examples: [1000] });
+
+/**
+ * How long a verifier may reuse a VALID answer of the key; only for a key with no rate limit and
+ * no credits, which a cached answer would pass by.
+ */
+export const cacheSecondsSchema = z.int().min(0).max(300).nullable().meta({
+  description: "Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, " +
+    "for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to " +
+    "the key reaches every verifier within that time. 0: never, whatever the deployment " +
+    "allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate " +
+    "limit or credits added later end it.",
+  examples: [60],
+});
 
 /** Lazily refilled: the first verification after a day's or month's start (UTC) resets it. */
 export const refillSchema = z.strictObject({

@@ -34,6 +34,8 @@ export interface KeyCheckRow {
   user_created_at: Date | null;
   user_email_verified_at: Date | null;
   permissions: string[];
+  /** How long a verifier may reuse this answer (latchkey.key_cache_seconds); null: not at all. */
+  cache_seconds: number | null;
 }
 
 interface PendingCheck {
@@ -64,6 +66,7 @@ class KeyCheckLanes {
     laneCount: number,
     private readonly maxBatch: number,
     private readonly appScopes: readonly string[],
+    private readonly defaultCacheSeconds: number,
   ) {
     this.lanes = Array.from({ length: laneCount }, () => ({ busy: false, waiting: [] }));
     this.stats.lanes = laneCount;
@@ -108,10 +111,15 @@ class KeyCheckLanes {
 
   private async query(batch: PendingCheck[]): Promise<(KeyCheckRow | undefined)[]> {
     const sql = this.sql;
-    const permissions = sql`
+    // What the key holds now, and how long its answer may be reused: only an answer with no rate
+    // limit and no credits may be, so any other key's check pays nothing for that question.
+    const derived = sql`
       case when coalesce(v.scopes, '{}') <@ ${this.appScopes as string[]}::text[] then '{}'
         else latchkey.key_permission_names(v.scopes, v.user_role, v.org_id, v.org_key_permissions)
-      end as permissions`;
+      end as permissions,
+      case when v.code = 'VALID' and v.rate_limit is null and v.credits_remaining is null
+        then latchkey.key_cache_seconds(v.key_id, ${this.defaultCacheSeconds}::integer)
+      end as cache_seconds`;
     this.stats.statements += 1;
     this.stats.checks += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
@@ -120,7 +128,7 @@ class KeyCheckLanes {
       const [row] = await withStatementTimeout(
         sql,
         sql<KeyCheckRow[]>`
-          select v.*, ${permissions}
+          select v.*, ${derived}
           from latchkey.check_api_key(
             decode(${only.hash}, 'hex'), ${requestJson(sql, only.request)}) as v`,
       );
@@ -130,7 +138,7 @@ class KeyCheckLanes {
     const rows = await withStatementTimeout(
       sql,
       sql<(KeyCheckRow & { ordinality: string })[]>`
-        select v.*, ${permissions}
+        select v.*, ${derived}
         from latchkey.check_api_keys(${sql.json(checks as never)}) as v`,
     );
     const answers: (KeyCheckRow | undefined)[] = new Array(batch.length);
@@ -151,8 +159,8 @@ export function keyCheckStats(sql: Sql): KeyCheckLanes["stats"] | null {
  * LATCHKEY_KEY_CHECK_LANES, at most one per pooled connection — with at most
  * LATCHKEY_KEY_CHECK_BATCH_MAX checks per statement (1: no coalescing). Fewer lanes than
  * connections leave the rest of the pool to other routes, and make bigger batches: less
- * database work per check. The settings (and LATCHKEY_SCOPES) are read once, when the client's
- * lanes are made.
+ * database work per check. The settings (and LATCHKEY_SCOPES, LATCHKEY_KEY_CACHE_SECONDS) are
+ * read once, when the client's lanes are made.
  */
 export function checkKey(
   sql: Sql,
@@ -160,7 +168,10 @@ export function checkKey(
   request: RequestInfo,
   config: Pick<
     Config,
-    "LATCHKEY_KEY_CHECK_BATCH_MAX" | "LATCHKEY_KEY_CHECK_LANES" | "LATCHKEY_SCOPES"
+    | "LATCHKEY_KEY_CHECK_BATCH_MAX"
+    | "LATCHKEY_KEY_CHECK_LANES"
+    | "LATCHKEY_SCOPES"
+    | "LATCHKEY_KEY_CACHE_SECONDS"
   >,
 ): Promise<KeyCheckRow | undefined> {
   let batches = batchesBySql.get(sql);
@@ -172,6 +183,7 @@ export function checkKey(
       laneCount,
       config.LATCHKEY_KEY_CHECK_BATCH_MAX,
       config.LATCHKEY_SCOPES,
+      config.LATCHKEY_KEY_CACHE_SECONDS,
     );
     batchesBySql.set(sql, batches);
   }

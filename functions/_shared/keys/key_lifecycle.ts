@@ -4,6 +4,7 @@ import {
   apiKeyColumns,
   apiKeyMetadata,
   type ApiKeyRow,
+  cacheSecondsSchema,
   keyMetadataSchema,
   refillSchema,
   remainingSchema,
@@ -258,12 +259,15 @@ export const ownerKeyChanges = {
       "enabled again (unlike revocation, this can be undone).",
   }),
   metadata: keyMetadataSchema.optional(),
+  cacheSeconds: cacheSecondsSchema.optional(),
 };
 
 /** What only a key writer may change besides. */
 export const writerKeyChanges = {
   ...ownerKeyChanges,
-  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).nullable().optional().meta({
+    description: "Requests a minute; null: no rate limit (a key that cacheSeconds needs).",
+  }),
   remaining: remainingSchema.nullable().optional().meta({
     description: "Credits left; null removes the usage limit (and its refill).",
   }),
@@ -273,7 +277,7 @@ export const writerKeyChanges = {
 const atLeastOneChange = (body: Record<string, unknown>) => Object.keys(body).length > 0;
 
 export const ownerKeyPatch = z.strictObject(ownerKeyChanges)
-  .refine(atLeastOneChange, "Give at least one of name, enabled, metadata.");
+  .refine(atLeastOneChange, "Give at least one of name, enabled, metadata, cacheSeconds.");
 
 export const writerKeyPatch = z.strictObject(writerKeyChanges)
   .refine(atLeastOneChange, "Give at least one change.")
@@ -290,6 +294,17 @@ export type KeyChanges = Partial<z.output<typeof writerKeyPatch>>;
 export const enablingAdminKeyStepUp = {
   when: "it enables a disabled key that holds an admin permission (the database refuses it)",
 };
+
+/** A cache asked for a key a cached answer would let pass its rate limit or credits by. */
+export function notCacheable(): ApiError {
+  return new ApiError("validation_failed", {
+    details: [{
+      path: "cacheSeconds",
+      message: "Only a key with no rate limit (rateLimitPerMinute: null, which an admin sets) " +
+        "and no credits can be cached: a cached answer would pass them by.",
+    }],
+  });
+}
 
 /**
  * Applies the changes through the database's own check of who may change what; audited.
@@ -311,6 +326,7 @@ export async function updateKey(
     select latchkey.update_api_key(${id}, ${tx.json(effective as never)}) as outcome`;
   if (outcome === "not_found") throw new ApiError("not_found", { message: noSuchKey });
   if (outcome === "forbidden") throw access.forbidden;
+  if (outcome === "not_cacheable") throw notCacheable();
   if (outcome === "admin_locked") {
     throw new ApiError("forbidden", {
       message: "An admin disabled this key or set its metadata; only an admin can change that.",

@@ -16,7 +16,8 @@ import { anyKeyAccess, anyKeyId as keyId, beyondReach } from "../any_key.ts";
 export const updateKeyRoute = defineRoute({
   method: "patch",
   path: "/keys/:id",
-  summary: "Change any key: name, enabled, metadata, rate limit, credits and refill",
+  summary: "Change any key: name, enabled, metadata, rate limit (or none), credits and refill, " +
+    "cache",
   auth: adminCredentials,
   permission: "keys:write",
   permissionNote: "; the caller must hold every permission of the owner's role",
@@ -24,6 +25,8 @@ export const updateKeyRoute = defineRoute({
   stepUp: enablingAdminKeyStepUp,
   responses: {
     200: "The key's metadata after the change.",
+    400: "Invalid body; `cacheSeconds` for a key with a rate limit or credits (after the " +
+      "change).",
     403: beyondReach,
     404: "No such key.",
   },

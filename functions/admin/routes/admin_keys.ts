@@ -4,6 +4,7 @@ import {
   apiKeyColumns,
   apiKeyMetadata,
   type ApiKeyRow,
+  cacheSecondsSchema,
   keyMetadataSchema,
   refillSchema,
   remainingSchema,
@@ -101,12 +102,22 @@ export const createKeyBody = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   expiresInDays: z.number().int().min(1).max(3650).optional(),
   keyType: z.enum(["human", "ci", "integration"]).optional().meta({ examples: ["ci"] }),
-  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  rateLimitPerMinute: z.number().int().min(1).max(1_000_000).nullable().optional().meta({
+    description: "Requests a minute (default 60); null: no rate limit (a key that cacheSeconds " +
+      "needs).",
+  }),
   metadata: keyMetadataSchema.optional(),
   remaining: remainingSchema.optional().meta({
     description: "Credits: each VALID verification takes one (default: unlimited).",
   }),
   refill: refillSchema.optional(),
+  cacheSeconds: cacheSecondsSchema.optional(),
+}).refine((body) =>
+  !body.cacheSeconds ||
+  (body.rateLimitPerMinute === null && body.remaining === undefined && !body.refill), {
+  path: ["cacheSeconds"],
+  message: "Only a key with no rate limit (rateLimitPerMinute: null) and no credits can be " +
+    "cached: a cached answer would pass them by.",
 }).refine((body) => !(body.expiresAt && body.expiresInDays), {
   path: ["expiresAt"],
   message: "Give expiresAt or expiresInDays, not both.",
@@ -139,7 +150,8 @@ export const createKeyRoute = defineRoute({
   ),
   responses: {
     201: "The key's metadata with `key` (once) and `keyType`.",
-    400: "Invalid body, unknown user or scopes beyond the owner's role.",
+    400: "Invalid body, unknown user or scopes beyond the owner's role; `cacheSeconds` for a " +
+      "key with a rate limit or credits.",
     403: "Scopes the caller does not hold, or an owner beyond its reach without roles:write.",
     409: "Idempotency-Key reused with another request.",
   },
@@ -177,15 +189,15 @@ export const createKeyRoute = defineRoute({
     const [created] = await tx<ApiKeyRow[]>`
         insert into latchkey.api_keys (
           user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at,
-          metadata, remaining, refill_amount, refill_interval, refilled_at
+          metadata, remaining, refill_amount, refill_interval, refilled_at, cache_seconds
         ) values (
           ${body.userId}, ${body.name ?? `${keyType} key`}, ${generated.keyPrefix},
           decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[], ${keyType},
-          ${body.rateLimitPerMinute ?? 60}, ${expiresAt}, ${
+          ${body.rateLimitPerMinute === undefined ? 60 : body.rateLimitPerMinute}, ${expiresAt}, ${
       tx.json((body.metadata ?? {}) as never)
     },
           ${remaining}, ${body.refill?.amount ?? null}, ${body.refill?.interval ?? null},
-          ${remaining === null ? null : new Date()}
+          ${remaining === null ? null : new Date()}, ${body.cacheSeconds ?? null}
         )
         returning ${tx(apiKeyColumns)}`;
     await tx`

@@ -10,12 +10,13 @@ import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 export const updateKeyRoute = defineRoute({
   method: "patch",
   path: "/:id",
-  summary: "Rename, disable or enable one of the caller's keys, or set its metadata",
+  summary: "Rename, disable or enable one of the caller's keys, set its metadata or its cache",
   auth: ["session", "apiKey"],
   body: ownerKeyPatch,
   stepUp: enablingAdminKeyStepUp,
   responses: {
     200: "The key's metadata after the change.",
+    400: "Invalid body; `cacheSeconds` for a key with a rate limit or credits.",
     403: "`interactive_session_required`: an API key may change only itself; `forbidden`: an " +
       "admin disabled the key or set its metadata, and only an admin can change that.",
     404: "No such key of yours.",

@@ -37,6 +37,14 @@ export const verifyAnswer = z.object({
   orgId: z.uuid().nullable().meta({
     description: "The organization that owns the key; null for a user's key.",
   }),
+  cacheSeconds: z.int().min(1).max(300).nullable().meta({
+    description: "How long a verifier may reuse this VALID answer without asking again: set " +
+      "only for a key with no rate limit and no credits that its owner, an admin or the " +
+      "deployment (LATCHKEY_KEY_CACHE_SECONDS) made cacheable, and never past its expiry. A " +
+      "change to the key (revoked, disabled, its owner banned, its organization suspended, " +
+      "rotated) reaches such a verifier within this time. Null: ask every time.",
+    examples: [null],
+  }),
 });
 
 /**
@@ -51,12 +59,14 @@ export const verifyKeyRoute = defineRoute({
   body: verifyBody,
   answer: verifyAnswer,
   responses: {
-    200: "`{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata}`: `code` " +
+    200: "`{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata, " +
+      "cacheSeconds}`: `code` " +
       `is one of ${verifyCodes.join(", ")} (ORG_SUSPENDED: the key's organization is ` +
       "suspended); `userId` is the key's user and `orgId` its organization (one of them is null: " +
       "an organization's key belongs to no user); `scopes` are the key's scopes as they count " +
       "now (within its owner's role, or its organization's ceiling); `remaining` is the " +
-      "credits left (null without a usage limit), `metadata` the key's (VALID only).",
+      "credits left (null without a usage limit), `metadata` the key's (VALID only), " +
+      "`cacheSeconds` how long the answer may be reused (VALID only; null: not at all).",
     429: "The key's rate limit is used up (body has the verify fields and the error).",
   },
 }, async (c, { body: { key, scope } }) => {
@@ -75,6 +85,7 @@ export const verifyKeyRoute = defineRoute({
     rateLimit: outcome.rateLimit,
     remaining: outcome.remaining,
     metadata: code === "VALID" ? outcome.metadata : null,
+    cacheSeconds: code === "VALID" ? outcome.cacheSeconds : null,
   };
   const headers = outcome.rateLimit ? rateLimitHeaders(outcome.rateLimit) : {};
   if (code === "RATE_LIMITED") {

@@ -6,12 +6,14 @@ import { orgForKeyWriter, orgKeyAccess, orgKeyParams } from "../org_keys.ts";
 export const updateOrgKeyRoute = defineRoute({
   method: "patch",
   path: "/:id/keys/:keyId",
-  summary: "Rename, disable or enable one of the organization's keys, or set its metadata",
+  summary: "Rename, disable or enable one of the organization's keys, set its metadata or its " +
+    "cache",
   auth: ["session"],
   permissionNote: "keys:write in the organization (owner, admin)",
   body: ownerKeyPatch,
   responses: {
     200: "The key's metadata after the change.",
+    400: "Invalid body; `cacheSeconds` for a key with a rate limit or credits.",
     403: "The caller's organization role lacks keys:write; `org_suspended`; `forbidden`: an " +
       "admin disabled the key or set its metadata, and only an admin can change that.",
     404: "No such key of this organization (or no such organization of yours).",
