@@ -98,6 +98,10 @@ create table latchkey.api_keys (
   admin_disabled boolean default false not null,
   admin_metadata boolean default false not null,
   org_id uuid,
+  allowed_networks cidr[] default '{}'::cidr[] not null,
+  allowed_origins text[] default '{}'::text[] not null,
+  constraint api_keys_allowed_networks_bounded CHECK (cardinality(allowed_networks) <= 64 AND array_position(allowed_networks, NULL::cidr) IS NULL) NOT VALID,
+  constraint api_keys_allowed_origins_are_origins CHECK (cardinality(allowed_origins) <= 32 AND array_position(allowed_origins, NULL::text) IS NULL AND latchkey.are_web_origins(allowed_origins)) NOT VALID,
   constraint api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES latchkey.users(id) ON DELETE SET NULL NOT VALID,
   constraint api_keys_key_hash_check CHECK (length(key_hash) = 32),
   constraint api_keys_key_hash_key UNIQUE (key_hash),
@@ -991,6 +995,19 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.are_web_origins(p_origins text[])
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(pg_catalog.bool_and(
+    o ~ '^[a-z][a-z0-9+.-]*://([a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$'
+    and pg_catalog.length(o) <= 300
+  ), true)
+  from pg_catalog.unnest(p_origins) as o
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.audit_failed_sign_in(p_email text, p_user_id uuid, p_reason text, p_request jsonb)
  RETURNS void
  LANGUAGE plpgsql
@@ -1496,6 +1513,7 @@ declare
   v_repeats integer;
   -- An organization's key names it in its audit events (their actor has no user).
   v_org jsonb;
+  v_refusal text;
 begin
   -- A key in a rotation's overlap answers to its successor's limit, enabled flag and credits:
   -- what an admin sets on the new key binds the old one too.
@@ -1510,7 +1528,10 @@ begin
     k.user_id is not null and exists (
       select 1 from latchkey.supabase_identities i where i.user_id = k.user_id
     ) as from_supabase_auth,
-    o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions
+    o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions,
+    case when s.id is null then k.allowed_networks else s.allowed_networks end
+      as allowed_networks,
+    case when s.id is null then k.allowed_origins else s.allowed_origins end as allowed_origins
   into v_key
   from latchkey.api_keys k
   left join latchkey.users u on u.id = k.user_id
@@ -1542,6 +1563,19 @@ begin
       select 1 from auth.users a where a.id = v_key.user_id and a.banned_until > v_now
     ) then
       v_code := 'OWNER_BANNED';
+    end if;
+  end if;
+
+  -- Where the key may be used from: decided before anything is locked, metered or charged.
+  if v_code is null and (
+    pg_catalog.cardinality(v_key.allowed_networks) > 0
+    or pg_catalog.cardinality(v_key.allowed_origins) > 0
+  ) then
+    v_refusal := latchkey.key_network_refusal(
+      v_key.allowed_networks, v_key.allowed_origins, p_request
+    );
+    if v_refusal is not null then
+      v_code := 'NETWORK_NOT_ALLOWED';
     end if;
   end if;
 
@@ -1668,6 +1702,22 @@ begin
       where id = v_key.id
         and (last_used_at is null or last_used_at < v_now - interval '1 minute');
     end if;
+  elsif v_code = 'NETWORK_NOT_ALLOWED' then
+    -- Its own action, so a webhook can follow uses from elsewhere (a leaked key, most likely).
+    v_repeats := latchkey.first_in_minute('api_key.network_refused:' || v_key.id::text);
+    if v_repeats is not null then
+      perform pg_catalog.set_config('synchronous_commit', 'on', true);
+      perform pg_catalog.set_config('latchkey.audited', 'on', true);
+      perform latchkey.append_audit_event(
+        'api_key', v_key.user_id, v_key.id, 'api_key.network_refused', 'api_key', v_key.id,
+        p_request, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+          'reason', v_refusal,
+          'clientAddress', pg_catalog.left(p_request ->> 'clientAddress', 100),
+          'origin', pg_catalog.left(p_request ->> 'origin', 300),
+          'repeatsInPreviousMinute', v_repeats
+        )) || v_org
+      );
+    end if;
   elsif v_code <> 'RATE_LIMITED' then
     v_repeats := latchkey.first_in_minute('api_key.rejected:' || v_key.id::text);
     if v_repeats is not null then
@@ -1684,7 +1734,11 @@ begin
   return query select v_code, v_key.id, v_key.user_id, v_key.org_id, v_key.scopes,
     v_key.org_key_permissions, v_key.rate_limit_per_minute, v_left, v_tat,
     case when v_key.remaining is not null then coalesce(v_credits, v_key.remaining) end,
-    case when v_code = 'VALID' then v_key.metadata end,
+    case
+      when v_code = 'VALID' then v_key.metadata
+      when v_code = 'NETWORK_NOT_ALLOWED'
+        then pg_catalog.jsonb_build_object('networkRefusal', v_refusal)
+    end,
     v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at, v_key.email_verified_at;
 end
 $function$;
@@ -2313,6 +2367,19 @@ AS $function$
   ) request
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.inet_or_null(p_text text)
+ RETURNS inet
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  return p_text::inet;
+exception when invalid_text_representation then
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -2416,6 +2483,36 @@ begin
     raise exception 'a revocation is final' using errcode = 'insufficient_privilege';
   end if;
   return new;
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.key_network_refusal(p_networks cidr[], p_origins text[], p_request jsonb)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_address inet;
+begin
+  if pg_catalog.cardinality(p_networks) > 0 then
+    if coalesce(p_request ->> 'clientAddress', '') = '' then
+      return 'address_missing';
+    end if;
+    v_address := latchkey.inet_or_null(p_request ->> 'clientAddress');
+    if v_address is null or not coalesce(v_address <<= any (p_networks::inet[]), false) then
+      return 'address_not_allowed';
+    end if;
+  end if;
+  if pg_catalog.cardinality(p_origins) > 0 then
+    if coalesce(p_request ->> 'origin', '') = '' then
+      return 'origin_missing';
+    end if;
+    if not (pg_catalog.lower(p_request ->> 'origin') = any (p_origins)) then
+      return 'origin_not_allowed';
+    end if;
+  end if;
+  return null;
 end
 $function$;
 
@@ -3675,12 +3772,12 @@ begin
   insert into latchkey.api_keys (
     user_id, org_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute,
     expires_at, enabled, metadata, remaining, refill_amount, refill_interval, refilled_at,
-    created_by
+    created_by, allowed_networks, allowed_origins
   ) values (
     v_old.user_id, v_old.org_id, v_old.name, p_key_prefix, p_key_hash, v_old.scopes,
     v_old.key_type, v_old.rate_limit_per_minute, v_old.expires_at, v_old.enabled,
     v_old.metadata, v_old.remaining, v_old.refill_amount, v_old.refill_interval,
-    v_old.refilled_at, latchkey.current_user_id()
+    v_old.refilled_at, latchkey.current_user_id(), v_old.allowed_networks, v_old.allowed_origins
   )
   returning id into new_key_id;
 
@@ -4232,6 +4329,11 @@ begin
   ) then
     return 'admin_locked';
   end if;
+  if p_changes ?| array['allowedNetworks', 'allowedOrigins']
+    and latchkey.current_principal_kind() = 'api_key' and p_id = latchkey.current_credential_id()
+  then
+    return 'own_network_limits';
+  end if;
   update latchkey.api_keys k set
     name = coalesce(p_changes ->> 'name', k.name),
     enabled = coalesce(v_enabling, k.enabled),
@@ -4251,7 +4353,23 @@ begin
     refill_interval = case when p_changes ? 'refill'
       then v_refill ->> 'interval' else k.refill_interval end,
     refilled_at = case when p_changes ?| array['remaining', 'refill']
-      then pg_catalog.now() else k.refilled_at end
+      then pg_catalog.now() else k.refilled_at end,
+    allowed_networks = case when p_changes ? 'allowedNetworks'
+      then array(
+        select n::cidr
+        from pg_catalog.jsonb_array_elements_text(p_changes -> 'allowedNetworks')
+          with ordinality as l (n, i)
+        order by l.i
+      )
+      else k.allowed_networks end,
+    allowed_origins = case when p_changes ? 'allowedOrigins'
+      then array(
+        select o
+        from pg_catalog.jsonb_array_elements_text(p_changes -> 'allowedOrigins')
+          with ordinality as l (o, i)
+        order by l.i
+      )
+      else k.allowed_origins end
   where k.id = p_id;
   return 'updated';
 end
@@ -4427,8 +4545,8 @@ grant DELETE on latchkey.users to latchkey_caller;
 grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant DELETE on latchkey.webhook_endpoints to latchkey_caller;
 grant SELECT (hour, key_id, prev_hour, prev_rate_limited, prev_rejected, prev_saved, prev_valid, rate_limited, rejected, valid) on latchkey.api_key_meters to latchkey_caller;
-grant INSERT (expires_at, key_hash, key_prefix, key_type, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
-grant SELECT (created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant INSERT (allowed_networks, allowed_origins, expires_at, key_hash, key_prefix, key_type, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant SELECT (allowed_networks, allowed_origins, created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, id) on latchkey.audit_events to latchkey_audit_pruner;
 grant UPDATE (response, status) on latchkey.idempotency_records to latchkey_caller;
@@ -4465,6 +4583,7 @@ grant execute on function latchkey.accept_org_invitation(p_token_hash bytea) to 
 grant execute on function latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean) to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.are_web_origins(p_origins text[]) to latchkey_caller;
 grant execute on function latchkey.caller_awaits_second_factor() to latchkey_caller;
 grant execute on function latchkey.caller_has_org_permission(p_org_id uuid, p_permission text) to latchkey_caller;
 grant execute on function latchkey.caller_has_permission(p_permission text) to latchkey_caller;
@@ -4495,8 +4614,10 @@ grant execute on function latchkey.has_permission(p_permission text) to latchkey
 grant execute on function latchkey.has_permission(p_permission text) to latchkey_caller;
 grant execute on function latchkey.has_permission(p_permission text) to latchkey_challenge_pruner;
 grant execute on function latchkey.has_permission(p_permission text) to service_role;
+grant execute on function latchkey.inet_or_null(p_text text) to latchkey_caller;
 grant execute on function latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
+grant execute on function latchkey.key_network_refusal(p_networks cidr[], p_origins text[], p_request jsonb) to latchkey_caller;
 grant execute on function latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[]) to latchkey_caller;
 grant execute on function latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;
