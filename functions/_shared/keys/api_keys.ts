@@ -24,6 +24,10 @@ export interface ApiKeyRow {
   refill_amount: number | null;
   refill_interval: "day" | "month" | null;
   replaced_by: string | null;
+  /** CIDR networks the key may be used from; empty: any. */
+  allowed_networks: string[];
+  /** Browser origins the key may be used from; empty: any. */
+  allowed_origins: string[];
 }
 
 /** The columns `ApiKeyRow` is selected from: everything but the hash. */
@@ -47,6 +51,8 @@ export const apiKeyColumns = [
   "refill_amount",
   "refill_interval",
   "replaced_by",
+  "allowed_networks",
+  "allowed_origins",
 ];
 
 /** The key metadata every key response shows; the secret is added only on creation. */
@@ -73,6 +79,8 @@ export function apiKeyMetadata(row: ApiKeyRow) {
       ? { amount: row.refill_amount, interval: row.refill_interval }
       : null,
     replacedBy: row.replaced_by,
+    allowedNetworks: row.allowed_networks,
+    allowedOrigins: row.allowed_origins,
   };
 }
 

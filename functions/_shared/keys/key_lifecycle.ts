@@ -12,6 +12,7 @@ import type { Transaction } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
 import { isAdminPermission } from "../ground/principal.ts";
 import { stepUpWhen } from "../http/openapi.ts";
+import { networkLimitFields } from "./network_limits.ts";
 
 /**
  * One key lifecycle for every owner: a user's own keys (`/keys`), an organization's (`/orgs/:id/
@@ -75,6 +76,7 @@ export const createKeyBody = z.strictObject({
   expiresInDays: z.number().int().min(1).max(3650).optional().meta({ examples: [90] }),
   rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
   metadata: keyMetadataSchema.optional(),
+  ...networkLimitFields,
 });
 
 /**
@@ -96,6 +98,8 @@ export interface NewKey {
   rateLimitPerMinute: number;
   expiresAt: Date | null;
   metadata: Record<string, unknown>;
+  allowedNetworks: string[];
+  allowedOrigins: string[];
 }
 
 /** A created key: its metadata and its secret, shown once. */
@@ -137,12 +141,13 @@ export async function createKey(
   const [created] = await tx<ApiKeyRow[]>`
     insert into latchkey.api_keys (
       user_id, org_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at,
-      metadata
+      metadata, allowed_networks, allowed_origins
     ) values (
       ${"userId" in owner ? owner.userId : null}, ${"orgId" in owner ? owner.orgId : null},
       ${key.name}, ${generated.keyPrefix}, decode(${generated.keyHashHex}, 'hex'),
       ${key.scopes}::text[], ${key.rateLimitPerMinute}, ${key.expiresAt},
-      ${tx.json(key.metadata as never)}
+      ${tx.json(key.metadata as never)}, ${key.allowedNetworks}::cidr[],
+      ${key.allowedOrigins}::text[]
     )
     returning ${tx(apiKeyColumns)}`;
   await tx`
@@ -258,6 +263,7 @@ export const ownerKeyChanges = {
       "enabled again (unlike revocation, this can be undone).",
   }),
   metadata: keyMetadataSchema.optional(),
+  ...networkLimitFields,
 };
 
 /** What only a key writer may change besides. */
@@ -273,7 +279,10 @@ export const writerKeyChanges = {
 const atLeastOneChange = (body: Record<string, unknown>) => Object.keys(body).length > 0;
 
 export const ownerKeyPatch = z.strictObject(ownerKeyChanges)
-  .refine(atLeastOneChange, "Give at least one of name, enabled, metadata.");
+  .refine(
+    atLeastOneChange,
+    "Give at least one of name, enabled, metadata, allowedNetworks, allowedOrigins.",
+  );
 
 export const writerKeyPatch = z.strictObject(writerKeyChanges)
   .refine(atLeastOneChange, "Give at least one change.")
@@ -314,6 +323,12 @@ export async function updateKey(
   if (outcome === "admin_locked") {
     throw new ApiError("forbidden", {
       message: "An admin disabled this key or set its metadata; only an admin can change that.",
+    });
+  }
+  if (outcome === "own_network_limits") {
+    throw new ApiError("forbidden", {
+      message: "A key cannot change its own network limits: its owner's session or an admin " +
+        "can.",
     });
   }
   await tx`

@@ -16,7 +16,8 @@ import { anyKeyAccess, anyKeyId as keyId, beyondReach } from "../any_key.ts";
 export const updateKeyRoute = defineRoute({
   method: "patch",
   path: "/keys/:id",
-  summary: "Change any key: name, enabled, metadata, rate limit, credits and refill",
+  summary: "Change any key: name, enabled, metadata, rate limit, credits, refill and network " +
+    "limits",
   auth: adminCredentials,
   permission: "keys:write",
   permissionNote: "; the caller must hold every permission of the owner's role",

@@ -21,6 +21,7 @@ import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { anyKeyAccess, anyKeyId, keyOwnerReach } from "../any_key.ts";
 import { noSuchKey, revokeKey } from "../../_shared/keys/key_lifecycle.ts";
+import { networkLimitFields } from "../../_shared/keys/network_limits.ts";
 
 export const listKeysQuery = z.strictObject({
   userId: uuidSchema.optional(),
@@ -107,6 +108,7 @@ export const createKeyBody = z.strictObject({
     description: "Credits: each VALID verification takes one (default: unlimited).",
   }),
   refill: refillSchema.optional(),
+  ...networkLimitFields,
 }).refine((body) => !(body.expiresAt && body.expiresInDays), {
   path: ["expiresAt"],
   message: "Give expiresAt or expiresInDays, not both.",
@@ -177,7 +179,8 @@ export const createKeyRoute = defineRoute({
     const [created] = await tx<ApiKeyRow[]>`
         insert into latchkey.api_keys (
           user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at,
-          metadata, remaining, refill_amount, refill_interval, refilled_at
+          metadata, remaining, refill_amount, refill_interval, refilled_at, allowed_networks,
+          allowed_origins
         ) values (
           ${body.userId}, ${body.name ?? `${keyType} key`}, ${generated.keyPrefix},
           decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[], ${keyType},
@@ -185,7 +188,8 @@ export const createKeyRoute = defineRoute({
       tx.json((body.metadata ?? {}) as never)
     },
           ${remaining}, ${body.refill?.amount ?? null}, ${body.refill?.interval ?? null},
-          ${remaining === null ? null : new Date()}
+          ${remaining === null ? null : new Date()}, ${body.allowedNetworks ?? []}::cidr[],
+          ${body.allowedOrigins ?? []}::text[]
         )
         returning ${tx(apiKeyColumns)}`;
     await tx`
