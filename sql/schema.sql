@@ -100,6 +100,7 @@ create table latchkey.api_keys (
   org_id uuid,
   allowed_networks cidr[] default '{}'::cidr[] not null,
   allowed_origins text[] default '{}'::text[] not null,
+  network_limited boolean default false not null,
   constraint api_keys_allowed_networks_bounded CHECK (cardinality(allowed_networks) <= 64 AND array_position(allowed_networks, NULL::cidr) IS NULL) NOT VALID,
   constraint api_keys_allowed_origins_are_origins CHECK (cardinality(allowed_origins) <= 32 AND array_position(allowed_origins, NULL::text) IS NULL AND latchkey.are_web_origins(allowed_origins)) NOT VALID,
   constraint api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES latchkey.users(id) ON DELETE SET NULL NOT VALID,
@@ -130,6 +131,7 @@ CREATE INDEX api_keys_org_id_created_at_idx ON latchkey.api_keys USING btree (or
 CREATE INDEX api_keys_replaced_by_idx ON latchkey.api_keys USING btree (replaced_by) WHERE (replaced_by IS NOT NULL);
 CREATE INDEX api_keys_user_id_created_at_idx ON latchkey.api_keys USING btree (user_id, created_at, id);
 CREATE TRIGGER api_keys_carry_admin_settings AFTER UPDATE OF replaced_by ON latchkey.api_keys FOR EACH ROW WHEN (new.replaced_by IS NOT NULL AND new.replaced_by IS DISTINCT FROM old.replaced_by) EXECUTE FUNCTION latchkey.carry_admin_settings();
+CREATE TRIGGER api_keys_mark_network_limited BEFORE INSERT OR UPDATE OF allowed_networks, allowed_origins, network_limited ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.mark_network_limited();
 CREATE TRIGGER api_keys_revocation_is_final BEFORE UPDATE ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.keep_revocations_final();
 CREATE TRIGGER guard_admin_key_enable_step_up BEFORE UPDATE OF enabled ON latchkey.api_keys FOR EACH ROW WHEN (NOT old.enabled AND new.enabled) EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 CREATE TRIGGER guard_admin_key_step_up BEFORE INSERT ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
@@ -1513,7 +1515,6 @@ declare
   v_repeats integer;
   -- An organization's key names it in its audit events (their actor has no user).
   v_org jsonb;
-  v_refusal text;
 begin
   -- A key in a rotation's overlap answers to its successor's limit, enabled flag and credits:
   -- what an admin sets on the new key binds the old one too.
@@ -1529,9 +1530,12 @@ begin
       select 1 from latchkey.supabase_identities i where i.user_id = k.user_id
     ) as from_supabase_auth,
     o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions,
-    case when s.id is null then k.allowed_networks else s.allowed_networks end
-      as allowed_networks,
-    case when s.id is null then k.allowed_origins else s.allowed_origins end as allowed_origins
+    -- Why a use from here is refused, or null; only a key with limits reads its lists, so a
+    -- key without any pays one boolean here and nothing else.
+    case when coalesce(s.network_limited, k.network_limited)
+      then latchkey.key_network_refusal(coalesce(s.allowed_networks, k.allowed_networks),
+        coalesce(s.allowed_origins, k.allowed_origins), p_request)
+    end as network_refusal
   into v_key
   from latchkey.api_keys k
   left join latchkey.users u on u.id = k.user_id
@@ -1567,16 +1571,8 @@ begin
   end if;
 
   -- Where the key may be used from: decided before anything is locked, metered or charged.
-  if v_code is null and (
-    pg_catalog.cardinality(v_key.allowed_networks) > 0
-    or pg_catalog.cardinality(v_key.allowed_origins) > 0
-  ) then
-    v_refusal := latchkey.key_network_refusal(
-      v_key.allowed_networks, v_key.allowed_origins, p_request
-    );
-    if v_refusal is not null then
-      v_code := 'NETWORK_NOT_ALLOWED';
-    end if;
+  if v_code is null and v_key.network_refusal is not null then
+    v_code := 'NETWORK_NOT_ALLOWED';
   end if;
 
   -- Counters are cheap to lose and hot to write: do not wait for the WAL flush (an audit
@@ -1711,7 +1707,7 @@ begin
       perform latchkey.append_audit_event(
         'api_key', v_key.user_id, v_key.id, 'api_key.network_refused', 'api_key', v_key.id,
         p_request, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-          'reason', v_refusal,
+          'reason', v_key.network_refusal,
           'clientAddress', pg_catalog.left(p_request ->> 'clientAddress', 100),
           'origin', pg_catalog.left(p_request ->> 'origin', 300),
           'repeatsInPreviousMinute', v_repeats
@@ -1737,7 +1733,7 @@ begin
     case
       when v_code = 'VALID' then v_key.metadata
       when v_code = 'NETWORK_NOT_ALLOWED'
-        then pg_catalog.jsonb_build_object('networkRefusal', v_refusal)
+        then pg_catalog.jsonb_build_object('networkRefusal', v_key.network_refusal)
     end,
     v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at, v_key.email_verified_at;
 end
@@ -2563,6 +2559,18 @@ AS $function$
       pg_catalog.replace(line, '&', '&#38;'), '<', '&#60;'), '>', '&#62;'), '"', '&#34;'),
       '''', '&#39;') || '</p>', '' order by n), '') || '</body></html>'
   from pg_catalog.unnest(p_lines) with ordinality as l(line, n)
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.mark_network_limited()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  new.network_limited := pg_catalog.cardinality(new.allowed_networks) > 0
+    or pg_catalog.cardinality(new.allowed_origins) > 0;
+  return new;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
@@ -4614,10 +4622,8 @@ grant execute on function latchkey.has_permission(p_permission text) to latchkey
 grant execute on function latchkey.has_permission(p_permission text) to latchkey_caller;
 grant execute on function latchkey.has_permission(p_permission text) to latchkey_challenge_pruner;
 grant execute on function latchkey.has_permission(p_permission text) to service_role;
-grant execute on function latchkey.inet_or_null(p_text text) to latchkey_caller;
 grant execute on function latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text) to latchkey_caller;
 grant execute on function latchkey.issue_webauthn_challenge(p_challenge_hash bytea, p_ceremony text, p_factor_name text, p_expires_at timestamp with time zone) to latchkey_caller;
-grant execute on function latchkey.key_network_refusal(p_networks cidr[], p_origins text[], p_request jsonb) to latchkey_caller;
 grant execute on function latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[]) to latchkey_caller;
 grant execute on function latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer) to latchkey_caller;
 grant execute on function latchkey.matching_user_ids(p_text text, p_role text, p_tier text, p_banned boolean, p_verified boolean, p_second_factor boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer, p_supabase_factors boolean) to latchkey_caller;

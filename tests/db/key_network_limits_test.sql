@@ -1,7 +1,7 @@
 -- A key's network limits (20261220000100): the lists' shape, who may set them, and the key
 -- check's refusal, taken before the rate limit or a credit and audited once a minute.
 begin;
-select plan(22);
+select plan(24);
 
 insert into latchkey.users (id, email, name, role) values
   ('a1000000-0000-4000-8000-000000000001', 'nia@net.test', 'Nia', 'user');
@@ -15,6 +15,21 @@ insert into latchkey.api_keys (
     'lk_browser00', sha256('browser-key'), '{}', '{https://app.example.com}', null, 60),
   ('a1000000-0000-4000-8000-0000000000a3', 'a1000000-0000-4000-8000-000000000001', 'free',
     'lk_free00000', sha256('free-key'), '{}', '{}', null, 60);
+
+-- The flag the key check reads follows the lists, whatever a writer says.
+select results_eq(
+  $$select name, network_limited from latchkey.api_keys
+    where user_id = 'a1000000-0000-4000-8000-000000000001' order by name$$,
+  $$values ('browser'::text, true), ('free', false), ('office', true)$$,
+  'a key with either list is marked limited'
+);
+select results_eq(
+  $$with changed as (
+    update latchkey.api_keys set network_limited = true
+    where id = 'a1000000-0000-4000-8000-0000000000a3' returning network_limited
+  ) select * from changed$$,
+  $$values (false)$$, 'the flag cannot be set apart from the lists'
+);
 
 -- The lists' shape: the database's own check, whatever the service sent.
 select throws_ok(
