@@ -77,6 +77,65 @@ function rotateKeyChoice(key, { notify, refresh }) {
 }
 
 /**
+ * A key's network limits in a cell: its client networks and browser origins, or "any"; a key in
+ * its rotation's overlap answers to its successor's.
+ */
+function networkLimits(key) {
+  if (key.replacedBy && !key.revokedAt) {
+    return h("span", { class: "muted", "data-testid": "network-limits" }, "its successor's");
+  }
+  const limits = [...(key.allowedNetworks ?? []), ...(key.allowedOrigins ?? [])];
+  return limits.length
+    ? h("span", { "data-testid": "network-limits" }, limits.join(", "))
+    : h("span", { class: "muted", "data-testid": "network-limits" }, "any");
+}
+
+/** One entry a line, blank lines left out. */
+function lines(text) {
+  return text.split("\n").map((line) => line.trim()).filter(Boolean);
+}
+
+/**
+ * An editor of a key's network limits, one network (CIDR) or origin a line; saving sends both
+ * lists, an empty one lifting that limit. The API checks every line and its refusal names the
+ * bad one (`allowedNetworks.1`).
+ */
+function networkLimitsEditor(key, { notify, refresh }) {
+  const area = (name, label, values) =>
+    h("textarea", { name, rows: 3, cols: 30, "aria-label": `${label} of ${key.name}` }, values);
+  const networks = area(
+    "allowedNetworks",
+    "Allowed networks",
+    (key.allowedNetworks ?? []).join("\n"),
+  );
+  const origins = area("allowedOrigins", "Allowed origins", (key.allowedOrigins ?? []).join("\n"));
+  const save = h("button", {
+    type: "button",
+    "aria-label": `Save network limits of ${key.name}`,
+    async onclick() {
+      save.disabled = true;
+      try {
+        await api("PATCH", `/admin/keys/${key.id}`, {
+          body: { allowedNetworks: lines(networks.value), allowedOrigins: lines(origins.value) },
+        });
+        await refresh();
+        notify(`Saved the network limits of "${key.name}".`);
+      } catch (error) {
+        save.disabled = false;
+        notify(error);
+      }
+    },
+  }, "Save limits");
+  return h(
+    "span",
+    { class: "limits-editor" },
+    h("label", {}, "Networks (CIDR, one a line) ", networks),
+    h("label", {}, "Origins (one a line) ", origins),
+    save,
+  );
+}
+
+/**
  * Keys with owner, type, last use and expiry; revoke and rotate where the caller may: on this
  * page (`can`) and on the key's owner (its `callerMay`, the API's reach rule).
  * `refresh(secret?)` redraws the page, showing a new key's secret once when given.
@@ -114,6 +173,15 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
           },
         }, "Rotate")
         : null,
+      may("keys:write") && !key.replacedBy
+        ? h("button", {
+          type: "button",
+          "aria-label": `Edit network limits of ${key.name}`,
+          onclick(event) {
+            event.currentTarget.replaceWith(networkLimitsEditor(key, { notify, refresh }));
+          },
+        }, "Limits")
+        : null,
     );
   };
   return table(
@@ -135,6 +203,7 @@ export function keyTable(keys, { can, notify, refresh, showOwner }) {
       ["Scopes", (key) => key.scopes.join(", ") || "none"],
       ["Last used", (key) => when(key.lastUsedAt)],
       ["Expires", (key) => key.expiresAt ? when(key.expiresAt) : "never"],
+      ["Network limits", networkLimits],
       ["State", keyState],
       ["", actions],
     ],
