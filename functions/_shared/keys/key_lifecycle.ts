@@ -53,6 +53,15 @@ export function ownedKeyAccess(owner: KeyOwner, forbidden: ApiError): KeyAccess 
   };
 }
 
+/** The network limits a change sets, as its audit event records them (where a key may be used). */
+function networkLimitsSet(changes: KeyChanges): Record<string, string[]> {
+  return Object.fromEntries(
+    (["allowedNetworks", "allowedOrigins"] as const).flatMap((name) =>
+      changes[name] ? [[name, changes[name]]] : []
+    ),
+  );
+}
+
 /** What an audit event of a key's lifecycle adds for an organization's key: its organization. */
 function ownerDetail(key: Pick<ApiKeyRow, "org_id">): Record<string, string> {
   return key.org_id === null ? {} : { orgId: key.org_id };
@@ -334,7 +343,7 @@ export async function updateKey(
   await tx`
     select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
       jsonb_build_object('changed', to_jsonb(${Object.keys(effective)}::text[]))
-        || ${tx.json(ownerDetail(before))}::jsonb)`;
+        || ${tx.json({ ...networkLimitsSet(effective), ...ownerDetail(before) })}::jsonb)`;
   return apiKeyMetadata(await keyById(tx, id));
 }
 

@@ -112,6 +112,7 @@ Deno.test("network limits are validated, normalised, shown and settable by owner
   const [updated] = await auditEventsFor(changed.headers.get("x-request-id")!);
   assert.equal(updated.action, "api_key.updated");
   assert.deepEqual(updated.metadata.changed, ["allowedOrigins"]);
+  assert.deepEqual(updated.metadata.allowedOrigins, [], "what the limits became");
 
   const byAdmin = await asAdminKey("PATCH", `/admin/keys/${created.id}`, {
     body: { allowedNetworks: ["198.51.100.0/24"] },
