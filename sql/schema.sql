@@ -98,7 +98,12 @@ create table latchkey.api_keys (
   admin_disabled boolean default false not null,
   admin_metadata boolean default false not null,
   org_id uuid,
+  allowed_networks cidr[] default '{}'::cidr[] not null,
+  allowed_origins text[] default '{}'::text[] not null,
+  network_limited boolean default false not null,
   cache_seconds integer,
+  constraint api_keys_allowed_networks_bounded CHECK (cardinality(allowed_networks) <= 64 AND array_position(allowed_networks, NULL::cidr) IS NULL) NOT VALID,
+  constraint api_keys_allowed_origins_are_origins CHECK (cardinality(allowed_origins) <= 32 AND array_position(allowed_origins, NULL::text) IS NULL AND latchkey.are_web_origins(allowed_origins)) NOT VALID,
   constraint api_keys_cache_seconds_range CHECK (cache_seconds >= 0 AND cache_seconds <= 300) NOT VALID,
   constraint api_keys_cached_only_unlimited CHECK (COALESCE(cache_seconds, 0) = 0 OR rate_limit_per_minute IS NULL AND remaining IS NULL) NOT VALID,
   constraint api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES latchkey.users(id) ON DELETE SET NULL NOT VALID,
@@ -129,6 +134,7 @@ CREATE INDEX api_keys_org_id_created_at_idx ON latchkey.api_keys USING btree (or
 CREATE INDEX api_keys_replaced_by_idx ON latchkey.api_keys USING btree (replaced_by) WHERE (replaced_by IS NOT NULL);
 CREATE INDEX api_keys_user_id_created_at_idx ON latchkey.api_keys USING btree (user_id, created_at, id);
 CREATE TRIGGER api_keys_carry_admin_settings AFTER UPDATE OF replaced_by ON latchkey.api_keys FOR EACH ROW WHEN (new.replaced_by IS NOT NULL AND new.replaced_by IS DISTINCT FROM old.replaced_by) EXECUTE FUNCTION latchkey.carry_admin_settings();
+CREATE TRIGGER api_keys_mark_network_limited BEFORE INSERT OR UPDATE OF allowed_networks, allowed_origins, network_limited ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.mark_network_limited();
 CREATE TRIGGER api_keys_revocation_is_final BEFORE UPDATE ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.keep_revocations_final();
 CREATE TRIGGER guard_admin_key_enable_step_up BEFORE UPDATE OF enabled ON latchkey.api_keys FOR EACH ROW WHEN (NOT old.enabled AND new.enabled) EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
 CREATE TRIGGER guard_admin_key_step_up BEFORE INSERT ON latchkey.api_keys FOR EACH ROW EXECUTE FUNCTION latchkey.guard_admin_key_step_up();
@@ -994,6 +1000,19 @@ begin
 end
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.are_web_origins(p_origins text[])
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(pg_catalog.bool_and(
+    o ~ '^[a-z][a-z0-9+.-]*://([a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$'
+    and pg_catalog.length(o) <= 300
+  ), true)
+  from pg_catalog.unnest(p_origins) as o
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.audit_failed_sign_in(p_email text, p_user_id uuid, p_reason text, p_request jsonb)
  RETURNS void
  LANGUAGE plpgsql
@@ -1514,7 +1533,13 @@ begin
     k.user_id is not null and exists (
       select 1 from latchkey.supabase_identities i where i.user_id = k.user_id
     ) as from_supabase_auth,
-    o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions
+    o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions,
+    -- Why a use from here is refused, or null; only a key with limits reads its lists, so a
+    -- key without any pays one boolean here and nothing else.
+    case when coalesce(s.network_limited, k.network_limited)
+      then latchkey.key_network_refusal(coalesce(s.allowed_networks, k.allowed_networks),
+        coalesce(s.allowed_origins, k.allowed_origins), p_request)
+    end as network_refusal
   into v_key
   from latchkey.api_keys k
   left join latchkey.users u on u.id = k.user_id
@@ -1547,6 +1572,11 @@ begin
     ) then
       v_code := 'OWNER_BANNED';
     end if;
+  end if;
+
+  -- Where the key may be used from: decided before anything is locked, metered or charged.
+  if v_code is null and v_key.network_refusal is not null then
+    v_code := 'NETWORK_NOT_ALLOWED';
   end if;
 
   -- Counters are cheap to lose and hot to write: do not wait for the WAL flush (an audit
@@ -1678,6 +1708,22 @@ begin
       where id = v_key.id
         and (last_used_at is null or last_used_at < v_now - interval '1 minute');
     end if;
+  elsif v_code = 'NETWORK_NOT_ALLOWED' then
+    -- Its own action, so a webhook can follow uses from elsewhere (a leaked key, most likely).
+    v_repeats := latchkey.first_in_minute('api_key.network_refused:' || v_key.id::text);
+    if v_repeats is not null then
+      perform pg_catalog.set_config('synchronous_commit', 'on', true);
+      perform pg_catalog.set_config('latchkey.audited', 'on', true);
+      perform latchkey.append_audit_event(
+        'api_key', v_key.user_id, v_key.id, 'api_key.network_refused', 'api_key', v_key.id,
+        p_request, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+          'reason', v_key.network_refusal,
+          'clientAddress', pg_catalog.left(p_request ->> 'clientAddress', 100),
+          'origin', pg_catalog.left(p_request ->> 'origin', 300),
+          'repeatsInPreviousMinute', v_repeats
+        )) || v_org
+      );
+    end if;
   elsif v_code <> 'RATE_LIMITED' then
     v_repeats := latchkey.first_in_minute('api_key.rejected:' || v_key.id::text);
     if v_repeats is not null then
@@ -1694,7 +1740,11 @@ begin
   return query select v_code, v_key.id, v_key.user_id, v_key.org_id, v_key.scopes,
     v_key.org_key_permissions, v_key.rate_limit_per_minute, v_left, v_tat,
     case when v_key.remaining is not null then coalesce(v_credits, v_key.remaining) end,
-    case when v_code = 'VALID' then v_key.metadata end,
+    case
+      when v_code = 'VALID' then v_key.metadata
+      when v_code = 'NETWORK_NOT_ALLOWED'
+        then pg_catalog.jsonb_build_object('networkRefusal', v_key.network_refusal)
+    end,
     v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at, v_key.email_verified_at;
 end
 $function$;
@@ -2323,6 +2373,19 @@ AS $function$
   ) request
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.inet_or_null(p_text text)
+ RETURNS inet
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+begin
+  return p_text::inet;
+exception when invalid_text_representation then
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.invite_to_organization(p_org_id uuid, p_email text, p_role text, p_token_hash bytea, p_expires_at timestamp with time zone, p_subject text, p_text text, p_html text)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -2446,6 +2509,38 @@ AS $function$
     and case when s.id is null then k.rate_limit_per_minute else s.rate_limit_per_minute end
       is null
     and case when s.id is null then k.remaining else s.remaining end is null
+    -- A key limited to networks or origins answers by where it is used from: never held.
+    and not case when s.id is null then k.network_limited else s.network_limited end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.key_network_refusal(p_networks cidr[], p_origins text[], p_request jsonb)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+declare
+  v_address inet;
+begin
+  if pg_catalog.cardinality(p_networks) > 0 then
+    if coalesce(p_request ->> 'clientAddress', '') = '' then
+      return 'address_missing';
+    end if;
+    v_address := latchkey.inet_or_null(p_request ->> 'clientAddress');
+    if v_address is null or not coalesce(v_address <<= any (p_networks::inet[]), false) then
+      return 'address_not_allowed';
+    end if;
+  end if;
+  if pg_catalog.cardinality(p_origins) > 0 then
+    if coalesce(p_request ->> 'origin', '') = '' then
+      return 'origin_missing';
+    end if;
+    if not (pg_catalog.lower(p_request ->> 'origin') = any (p_origins)) then
+      return 'origin_not_allowed';
+    end if;
+  end if;
+  return null;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.key_permission_names(p_scopes text[], p_user_role text, p_org_id uuid, p_org_key_permissions text[])
@@ -2495,6 +2590,18 @@ AS $function$
       pg_catalog.replace(line, '&', '&#38;'), '<', '&#60;'), '>', '&#62;'), '"', '&#34;'),
       '''', '&#39;') || '</p>', '' order by n), '') || '</body></html>'
   from pg_catalog.unnest(p_lines) with ordinality as l(line, n)
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.mark_network_limited()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  new.network_limited := pg_catalog.cardinality(new.allowed_networks) > 0
+    or pg_catalog.cardinality(new.allowed_origins) > 0;
+  return new;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.matching_org_ids(p_text text, p_suspended boolean, p_before_created_at timestamp with time zone, p_before_id uuid, p_limit integer)
@@ -3750,12 +3857,13 @@ begin
   insert into latchkey.api_keys (
     user_id, org_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute,
     expires_at, enabled, metadata, remaining, refill_amount, refill_interval, refilled_at,
-    created_by, cache_seconds
+    created_by, allowed_networks, allowed_origins, cache_seconds
   ) values (
     v_old.user_id, v_old.org_id, v_old.name, p_key_prefix, p_key_hash, v_old.scopes,
     v_old.key_type, v_old.rate_limit_per_minute, v_old.expires_at, v_old.enabled,
     v_old.metadata, v_old.remaining, v_old.refill_amount, v_old.refill_interval,
-    v_old.refilled_at, latchkey.current_user_id(), v_old.cache_seconds
+    v_old.refilled_at, latchkey.current_user_id(), v_old.allowed_networks, v_old.allowed_origins,
+    v_old.cache_seconds
   )
   returning id into new_key_id;
 
@@ -4310,6 +4418,11 @@ begin
   ) then
     return 'admin_locked';
   end if;
+  if p_changes ?| array['allowedNetworks', 'allowedOrigins']
+    and latchkey.current_principal_kind() = 'api_key' and p_id = latchkey.current_credential_id()
+  then
+    return 'own_network_limits';
+  end if;
   -- Whether the key has a rate limit or credits after this change: a cached answer would pass
   -- both by, so such a key is never cached. Setting a cache on one is refused; a limit or
   -- credits added to a cached key end its cache (the table's constraint holds either way).
@@ -4345,7 +4458,23 @@ begin
     refill_interval = case when p_changes ? 'refill'
       then v_refill ->> 'interval' else k.refill_interval end,
     refilled_at = case when p_changes ?| array['remaining', 'refill']
-      then pg_catalog.now() else k.refilled_at end
+      then pg_catalog.now() else k.refilled_at end,
+    allowed_networks = case when p_changes ? 'allowedNetworks'
+      then array(
+        select n::cidr
+        from pg_catalog.jsonb_array_elements_text(p_changes -> 'allowedNetworks')
+          with ordinality as l (n, i)
+        order by l.i
+      )
+      else k.allowed_networks end,
+    allowed_origins = case when p_changes ? 'allowedOrigins'
+      then array(
+        select o
+        from pg_catalog.jsonb_array_elements_text(p_changes -> 'allowedOrigins')
+          with ordinality as l (o, i)
+        order by l.i
+      )
+      else k.allowed_origins end
   where k.id = p_id;
   return 'updated';
 end
@@ -4521,8 +4650,8 @@ grant DELETE on latchkey.users to latchkey_caller;
 grant DELETE on latchkey.webauthn_challenges to latchkey_challenge_pruner;
 grant DELETE on latchkey.webhook_endpoints to latchkey_caller;
 grant SELECT (hour, key_id, prev_hour, prev_rate_limited, prev_rejected, prev_saved, prev_valid, rate_limited, rejected, valid) on latchkey.api_key_meters to latchkey_caller;
-grant INSERT (cache_seconds, expires_at, key_hash, key_prefix, key_type, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
-grant SELECT (cache_seconds, created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant INSERT (allowed_networks, allowed_origins, cache_seconds, expires_at, key_hash, key_prefix, key_type, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, scopes, user_id) on latchkey.api_keys to latchkey_caller;
+grant SELECT (allowed_networks, allowed_origins, cache_seconds, created_at, created_by, enabled, expires_at, id, key_prefix, key_type, last_active_at, last_used_at, metadata, name, org_id, rate_limit_per_minute, refill_amount, refill_interval, refilled_at, remaining, replaced_by, revoked_at, scopes, user_id) on latchkey.api_keys to latchkey_caller;
 grant UPDATE (revoked_at) on latchkey.api_keys to latchkey_caller;
 grant SELECT (created_at, id) on latchkey.audit_events to latchkey_audit_pruner;
 grant UPDATE (response, status) on latchkey.idempotency_records to latchkey_caller;
@@ -4559,6 +4688,7 @@ grant execute on function latchkey.accept_org_invitation(p_token_hash bytea) to 
 grant execute on function latchkey.accept_passkey_assertion(p_id uuid, p_sign_count bigint, p_backed_up boolean) to latchkey_caller;
 grant execute on function latchkey.accept_totp_code(p_id uuid, p_step bigint, p_recovery_code_hashes bytea[]) to latchkey_caller;
 grant execute on function latchkey.another_active_admin_exists(p_user_id uuid) to latchkey_caller;
+grant execute on function latchkey.are_web_origins(p_origins text[]) to latchkey_caller;
 grant execute on function latchkey.caller_awaits_second_factor() to latchkey_caller;
 grant execute on function latchkey.caller_has_org_permission(p_org_id uuid, p_permission text) to latchkey_caller;
 grant execute on function latchkey.caller_has_permission(p_permission text) to latchkey_caller;

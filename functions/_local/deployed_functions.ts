@@ -42,7 +42,7 @@ export const apiDocument = lazyDocument(functionDefinitions, functionsBasePath);
  */
 export const exampleFunctions: Record<
   string,
-  () => Promise<(request: Request) => Promise<Response>>
+  () => Promise<(request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>>
 > = {
   "example-notes": async () =>
     (await import("../example-notes/notes.ts")).notesHandler(Deno.env.toObject()),

@@ -21,9 +21,16 @@ function noFunctionHere() {
 }
 
 /** Each example function's handler, made on its first request. */
-const exampleHandlers = new Map<string, Promise<(request: Request) => Promise<Response>>>();
+const exampleHandlers = new Map<
+  string,
+  Promise<(request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>>
+>();
 
-function serveExample(name: string, request: Request): Promise<Response> {
+function serveExample(
+  name: string,
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+): Promise<Response> {
   let handler = exampleHandlers.get(name);
   if (!handler) {
     handler = exampleFunctions[name]();
@@ -31,7 +38,7 @@ function serveExample(name: string, request: Request): Promise<Response> {
     // A failed load is tried again by the next request.
     handler.catch(() => exampleHandlers.delete(name));
   }
-  return handler.then((serve) => serve(request));
+  return handler.then((serve) => serve(request, info));
 }
 
 /**
@@ -57,7 +64,9 @@ export function gatewayHandler(request: Request, info?: Deno.ServeHandlerInfo) {
     ? path.slice(functionsBasePath.length)
     : null;
   const name = rest?.split("/")[1] ?? "";
-  if (rest !== null && Object.hasOwn(exampleFunctions, name)) return serveExample(name, request);
+  if (rest !== null && Object.hasOwn(exampleFunctions, name)) {
+    return serveExample(name, request, info);
+  }
   if (rest === null || !Object.hasOwn(functionApps, name)) return noFunctionHere();
   // As it came: each app routes on the part after /functions/v1 (createFunctionApp).
   return functionApps[name].fetch(request, info);

@@ -1,4 +1,4 @@
-import { withLatchkey } from "@latchkey/with-latchkey";
+import { type ConnectionInfo, withLatchkey } from "@latchkey/with-latchkey";
 
 /**
  * An example of a team's own function behind Latchkey (packages/with-latchkey), not part of
@@ -12,7 +12,7 @@ import { withLatchkey } from "@latchkey/with-latchkey";
  */
 export function notesHandler(
   env: Record<string, string | undefined>,
-): (request: Request) => Promise<Response> {
+): (request: Request, connection?: ConnectionInfo) => Promise<Response> {
   const supabaseUrl = env.SUPABASE_URL;
   if (!supabaseUrl) {
     return () =>
@@ -25,6 +25,10 @@ export function notesHandler(
     supabaseUrl,
     supabaseAnonKey: env.SUPABASE_ANON_KEY,
     scopes: ["notes:read"],
+    // Served beside Latchkey, behind the same proxies (a key's allowedNetworks see the client).
+    trustedProxyHops: env.LATCHKEY_TRUSTED_PROXY_HOPS
+      ? Number(env.LATCHKEY_TRUSTED_PROXY_HOPS)
+      : undefined,
   }, async (request, { supabase }) => {
     if (request.method === "GET") {
       const { data, error } = await supabase.from("notes").select("id, body").order("id");

@@ -1,5 +1,10 @@
 import type { MiddlewareHandler } from "hono";
-import { latchkeyCheck, type LatchkeyContext, type WithLatchkeyOptions } from "./mod.ts";
+import {
+  type ConnectionInfo,
+  latchkeyCheck,
+  type LatchkeyContext,
+  type WithLatchkeyOptions,
+} from "./mod.ts";
 
 /** The variables the middleware sets: `c.get("latchkey")` in the routes behind it. */
 export interface LatchkeyVariables {
@@ -16,7 +21,8 @@ export function latchkey(
 ): MiddlewareHandler<{ Variables: LatchkeyVariables }> {
   const check = latchkeyCheck(options);
   return async (c, next) => {
-    const outcome = await check(c.req.raw);
+    // On Deno, Hono's `c.env` is what Deno's serve handed it: the connection's address.
+    const outcome = await check(c.req.raw, c.env as ConnectionInfo | undefined);
     if (!outcome.ok) return outcome.response;
     c.set("latchkey", outcome.context);
     // Before the route: set after it, Hono would copy the finished response to add them.

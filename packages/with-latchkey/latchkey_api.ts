@@ -322,6 +322,16 @@ export interface paths {
         content: {
           "application/json": {
             /**
+             * @description Client networks the key may be used from (CIDR, IPv4 or IPv6; an address alone is one host). Empty or absent: any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            allowedNetworks?: string[];
+            /** @description Browser origins the key may be used from (scheme://host[:port]). When set, every use must present one of them as its Origin: a request without an Origin header (a server's) is refused. Empty or absent: any origin, or none. */
+            allowedOrigins?: string[];
+            /**
              * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
              * @example 60
              */
@@ -461,7 +471,7 @@ export interface paths {
     options?: never;
     head?: never;
     /**
-     * Change any key: name, enabled, metadata, rate limit (or none), credits and refill, cache
+     * Change any key: name, enabled, metadata, rate limit (or none), credits and refill, cache and network limits
      * @description Needs the `keys:write` permission (; the caller must hold every permission of the owner's role). Step-up: a call where it enables a disabled key that holds an admin permission (the database refuses it) by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
      */
     patch: {
@@ -476,6 +486,16 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Client networks the key may be used from (CIDR, IPv4 or IPv6; an address alone is one host). Empty or absent: any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            allowedNetworks?: string[];
+            /** @description Browser origins the key may be used from (scheme://host[:port]). When set, every use must present one of them as its Origin: a request without an Origin header (a server's) is refused. Empty or absent: any origin, or none. */
+            allowedOrigins?: string[];
             /**
              * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
              * @example 60
@@ -5984,6 +6004,16 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Client networks the key may be used from (CIDR, IPv4 or IPv6; an address alone is one host). Empty or absent: any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            allowedNetworks?: string[];
+            /** @description Browser origins the key may be used from (scheme://host[:port]). When set, every use must present one of them as its Origin: a request without an Origin header (a server's) is refused. Empty or absent: any origin, or none. */
+            allowedOrigins?: string[];
             /** @example 90 */
             expiresInDays?: number;
             /**
@@ -6182,7 +6212,7 @@ export interface paths {
     options?: never;
     head?: never;
     /**
-     * Rename, disable or enable one of the caller's keys, set its metadata or its cache
+     * Rename, disable or enable one of the caller's keys, set its metadata, its cache or its network limits
      * @description Step-up: a call where it enables a disabled key that holds an admin permission (the database refuses it) by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked.
      */
     patch: {
@@ -6197,6 +6227,16 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Client networks the key may be used from (CIDR, IPv4 or IPv6; an address alone is one host). Empty or absent: any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            allowedNetworks?: string[];
+            /** @description Browser origins the key may be used from (scheme://host[:port]). When set, every use must present one of them as its Origin: a request without an Origin header (a server's) is refused. Empty or absent: any origin, or none. */
+            allowedOrigins?: string[];
             /**
              * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
              * @example 60
@@ -6245,7 +6285,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description `interactive_session_required`: an API key may change only itself; `forbidden`: an admin disabled the key or set its metadata, and only an admin can change that. `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). `step_up_required`: a call where it enables a disabled key that holds an admin permission (the database refuses it) by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked. */
+        /** @description `interactive_session_required`: an API key may change only itself; `forbidden`: an admin disabled the key or set its metadata, and only an admin can change that; or a key tried to change its own network limits (only its owner's session or an admin may). `mfa_required`: the session's role needs a second factor (LATCHKEY_MFA_REQUIRED_ROLES) and it has not verified one; `nextRoute` names the route to call (enrolment, or a factor's verification). `step_up_required`: a call where it enables a disabled key that holds an admin permission (the database refuses it) by a session needs a second factor verified in the last LATCHKEY_STEP_UP_MINUTES (step-up: POST /auth/factors/:id/verify); API keys and X-Admin-Key are not asked. */
         403: {
           headers: {
             [name: string]: unknown;
@@ -6625,15 +6665,25 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description The address of the client that presented the key, as your server saw it: checked against the key's allowedNetworks. A key with networks is refused without it.
+             * @example 203.0.113.7
+             */
+            clientAddress?: string;
             /** @example lk_<the key shown once at creation> */
             key: string;
+            /**
+             * @description The Origin header the client's request carried, as it was: checked against the key's allowedOrigins. A key with origins is refused without it.
+             * @example https://app.example.com
+             */
+            origin?: string;
             /** @example compile */
             scope?: string;
           };
         };
       };
       responses: {
-        /** @description `{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata, cacheSeconds}`: `code` is one of VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED, INSUFFICIENT_SCOPE (ORG_SUSPENDED: the key's organization is suspended); `userId` is the key's user and `orgId` its organization (one of them is null: an organization's key belongs to no user); `scopes` are the key's scopes as they count now (within its owner's role, or its organization's ceiling); `remaining` is the credits left (null without a usage limit), `metadata` the key's (VALID only), `cacheSeconds` how long the answer may be reused (VALID only; null: not at all). */
+        /** @description `{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata, cacheSeconds, message}`: `code` is one of VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, NETWORK_NOT_ALLOWED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED, INSUFFICIENT_SCOPE (ORG_SUSPENDED: the key's organization is suspended; NETWORK_NOT_ALLOWED: `clientAddress` or `origin` is not one the key allows, or missing where the key has such a limit; nothing is metered or charged); `userId` is the key's user and `orgId` its organization (one of them is null: an organization's key belongs to no user); `scopes` are the key's scopes as they count now (within its owner's role, or its organization's ceiling); `remaining` is the credits left (null without a usage limit), `metadata` the key's (VALID only), `cacheSeconds` how long the answer may be reused (VALID only; null: not at all). */
         200: {
           headers: {
             [name: string]: unknown;
@@ -6646,11 +6696,13 @@ export interface paths {
                */
               cacheSeconds: number | null;
               /**
-               * @description VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED or INSUFFICIENT_SCOPE.
+               * @description VALID, NOT_FOUND, REVOKED, EXPIRED, DISABLED, OWNER_BANNED, ORG_SUSPENDED, NETWORK_NOT_ALLOWED, RATE_LIMITED, USAGE_EXCEEDED, MALFORMED or INSUFFICIENT_SCOPE.
                * @example VALID
                */
               code: string;
               keyId: string | null;
+              /** @description Why the key was refused, for a person (NETWORK_NOT_ALLOWED: what was refused, or which field to send); null when VALID. */
+              message: string | null;
               metadata: {
                 [key: string]: unknown;
               } | null;
@@ -7389,6 +7441,16 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Client networks the key may be used from (CIDR, IPv4 or IPv6; an address alone is one host). Empty or absent: any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            allowedNetworks?: string[];
+            /** @description Browser origins the key may be used from (scheme://host[:port]). When set, every use must present one of them as its Origin: a request without an Origin header (a server's) is refused. Empty or absent: any origin, or none. */
+            allowedOrigins?: string[];
             /** @example 90 */
             expiresInDays?: number;
             /**
@@ -7597,7 +7659,7 @@ export interface paths {
     };
     options?: never;
     head?: never;
-    /** Rename, disable or enable one of the organization's keys, set its metadata or its cache */
+    /** Rename, disable or enable one of the organization's keys, set its metadata, its cache or its network limits */
     patch: {
       parameters: {
         query?: never;
@@ -7611,6 +7673,16 @@ export interface paths {
       requestBody: {
         content: {
           "application/json": {
+            /**
+             * @description Client networks the key may be used from (CIDR, IPv4 or IPv6; an address alone is one host). Empty or absent: any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/32"
+             *     ]
+             */
+            allowedNetworks?: string[];
+            /** @description Browser origins the key may be used from (scheme://host[:port]). When set, every use must present one of them as its Origin: a request without an Origin header (a server's) is refused. Empty or absent: any origin, or none. */
+            allowedOrigins?: string[];
             /**
              * @description Seconds a verifier (withLatchkey) may reuse the key's VALID answer, 1 to 300, for a key with no rate limit (rateLimitPerMinute null) and no credits only; a change to the key reaches every verifier within that time. 0: never, whatever the deployment allows; null: the deployment's LATCHKEY_KEY_CACHE_SECONDS (0, never, by default). A rate limit or credits added later end it.
              * @example 60
@@ -8413,6 +8485,7 @@ export interface components {
           | "built_in"
           | "in_use"
           | "webhook_disabled"
+          | "network_not_allowed"
           | "org_suspended"
           | "payload_too_large"
           | "request_header_too_large"

@@ -49,6 +49,13 @@ export interface WithLatchkeyOptions {
     /** `aud` a token must name (default `authenticated`). */
     audience?: string;
   };
+  /**
+   * Proxies in front of this function that append to `X-Forwarded-For`: the client's address,
+   * sent to Latchkey for a key's `allowedNetworks`, is the entry that many hops from the right.
+   * 0: the connection's address (`info.remoteAddr` of Deno's serve). Default: 1 inside Supabase's
+   * edge runtime (its gateway), else 0; as Latchkey's own LATCHKEY_TRUSTED_PROXY_HOPS.
+   */
+  trustedProxyHops?: number;
   /** A minted token is renewed when less than this is left of it (default 60 s). */
   refreshBeforeSeconds?: number;
   /**
@@ -116,7 +123,16 @@ export type LatchkeyOutcome =
   | { ok: true; context: LatchkeyContext; headers: Record<string, string> }
   | { ok: false; response: Response };
 
-export type LatchkeyCheck = (request: Request) => Promise<LatchkeyOutcome>;
+/** What Deno's serve (and Hono on Deno, as `c.env`) hands a handler beside the request. */
+export interface ConnectionInfo {
+  /** A TCP connection's has `hostname`; a Unix socket's none. */
+  remoteAddr?: { transport?: string; hostname?: string };
+}
+
+export type LatchkeyCheck = (
+  request: Request,
+  connection?: ConnectionInfo,
+) => Promise<LatchkeyOutcome>;
 
 /** Latchkey's error envelope, as its functions answer it. */
 export interface ErrorEnvelope {
@@ -182,6 +198,12 @@ export const keyRefusals: Record<string, { status: number; code: string; message
     code: "usage_exceeded",
     message: "This API key's usage limit is used up.",
   },
+  NETWORK_NOT_ALLOWED: {
+    status: 403,
+    code: "network_not_allowed",
+    message: "This API key may not be used from here: its network limits (allowedNetworks, " +
+      "allowedOrigins) do not include this request's address or origin.",
+  },
 };
 
 const missingCredential = "A valid session token or API key is required.";
@@ -222,6 +244,38 @@ function presentedCredential(request: Request): string | null {
     });
   }
   return match[1];
+}
+
+const ipv4Shape = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * An IP address as Latchkey's verify takes it (dotted IPv4, or IPv6 as the URL parser writes
+ * it), or null: a name, a port, a zone id or garbage is not sent, so a limited key is refused
+ * rather than the request failing.
+ */
+export function ipAddressOf(text: string | null | undefined): string | null {
+  const address = text?.trim() ?? "";
+  if (ipv4Shape.test(address)) return address;
+  if (!address.includes(":") || !/^[0-9a-fA-F:.]+$/.test(address)) return null;
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The client's address: with `hops` trusted proxies, the entry that many from the right of
+ * `X-Forwarded-For` (the connection's address counted as the last), as Latchkey reads its own
+ * requests; the entries left of those are whatever the client wrote.
+ */
+function clientAddress(request: Request, connection: ConnectionInfo | undefined, hops: number) {
+  const remote = connection?.remoteAddr?.hostname ?? null;
+  if (hops === 0) return ipAddressOf(remote);
+  const chain = (request.headers.get("x-forwarded-for") ?? "").split(",")
+    .map((hop) => hop.trim()).filter(Boolean);
+  if (remote) chain.push(remote);
+  return ipAddressOf(chain[Math.max(0, chain.length - 1 - hops)]);
 }
 
 /** A refusal as Latchkey answers one: the envelope, `x-request-id`, no caching. */
@@ -312,6 +366,12 @@ interface Minted {
 /** Per Latchkey and project: every handler of an isolate shares its principals' tokens. */
 const tokenCaches = new Map<string, TokenCache<Minted>>();
 
+/** Where a key is used from, as verify takes it (a key's network limits). */
+interface KeyUse {
+  clientAddress?: string;
+  origin?: string;
+}
+
 /** What verify answered a valid key, and the rate-limit headers it came with. */
 interface VerifiedKey {
   data: VerifyAnswer;
@@ -368,6 +428,7 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
   const accept = new Set<CredentialKind>(options.accept ?? ["apiKey", "session", "jwt"]);
   const now = options.now ?? Date.now;
   const refreshBefore = options.refreshBeforeSeconds ?? 60;
+  const hops = options.trustedProxyHops ?? ("EdgeRuntime" in globalThis ? 1 : 0);
   const headers = { "user-agent": `with-latchkey/${packageVersion}` };
   const client: LatchkeyClient = createLatchkeyClient({ url, headers, fetch: options.fetch });
   const latchkeyIssuer = `${url}/auth`;
@@ -419,10 +480,20 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
   const isFresh = (minted: Minted) =>
     minted.expiresAt - now() / 1000 > Math.min(refreshBefore, minted.lifetime / 2);
 
+  /** Where the request comes from, for a key's network limits (only what is known is sent). */
+  function keyUse(request: Request, connection: ConnectionInfo | undefined): KeyUse {
+    const address = clientAddress(request, connection, hops);
+    const origin = request.headers.get("origin");
+    return {
+      ...(address ? { clientAddress: address } : {}),
+      ...(origin ? { origin: origin.slice(0, 300) } : {}),
+    };
+  }
+
   /** Verify over the network: a valid key's answer (and whether it may be reused), or a refusal. */
-  async function verified(key: string): Promise<Verified<VerifiedKey>> {
+  async function verified(key: string, use: KeyUse): Promise<Verified<VerifiedKey>> {
     const { data, error, response } = await reaching(
-      client.POST("/keys/verify", { body: { key } }),
+      client.POST("/keys/verify", { body: { key, ...use } }),
     );
     const limits = rateLimitHeadersOf(response);
     if (response.status === 429) {
@@ -442,6 +513,8 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
       };
       throw new Refused({
         ...refusal,
+        // What was refused, or which of the client's facts was missing: verify's own words.
+        ...(data.code === "NETWORK_NOT_ALLOWED" && data.message ? { message: data.message } : {}),
         requestId: response.headers.get("x-request-id") ?? undefined,
         headers: limits,
       });
@@ -449,23 +522,45 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
     return { value: { data, headers: limits }, cacheSeconds: data.cacheSeconds };
   }
 
-  async function apiKeyPrincipal(key: string) {
+  async function apiKeyPrincipal(key: string, use: KeyUse) {
     let answer: VerifiedKey;
     if (keyCache) {
-      const { value, cached, hash } = await keyCache.answers.answer(key, now, () => verified(key));
+      // Only a key without network limits is cacheable (latchkey.key_cache_seconds), so a held
+      // answer does not depend on where the request came from.
+      const { value, cached, hash } = await keyCache.answers.answer(
+        key,
+        now,
+        () => verified(key, use),
+      );
       // A use Latchkey did not see: reported with the others in the next batch.
       if (cached) keyCache.uses.record(hash, key, now());
       answer = value;
     } else {
-      answer = (await verified(key)).value;
+      answer = (await verified(key, use)).value;
     }
     const { data, headers: limits } = answer;
     const keyId = data.keyId!;
     const scopes = data.scopes;
+    // The mint is the key used on Latchkey's own route, from this server: the client's Origin
+    // goes with it (an origin limit is about browsers; any server can send any Origin), and
+    // its address must be one of the key's networks too, for Latchkey reads its own requests'.
     const minted = await tokens.get(
       `api_key:${keyId}`,
       (held) => isFresh(held) && sameScopes(held.claims.scopes, scopes),
-      () => mint({ "x-api-key": key }),
+      () =>
+        mint({ "x-api-key": key, ...(use.origin ? { origin: use.origin } : {}) }).catch(
+          (thrown) => {
+            if (thrown instanceof Refused && thrown.refusal.code === "network_not_allowed") {
+              throw new Refused({
+                ...thrown.refusal,
+                message: "The key may be used by this client, but Latchkey refused this " +
+                  "function's own request for the key's token (" + thrown.refusal.message +
+                  "): add this function's outbound address to the key's allowedNetworks.",
+              });
+            }
+            throw thrown;
+          },
+        ),
     );
     const orgId = data.orgId ?? null;
     const principal: LatchkeyPrincipal = {
@@ -540,7 +635,10 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
     return { principal, minted, headers: {} };
   }
 
-  async function check(request: Request): Promise<LatchkeyOutcome> {
+  async function check(
+    request: Request,
+    connection: ConnectionInfo | undefined,
+  ): Promise<LatchkeyOutcome> {
     const credential = presentedCredential(request);
     if (!credential) {
       throw new Refused({ status: 401, code: "unauthorized", message: missingCredential });
@@ -558,7 +656,7 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
       });
     }
     const { principal, minted, headers } = kind === "apiKey"
-      ? await apiKeyPrincipal(credential)
+      ? await apiKeyPrincipal(credential, keyUse(request, connection))
       : kind === "session"
       ? await sessionPrincipal(credential)
       : await jwtPrincipal(credential);
@@ -586,9 +684,9 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
     };
   }
 
-  return async (request) => {
+  return async (request, connection) => {
     try {
-      return await check(request);
+      return await check(request, connection);
     } catch (thrown) {
       if (!(thrown instanceof Refused)) throw thrown;
       return { ok: false, response: refusalResponse(thrown.refusal) };
@@ -604,10 +702,10 @@ export function latchkeyCheck(options: WithLatchkeyOptions): LatchkeyCheck {
 export function withLatchkey(
   options: WithLatchkeyOptions,
   handler: LatchkeyHandler,
-): (request: Request) => Promise<Response> {
+): (request: Request, connection?: ConnectionInfo) => Promise<Response> {
   const check = latchkeyCheck(options);
-  return async (request) => {
-    const outcome = await check(request);
+  return async (request, connection) => {
+    const outcome = await check(request, connection);
     if (!outcome.ok) return outcome.response;
     const response = await handler(request, outcome.context);
     const extra = Object.entries(outcome.headers).filter(([name]) => !response.headers.has(name));

@@ -14,7 +14,8 @@
 -- latchkey.update_api_key (rateLimitPerMinute may be null; cacheSeconds; outcome
 -- 'not_cacheable'), latchkey.rotate_api_key (the successor keeps the cache setting) and the
 -- policy "Callers create keys within what they hold" (a self-service or organization's key always
--- has a rate limit), each from its current definition.
+-- has a rate limit), each from its current definition, network limits (20261220000100) kept.
+-- A key with network limits is never cached: its answer depends on where it is used from.
 
 alter table latchkey.api_keys alter column rate_limit_per_minute drop not null;
 alter table latchkey.api_keys add column if not exists cache_seconds integer;
@@ -85,6 +86,8 @@ as $$
     and case when s.id is null then k.rate_limit_per_minute else s.rate_limit_per_minute end
       is null
     and case when s.id is null then k.remaining else s.remaining end is null
+    -- A key limited to networks or origins answers by where it is used from: never held.
+    and not case when s.id is null then k.network_limited else s.network_limited end
 $$;
 -- Only the key check's statement asks (the schema's default would let latchkey_caller too).
 revoke all on function latchkey.key_cache_seconds(uuid, integer) from public, latchkey_caller;
@@ -188,7 +191,13 @@ begin
     k.user_id is not null and exists (
       select 1 from latchkey.supabase_identities i where i.user_id = k.user_id
     ) as from_supabase_auth,
-    o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions
+    o.suspended_at as org_suspended_at, o.key_permissions as org_key_permissions,
+    -- Why a use from here is refused, or null; only a key with limits reads its lists, so a
+    -- key without any pays one boolean here and nothing else.
+    case when coalesce(s.network_limited, k.network_limited)
+      then latchkey.key_network_refusal(coalesce(s.allowed_networks, k.allowed_networks),
+        coalesce(s.allowed_origins, k.allowed_origins), p_request)
+    end as network_refusal
   into v_key
   from latchkey.api_keys k
   left join latchkey.users u on u.id = k.user_id
@@ -221,6 +230,11 @@ begin
     ) then
       v_code := 'OWNER_BANNED';
     end if;
+  end if;
+
+  -- Where the key may be used from: decided before anything is locked, metered or charged.
+  if v_code is null and v_key.network_refusal is not null then
+    v_code := 'NETWORK_NOT_ALLOWED';
   end if;
 
   -- Counters are cheap to lose and hot to write: do not wait for the WAL flush (an audit
@@ -352,6 +366,22 @@ begin
       where id = v_key.id
         and (last_used_at is null or last_used_at < v_now - interval '1 minute');
     end if;
+  elsif v_code = 'NETWORK_NOT_ALLOWED' then
+    -- Its own action, so a webhook can follow uses from elsewhere (a leaked key, most likely).
+    v_repeats := latchkey.first_in_minute('api_key.network_refused:' || v_key.id::text);
+    if v_repeats is not null then
+      perform pg_catalog.set_config('synchronous_commit', 'on', true);
+      perform pg_catalog.set_config('latchkey.audited', 'on', true);
+      perform latchkey.append_audit_event(
+        'api_key', v_key.user_id, v_key.id, 'api_key.network_refused', 'api_key', v_key.id,
+        p_request, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+          'reason', v_key.network_refusal,
+          'clientAddress', pg_catalog.left(p_request ->> 'clientAddress', 100),
+          'origin', pg_catalog.left(p_request ->> 'origin', 300),
+          'repeatsInPreviousMinute', v_repeats
+        )) || v_org
+      );
+    end if;
   elsif v_code <> 'RATE_LIMITED' then
     v_repeats := latchkey.first_in_minute('api_key.rejected:' || v_key.id::text);
     if v_repeats is not null then
@@ -368,7 +398,11 @@ begin
   return query select v_code, v_key.id, v_key.user_id, v_key.org_id, v_key.scopes,
     v_key.org_key_permissions, v_key.rate_limit_per_minute, v_left, v_tat,
     case when v_key.remaining is not null then coalesce(v_credits, v_key.remaining) end,
-    case when v_code = 'VALID' then v_key.metadata end,
+    case
+      when v_code = 'VALID' then v_key.metadata
+      when v_code = 'NETWORK_NOT_ALLOWED'
+        then pg_catalog.jsonb_build_object('networkRefusal', v_key.network_refusal)
+    end,
     v_key.email, v_key.name, v_key.role, v_key.tier, v_key.created_at, v_key.email_verified_at;
 end
 $$;
@@ -416,6 +450,11 @@ begin
   ) then
     return 'admin_locked';
   end if;
+  if p_changes ?| array['allowedNetworks', 'allowedOrigins']
+    and latchkey.current_principal_kind() = 'api_key' and p_id = latchkey.current_credential_id()
+  then
+    return 'own_network_limits';
+  end if;
   -- Whether the key has a rate limit or credits after this change: a cached answer would pass
   -- both by, so such a key is never cached. Setting a cache on one is refused; a limit or
   -- credits added to a cached key end its cache (the table's constraint holds either way).
@@ -451,7 +490,23 @@ begin
     refill_interval = case when p_changes ? 'refill'
       then v_refill ->> 'interval' else k.refill_interval end,
     refilled_at = case when p_changes ?| array['remaining', 'refill']
-      then pg_catalog.now() else k.refilled_at end
+      then pg_catalog.now() else k.refilled_at end,
+    allowed_networks = case when p_changes ? 'allowedNetworks'
+      then array(
+        select n::cidr
+        from pg_catalog.jsonb_array_elements_text(p_changes -> 'allowedNetworks')
+          with ordinality as l (n, i)
+        order by l.i
+      )
+      else k.allowed_networks end,
+    allowed_origins = case when p_changes ? 'allowedOrigins'
+      then array(
+        select o
+        from pg_catalog.jsonb_array_elements_text(p_changes -> 'allowedOrigins')
+          with ordinality as l (o, i)
+        order by l.i
+      )
+      else k.allowed_origins end
   where k.id = p_id;
   return 'updated';
 end
@@ -497,12 +552,13 @@ begin
   insert into latchkey.api_keys (
     user_id, org_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute,
     expires_at, enabled, metadata, remaining, refill_amount, refill_interval, refilled_at,
-    created_by, cache_seconds
+    created_by, allowed_networks, allowed_origins, cache_seconds
   ) values (
     v_old.user_id, v_old.org_id, v_old.name, p_key_prefix, p_key_hash, v_old.scopes,
     v_old.key_type, v_old.rate_limit_per_minute, v_old.expires_at, v_old.enabled,
     v_old.metadata, v_old.remaining, v_old.refill_amount, v_old.refill_interval,
-    v_old.refilled_at, latchkey.current_user_id(), v_old.cache_seconds
+    v_old.refilled_at, latchkey.current_user_id(), v_old.allowed_networks, v_old.allowed_origins,
+    v_old.cache_seconds
   )
   returning id into new_key_id;
 

@@ -233,6 +233,26 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     assert.equal(await page.getByTestId("banned").count(), 0);
     assert.equal((await verify()).code, "VALID");
 
+    // Network limits: a bad line is named by the API's refusal; a good one is shown and binds.
+    // Only the newest key offers them: the old one, in its overlap, answers to its successor's.
+    assert.equal(
+      await page.getByRole("button", { name: "Edit network limits of from-console" }).count(),
+      1,
+    );
+    await page.getByRole("button", { name: "Edit network limits of from-console" }).click();
+    const networks = page.getByLabel("Allowed networks of from-console");
+    await networks.fill("10.0.0.1/8");
+    await page.getByRole("button", { name: "Save network limits of from-console" }).click();
+    await notice(page).getByText("allowedNetworks.0").waitFor();
+    await networks.fill("203.0.113.0/24\n");
+    await page.getByRole("button", { name: "Save network limits of from-console" }).click();
+    await page.getByText('Saved the network limits of "from-console".').waitFor();
+    assert.equal(await page.getByTestId("network-limits").first().innerText(), "203.0.113.0/24");
+    const from = (clientAddress: string) =>
+      curlJson(`${functionsUrl}/keys/verify`, { key: rotated, clientAddress });
+    assert.equal((await from("198.51.100.1")).code, "NETWORK_NOT_ALLOWED");
+    assert.equal((await from("203.0.113.1")).code, "VALID");
+
     // The key in the keys list, then revoked from there.
     await openFromNav(page, "Keys", "#/keys");
     await page.getByLabel("Owner id").fill(userId);
@@ -271,8 +291,8 @@ browserTest("admin flow: create a user, make and copy a key, ban and unban", asy
     assert.match(await notice(page).innerText(), /Request id: [0-9a-f-]{36}/);
     await recordPage(page, "users-admin", violations);
 
-    // The taken email's 409, and nothing else.
-    assert.deepEqual(refusedStatuses(errors), [409]);
+    // The bad network's 400, the taken email's 409, and nothing else.
+    assert.deepEqual(refusedStatuses(errors), [400, 409]);
     assert.deepEqual(foreignRequests, []);
   });
   const [event] =

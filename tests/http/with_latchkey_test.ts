@@ -403,6 +403,72 @@ Deno.test({
         },
       );
       await t.step(
+        "a key's network limits: the client's address (X-Forwarded-For past the trusted hops, " +
+          "or the connection's) and Origin go to verify; a refusal is 403 network_not_allowed",
+        async () => {
+          // This process's requests reach the gateway from 127.0.0.1: listed, so the token
+          // withLatchkey mints from here is allowed too (the package's README says why).
+          const limited = await createKey(world.ada.token, {
+            name: "office",
+            allowedNetworks: ["203.0.113.0/24", "127.0.0.1/32"],
+          });
+          const { serve, calls } = handler(world, { trustedProxyHops: 1 });
+          const connection = (hostname: string) => ({ remoteAddr: { transport: "tcp", hostname } });
+          // Behind one proxy (10.0.0.1): the entry it appended is the client.
+          const from = (address: string) =>
+            serve(
+              request({ "x-api-key": limited.key, "x-forwarded-for": address }),
+              connection("10.0.0.1"),
+            );
+          const inside = await from("198.51.100.1, 203.0.113.9");
+          assert.equal(inside.status, 200);
+          assert.deepEqual((await inside.json()).notes, ["ada's note"]);
+          const outside = await from("203.0.113.9, 198.51.100.1");
+          assert.equal(outside.status, 403);
+          const refused = await refusal(outside);
+          assert.equal(refused.code, "network_not_allowed");
+          assert.match(refused.message, /may not be used from 198\.51\.100\.1/);
+          assert.deepEqual(calls, { verify: 2, session: 0, mint: 1, jwks: 0 });
+          // No trusted proxy: the connection's address, whatever the header says.
+          const direct = handler(world, { trustedProxyHops: 0 }).serve;
+          const headers = { "x-api-key": limited.key, "x-forwarded-for": "203.0.113.9" };
+          assert.equal((await direct(request(headers), connection("198.51.100.1"))).status, 403);
+          const viaConnection = await direct(request(headers), connection("::ffff:203.0.113.5"));
+          assert.equal(viaConnection.status, 200);
+          await viaConnection.body?.cancel();
+
+          // An origin limit: the client's Origin goes to verify and with the mint.
+          const browser = await createKey(world.bob.token, {
+            name: "browser",
+            allowedOrigins: ["https://app.example.com"],
+          });
+          const withOrigin = await serve(
+            request({ "x-api-key": browser.key, origin: "https://app.example.com" }),
+          );
+          assert.equal(withOrigin.status, 200);
+          assert.deepEqual((await withOrigin.json()).notes, ["bob's note"]);
+          const noOrigin = await serve(request({ "x-api-key": browser.key }));
+          assert.equal(noOrigin.status, 403);
+          assert.match((await refusal(noOrigin)).message, /send the client's Origin header/);
+
+          // The client's network listed, this function's not: verify passes, the mint is refused,
+          // and the answer says what to add.
+          const officeOnly = await createKey(world.ada.token, {
+            name: "office only",
+            allowedNetworks: ["203.0.113.0/24"],
+          });
+          const unminted = await direct(
+            request({ "x-api-key": officeOnly.key }),
+            connection("203.0.113.9"),
+          );
+          assert.equal(unminted.status, 403);
+          assert.match(
+            (await refusal(unminted)).message,
+            /add this function's outbound address to the key's allowedNetworks/,
+          );
+        },
+      );
+      await t.step(
         'the Hono middleware sets c.get("latchkey"); a refusal never reaches the route',
         async () => {
           let reached = 0;

@@ -53,7 +53,7 @@ Deno.test("a malformed key is refused before any database call", async () => {
     requestId: "r",
     ip: null,
     userAgent: null,
-  });
+  }, { clientAddress: null, origin: null });
   assert.equal(outcome.code, "MALFORMED");
   assert.equal(outcome.principal, null);
 });

@@ -7,7 +7,13 @@ import {
 import { keyRefusals as serverRefusals } from "../../functions/_shared/identity/authenticate.ts";
 import { generateApiKey } from "../../functions/_shared/keys/api_key_format.ts";
 import { newSessionToken } from "../../functions/_shared/ground/crypto.ts";
-import { credentialKind, keyRefusals, packageVersion } from "../../packages/with-latchkey/mod.ts";
+import {
+  credentialKind,
+  ipAddressOf,
+  keyRefusals,
+  packageVersion,
+} from "../../packages/with-latchkey/mod.ts";
+import { canonicalIpAddress } from "../../functions/_shared/keys/network_limits.ts";
 import { TokenCache } from "../../packages/with-latchkey/token_cache.ts";
 import { KeyAnswerCache, keyHash, type Verified } from "../../packages/with-latchkey/key_cache.ts";
 import { type KeyUse, KeyUses } from "../../packages/with-latchkey/key_uses.ts";
@@ -53,6 +59,41 @@ Deno.test("a refused key gets the status, code and message Latchkey's own routes
     const { status, code: errorCode, message } = error;
     assert.deepEqual(keyRefusals[code], { status, code: errorCode, message }, code);
   }
+});
+
+Deno.test("a client address the package sends is one verify takes, as the same address", () => {
+  const accepted = [
+    "203.0.113.7",
+    "0.0.0.0",
+    "255.255.255.255",
+    "2001:db8::1",
+    "2001:DB8:0:0:0:0:0:1",
+    "::1",
+    "::",
+    "::ffff:203.0.113.7",
+    "fe80::1:2:3:4",
+    "1:2:3:4:5:6:7:8",
+  ];
+  for (const text of accepted) {
+    const sent = ipAddressOf(text);
+    assert.ok(sent, text);
+    assert.equal(canonicalIpAddress(sent), canonicalIpAddress(text), text);
+  }
+  const refused = [
+    "",
+    "203.0.113",
+    "203.0.113.256",
+    "010.0.0.1",
+    "0x7f.0.0.1",
+    "203.0.113.7:443",
+    "[2001:db8::1]",
+    "fe80::1%eth0",
+    "2001:db8::1::2",
+    "1:2:3:4:5:6:7:8:9",
+    "localhost",
+    "unknown",
+  ];
+  for (const text of refused) assert.equal(ipAddressOf(text), null, text);
 });
 
 Deno.test("credentials are told apart by their shape", () => {

@@ -73,6 +73,66 @@ function rotateKeyChoice(key, { rotate, notify, refresh }) {
 }
 
 /**
+ * A key's network limits in a cell: its client networks and browser origins, or "any"; a key in
+ * its rotation's overlap answers to its successor's.
+ */
+function networkLimits(key) {
+  if (key.replacedBy && !key.revokedAt) {
+    return h("span", { class: "muted", "data-testid": "network-limits" }, "its successor's");
+  }
+  const limits = [...(key.allowedNetworks ?? []), ...(key.allowedOrigins ?? [])];
+  return limits.length
+    ? h("span", { "data-testid": "network-limits" }, limits.join(", "))
+    : h("span", { class: "muted", "data-testid": "network-limits" }, "any");
+}
+
+/** One entry a line, blank lines left out. */
+function lines(text) {
+  return text.split("\n").map((line) => line.trim()).filter(Boolean);
+}
+
+/**
+ * An editor of a key's network limits, one network (CIDR) or origin a line; saving sends both
+ * lists, an empty one lifting that limit. The API checks every line and its refusal names the
+ * bad one (`allowedNetworks.1`).
+ */
+function networkLimitsEditor(key, { updateLimits, notify, refresh }) {
+  const area = (name, label, values) =>
+    h("textarea", { name, rows: 3, cols: 30, "aria-label": `${label} of ${key.name}` }, values);
+  const networks = area(
+    "allowedNetworks",
+    "Allowed networks",
+    (key.allowedNetworks ?? []).join("\n"),
+  );
+  const origins = area("allowedOrigins", "Allowed origins", (key.allowedOrigins ?? []).join("\n"));
+  const save = h("button", {
+    type: "button",
+    "aria-label": `Save network limits of ${key.name}`,
+    async onclick() {
+      save.disabled = true;
+      try {
+        await updateLimits(key, {
+          allowedNetworks: lines(networks.value),
+          allowedOrigins: lines(origins.value),
+        });
+        await refresh();
+        notify(`Saved the network limits of "${key.name}".`);
+      } catch (error) {
+        save.disabled = false;
+        notify(error);
+      }
+    },
+  }, "Save limits");
+  return h(
+    "span",
+    { class: "limits-editor" },
+    h("label", {}, "Networks (CIDR, one a line) ", networks),
+    h("label", {}, "Origins (one a line) ", origins),
+    save,
+  );
+}
+
+/**
  * What may be done to a key and how, through the staff's routes: where the caller may on this
  * page (`can`) and on the key's owner (its `callerMay`, the API's reach rule).
  */
@@ -81,20 +141,27 @@ export function adminKeyActions(can) {
   return {
     mayRevoke: (key) => may(key, "keys:revoke"),
     mayRotate: (key) => may(key, "keys:write"),
+    mayEditLimits: (key) => may(key, "keys:write"),
     revoke: (key) => api("POST", `/admin/keys/${key.id}/revoke`, { idempotent: true }),
+    updateLimits: (key, body) => api("PATCH", `/admin/keys/${key.id}`, { body }),
     rotate: (key, overlapSeconds) =>
       api("POST", `/admin/keys/${key.id}/rotate`, { body: { overlapSeconds }, idempotent: true }),
   };
 }
 
 /** Keys shown and not touched. */
-export const readOnlyKeys = { mayRevoke: () => false, mayRotate: () => false };
+export const readOnlyKeys = {
+  mayRevoke: () => false,
+  mayRotate: () => false,
+  mayEditLimits: () => false,
+};
 
 /**
  * Keys with type, scopes, last use and expiry, and the owner (`showOwner`) or who made each
- * (`createdBy(key)`, a cell); revoke and rotate as `actions` allow (adminKeyActions, or an
- * organization's routes: `{mayRevoke(key), mayRotate(key), revoke(key),
- * rotate(key, overlapSeconds)}`, the last two resolving with the API's answer).
+ * (`createdBy(key)`, a cell); revoke, rotate and edit network limits as `actions` allow
+ * (adminKeyActions, or an organization's routes: `{mayRevoke(key), mayRotate(key),
+ * mayEditLimits(key), revoke(key), rotate(key, overlapSeconds), updateLimits(key, body)}`, the
+ * last three resolving with the API's answer).
  * `refresh(secret?)` redraws the page, showing a new key's secret once when given.
  */
 export function keyTable(keys, { actions, notify, refresh, showOwner, createdBy }) {
@@ -131,9 +198,22 @@ export function keyTable(keys, { actions, notify, refresh, showOwner, createdBy 
           },
         }, "Rotate")
         : null,
+      actions.mayEditLimits(key) && !key.replacedBy
+        ? h("button", {
+          type: "button",
+          "aria-label": `Edit network limits of ${key.name}`,
+          onclick(event) {
+            event.currentTarget.replaceWith(
+              networkLimitsEditor(key, { updateLimits: actions.updateLimits, notify, refresh }),
+            );
+          },
+        }, "Limits")
+        : null,
     );
   };
-  const acting = keys.some((key) => actions.mayRevoke(key) || actions.mayRotate(key));
+  const acting = keys.some((key) =>
+    actions.mayRevoke(key) || actions.mayRotate(key) || actions.mayEditLimits(key)
+  );
   return table(
     "API keys",
     [
@@ -154,6 +234,7 @@ export function keyTable(keys, { actions, notify, refresh, showOwner, createdBy 
       ["Scopes", (key) => key.scopes.join(", ") || "none"],
       ["Last used", (key) => when(key.lastUsedAt)],
       ["Expires", (key) => key.expiresAt ? when(key.expiresAt) : "never"],
+      ["Network limits", networkLimits],
       ["State", keyState],
       ...(acting ? [["", cell]] : []),
     ],

@@ -283,7 +283,9 @@ function orgKeysSection(org, page, { members, secret, pages, notify, refresh }) 
     ? {
       mayRevoke: () => true,
       mayRotate: () => !org.suspended,
+      mayEditLimits: () => !org.suspended,
       revoke: (key) => api("DELETE", `${base}/${key.id}`),
+      updateLimits: (key, body) => api("PATCH", `${base}/${key.id}`, { body }),
       rotate: (key, overlapSeconds) =>
         api("POST", `${base}/${key.id}/rotate`, { body: { overlapSeconds }, idempotent: true }),
     }

@@ -10,7 +10,7 @@ export const auditActions: Readonly<Record<string, string>> = {
   "admin.key_created": "An admin made an API key for a user.",
   "admin.key_revoked": "An admin revoked a user's API key.",
   "admin.key_rotated": "An admin rotated a user's API key.",
-  "admin.key_updated": "An admin changed a key's name, state, limits or credits.",
+  "admin.key_updated": "An admin changed a key's name, state, limits (rate, network) or credits.",
   "admin.org_updated":
     "An admin suspended or unsuspended an organization, or set what its keys may hold (the " +
     "state before and after, as a ban).",
@@ -26,6 +26,10 @@ export const auditActions: Readonly<Record<string, string>> = {
   "api_key.rejected":
     "A key was refused: revoked, expired, disabled, out of credits, its owner banned or its " +
     "organization suspended.",
+  "api_key.network_refused":
+    "A key was used from a network or origin its limits do not allow, or without the address " +
+    "or Origin they need (the reason, address and origin are in the metadata); audited once " +
+    "per key per minute.",
   "api_key.revoked": "A user revoked an API key of their own.",
   "api_key.revoked_as_leaked": "A leaked key was reported and revoked.",
   "api_key.rotated": "A user rotated an API key of their own.",

@@ -104,6 +104,11 @@ export const errorCatalog = {
     status: 409,
     message: "This webhook endpoint is disabled: enable it (PATCH /admin/webhooks/:id) first.",
   },
+  network_not_allowed: {
+    status: 403,
+    message: "This API key may not be used from here: its network limits (allowedNetworks, " +
+      "allowedOrigins) do not include this request's address or origin.",
+  },
   org_suspended: {
     status: 403,
     message: "This organization is suspended: its members can read it but change nothing.",

@@ -7,6 +7,7 @@ import { ApiError } from "../ground/errors.ts";
 import type { Principal, RateLimitState } from "../ground/principal.ts";
 import { effectiveScopes } from "../keys/scopes.ts";
 import { userProfile } from "../accounts/users.ts";
+import type { KeyUse } from "../keys/network_limits.ts";
 
 /**
  * The API-key check, shared by the credential middleware (authenticate.ts) and the verify route
@@ -23,6 +24,7 @@ export const apiKeyCodes = [
   "DISABLED",
   "OWNER_BANNED",
   "ORG_SUSPENDED",
+  "NETWORK_NOT_ALLOWED",
   "RATE_LIMITED",
   "USAGE_EXCEEDED",
   "MALFORMED",
@@ -49,16 +51,20 @@ export interface ApiKeyOutcome {
   cacheSeconds: number | null;
   /** Set when the code is VALID. */
   principal: Principal | null;
+  /** Why NETWORK_NOT_ALLOWED (`address_not_allowed`, `origin_missing`, …); else null. */
+  networkRefusal: string | null;
 }
 
 /**
- * The hot path: one SQL call checks the key, counts the request in its rate-limit window and
- * returns the principal. Malformed keys never reach the database.
+ * The hot path: one SQL call checks the key (where it is used from, `use`, against its network
+ * limits first), counts the request in its rate-limit window and returns the principal.
+ * Malformed keys never reach the database.
  */
 export async function authenticateApiKey(
   { sql, config }: Pick<Runtime, "sql" | "config">,
   key: string,
   request: RequestInfo,
+  use: KeyUse,
 ): Promise<ApiKeyOutcome> {
   if (!isWellFormedApiKey(key)) {
     return {
@@ -71,9 +77,10 @@ export async function authenticateApiKey(
       metadata: null,
       cacheSeconds: null,
       principal: null,
+      networkRefusal: null,
     };
   }
-  const row = await checkKey(sql, sha256Hex(key), request, config);
+  const row = await checkKey(sql, sha256Hex(key), request, use, config);
   // The function always returns a row; none means the connection died mid-answer (seen while
   // PostgreSQL shut down under load), which is the database's state, not a bug of the request.
   if (!row) {
@@ -95,9 +102,12 @@ export async function authenticateApiKey(
     orgId: row.org_id,
     rateLimit,
     remaining: row.credits_remaining,
-    metadata: row.metadata,
+    metadata: row.code === "VALID" ? row.metadata : null,
     cacheSeconds: row.cache_seconds,
     principal: null,
+    networkRefusal: row.code === "NETWORK_NOT_ALLOWED"
+      ? String(row.metadata?.networkRefusal ?? "")
+      : null,
   };
   if (row.code !== "VALID" || !row.key_id) return outcome;
 

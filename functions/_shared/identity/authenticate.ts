@@ -7,6 +7,7 @@ import { requestInfo } from "../http/request.ts";
 import { type AdminPermission, awaitsRequiredFactor, type Principal } from "../ground/principal.ts";
 import { type ApiKeyCode, authenticateApiKey, rateLimitHeaders } from "./api_key_check.ts";
 import { presentedCredential } from "./credentials.ts";
+import { keyUseOf, networkRefusalMessage } from "../keys/network_limits.ts";
 import { authenticateSessionToken } from "./session_tokens.ts";
 import { authenticateAdminKey } from "./static_admin_key_check.ts";
 import { supabaseTokenPrincipal } from "./supabase_identity.ts";
@@ -32,6 +33,8 @@ export const keyRefusals: Record<Exclude<ApiKeyCode, "VALID">, ApiError> = {
     message: "The API key's organization is suspended; its keys work again when it is " +
       "unsuspended.",
   }),
+  // The message names what was refused (networkRefusalMessage), as the route tells it.
+  NETWORK_NOT_ALLOWED: new ApiError("network_not_allowed"),
   RATE_LIMITED: new ApiError("rate_limited"),
   USAGE_EXCEEDED: new ApiError("usage_exceeded"),
 };
@@ -58,11 +61,14 @@ async function principalFor(
       message: "The session token is invalid, expired or revoked. Sign in again.",
     });
   }
-  const outcome = await authenticateApiKey(c.get("runtime"), token, requestInfo(c));
+  const use = keyUseOf(c);
+  const outcome = await authenticateApiKey(c.get("runtime"), token, requestInfo(c), use);
   if (outcome.principal) return outcome.principal;
   const refusal = keyRefusals[outcome.code as Exclude<ApiKeyCode, "VALID">];
   throw new ApiError(refusal.code, {
-    message: refusal.message,
+    message: outcome.code === "NETWORK_NOT_ALLOWED"
+      ? networkRefusalMessage(outcome.networkRefusal, use, "request")
+      : refusal.message,
     headers: outcome.rateLimit ? rateLimitHeaders(outcome.rateLimit) : {},
   });
 }

@@ -6,6 +6,7 @@ import type { AppContext } from "../http/context.ts";
 import { oauthError } from "../http/oauth_form.ts";
 import { requestInfo, throttleClient } from "../http/request.ts";
 import { isWellFormedApiKey } from "../keys/api_key_format.ts";
+import { keyUseOf, networkRefusalMessage } from "../keys/network_limits.ts";
 import { authenticateApiKey, rateLimitHeaders } from "./api_key_check.ts";
 
 /**
@@ -151,7 +152,8 @@ export async function authenticateClient(
   );
   if (retry_after > 0) throw throttled(retry_after);
 
-  const outcome = await authenticateApiKey(runtime, presented.secret, requestInfo(c));
+  const use = keyUseOf(c);
+  const outcome = await authenticateApiKey(runtime, presented.secret, requestInfo(c), use);
   if (outcome.keyId === null) throw await failed("unknown_secret");
   // The key must be the one the id names: another key's secret proves nothing about this id.
   if (
@@ -175,6 +177,10 @@ export async function authenticateClient(
     case "ORG_SUSPENDED":
       throw new ApiError("unauthorized_client", {
         message: "The key's organization is suspended.",
+      });
+    case "NETWORK_NOT_ALLOWED":
+      throw new ApiError("unauthorized_client", {
+        message: networkRefusalMessage(outcome.networkRefusal, use, "request"),
       });
     case "RATE_LIMITED":
     case "USAGE_EXCEEDED":

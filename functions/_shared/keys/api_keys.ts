@@ -26,6 +26,10 @@ export interface ApiKeyRow {
   refill_interval: "day" | "month" | null;
   replaced_by: string | null;
   cache_seconds: number | null;
+  /** CIDR networks the key may be used from; empty: any. */
+  allowed_networks: string[];
+  /** Browser origins the key may be used from; empty: any. */
+  allowed_origins: string[];
 }
 
 /** The columns `ApiKeyRow` is selected from: everything but the hash. */
@@ -50,6 +54,8 @@ export const apiKeyColumns = [
   "refill_interval",
   "replaced_by",
   "cache_seconds",
+  "allowed_networks",
+  "allowed_origins",
 ];
 
 /** The key metadata every key response shows; the secret is added only on creation. */
@@ -77,6 +83,8 @@ export function apiKeyMetadata(row: ApiKeyRow) {
       : null,
     replacedBy: row.replaced_by,
     cacheSeconds: row.cache_seconds,
+    allowedNetworks: row.allowed_networks,
+    allowedOrigins: row.allowed_origins,
   };
 }
 

@@ -6,6 +6,7 @@ import {
   sqlState,
   withStatementTimeout,
 } from "../db/database.ts";
+import type { KeyUse } from "./network_limits.ts";
 
 /**
  * One row of `latchkey.check_api_key` (the user's columns are null for an organization's key),
@@ -26,6 +27,10 @@ export interface KeyCheckRow {
   rate_limit_remaining: number | null;
   reset_at: Date | null;
   credits_remaining: number | null;
+  /**
+   * VALID: the key's metadata. NETWORK_NOT_ALLOWED: `{networkRefusal}`, why (the row's shape
+   * predates network limits, and a function's shape cannot change where migrations run again).
+   */
   metadata: Record<string, unknown> | null;
   user_email: string | null;
   user_name: string | null;
@@ -38,9 +43,12 @@ export interface KeyCheckRow {
   cache_seconds: number | null;
 }
 
+/** What a check sends as its request: the audit's fields and where the key is used from. */
+type CheckRequest = Pick<RequestInfo, "requestId" | "ip" | "userAgent"> & KeyUse;
+
 interface PendingCheck {
   hash: string;
-  request: RequestInfo;
+  request: CheckRequest;
   resolve: (row: KeyCheckRow | undefined) => void;
   reject: (error: unknown) => void;
 }
@@ -72,7 +80,7 @@ class KeyCheckLanes {
     this.stats.lanes = laneCount;
   }
 
-  check(hash: string, request: RequestInfo): Promise<KeyCheckRow | undefined> {
+  check(hash: string, request: CheckRequest): Promise<KeyCheckRow | undefined> {
     return new Promise((resolve, reject) => {
       const lane = this.lanes[parseInt(hash.slice(0, 8), 16) % this.lanes.length];
       lane.waiting.push({ hash, request, resolve, reject });
@@ -155,7 +163,8 @@ export function keyCheckStats(sql: Sql): KeyCheckLanes["stats"] | null {
 }
 
 /**
- * Checks one key (by the hex SHA-256 of the key) through the client's lanes —
+ * Checks one key (by the hex SHA-256 of the key), used from `use` (its network limits), through
+ * the client's lanes —
  * LATCHKEY_KEY_CHECK_LANES, at most one per pooled connection — with at most
  * LATCHKEY_KEY_CHECK_BATCH_MAX checks per statement (1: no coalescing). Fewer lanes than
  * connections leave the rest of the pool to other routes, and make bigger batches: less
@@ -166,6 +175,7 @@ export function checkKey(
   sql: Sql,
   hash: string,
   request: RequestInfo,
+  use: KeyUse,
   config: Pick<
     Config,
     | "LATCHKEY_KEY_CHECK_BATCH_MAX"
@@ -190,5 +200,5 @@ export function checkKey(
   // A key check's events (refusals) cause no account notification: the enabled kinds
   // (`notify`) are not sent with every check of the hot path.
   const { requestId, ip, userAgent } = request;
-  return batches.check(hash, { requestId, ip, userAgent });
+  return batches.check(hash, { requestId, ip, userAgent, ...use });
 }

@@ -13,6 +13,7 @@ import type { Transaction } from "../db/database.ts";
 import { ApiError } from "../ground/errors.ts";
 import { isAdminPermission } from "../ground/principal.ts";
 import { stepUpWhen } from "../http/openapi.ts";
+import { networkLimitFields } from "./network_limits.ts";
 
 /**
  * One key lifecycle for every owner: a user's own keys (`/keys`), an organization's (`/orgs/:id/
@@ -53,6 +54,15 @@ export function ownedKeyAccess(owner: KeyOwner, forbidden: ApiError): KeyAccess 
   };
 }
 
+/** The network limits a change sets, as its audit event records them (where a key may be used). */
+function networkLimitsSet(changes: KeyChanges): Record<string, string[]> {
+  return Object.fromEntries(
+    (["allowedNetworks", "allowedOrigins"] as const).flatMap((name) =>
+      changes[name] ? [[name, changes[name]]] : []
+    ),
+  );
+}
+
 /** What an audit event of a key's lifecycle adds for an organization's key: its organization. */
 function ownerDetail(key: Pick<ApiKeyRow, "org_id">): Record<string, string> {
   return key.org_id === null ? {} : { orgId: key.org_id };
@@ -76,6 +86,7 @@ export const createKeyBody = z.strictObject({
   expiresInDays: z.number().int().min(1).max(3650).optional().meta({ examples: [90] }),
   rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
   metadata: keyMetadataSchema.optional(),
+  ...networkLimitFields,
 });
 
 /**
@@ -97,6 +108,8 @@ export interface NewKey {
   rateLimitPerMinute: number;
   expiresAt: Date | null;
   metadata: Record<string, unknown>;
+  allowedNetworks: string[];
+  allowedOrigins: string[];
 }
 
 /** A created key: its metadata and its secret, shown once. */
@@ -138,12 +151,13 @@ export async function createKey(
   const [created] = await tx<ApiKeyRow[]>`
     insert into latchkey.api_keys (
       user_id, org_id, name, key_prefix, key_hash, scopes, rate_limit_per_minute, expires_at,
-      metadata
+      metadata, allowed_networks, allowed_origins
     ) values (
       ${"userId" in owner ? owner.userId : null}, ${"orgId" in owner ? owner.orgId : null},
       ${key.name}, ${generated.keyPrefix}, decode(${generated.keyHashHex}, 'hex'),
       ${key.scopes}::text[], ${key.rateLimitPerMinute}, ${key.expiresAt},
-      ${tx.json(key.metadata as never)}
+      ${tx.json(key.metadata as never)}, ${key.allowedNetworks}::cidr[],
+      ${key.allowedOrigins}::text[]
     )
     returning ${tx(apiKeyColumns)}`;
   await tx`
@@ -260,6 +274,7 @@ export const ownerKeyChanges = {
   }),
   metadata: keyMetadataSchema.optional(),
   cacheSeconds: cacheSecondsSchema.optional(),
+  ...networkLimitFields,
 };
 
 /** What only a key writer may change besides. */
@@ -277,7 +292,10 @@ export const writerKeyChanges = {
 const atLeastOneChange = (body: Record<string, unknown>) => Object.keys(body).length > 0;
 
 export const ownerKeyPatch = z.strictObject(ownerKeyChanges)
-  .refine(atLeastOneChange, "Give at least one of name, enabled, metadata, cacheSeconds.");
+  .refine(
+    atLeastOneChange,
+    "Give at least one of name, enabled, metadata, cacheSeconds, allowedNetworks, allowedOrigins.",
+  );
 
 export const writerKeyPatch = z.strictObject(writerKeyChanges)
   .refine(atLeastOneChange, "Give at least one change.")
@@ -332,10 +350,16 @@ export async function updateKey(
       message: "An admin disabled this key or set its metadata; only an admin can change that.",
     });
   }
+  if (outcome === "own_network_limits") {
+    throw new ApiError("forbidden", {
+      message: "A key cannot change its own network limits: its owner's session or an admin " +
+        "can.",
+    });
+  }
   await tx`
     select latchkey.record_audit_event(${auditAction}, 'api_key', ${id},
       jsonb_build_object('changed', to_jsonb(${Object.keys(effective)}::text[]))
-        || ${tx.json(ownerDetail(before))}::jsonb)`;
+        || ${tx.json({ ...networkLimitsSet(effective), ...ownerDetail(before) })}::jsonb)`;
   return apiKeyMetadata(await keyById(tx, id));
 }
 

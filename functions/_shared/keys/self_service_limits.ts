@@ -53,5 +53,7 @@ export function selfServiceKey(
       ? new Date(Date.now() + body.expiresInDays * 24 * 3600_000)
       : null,
     metadata: body.metadata ?? {},
+    allowedNetworks: body.allowedNetworks ?? [],
+    allowedOrigins: body.allowedOrigins ?? [],
   };
 }

@@ -17,7 +17,7 @@ export const updateKeyRoute = defineRoute({
   method: "patch",
   path: "/keys/:id",
   summary: "Change any key: name, enabled, metadata, rate limit (or none), credits and refill, " +
-    "cache",
+    "cache and network limits",
   auth: adminCredentials,
   permission: "keys:write",
   permissionNote: "; the caller must hold every permission of the owner's role",

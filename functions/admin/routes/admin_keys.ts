@@ -22,6 +22,7 @@ import { defineRoute } from "../../_shared/api/routes.ts";
 import { adminCredentials } from "../admin_credentials.ts";
 import { anyKeyAccess, anyKeyId, keyOwnerReach } from "../any_key.ts";
 import { noSuchKey, revokeKey } from "../../_shared/keys/key_lifecycle.ts";
+import { networkLimitFields } from "../../_shared/keys/network_limits.ts";
 
 export const listKeysQuery = z.strictObject({
   userId: uuidSchema.optional(),
@@ -112,6 +113,7 @@ export const createKeyBody = z.strictObject({
   }),
   refill: refillSchema.optional(),
   cacheSeconds: cacheSecondsSchema.optional(),
+  ...networkLimitFields,
 }).refine((body) =>
   !body.cacheSeconds ||
   (body.rateLimitPerMinute === null && body.remaining === undefined && !body.refill), {
@@ -189,7 +191,8 @@ export const createKeyRoute = defineRoute({
     const [created] = await tx<ApiKeyRow[]>`
         insert into latchkey.api_keys (
           user_id, name, key_prefix, key_hash, scopes, key_type, rate_limit_per_minute, expires_at,
-          metadata, remaining, refill_amount, refill_interval, refilled_at, cache_seconds
+          metadata, remaining, refill_amount, refill_interval, refilled_at, cache_seconds,
+          allowed_networks, allowed_origins
         ) values (
           ${body.userId}, ${body.name ?? `${keyType} key`}, ${generated.keyPrefix},
           decode(${generated.keyHashHex}, 'hex'), ${scopes}::text[], ${keyType},
@@ -197,7 +200,8 @@ export const createKeyRoute = defineRoute({
       tx.json((body.metadata ?? {}) as never)
     },
           ${remaining}, ${body.refill?.amount ?? null}, ${body.refill?.interval ?? null},
-          ${remaining === null ? null : new Date()}, ${body.cacheSeconds ?? null}
+          ${remaining === null ? null : new Date()}, ${body.cacheSeconds ?? null},
+          ${body.allowedNetworks ?? []}::cidr[], ${body.allowedOrigins ?? []}::text[]
         )
         returning ${tx(apiKeyColumns)}`;
     await tx`

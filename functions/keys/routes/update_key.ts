@@ -10,7 +10,8 @@ import { ownKeyAccess, ownKeyId } from "../own_key.ts";
 export const updateKeyRoute = defineRoute({
   method: "patch",
   path: "/:id",
-  summary: "Rename, disable or enable one of the caller's keys, set its metadata or its cache",
+  summary: "Rename, disable or enable one of the caller's keys, set its metadata, its cache or " +
+    "its network limits",
   auth: ["session", "apiKey"],
   body: ownerKeyPatch,
   stepUp: enablingAdminKeyStepUp,
@@ -18,7 +19,8 @@ export const updateKeyRoute = defineRoute({
     200: "The key's metadata after the change.",
     400: "Invalid body; `cacheSeconds` for a key with a rate limit or credits.",
     403: "`interactive_session_required`: an API key may change only itself; `forbidden`: an " +
-      "admin disabled the key or set its metadata, and only an admin can change that.",
+      "admin disabled the key or set its metadata, and only an admin can change that; or a key " +
+      "tried to change its own network limits (only its owner's session or an admin may).",
     404: "No such key of yours.",
   },
 }, async (c, { body }) => {

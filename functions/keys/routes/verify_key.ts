@@ -7,11 +7,30 @@ import {
 import { ApiError, errorEnvelope } from "../../_shared/ground/errors.ts";
 import { requestInfo } from "../../_shared/http/request.ts";
 import { defineRoute } from "../../_shared/api/routes.ts";
+import { keyRefusals } from "../../_shared/identity/authenticate.ts";
+import {
+  canonicalIpAddress,
+  keyUseFrom,
+  networkRefusalMessage,
+} from "../../_shared/keys/network_limits.ts";
 
 export const verifyBody = z.strictObject({
   key: z.string().max(512, "An API key is at most 512 characters.")
     .meta({ examples: ["lk_<the key shown once at creation>"] }),
   scope: z.string().min(1).max(64).optional().meta({ examples: ["compile"] }),
+  clientAddress: z.string().max(64).refine(
+    (text) => canonicalIpAddress(text) !== null,
+    "Not an IP address: send the client's address (IPv4 or IPv6) as your server saw it.",
+  ).optional().meta({
+    description: "The address of the client that presented the key, as your server saw it: " +
+      "checked against the key's allowedNetworks. A key with networks is refused without it.",
+    examples: ["203.0.113.7"],
+  }),
+  origin: z.string().max(300).optional().meta({
+    description: "The Origin header the client's request carried, as it was: checked against " +
+      "the key's allowedOrigins. A key with origins is refused without it.",
+    examples: ["https://app.example.com"],
+  }),
 });
 
 /** Every `code` verify answers: the key check's, and a key lacking the `scope` asked about. */
@@ -45,6 +64,10 @@ export const verifyAnswer = z.object({
       "rotated) reaches such a verifier within this time. Null: ask every time.",
     examples: [null],
   }),
+  message: z.string().nullable().meta({
+    description: "Why the key was refused, for a person (NETWORK_NOT_ALLOWED: what was refused, " +
+      "or which field to send); null when VALID.",
+  }),
 });
 
 /**
@@ -60,17 +83,23 @@ export const verifyKeyRoute = defineRoute({
   answer: verifyAnswer,
   responses: {
     200: "`{valid, code, keyId, userId, orgId, scopes, rateLimit, remaining, metadata, " +
-      "cacheSeconds}`: `code` " +
-      `is one of ${verifyCodes.join(", ")} (ORG_SUSPENDED: the key's organization is ` +
-      "suspended); `userId` is the key's user and `orgId` its organization (one of them is null: " +
+      "cacheSeconds, message}`: `code` is one of " + verifyCodes.join(", ") +
+      " (ORG_SUSPENDED: the key's " +
+      "organization is suspended; NETWORK_NOT_ALLOWED: `clientAddress` or `origin` is not one " +
+      "the key allows, or missing where the key has such a limit; nothing is metered or " +
+      "charged); `userId` is the key's user and `orgId` its organization (one of them is null: " +
       "an organization's key belongs to no user); `scopes` are the key's scopes as they count " +
       "now (within its owner's role, or its organization's ceiling); `remaining` is the " +
       "credits left (null without a usage limit), `metadata` the key's (VALID only), " +
       "`cacheSeconds` how long the answer may be reused (VALID only; null: not at all).",
     429: "The key's rate limit is used up (body has the verify fields and the error).",
   },
-}, async (c, { body: { key, scope } }) => {
-  const outcome = await authenticateApiKey(c.get("runtime"), key, requestInfo(c));
+}, async (c, { body: request }) => {
+  const { key, scope } = request;
+  // The client's address and origin are the team's server's word: verify says whether the key
+  // may be used there, and only Latchkey's own routes check where their requests come from.
+  const use = keyUseFrom(request);
+  const outcome = await authenticateApiKey(c.get("runtime"), key, requestInfo(c), use);
   const scopes = outcome.principal?.apiKey?.scopes ?? [];
   const code: VerifyCode = outcome.code === "VALID" && scope && !scopes.includes(scope)
     ? "INSUFFICIENT_SCOPE"
@@ -86,6 +115,13 @@ export const verifyKeyRoute = defineRoute({
     remaining: outcome.remaining,
     metadata: code === "VALID" ? outcome.metadata : null,
     cacheSeconds: code === "VALID" ? outcome.cacheSeconds : null,
+    message: code === "VALID"
+      ? null
+      : code === "INSUFFICIENT_SCOPE"
+      ? `The key does not hold the scope ${scope}.`
+      : code === "NETWORK_NOT_ALLOWED"
+      ? networkRefusalMessage(outcome.networkRefusal, use, "verify")
+      : keyRefusals[code].message,
   };
   const headers = outcome.rateLimit ? rateLimitHeaders(outcome.rateLimit) : {};
   if (code === "RATE_LIMITED") {

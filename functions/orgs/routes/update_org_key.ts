@@ -6,8 +6,8 @@ import { orgForKeyWriter, orgKeyAccess, orgKeyParams } from "../org_keys.ts";
 export const updateOrgKeyRoute = defineRoute({
   method: "patch",
   path: "/:id/keys/:keyId",
-  summary: "Rename, disable or enable one of the organization's keys, set its metadata or its " +
-    "cache",
+  summary: "Rename, disable or enable one of the organization's keys, set its metadata, its " +
+    "cache or its network limits",
   auth: ["session"],
   permissionNote: "keys:write in the organization (owner, admin)",
   body: ownerKeyPatch,

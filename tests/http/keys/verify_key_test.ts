@@ -31,6 +31,7 @@ Deno.test("verify answers VALID with the key's owner, scopes and rate-limit stat
     remaining: null,
     metadata: {},
     cacheSeconds: null,
+    message: null,
   });
   assert.equal(rateLimit.limit, 100);
   assert.ok(rateLimit.remaining < 100 && rateLimit.remaining >= 0);

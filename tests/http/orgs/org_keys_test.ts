@@ -75,6 +75,7 @@ Deno.test("an organization's key lives the whole key lifecycle, each step audite
     remaining: null,
     metadata: { env: "prod" },
     cacheSeconds: null,
+    message: null,
   });
   // As a credential it is the organization's, no person's: no user, no staff permission, no
   // keys of its own under /keys; its Data API token speaks for the organization
