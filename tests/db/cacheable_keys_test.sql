@@ -1,7 +1,7 @@
 -- Cacheable keys (20261221000100): which key may be cached and for how long, decided in SQL;
 -- who may lift a rate limit; the cached uses' function. Without any route.
 begin;
-select plan(17);
+select plan(19);
 
 insert into latchkey.users (id, email, name, role) values
   ('c1c1c1c1-0000-4000-8000-000000000001', 'cam@cache.test', 'Cam', 'user'),
@@ -55,6 +55,22 @@ select is(
   'a key whose successor has a rate limit is not cached'
 );
 update latchkey.api_keys set replaced_by = null
+where id = 'c1c1c1c1-0000-4000-8000-00000000000a';
+
+-- A key limited to networks or origins is answered by where it is used from: never held.
+update latchkey.api_keys set allowed_networks = '{10.0.0.0/8}'
+where id = 'c1c1c1c1-0000-4000-8000-00000000000a';
+select is(
+  latchkey.key_cache_seconds('c1c1c1c1-0000-4000-8000-00000000000a', 45), null,
+  'a key with network limits is not cached, whatever its setting'
+);
+update latchkey.api_keys set allowed_networks = '{}', allowed_origins = '{https://app.example}'
+where id = 'c1c1c1c1-0000-4000-8000-00000000000a';
+select is(
+  latchkey.key_cache_seconds('c1c1c1c1-0000-4000-8000-00000000000a', 45), null,
+  'nor one with origin limits'
+);
+update latchkey.api_keys set allowed_origins = '{}'
 where id = 'c1c1c1c1-0000-4000-8000-00000000000a';
 
 update latchkey.users set credits = 100 where id = 'c1c1c1c1-0000-4000-8000-000000000001';
