@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { portImmediates } from "../../functions/_shared/db/deno_timers.ts";
 
 const { setImmediate, clearImmediate } = portImmediates();
+// Its port's messages are dropped (made here: a port is an open resource of the module's).
+const lossy = portImmediates(() => {});
 const turn = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 Deno.test("port immediates run in order, with their arguments, and not once cleared", async () => {
@@ -42,4 +44,21 @@ Deno.test("an immediate cleared by an I/O callback of the same turn does not run
   server.close();
   listener.close();
   assert.equal(ranAfterClear, 0);
+});
+
+// Deno 2.1 now and then leaves a port's message undelivered for seconds: the batch's timer runs
+// it then (deno_timers.ts). Here the message is dropped outright.
+Deno.test("an immediate whose port message never comes still runs, from its batch's timer", async () => {
+  const seen: string[] = [];
+  const started = performance.now();
+  lossy.setImmediate(() => seen.push("first"));
+  const cleared = lossy.setImmediate(() => seen.push("cleared"));
+  lossy.clearImmediate(cleared);
+  for (let waited = 0; seen.length === 0 && waited < 400; waited++) await turn();
+  assert.deepEqual(seen, ["first"]);
+  assert.ok(performance.now() - started < 1000, "within the fallback, not a stall");
+  // And the next batch too: the timer is armed again.
+  lossy.setImmediate(() => seen.push("second"));
+  for (let waited = 0; seen.length === 1 && waited < 400; waited++) await turn();
+  assert.deepEqual(seen, ["first", "second"]);
 });

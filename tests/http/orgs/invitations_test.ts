@@ -314,7 +314,7 @@ Deno.test("open invitations: inviters list them (never a token) and revoke one, 
     );
     assert.equal(again.status, 404, "revoked once");
     const dead = await functions.call("POST", "/orgs/invitations/accept", invitee.auth, { token });
-    assert.equal(dead.status, 400, "the revoked link is dead");
+    assert.equal(dead.status, 400, `the revoked link is dead: ${JSON.stringify(dead.body)}`);
     assert.equal(dead.body.error.code, "invalid_token");
     const left = await functions.call("GET", `/orgs/${orgId}/invitations`, owner.auth);
     assert.deepEqual(left.body.invitations.map((i: { email: string }) => i.email), [other]);
