@@ -7,6 +7,7 @@ import {
   issueKey,
   recordSecret,
   signUp,
+  validUses,
   withDatabase,
 } from "../support/http.ts";
 import { insertOrg, insertOrgKey } from "../support/orgs.ts";
@@ -50,16 +51,6 @@ const total = (calls: Record<string, number>) =>
 /** A key of `userId` with no rate limit, marked cacheable for `ttl` seconds. */
 const cacheableKey = (userId: string) =>
   issueKey(userId, { rateLimitPerMinute: null, cacheSeconds: ttl });
-
-async function validUses(keyId: string): Promise<number> {
-  const [{ valid }] = await withDatabase((sql) =>
-    sql<{ valid: number }[]>`
-      select coalesce((select sum(valid) from latchkey.api_key_usage where key_id = ${keyId}), 0)
-        + coalesce((select valid + case when prev_saved then 0 else prev_valid end
-                    from latchkey.api_key_meters where key_id = ${keyId}), 0) as valid`
-  );
-  return Number(valid);
-}
 
 Deno.test("a cacheable key: one verify for requests that arrive together, none after, its uses reported", async () => {
   const owner = await signUp("cache-hits");

@@ -222,6 +222,17 @@ export async function withDatabase<T>(work: (sql: postgres.Sql) => Promise<T>): 
   }
 }
 
+/** The key's VALID verifications on record (history and meter, whatever the hour). */
+export async function validUses(keyId: string): Promise<number> {
+  const [{ valid }] = await withDatabase((sql) =>
+    sql<{ valid: number }[]>`
+      select coalesce((select sum(valid) from latchkey.api_key_usage where key_id = ${keyId}), 0)
+        + coalesce((select valid + case when prev_saved then 0 else prev_valid end
+                    from latchkey.api_key_meters where key_id = ${keyId}), 0) as valid`
+  );
+  return Number(valid);
+}
+
 export interface AuditRow {
   action: string;
   actor_kind: string;

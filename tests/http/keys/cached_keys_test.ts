@@ -10,6 +10,7 @@ import {
   latchkey,
   recordSecret,
   signUp,
+  validUses,
   verifyKey,
   withDatabase,
 } from "../../support/http.ts";
@@ -29,17 +30,6 @@ async function cacheSecondsOf(key: string): Promise<number | null> {
   const verified = await verifyKey(key);
   assert.equal(verified.status, 200, JSON.stringify(verified.body));
   return verified.body.cacheSeconds;
-}
-
-/** The key's VALID verifications on record (history and meter, whatever the hour). */
-async function validUses(keyId: string): Promise<number> {
-  const [{ valid }] = await withDatabase((sql) =>
-    sql<{ valid: number }[]>`
-      select coalesce((select sum(valid) from latchkey.api_key_usage where key_id = ${keyId}), 0)
-        + coalesce((select valid + case when prev_saved then 0 else prev_valid end
-                    from latchkey.api_key_meters where key_id = ${keyId}), 0) as valid`
-  );
-  return Number(valid);
 }
 
 function refusedFor(result: { status: number; body: unknown }, path: string, pattern: RegExp) {
