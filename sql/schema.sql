@@ -735,7 +735,7 @@ create table latchkey.webhook_deliveries (
   endpoint_id uuid not null,
   event_id uuid not null,
   event_type text not null,
-  payload jsonb not null,
+  payload jsonb,
   created_at timestamp with time zone default now() not null,
   attempts integer default 0 not null,
   next_attempt_at timestamp with time zone default now() not null,
@@ -747,7 +747,6 @@ create table latchkey.webhook_deliveries (
   delivered_at timestamp with time zone,
   failed_at timestamp with time zone,
   dropped_at timestamp with time zone,
-  constraint webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES latchkey.webhook_endpoints(id) ON DELETE CASCADE,
   constraint webhook_deliveries_pkey PRIMARY KEY (id)
 );
 alter table latchkey.webhook_deliveries enable row level security;
@@ -783,6 +782,7 @@ create table latchkey.webhook_endpoints (
 alter table latchkey.webhook_endpoints enable row level security;
 alter table latchkey.webhook_endpoints force row level security;
 CREATE INDEX webhook_endpoints_created_at_id_idx ON latchkey.webhook_endpoints USING btree (created_at, id);
+CREATE TRIGGER delete_webhook_endpoint_deliveries AFTER DELETE ON latchkey.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION latchkey.delete_webhook_endpoint_deliveries();
 CREATE TRIGGER guard_webhook_step_up BEFORE INSERT OR UPDATE OF url, events, enabled ON latchkey.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION latchkey.guard_webhook_step_up();
 create policy "Latchkey's own functions deliver to endpoints" on latchkey.webhook_endpoints as permissive for all to postgres
   using (true)
@@ -796,6 +796,19 @@ create policy "Webhook writers delete endpoints" on latchkey.webhook_endpoints a
   using (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission));
 create policy "Webhook writers register endpoints" on latchkey.webhook_endpoints as permissive for insert to latchkey_caller
   with check (( SELECT latchkey.caller_has_permission('webhooks:write'::text) AS caller_has_permission));
+
+create table latchkey.webhook_queue (
+  seq bigint generated always as identity not null,
+  event_id uuid not null,
+  event_type text not null,
+  created_at timestamp with time zone default now() not null,
+  constraint webhook_queue_pkey PRIMARY KEY (seq)
+);
+alter table latchkey.webhook_queue enable row level security;
+alter table latchkey.webhook_queue force row level security;
+create policy "Latchkey's own functions queue and fan out events" on latchkey.webhook_queue as permissive for all to postgres
+  using (true)
+  with check (true);
 
 -- Functions
 
@@ -1809,10 +1822,14 @@ $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.claim_webhook_deliveries(p_busy uuid[], p_per_endpoint integer, p_limit integer, p_lease interval, p_only uuid DEFAULT NULL::uuid)
  RETURNS TABLE(id uuid, endpoint_id uuid, url text, secret_ciphertext bytea, previous_secret_ciphertext bytea, payload jsonb, attempts integer)
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
+#variable_conflict use_column
+begin
+  perform latchkey.fan_out_webhook_queue(1000);
+  return query
   with due as (
     select d.id
     from latchkey.webhook_endpoints e
@@ -1828,18 +1845,35 @@ AS $function$
     where e.enabled and e.id <> all (coalesce(p_busy, '{}'))
       and (p_only is null or e.id = p_only)
     limit p_limit
+  ),
+  built as (
+    select due.id, coalesce(d.payload, (
+      select latchkey.webhook_message(a) from latchkey.audit_events a where a.id = d.event_id
+    )) as payload
+    from due join latchkey.webhook_deliveries d on d.id = due.id
+  ),
+  claimed as (
+    update latchkey.webhook_deliveries d set
+      payload = built.payload,
+      attempts = d.attempts + 1,
+      leased_until = case when built.payload is not null then pg_catalog.now() + p_lease end,
+      next_attempt_at = pg_catalog.now()
+        + least(interval '2 hours', interval '10 seconds' * pg_catalog.power(2, d.attempts)),
+      last_attempt_at = case when built.payload is null then pg_catalog.now()
+        else d.last_attempt_at end,
+      last_error = case when built.payload is null
+        then 'The event is no longer in the audit log (its retention ended); nothing to send.'
+        else d.last_error end,
+      failed_at = case when built.payload is null then pg_catalog.now() end
+    from built, latchkey.webhook_endpoints e
+    where d.id = built.id and e.id = d.endpoint_id
+    returning d.id, d.endpoint_id, e.url, e.secret_ciphertext,
+      case when e.previous_secret_expires_at > pg_catalog.now()
+        then e.previous_secret_ciphertext end as previous_secret_ciphertext,
+      d.payload, d.attempts
   )
-  update latchkey.webhook_deliveries d set
-    attempts = d.attempts + 1,
-    leased_until = pg_catalog.now() + p_lease,
-    next_attempt_at = pg_catalog.now()
-      + least(interval '2 hours', interval '10 seconds' * pg_catalog.power(2, d.attempts))
-  from due, latchkey.webhook_endpoints e
-  where d.id = due.id and e.id = d.endpoint_id
-  returning d.id, d.endpoint_id, e.url, e.secret_ciphertext,
-    case when e.previous_secret_expires_at > pg_catalog.now()
-      then e.previous_secret_ciphertext end,
-    d.payload, d.attempts
+  select * from claimed where claimed.payload is not null;
+end
 $function$;
 
 CREATE OR REPLACE FUNCTION latchkey.client_hash(p_client text)
@@ -2024,6 +2058,18 @@ AS $function$
   select nullif(latchkey.current_caller() ->> 'sub', '')::uuid
 $function$;
 
+CREATE OR REPLACE FUNCTION latchkey.delete_webhook_endpoint_deliveries()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+  delete from latchkey.webhook_deliveries d where d.endpoint_id = old.id;
+  return null;
+end
+$function$;
+
 CREATE OR REPLACE FUNCTION latchkey.deployment_state()
  RETURNS TABLE(bootstrap_admin_on_first_password boolean, newest_migration text)
  LANGUAGE plpgsql
@@ -2120,6 +2166,45 @@ begin
   perform latchkey.record_audit_event('auth.factor_enrolled', 'factor', p_id,
     pg_catalog.jsonb_build_object('type', 'totp', 'name', p_name));
   return 'enrolled';
+end
+$function$;
+
+CREATE OR REPLACE FUNCTION latchkey.fan_out_webhook_queue(p_batch integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  v_events integer;
+begin
+  with taken as (
+    delete from latchkey.webhook_queue q
+    where q.seq in (
+      select o.seq from latchkey.webhook_queue o
+      order by o.seq
+      limit least(greatest(coalesce(p_batch, 1), 1), 10000)
+      for update skip locked
+    )
+    returning q.seq, q.event_id, q.event_type, q.created_at
+  ),
+  -- Who wants what is asked once per action in the batch, not once per event.
+  wanted as (
+    select kind.event_type, e.id as endpoint_id
+    from (select distinct taken.event_type from taken) kind
+    join latchkey.webhook_endpoints e
+      on e.enabled and latchkey.webhook_wants(e.events, kind.event_type)
+  ),
+  messages as (
+    insert into latchkey.webhook_deliveries
+      (endpoint_id, event_id, event_type, created_at, next_attempt_at)
+    select w.endpoint_id, t.event_id, t.event_type, t.created_at, t.created_at
+    from taken t
+    join wanted w on w.event_type = t.event_type
+    order by t.seq, w.endpoint_id
+  )
+  select pg_catalog.count(*)::integer into v_events from taken;
+  return v_events;
 end
 $function$;
 
@@ -2946,6 +3031,7 @@ declare
   v_cutoff timestamptz;
   v_limit integer := least(greatest(coalesce(p_batch, 1), 1), 50000);
   v_deleted integer;
+  v_orphans integer;
 begin
   if coalesce(p_retention_days, 0) < 1 then
     raise exception 'webhook deliveries are kept at least one day' using errcode = '22023';
@@ -2970,7 +3056,30 @@ begin
     limit v_limit
   );
   get diagnostics v_deleted = row_count;
-  return v_deleted;
+  with recursive named (endpoint_id) as (
+    (select d.endpoint_id from latchkey.webhook_deliveries d order by d.endpoint_id limit 1)
+    union all
+    select (
+      select d.endpoint_id from latchkey.webhook_deliveries d
+      where d.endpoint_id > named.endpoint_id
+      order by d.endpoint_id
+      limit 1
+    )
+    from named
+    where named.endpoint_id is not null
+  )
+  delete from latchkey.webhook_deliveries d
+  where d.id in (
+    select o.id from latchkey.webhook_deliveries o
+    where o.endpoint_id in (
+      select named.endpoint_id from named
+      where named.endpoint_id is not null
+        and not exists (select from latchkey.webhook_endpoints e where e.id = named.endpoint_id)
+    )
+    limit greatest(v_limit - v_deleted, 0)
+  );
+  get diagnostics v_orphans = row_count;
+  return v_deleted + v_orphans;
 end
 $function$;
 
@@ -3207,19 +3316,10 @@ CREATE OR REPLACE FUNCTION latchkey.queue_webhook_deliveries()
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
-declare
-  v_endpoints uuid[];
-  v_payload jsonb;
 begin
-  select pg_catalog.array_agg(e.id) into v_endpoints
-  from latchkey.webhook_endpoints e
-  where e.enabled and latchkey.webhook_wants(e.events, new.action);
-  if v_endpoints is null then
-    return null;
-  end if;
-  v_payload := latchkey.webhook_message(new);
-  insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload)
-  select endpoint, new.id, new.action, v_payload from pg_catalog.unnest(v_endpoints) as endpoint;
+  insert into latchkey.webhook_queue (event_id, event_type)
+  select new.id, new.action
+  where exists (select from latchkey.webhook_endpoints e where e.enabled);
   return null;
 end
 $function$;
@@ -4712,8 +4812,10 @@ grant execute on function latchkey.current_credential_id() to latchkey_caller;
 grant execute on function latchkey.current_idempotency_owner() to latchkey_caller;
 grant execute on function latchkey.current_principal_kind() to latchkey_caller;
 grant execute on function latchkey.current_user_id() to latchkey_caller;
+grant execute on function latchkey.delete_webhook_endpoint_deliveries() to latchkey_caller;
 grant execute on function latchkey.deployment_state() to latchkey_caller;
 grant execute on function latchkey.enrol_totp_factor(p_id uuid, p_name text, p_secret_ciphertext bytea, p_max_factors integer) to latchkey_caller;
+grant execute on function latchkey.fan_out_webhook_queue(p_batch integer) to latchkey_caller;
 grant execute on function latchkey.has_permission(p_permission text) to authenticated;
 grant execute on function latchkey.has_permission(p_permission text) to latchkey_audit_pruner;
 grant execute on function latchkey.has_permission(p_permission text) to latchkey_caller;

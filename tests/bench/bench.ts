@@ -202,7 +202,16 @@ if (!binDirectory) {
   throw new Error("the benchmark needs PostgreSQL server binaries (apt-get install postgresql)");
 }
 // Durable settings (fsync and synchronous_commit on), as in production.
-const database = await startEphemeralCluster(binDirectory, { durable: true });
+// BENCH_PG_STATS=1: the webhooks section also prints what each of its runs cost PostgreSQL, by
+// statement (pg_stat_statements, the statements inside functions and triggers included) and by
+// table, and the WAL written; the statistics' own overhead makes those runs no measurement.
+const pgStats = Deno.env.get("BENCH_PG_STATS") === "1";
+const database = await startEphemeralCluster(binDirectory, {
+  durable: true,
+  settings: pgStats
+    ? ["-c shared_preload_libraries=pg_stat_statements", "-c pg_stat_statements.track=all"]
+    : [],
+});
 const sql = postgres(database.url, { max: 1, prepare: false, onnotice: () => {} });
 await applyMigrations(sql);
 await sql.end();
@@ -339,7 +348,14 @@ function describeEdgeMemory(run: EdgeMemory): string {
 async function measureWebhooksSection(keys: string[]) {
   const loadAverage = async () => (await Deno.readTextFile("/proc/loadavg")).split(" ")[1];
   const loadBefore = await loadAverage();
-  const load = await measureWebhooksUnderLoad(database.url, serverEnv, denoFlags, keys, seconds);
+  const load = await measureWebhooksUnderLoad(
+    database.url,
+    serverEnv,
+    denoFlags,
+    keys,
+    seconds,
+    pgStats ? database.superuserUrl : undefined,
+  );
   const loadAfter = await loadAverage();
   const targets = webhookLoadChecks(load);
   const section = `<!-- webhooks:start -->

@@ -258,16 +258,53 @@ function burstArrivals(receiver: Receiver, secret: string, run: string, from: nu
   };
 }
 
+/** Resets PostgreSQL's statistics; `print` then shows what was spent since, by statement. */
+async function startStatements(superuserUrl: string) {
+  const admin = postgres(superuserUrl, { max: 1, onnotice: () => {} });
+  await admin`create extension if not exists pg_stat_statements`;
+  await admin`select pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')`;
+  return {
+    async print(run: string) {
+      try {
+        const statements = await admin<
+          { ms: number; calls: number; rows: number; query: string }[]
+        >`
+          select round(total_exec_time)::int as ms, calls::int, rows::int,
+            left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 140) as query
+          from pg_stat_statements order by total_exec_time desc limit 15`;
+        for (const s of statements) {
+          console.log(
+            `  ${run} statement: ${s.ms} ms, ${s.calls} calls, ${s.rows} rows: ${s.query}`,
+          );
+        }
+        const tables = await admin`
+          select relname, seq_scan, idx_scan, idx_tup_fetch, n_tup_ins, n_tup_upd, n_tup_hot_upd,
+            n_tup_del, autovacuum_count
+          from pg_stat_all_tables
+          where schemaname = 'latchkey' and n_tup_ins + n_tup_upd + n_tup_del + idx_tup_fetch > 1000
+          order by relname`;
+        for (const table of tables) console.log(`  ${run} table: ${JSON.stringify(table)}`);
+        const [wal] = await admin`select wal_records, wal_fpi, wal_bytes from pg_stat_wal`;
+        console.log(`  ${run} WAL: ${JSON.stringify(wal)}`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
 export async function measureWebhooksUnderLoad(
   databaseUrl: string,
   baseEnv: Record<string, string>,
   denoFlags: string[],
   keys: string[],
   seconds: number,
-  events = Number(Deno.env.get("BENCH_WEBHOOK_EVENTS") ?? 10_000),
-  limit = Number(Deno.env.get("BENCH_WEBHOOK_BACKLOG_LIMIT") ?? 10_000),
-  roundCount = Number(Deno.env.get("BENCH_WEBHOOK_ROUNDS") ?? 3),
+  /** With BENCH_PG_STATS=1 (bench.ts): each run's cost to PostgreSQL is printed. */
+  statsUrl?: string,
 ): Promise<WebhookLoad> {
+  const events = Number(Deno.env.get("BENCH_WEBHOOK_EVENTS") ?? 10_000);
+  const limit = Number(Deno.env.get("BENCH_WEBHOOK_BACKLOG_LIMIT") ?? 10_000);
+  const roundCount = Number(Deno.env.get("BENCH_WEBHOOK_ROUNDS") ?? 3);
   const adminKey = crypto.randomUUID() + crypto.randomUUID();
   const settings = {
     LATCHKEY_ADMIN_KEY: adminKey,
@@ -304,6 +341,7 @@ export async function measureWebhooksUnderLoad(
     run: string,
     progress = { committed: 0 },
   ) => {
+    const stats = statsUrl ? await startStatements(statsUrl) : null;
     const before = cpuSeconds(server.pid, postmaster);
     const writing = burst(sql, run, events, burstMs, progress);
     const [result, written] = await Promise.all([
@@ -311,6 +349,7 @@ export async function measureWebhooksUnderLoad(
       writing,
     ]);
     const cpu = cpuBetween(before, cpuSeconds(server.pid, postmaster));
+    if (stats) await stats.print(run);
     runs.push({ endpoints, result, burstMs: written.ms, cpu });
     console.log(
       `webhooks: ${run} (${endpoints}): verify ${line(result)}; burst ${

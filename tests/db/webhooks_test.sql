@@ -3,7 +3,7 @@
 -- queued in its own transaction, for the enabled endpoints that want it, and only then), the
 -- lease and the give-up, the backlog cap (oldest dropped, audited once a minute) and retention.
 begin;
-select plan(58);
+select plan(65);
 
 insert into latchkey.users (id, email, name, role) values
   ('c3c3c3c3-0000-4000-8000-000000000001', 'root@hooks.test', 'Root', 'admin'),
@@ -117,6 +117,13 @@ select latchkey.append_audit_event('admin_key', null, null, 'admin.user_updated'
 -- `auth_x.thing` must not match `auth.*` (no LIKE wildcards in a prefix).
 select latchkey.append_audit_event('system', null, null, 'authx.fixture', null, null, '{}');
 select results_eq(
+  $$select event_type from latchkey.webhook_queue
+    where event_type in ('auth.sign_in', 'admin.user_updated', 'authx.fixture') order by seq$$,
+  $$values ('auth.sign_in'), ('admin.user_updated'), ('authx.fixture')$$,
+  'while an endpoint is enabled, the event''s own transaction queues it: one row each'
+);
+select latchkey.fan_out_webhook_queue(1000);
+select results_eq(
   $$select e.url, d.event_type from latchkey.webhook_deliveries d
     join latchkey.webhook_endpoints e on e.id = d.endpoint_id
     where d.endpoint_id::text like 'd4d4d4d4-%' order by 1, 2$$,
@@ -125,24 +132,24 @@ select results_eq(
   'each event is queued for the enabled endpoints that want it, and only those'
 );
 select is(
-  (select payload #>> '{data,targetEmail}' from latchkey.webhook_deliveries
-    where event_type = 'admin.user_updated' and endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000002'),
-  'sam@hooks.test', 'the message carries the event as the audit API shows it'
-);
-select is(
-  (select array[payload ->> 'type', (payload ->> 'timestamp' = payload #>> '{data,createdAt}')::text,
-    payload #>> '{data,requestId}']::text[]
-    from latchkey.webhook_deliveries
-    where endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000001'),
-  array['auth.sign_in', 'true', 'hooks-1'], '{type, timestamp, data}'
+  (select count(*)::int from latchkey.webhook_deliveries
+    where endpoint_id::text like 'd4d4d4d4-%' and payload is null),
+  2, 'a message is queued without its body (built once, at its first claim)'
 );
 savepoint before_rollback;
 select latchkey.append_audit_event('system', null, null, 'auth.sign_out', null, null, '{}');
 rollback to savepoint before_rollback;
+select latchkey.fan_out_webhook_queue(1000);
 select is(
   (select count(*)::int from latchkey.webhook_deliveries where event_type = 'auth.sign_out'),
   0, 'a rolled-back event queues nothing'
 );
+savepoint none_enabled;
+update latchkey.webhook_endpoints set enabled = false;
+select latchkey.append_audit_event('system', null, null, 'nobody.listens', null, null, '{}');
+select is((select count(*)::int from latchkey.webhook_queue where event_type = 'nobody.listens'),
+  0, 'with no endpoint enabled, an event queues nothing (an audited change pays one lookup)');
+rollback to savepoint none_enabled;
 
 -- Callers read the delivery log, never a payload; writers re-deliver.
 set local role latchkey_caller;
@@ -168,6 +175,33 @@ select is((select count(*)::int from latchkey.claim_webhook_deliveries('{}', 4, 
 select is((select count(*)::int from latchkey.claim_webhook_deliveries('{}', 4, 50,
   interval '30 seconds') where endpoint_id::text like 'd4d4d4d4-%'), 0,
   'a leased message is not claimed twice');
+select is(
+  (select payload #>> '{data,targetEmail}' from latchkey.webhook_deliveries
+    where event_type = 'admin.user_updated' and endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000002'),
+  'sam@hooks.test', 'the claim built the message: the event as the audit API shows it'
+);
+select is(
+  (select array[payload ->> 'type', (payload ->> 'timestamp' = payload #>> '{data,createdAt}')::text,
+    payload #>> '{data,requestId}']::text[]
+    from latchkey.webhook_deliveries
+    where endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000001'),
+  array['auth.sign_in', 'true', 'hooks-1'], '{type, timestamp, data}'
+);
+-- A message whose event is gone from the audit log (its retention ended before a late
+-- re-delivery) has nothing to send: failed, saying why, never handed out.
+insert into latchkey.webhook_deliveries (id, endpoint_id, event_id, event_type) values
+  ('e9000000-0000-4000-8000-000000000001', 'd4d4d4d4-0000-4000-8000-000000000001',
+   gen_random_uuid(), 'auth.sign_in');
+select is((select count(*)::int from latchkey.claim_webhook_deliveries('{}', 4, 50,
+  interval '30 seconds', 'd4d4d4d4-0000-4000-8000-000000000001')), 0,
+  'a message without its event is not handed out');
+select results_eq(
+  $$select failed_at is not null, leased_until is null, last_error like '%no longer in the audit log%'
+    from latchkey.webhook_deliveries where id = 'e9000000-0000-4000-8000-000000000001'$$,
+  $$values (true, true, true)$$,
+  'it is failed, with the reason in its log'
+);
+delete from latchkey.webhook_deliveries where id = 'e9000000-0000-4000-8000-000000000001';
 -- Given up after the last attempt.
 select latchkey.record_webhook_attempt(id, false, 500, 'boom', 12, 1)
   from latchkey.webhook_deliveries where endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000001';
@@ -219,6 +253,7 @@ select is(
    where dropped_at is not null and (failed_at is null or delivered_at is not null)),
   0, 'a dropped message is given up, so no claim sees it again'
 );
+select latchkey.fan_out_webhook_queue(1000);
 select results_eq(
   $$select endpoint_id, count(*)::int from latchkey.webhook_deliveries
     where endpoint_id in ('d4d4d4d4-0000-4000-8000-000000000004',
@@ -330,6 +365,16 @@ select results_eq(
 );
 select throws_ok($$select latchkey.prune_webhook_deliveries(0, 10)$$, '22023', null,
   'a retention is at least a day');
+-- Messages queued for an endpoint deleted under the queueing transaction (no foreign key holds
+-- them back): never claimed, and pruned whatever their age.
+insert into latchkey.webhook_deliveries (endpoint_id, event_id, event_type, payload)
+select 'd4d4d4d4-0000-4000-8000-0000000000ff', gen_random_uuid(), 'orphan.fixture', '{}'
+from generate_series(1, 3);
+select is((select count(*)::int from latchkey.claim_webhook_deliveries('{}', 4, 50,
+  interval '30 seconds') where endpoint_id = 'd4d4d4d4-0000-4000-8000-0000000000ff'), 0,
+  'a message of an endpoint that is gone is never claimed');
+select is(latchkey.prune_webhook_deliveries(30, 1000), 3,
+  'and pruned, pending and new as it is');
 
 -- A deleted endpoint takes its queued messages with it.
 delete from latchkey.webhook_endpoints where id = 'd4d4d4d4-0000-4000-8000-000000000002';

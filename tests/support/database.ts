@@ -136,7 +136,8 @@ export async function cloneDatabase(
  */
 export async function startEphemeralCluster(
   binDirectory: string,
-  options: { durable?: boolean } = {},
+  /** `settings`: more server settings (`-c name=value`), e.g. a benchmark's diagnostics. */
+  options: { durable?: boolean; settings?: string[] } = {},
 ): Promise<TestDatabase> {
   const runAs = Deno.uid() === 0 ? "postgres" : undefined;
   const dataDirectory = await Deno.makeTempDir({ prefix: "latchkey-pg-" });
@@ -161,6 +162,7 @@ export async function startEphemeralCluster(
     ...(options.durable
       ? []
       : ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
+    ...(options.settings ?? []),
   ].join(" ");
   const pgCtl = (...args: string[]) =>
     run(`${binDirectory}/pg_ctl`, ["-D", dataDirectory, "-w", "-t", "30", ...args], {

@@ -501,7 +501,8 @@ export const configSchema = z.object({
     "Undelivered messages one webhook endpoint may have waiting; beyond, its oldest are " +
       "dropped (status dropped in its delivery log, re-deliverable by id) and the drop audited " +
       "as webhook.backlog_dropped at most once a minute per endpoint. Trimmed at most every " +
-      "second, so a backlog may run past it by what arrives in between.",
+      "second (every 5 s while the isolate serves traffic), so a backlog may run past it by " +
+      "what arrives in between.",
   ),
   LATCHKEY_WEBHOOK_BUSY_DELIVERIES_PER_SECOND: integer(1, 10_000).default(25).describe(
     "Webhook attempts one isolate starts per second while it answers 100 or more requests a " +

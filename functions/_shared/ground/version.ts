@@ -5,4 +5,4 @@ export const latchkeyVersion = "0.1.0";
  * The newest migration in `sql/migrations` this code was written against (a unit test keeps
  * it equal to the folder); `GET /admin/warnings` compares the database's history with it.
  */
-export const expectedSchemaVersion = "20261221000100";
+export const expectedSchemaVersion = "20261222000100";

@@ -13,6 +13,12 @@ import { deleteInBatches, pruneAfterResponse } from "../housekeeping/batched_pru
  * batches, as old audit events are.
  */
 export const trimEveryMs = 1_000;
+/**
+ * While the isolate serves traffic (webhook_outbox.ts), every 5 s: a trim reads up to the cap's
+ * worth of index entries per endpoint, which at 1 s cost a busy database more than the drops;
+ * a backlog may then run past the cap by 5 s of events before it is trimmed back.
+ */
+export const servingTrimEveryMs = 5_000;
 /** Messages one call drops at most per endpoint; a run calls again while one was full. */
 export const trimBatch = 2_000;
 const trimCallsPerRun = 10;
@@ -21,6 +27,14 @@ export const deliveryPruneBatch = 1_000;
 /** One trimming run; answers how many messages it dropped. */
 export async function trimWebhookBacklogs(runtime: Runtime): Promise<number> {
   const { sql, config } = runtime;
+  // Queued events become their endpoints' messages first, so the cap counts them.
+  for (let call = 0; call < trimCallsPerRun; call++) {
+    const [{ events }] = await withStatementTimeout(
+      sql,
+      sql<{ events: number }[]>`select latchkey.fan_out_webhook_queue(${trimBatch}) as events`,
+    );
+    if (events < trimBatch) break;
+  }
   let total = 0;
   for (let call = 0; call < trimCallsPerRun; call++) {
     const [{ dropped, more }] = await withStatementTimeout(

@@ -7,11 +7,13 @@ import { checkedAddresses, webhookDestination } from "./destinations.ts";
 import { postToAddress } from "./outbound_http.ts";
 import { standardWebhookSignature, webhookSigningKey } from "./standard_webhooks.ts";
 import { openWebhookSecret } from "./webhook_secrets.ts";
-import { trimEveryMs, trimWebhookBacklogs } from "./webhook_backlog.ts";
+import { servingTrimEveryMs, trimEveryMs, trimWebhookBacklogs } from "./webhook_backlog.ts";
 
 /**
- * Webhook messages leave from `latchkey.webhook_deliveries`, which a trigger on the audit log
- * fills in the event's own transaction. Each isolate sends what is due after its answers, never
+ * Webhook messages leave from `latchkey.webhook_deliveries`. A trigger on the audit log queues
+ * each event in its own transaction (one row in `latchkey.webhook_queue`, naming the endpoints
+ * that want it), and every claim first fans the queue out into per-endpoint messages, in
+ * batches (migration 20261222000100 says why). Each isolate sends what is due after its answers, never
  * on a request's path: an isolate that knows of an enabled endpoint (it asks at most every
  * 10 s) sweeps after each answer, at most every 20 ms (250 ms while it serves traffic), and once
  * more after a sweep if answers came meanwhile. A sweep claims due messages, at most `sweepPerEndpoint` of each endpoint
@@ -29,8 +31,9 @@ import { trimEveryMs, trimWebhookBacklogs } from "./webhook_backlog.ts";
  * at 64 connections about 30% of their throughput, at 1 a second nothing measurable), and drain at
  * full speed when it is quieter. Retries back off per message in the claim (10 s ·
  * 2^n, at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of
- * an idle service wait for its next request, as mail does. At most every second an isolate also
- * trims the backlogs over LATCHKEY_WEBHOOK_BACKLOG_LIMIT (webhook_backlog.ts).
+ * an idle service wait for its next request, as mail does. At most every second (every 5 s while
+ * it serves traffic) an isolate also trims the backlogs over LATCHKEY_WEBHOOK_BACKLOG_LIMIT
+ * (webhook_backlog.ts).
  */
 const sweepPerEndpoint = 4;
 const laneWorkers = 4;
@@ -140,7 +143,7 @@ export function deliverWebhooksInBackground(runtime: Runtime): void {
   }
   if (!state.active) return;
   sweepSoon(runtime);
-  if (Date.now() - state.lastTrim >= trimEveryMs) {
+  if (Date.now() - state.lastTrim >= (serving(state) ? servingTrimEveryMs : trimEveryMs)) {
     state.lastTrim = Date.now();
     continueAfterResponse(
       trimWebhookBacklogs(runtime).catch((error) =>

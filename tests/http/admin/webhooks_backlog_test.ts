@@ -45,12 +45,12 @@ const minuteNow = () =>
 async function numbered(endpointId: string, status: "dropped" | "pending") {
   const rows = await withDatabase((sql) =>
     sql<{ n: number }[]>`
-      select (payload #>> '{data,metadata,backlog}')::int as n
-      from latchkey.webhook_deliveries
-      where endpoint_id = ${endpointId} and payload #> '{data,metadata,backlog}' is not null
-        and case when ${status} = 'dropped' then dropped_at is not null
-          else delivered_at is null and failed_at is null end
-      order by created_at, id`
+      select (a.metadata ->> 'backlog')::int as n
+      from latchkey.webhook_deliveries d join latchkey.audit_events a on a.id = d.event_id
+      where d.endpoint_id = ${endpointId} and a.metadata ? 'backlog'
+        and case when ${status} = 'dropped' then d.dropped_at is not null
+          else d.delivered_at is null and d.failed_at is null end
+      order by d.created_at, d.id`
   );
   return rows.map((row) => row.n);
 }
@@ -127,8 +127,9 @@ Deno.test("over the backlog limit the oldest messages are dropped, audited once 
       const retried = droppedRows[0];
       const [{ n: retriedNumber }] = await withDatabase((sql) =>
         sql<{ n: number }[]>`
-          select (payload #>> '{data,metadata,backlog}')::int as n
-          from latchkey.webhook_deliveries where id = ${retried.id}`
+          select (a.metadata ->> 'backlog')::int as n
+          from latchkey.webhook_deliveries d join latchkey.audit_events a on a.id = d.event_id
+          where d.id = ${retried.id}`
       );
       assert.equal(
         (await functions.call("POST", `/admin/webhooks/deliveries/${retried.id}/retry`, admin))
