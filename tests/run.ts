@@ -9,8 +9,10 @@
 import postgres from "postgres";
 import { applyMigrations } from "../functions/_local/migrate.ts";
 import { cloneDatabase, provisionTestDatabase } from "./support/database.ts";
+import { databaseActivity } from "./support/database_activity.ts";
 import { testsLockFlag } from "./support/deno_run.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
+import { sparkplugOnMainThread } from "./support/start_flags.ts";
 import {
   type PlanItem,
   planItems,
@@ -118,28 +120,6 @@ async function runCommand(
   clearTimeout(timer);
   if (timedOut) text += `\n!! killed after ${timeoutMs! / 1000} s\n${diagnosis}`;
   return { success: status.success && !timedOut, output: stripAnsi(text), timedOut };
-}
-
-/**
- * The cluster's sessions that are not idle, with what they wait on and who blocks them: a part
- * that hangs without using CPU is most often waiting on the database, and this says on what.
- */
-async function databaseActivity(url: string): Promise<string> {
-  const sql = postgres(url, { max: 1, prepare: false, connect_timeout: 5, onnotice: () => {} });
-  try {
-    const rows = await sql<Record<string, unknown>[]>`
-      select pid, datname, application_name, state, wait_event_type, wait_event,
-        pg_blocking_pids(pid) as blocked_by,
-        round(extract(epoch from now() - xact_start)::numeric, 1) as xact_seconds,
-        left(regexp_replace(query, '\s+', ' ', 'g'), 240) as query
-      from pg_stat_activity
-      where pid <> pg_backend_pid() and backend_type = 'client backend' and state <> 'idle'
-      order by xact_start nulls last`;
-    return "database sessions not idle when the part was killed:\n" +
-      (rows.map((row) => "  " + JSON.stringify(row)).join("\n") || "  (none)") + "\n";
-  } finally {
-    await sql.end({ timeout: 1 });
-  }
 }
 
 /** The shipped Postman collection, run whole by newman against a gateway; counts its assertions. */
@@ -490,12 +470,20 @@ try {
     } else {
       const run = await runCommand(
         Deno.execPath(),
-        ["test", testsLockFlag, "--no-check", "--allow-all", ...part.files],
+        [
+          "test",
+          testsLockFlag,
+          "--no-check",
+          `--v8-flags=${sparkplugOnMainThread}`,
+          "--allow-all",
+          ...part.files,
+        ],
         {
           env: worker.env,
           timeoutMs: partTimeoutMs,
           cpuFile,
-          diagnose: () => databaseActivity(database.superuserUrl ?? database.url),
+          diagnose: () =>
+            databaseActivity(database.superuserUrl ?? database.url, "when the part was killed"),
         },
       );
       const outcome = readTestOutput(run.output);

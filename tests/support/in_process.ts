@@ -4,6 +4,7 @@ import { createDatabase } from "../../functions/_shared/db/database.ts";
 import { installRuntime } from "../../functions/_shared/api/isolate.ts";
 import type { OutboundNetwork } from "../../functions/_shared/db/runtime.ts";
 import { workAfterResponsesSettled } from "../../functions/_shared/ground/edge_runtime.ts";
+import { databaseActivity } from "./database_activity.ts";
 
 /**
  * Every deployed function (functions/_local/deployed_functions.ts) in this process, as one edge isolate would run them,
@@ -43,9 +44,19 @@ export function jsonCaller(base: string, client: Deno.HttpClient): InProcessFunc
       return { status: response.status, headers: response.headers, body: await response.json() };
     } catch (error) {
       if (!deadline.aborted) throw error;
-      throw new Error(`${method} ${path}: no answer within ${callDeadlineMs / 1000} s`);
+      throw new Error(
+        `${method} ${path}: no answer within ${callDeadlineMs / 1000} s\n` +
+          await testDatabaseActivity("then"),
+      );
     }
   };
+}
+
+/** What the test database's sessions were doing, for a deadline's error. */
+function testDatabaseActivity(when: string): Promise<string> {
+  const url = Deno.env.get("LATCHKEY_TEST_SUPERUSER_URL") ??
+    Deno.env.get("LATCHKEY_TEST_DATABASE_URL");
+  return url ? databaseActivity(url, when) : Promise.resolve("");
 }
 
 /** Far beyond any route's time (the statement timeout is 5 s), far below the runner's 300 s. */
@@ -58,7 +69,13 @@ async function settlesWithin(work: Promise<void>, ms: number, what: string): Pro
     await Promise.race([
       work,
       new Promise<never>((_, reject) =>
-        timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)
+        timer = setTimeout(
+          () =>
+            testDatabaseActivity("then").then((activity) =>
+              reject(new Error(`${what} within ${ms / 1000} s\n${activity}`))
+            ),
+          ms,
+        )
       ),
     ]);
   } finally {

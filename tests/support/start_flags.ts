@@ -1,4 +1,14 @@
 /**
+ * The V8 flag `deno task start` also gives the test processes that serve functions in-process:
+ * Deno 2.1.4's V8 (13.0) now and then livelocks when its background Sparkplug compiler waits
+ * for a garbage collection: the event loop spins at 100% CPU on cppgc sweeping tasks for tens of
+ * seconds or for good, and no timer or I/O callback runs (a test's in-process request "got no
+ * answer"; gdb showed the compiler thread in CollectionBarrier::AwaitCollectionBackground). On
+ * the main thread, baseline compilation costs microseconds per function and never waits.
+ */
+export const sparkplugOnMainThread = "--no-concurrent-sparkplug";
+
+/**
  * The Deno flags of `deno task start` (V8 tuning), read from deno.json so the test and bench
  * servers run exactly as the start command does.
  */

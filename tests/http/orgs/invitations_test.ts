@@ -251,15 +251,7 @@ Deno.test("invitations: replaced by a new one, dead when expired, only by invite
   });
 });
 
-// KNOWN FLAKE, skipped (reported as skipped, never as passed) on Deno 2.1 only: about one run in
-// four there, a request of this test's in-process functions got no answer (60 s), after the
-// port-immediate fix of deno_timers.ts removed the connect stalls. Not yet found; the closing note
-// of 2026-12-07 says where to look. The routes are covered on 2.1 by the rest of this file and
-// fully on 2.9.
-Deno.test({
-  name: "open invitations: inviters list them (never a token) and revoke one, whose link then dies",
-  ignore: Deno.version.deno.startsWith("2.1."),
-}, async () => {
+Deno.test("open invitations: inviters list them (never a token) and revoke one, whose link then dies", async () => {
   await withMailFunctions(async (functions, smtp) => {
     const owner = await signUp(functions, smtp, "revoke-owner");
     const orgId = await orgOf(functions, owner);
