@@ -1857,8 +1857,6 @@ begin
       payload = built.payload,
       attempts = d.attempts + 1,
       leased_until = case when built.payload is not null then pg_catalog.now() + p_lease end,
-      next_attempt_at = pg_catalog.now()
-        + least(interval '2 hours', interval '10 seconds' * pg_catalog.power(2, d.attempts)),
       last_attempt_at = case when built.payload is null then pg_catalog.now()
         else d.last_attempt_at end,
       last_error = case when built.payload is null
@@ -3541,6 +3539,9 @@ AS $function$
     last_status = p_status,
     last_error = pg_catalog.left(p_excerpt, 300),
     last_latency_ms = p_latency_ms,
+    next_attempt_at = case when p_delivered then d.next_attempt_at
+      else pg_catalog.now() + least(interval '2 hours',
+        interval '10 seconds' * pg_catalog.power(2, greatest(d.attempts - 1, 0))) end,
     delivered_at = case when p_delivered then pg_catalog.now() end,
     failed_at = case when not p_delivered and d.attempts >= p_max_attempts
       then pg_catalog.now() end

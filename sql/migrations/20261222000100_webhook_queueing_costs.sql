@@ -126,7 +126,11 @@ $$;
 revoke all on function latchkey.fan_out_webhook_queue(integer) from public;
 
 -- The claim, as before, after fanning out what is queued, and building the body of a message
--- claimed for the first time. A message whose event is no longer in the audit log (pruned by
+-- claimed for the first time. It no longer moves `next_attempt_at` (the lease keeps others off
+-- while the attempt runs; a failure sets the backoff when it is recorded): moved to now + 10 s,
+-- each claimed message's new index entry landed just right of where the fan-out inserts, among
+-- the dead entries of the messages claimed in the last 10 s, and the fan-out's inserts grew
+-- slower round after round of a burst. A message whose event is no longer in the audit log (pruned by
 -- its retention before a late re-delivery) has nothing to send: it is marked failed, saying
 -- why, and not handed out. PL/pgSQL, so the claim's statement sees the fan-out's rows.
 create or replace function latchkey.claim_webhook_deliveries(
@@ -180,8 +184,6 @@ begin
       payload = built.payload,
       attempts = d.attempts + 1,
       leased_until = case when built.payload is not null then pg_catalog.now() + p_lease end,
-      next_attempt_at = pg_catalog.now()
-        + least(interval '2 hours', interval '10 seconds' * pg_catalog.power(2, d.attempts)),
       last_attempt_at = case when built.payload is null then pg_catalog.now()
         else d.last_attempt_at end,
       last_error = case when built.payload is null
@@ -270,3 +272,36 @@ begin
 end
 $$;
 revoke all on function latchkey.prune_webhook_deliveries(integer, integer) from public;
+
+-- An attempt's outcome, as before; a failure not yet given up is due again after the backoff,
+-- 10 s · 2^(attempt - 1), at most 2 hours, counted from the outcome (the claim no longer sets it).
+create or replace function latchkey.record_webhook_attempt(
+  p_id uuid,
+  p_delivered boolean,
+  p_status integer,
+  p_excerpt text,
+  p_latency_ms integer,
+  p_max_attempts integer
+)
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  update latchkey.webhook_deliveries d set
+    leased_until = null,
+    last_attempt_at = pg_catalog.now(),
+    last_status = p_status,
+    last_error = pg_catalog.left(p_excerpt, 300),
+    last_latency_ms = p_latency_ms,
+    next_attempt_at = case when p_delivered then d.next_attempt_at
+      else pg_catalog.now() + least(interval '2 hours',
+        interval '10 seconds' * pg_catalog.power(2, greatest(d.attempts - 1, 0))) end,
+    delivered_at = case when p_delivered then pg_catalog.now() end,
+    failed_at = case when not p_delivered and d.attempts >= p_max_attempts
+      then pg_catalog.now() end
+  where d.id = p_id
+$$;
+revoke all on function latchkey.record_webhook_attempt(
+  uuid, boolean, integer, text, integer, integer
+) from public;

@@ -3,7 +3,7 @@
 -- queued in its own transaction, for the enabled endpoints that want it, and only then), the
 -- lease and the give-up, the backlog cap (oldest dropped, audited once a minute) and retention.
 begin;
-select plan(65);
+select plan(67);
 
 insert into latchkey.users (id, email, name, role) values
   ('c3c3c3c3-0000-4000-8000-000000000001', 'root@hooks.test', 'Root', 'admin'),
@@ -221,6 +221,20 @@ select results_eq(
     'd4d4d4d4-0000-4000-8000-000000000002')$$,
   $$values ('d4d4d4d4-0000-4000-8000-000000000002'::uuid)$$,
   'a claim for one endpoint claims nothing of another'
+);
+select is(
+  (select array[(next_attempt_at = created_at)::text, (leased_until > now())::text]
+    from latchkey.webhook_deliveries
+    where endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000002' and payload = '{}'),
+  array['true', 'true'], 'a claim leases a message and leaves when it was due'
+);
+select latchkey.record_webhook_attempt(id, false, 503, 'busy', 5, 12)
+from latchkey.webhook_deliveries
+where endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000002' and payload = '{}';
+select is(
+  (select next_attempt_at - now() from latchkey.webhook_deliveries
+    where endpoint_id = 'd4d4d4d4-0000-4000-8000-000000000002' and payload = '{}'),
+  interval '10 seconds', 'a failure is due again 10 s after its outcome (the first backoff)'
 );
 
 -- The backlog cap. Endpoint 4 hears webhook.* (so its own drop's event joins its backlog),

@@ -29,7 +29,7 @@ import { servingTrimEveryMs, trimEveryMs, trimWebhookBacklogs } from "./webhook_
  * a second, its lanes together start at most LATCHKEY_WEBHOOK_BUSY_DELIVERIES_PER_SECOND
  * attempts a second (measured in one run each: a burst delivered at 200 a second cost key checks
  * at 64 connections about 30% of their throughput, at 1 a second nothing measurable), and drain at
- * full speed when it is quieter. Retries back off per message in the claim (10 s ·
+ * full speed when it is quieter. Retries back off per message from each failure (10 s ·
  * 2^n, at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of
  * an idle service wait for its next request, as mail does. At most every second (every 5 s while
  * it serves traffic) an isolate also trims the backlogs over LATCHKEY_WEBHOOK_BACKLOG_LIMIT
