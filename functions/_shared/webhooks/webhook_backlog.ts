@@ -24,10 +24,9 @@ export const trimBatch = 2_000;
 const trimCallsPerRun = 10;
 export const deliveryPruneBatch = 1_000;
 
-/** One trimming run; answers how many messages it dropped. */
-export async function trimWebhookBacklogs(runtime: Runtime): Promise<number> {
-  const { sql, config } = runtime;
-  // Queued events become their endpoints' messages first, so the cap counts them.
+/** Queued events become their endpoints' messages (as a claim does first), in batches. */
+async function fanOutQueue(runtime: Runtime): Promise<void> {
+  const { sql } = runtime;
   for (let call = 0; call < trimCallsPerRun; call++) {
     const [{ events }] = await withStatementTimeout(
       sql,
@@ -35,6 +34,13 @@ export async function trimWebhookBacklogs(runtime: Runtime): Promise<number> {
     );
     if (events < trimBatch) break;
   }
+}
+
+/** One trimming run; answers how many messages it dropped. */
+export async function trimWebhookBacklogs(runtime: Runtime): Promise<number> {
+  const { sql, config } = runtime;
+  // Queued events first, so the cap counts them.
+  await fanOutQueue(runtime);
   let total = 0;
   for (let call = 0; call < trimCallsPerRun; call++) {
     const [{ dropped, more }] = await withStatementTimeout(
@@ -46,7 +52,12 @@ export async function trimWebhookBacklogs(runtime: Runtime): Promise<number> {
     total += dropped;
     if (!more) break;
   }
-  if (total > 0) log("debug", "webhook_backlog_dropped", { dropped: total });
+  if (total > 0) {
+    // A drop's own audit event joins the backlog it was dropped from (the trim left it room):
+    // fanned out now, so the backlog is at the cap with it, not one short with it queued.
+    await fanOutQueue(runtime);
+    log("debug", "webhook_backlog_dropped", { dropped: total });
+  }
   return total;
 }
 

@@ -86,6 +86,13 @@ Deno.test("over the backlog limit the oldest messages are dropped, audited once 
       assert.equal(first, 4, "8 over a limit of 5, and a place for the drop's own event");
       assert.deepEqual(await numbered(endpoint.id, "dropped"), [0, 1, 2, 3], "the oldest");
       assert.deepEqual(await numbered(endpoint.id, "pending"), [4, 5, 6, 7]);
+      assert.equal(
+        (await deliveriesOf(endpoint.id)).filter((row) =>
+          row.delivered_at === null && row.failed_at === null
+        ).length,
+        limit,
+        "at the limit with the drop's own message (fanned out by the trim, not left queued)",
+      );
 
       // Two more within the minute: dropped, counted, not audited again.
       await writeEvents(8, 2);
