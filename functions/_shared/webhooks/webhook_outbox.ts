@@ -10,30 +10,30 @@ import { openWebhookSecret } from "./webhook_secrets.ts";
 import { servingTrimEveryMs, trimEveryMs, trimWebhookBacklogs } from "./webhook_backlog.ts";
 
 /**
- * Webhook messages leave from `latchkey.webhook_deliveries`. A trigger on the audit log queues
- * each event in its own transaction (one row in `latchkey.webhook_queue`, naming the endpoints
- * that want it), and every claim first fans the queue out into per-endpoint messages, in
- * batches (migration 20261222000100 says why). Each isolate sends what is due after its answers, never
- * on a request's path: an isolate that knows of an enabled endpoint (it asks at most every
- * 10 s) sweeps after each answer, at most every 20 ms (250 ms while it serves traffic), and once
- * more after a sweep if answers came meanwhile. A sweep claims due messages, at most `sweepPerEndpoint` of each endpoint
- * (leased, so no other isolate sends them at the same time), and hands each endpoint's to a lane
- * of their own: at most `laneWorkers` attempts at once, each bounded by
- * LATCHKEY_WEBHOOK_TIMEOUT_MS, so a slow or dead endpoint holds only its lane, and the next
- * sweep passes it by while it is busy (the lane sweeps again when it ends, for what was queued
- * meanwhile). A lane whose endpoint answers claims its next `laneRefill` messages itself, so a
- * live endpoint's backlog drains without waiting for requests; a lane that delivered nothing
- * after a full claim cools its endpoint down (sweeps pass it by for 10 s, doubling up to a
- * minute, until a delivery succeeds), so a dead endpoint with a backlog costs a few attempts a
- * minute instead of one per message. Requests come first: while the isolate answers 100 or more
- * a second, its lanes together start at most LATCHKEY_WEBHOOK_BUSY_DELIVERIES_PER_SECOND
- * attempts a second (measured in one run each: a burst delivered at 200 a second cost key checks
- * at 64 connections about 30% of their throughput, at 1 a second nothing measurable), and drain at
- * full speed when it is quieter. Retries back off per message from each failure (10 s ·
- * 2^n, at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a message is marked failed. Retries of
- * an idle service wait for its next request, as mail does. At most every second (every 5 s while
- * it serves traffic) an isolate also trims the backlogs over LATCHKEY_WEBHOOK_BACKLOG_LIMIT
- * (webhook_backlog.ts).
+ * Webhook messages leave from `latchkey.webhook_deliveries`. While an endpoint is enabled, a
+ * trigger on the audit log queues each event in its own transaction (one row in
+ * `latchkey.webhook_queue`), and every claim first fans the queue out, in batches, into a message
+ * for each enabled endpoint that wants the event (migration 20261222000100 says why). Each isolate
+ * sends what is due after its answers, never on a request's path: an isolate that knows of an
+ * enabled endpoint (it asks at most every 10 s) sweeps after each answer, at most every 20 ms (250
+ * ms while it serves traffic), and once more after a sweep if answers came meanwhile. A sweep
+ * claims due messages, at most `sweepPerEndpoint` of each endpoint (leased, so no other isolate
+ * sends them at the same time), and hands each endpoint's to a lane of their own: at most
+ * `laneWorkers` attempts at once, each bounded by LATCHKEY_WEBHOOK_TIMEOUT_MS, so a slow or dead
+ * endpoint holds only its lane, and the next sweep passes it by while it is busy (the lane sweeps
+ * again when it ends, for what was queued meanwhile). A lane whose endpoint answers claims its next
+ * `laneRefill` messages itself, so a live endpoint's backlog drains without waiting for requests; a
+ * lane that delivered nothing after a full claim cools its endpoint down (sweeps pass it by for 10
+ * s, doubling up to a minute, until a delivery succeeds), so a dead endpoint with a backlog costs a
+ * few attempts a minute instead of one per message. Requests come first: while the isolate answers
+ * 100 or more a second, its lanes together start at most
+ * LATCHKEY_WEBHOOK_BUSY_DELIVERIES_PER_SECOND attempts a second (measured in one run each: a burst
+ * delivered at 200 a second cost key checks at 64 connections about 30% of their throughput, at 1 a
+ * second nothing measurable), and drain at full speed when it is quieter. Retries back off per
+ * message from each failure (10 s · 2^n, at most 2 h); after LATCHKEY_WEBHOOK_MAX_ATTEMPTS a
+ * message is marked failed. Retries of an idle service wait for its next request, as mail does. At
+ * most every second (every 5 s while it serves traffic) an isolate also trims the backlogs over
+ * LATCHKEY_WEBHOOK_BACKLOG_LIMIT (webhook_backlog.ts).
  */
 const sweepPerEndpoint = 4;
 const laneWorkers = 4;
