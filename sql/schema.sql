@@ -1831,10 +1831,10 @@ begin
   perform latchkey.fan_out_webhook_queue(1000);
   return query
   with due as (
-    select d.id
+    select d.id, d.payload, d.event_id
     from latchkey.webhook_endpoints e
     cross join lateral (
-      select d.id from latchkey.webhook_deliveries d
+      select d.id, d.payload, d.event_id from latchkey.webhook_deliveries d
       where d.endpoint_id = e.id and d.delivered_at is null and d.failed_at is null
         and d.next_attempt_at <= pg_catalog.now()
         and (d.leased_until is null or d.leased_until <= pg_catalog.now())
@@ -1847,10 +1847,10 @@ begin
     limit p_limit
   ),
   built as (
-    select due.id, coalesce(d.payload, (
-      select latchkey.webhook_message(a) from latchkey.audit_events a where a.id = d.event_id
+    select due.id, coalesce(due.payload, (
+      select latchkey.webhook_message(a) from latchkey.audit_events a where a.id = due.event_id
     )) as payload
-    from due join latchkey.webhook_deliveries d on d.id = due.id
+    from due
   ),
   claimed as (
     update latchkey.webhook_deliveries d set
